@@ -1,0 +1,1 @@
+"""AWS wire formats: service models, errors, ids, patch operations, ARNs. camelCase lives here."""

@@ -1,0 +1,1 @@
+"""The management API: AWS's apigateway and lambda operations over the document store."""

@@ -1,0 +1,355 @@
+"""Lambda's management API (create, update, invoke, permissions) and the directory functions run from.
+
+Function configurations are stored as Lambda's FunctionConfiguration documents; code goes to the code
+store, unpacked once per version of the code. The same directory serves the Invoke call and AWS_PROXY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from apigate.aws.errors import AwsError, function_not_found, invalid_parameter, resource_conflict
+from apigate.aws.wire import OperationHandler
+from apigate.config import Settings
+from apigate.functions.code_store import CodeStore, InvalidZipError
+from apigate.functions.runtime import FunctionRuntime, InvokeResult
+from apigate.functions.spec import FunctionSpec
+from apigate.store.base import DocumentStore
+
+Doc = dict[str, Any]
+_RESERVED_VARIABLES = frozenset(
+    {
+        "_HANDLER",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+
+
+class FunctionMissing(Exception):
+    pass
+
+
+def _timestamp() -> str:
+    """Lambda's LastModified: ISO 8601 with milliseconds and a +0000 offset."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}+0000"
+
+
+def _name_of(function_name: str) -> str:
+    """Accept a name, a full ARN or a partial ARN, as Lambda does; drop a qualifier."""
+    if ":function:" in function_name:
+        function_name = function_name.split(":function:", 1)[1]
+    return function_name.split(":", 1)[0]
+
+
+def _validation(field: str, value: Any, constraint: str) -> AwsError:
+    return AwsError(
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}",
+        400,
+    )
+
+
+class FunctionDirectory:
+    """Function configurations by name, and invoking them in their worker processes."""
+
+    def __init__(self, settings: Settings, store: DocumentStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.code = CodeStore(settings.data_dir / "functions")
+        self.runtime = FunctionRuntime(
+            settings.data_dir / "logs",
+            settings.base_url,
+            max_workers_per_function=settings.max_workers_per_function,
+        )
+        self._specs: dict[str, FunctionSpec] = {}
+
+    def arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{name}"
+
+    def configuration(self, function_name: str) -> Doc:
+        name = _name_of(function_name)
+        doc = self.store.get("function", name)
+        if doc is None:
+            raise function_not_found(self.arn(name))
+        return doc
+
+    def spec(self, name: str) -> FunctionSpec:
+        spec = self._specs.get(name)
+        if spec is None:
+            doc = self.store.get("function", name)
+            if doc is None:
+                raise FunctionMissing(name)
+            spec = FunctionSpec(
+                name=name,
+                arn=doc["FunctionArn"],
+                handler=doc["Handler"],
+                runtime=doc["Runtime"],
+                code_dir=self.code.code_dir(name, doc["CodeSha256"]),
+                code_sha=doc["CodeSha256"],
+                environment=dict((doc.get("Environment") or {}).get("Variables") or {}),
+                timeout=float(doc["Timeout"]),
+                memory_size=int(doc["MemorySize"]),
+                region=self.settings.region,
+                account_id=self.settings.account_id,
+            )
+            self._specs[name] = spec
+        return spec
+
+    async def invoke(self, name: str, payload: bytes, *, request_id: str | None = None) -> InvokeResult:
+        return await self.runtime.invoke(self.spec(name), payload, request_id=request_id)
+
+    async def changed(self, name: str) -> None:
+        """Configuration or code changed: the next request builds a new spec and new workers."""
+        self._specs.pop(name, None)
+        await self.runtime.retire(name)
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+
+def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
+    store = directory.store
+
+    def check_configuration(params: dict[str, Any]) -> None:
+        runtime = params.get("Runtime")
+        if runtime is not None and not str(runtime).startswith("python3"):
+            raise invalid_parameter(
+                f"The runtime parameter of {runtime} is not supported by apigate. Use a python3.x runtime."
+            )
+        timeout = params.get("Timeout")
+        if timeout is not None and not 1 <= int(timeout) <= 900:
+            raise _validation("timeout", timeout, "Member must have value less than or equal to 900")
+        memory = params.get("MemorySize")
+        if memory is not None and not 128 <= int(memory) <= 10240:
+            raise _validation("memorySize", memory, "Member must have value greater than or equal to 128")
+        variables = (params.get("Environment") or {}).get("Variables") or {}
+        reserved = sorted(set(variables) & _RESERVED_VARIABLES)
+        if reserved:
+            raise invalid_parameter(
+                f"Lambda was unable to configure your environment variables because the environment variables you "
+                f"have provided contains reserved keys that are currently not supported for modification. "
+                f"Reserved keys used in this request: {', '.join(reserved)}"
+            )
+
+    def store_code(name: str, zip_bytes: bytes | None, doc: Doc) -> None:
+        if not zip_bytes:
+            raise invalid_parameter(
+                "apigate accepts function code as a ZipFile only (S3 and images are not served)"
+            )
+        try:
+            info = directory.code.put(name, zip_bytes)
+        except InvalidZipError as exc:
+            raise invalid_parameter(str(exc)) from exc
+        doc["CodeSha256"] = info.sha256_b64
+        doc["CodeSize"] = info.size
+
+    def touch(doc: Doc) -> None:
+        doc["LastModified"] = _timestamp()
+        doc["RevisionId"] = str(uuid.uuid4())
+
+    async def create_function(params: dict[str, Any]) -> Doc:
+        name = params["FunctionName"]
+        if store.get("function", name) is not None:
+            raise resource_conflict(f"Function already exist: {name}")
+        if not params.get("Handler"):
+            raise invalid_parameter("Handler is required for functions of package type Zip")
+        check_configuration(params)
+        doc: Doc = {
+            "FunctionName": name,
+            "FunctionArn": directory.arn(name),
+            "Runtime": params.get("Runtime", "python3.12"),
+            "Role": params.get("Role", f"arn:aws:iam::{directory.settings.account_id}:role/lambda-role"),
+            "Handler": params["Handler"],
+            "CodeSize": 0,
+            "Description": params.get("Description", ""),
+            "Timeout": int(params.get("Timeout", 3)),
+            "MemorySize": int(params.get("MemorySize", 128)),
+            "CodeSha256": "",
+            "Version": "$LATEST",
+            "TracingConfig": {"Mode": "PassThrough"},
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": params.get("Architectures") or ["x86_64"],
+            "EphemeralStorage": {"Size": 512},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+        }
+        if (params.get("Environment") or {}).get("Variables"):
+            doc["Environment"] = {"Variables": dict(params["Environment"]["Variables"])}
+        store_code(name, (params.get("Code") or {}).get("ZipFile"), doc)
+        touch(doc)
+        store.put("function", name, doc)
+        return doc
+
+    async def get_function(params: dict[str, Any]) -> Doc:
+        doc = directory.configuration(params["FunctionName"])
+        location = f"{directory.settings.base_url}/_apigate/code/{doc['FunctionName']}.zip"
+        return {"Configuration": doc, "Code": {"RepositoryType": "S3", "Location": location}}
+
+    async def get_function_configuration(params: dict[str, Any]) -> Doc:
+        return directory.configuration(params["FunctionName"])
+
+    async def list_functions(params: dict[str, Any]) -> Doc:
+        functions = store.list("function")
+        start = int(params.get("Marker") or 0)
+        limit = int(params.get("MaxItems") or 50)
+        result: Doc = {"Functions": functions[start : start + limit]}
+        if start + limit < len(functions):
+            result["NextMarker"] = str(start + limit)
+        return result
+
+    async def update_function_code(params: dict[str, Any]) -> Doc:
+        doc = directory.configuration(params["FunctionName"])
+        store_code(doc["FunctionName"], params.get("ZipFile"), doc)
+        touch(doc)
+        store.put("function", doc["FunctionName"], doc)
+        await directory.changed(doc["FunctionName"])
+        return doc
+
+    async def update_function_configuration(params: dict[str, Any]) -> Doc:
+        doc = directory.configuration(params["FunctionName"])
+        check_configuration(params)
+        for field in ("Handler", "Runtime", "Role", "Description", "Timeout", "MemorySize"):
+            if field in params:
+                doc[field] = params[field]
+        if "Environment" in params:
+            variables = (params["Environment"] or {}).get("Variables") or {}
+            if variables:
+                doc["Environment"] = {"Variables": dict(variables)}
+            else:
+                doc.pop("Environment", None)
+        touch(doc)
+        store.put("function", doc["FunctionName"], doc)
+        await directory.changed(doc["FunctionName"])
+        return doc
+
+    async def delete_function(params: dict[str, Any]) -> None:
+        doc = directory.configuration(params["FunctionName"])
+        name = doc["FunctionName"]
+        with store.transaction():
+            store.delete("function", name)
+            store.delete("function-policy", name)
+        await directory.changed(name)
+        directory.code.delete(name)
+
+    async def invoke(params: dict[str, Any]) -> Doc:
+        doc = directory.configuration(params["FunctionName"])
+        name = doc["FunctionName"]
+        payload = params.get("Payload") or b"{}"
+        try:
+            orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise AwsError(
+                "InvalidRequestContentException", f"Could not parse request body into json: {exc}", 400
+            ) from exc
+        kind = params.get("InvocationType") or "RequestResponse"
+        if kind == "DryRun":
+            return {"StatusCode": 204}
+        if kind == "Event":
+            task = asyncio.create_task(directory.invoke(name, payload))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+            return {"StatusCode": 202}
+        result = await directory.invoke(name, payload)
+        out: Doc = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result.payload}
+        if result.function_error:
+            out["FunctionError"] = result.function_error
+        if params.get("LogType") == "Tail":
+            out["LogResult"] = base64.b64encode(result.log_tail.encode()[-4096:]).decode()
+        return out
+
+    def policy_of(name: str) -> Doc:
+        return store.get("function-policy", name) or {
+            "Version": "2012-10-17",
+            "Id": "default",
+            "Statement": [],
+        }
+
+    async def add_permission(params: dict[str, Any]) -> Doc:
+        doc = directory.configuration(params["FunctionName"])
+        name = doc["FunctionName"]
+        policy = policy_of(name)
+        sid = params["StatementId"]
+        if any(statement["Sid"] == sid for statement in policy["Statement"]):
+            raise resource_conflict(
+                f"The statement id ({sid}) provided already exists. Please specify a new statement id, "
+                "or remove the existing statement."
+            )
+        principal = params["Principal"]
+        statement: Doc = {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": principal}
+            if "." in principal and not principal.isdigit()
+            else {"AWS": principal},
+            "Action": params["Action"],
+            "Resource": doc["FunctionArn"],
+        }
+        conditions: Doc = {}
+        if params.get("SourceArn"):
+            conditions.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
+        if params.get("SourceAccount"):
+            conditions.setdefault("StringEquals", {})["AWS:SourceAccount"] = params["SourceAccount"]
+        if conditions:
+            statement["Condition"] = conditions
+        policy["Statement"].append(statement)
+        store.put("function-policy", name, policy)
+        return {"Statement": orjson.dumps(statement).decode()}
+
+    async def get_policy(params: dict[str, Any]) -> Doc:
+        doc = directory.configuration(params["FunctionName"])
+        policy = store.get("function-policy", doc["FunctionName"])
+        if not policy or not policy["Statement"]:
+            raise AwsError("ResourceNotFoundException", "The resource you requested does not exist.", 404)
+        body = orjson.dumps(policy)
+        return {"Policy": body.decode(), "RevisionId": hashlib.sha256(body).hexdigest()[:36]}
+
+    async def remove_permission(params: dict[str, Any]) -> None:
+        doc = directory.configuration(params["FunctionName"])
+        name = doc["FunctionName"]
+        policy = policy_of(name)
+        sid = params["StatementId"]
+        kept = [statement for statement in policy["Statement"] if statement["Sid"] != sid]
+        if len(kept) == len(policy["Statement"]):
+            raise AwsError(
+                "ResourceNotFoundException", f"Statement {sid} is not found in resource policy.", 404
+            )
+        policy["Statement"] = kept
+        store.put("function-policy", name, policy)
+
+    return {
+        "CreateFunction": create_function,
+        "GetFunction": get_function,
+        "GetFunctionConfiguration": get_function_configuration,
+        "ListFunctions": list_functions,
+        "UpdateFunctionCode": update_function_code,
+        "UpdateFunctionConfiguration": update_function_configuration,
+        "DeleteFunction": delete_function,
+        "Invoke": invoke,
+        "AddPermission": add_permission,
+        "GetPolicy": get_policy,
+        "RemovePermission": remove_permission,
+    }
+
+
+_background: set[asyncio.Task[InvokeResult]] = set()

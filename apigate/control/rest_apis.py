@@ -1,0 +1,96 @@
+"""CreateRestApi, GetRestApi(s), UpdateRestApi, DeleteRestApi."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apigate.aws import patch
+from apigate.aws.errors import bad_request
+from apigate.aws.ids import short_id
+from apigate.aws.wire import OperationHandler
+from apigate.control.common import Doc, drop_none, now, page, rest_api
+from apigate.control.context import ControlContext
+
+_ENDPOINT_TYPES = {"EDGE", "REGIONAL", "PRIVATE"}
+
+
+def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
+    async def create_rest_api(params: dict[str, Any]) -> Doc:
+        name = params.get("name")
+        if not name:
+            raise bad_request("Invalid REST API name specified")
+        endpoint = params.get("endpointConfiguration") or {"types": ["EDGE"]}
+        types = endpoint.get("types") or ["EDGE"]
+        if len(types) != 1 or types[0] not in _ENDPOINT_TYPES:
+            raise bad_request(
+                "Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]"
+            )
+        api_id = short_id(10)
+        root_id = short_id(10)
+        doc = drop_none(
+            {
+                "id": api_id,
+                "name": name,
+                "description": params.get("description"),
+                "createdDate": now(),
+                "version": params.get("version"),
+                "binaryMediaTypes": params.get("binaryMediaTypes") or None,
+                "apiKeySource": params.get("apiKeySource") or "HEADER",
+                "endpointConfiguration": {"types": types, **_vpce(endpoint)},
+                "policy": params.get("policy"),
+                "tags": params.get("tags") or None,
+                "disableExecuteApiEndpoint": bool(params.get("disableExecuteApiEndpoint", False)),
+                "rootResourceId": root_id,
+            }
+        )
+        with ctx.store.transaction():
+            ctx.store.put("restapi", api_id, doc)
+            ctx.store.put("resource", f"{api_id}/{root_id}", {"id": root_id, "path": "/"}, parent=api_id)
+        return doc
+
+    async def get_rest_api(params: dict[str, Any]) -> Doc:
+        return rest_api(ctx, params["restApiId"])
+
+    async def get_rest_apis(params: dict[str, Any]) -> Doc:
+        return page(ctx.store.list("restapi"), params)
+
+    async def update_rest_api(params: dict[str, Any]) -> Doc:
+        doc = rest_api(ctx, params["restApiId"])
+        patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
+        ctx.store.put("restapi", doc["id"], doc)
+        return doc
+
+    async def delete_rest_api(params: dict[str, Any]) -> None:
+        api_id = params["restApiId"]
+        rest_api(ctx, api_id)
+        with ctx.store.transaction():
+            ctx.store.delete_parent(api_id)
+            ctx.store.delete("restapi", api_id)
+        ctx.registry.remove_api(api_id)
+
+    return {
+        "CreateRestApi": create_rest_api,
+        "GetRestApi": get_rest_api,
+        "GetRestApis": get_rest_apis,
+        "UpdateRestApi": update_rest_api,
+        "DeleteRestApi": delete_rest_api,
+    }
+
+
+def _vpce(endpoint: dict[str, Any]) -> dict[str, Any]:
+    ids = endpoint.get("vpcEndpointIds")
+    return {"vpcEndpointIds": ids} if ids else {}
+
+
+_PATCHABLE: dict[str, patch.PathHandler] = {
+    "name": patch.scalar("name", nullable=False),
+    "description": patch.scalar("description"),
+    "version": patch.scalar("version"),
+    "policy": patch.scalar("policy"),
+    "apiKeySource": patch.scalar("apiKeySource", nullable=False),
+    "minimumCompressionSize": patch.scalar("minimumCompressionSize", convert=int),
+    "disableExecuteApiEndpoint": patch.scalar(
+        "disableExecuteApiEndpoint", convert=lambda v: str(v).lower() == "true", nullable=False
+    ),
+    "binaryMediaTypes": patch.string_list("binaryMediaTypes"),
+}

@@ -1,0 +1,19 @@
+"""Integrations by type: each a small class with ``async invoke(inv) -> Response``."""
+
+from __future__ import annotations
+
+from apigate.dataplane.integrations.base import Integration, IntegrationServices
+from apigate.dataplane.integrations.http_proxy import HttpProxyIntegration
+from apigate.dataplane.integrations.lambda_proxy import LambdaProxyIntegration
+from apigate.dataplane.integrations.mock import MockIntegration
+
+
+def build(services: IntegrationServices) -> dict[str, Integration]:
+    return {
+        "MOCK": MockIntegration(),
+        "HTTP_PROXY": HttpProxyIntegration(services),
+        "AWS_PROXY": LambdaProxyIntegration(services),
+    }
+
+
+__all__ = ["Integration", "IntegrationServices", "build"]

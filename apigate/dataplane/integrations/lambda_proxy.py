@@ -1,0 +1,70 @@
+"""AWS_PROXY to a function: the whole request as a v1.0 event, the result by the proxy response rules."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import orjson
+
+from apigate.control.functions import FunctionMissing
+from apigate.dataplane.events import proxy_event_v1
+from apigate.dataplane.integrations.base import IntegrationServices
+from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.proxy_response import MalformedProxyResponse, parse_v1
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.substitution import stage_variables
+from apigate.server.message import Response
+
+_FUNCTION_IN_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+?)/invocations$")
+
+
+def function_name(uri: str) -> str | None:
+    """The function a Lambda integration URI names: a full ARN, a partial one or a bare name."""
+    found = _FUNCTION_IN_URI.search(uri)
+    if found is None:
+        return None
+    arn = found.group("arn")
+    if ":function:" in arn:
+        arn = arn.split(":function:", 1)[1]
+    return arn.split(":", 1)[0]  # drop a version or alias qualifier
+
+
+class LambdaProxyIntegration:
+    def __init__(self, services: IntegrationServices) -> None:
+        self._services = services
+
+    async def invoke(self, inv: Invocation) -> Response:
+        method = inv.method
+        assert method is not None and method.integration is not None
+        integration = method.integration
+        name = function_name(stage_variables(integration.uri or "", inv.api.stage_variables))
+        if name is None:
+            inv.log("Execution failed due to configuration error: Invalid Lambda function ARN")
+            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
+        event = orjson.dumps(proxy_event_v1(inv))
+        inv.log(f"Endpoint request body after transformations: {event.decode()}")
+        try:
+            result = await asyncio.wait_for(
+                self._services.functions.invoke(name, event, request_id=inv.request_id),
+                timeout=integration.timeout_seconds,
+            )
+        except FunctionMissing:
+            inv.log(f"Execution failed due to configuration error: Function not found: {name}")
+            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
+        except TimeoutError:
+            inv.log("Execution failed due to a timeout error")
+            raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
+        inv.log(f"Endpoint response body before transformations: {result.payload.decode(errors='replace')}")
+        if result.function_error:
+            inv.log("Lambda execution failed with status 200 due to customer function error")
+            raise GatewayError(ResponseType.INTEGRATION_FAILURE)
+        try:
+            return parse_v1(
+                result.payload, accept=inv.request.header("accept"), binary_types=inv.api.binary_media_types
+            )
+        except MalformedProxyResponse as exc:
+            inv.log(
+                f"Execution failed due to configuration error: Malformed Lambda proxy response ({exc.why})"
+            )
+            raise

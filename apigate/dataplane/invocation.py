@@ -1,0 +1,35 @@
+"""One request's journey through the data plane, as a single object the steps enrich in turn."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from apigate.aws.ids import request_id, short_id
+from apigate.model import DeployedApi, RestMethod
+from apigate.server.message import Request, Response
+
+
+@dataclass(slots=True)
+class Invocation:
+    request: Request
+    api: DeployedApi
+    path: str  # the path below the stage, decoded, always starting with "/"
+    stage_path: str  # the same with the stage in front: requestContext.path
+    domain_name: str
+    request_id: str = field(default_factory=request_id)
+    extended_request_id: str = field(default_factory=lambda: short_id(16))
+    start_epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    method: RestMethod | None = None
+    path_parameters: dict[str, str] = field(default_factory=dict)
+    response: Response | None = None
+    test_log: list[str] | None = None  # set by TestInvokeMethod, which returns the execution log
+
+    def log(self, line: str) -> None:
+        if self.test_log is not None:
+            self.test_log.append(line)
+
+    @property
+    def query_pairs(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.request.query_string, keep_blank_values=True)

@@ -1,0 +1,74 @@
+"""The order of the data plane, as plain data: request steps in turn, then response steps always.
+
+A step is ``async def step(inv) -> None``: it enriches the invocation, sets ``inv.response`` to answer early,
+or raises GatewayError. Later issues add steps (authorizers, API keys, throttling, validation, cache) here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
+
+from apigate.dataplane.integrations import Integration
+from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.responses import GatewayError, ResponseType, render
+from apigate.server.message import Response
+
+Step = Callable[[Invocation], Awaitable[None]]
+log = logging.getLogger("apigate.dataplane")
+
+
+def split_path(path: str) -> list[str]:
+    """Decoded path segments below the stage; a trailing slash is ignored, as AWS does."""
+    stripped = path.strip("/")
+    return [unquote(part) for part in stripped.split("/")] if stripped else []
+
+
+class Pipeline:
+    def __init__(self, integrations: dict[str, Integration]) -> None:
+        self._integrations = integrations
+        self.request_steps: tuple[Step, ...] = (self.route, self.integrate)
+        self.response_steps: tuple[Step, ...] = (self.request_id_headers,)
+
+    async def run(self, inv: Invocation) -> Response:
+        try:
+            for step in self.request_steps:
+                await step(inv)
+                if inv.response is not None:
+                    break
+        except GatewayError as error:
+            inv.log(f"Gateway response type: {error.response_type.name}")
+            inv.response = render(error)
+        except Exception:  # a bug of ours must not become a dropped connection
+            log.exception("data plane step failed")
+            inv.response = render(GatewayError(ResponseType.API_CONFIGURATION_ERROR))
+        for step in self.response_steps:
+            await step(inv)
+        assert inv.response is not None
+        return inv.response
+
+    async def route(self, inv: Invocation) -> None:
+        if inv.method is not None:  # TestInvokeMethod names the method itself
+            return
+        match = inv.api.route(inv.request.method, split_path(inv.path))
+        if match is None:
+            raise GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN)
+        inv.method = match.method
+        inv.path_parameters = match.path_parameters
+
+    async def integrate(self, inv: Invocation) -> None:
+        assert inv.method is not None
+        integration = inv.method.integration
+        if integration is None:
+            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
+        handler = self._integrations.get(integration.type)
+        if handler is None:
+            inv.log(f"Execution failed: integration type {integration.type} is not supported yet")
+            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
+        inv.response = await handler.invoke(inv)
+
+    async def request_id_headers(self, inv: Invocation) -> None:
+        assert inv.response is not None
+        inv.response.headers.append(("x-amzn-RequestId", inv.request_id))
+        inv.response.headers.append(("x-amz-apigw-id", inv.extended_request_id))

@@ -1,0 +1,54 @@
+"""The environment a worker process starts with: Lambda's variables, never the gateway's own."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from .spec import RESERVED_ENVIRONMENT_KEYS, FunctionSpec
+
+__all__ = ["RUNTIME_DIR", "new_log_stream_name", "worker_environment"]
+
+# The directory holding the apigate package: the worker entry point must be importable from it.
+RUNTIME_DIR = str(Path(__file__).resolve().parents[2])
+
+_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", _DEFAULT_PATH),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONPATH": RUNTIME_DIR,
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+        "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group_name,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "AWS_REGION": spec.region,
+        "AWS_DEFAULT_REGION": spec.region,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        # Placeholders so SDKs sign requests to the gateway instead of hunting for real credentials.
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_SESSION_TOKEN": "test",
+        "_HANDLER": spec.handler,
+    }
+    for key, value in spec.environment.items():
+        if key not in RESERVED_ENVIRONMENT_KEYS:
+            env[key] = value
+    if env["PYTHONPATH"] != RUNTIME_DIR:  # the function set its own: keep the runtime importable
+        env["PYTHONPATH"] = f"{env['PYTHONPATH']}{os.pathsep}{RUNTIME_DIR}"
+    return env
+
+
+def new_log_stream_name() -> str:
+    """One stream per execution environment, named as Lambda names them."""
+    return time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + secrets.token_hex(16)

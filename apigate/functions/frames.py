@@ -1,0 +1,21 @@
+"""The wire format between the gateway and a worker process: fixed struct headers, raw payload bytes.
+
+Shared by both ends, so it imports nothing but ``struct``: the worker loads it before user code.
+"""
+
+from __future__ import annotations
+
+import struct
+
+# gateway -> worker: payload length, request id length, invoked ARN length, deadline (epoch ms);
+# then the request id, the ARN and the payload bytes.
+REQUEST = struct.Struct("!IHHQ")
+
+# worker -> gateway: body length, kind, max RSS (KiB), handler duration (ms); then the body.
+REPLY = struct.Struct("!IBId")
+
+# Reply kinds.
+READY = 0  # the handler module imported; body is empty
+INIT_ERROR = 1  # the import failed; body is the Lambda error document
+RESULT = 2  # the handler returned; body is the marshalled response
+ERROR = 3  # the handler raised; body is the Lambda error document

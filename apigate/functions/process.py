@@ -1,0 +1,263 @@
+"""The gateway's handle on one worker process: its channel, its output pipe and its exit.
+
+Nothing here blocks the event loop: replies arrive through an asyncio protocol, output through a non-blocking
+pipe read by ``add_reader``, and the exit through a pidfd (polled where pidfds do not exist).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from . import frames
+
+__all__ = ["Reply", "WorkerGone", "WorkerProcess"]
+
+_EXIT_POLL_SECONDS = 0.05  # only where os.pidfd_open is missing
+_CHANNEL_GRACE_SECONDS = 1.0  # after the exit, for a channel a stray grandchild keeps open
+
+
+class WorkerGone(Exception):
+    """The worker's channel closed: the process exited or was killed."""
+
+
+class Reply(NamedTuple):
+    kind: int
+    max_rss_kb: int
+    duration_ms: float
+    body: bytes
+
+
+class _Channel(asyncio.Protocol):
+    """Length-prefixed reply frames from the worker; one request is in flight at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.lost: asyncio.Future[None] | None = None
+        self._buffer = bytearray()
+        self._replies: deque[Reply] = deque()
+        self._waiter: asyncio.Future[Reply] | None = None
+        self._closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        head = frames.REPLY.size
+        while len(buffer) >= head:
+            length, kind, rss, duration = frames.REPLY.unpack_from(buffer)
+            end = head + length
+            if len(buffer) < end:
+                return
+            reply = Reply(kind, rss, duration, bytes(buffer[head:end]))
+            del buffer[:end]
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                self._waiter = None
+                waiter.set_result(reply)
+            else:
+                self._replies.append(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(WorkerGone())
+        if self.lost is not None and not self.lost.done():
+            self.lost.set_result(None)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def next_reply(self) -> asyncio.Future[Reply]:
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        if self._replies:
+            future.set_result(self._replies.popleft())
+        elif self._closed:
+            future.set_exception(WorkerGone())
+        else:
+            self._waiter = future
+        return future
+
+
+class WorkerProcess:
+    """A started worker. Create with ``await WorkerProcess.spawn(...)``; end with ``kill()``."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        channel: _Channel,
+        output_fd: int,
+        sink: Callable[[bytes], None],
+        log_stream_name: str,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._proc = proc
+        self._channel = channel
+        self._output_fd = output_fd
+        self._pidfd = -1
+        self._killed = False
+        self.sink = sink  # where the worker's stdout/stderr goes right now
+        self.log_stream_name = log_stream_name
+        self.on_exit: Callable[[WorkerProcess], None] | None = None
+        self.init_duration_ms: float | None = None  # set by a cold start, reported by its first REPORT
+        # Resolves to the exit status (negative: killed by that signal) once reaped and the channel closed.
+        self.exited: asyncio.Future[int] = self._loop.create_future()
+        os.set_blocking(output_fd, False)
+        self._loop.add_reader(output_fd, self.drain)
+        self._watch_exit()
+
+    @classmethod
+    async def spawn(
+        cls, *, cwd: Path, env: dict[str, str], sink: Callable[[bytes], None], log_stream_name: str
+    ) -> WorkerProcess:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        out_read, out_write = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-u", "-m", "apigate.functions.worker", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=out_write,
+                stderr=out_write,  # one pipe keeps prints and tracebacks in order
+                pass_fds=(theirs.fileno(),),
+                cwd=cwd,
+                env=env,
+                start_new_session=True,  # its own process group: one killpg ends its children too
+            )
+        except BaseException:
+            ours.close()
+            os.close(out_read)
+            raise
+        finally:
+            theirs.close()
+            os.close(out_write)
+        try:
+            _, channel = await loop.create_unix_connection(_Channel, sock=ours)
+        except BaseException:
+            ours.close()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()  # just SIGKILLed: returns at once
+            os.close(out_read)
+            raise
+        return cls(proc, channel, out_read, sink, log_stream_name)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return not self._killed and self._proc.returncode is None and not self._channel.closed
+
+    def next_reply(self) -> asyncio.Future[Reply]:
+        return self._channel.next_reply()
+
+    def request(
+        self, request_id: bytes, arn: bytes, deadline_ms: int, payload: bytes
+    ) -> asyncio.Future[Reply]:
+        future = self._channel.next_reply()
+        transport = self._channel.transport
+        if transport is not None and not transport.is_closing():
+            head = frames.REQUEST.pack(len(payload), len(request_id), len(arn), deadline_ms)
+            transport.write(head + request_id + arn + payload)
+        return future
+
+    def drain(self) -> None:
+        """Move whatever the worker has written so far to the current sink, without blocking."""
+        fd = self._output_fd
+        while fd >= 0:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:  # every writer is gone
+                self._close_output()
+                return
+            self.sink(chunk)
+
+    def peak_rss_kb(self) -> int:
+        """The process's peak RSS so far (Linux), for REPORT lines of workers that never replied."""
+        try:
+            with open(f"/proc/{self._proc.pid}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"VmHWM:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group. Idempotent; ``exited`` resolves once reaped."""
+        self._killed = True
+        if self._proc.returncode is None:  # not reaped yet, so the pid (group) is still ours
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+
+    def _watch_exit(self) -> None:
+        try:
+            self._pidfd = os.pidfd_open(self._proc.pid)
+        except (AttributeError, OSError):
+            self._loop.call_later(_EXIT_POLL_SECONDS, self._poll_exit)
+            return
+        self._loop.add_reader(self._pidfd, self._poll_exit)
+
+    def _poll_exit(self) -> None:
+        if self._proc.returncode is None:
+            # While the leader is a zombie its group id cannot be reused: end any children it left.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+        if self._proc.poll() is None:
+            if self._pidfd < 0:
+                self._loop.call_later(_EXIT_POLL_SECONDS, self._poll_exit)
+            return
+        if self._pidfd >= 0:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
+        self.drain()
+        self._close_output()
+        lost = self._channel.lost
+        if lost is None or lost.done():
+            self._finish()
+            return
+        # Replies written just before the exit are still in the socket: let the channel reach EOF itself.
+        timer = self._loop.call_later(_CHANNEL_GRACE_SECONDS, self._close_channel)
+
+        def on_lost(_: asyncio.Future[None]) -> None:
+            timer.cancel()
+            self._finish()
+
+        lost.add_done_callback(on_lost)
+
+    def _close_channel(self) -> None:
+        if self._channel.transport is not None:
+            self._channel.transport.abort()
+
+    def _close_output(self) -> None:
+        if self._output_fd >= 0:
+            self._loop.remove_reader(self._output_fd)
+            os.close(self._output_fd)
+            self._output_fd = -1
+
+    def _finish(self) -> None:
+        returncode = self._proc.returncode
+        assert returncode is not None
+        if not self.exited.done():
+            self.exited.set_result(returncode)
+        if self.on_exit is not None:
+            self.on_exit(self)

@@ -1,0 +1,329 @@
+"""Invoking functions the way Lambda does: warm worker processes, one invocation each at a time.
+
+Workers are pooled per function configuration (``FunctionSpec.worker_key``); a new configuration of a function
+retires the old pool. A cold start (spawn + import) has its own init budget, separate from the handler timeout.
+A handler that overruns its timeout, or a worker that dies, costs that worker: it is killed with its process
+group, and the next invocation starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from . import frames
+from .environment import new_log_stream_name, worker_environment
+from .logs import InvocationLog, LogDirectory, report_line
+from .pool import WorkerPool
+from .process import Reply, WorkerGone, WorkerProcess
+from .spec import FunctionSpec
+
+__all__ = ["FunctionRuntime", "InvokeResult", "InvokeStatus", "WorkerStartError"]
+
+INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit for on-demand functions
+_EXIT_WAIT_SECONDS = 2.0
+
+InvokeStatus = Literal["ok", "error", "timeout", "crashed"]
+
+
+class WorkerStartError(RuntimeError):
+    """The worker process could not be started at all (not the function's fault)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeResult:
+    payload: bytes  # the response document, or the error document when function_error is set
+    function_error: str | None  # "Unhandled" on any error, as Lambda's X-Amz-Function-Error
+    request_id: str
+    duration_ms: float
+    log_tail: str  # the last 4 KB of this invocation's log (LogType=Tail; base64 it for the header)
+    status: InvokeStatus
+
+
+class FunctionRuntime:
+    def __init__(
+        self,
+        log_dir: Path,
+        endpoint_url: str,
+        *,
+        max_workers_per_function: int = 8,
+        init_timeout: float = INIT_TIMEOUT_SECONDS,
+    ) -> None:
+        self._logs = LogDirectory(log_dir)
+        self._endpoint_url = endpoint_url
+        self._max_workers = max_workers_per_function
+        self._init_timeout = init_timeout
+        self._pools: dict[str, WorkerPool] = {}  # by function name: only its latest configuration
+        self._workers: set[WorkerProcess] = set()  # every process not yet reaped
+        self._closed = False
+        self._in_flight = 0
+        self._drained: asyncio.Event | None = None  # set when the last in-flight call ends after close()
+
+    async def invoke(
+        self,
+        spec: FunctionSpec,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        invoked_arn: str | None = None,
+    ) -> InvokeResult:
+        """Run the handler once. Raises only for the runtime's own failures (closed, cannot spawn)."""
+        if self._closed:
+            raise RuntimeError("the function runtime is closed")
+        request_id = request_id or str(uuid.uuid4())
+        pool = self._pool(spec)
+        log = InvocationLog(self._logs.get(spec.name))
+        self._in_flight += 1
+        try:
+            return await self._invoke(pool, spec, log, request_id, invoked_arn or spec.arn, payload or b"{}")
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._drained is not None:
+                self._drained.set()
+
+    async def _invoke(
+        self,
+        pool: WorkerPool,
+        spec: FunctionSpec,
+        log: InvocationLog,
+        request_id: str,
+        arn: str,
+        payload: bytes,
+    ) -> InvokeResult:
+        worker = await pool.acquire()
+        try:
+            if worker is None:
+                started = await self._start(spec, pool, log, request_id)
+                if isinstance(started, InvokeResult):
+                    return started
+                worker = started
+            return await self._run(worker, spec, log, request_id, arn, payload)
+        except BaseException:
+            if worker is not None:
+                worker.kill()  # cancelled mid-call: its reply would arrive for nobody
+            raise
+        finally:
+            pool.release(worker)
+
+    async def retire(self, function_name: str) -> None:
+        """Stop reusing the function's workers: idle ones die now, busy ones when their call ends."""
+        pool = self._pools.pop(function_name, None)
+        if pool is not None:
+            await _wait_exited(pool.retire())
+
+    async def close(self) -> None:
+        """Kill every worker and reap it; invocations still running end as crashed."""
+        self._closed = True
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        workers = list(self._workers)
+        for worker in workers:
+            worker.kill()
+        await _wait_exited(workers)
+        if self._in_flight:  # let the calls that lost their worker write their logs first
+            self._drained = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_EXIT_WAIT_SECONDS):
+                    await self._drained.wait()
+        self._logs.close_all()
+
+    def _pool(self, spec: FunctionSpec) -> WorkerPool:
+        pool = self._pools.get(spec.name)
+        if pool is None or pool.key != spec.worker_key:
+            if pool is not None:
+                pool.retire()  # new code or configuration: old workers finish their call and go
+            pool = self._pools[spec.name] = WorkerPool(spec.worker_key, self._max_workers)
+        return pool
+
+    async def _start(
+        self, spec: FunctionSpec, pool: WorkerPool, log: InvocationLog, request_id: str
+    ) -> WorkerProcess | InvokeResult:
+        """A cold start: spawn and import. Returns the ready worker, or the invocation's failed result."""
+        stream = new_log_stream_name()
+        log.line(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
+        started = time.perf_counter()
+        try:
+            worker = await WorkerProcess.spawn(
+                cwd=spec.code_dir,
+                env=worker_environment(spec, self._endpoint_url, stream),
+                sink=log.feed,  # init output opens this invocation's block
+                log_stream_name=stream,
+            )
+        except OSError as e:
+            raise WorkerStartError(f"cannot start a worker for {spec.name}: {e}") from e
+        self._workers.add(worker)
+
+        def on_exit(exited: WorkerProcess) -> None:
+            self._workers.discard(exited)
+            pool.forget(exited)
+
+        worker.on_exit = on_exit
+        try:
+            async with asyncio.timeout(self._init_timeout):
+                reply = await worker.next_reply()
+        except TimeoutError:
+            init_ms = _ms_since(started)
+            rss = worker.peak_rss_kb()
+            worker.kill()
+            worker.drain()
+            log.line(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: timeout")
+            log.line(f"START RequestId: {request_id} Version: $LATEST")
+            return self._timed_out(spec, log, request_id, spec.timeout, init_ms, rss, init_ms)
+        except WorkerGone:  # exited during init (sys.exit at import, a crash in an extension)
+            init_ms = _ms_since(started)
+            log.line(f"START RequestId: {request_id} Version: $LATEST")
+            return await self._crashed(worker, spec, log, request_id, init_ms, init_ms)
+        except BaseException:
+            worker.kill()
+            raise
+        init_ms = _ms_since(started)
+        if reply.kind == frames.INIT_ERROR:
+            worker.kill()  # it is exiting anyway, as AWS's runtime does after an init error
+            worker.drain()
+            error_type = json.loads(reply.body).get("errorType", "")
+            log.line(
+                f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error\tError Type: {error_type}"
+            )
+            log.line(f"START RequestId: {request_id} Version: $LATEST")
+            return self._finished(
+                spec, log, request_id, "error", reply.body, 0.0, worker.peak_rss_kb(), init_ms, error_type
+            )
+        worker.init_duration_ms = init_ms
+        return worker
+
+    async def _run(
+        self,
+        worker: WorkerProcess,
+        spec: FunctionSpec,
+        log: InvocationLog,
+        request_id: str,
+        arn: str,
+        payload: bytes,
+    ) -> InvokeResult:
+        worker.drain()  # output from before this call belongs before its START
+        worker.sink = log.feed
+        log.line(f"START RequestId: {request_id} Version: $LATEST")
+        init_ms, worker.init_duration_ms = worker.init_duration_ms, None
+        loop = asyncio.get_running_loop()
+        deadline_ms = int((time.time() + spec.timeout) * 1000)
+        started = time.perf_counter()
+        reply_future = worker.request(request_id.encode(), arn.encode(), deadline_ms, payload)
+        timer = loop.call_later(spec.timeout, _expire, reply_future)
+        try:
+            reply: Reply = await reply_future
+        except TimeoutError:
+            rss = worker.peak_rss_kb()
+            worker.kill()
+            worker.drain()
+            worker.sink = self._logs.get(spec.name).write
+            return self._timed_out(spec, log, request_id, spec.timeout, _ms_since(started), rss, init_ms)
+        except WorkerGone:
+            return await self._crashed(worker, spec, log, request_id, _ms_since(started), init_ms)
+        finally:
+            timer.cancel()
+        worker.drain()  # everything printed before the reply was sent is in the pipe now
+        worker.sink = self._logs.get(spec.name).write  # stray output between calls
+        status: InvokeStatus = "ok" if reply.kind == frames.RESULT else "error"
+        return self._finished(
+            spec, log, request_id, status, reply.body, reply.duration_ms, reply.max_rss_kb, init_ms
+        )
+
+    def _timed_out(
+        self,
+        spec: FunctionSpec,
+        log: InvocationLog,
+        request_id: str,
+        timeout: float,
+        duration_ms: float,
+        rss_kb: int,
+        init_ms: float | None,
+    ) -> InvokeResult:
+        # Lambda's sandbox timeout: no errorType, the time and request id inside the message.
+        message = f"{_iso_now()} {request_id} Task timed out after {timeout:.2f} seconds"
+        log.line(message)
+        body = json.dumps({"errorMessage": message}, separators=(",", ":")).encode()
+        return self._finished(spec, log, request_id, "timeout", body, duration_ms, rss_kb, init_ms, None)
+
+    async def _crashed(
+        self,
+        worker: WorkerProcess,
+        spec: FunctionSpec,
+        log: InvocationLog,
+        request_id: str,
+        duration_ms: float,
+        init_ms: float | None,
+    ) -> InvokeResult:
+        rss = worker.peak_rss_kb()
+        try:
+            returncode = await asyncio.wait_for(asyncio.shield(worker.exited), _EXIT_WAIT_SECONDS)
+        except TimeoutError:  # closed its channel but lives on: end it
+            worker.kill()
+            returncode = await worker.exited
+        worker.drain()
+        worker.sink = self._logs.get(spec.name).write
+        message = f"RequestId: {request_id} Error: {_exit_reason(returncode)}"
+        log.line(f"{message}\nRuntime.ExitError")
+        body = json.dumps({"errorMessage": message, "errorType": "Runtime.ExitError"}, separators=(",", ":"))
+        return self._finished(
+            spec, log, request_id, "crashed", body.encode(), duration_ms, rss, init_ms, "Runtime.ExitError"
+        )
+
+    def _finished(
+        self,
+        spec: FunctionSpec,
+        log: InvocationLog,
+        request_id: str,
+        status: InvokeStatus,
+        body: bytes,
+        duration_ms: float,
+        rss_kb: int,
+        init_ms: float | None,
+        error_type: str | None = None,
+    ) -> InvokeResult:
+        log.line(f"END RequestId: {request_id}")
+        report_status = "timeout" if status == "timeout" else ("error" if error_type else None)
+        log.line(
+            report_line(request_id, duration_ms, spec.memory_size, rss_kb, init_ms, report_status, error_type)
+        )
+        tail = log.finish()
+        function_error = None if status == "ok" else "Unhandled"
+        return InvokeResult(body, function_error, request_id, duration_ms, tail, status)
+
+
+def _expire(reply_future: asyncio.Future[Reply]) -> None:
+    if not reply_future.done():
+        reply_future.set_exception(TimeoutError())
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _iso_now() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+_SIGNAL_NAMES = {6: "aborted", 9: "killed", 11: "segmentation fault", 15: "terminated"}
+
+
+def _exit_reason(returncode: int) -> str:
+    # The wording of Lambda's Runtime.ExitError (Go's ExitError strings).
+    if returncode == 0:
+        return "Runtime exited without providing a reason"
+    if returncode > 0:
+        return f"Runtime exited with error: exit status {returncode}"
+    return f"Runtime exited with error: signal: {_SIGNAL_NAMES.get(-returncode, f'signal {-returncode}')}"
+
+
+async def _wait_exited(workers: list[WorkerProcess]) -> None:
+    if workers:
+        await asyncio.wait([w.exited for w in workers], timeout=_EXIT_WAIT_SECONDS * 2)

@@ -1,0 +1,85 @@
+"""What a function is, as the worker pool needs it: one frozen value per function configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+__all__ = ["RESERVED_ENVIRONMENT_KEYS", "FunctionSpec"]
+
+# Lambda refuses these in a function's Environment; the runtime owns them.
+RESERVED_ENVIRONMENT_KEYS = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_RUNTIME_DIR",
+        "LAMBDA_TASK_ROOT",
+    }
+)
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """One function configuration. Any change to it (code or config) means new workers."""
+
+    name: str
+    arn: str
+    handler: str  # "module.func"; the module may be dotted or a path: "pkg/app.handler"
+    runtime: str  # "python3.11"
+    code_dir: Path
+    code_sha: str
+    environment: Mapping[str, str] = field(default_factory=dict, hash=False)
+    timeout: float = 3.0  # seconds
+    memory_size: int = 128  # MB
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    # Workers are pooled by this digest, so an update never reuses a worker of the old config.
+    worker_key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(f"invalid function name: {self.name!r}")
+        # A private copy: the caller's dict changing later must not change a running function.
+        env = MappingProxyType(dict(self.environment))
+        object.__setattr__(self, "environment", env)
+        object.__setattr__(self, "code_dir", Path(self.code_dir))
+        config = [
+            self.name,
+            self.arn,
+            self.handler,
+            self.runtime,
+            str(self.code_dir),
+            self.code_sha,
+            sorted(env.items()),
+            repr(float(self.timeout)),
+            self.memory_size,
+            self.region,
+            self.account_id,
+        ]
+        digest = hashlib.sha256(json.dumps(config).encode()).hexdigest()
+        object.__setattr__(self, "worker_key", digest)
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.name}"

@@ -1,0 +1,263 @@
+"""The worker process: one Lambda execution environment running the Python runtime loop.
+
+Started by the gateway as ``python -u -m apigate.functions.worker FD`` with the function's code directory as the
+working directory (Lambda's /var/task). It imports the handler once, reports READY (or the init error), then
+serves requests from the socket FD one at a time. Behaviour and wording follow AWS's Python runtime
+(awslambdaric): error documents, marshalling, the context object and the root logger's format.
+
+stdout and stderr belong to user code (they become the function's log), so the protocol uses its own socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import importlib
+import json
+import logging
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, BinaryIO
+
+from .frames import ERROR, INIT_ERROR, READY, REPLY, REQUEST, RESULT
+
+__all__ = ["LambdaContext", "main"]
+
+Handler = Callable[[Any, Any], Any]
+
+_current_request_id = ""  # read by the logging filter, like awslambdaric's _GLOBAL_AWS_REQUEST_ID
+
+
+class _Fault(Exception):
+    """A runtime error with Lambda's own errorType (Runtime.*), as awslambdaric's FaultException."""
+
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+class CognitoIdentity:
+    def __init__(self) -> None:
+        self.cognito_identity_id: str | None = None
+        self.cognito_identity_pool_id: str | None = None
+
+
+class LambdaContext:
+    """The handler's second argument, with the attributes of the Python runtime's LambdaContext."""
+
+    def __init__(self, request_id: str, invoked_function_arn: str, deadline_ms: int) -> None:
+        env = os.environ
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        # A string, as in AWS (it comes from the environment there too).
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_function_arn
+        self.client_context: Any = None
+        self.identity = CognitoIdentity()
+        self.tenant_id: str | None = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def log(self, msg: object) -> None:
+        sys.stdout.write(str(msg))
+
+    def __repr__(self) -> str:
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},log_group_name={self.log_group_name},"
+            f"log_stream_name={self.log_stream_name},function_name={self.function_name},"
+            f"memory_limit_in_mb={self.memory_limit_in_mb},function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn},client_context={self.client_context},"
+            f"identity={self.identity},tenant_id={self.tenant_id}])"
+        )
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        # AWS emits a Decimal's exact digits (simplejson RawJSON); the stdlib encoder cannot, so integral
+        # values stay ints and the rest become floats.
+        if isinstance(o, decimal.Decimal):
+            if o.is_nan():
+                return float("nan")
+            return int(o) if o == o.to_integral_value() else float(o)
+        return super().default(o)
+
+
+class _LogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _current_request_id
+        record.tenant_id = None
+        return True
+
+
+class _LogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stdout.write(self.format(record))
+
+
+def _setup_logging() -> None:
+    # The root logger Lambda installs: tab-separated, UTC, with the request id.
+    logging.Formatter.converter = time.gmtime
+    handler = _LogHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.addFilter(_LogFilter())
+    logging.getLogger().addHandler(handler)
+
+
+def load_handler(name: str) -> Handler:
+    try:
+        module_name, function_name = name.rsplit(".", 1)
+    except ValueError as e:
+        raise _Fault("Runtime.MalformedHandlerName", f"Bad handler '{name}': {e}") from None
+    try:
+        if module_name.split(".")[0] in sys.builtin_module_names:
+            raise _Fault(
+                "Runtime.BuiltInModuleConflict",
+                f"Cannot use built-in module {module_name} as a handler module",
+            )
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as e:
+        raise _Fault("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {e}") from None
+    except SyntaxError as e:
+        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
+        raise _Fault(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {e}", trace
+        ) from None
+    try:
+        handler: Handler = getattr(module, function_name)
+    except AttributeError:
+        raise _Fault(
+            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
+        ) from None
+    return handler
+
+
+def _error_document(
+    error_type: str, message: str, trace: list[str] | None, request_id: str
+) -> dict[str, Any]:
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": trace or [],
+    }
+
+
+def _user_trace(tb: TracebackType | None) -> list[str]:
+    frames = traceback.extract_tb(tb)
+    # Drop the runtime's own frames at the top, as awslambdaric drops bootstrap.py's.
+    while frames and frames[0].filename == __file__:
+        del frames[0]
+    return traceback.format_list(frames)
+
+
+def _fault_document(exc: BaseException, request_id: str) -> dict[str, Any]:
+    if isinstance(exc, _Fault):
+        return _error_document(exc.error_type, exc.message, exc.trace, request_id)
+    return _error_document(type(exc).__name__, str(exc), _user_trace(exc.__traceback__), request_id)
+
+
+def _log_error(document: dict[str, Any]) -> None:
+    # awslambdaric's text format, one line per trace line (it joins with \r for CloudWatch; a file wants \n).
+    lines = [
+        f"[ERROR] {document['errorType']}: {document['errorMessage']}",
+        "Traceback (most recent call last):",
+    ]
+    for element in document["stackTrace"]:
+        lines.extend(element.splitlines())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # user code replaced or closed it
+            stream.flush()
+
+
+class _Worker:
+    def __init__(self, channel: socket.socket, handler: Handler) -> None:
+        self._reader: BinaryIO = channel.makefile("rb")
+        self._send = channel.sendall
+        self._handler = handler
+        ascii_only = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"  # as awslambdaric
+        self._encode = _Encoder(ensure_ascii=ascii_only).encode
+
+    def serve(self) -> None:
+        global _current_request_id
+        read = self._reader.read
+        while True:
+            head = read(REQUEST.size)
+            if len(head) < REQUEST.size:
+                return  # the gateway closed the channel
+            payload_len, id_len, arn_len, deadline_ms = REQUEST.unpack(head)
+            request_id = read(id_len).decode()
+            arn = read(arn_len).decode()
+            payload = read(payload_len)
+            _current_request_id = request_id
+            started = time.perf_counter()
+            kind, body = self._invoke(request_id, arn, deadline_ms, payload)
+            duration_ms = (time.perf_counter() - started) * 1000.0
+            _flush()  # the output must be in the pipe before the reply is (log order)
+            max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            self._send(REPLY.pack(len(body), kind, max_rss, duration_ms) + body)
+
+    def _invoke(self, request_id: str, arn: str, deadline_ms: int, payload: bytes) -> tuple[int, bytes]:
+        try:
+            try:
+                event = json.loads(payload)
+            except ValueError as e:
+                raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
+            response = self._handler(event, LambdaContext(request_id, arn, deadline_ms))
+            if isinstance(response, bytes):
+                return RESULT, response  # AWS passes bytes through unmarshalled
+            try:
+                return RESULT, self._encode(response).encode()
+            except Exception as e:
+                raise _Fault("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
+        except Exception as exc:  # SystemExit and friends end the process, as on AWS
+            document = _fault_document(exc, request_id)
+            _log_error(document)
+            return ERROR, self._encode(document).encode()
+
+
+def main(argv: list[str]) -> int:
+    channel = socket.socket(fileno=int(argv[1]))
+    os.set_inheritable(channel.fileno(), False)  # user subprocesses must not hold the channel
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    if sys.path[0] != task_root:
+        sys.path.insert(0, task_root)
+    _setup_logging()
+    try:
+        handler = load_handler(os.environ.get("_HANDLER", ""))
+    except Exception as exc:
+        document = _fault_document(exc, "")
+        _log_error(document)
+        _flush()
+        body = json.dumps(document).encode()
+        channel.sendall(REPLY.pack(len(body), INIT_ERROR, 0, 0.0) + body)
+        return 1  # like awslambdaric: an init error ends the environment
+    _flush()
+    channel.sendall(REPLY.pack(0, READY, 0, 0.0))
+    _Worker(channel, handler).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

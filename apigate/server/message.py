@@ -1,0 +1,53 @@
+"""The request and response objects that cross between the server core and the application."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Request:
+    """One parsed HTTP request, body fully read.
+
+    ``headers`` keeps every header in arrival order with its original case; lookups go through
+    :meth:`header`, which builds a lower-cased index once, on first use.
+    """
+
+    method: str
+    raw_path: str  # the path as sent, still percent-encoded, without the query
+    query_string: str  # raw, without the leading '?'
+    headers: list[tuple[str, str]]
+    body: bytes
+    client: tuple[str, int]
+    http_version: str = "1.1"
+    scheme: str = "http"
+    _index: dict[str, list[str]] | None = field(default=None, repr=False)
+
+    def _lower_index(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for name, value in self.headers:
+                index.setdefault(name.lower(), []).append(value)
+            self._index = index
+        return index
+
+    def header(self, name: str) -> str | None:
+        """The last value of header ``name`` (case-insensitive), or None."""
+        values = self._lower_index().get(name.lower())
+        return values[-1] if values else None
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (case-insensitive), in arrival order."""
+        return self._lower_index().get(name.lower(), [])
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+Handler = Callable[[Request], Awaitable[Response]]

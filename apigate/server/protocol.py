@@ -1,0 +1,636 @@
+"""HTTP/1.1 on one connection: an asyncio Protocol driving the httptools parser.
+
+This is the hot path (see DESIGN.md, "Why the server core is our own"). Habits kept here on purpose:
+
+- one ``transport.write`` per response, head and (small) body joined;
+- no timers per request: a connection only stores a deadline, and one ticker per server sweeps the
+  connections and refreshes the cached ``Date`` header;
+- a handler that answers without waiting is run inline, without a Task (what Python 3.12 calls an
+  eager task); only a handler that really suspends gets a Task, and later requests queue behind it,
+  so responses always leave in request order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import socket
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+from types import CoroutineType
+from typing import Any, cast
+from urllib.parse import quote_from_bytes
+
+import httptools
+
+from apigate.server.message import Handler, Request, Response
+
+__all__ = ["HttpProtocol", "Limits", "ServerState", "UpgradeHandler"]
+
+_logger = logging.getLogger("apigate.server")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-request and per-connection limits (AWS API Gateway's where it has one)."""
+
+    max_body_size: int = 10 * 1024 * 1024  # AWS: 10 MB payload
+    # AWS limits the total size of header *values* to 10,240 bytes; we count names and values, which is
+    # simpler to reason about and stricter by a few hundred bytes at most.
+    max_header_bytes: int = 10_240
+    max_url_length: int = 10_240
+    header_timeout: float = 10.0  # first byte of a request -> end of its headers (slowloris)
+    body_timeout: float = 30.0  # end of headers -> end of body
+    idle_timeout: float = 60.0  # keep-alive connection with nothing in flight
+    max_pipelined: int = 16  # parsed requests waiting for the handler before we stop reading
+
+
+# Called with the request, the transport and the HttpProtocol that parsed it; takes over the transport
+# (``transport.set_protocol(...)``, ``resume_reading()``); bytes already read past the request are in
+# ``protocol.upgrade_data``.
+UpgradeHandler = Callable[[Request, asyncio.Transport, "HttpProtocol"], None]
+
+# Flags of a parsed request, fixed when its headers are complete.
+_KEEP_ALIVE = 1
+_HEAD = 2
+_HTTP10 = 4
+_UPGRADE = 8
+
+_LINGER = 2.0  # seconds we keep reading (and discarding) after an error response, so the client sees it
+_LARGE_BODY = 64 * 1024  # above this, head and body are written separately instead of copied together
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_MANAGED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "date"})
+_MANAGED_LENGTHS = frozenset(len(name) for name in _MANAGED_HEADERS)  # lower() only names that may match
+_SPECIAL_HEADER_LENGTHS = frozenset({6, 7, 14})  # expect, upgrade, content-length: cheap pre-check
+_STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
+_METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")}
+# Everything printable in ASCII stays as sent; other bytes of the target are percent-encoded so that
+# raw_path is always ASCII and percent-encoded, whatever the client sent.
+_URL_SAFE = bytes(range(0x21, 0x7F)).decode()
+
+
+def _error(status: int, message: str, *extra: tuple[str, str]) -> Response:
+    body = b'{"message":"' + message.encode() + b'"}'
+    return Response(status, [("Content-Type", "application/json"), *extra], body)
+
+
+_BAD_REQUEST = _error(400, "Bad Request")
+_REQUEST_TIMEOUT = _error(408, "Request Timeout")
+_BODY_TOO_LARGE = _error(413, "Request Too Long", ("x-amzn-ErrorType", "RequestTooLargeException"))
+_URL_TOO_LONG = _error(414, "Request-URI Too Long")
+_HEADERS_TOO_LARGE = _error(431, "Request Header Fields Too Large")
+_INTERNAL_ERROR = _error(500, "Internal server error")
+
+
+def _status_line(status: int) -> str:
+    if type(status) is not int or not 100 <= status <= 999:
+        raise ValueError(f"invalid status {status!r}")
+    return f"HTTP/1.1 {status} Unknown\r\n"
+
+
+class _Reject(Exception):
+    """Raised from a parser callback to stop parsing; the response to send is in ``HttpProtocol._reject``."""
+
+
+class _Resume:
+    """Awaitable that continues a coroutine which was already stepped once (inline) and suspended.
+
+    Lets a Task take over a handler that we started eagerly, by re-yielding what it yielded.
+    """
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Response], first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Response]:
+        coro, value = self._coro, self._first
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # a cancellation or exception thrown in by the Task
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+
+
+class ServerState:
+    """What all connections of one listening server share: handler, limits, live connections, clock."""
+
+    def __init__(self, handler: Handler, limits: Limits, on_upgrade: UpgradeHandler | None = None) -> None:
+        self.handler = handler
+        self.limits = limits
+        self.on_upgrade = on_upgrade
+        self.connections: set[HttpProtocol] = set()
+        self.closing = False
+        self.date_line = f"Date: {formatdate(usegmt=True)}\r\n"
+        self.now = 0.0  # loop.time() at the last tick: deadlines are set from it, without a call per request
+        self._interval = min(
+            1.0, max(0.005, min(limits.header_timeout, limits.body_timeout, limits.idle_timeout) / 4)
+        )
+        self._ticker: asyncio.TimerHandle | None = None
+        self._empty: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.now = self._loop.time()
+        self._tick()
+
+    def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+
+    def _tick(self) -> None:
+        # One timer per server instead of one per request: expire deadlines, refresh the Date header.
+        # Deadlines come from the clock of the previous tick, so they expire one interval late rather
+        # than early: timeouts are accurate to within two intervals (<= 2 s, <= half the shortest one).
+        assert self._loop is not None
+        self.date_line = f"Date: {formatdate(usegmt=True)}\r\n"
+        self.now = now = self._loop.time()
+        expired = now - self._interval
+        for conn in [c for c in self.connections if c.deadline <= expired]:
+            conn.on_deadline()
+        self._ticker = self._loop.call_later(self._interval, self._tick)
+
+    def add(self, conn: HttpProtocol) -> None:
+        self.connections.add(conn)
+
+    def forget(self, conn: HttpProtocol) -> None:
+        self.connections.discard(conn)
+        if self._empty is not None and not self.connections:
+            self._empty.set()
+
+    def begin_shutdown(self) -> None:
+        """Stop taking requests: idle connections close now, busy ones after their current response."""
+        self.closing = True
+        self._empty = asyncio.Event()
+        if not self.connections:
+            self._empty.set()
+        for conn in list(self.connections):
+            conn.shutdown()
+
+    async def wait_empty(self) -> None:
+        assert self._empty is not None, "begin_shutdown() first"
+        await self._empty.wait()
+
+    async def abort_all(self) -> None:
+        """Close every remaining connection now and cancel the handlers still running for them."""
+        tasks = [t for t in (conn.abort() for conn in list(self.connections)) if t is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # let the transports deliver connection_lost
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One HTTP/1.1 connection: keep-alive, pipelining, chunked bodies, 100-continue, limits, timeouts."""
+
+    _transport: asyncio.Transport
+
+    def __init__(self, state: ServerState) -> None:
+        self._state = state
+        self._handler = state.handler
+        self._limits = limits = state.limits
+        self._header_timeout = limits.header_timeout
+        self._body_timeout = limits.body_timeout
+        self._idle_timeout = limits.idle_timeout
+        self._max_body = limits.max_body_size
+        self._loop = asyncio.get_running_loop()
+        self._parser = httptools.HttpRequestParser(self)
+        self._client: tuple[str, int] = ("", 0)
+        self.deadline = math.inf  # when on_deadline() should run; the server's ticker checks it
+        self.upgrade_data = b""  # bytes read past an upgrade request, for the upgrade handler
+        # the request being parsed
+        self._in_request = False
+        self._url = b""
+        self._headers: list[tuple[str, str]] = []
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._content_length = -1
+        self._expect_continue = False
+        self._upgrade_websocket = False
+        self._method = "GET"
+        self._version = ""  # of the first request; see on_headers_complete
+        self._flags = 0
+        self._reject: Response | None = None
+        # requests parsed and waiting for their turn, with their flags; a Response is a rejection to send
+        self._queue: deque[tuple[Request | Response, int]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._continue_pending = False
+        # connection state
+        self._closed = False  # transport closed (by us or the peer): write nothing more
+        self._stopped = False  # parse nothing more
+        self._closing = False  # server shutting down: close after the current response
+        self._eof = False  # peer sent EOF: answer what was received, then close
+        self._lingering = False
+        self._upgrading = False
+        self._backlog_paused = False
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+
+    # --- asyncio.Protocol -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have its interface
+        self._transport = transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self._client = (str(peer[0]), int(peer[1]))
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):  # the peer may already be gone
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._state.add(self)
+        self._closing = self._state.closing
+        self.deadline = self._state.now + self._idle_timeout
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # A handler still running finishes on its own; its response is dropped (see _respond).
+        self._closed = self._stopped = True
+        self.deadline = math.inf
+        self._queue.clear()
+        self._state.forget(self)
+        self._wake_writer()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        # True keeps the write side open until the queued requests are answered; False closes now
+        return not self._lingering and (self._task is not None or bool(self._queue))
+
+    def data_received(self, data: bytes) -> None:
+        if self._stopped:
+            if self._upgrading:
+                self.upgrade_data += data
+            return  # lingering after an error, or closed: discard
+        while True:
+            try:
+                self._parser.feed_data(data)
+                return
+            except httptools.HttpParserUpgrade as exc:
+                data = data[exc.args[0] :]
+                if self._upgrading:  # the upgrade handler gets the rest, when the request's turn comes
+                    self._stopped = True
+                    self.upgrade_data = data
+                    self._transport.pause_reading()
+                    return
+                if not data:  # nobody takes upgrades: it was an ordinary request, go on parsing
+                    return
+            except httptools.HttpParserError:
+                self._fail(self._reject or _BAD_REQUEST)
+                return
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_writer()
+
+    # --- httptools callbacks ----------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._stopped:
+            raise _Reject  # closing: ignore the rest of what was pipelined
+        self._in_request = True
+        self.deadline = self._state.now + self._header_timeout
+        self._url = b""
+        self._headers = []
+        self._header_bytes = 0
+        self._content_length = -1
+        self._expect_continue = self._upgrade_websocket = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._limits.max_url_length:
+            self._reject = _URL_TOO_LONG
+            raise _Reject
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = self._header_bytes + len(name) + len(value)
+        if size > self._limits.max_header_bytes:
+            self._reject = _HEADERS_TOO_LARGE
+            raise _Reject
+        self._header_bytes = size
+        if len(name) in _SPECIAL_HEADER_LENGTHS:
+            lower = name.lower()
+            if lower == b"content-length":
+                self._content_length = int(value)  # llhttp has checked it is all digits
+            elif lower == b"expect":
+                self._expect_continue = value.lower() == b"100-continue"
+            elif lower == b"upgrade":
+                self._upgrade_websocket = b"websocket" in value.lower()
+        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        self.deadline = self._state.now + self._body_timeout
+        if self._content_length > self._max_body:
+            self._reject = _BODY_TOO_LARGE  # before the body is sent, and instead of 100 Continue
+            raise _Reject
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("latin-1")
+        # get_http_version() formats a new string each time (~0.25 us, a few % of a request): ask once
+        # per connection. Clients do not change HTTP version on a kept-alive connection.
+        version = self._version or parser.get_http_version()
+        flags = _KEEP_ALIVE if parser.should_keep_alive() else 0
+        if method == "HEAD":
+            flags |= _HEAD
+        if version == "1.0":
+            flags |= _HTTP10
+        if self._upgrade_websocket and self._state.on_upgrade is not None and parser.should_upgrade():
+            flags |= _UPGRADE
+        self._method = method
+        self._version = version
+        self._flags = flags
+        if self._expect_continue and version == "1.1":
+            if self._task is None and not self._queue:
+                self._transport.write(_CONTINUE)
+            else:  # earlier responses must leave first; sent when the queue drains
+                self._continue_pending = True
+
+    def on_body(self, body: bytes) -> None:
+        size = self._body_size + len(body)
+        if size > self._max_body:  # chunked bodies have no Content-Length to check up front
+            self._reject = _BODY_TOO_LARGE
+            raise _Reject
+        self._body_size = size
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self._in_request = self._continue_pending = False
+        self.deadline = math.inf
+        chunks = self._body
+        if chunks:
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            chunks.clear()
+            self._body_size = 0
+        else:
+            body = b""
+        url = self._url
+        if url[:1] == b"/" and url.isascii():  # origin form, the usual case
+            path, _, query = url.decode("latin-1").partition("?")
+        else:
+            path, query = _split_target(url)
+        request = Request(self._method, path, query, self._headers, body, self._client, self._version)
+        flags = self._flags
+        if flags & _UPGRADE:
+            self._upgrading = True  # data_received stops parsing at the upgrade point
+        elif self._task is None and not self._queue and not self._write_paused:
+            self._run_inline(request, flags)
+            return
+        self._queue.append((request, flags))
+        if len(self._queue) >= self._limits.max_pipelined and not self._backlog_paused:
+            self._backlog_paused = True  # the client pipelines faster than we answer
+            self._transport.pause_reading()
+        self._schedule()
+
+    # --- running the handler ----------------------------------------------------------------------
+
+    def _run_inline(self, request: Request, flags: int) -> None:
+        try:
+            awaitable = self._handler(request)
+            if type(awaitable) is not CoroutineType:
+                self._task = self._loop.create_task(self._serve(request, flags, awaitable))
+                return
+            step = awaitable.send(None)
+        except StopIteration as stop:
+            response: Response = stop.value
+        except Exception:
+            _logger.exception("handler failed: %s %s", request.method, request.raw_path)
+            response = _INTERNAL_ERROR
+        else:  # the handler waits for something: a Task finishes it, later requests queue behind
+            self._task = self._loop.create_task(self._serve(request, flags, _Resume(awaitable, step)))
+            return
+        if self._send(response, flags):
+            # the queue is empty and nothing runs (else we would not be inline): only the idle clock
+            self.deadline = self._state.now + self._idle_timeout
+        else:
+            self._close()
+
+    def _schedule(self) -> None:
+        if self._task is None:
+            self._task = self._loop.create_task(self._serve())
+
+    async def _serve(
+        self, request: Request | None = None, flags: int = 0, started: Awaitable[Response] | None = None
+    ) -> None:
+        try:
+            if request is not None and not await self._respond(request, flags, started):
+                return
+            queue = self._queue
+            while queue:
+                item, flags = queue.popleft()
+                if isinstance(item, Response):  # a rejection found while parsing ahead
+                    self._send(item, 0)
+                    self._linger()
+                    return
+                if flags & _UPGRADE:
+                    self._hand_over(item)
+                    return
+                if not await self._respond(item, flags, None):
+                    return
+        finally:
+            self._task = None
+        self._idle()
+
+    async def _respond(self, request: Request, flags: int, started: Awaitable[Response] | None) -> bool:
+        """Run the handler and write its response. False when the connection is done."""
+        try:
+            response = await (self._handler(request) if started is None else started)
+        except Exception:
+            _logger.exception("handler failed: %s %s", request.method, request.raw_path)
+            response = _INTERNAL_ERROR
+        if self._closed:
+            return False  # the client left: drop the response
+        if not self._send(response, flags):
+            self._close()
+            return False
+        if self._write_paused:
+            waiter = self._drain_waiter = self._loop.create_future()
+            await waiter
+        return not self._closed
+
+    def _idle(self) -> None:
+        """Nothing is queued or running any more."""
+        if self._closed:
+            return
+        if self._eof or (self._closing and not self._in_request):
+            self._close()
+            return
+        if self._backlog_paused:
+            self._backlog_paused = False
+            self._transport.resume_reading()
+        if not self._in_request:
+            self.deadline = self._state.now + self._idle_timeout
+        elif self._continue_pending:
+            self._continue_pending = False
+            self._transport.write(_CONTINUE)
+
+    def _hand_over(self, request: Request) -> None:
+        hook = self._state.on_upgrade
+        self._state.forget(self)  # from now on the connection belongs to the upgrade handler
+        self.deadline = math.inf
+        self._closed = True
+        try:
+            assert hook is not None
+            hook(request, self._transport, self)
+        except Exception:
+            _logger.exception("upgrade handler failed: %s", request.raw_path)
+            self._transport.close()
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def _send(self, response: Response, flags: int) -> bool:
+        """Write one response. Returns whether the connection stays open afterwards."""
+        try:
+            head, body, keep_alive = self._render(response, flags)
+        except Exception:
+            _logger.exception("invalid response from handler: %r", response)
+            head, body, keep_alive = self._render(_INTERNAL_ERROR, flags)
+        if len(body) <= _LARGE_BODY:
+            self._transport.write(head + body)
+        else:
+            self._transport.write(head)
+            self._transport.write(body)
+        return keep_alive
+
+    def _render(self, response: Response, flags: int) -> tuple[bytes, bytes, bool]:
+        keep_alive = flags & _KEEP_ALIVE != 0 and not self._closing
+        status = response.status
+        head = _STATUS_LINES.get(status) or _status_line(status)
+        head += self._state.date_line
+        lines = 3  # status line, Date, and the empty line that ends the head
+        declared = ""
+        for name, value in response.headers:
+            if len(name) in _MANAGED_LENGTHS:
+                lower = name.lower()
+                if lower in _MANAGED_HEADERS:  # framing is ours; a handler's "Connection: close" is honoured
+                    if lower == "connection" and "close" in value.lower():
+                        keep_alive = False
+                    elif lower == "content-length":
+                        declared = value
+                    continue
+            head += f"{name}: {value}\r\n"
+            lines += 1
+        body = response.body
+        if status < 200 or status == 204 or status == 304:
+            body = b""  # these never carry content (RFC 9110 §6.4.1)
+        elif flags & _HEAD:
+            # a HEAD answer keeps the length of the GET body; a handler that proxied a HEAD has no body
+            # to measure, so its declared length stands
+            length = len(body) if body or not declared.isdigit() else int(declared)
+            head += f"Content-Length: {length}\r\n"
+            lines += 1
+            body = b""
+        else:
+            head += f"Content-Length: {len(body)}\r\n"
+            lines += 1
+        if not keep_alive:
+            head += "Connection: close\r\n"
+            lines += 1
+        elif flags & _HTTP10:
+            head += "Connection: keep-alive\r\n"
+            lines += 1
+        head += "\r\n"
+        # every line ends with exactly one CRLF: any other CR or LF came from a header (response splitting)
+        if head.count("\n") != lines or head.count("\r") != lines:
+            raise ValueError("CR or LF in a response header")
+        try:
+            return head.encode("latin-1"), body, keep_alive
+        except UnicodeEncodeError:
+            return head.encode(), body, keep_alive  # values outside latin-1 go out as UTF-8
+
+    def _wake_writer(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # --- closing ----------------------------------------------------------------------------------
+
+    def _fail(self, response: Response) -> None:
+        """Answer a broken request with ``response`` (after those before it) and close."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._in_request = False
+        self.deadline = math.inf
+        if self._task is None and not self._queue:
+            self._send(response, 0)
+            self._linger()
+        else:
+            self._queue.append((response, 0))
+            self._schedule()
+
+    def _linger(self) -> None:
+        # Closing with unread input makes the kernel send RST, which can destroy the response we just
+        # wrote before the client reads it. So: half-close, read and discard for a while, then close.
+        self._stopped = True
+        if self._closed or not self._transport.can_write_eof():
+            self._close()
+            return
+        self._lingering = True
+        self._transport.write_eof()
+        self._transport.resume_reading()
+        self.deadline = self._state.now + _LINGER
+
+    def _close(self) -> None:
+        self._stopped = True
+        self.deadline = math.inf
+        if not self._closed:
+            self._closed = True
+            self._transport.close()
+
+    def on_deadline(self) -> None:
+        """Called by the server's ticker once ``deadline`` has passed."""
+        self.deadline = math.inf
+        if self._in_request and not self._lingering:
+            self._fail(_REQUEST_TIMEOUT)  # too slow sending headers or body
+        else:
+            self._close()  # idle keep-alive connection, or lingering done
+
+    def shutdown(self) -> None:
+        """Server shutdown: close now if idle, otherwise after the response in progress."""
+        self._closing = True
+        if self._task is None and not self._queue and not self._in_request and not self._lingering:
+            self._close()
+
+    def abort(self) -> asyncio.Task[None] | None:
+        """Close at once; returns the cancelled handler task, if one was running."""
+        self._stopped = True
+        if not self._closed:
+            self._closed = True
+            self._transport.abort()
+        task = self._task
+        if task is not None:
+            task.cancel()
+        return task
+
+
+def _split_target(url: bytes) -> tuple[str, str]:
+    """(raw path, raw query) from an unusual request target: non-ASCII, absolute form, or ``*``."""
+    if not url.isascii():
+        url = quote_from_bytes(url, safe=_URL_SAFE).encode("ascii")
+    if url[:1] != b"/" and url != b"*":  # absolute form, as sent to proxies
+        parsed = httptools.parse_url(url)
+        return (parsed.path or b"/").decode("latin-1"), (parsed.query or b"").decode("latin-1")
+    path, _, query = url.decode("latin-1").partition("?")
+    return path, query

@@ -1,0 +1,605 @@
+"""Keep-alive HTTP/1.1 client pool for HTTP and HTTP_PROXY integrations.
+
+Our own because the per-request CPU cost of aiohttp (~215 µs) and httpx (~1,700 µs) would dominate the proxy
+path (see DESIGN.md). One asyncio ``Protocol`` per upstream connection, responses parsed by
+``httptools.HttpResponseParser``, idle connections kept per (scheme, host, port) and reused LIFO (the most
+recently used socket is the least likely to have been closed by the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import cast
+
+import httptools
+
+__all__ = [
+    "UpstreamConnectError",
+    "UpstreamError",
+    "UpstreamPool",
+    "UpstreamProtocolError",
+    "UpstreamRequestError",
+    "UpstreamResponse",
+    "UpstreamTimeout",
+]
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    """A complete upstream response.
+
+    ``headers`` are exactly as received (original case, repeats kept, hop-by-hop headers such as
+    ``Transfer-Encoding`` included): stripping them is the integration's job. ``body`` is de-chunked.
+    """
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class UpstreamError(Exception):
+    """Base class of every error raised by :class:`UpstreamPool`."""
+
+
+class UpstreamConnectError(UpstreamError):
+    """Connection refused, DNS failure, unreachable host, TLS handshake failure."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """Connect, write or response exceeded the request's timeout."""
+
+
+class UpstreamProtocolError(UpstreamError):
+    """Unparseable response, connection closed or reset mid-response, response too large."""
+
+
+class UpstreamRequestError(UpstreamError):
+    """The request cannot be sent as given: bad URL, CR/LF in a header (request smuggling)."""
+
+
+class _StaleConnection(Exception):
+    """A reused keep-alive connection died before any response byte: the server closed it while idle."""
+
+
+# Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones we always compute ourselves.
+_DROPPED = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_WRITE_JOIN_MAX = 64 * 1024  # below this, one bytes concat beats writelines' bookkeeping
+
+
+@dataclass(slots=True, eq=False)
+class _Origin:
+    scheme: str
+    host: str
+    port: int
+    host_header: str
+    tls: bool
+    idle: list[_Connection]  # LIFO stack; ascending idle_since, so the oldest are at the bottom
+
+
+class _Connection(asyncio.Protocol):
+    """One upstream socket. Parser callbacks are public methods because httptools looks them up by name."""
+
+    __slots__ = (
+        "_body",
+        "_chunked",
+        "_got_data",
+        "_has_length",
+        "_headers",
+        "_headers_done",
+        "_is_head",
+        "_keep_alive",
+        "_limit",
+        "_message_done",
+        "_parser",
+        "_reason",
+        "_reusable",
+        "_size",
+        "_status",
+        "_waiter",
+        "closed",
+        "idle_since",
+        "lost",
+        "origin",
+        "pool",
+        "reused",
+        "transport",
+    )
+
+    def __init__(self, pool: UpstreamPool, origin: _Origin) -> None:
+        self.pool = pool
+        self.origin = origin
+        self.transport: asyncio.Transport | None = None
+        self.closed = False  # we, or the peer, ended it: no longer counted as open
+        self.lost = False  # connection_lost has run: the transport is fully gone
+        self.reused = False
+        self.idle_since = 0.0
+        self._limit = pool._max_response_bytes
+        self._waiter: asyncio.Future[UpstreamResponse] | None = None
+        self._parser: httptools.HttpResponseParser | None = None
+        self._reusable = False
+        self._reset_message()
+        self._is_head = False
+        self._got_data = False
+
+    def _reset_message(self) -> None:
+        self._status = 0
+        self._reason = ""
+        self._headers: list[tuple[str, str]] = []
+        self._body: list[bytes] = []
+        self._size = 0
+        self._has_length = False
+        self._chunked = False
+        self._headers_done = False
+        self._message_done = False
+        self._keep_alive = False
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TCPTransport does not subclass asyncio.Transport, hence a cast, not isinstance.
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Requests are written in one go and then we wait: Nagle would only add latency.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not self.closed:
+            self.pool._open.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None:
+            # Bytes while idle (or after the response ended) mean we no longer know where the next
+            # response starts: the connection is unusable.
+            self.abort()
+            return
+        self._got_data = True
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(UpstreamProtocolError("upstream switched protocols, which is not supported"))
+            return
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamProtocolError(f"invalid response from upstream: {exc}"))
+            return
+        if self._size > self._limit:
+            self._fail(UpstreamProtocolError(f"upstream response exceeds {self._limit} bytes"))
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close; connection_lost decides what EOF meant
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._mark_closed()
+        self.lost = True
+        self.pool._closing.discard(self)
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if (
+            exc is None
+            and self._headers_done
+            and not self._message_done
+            and not self._has_length
+            and not self._chunked
+        ):
+            # Neither Content-Length nor chunked: a clean EOF ends the body (HTTP/1.0 style); a reset does not.
+            self._keep_alive = False
+            self.on_message_complete()
+            return
+        self._waiter = None
+        self._parser = None
+        if not self._got_data and self.reused:
+            waiter.set_exception(_StaleConnection())
+        elif not self._got_data:
+            waiter.set_exception(UpstreamProtocolError("upstream closed the connection without a response"))
+        else:
+            waiter.set_exception(UpstreamProtocolError("upstream closed the connection mid-response"))
+
+    # -- httptools callbacks ------------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._message_done:
+            # A second response nobody asked for: never reuse this connection.
+            self._reusable = False
+            return
+        self._reset_message()
+
+    def on_status(self, status: bytes) -> None:
+        self._size += len(status)
+        self._reason += status.decode("latin-1")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._message_done:
+            return
+        self._size += len(name) + len(value)
+        n = len(name)
+        if n == 14 or n == 17:
+            lname = name.lower()
+            if lname == b"content-length":
+                self._has_length = True
+            elif lname == b"transfer-encoding":
+                # llhttp frames by chunks only if chunked is the final coding; otherwise read-until-close.
+                self._chunked = value.rstrip().lower().endswith(b"chunked")
+        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        if self._message_done:
+            return
+        parser = self._parser
+        assert parser is not None
+        status = parser.get_status_code()
+        self._status = status
+        self._headers_done = True
+        if status < 200:
+            return  # interim (1xx): llhttp completes it without a body; on_message_complete skips it
+        self._keep_alive = parser.should_keep_alive()
+        if self._is_head:
+            # httptools cannot tell llhttp to skip the body, so a HEAD response ends here by our say-so.
+            # HEAD without Content-Length looks like read-until-close to llhttp (keep_alive False): we
+            # then close the connection, which is always safe.
+            self.on_message_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._message_done:
+            return
+        self._size += len(body)
+        if self._size <= self._limit:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._message_done:
+            return
+        if self._status < 200:
+            self._reset_message()  # skip 1xx; the final response follows on the same parser
+            return
+        self._message_done = True
+        if self._size > self._limit:
+            return  # data_received fails the waiter right after feed_data returns
+        waiter = self._waiter
+        self._waiter = None
+        self._parser = None  # breaks the parser <-> protocol cycle; a new parser per response
+        self._reusable = self._keep_alive
+        if waiter is not None and not waiter.done():
+            waiter.set_result(
+                UpstreamResponse(self._status, self._reason, self._headers, b"".join(self._body))
+            )
+
+    # -- used by the pool ---------------------------------------------------------------------------------
+
+    def start(self, waiter: asyncio.Future[UpstreamResponse], is_head: bool) -> None:
+        self._reset_message()
+        self._waiter = waiter
+        self._is_head = is_head
+        self._got_data = False
+        self._reusable = False
+        self._parser = httptools.HttpResponseParser(self)
+
+    def timed_out(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            waiter.set_exception(UpstreamTimeout("upstream did not answer within the timeout"))
+        self.abort()
+
+    def _fail(self, exc: UpstreamError) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        self._parser = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        self.abort()
+
+    def abort(self) -> None:
+        self._mark_closed()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        self._mark_closed()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _mark_closed(self) -> None:
+        # Idempotent; counts the connection as gone as soon as we decide so, not a loop turn later.
+        if self.closed:
+            return
+        self.closed = True
+        pool = self.pool
+        pool._open.discard(self)
+        if not self.lost:
+            pool._closing.add(self)
+        idle = self.origin.idle
+        if idle and self in idle:
+            idle.remove(self)
+
+
+class UpstreamPool:
+    """Keep-alive connection pool; one per event loop (create it inside the loop that uses it)."""
+
+    def __init__(
+        self,
+        *,
+        max_idle_per_host: int = 64,
+        idle_timeout: float = 30.0,
+        max_response_bytes: int = 10 * 1024 * 1024,
+        ssl_verify: bool = True,
+    ) -> None:
+        self._max_idle = max_idle_per_host
+        self._idle_timeout = idle_timeout
+        self._max_response_bytes = max_response_bytes
+        self._ssl_verify = ssl_verify
+        self._ssl_context: ssl.SSLContext | None = None  # built on first https use: it costs milliseconds
+        self._origins: dict[str, _Origin] = {}
+        self._open: set[_Connection] = set()
+        self._closing: set[_Connection] = set()  # closed by us, connection_lost not yet run
+        self._sweep_handle: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    def stats(self) -> dict[str, int]:
+        """Connection counts, for tests and metrics: ``open`` = ``idle`` + ``in_use``."""
+        idle = sum(len(origin.idle) for origin in self._origins.values())
+        return {"open": len(self._open), "idle": idle, "in_use": len(self._open) - idle}
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        timeout: float = 29.0,
+    ) -> UpstreamResponse:
+        """Send one request and read the whole response.
+
+        ``Host`` is always the upstream's host[:port]; caller ``Host``, ``Content-Length`` and hop-by-hop
+        headers are dropped; ``Content-Length`` is computed. ``timeout`` covers connect, write and the full
+        response.
+        """
+        if self._closed:
+            raise UpstreamError("the upstream pool is closed")
+        origin, target = self._resolve(url)
+        head = _build_head(method, target, origin.host_header, headers, body)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        is_head = method == "HEAD"
+
+        conn = self._pop_idle(origin)
+        if conn is not None:
+            try:
+                return await self._exchange(loop, conn, head, body, is_head, deadline)
+            except _StaleConnection:
+                pass  # the keep-alive race: the server closed it as we wrote; once more on a fresh socket
+        conn = await self._connect(loop, origin, deadline)
+        # A fresh connection is never `reused`, so it cannot raise _StaleConnection: no second retry.
+        return await self._exchange(loop, conn, head, body, is_head, deadline)
+
+    async def close(self) -> None:
+        """Close every connection, idle or in use, and wait until the transports are gone."""
+        self._closed = True
+        if self._sweep_handle is not None:
+            self._sweep_handle.cancel()
+            self._sweep_handle = None
+        for conn in list(self._open):
+            conn._fail(UpstreamError("the upstream pool was closed"))
+        # abort() runs connection_lost on a later loop turn; wait for it so no transport outlives the pool.
+        for _ in range(100):
+            if not self._closing:
+                break
+            await asyncio.sleep(0)
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    async def _exchange(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        conn: _Connection,
+        head: bytes,
+        body: bytes,
+        is_head: bool,
+        deadline: float,
+    ) -> UpstreamResponse:
+        transport = conn.transport
+        assert transport is not None
+        if conn.closed or transport.is_closing():
+            conn.abort()
+            if conn.reused:
+                raise _StaleConnection()
+            raise UpstreamProtocolError("upstream closed the connection without a response")
+        waiter: asyncio.Future[UpstreamResponse] = loop.create_future()
+        conn.start(waiter, is_head)
+        timer = loop.call_at(deadline, conn.timed_out)
+        try:
+            if len(body) < _WRITE_JOIN_MAX:
+                transport.write(head + body if body else head)
+            else:
+                transport.writelines((head, body))
+            response = await waiter
+        except BaseException:
+            conn.abort()  # response state unknown (timeout, error, cancellation): never reuse
+            raise
+        finally:
+            timer.cancel()
+        if conn._reusable and not conn.closed:
+            self._release(conn, loop)
+        else:
+            conn.close()
+        return response
+
+    def _pop_idle(self, origin: _Origin) -> _Connection | None:
+        idle = origin.idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    def _release(self, conn: _Connection, loop: asyncio.AbstractEventLoop) -> None:
+        idle = conn.origin.idle
+        if self._closed or len(idle) >= self._max_idle:
+            conn.close()
+            return
+        conn.reused = True
+        conn.idle_since = loop.time()
+        idle.append(conn)
+        if self._sweep_handle is None:
+            self._sweep_handle = loop.call_later(max(self._idle_timeout / 2, 0.05), self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close connections idle longer than idle_timeout (they sit at the bottom of each LIFO stack)."""
+        self._sweep_handle = None
+        expired_before = loop.time() - self._idle_timeout
+        remaining = 0
+        for origin in self._origins.values():
+            idle = origin.idle
+            while idle and idle[0].idle_since <= expired_before:
+                idle[0].close()  # _mark_closed removes it from the stack
+            remaining += len(idle)
+        if remaining and not self._closed:
+            self._sweep_handle = loop.call_later(max(self._idle_timeout / 2, 0.05), self._sweep, loop)
+
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, origin: _Origin, deadline: float
+    ) -> _Connection:
+        ssl_context = self._get_ssl_context() if origin.tls else None
+        try:
+            async with asyncio.timeout_at(deadline):
+                transport, conn = await loop.create_connection(
+                    lambda: _Connection(self, origin),
+                    origin.host,
+                    origin.port,
+                    ssl=ssl_context,
+                    server_hostname=origin.host if ssl_context is not None else None,
+                )
+        except TimeoutError:
+            raise UpstreamTimeout(f"connecting to {origin.host}:{origin.port} timed out") from None
+        except OSError as exc:  # refused, unreachable, DNS (gaierror), TLS handshake (SSLError)
+            raise UpstreamConnectError(f"cannot connect to {origin.host}:{origin.port}: {exc}") from exc
+        # uvloop may return before connection_made has run: adopt the transport here (idempotent).
+        conn.transport = transport
+        if not conn.lost:
+            self._open.add(conn)
+        if self._closed:
+            conn.abort()
+            raise UpstreamError("the upstream pool is closed")
+        return conn
+
+    def _get_ssl_context(self) -> ssl.SSLContext:
+        context = self._ssl_context
+        if context is None:
+            context = ssl.create_default_context()
+            if not self._ssl_verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._ssl_context = context
+        return context
+
+    def _resolve(self, url: str) -> tuple[_Origin, str]:
+        """Split an absolute URL into its (cached) origin and the request target."""
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            raise UpstreamRequestError(f"not an absolute URL: {url!r}")
+        # Fragments are never sent.
+        rest = rest.partition("#")[0]
+        cut = len(rest)
+        for ch in "/?":
+            i = rest.find(ch)
+            if 0 <= i < cut:
+                cut = i
+        authority, target = rest[:cut], rest[cut:]
+        if not target.startswith("/"):
+            target = "/" + target
+        key = scheme + "://" + authority
+        origin = self._origins.get(key)
+        if origin is None:
+            origin = _parse_origin(scheme.lower(), authority)
+            if len(self._origins) >= 4096:
+                # Bound the cache; origins holding idle connections stay reachable for reuse and sweeping.
+                self._origins = {k: o for k, o in self._origins.items() if o.idle}
+            self._origins[key] = origin
+        return origin, target
+
+
+def _parse_origin(scheme: str, authority: str) -> _Origin:
+    if scheme not in _DEFAULT_PORTS:
+        raise UpstreamRequestError(f"unsupported URL scheme: {scheme!r}")
+    if not authority or "@" in authority:
+        raise UpstreamRequestError(f"invalid URL authority: {authority!r}")
+    default_port = _DEFAULT_PORTS[scheme]
+    if authority.startswith("["):  # IPv6 literal
+        end = authority.find("]")
+        if end < 0:
+            raise UpstreamRequestError(f"invalid URL authority: {authority!r}")
+        host, port_text = authority[1:end], authority[end + 1 :].removeprefix(":")
+        host_display = authority[: end + 1]
+    else:
+        host, _, port_text = authority.partition(":")
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            raise UpstreamRequestError(f"invalid host name: {host!r}") from None
+        host_display = host
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise UpstreamRequestError(f"invalid port in URL: {authority!r}")
+        port = int(port_text)
+    else:
+        port = default_port
+    if not host:
+        raise UpstreamRequestError(f"invalid URL authority: {authority!r}")
+    host_header = host_display if port == default_port else f"{host_display}:{port}"
+    return _Origin(scheme, host, port, host_header, scheme == "https", [])
+
+
+def _build_head(
+    method: str, target: str, host_header: str, headers: list[tuple[str, str]], body: bytes
+) -> bytes:
+    """The request line and headers as one bytes object (one allocation, one write)."""
+    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n"]
+    listed: set[str] | None = None
+    for name, value in headers:
+        lname = name.lower()
+        if lname in _DROPPED:
+            if lname == "connection":
+                # Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+                # Usually just "keep-alive" or "close": only other tokens cost the rebuild below.
+                for token in value.split(","):
+                    token = token.strip().lower()
+                    if token not in _DROPPED and token != "close":
+                        listed = listed or set()
+                        listed.add(token)
+            continue
+        lines.append(f"{name}: {value}\r\n")
+    if listed:
+        lines = lines[:1] + [line for line in lines[1:] if line.partition(":")[0].lower() not in listed]
+    if body or method in _BODY_METHODS:
+        lines.append(f"Content-Length: {len(body)}\r\n")
+    lines.append("\r\n")
+    head = "".join(lines)
+    # Every element carries exactly one CRLF (the first two): any other CR or LF came from a caller's
+    # method, target or header and would let it inject headers or a second request.
+    expected = len(lines) + 1
+    if head.count("\n") != expected or head.count("\r") != expected:
+        raise UpstreamRequestError("CR or LF in the request line or a header")
+    try:
+        return head.encode("latin-1")
+    except UnicodeEncodeError:
+        return head.encode("utf-8")

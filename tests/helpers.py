@@ -1,0 +1,178 @@
+"""What the tests share: the gateway as a process, function zips, and a builder for REST APIs."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+# A function that answers with the event it received.
+ECHO_EVENT = """
+import json
+def lambda_handler(event, context):
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
+"""
+
+
+class GatewayProcess:
+    """``apigate serve`` started the way the README says, on a free loopback port."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.port = 0
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "apigate.cli",
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(self.data_dir),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert "ready on " in line, f"gateway did not start: {line!r}"
+        self.url = line.split("ready on ", 1)[1].split()[0]
+        self.port = int(self.url.rsplit(":", 1)[1])
+        # Keep draining stdout so the gateway never blocks on a full pipe.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        requests.get(f"{self.url}/_apigate/health", timeout=5).raise_for_status()
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=20)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+        return code
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def invoke_url(self, api_id: str, stage: str, path: str = "/") -> str:
+        return f"{self.url}/_aws/execute-api/{api_id}/{stage}{path}"
+
+
+def zip_code(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, source in files.items():
+            archive.writestr(name, source)
+    return buffer.getvalue()
+
+
+_counter = iter(range(10**6))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{os.getpid()}-{next(_counter)}"
+
+
+def create_function(lam: Any, source: str, *, name: str | None = None, **extra: Any) -> str:
+    name = name or unique("fn")
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": zip_code({"lambda_function.py": source})},
+        **extra,
+    )
+    return name
+
+
+def lambda_uri(function_name: str) -> str:
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function_name}"
+    return f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+class RestApi:
+    """A small builder over boto3 so each test reads as the API it builds."""
+
+    def __init__(self, apigw: Any, name: str, **kwargs: Any) -> None:
+        self.apigw = apigw
+        self.id = apigw.create_rest_api(name=name, **kwargs)["id"]
+        self.ids = {"/": next(r["id"] for r in apigw.get_resources(restApiId=self.id)["items"])}
+
+    def resource(self, path: str) -> str:
+        if path in self.ids:
+            return self.ids[path]
+        parent, _, part = path.rpartition("/")
+        parent_id = self.resource(parent or "/")
+        self.ids[path] = self.apigw.create_resource(restApiId=self.id, parentId=parent_id, pathPart=part)[
+            "id"
+        ]
+        return self.ids[path]
+
+    def lambda_proxy(self, path: str, verb: str, function: str, **integration: Any) -> None:
+        rid = self.resource(path)
+        self.apigw.put_method(restApiId=self.id, resourceId=rid, httpMethod=verb, authorizationType="NONE")
+        self.apigw.put_integration(
+            restApiId=self.id,
+            resourceId=rid,
+            httpMethod=verb,
+            type="AWS_PROXY",
+            integrationHttpMethod="POST",
+            uri=lambda_uri(function),
+            **integration,
+        )
+
+    def mock(self, path: str, verb: str, body: str, status: str = "200") -> None:
+        rid = self.resource(path)
+        self.apigw.put_method(restApiId=self.id, resourceId=rid, httpMethod=verb, authorizationType="NONE")
+        self.apigw.put_integration(
+            restApiId=self.id,
+            resourceId=rid,
+            httpMethod=verb,
+            type="MOCK",
+            requestTemplates={"application/json": f'{{"statusCode": {status}}}'},
+        )
+        self.apigw.put_method_response(restApiId=self.id, resourceId=rid, httpMethod=verb, statusCode=status)
+        self.apigw.put_integration_response(
+            restApiId=self.id,
+            resourceId=rid,
+            httpMethod=verb,
+            statusCode=status,
+            selectionPattern="",
+            responseTemplates={"application/json": body},
+        )
+
+    def deploy(self, stage: str = "test", **kwargs: Any) -> None:
+        self.apigw.create_deployment(restApiId=self.id, stageName=stage, **kwargs)
