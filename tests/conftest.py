@@ -39,7 +39,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status = int(self.path.split("/")[2].split("?")[0]) if self.path.startswith("/status/") else 200
+        status = int(self.path.split("/status/")[1].split("?")[0]) if "/status/" in self.path else 200
         payload = json.dumps(
             {
                 "method": self.command,
