@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-from apigate.aws.ids import request_id, short_id
+from apigate.aws.ids import extended_request_id, request_id
 from apigate.model import DeployedApi, RestMethod
 from apigate.server.message import Request, Response
 
@@ -19,7 +19,7 @@ class Invocation:
     stage_path: str  # the same with the stage in front: requestContext.path
     domain_name: str
     request_id: str = field(default_factory=request_id)
-    extended_request_id: str = field(default_factory=lambda: short_id(16))
+    extended_request_id: str = field(default_factory=extended_request_id)
     start_epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     method: RestMethod | None = None
     path_parameters: dict[str, str] = field(default_factory=dict)
