@@ -53,9 +53,14 @@ class _Channel(asyncio.Protocol):
         self.lost = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
+        head = frames.REPLY.size
+        if not self._buffer and len(data) >= head:  # the usual case: exactly one whole reply
+            length, kind, rss, duration = frames.REPLY.unpack_from(data)
+            if len(data) == head + length:
+                self._deliver(Reply(kind, rss, duration, data[head:]))
+                return
         buffer = self._buffer
         buffer += data
-        head = frames.REPLY.size
         while len(buffer) >= head:
             length, kind, rss, duration = frames.REPLY.unpack_from(buffer)
             end = head + length
@@ -63,12 +68,15 @@ class _Channel(asyncio.Protocol):
                 return
             reply = Reply(kind, rss, duration, bytes(buffer[head:end]))
             del buffer[:end]
-            waiter = self._waiter
-            if waiter is not None and not waiter.done():
-                self._waiter = None
-                waiter.set_result(reply)
-            else:
-                self._replies.append(reply)
+            self._deliver(reply)
+
+    def _deliver(self, reply: Reply) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            waiter.set_result(reply)
+        else:
+            self._replies.append(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True

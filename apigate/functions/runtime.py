@@ -208,7 +208,7 @@ class FunctionRuntime:
         arn: str,
         payload: bytes,
     ) -> InvokeResult:
-        worker.drain()  # output from before this call belongs before its START
+        # Output from before this call was already logged by the pipe's reader; no drain needed here.
         worker.sink = log.feed
         log.line(f"START RequestId: {request_id} Version: $LATEST")
         init_ms, worker.init_duration_ms = worker.init_duration_ms, None
@@ -288,11 +288,11 @@ class FunctionRuntime:
         init_ms: float | None,
         error_type: str | None = None,
     ) -> InvokeResult:
-        log.line(f"END RequestId: {request_id}")
         report_status = "timeout" if status == "timeout" else ("error" if error_type else None)
-        log.line(
-            report_line(request_id, duration_ms, spec.memory_size, rss_kb, init_ms, report_status, error_type)
+        report = report_line(
+            request_id, duration_ms, spec.memory_size, rss_kb, init_ms, report_status, error_type
         )
+        log.line(f"END RequestId: {request_id}\n{report}")
         tail = log.finish()
         function_error = None if status == "ok" else "Unhandled"
         return InvokeResult(body, function_error, request_id, duration_ms, tail, status)

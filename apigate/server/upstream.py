@@ -66,8 +66,9 @@ class _StaleConnection(Exception):
     """A reused keep-alive connection died before any response byte: the server closed it while idle."""
 
 
-# Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones we always compute ourselves.
-_DROPPED = frozenset(
+# Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones we always compute ourselves; integrations drop the
+# same set from the upstream's answer before it goes back to the client.
+HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
@@ -577,13 +578,13 @@ def _build_head(
     listed: set[str] | None = None
     for name, value in headers:
         lname = name.lower()
-        if lname in _DROPPED:
+        if lname in HOP_BY_HOP:
             if lname == "connection":
                 # Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
                 # Usually just "keep-alive" or "close": only other tokens cost the rebuild below.
                 for token in value.split(","):
                     token = token.strip().lower()
-                    if token not in _DROPPED and token != "close":
+                    if token not in HOP_BY_HOP and token != "close":
                         listed = listed or set()
                         listed.add(token)
             continue

@@ -11,23 +11,9 @@ from apigate.dataplane.mapping_context import context_value
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables
 from apigate.server.message import Response
-from apigate.server.upstream import UpstreamError, UpstreamTimeout
+from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamTimeout
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
-# Never forwarded either way: they describe one hop, not the message.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
 
 
 def _source(inv: Invocation, expression: str) -> str | None:

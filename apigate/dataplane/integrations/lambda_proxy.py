@@ -43,7 +43,8 @@ class LambdaProxyIntegration:
             inv.log("Execution failed due to configuration error: Invalid Lambda function ARN")
             raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
         event = orjson.dumps(proxy_event_v1(inv))
-        inv.log(f"Endpoint request body after transformations: {event.decode()}")
+        if inv.test_log is not None:  # only TestInvokeMethod reads the log; don't decode on the hot path
+            inv.log(f"Endpoint request body after transformations: {event.decode()}")
         try:
             result = await asyncio.wait_for(
                 self._services.functions.invoke(name, event, request_id=inv.request_id),
@@ -55,7 +56,8 @@ class LambdaProxyIntegration:
         except TimeoutError:
             inv.log("Execution failed due to a timeout error")
             raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
-        inv.log(f"Endpoint response body before transformations: {result.payload.decode(errors='replace')}")
+        if inv.test_log is not None:
+            inv.log(f"Endpoint response body before transformations: {result.payload.decode(errors='replace')}")
         if result.function_error:
             inv.log("Lambda execution failed with status 200 due to customer function error")
             raise GatewayError(ResponseType.INTEGRATION_FAILURE)
