@@ -18,6 +18,7 @@ from apigate.control.deploy import compile_stage
 from apigate.dataplane import integrations
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline
+from apigate.functions.directory import FunctionDirectory
 from apigate.registry import Registry
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamPool
@@ -39,7 +40,7 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = SqliteStore(settings.data_dir / "apigate.db")
-        self.functions = lambda_api.FunctionDirectory(settings, self.store)
+        self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
         self.pipeline = Pipeline(
             integrations.build(integrations.IntegrationServices(self.functions, self.upstream))

@@ -10,8 +10,8 @@ from apigate.registry import Registry
 from apigate.store.base import DocumentStore
 
 if TYPE_CHECKING:
-    from apigate.control.functions import FunctionDirectory
     from apigate.dataplane.pipeline import Pipeline
+    from apigate.functions.directory import FunctionDirectory
 
 
 @dataclass(slots=True)

@@ -1,7 +1,7 @@
-"""Lambda's management API (create, update, invoke, permissions) and the directory functions run from.
+"""Lambda's management API: create, update, invoke, permissions.
 
 Function configurations are stored as Lambda's FunctionConfiguration documents; code goes to the code
-store, unpacked once per version of the code. The same directory serves the Invoke call and AWS_PROXY.
+store, unpacked once per version of the code.
 """
 
 from __future__ import annotations
@@ -15,37 +15,14 @@ from typing import Any
 
 import orjson
 
-from apigate.aws.errors import AwsError, function_not_found, invalid_parameter, resource_conflict
+from apigate.aws.errors import AwsError, invalid_parameter, resource_conflict
 from apigate.aws.wire import OperationHandler
-from apigate.config import Settings
-from apigate.functions.code_store import CodeStore, InvalidZipError
-from apigate.functions.runtime import FunctionRuntime, InvokeResult
-from apigate.functions.spec import FunctionSpec
-from apigate.store.base import DocumentStore
+from apigate.functions.code_store import InvalidZipError
+from apigate.functions.directory import FunctionDirectory
+from apigate.functions.runtime import InvokeResult
+from apigate.functions.spec import RESERVED_ENVIRONMENT_KEYS
 
 Doc = dict[str, Any]
-_RESERVED_VARIABLES = frozenset(
-    {
-        "_HANDLER",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_LOG_GROUP_NAME",
-        "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "LAMBDA_TASK_ROOT",
-        "LAMBDA_RUNTIME_DIR",
-    }
-)
-
-
-class FunctionMissing(Exception):
-    pass
 
 
 def _timestamp() -> str:
@@ -54,77 +31,12 @@ def _timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}+0000"
 
 
-def _name_of(function_name: str) -> str:
-    """Accept a name, a full ARN or a partial ARN, as Lambda does; drop a qualifier."""
-    if ":function:" in function_name:
-        function_name = function_name.split(":function:", 1)[1]
-    return function_name.split(":", 1)[0]
-
-
 def _validation(field: str, value: Any, constraint: str) -> AwsError:
     return AwsError(
         "ValidationException",
         f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}",
         400,
     )
-
-
-class FunctionDirectory:
-    """Function configurations by name, and invoking them in their worker processes."""
-
-    def __init__(self, settings: Settings, store: DocumentStore) -> None:
-        self.settings = settings
-        self.store = store
-        self.code = CodeStore(settings.data_dir / "functions")
-        self.runtime = FunctionRuntime(
-            settings.data_dir / "logs",
-            settings.base_url,
-            max_workers_per_function=settings.max_workers_per_function,
-        )
-        self._specs: dict[str, FunctionSpec] = {}
-
-    def arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{name}"
-
-    def configuration(self, function_name: str) -> Doc:
-        name = _name_of(function_name)
-        doc = self.store.get("function", name)
-        if doc is None:
-            raise function_not_found(self.arn(name))
-        return doc
-
-    def spec(self, name: str) -> FunctionSpec:
-        spec = self._specs.get(name)
-        if spec is None:
-            doc = self.store.get("function", name)
-            if doc is None:
-                raise FunctionMissing(name)
-            spec = FunctionSpec(
-                name=name,
-                arn=doc["FunctionArn"],
-                handler=doc["Handler"],
-                runtime=doc["Runtime"],
-                code_dir=self.code.code_dir(name, doc["CodeSha256"]),
-                code_sha=doc["CodeSha256"],
-                environment=dict((doc.get("Environment") or {}).get("Variables") or {}),
-                timeout=float(doc["Timeout"]),
-                memory_size=int(doc["MemorySize"]),
-                region=self.settings.region,
-                account_id=self.settings.account_id,
-            )
-            self._specs[name] = spec
-        return spec
-
-    async def invoke(self, name: str, payload: bytes, *, request_id: str | None = None) -> InvokeResult:
-        return await self.runtime.invoke(self.spec(name), payload, request_id=request_id)
-
-    async def changed(self, name: str) -> None:
-        """Configuration or code changed: the next request builds a new spec and new workers."""
-        self._specs.pop(name, None)
-        await self.runtime.retire(name)
-
-    async def close(self) -> None:
-        await self.runtime.close()
 
 
 def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
@@ -143,7 +55,7 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
         if memory is not None and not 128 <= int(memory) <= 10240:
             raise _validation("memorySize", memory, "Member must have value greater than or equal to 128")
         variables = (params.get("Environment") or {}).get("Variables") or {}
-        reserved = sorted(set(variables) & _RESERVED_VARIABLES)
+        reserved = sorted(set(variables) & RESERVED_ENVIRONMENT_KEYS)
         if reserved:
             raise invalid_parameter(
                 f"Lambda was unable to configure your environment variables because the environment variables you "
@@ -151,13 +63,14 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
                 f"Reserved keys used in this request: {', '.join(reserved)}"
             )
 
-    def store_code(name: str, zip_bytes: bytes | None, doc: Doc) -> None:
+    async def store_code(name: str, zip_bytes: bytes | None, doc: Doc) -> None:
         if not zip_bytes:
             raise invalid_parameter(
                 "apigate accepts function code as a ZipFile only (S3 and images are not served)"
             )
         try:
-            info = directory.code.put(name, zip_bytes)
+            # Unpacking a large zip takes a while: keep the event loop serving meanwhile.
+            info = await asyncio.to_thread(directory.code.put, name, zip_bytes)
         except InvalidZipError as exc:
             raise invalid_parameter(str(exc)) from exc
         doc["CodeSha256"] = info.sha256_b64
@@ -196,7 +109,7 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
         }
         if (params.get("Environment") or {}).get("Variables"):
             doc["Environment"] = {"Variables": dict(params["Environment"]["Variables"])}
-        store_code(name, (params.get("Code") or {}).get("ZipFile"), doc)
+        await store_code(name, (params.get("Code") or {}).get("ZipFile"), doc)
         touch(doc)
         store.put("function", name, doc)
         return doc
@@ -220,7 +133,7 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
 
     async def update_function_code(params: dict[str, Any]) -> Doc:
         doc = directory.configuration(params["FunctionName"])
-        store_code(doc["FunctionName"], params.get("ZipFile"), doc)
+        await store_code(doc["FunctionName"], params.get("ZipFile"), doc)
         touch(doc)
         store.put("function", doc["FunctionName"], doc)
         await directory.changed(doc["FunctionName"])
@@ -250,7 +163,7 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
             store.delete("function", name)
             store.delete("function-policy", name)
         await directory.changed(name)
-        directory.code.delete(name)
+        await asyncio.to_thread(directory.code.delete, name)
 
     async def invoke(params: dict[str, Any]) -> Doc:
         doc = directory.configuration(params["FunctionName"])

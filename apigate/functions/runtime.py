@@ -124,15 +124,17 @@ class FunctionRuntime:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
-        workers = list(self._workers)
-        for worker in workers:
+        for worker in list(self._workers):
             worker.kill()
-        await _wait_exited(workers)
         if self._in_flight:  # let the calls that lost their worker write their logs first
             self._drained = asyncio.Event()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_EXIT_WAIT_SECONDS):
+                async with asyncio.timeout(_EXIT_WAIT_SECONDS * 2):
                     await self._drained.wait()
+        remaining = list(self._workers)  # including any that finished spawning meanwhile
+        for worker in remaining:
+            worker.kill()
+        await _wait_exited(remaining)
         self._logs.close_all()
 
     def _pool(self, spec: FunctionSpec) -> WorkerPool:
@@ -166,6 +168,9 @@ class FunctionRuntime:
             pool.forget(exited)
 
         worker.on_exit = on_exit
+        if self._closed:  # close() ran while this one was spawning
+            worker.kill()
+            raise RuntimeError("the function runtime is closed")
         try:
             async with asyncio.timeout(self._init_timeout):
                 reply = await worker.next_reply()

@@ -9,7 +9,7 @@ from apigate.dataplane.invocation import Invocation
 from apigate.server.message import Response
 
 if TYPE_CHECKING:
-    from apigate.control.functions import FunctionDirectory
+    from apigate.functions.directory import FunctionDirectory
     from apigate.server.upstream import UpstreamPool
 
 

@@ -7,13 +7,13 @@ import re
 
 import orjson
 
-from apigate.control.functions import FunctionMissing
 from apigate.dataplane.events import proxy_event_v1
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.proxy_response import MalformedProxyResponse, parse_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables
+from apigate.functions.directory import FunctionMissing
 from apigate.server.message import Response
 
 _FUNCTION_IN_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+?)/invocations$")
