@@ -166,3 +166,23 @@ def test_a_crashing_function_does_not_take_the_gateway_down(gateway: GatewayProc
     assert "Runtime.ExitError" in answer["Payload"].read().decode()
     assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) == "alive"
     assert requests.get(f"{gateway.url}/_apigate/health", timeout=5).status_code == 200
+
+
+BOTO3_INSIDE = """
+import boto3
+def lambda_handler(event, context):
+    # no endpoint_url and no credentials: the worker's environment points boto3 at apigate
+    names = [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
+    apis = [a["name"] for a in boto3.client("apigateway").get_rest_apis()["items"]]
+    return {"functions": names, "apis": apis}
+"""
+
+
+def test_boto3_inside_a_function_reaches_apigate(lam: Any, apigw: Any) -> None:
+    apigw.create_rest_api(name="seen-from-inside")
+    name = create_function(lam, BOTO3_INSIDE, Timeout=30)
+    answer = lam.invoke(FunctionName=name)
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    result = json.loads(answer["Payload"].read())
+    assert name in result["functions"]
+    assert "seen-from-inside" in result["apis"]
