@@ -18,6 +18,7 @@ from apigate.control.deploy import compile_stage
 from apigate.dataplane import integrations
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline
+from apigate.dataplane.responses import GatewayError, ResponseType, render
 from apigate.functions.directory import FunctionDirectory
 from apigate.registry import Registry
 from apigate.server.message import Request, Response
@@ -91,13 +92,14 @@ class Gateway:
         return await self._manage(request)
 
     async def _execute(self, request: Request, api_id: str, path: str, domain: str) -> Response:
-        stage, _, rest = path[1:].partition("/")
+        stage, slash, rest = path[1:].partition("/")
         deployed = self.registry.get(api_id, stage)
         if deployed is None:
             return _forbidden()
+        if not slash:  # "/{stage}" without the slash names no resource, not even the root
+            return render(GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN))
         below = "/" + rest
-        inv = Invocation(request, deployed, below, f"/{stage}{below}" if rest else f"/{stage}/", domain)
-        return await self.pipeline.run(inv)
+        return await self.pipeline.run(Invocation(request, deployed, below, f"/{stage}{below}", domain))
 
     def _internal(self, request: Request, path: str) -> Response:
         if path == "/_apigate/health":

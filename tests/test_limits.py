@@ -22,8 +22,9 @@ def _exchange(port: int, raw: bytes) -> bytes:
 
 
 def test_body_over_10_mb_is_413(gateway: GatewayProcess) -> None:
-    answer = requests.post(f"{gateway.url}/_aws/execute-api/none/test/x", data=b"x" * (10 * 1024 * 1024 + 1),
-                           timeout=30)
+    answer = requests.post(
+        f"{gateway.url}/_aws/execute-api/none/test/x", data=b"x" * (10 * 1024 * 1024 + 1), timeout=30
+    )
     assert answer.status_code == 413
     assert answer.json() == {"message": "Request Too Long"}
     assert requests.get(f"{gateway.url}/_apigate/health", timeout=5).status_code == 200
@@ -45,5 +46,7 @@ def test_malformed_request_line_is_400_and_others_are_unaffected(gateway: Gatewa
 
 def test_keep_alive_and_pipelining_on_the_management_port(gateway: GatewayProcess) -> None:
     one = b"GET /_apigate/health HTTP/1.1\r\nHost: x\r\n\r\n"
-    answer = _exchange(gateway.port, one + one + b"GET /_apigate/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    answer = _exchange(
+        gateway.port, one + one + b"GET /_apigate/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     assert answer.count(b"HTTP/1.1 200") == 3

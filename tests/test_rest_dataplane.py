@@ -218,3 +218,22 @@ def test_mock_status_and_template(gateway: GatewayProcess, apigw: Any) -> None:
     body = answer.json()
     assert body["stage"] == "prod" and body["v"] == "7"
     assert body["id"] == answer.headers["x-amzn-RequestId"]
+
+
+def test_stage_without_trailing_slash_names_nothing(gateway: GatewayProcess, apigw: Any) -> None:
+    api = RestApi(apigw, "root-only")
+    api.mock("/", "GET", '{"root": true}')
+    api.deploy()
+    assert requests.get(gateway.invoke_url(api.id, "test", "/"), timeout=5).json() == {"root": True}
+    bare = requests.get(gateway.invoke_url(api.id, "test", ""), timeout=5)
+    assert bare.status_code == 403 and bare.json() == {"message": "Missing Authentication Token"}
+
+
+def test_a_result_without_status_code_is_200(gateway: GatewayProcess, apigw: Any, lam: Any) -> None:
+    api = RestApi(apigw, "no-status")
+    api.lambda_proxy(
+        "/", "GET", create_function(lam, "def lambda_handler(e, c):\n    return {'body': 'ok'}\n")
+    )
+    api.deploy()
+    answer = requests.get(gateway.invoke_url(api.id, "test", "/"), timeout=5)
+    assert answer.status_code == 200 and answer.text == "ok"

@@ -215,3 +215,110 @@ def test_deployments_and_stages(apigw: Any) -> None:
     with pytest.raises(ClientError) as gone:
         apigw.get_stage(restApiId=api_id, stageName="beta")
     assert _error(gone) == ("NotFoundException", "Invalid Stage identifier specified", 404)
+
+
+def test_update_resource_renames_and_moves_subtrees(apigw: Any) -> None:
+    api_id = apigw.create_rest_api(name="moves")["id"]
+    root = _root(apigw, api_id)
+    a = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="a")["id"]
+    b = apigw.create_resource(restApiId=api_id, parentId=a, pathPart="b")["id"]
+    c = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="c")["id"]
+    renamed = apigw.update_resource(
+        restApiId=api_id, resourceId=a, patchOperations=[{"op": "replace", "path": "/pathPart", "value": "z"}]
+    )
+    assert renamed["path"] == "/z"
+    assert apigw.get_resource(restApiId=api_id, resourceId=b)["path"] == "/z/b"
+    apigw.update_resource(
+        restApiId=api_id, resourceId=a, patchOperations=[{"op": "replace", "path": "/parentId", "value": c}]
+    )
+    assert apigw.get_resource(restApiId=api_id, resourceId=b)["path"] == "/c/z/b"
+    with pytest.raises(ClientError) as cycle:
+        apigw.update_resource(
+            restApiId=api_id,
+            resourceId=c,
+            patchOperations=[{"op": "replace", "path": "/parentId", "value": b}],
+        )
+    assert _error(cycle)[:2] == ("BadRequestException", "Resources cannot be cyclical.")
+    with pytest.raises(ClientError) as on_root:
+        apigw.update_resource(
+            restApiId=api_id,
+            resourceId=root,
+            patchOperations=[{"op": "replace", "path": "/pathPart", "value": "x"}],
+        )
+    assert _error(on_root)[:2] == ("BadRequestException", "Root resource cannot update its pathPart.")
+    with pytest.raises(ClientError) as unknown_api:
+        apigw.get_method(restApiId="nope000000", resourceId=root, httpMethod="GET")
+    assert _error(unknown_api) == ("NotFoundException", "Invalid Resource identifier specified", 404)
+
+
+def test_patch_values_keep_their_types_and_bad_values_are_400(apigw: Any) -> None:
+    api_id = apigw.create_rest_api(name="patch-types")["id"]
+    root = _root(apigw, api_id)
+    apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    method = apigw.update_method(
+        restApiId=api_id,
+        resourceId=root,
+        httpMethod="GET",
+        patchOperations=[
+            {"op": "add", "path": "/requestParameters/method.request.querystring.q", "value": "true"},
+        ],
+    )
+    assert method["requestParameters"] == {"method.request.querystring.q": True}
+    apigw.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    with pytest.raises(ClientError) as bad_timeout:
+        apigw.update_integration(
+            restApiId=api_id,
+            resourceId=root,
+            httpMethod="GET",
+            patchOperations=[{"op": "replace", "path": "/timeoutInMillis", "value": "abc"}],
+        )
+    assert _error(bad_timeout)[0] == "BadRequestException"
+    with pytest.raises(ClientError) as bad_size:
+        apigw.update_rest_api(
+            restApiId=api_id,
+            patchOperations=[{"op": "replace", "path": "/minimumCompressionSize", "value": "-1"}],
+        )
+    assert _error(bad_size)[0] == "BadRequestException"
+    aws_action = apigw.put_integration(
+        restApiId=api_id,
+        resourceId=root,
+        httpMethod="GET",
+        type="AWS",
+        integrationHttpMethod="POST",
+        uri="arn:aws:apigateway:us-east-1:sqs:action/SendMessage",
+    )
+    assert aws_action["uri"].endswith("action/SendMessage")
+
+
+def test_method_settings_keys_as_tools_write_them(apigw: Any) -> None:
+    api_id = apigw.create_rest_api(name="settings")["id"]
+    root = _root(apigw, api_id)
+    apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    apigw.create_deployment(restApiId=api_id, stageName="s")
+    stage = apigw.update_stage(
+        restApiId=api_id,
+        stageName="s",
+        patchOperations=[
+            {
+                "op": "replace",
+                "path": "/~1pets/GET/throttling/burstLimit",
+                "value": "7",
+            },  # the AWS CLI's form
+            {"op": "replace", "path": "/a/b/GET/metrics/enabled", "value": "true"},  # Terraform's form
+        ],
+    )
+    assert stage["methodSettings"]["~1pets/GET"]["throttlingBurstLimit"] == 7
+    assert stage["methodSettings"]["a/b/GET"]["metricsEnabled"] is True
+    stage = apigw.update_stage(
+        restApiId=api_id, stageName="s", patchOperations=[{"op": "remove", "path": "/a/b/GET"}]
+    )
+    assert set(stage["methodSettings"]) == {"~1pets/GET"}
+
+
+def test_create_rest_api_endpoint_rules(apigw: Any) -> None:
+    private = apigw.create_rest_api(name="private", endpointConfiguration={"types": ["PRIVATE"]})
+    assert private["endpointConfiguration"]["ipAddressType"] == "dualstack"
+    with pytest.raises(ClientError) as both:
+        apigw.create_rest_api(name="two", endpointConfiguration={"types": ["EDGE", "REGIONAL"]})
+    assert _error(both)[:2] == ("BadRequestException", "Cannot create an api with multiple Endpoint Types.")

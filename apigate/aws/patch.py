@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from apigate.aws.errors import bad_request
+from apigate.aws.errors import AwsError, bad_request
 
 PatchOp = dict[str, Any]
 # A handler for one path prefix: (document, op, value, rest of the path) -> None.
@@ -25,13 +25,14 @@ def split_path(path: str) -> list[str]:
 
 def apply(document: dict[str, Any], operations: Iterable[PatchOp], handlers: dict[str, PathHandler]) -> None:
     """Apply ``operations`` to ``document`` in place, dispatching on the first path segment."""
-    for operation in operations:
+    for index, operation in enumerate(operations, start=1):
         op = operation.get("op")
         path = operation.get("path")
         if op not in {"add", "remove", "replace", "move", "copy", "test"}:
-            raise bad_request(
-                f"Invalid patch operation specified. Must be one of: [add, remove, replace, move, copy, test]"
-                f" but was {op}"
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value '{op}' at 'patchOperations.{index}.member.op' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [add, remove, move, test, replace, copy]",
             )
         if not isinstance(path, str):
             raise bad_request("Invalid patch path null")
@@ -61,22 +62,36 @@ def scalar(
         if op == "remove" or (value is None and nullable):
             document.pop(field, None)
             return
-        document[field] = convert(value) if convert else value
+        if convert is None:
+            document[field] = value
+            return
+        try:
+            document[field] = convert(value)
+        except (TypeError, ValueError) as exc:
+            raise bad_request(f"Invalid value '{value}' for /{field}") from exc
 
     return handle
 
 
 def string_map(field: str) -> PathHandler:
     """A handler for ``/field/key`` entries of a string map such as stage ``variables``."""
+    return _map(field, lambda value: "" if value is None else str(value))
 
+
+def bool_map(field: str) -> PathHandler:
+    """A handler for maps of booleans such as a method's ``requestParameters`` (``required`` flags)."""
+    return _map(field, lambda value: str(value).lower() == "true")
+
+
+def _map(field: str, convert: Callable[[Any], Any]) -> PathHandler:
     def handle(document: dict[str, Any], op: str, value: Any, rest: list[str]) -> None:
         if len(rest) != 1 or not rest[0]:
-            raise bad_request(f"Invalid patch path /{field}/{'/'.join(rest)}")
+            raise bad_request(f"Invalid patch path /{'/'.join([field, *rest]).rstrip('/')}")
         entries: dict[str, Any] = document.setdefault(field, {})
         if op == "remove":
             entries.pop(rest[0], None)
         elif op in ("add", "replace"):
-            entries[rest[0]] = "" if value is None else str(value)
+            entries[rest[0]] = convert(value)
         else:
             raise bad_request("Invalid patch operation specified. Must be one of: [add, remove, replace]")
         if not entries:

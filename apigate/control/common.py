@@ -24,7 +24,7 @@ def rest_api(ctx: ControlContext, api_id: str) -> Doc:
 
 
 def resource(ctx: ControlContext, api_id: str, resource_id: str) -> Doc:
-    rest_api(ctx, api_id)
+    # AWS names the resource, not the API, when either is unknown on resource-level calls.
     doc = ctx.store.get("resource", f"{api_id}/{resource_id}")
     if doc is None:
         raise not_found("Invalid Resource identifier specified")

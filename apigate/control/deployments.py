@@ -222,10 +222,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         stage = get_stage_doc(api_id, params["stageName"])
         plain = []
         for operation in params.get("patchOperations") or []:
-            parts = patch.split_path(str(operation.get("path") or "/"))
-            if len(parts) == 4 and (parts[2], parts[3]) in _METHOD_SETTINGS:
-                _patch_method_setting(stage, operation, parts)
-            else:
+            if not _patch_method_setting(stage, operation):
                 plain.append(operation)
         patch.apply(stage, plain, _STAGE_PATCHABLE)
         _check_variables(stage.get("variables"))
@@ -256,13 +253,33 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     }
 
 
-def _patch_method_setting(stage: Doc, operation: dict[str, Any], parts: list[str]) -> None:
+_SETTING_PATH = re.compile(
+    r"^/(?P<key>.+/[A-Z*]+)/(?P<category>throttling|caching|logging|metrics)/(?P<name>[A-Za-z]+)$"
+)
+_SETTING_KEY = re.compile(r"^/(?P<key>.+/([A-Z]+|\*))$")
+
+
+def _patch_method_setting(stage: Doc, operation: dict[str, Any]) -> bool:
+    """Handle ``/{resource path}/{VERB}/{category}/{name}`` and ``remove /{resource path}/{VERB}``.
+
+    The key is kept as the client wrote it (``*/*``, ``~1pets/GET``, or Terraform's unescaped ``a/b/GET``):
+    tools read the setting back under the same key they wrote.
+    """
+    path = str(operation.get("path") or "")
+    found = _SETTING_PATH.match(path)
+    if found is None:
+        whole = _SETTING_KEY.match(path)
+        settings = stage.get("methodSettings") or {}
+        if operation.get("op") == "remove" and whole is not None and whole.group("key") in settings:
+            del settings[whole.group("key")]
+            return True
+        return False
+    spec = _METHOD_SETTINGS.get((found.group("category"), found.group("name")))
+    if spec is None:
+        raise bad_request(f"Invalid method setting path: {path}")
     if operation.get("op") != "replace":
         raise bad_request("Invalid patch operation specified. Must be one of: [replace]")
-    resource_path, verb, category, name = parts
-    field, kind = _METHOD_SETTINGS[(category, name)]
-    # AWS keys method settings by the resource path without its leading slash: "pets/GET", "*/*".
-    key = f"{resource_path.lstrip('/')}/{verb}"
+    field, kind = spec
     raw = operation.get("value")
     value: Any
     if kind is bool:
@@ -271,9 +288,14 @@ def _patch_method_setting(stage: Doc, operation: dict[str, Any], parts: list[str
         try:
             value = kind(raw)
         except (TypeError, ValueError) as exc:
-            raise bad_request(f"Invalid value for {category}/{name}: {raw}") from exc
-    settings = stage.setdefault("methodSettings", {}).setdefault(key, dict(_METHOD_SETTING_DEFAULTS))
-    settings[field] = value
+            raise bad_request(
+                f"Invalid value for {found.group('category')}/{found.group('name')}: {raw}"
+            ) from exc
+    entry = stage.setdefault("methodSettings", {}).setdefault(
+        found.group("key"), dict(_METHOD_SETTING_DEFAULTS)
+    )
+    entry[field] = value
+    return True
 
 
 def _bool(value: Any) -> bool:

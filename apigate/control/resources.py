@@ -61,10 +61,8 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         embed = "methods" in (params.get("embed") or [])
         return _view(resource(ctx, params["restApiId"], params["resourceId"]), embed)
 
-    async def create_resource(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        parent = resource(ctx, api_id, params["parentId"])
-        part = params.get("pathPart") or ""
+    def check_part(api_id: str, parent: Doc, part: str, moving: str | None = None) -> None:
+        """AWS's rules for a path part under ``parent``; ``moving`` is the resource being renamed or moved."""
         if not _PATH_PART.match(part):
             raise bad_request(
                 "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end "
@@ -74,7 +72,11 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             raise bad_request(
                 f"Cannot create a child of a resource with a greedy path variable: {parent['pathPart']}"
             )
-        siblings = [doc for doc in store.list("resource", api_id) if doc.get("parentId") == parent["id"]]
+        siblings = [
+            doc
+            for doc in store.list("resource", api_id)
+            if doc.get("parentId") == parent["id"] and doc["id"] != moving
+        ]
         for sibling in siblings:
             if sibling.get("pathPart") == part:
                 raise conflict(f"Another resource with the same parent already has this name: {part}")
@@ -83,20 +85,53 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                     f"A sibling ({sibling['pathPart']}) of this resource already has a variable path part -- "
                     "only one is allowed"
                 )
-        path = ("" if parent["path"] == "/" else parent["path"]) + "/" + part
-        doc = {"id": short_id(6), "parentId": parent["id"], "pathPart": part, "path": path}
+
+    async def create_resource(params: dict[str, Any]) -> Doc:
+        api_id = params["restApiId"]
+        parent = resource(ctx, api_id, params["parentId"])
+        part = params.get("pathPart") or ""
+        check_part(api_id, parent, part)
+        doc = {
+            "id": short_id(6),
+            "parentId": parent["id"],
+            "pathPart": part,
+            "path": _child_path(parent, part),
+        }
         save(api_id, doc)
         return doc
 
     async def update_resource(params: dict[str, Any]) -> Doc:
         api_id = params["restApiId"]
         doc = resource(ctx, api_id, params["resourceId"])
+        if doc.get("parentId") is None:
+            raise bad_request("Root resource cannot update its pathPart.")
         patch.apply(
-            doc, params.get("patchOperations") or [], {"pathPart": patch.scalar("pathPart", nullable=False)}
+            doc,
+            params.get("patchOperations") or [],
+            {
+                "pathPart": patch.scalar("pathPart", nullable=False),
+                "parentId": patch.scalar("parentId", nullable=False),
+            },
         )
         parent = resource(ctx, api_id, doc["parentId"])
-        doc["path"] = ("" if parent["path"] == "/" else parent["path"]) + "/" + doc["pathPart"]
-        save(api_id, doc)
+        everything = {d["id"]: d for d in store.list("resource", api_id)}
+        ancestor: str | None = parent["id"]
+        while ancestor is not None:  # moving under one's own subtree would make a cycle
+            if ancestor == doc["id"]:
+                raise bad_request("Resources cannot be cyclical.")
+            ancestor = everything[ancestor].get("parentId")
+        check_part(api_id, parent, doc["pathPart"], moving=doc["id"])
+        doc["path"] = _child_path(parent, doc["pathPart"])
+        everything[doc["id"]] = doc
+        with store.transaction():  # the subtree's paths change with it
+            pending = [doc]
+            while pending:
+                current = pending.pop()
+                save(api_id, current)
+                for child in everything.values():
+                    if child.get("parentId") == current["id"]:
+                        child["path"] = _child_path(current, child["pathPart"])
+                        pending.append(child)
         return _view(doc, embed=False)
 
     async def delete_resource(params: dict[str, Any]) -> None:
@@ -266,6 +301,10 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     }
 
 
+def _child_path(parent: Doc, part: str) -> str:
+    return ("" if parent["path"] == "/" else parent["path"]) + "/" + part
+
+
 def _view(doc: Doc, embed: bool) -> Doc:
     """Without ``embed=methods`` AWS lists only the verbs, each as an empty object."""
     if embed or "resourceMethods" not in doc:
@@ -277,6 +316,16 @@ def _status(code: str) -> str:
     if not _STATUS.match(code):
         raise bad_request("Invalid response status code specified")
     return code
+
+
+def _timeout(value: Any) -> int:
+    try:
+        timeout = int(value)
+    except (TypeError, ValueError):
+        timeout = -1
+    if not 50 <= timeout <= 29000:
+        raise bad_request("Timeout should be between 50 ms and 29000 ms")
+    return timeout
 
 
 def _integration(params: dict[str, Any], resource_id: str) -> Doc:
@@ -297,12 +346,10 @@ def _integration(params: dict[str, Any], resource_id: str) -> Doc:
         if kind in ("HTTP", "HTTP_PROXY") and not (uri and re.match(r"^https?://", uri)):
             raise bad_request("Invalid HTTP endpoint specified for URI")
         if kind in ("AWS", "AWS_PROXY") and not (
-            uri and uri.startswith("arn:") and ":path/" in uri + ":action/"
+            uri and uri.startswith("arn:") and (":path/" in uri or ":action/" in uri)
         ):
             raise bad_request("AWS ARN for integration must contain path or action")
-    timeout = int(params.get("timeoutInMillis") or 29000)
-    if not 50 <= timeout <= 29000:
-        raise bad_request("Timeout should be between 50 ms and 29000 ms")
+    timeout = _timeout(params.get("timeoutInMillis") or 29000)
     return drop_none(
         {
             "type": kind,
@@ -330,14 +377,14 @@ _METHOD_PATCHABLE: dict[str, patch.PathHandler] = {
     ),
     "operationName": patch.scalar("operationName"),
     "requestValidatorId": patch.scalar("requestValidatorId"),
-    "requestParameters": patch.string_map("requestParameters"),
+    "requestParameters": patch.bool_map("requestParameters"),
     "requestModels": patch.string_map("requestModels"),
 }
 
 _INTEGRATION_PATCHABLE: dict[str, patch.PathHandler] = {
     "uri": patch.scalar("uri", nullable=False),
     "httpMethod": patch.scalar("httpMethod", nullable=False),
-    "timeoutInMillis": patch.scalar("timeoutInMillis", convert=int, nullable=False),
+    "timeoutInMillis": patch.scalar("timeoutInMillis", convert=_timeout, nullable=False),
     "passthroughBehavior": patch.scalar("passthroughBehavior", nullable=False),
     "contentHandling": patch.scalar("contentHandling"),
     "requestParameters": patch.string_map("requestParameters"),

@@ -19,12 +19,21 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         name = params.get("name")
         if not name:
             raise bad_request("Invalid REST API name specified")
+        if params.get("description") == "":
+            raise bad_request("Description cannot be an empty string")
         endpoint = params.get("endpointConfiguration") or {"types": ["EDGE"]}
-        types = endpoint.get("types") or ["EDGE"]
-        if len(types) != 1 or types[0] not in _ENDPOINT_TYPES:
+        types = endpoint.get("types")
+        if types is None:
+            types = ["EDGE"]
+        if not types:
+            raise bad_request("REGIONAL Configuration and EDGE Configuration cannot be both DISABLED.")
+        if len(types) > 1:
+            raise bad_request("Cannot create an api with multiple Endpoint Types.")
+        if types[0] not in _ENDPOINT_TYPES:
             raise bad_request(
                 "Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]"
             )
+        ip_type = endpoint.get("ipAddressType") or ("dualstack" if types[0] == "PRIVATE" else "ipv4")
         api_id = short_id(10)
         root_id = short_id(10)
         doc = drop_none(
@@ -36,7 +45,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 "version": params.get("version"),
                 "binaryMediaTypes": params.get("binaryMediaTypes") or None,
                 "apiKeySource": params.get("apiKeySource") or "HEADER",
-                "endpointConfiguration": {"types": types, **_vpce(endpoint)},
+                "endpointConfiguration": {"types": types, "ipAddressType": ip_type, **_vpce(endpoint)},
                 "policy": params.get("policy"),
                 "tags": params.get("tags") or None,
                 "disableExecuteApiEndpoint": bool(params.get("disableExecuteApiEndpoint", False)),
@@ -82,13 +91,28 @@ def _vpce(endpoint: dict[str, Any]) -> dict[str, Any]:
     return {"vpcEndpointIds": ids} if ids else {}
 
 
+def _compression(document: Doc, value: Any, rest: list[str]) -> None:
+    if rest:
+        raise bad_request(f"Invalid patch path /minimumCompressionSize/{'/'.join(rest)}")
+    if value in (None, ""):  # AWS clears the setting for an empty value
+        document.pop("minimumCompressionSize", None)
+        return
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = -1
+    if not 0 <= size <= 10485760:
+        raise bad_request("Invalid minimum compression size, must be between 0 and 10485760")
+    document["minimumCompressionSize"] = size
+
+
 _PATCHABLE: dict[str, patch.PathHandler] = {
     "name": patch.scalar("name", nullable=False),
     "description": patch.scalar("description"),
     "version": patch.scalar("version"),
     "policy": patch.scalar("policy"),
     "apiKeySource": patch.scalar("apiKeySource", nullable=False),
-    "minimumCompressionSize": patch.scalar("minimumCompressionSize", convert=int),
+    "minimumCompressionSize": lambda doc, op, value, rest: _compression(doc, value, rest),
     "disableExecuteApiEndpoint": patch.scalar(
         "disableExecuteApiEndpoint", convert=lambda v: str(v).lower() == "true", nullable=False
     ),

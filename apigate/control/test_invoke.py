@@ -16,6 +16,13 @@ from apigate.dataplane.pipeline import split_path
 from apigate.server.message import Request
 
 _STAGE = "test-invoke-stage"
+# Headers the deployed data plane adds that TestInvokeMethod does not report.
+_DATA_PLANE_ONLY = frozenset({"x-amzn-RequestId", "x-amz-apigw-id"})
+
+
+def _java_map(values: dict[str, str]) -> str:
+    """Maps in the execution log print the way API Gateway's Java runtime prints them: {a=1, b=2}."""
+    return "{" + ", ".join(f"{k}={v}" for k, v in values.items()) + "}"
 
 
 def _stamp() -> str:
@@ -70,8 +77,8 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         inv.log(f"Execution log for request {inv.request_id}")
         inv.log(f"Starting execution for request: {inv.request_id}")
         inv.log(f"HTTP Method: {verb}, Resource Path: {target.path or '/'}")
-        inv.log(f"Method request path: {inv.path_parameters}")
-        inv.log(f"Method request query string: {dict(inv.query_pairs)}")
+        inv.log(f"Method request path: {_java_map(inv.path_parameters)}")
+        inv.log(f"Method request query string: {_java_map(dict(inv.query_pairs))}")
         started = time.perf_counter()
         assert ctx.pipeline is not None
         response = await ctx.pipeline.run(inv)
@@ -80,15 +87,18 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
         for name, value in response.headers:
+            if name in _DATA_PLANE_ONLY:
+                continue
             single[name] = value
             multi.setdefault(name, []).append(value)
         stamp = _stamp()
+        first, *rest = inv.test_log or [""]
         return {
             "status": response.status,
             "body": response.body.decode("utf-8", errors="replace"),
             "headers": single,
             "multiValueHeaders": multi,
-            "log": "\n".join(f"{stamp} : {line}" for line in inv.test_log or []) + "\n",
+            "log": "\n".join([first, *(f"{stamp} : {line}" for line in rest)]) + "\n",
             "latency": latency,
         }
 

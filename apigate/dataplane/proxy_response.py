@@ -22,9 +22,12 @@ class MalformedProxyResponse(GatewayError):
 
 
 def _text(value: Any) -> str:
+    """Header values must be strings; booleans pass as AWS writes them, anything else is malformed."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if not isinstance(value, str):
+        raise MalformedProxyResponse("header values must be strings")
+    return value
 
 
 def parse_v1(payload: bytes, *, accept: str | None, binary_types: tuple[str, ...]) -> Response:
@@ -38,7 +41,8 @@ def parse_v1(payload: bytes, *, accept: str | None, binary_types: tuple[str, ...
     unknown = set(result) - _ALLOWED_KEYS
     if unknown:
         raise MalformedProxyResponse(f"unexpected fields {sorted(unknown)}")
-    status = result.get("statusCode")
+    # Every field is optional: a missing statusCode means 200.
+    status = result.get("statusCode") or 200
     if isinstance(status, str) and status.isdigit():
         status = int(status)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:

@@ -23,7 +23,8 @@ class _Default:
 
 class ResponseType(Enum):
     ACCESS_DENIED = _Default(403, "User is not authorized to access this resource", "AccessDeniedException")
-    API_CONFIGURATION_ERROR = _Default(500, "Internal server error", "ApiConfigurationException")
+    # Recorded against AWS: an unreachable HTTP backend answers 500 with InternalServerErrorException.
+    API_CONFIGURATION_ERROR = _Default(500, "Internal server error", "InternalServerErrorException")
     AUTHORIZER_CONFIGURATION_ERROR = _Default(500, None, "AuthorizerConfigurationException")
     AUTHORIZER_FAILURE = _Default(500, None, "AuthorizerFailureException")
     BAD_REQUEST_PARAMETERS = _Default(400, "Bad request parameters", "BadRequestException")

@@ -85,7 +85,7 @@ class HttpProxyIntegration:
             raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
         except UpstreamError as exc:
             inv.log(f"Execution failed due to configuration error: {exc}")
-            raise GatewayError(ResponseType.INTEGRATION_FAILURE) from None
+            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
         inv.log(f"Received response. Status: {answer.status}")
         return Response(
             answer.status,

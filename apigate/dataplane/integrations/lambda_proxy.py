@@ -57,7 +57,9 @@ class LambdaProxyIntegration:
             inv.log("Execution failed due to a timeout error")
             raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
         if inv.test_log is not None:
-            inv.log(f"Endpoint response body before transformations: {result.payload.decode(errors='replace')}")
+            inv.log(
+                f"Endpoint response body before transformations: {result.payload.decode(errors='replace')}"
+            )
         if result.function_error:
             inv.log("Lambda execution failed with status 200 due to customer function error")
             raise GatewayError(ResponseType.INTEGRATION_FAILURE)
