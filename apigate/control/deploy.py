@@ -87,6 +87,7 @@ def compile_integration(doc: Mapping[str, Any]) -> MethodIntegration:
         timeout_seconds=int(doc.get("timeoutInMillis", 29000)) / 1000.0,
         responses=responses,
         content_handling=doc.get("contentHandling"),
+        uri_is_template=any(mark in (doc.get("uri") or "") for mark in ("{", "$")),
     )
 
 

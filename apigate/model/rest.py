@@ -27,6 +27,7 @@ class MethodIntegration:
     timeout_seconds: float
     responses: tuple[IntegrationResponse, ...]
     content_handling: str | None = None
+    uri_is_template: bool = True  # holds {placeholders} or stage variables: substituted per request
 
     def default_response(self) -> IntegrationResponse | None:
         for response in self.responses:

@@ -56,26 +56,29 @@ class HttpProxyIntegration:
                 query_extra.append((target[len("integration.request.querystring.") :], value))
             elif target.startswith("integration.request.header."):
                 header_extra[target[len("integration.request.header.") :]] = value
-        uri = stage_variables(integration.uri or "", inv.api.stage_variables)
+        url = integration.uri or ""
+        if integration.uri_is_template:  # decided at deploy time: most URIs are plain
+            url = stage_variables(url, inv.api.stage_variables)
 
-        def fill(match: re.Match[str]) -> str:
-            name = match.group(1)
-            # Without an explicit mapping, a same-named path parameter fills the placeholder.
-            value = path_values.get(name, inv.path_parameters.get(name))
-            return "" if value is None else quote(value, safe="/")
+            def fill(match: re.Match[str]) -> str:
+                name = match.group(1)
+                # Without an explicit mapping, a same-named path parameter fills the placeholder.
+                value = path_values.get(name, inv.path_parameters.get(name))
+                return "" if value is None else quote(value, safe="/")
 
-        url = _PLACEHOLDER.sub(fill, uri)
+            url = _PLACEHOLDER.sub(fill, url)
         query = inv.request.query_string
         if query_extra:
             query = "&".join(filter(None, [query, urlencode(query_extra)]))
         if query:
             url += ("&" if "?" in url else "?") + query
-        headers = [(k, v) for k, v in inv.request.headers if k.lower() not in HOP_BY_HOP]
+        headers = inv.request.headers  # the pool drops hop-by-hop headers and sets Host itself
         if header_extra:
             lowered = {name.lower() for name in header_extra}
             headers = [(k, v) for k, v in headers if k.lower() not in lowered] + list(header_extra.items())
         verb = inv.request.method if integration.http_method in (None, "ANY") else integration.http_method
-        inv.log(f"Endpoint request URI: {url}")
+        if inv.test_log is not None:
+            inv.log(f"Endpoint request URI: {url}")
         try:
             answer = await self._services.upstream.request(
                 verb, url, headers, inv.request.body, timeout=integration.timeout_seconds

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
+
 import orjson
 
 from apigate.dataplane.invocation import Invocation
@@ -12,7 +15,7 @@ from apigate.model import IntegrationResponse
 from apigate.server.message import Response
 
 
-def _pick_template(templates: dict[str, str] | None, content_type: str | None) -> str | None:
+def _pick_template(templates: Mapping[str, str] | None, content_type: str | None) -> str | None:
     if not templates:
         return None
     if content_type:
@@ -39,14 +42,10 @@ class MockIntegration:
         integration = method.integration
         substitute = _substituter(inv)
         status = "200"
-        request_template = _pick_template(
-            dict(integration.request_templates), inv.request.header("content-type")
-        )
+        request_template = _pick_template(integration.request_templates, inv.request.header("content-type"))
         if request_template:
             try:
-                rendered = orjson.loads(substitute(request_template))
-                if isinstance(rendered, dict) and "statusCode" in rendered:
-                    status = str(rendered["statusCode"])
+                status = _status_of(substitute(request_template))
             except orjson.JSONDecodeError:
                 inv.log("Execution failed: the MOCK request template did not render to JSON")
                 raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
@@ -62,15 +61,26 @@ class MockIntegration:
                 value = _static_or_context(source, inv)
                 if value is not None:
                     headers.append((target[len("method.response.header.") :], value))
-        response_template = _pick_template(dict(chosen.response_templates), "application/json")
+        response_template = _pick_template(chosen.response_templates, "application/json")
         body = substitute(response_template).encode() if response_template else b""
         return Response(int(chosen.status_code), _dedupe_content_type(headers), body)
 
 
-def _substituter(inv: Invocation):  # type: ignore[no-untyped-def]
+@functools.lru_cache(maxsize=1024)
+def _status_of(rendered: str) -> str:
+    """The statusCode a rendered request template asks for; cached, since most templates are constant."""
+    document = orjson.loads(rendered)
+    if isinstance(document, dict) and "statusCode" in document:
+        return str(document["statusCode"])
+    return "200"
+
+
+def _substituter(inv: Invocation) -> Callable[[str], str]:
     body = inv.request.body.decode("utf-8", errors="replace")
 
     def run(text: str) -> str:
+        if "$" not in text:  # nothing to substitute: the common constant template
+            return text
         return template(
             text,
             variables=inv.api.stage_variables,
