@@ -32,6 +32,7 @@ class GatewayProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.port = 0
+        self.output: list[str] = []  # what the gateway prints, line by line
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -55,9 +56,13 @@ class GatewayProcess:
         assert "ready on " in line, f"gateway did not start: {line!r}"
         self.url = line.split("ready on ", 1)[1].split()[0]
         self.port = int(self.url.rsplit(":", 1)[1])
-        # Keep draining stdout so the gateway never blocks on a full pipe.
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        # Keep draining stdout so the gateway never blocks on a full pipe; keep the lines for tests.
+        threading.Thread(target=self._collect, args=(self.proc.stdout,), daemon=True).start()
         requests.get(f"{self.url}/_apigate/health", timeout=5).raise_for_status()
+
+    def _collect(self, stream: Any) -> None:
+        for line in stream:
+            self.output.append(line.rstrip("\n"))
 
     def stop(self) -> int:
         assert self.proc is not None

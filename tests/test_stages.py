@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from helpers import ECHO_EVENT, GatewayProcess, RestApi, create_function
+from helpers import ECHO_EVENT, GatewayProcess, RestApi, create_function, wait_for
 
 
 def test_edits_are_not_served_until_redeployed(gateway: GatewayProcess, apigw: Any) -> None:
@@ -99,3 +99,14 @@ def test_test_invoke_method_runs_without_a_deployment(apigw: Any, lam: Any) -> N
     assert isinstance(result["latency"], int)
     assert result["headers"]["Content-Type"] == "application/json"
     assert apigw.get_stages(restApiId=api.id)["item"] == []
+
+
+def test_creating_a_stage_prints_both_invoke_urls(gateway: GatewayProcess, apigw: Any) -> None:
+    api = RestApi(apigw, "announced")
+    api.mock("/", "GET", "{}")
+    api.deploy("shown")
+    expected = [
+        f"{gateway.url}/_aws/execute-api/{api.id}/shown/",
+        f"http://{api.id}.execute-api.localhost:{gateway.port}/shown/",
+    ]
+    wait_for(lambda: any(all(url in line for url in expected) for line in gateway.output))

@@ -90,9 +90,9 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     def save_stage(api_id: str, stage: Doc, *, announce: bool = False) -> None:
         store.put("stage", stage_key(api_id, stage["stageName"]), stage, parent=api_id)
         publish(api_id, stage)
-        if announce:
+        if announce:  # on stdout, like the table `apigate serve` prints at start
             path_url, host_url = ctx.settings.invoke_urls(api_id, stage["stageName"])
-            log.info("stage %s of %s is served at %s and %s", stage["stageName"], api_id, path_url, host_url)
+            print(f"  stage {stage['stageName']} of {api_id}: {path_url}  {host_url}", flush=True)
 
     def new_stage(
         api_id: str, name: str, deployment_id: str, params: dict[str, Any], description: Any
