@@ -60,11 +60,13 @@ class MemoryRateLimiter:
             return _ALLOWED
 
         # Phase 1: refill and check every bucket, charging nothing.
-        levels: list[float] = []
+        checked: list[tuple[Limit, list[float] | None, float]] = []
+        missing = 0
         for limit in limits:
             bucket = buckets.get(limit.key)
             if bucket is None:
                 tokens = float(limit.burst)
+                missing += 1
             else:
                 tokens = bucket[0]
                 if now > bucket[1]:
@@ -73,13 +75,16 @@ class MemoryRateLimiter:
                     tokens = limit.burst
             if tokens < 1.0:
                 return ThrottleResult(False, limit.key)
-            levels.append(tokens)
+            checked.append((limit, bucket, tokens))
+        # Sweep before charging, then put back what we hold, so a sweep cannot drop a bucket charged below.
+        if missing and len(buckets) + missing > self._max_buckets:
+            self._sweep(now)
+            for limit, bucket, _ in checked:
+                if bucket is not None:
+                    buckets[limit.key] = bucket
         # Phase 2: every bucket had a token; take one from each.
-        for limit, tokens in zip(limits, levels, strict=True):
-            bucket = buckets.get(limit.key)
+        for limit, bucket, tokens in checked:
             if bucket is None:
-                if len(buckets) >= self._max_buckets:
-                    self._sweep(now)
                 buckets[limit.key] = [tokens - 1.0, now, limit.rate, limit.burst]
             else:
                 bucket[0] = tokens - 1.0
@@ -133,14 +138,20 @@ class MemoryQuotaCounter:
         self._retention = timedelta(days=retention_days)
         self._clock = clock
 
-    def _period(self, key: str, quota: Quota, now: float | None) -> tuple[_KeyUsage, date, list[int], int]:
-        """The key's state, today, the current period's counters, and the period's effective limit."""
+    def _period(
+        self, key: str, quota: Quota, now: float | None, mark: bool = True
+    ) -> tuple[_KeyUsage, date, list[int], int]:
+        """The key's state, today, the current period's counters, and the period's effective limit.
+
+        ``mark``: record this period as the key's initial one if it has none (a peek does not)."""
         day = utc_day(self._clock() if now is None else now)
         start, _ = period_bounds(quota.period, day)
         usage = self._keys.get(key)
         if usage is None:
             usage = self._keys[key] = _KeyUsage()
-        first = usage.first_period.setdefault(quota.period, start)
+        first = usage.first_period.get(quota.period, start)
+        if mark:
+            usage.first_period.setdefault(quota.period, start)
         counters = usage.periods.get((quota.period, start))
         if counters is None:
             # A new period: forget the ones that have ended (their daily counts stay for GetUsage).
@@ -167,7 +178,7 @@ class MemoryQuotaCounter:
         return QuotaResult(True, left - 1)
 
     async def remaining(self, key: str, quota: Quota, now: float | None = None) -> int:
-        _, _, counters, limit = self._period(key, quota, now)
+        _, _, counters, limit = self._period(key, quota, now, mark=False)
         return max(limit + counters[1] - counters[0], 0)
 
     async def set_remaining(self, key: str, quota: Quota, remaining: int, now: float | None = None) -> None:

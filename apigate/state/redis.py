@@ -222,7 +222,11 @@ class RedisQuotaCounter:
         start, end = period_bounds(quota.period, day)
         base = f"{self._prefix}{key}:"
         period_id = start.isoformat()
-        keys = (f"{base}{quota.period}:{period_id}", f"{base}d:{day.isoformat()}", f"{base}first:{quota.period}")
+        keys = (
+            f"{base}{quota.period}:{period_id}",
+            f"{base}d:{day.isoformat()}",
+            f"{base}first:{quota.period}",
+        )
         period_ttl_ms = max(1, math.ceil((day_start(end) - moment) * 1000)) + _GRACE_MS
         args = (quota.limit, quota.offset, period_id, period_ttl_ms, self._day_ttl_ms, mode, remaining)
         result = await self._script(self._client, keys, args)
