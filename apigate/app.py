@@ -81,12 +81,12 @@ class Gateway:
 
     async def __call__(self, request: Request) -> Response:
         path = request.raw_path
+        if path.startswith(_EXECUTE_API_PREFIX):  # first: the path form needs no header lookup
+            api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
+            return await self._execute(request, api_id, "/" + rest, f"{api_id}.execute-api.localhost")
         host = request.header("host") or ""
         if ".execute-api." in host:
             return await self._execute(request, host.split(".", 1)[0], path, host.split(":", 1)[0])
-        if path.startswith(_EXECUTE_API_PREFIX):
-            api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
-            return await self._execute(request, api_id, "/" + rest, f"{api_id}.execute-api.localhost")
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
         return await self._manage(request)

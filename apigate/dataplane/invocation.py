@@ -15,7 +15,7 @@ from apigate.server.message import Request, Response
 class Invocation:
     request: Request
     api: DeployedApi
-    path: str  # the path below the stage, decoded, always starting with "/"
+    path: str  # the path below the stage as sent (still percent-encoded, as AWS passes it), from "/"
     stage_path: str  # the same with the stage in front: requestContext.path
     domain_name: str
     request_id: str = field(default_factory=request_id)

@@ -22,7 +22,10 @@ log = logging.getLogger("apigate.dataplane")
 def split_path(path: str) -> list[str]:
     """Decoded path segments below the stage; a trailing slash is ignored, as AWS does."""
     stripped = path.strip("/")
-    return [unquote(part) for part in stripped.split("/")] if stripped else []
+    if not stripped:
+        return []
+    parts = stripped.split("/")
+    return [unquote(part) for part in parts] if "%" in stripped else parts
 
 
 class Pipeline:

@@ -59,8 +59,16 @@ class InputVariable(VtlObject):
 
     def _root(self) -> object:
         if self._document is _UNPARSED:
-            # An absent body reads as an empty object: the passthrough template renders ``"body-json" : {}``.
-            self._document = parse_json(self.body) if self.body.strip() else {}
+            # An absent body reads as an empty object (the passthrough template renders ``"body-json" : {}``);
+            # a body that is not JSON reads as one string, so ``$input.path('$')`` gives the raw text (the
+            # well-known form-urlencoded template splits it on ``&``).
+            if not self.body.strip():
+                self._document = {}
+            else:
+                try:
+                    self._document = orjson.loads(self.body)
+                except orjson.JSONDecodeError:
+                    self._document = self.body
         return self._document
 
     def path(self, path: str) -> object:

@@ -94,7 +94,9 @@ def java_regex(pattern: str) -> re.Pattern[str]:
     """Java and Python regexes agree on the syntax templates use; translate the few differences."""
     translated = pattern.replace("\\p{Alpha}", "[A-Za-z]").replace("\\p{Digit}", "[0-9]")
     translated = translated.replace("\\p{Alnum}", "[A-Za-z0-9]").replace("\\p{Punct}", "[!-/:-@\\[-`{-~]")
-    translated = translated.replace("\\p{Space}", "\\s").replace("\\p{Upper}", "[A-Z]").replace("\\p{Lower}", "[a-z]")
+    translated = (
+        translated.replace("\\p{Space}", "\\s").replace("\\p{Upper}", "[A-Z]").replace("\\p{Lower}", "[a-z]")
+    )
     try:
         return re.compile(translated)
     except re.error as exc:
@@ -170,8 +172,8 @@ def _last_index_of(text: str, needle: object, *rest: object) -> int:
 
 
 def _int(value: object) -> int:
-    if is_number(value):
-        return int(value)  # type: ignore[call-overload]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
     raise TypeError("not a number")
 
 
