@@ -11,7 +11,7 @@ from apigate import __version__
 from apigate.aws import wire
 from apigate.aws.errors import AwsError
 from apigate.config import Settings
-from apigate.control import deployments, resources, rest_apis, test_invoke
+from apigate.control import deployments, models, openapi, resources, rest_apis, test_invoke, validators
 from apigate.control import functions as lambda_api
 from apigate.control.context import ControlContext
 from apigate.control.deploy import compile_stage
@@ -48,6 +48,7 @@ class Gateway:
         )
         self.registry = Registry()
         ctx = ControlContext(settings, self.store, self.registry, self.functions, self.pipeline)
+        self.control = ctx  # declarative deployments call the same handlers
         self.apigateway = wire.ServiceApi(
             "apigateway",
             {
@@ -55,6 +56,9 @@ class Gateway:
                 **resources.handlers(ctx),
                 **deployments.handlers(ctx),
                 **test_invoke.handlers(ctx),
+                **models.handlers(ctx),
+                **validators.handlers(ctx),
+                **openapi.handlers(ctx),
             },
         )
         self.lambda_api = wire.ServiceApi("lambda", lambda_api.handlers(self.functions))

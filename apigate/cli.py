@@ -1,4 +1,4 @@
-"""``apigate serve``: start the gateway on its embedded defaults (SQLite and in-memory state)."""
+"""The `apigate` command: `serve` (optionally a SAM template), and client commands for a running gateway."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from apigate import __version__
 from apigate.config import Settings
 
 log = logging.getLogger("apigate")
+
+_DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +25,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"apigate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the management API and every deployed stage")
+    serve.add_argument(
+        "template", nargs="?", type=Path, help="a SAM or CloudFormation template to deploy and serve"
+    )
+    serve.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters (Key=Value or ParameterKey=Key,ParameterValue=Value)",
+    )
+    serve.add_argument("--stack-name", help="the stack's name (default: the template's folder name)")
+    serve.add_argument("--no-watch", action="store_true", help="do not reload on code or template changes")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4566)
     serve.add_argument("--data-dir", type=Path, default=Path(".apigate"))
@@ -30,10 +45,74 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-workers-per-function", type=int, default=8)
     serve.add_argument("--log-level", default="INFO")
+    _client_commands(commands)
     return parser
 
 
-async def serve(settings: Settings) -> None:
+def _client_commands(commands: Any) -> None:
+    """Commands that talk to a running gateway over its management API, as the AWS CLI would."""
+
+    def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
+        command.add_argument(
+            "--endpoint", default=_DEFAULT_ENDPOINT, help=f"the gateway ({_DEFAULT_ENDPOINT})"
+        )
+        command.add_argument("--region", default="us-east-1")
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+        return command
+
+    client_command("apis", "list the REST APIs, their stages and invoke URLs")
+    invoke = client_command("invoke", "invoke a function and print what it returned")
+    invoke.add_argument("function")
+    invoke.add_argument("--payload", default="{}", help="the event, as JSON")
+    imported = client_command("import", "import an OpenAPI definition (JSON or YAML) as a REST API")
+    imported.add_argument("file", type=Path)
+    imported.add_argument("--api-id", help="update this API (PutRestApi) instead of creating one")
+    imported.add_argument("--mode", choices=("merge", "overwrite"), default="overwrite")
+    imported.add_argument("--basepath", choices=("ignore", "prepend", "split"), default="ignore")
+    imported.add_argument("--endpoint-type", choices=("EDGE", "REGIONAL", "PRIVATE"))
+    imported.add_argument("--fail-on-warnings", action="store_true")
+    exported = client_command("export", "print a deployed stage as an OpenAPI definition")
+    exported.add_argument("api", help="the API's id or name")
+    exported.add_argument("stage")
+    exported.add_argument("--type", choices=("oas30", "swagger"), default="oas30")
+    exported.add_argument("--format", choices=("json", "yaml"), default="json")
+    exported.add_argument(
+        "--extensions", default="apigateway", help="integrations, apigateway, authorizers, postman (or '')"
+    )
+    exported.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
+    logs = commands.add_parser("logs", help="print a function's log (from the gateway's data dir)")
+    logs.add_argument("function")
+    logs.add_argument("--data-dir", type=Path, default=Path(".apigate"))
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TemplateOptions:
+    path: Path
+    overrides: dict[str, str]
+    stack_name: str | None = None
+    watch: bool = True
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """``Key=Value`` pairs, or the AWS CLI's ``ParameterKey=Key,ParameterValue=Value``."""
+    overrides: dict[str, str] = {}
+    for item in items:
+        if item.startswith("ParameterKey="):
+            fields = dict(part.split("=", 1) for part in item.split(",", 1) if "=" in part)
+            key, value = fields.get("ParameterKey"), fields.get("ParameterValue")
+        else:
+            key, _, value = item.partition("=")
+            if not _:
+                value = None
+        if not key or value is None:
+            raise ValueError(f"--parameter-overrides expects Key=Value, not {item!r}")
+        overrides[key] = value
+    return overrides
+
+
+async def serve(settings: Settings, template: TemplateOptions | None = None) -> int:
     # Imported here so that `apigate --help` stays instant.
     from apigate.app import Gateway
     from apigate.server.listener import Server
@@ -42,6 +121,19 @@ async def serve(settings: Settings) -> None:
     sock = _bind(settings.host, settings.port)
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])
     gateway = Gateway(settings)
+    app = None
+    if template is not None:
+        from apigate.declarative.app import DeclarativeApp
+        from apigate.declarative.template import TemplateError
+
+        app = DeclarativeApp(gateway, template.path, template.overrides, template.stack_name)
+        try:
+            await app.deploy()
+        except TemplateError as exc:
+            print(f"apigate: error: {exc}", file=sys.stderr, flush=True)
+            sock.close()
+            await gateway.close()
+            return 2
     server = Server()
     await server.start(None, 0, gateway, sock=sock)
     print(f"apigate {__version__} ready on {settings.base_url} (data in {settings.data_dir})", flush=True)
@@ -51,14 +143,21 @@ async def serve(settings: Settings) -> None:
             f"  {deployed.api_name or deployed.api_id} stage {deployed.stage}: {path_url}  {host_url}",
             flush=True,
         )
+    if app is not None:
+        app.report()
+        if template is not None and template.watch:
+            app.start_watching()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("shutting down: draining requests in flight")
+    if app is not None:
+        await app.stop_watching()
     await server.shutdown(grace=10.0)
     await gateway.close()
+    return 0
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -74,8 +173,176 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _client(args: argparse.Namespace, service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().create_client(
+        service,
+        endpoint_url=args.endpoint,
+        region_name=args.region,
+        aws_access_key_id="apigate",
+        aws_secret_access_key="apigate",
+    )
+
+
+def _table(rows: list[list[str]], header: list[str]) -> None:
+    """Columns aligned; a bold header on a terminal, plain text when piped."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    bold, reset = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    print(bold + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + reset)
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _print_json(value: Any) -> None:
+    import orjson
+
+    print(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
+
+
+def _api_id(apigw: Any, name_or_id: str) -> str:
+    apis = apigw.get_rest_apis(limit=500)["items"]
+    for api in apis:
+        if name_or_id in (api["id"], api["name"]):
+            return str(api["id"])
+    raise LookupError(f"no REST API named {name_or_id}")
+
+
+def _run_client(args: argparse.Namespace) -> int:
+    import botocore.exceptions
+
+    try:
+        return _client_call(args)
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(f"apigate: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+        return 1
+    except botocore.exceptions.EndpointConnectionError:
+        print(
+            f"apigate: no gateway answers on {args.endpoint} (start one with `apigate serve`)",
+            file=sys.stderr,
+        )
+        return 2
+    except (LookupError, OSError, ValueError) as exc:
+        print(f"apigate: {exc}", file=sys.stderr)
+        return 1
+
+
+def _client_call(args: argparse.Namespace) -> int:
+    import orjson
+
+    if args.command == "apis":
+        apigw = _client(args, "apigateway")
+        listed = []
+        base = args.endpoint.rstrip("/")
+        for api in apigw.get_rest_apis(limit=500)["items"]:
+            stages = apigw.get_stages(restApiId=api["id"])["item"]
+            for stage in stages or [{}]:
+                name = stage.get("stageName")
+                url = f"{base}/_aws/execute-api/{api['id']}/{name}/" if name else ""
+                listed.append({"id": api["id"], "name": api["name"], "stage": name, "url": url})
+        if args.json:
+            _print_json(listed)
+        else:
+            _table(
+                [[a["id"], a["name"], a["stage"] or "-", a["url"]] for a in listed],
+                ["ID", "NAME", "STAGE", "URL"],
+            )
+        return 0
+    if args.command == "invoke":
+        orjson.loads(args.payload)  # a clear error before the call
+        result = _client(args, "lambda").invoke(
+            FunctionName=args.function, Payload=args.payload.encode(), LogType="Tail"
+        )
+        payload = result["Payload"].read().decode()
+        if args.json:
+            _print_json({k: result.get(k) for k in ("StatusCode", "FunctionError")} | {"Payload": payload})
+        else:
+            print(payload)
+        if result.get("LogResult") and not args.json:
+            import base64
+
+            print(base64.b64decode(result["LogResult"]).decode(errors="replace"), file=sys.stderr, end="")
+        return 1 if result.get("FunctionError") else 0
+    if args.command == "import":
+        apigw = _client(args, "apigateway")
+        body = args.file.read_bytes()
+        parameters = {"basepath": args.basepath}
+        if args.endpoint_type:
+            parameters["endpointConfigurationTypes"] = args.endpoint_type
+        if args.api_id:
+            api = apigw.put_rest_api(
+                restApiId=args.api_id,
+                mode=args.mode,
+                body=body,
+                parameters=parameters,
+                failOnWarnings=args.fail_on_warnings,
+            )
+        else:
+            api = apigw.import_rest_api(
+                body=body, parameters=parameters, failOnWarnings=args.fail_on_warnings
+            )
+        api.pop("ResponseMetadata", None)
+        if args.json:
+            _print_json(api)
+        else:
+            print(f"{api['id']}  {api['name']}")
+            for warning in api.get("warnings") or []:
+                print(f"Warning: {warning}", file=sys.stderr)
+        return 0
+    if args.command == "export":
+        apigw = _client(args, "apigateway")
+        accepts = "application/yaml" if args.format == "yaml" else "application/json"
+        exported = apigw.get_export(
+            restApiId=_api_id(apigw, args.api),
+            stageName=args.stage,
+            exportType=args.type,
+            accepts=accepts,
+            parameters={"extensions": args.extensions} if args.extensions else {},
+        )
+        body = exported["body"]
+        data: bytes = body.read() if hasattr(body, "read") else body
+        if args.output:
+            args.output.write_bytes(data)
+        else:
+            sys.stdout.write(data.decode())
+            if not data.endswith(b"\n"):
+                sys.stdout.write("\n")
+        return 0
+    raise ValueError(f"unknown command {args.command}")
+
+
+def _logs(args: argparse.Namespace) -> int:
+    import time
+
+    path = args.data_dir / "logs" / f"{args.function}.log"
+    if not path.exists() and not args.follow:
+        print(f"apigate: no log for {args.function} in {path.parent}", file=sys.stderr)
+        return 1
+    position = 0
+    try:
+        while True:
+            if path.exists():
+                with path.open("rb") as log_file:
+                    log_file.seek(position)
+                    chunk = log_file.read()
+                    position += len(chunk)
+                if chunk:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+            if not args.follow:
+                return 0
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "logs":
+        return _logs(args)
+    if args.command != "serve":
+        return _run_client(args)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -88,13 +355,19 @@ def main(argv: list[str] | None = None) -> int:
         region=args.region,
         max_workers_per_function=args.max_workers_per_function,
     )
+    template = None
+    if args.template is not None:
+        try:
+            overrides = parse_overrides(args.parameter_overrides)
+        except ValueError as exc:
+            print(f"apigate: error: {exc}", file=sys.stderr)
+            return 2
+        template = TemplateOptions(args.template, overrides, args.stack_name, not args.no_watch)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; asyncio's loop still works
-        asyncio.run(serve(settings))
-    else:
-        uvloop.run(serve(settings))
-    return 0
+        return asyncio.run(serve(settings, template))
+    return uvloop.run(serve(settings, template))
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ def lambda_handler(event, context):
 class GatewayProcess:
     """``apigate serve`` started the way the README says, on a free loopback port."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, args: list[str] | None = None) -> None:
         self.data_dir = data_dir
+        self.args = list(args or [])  # extra arguments for `apigate serve` (a template, its options)
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.port = 0
@@ -47,6 +48,7 @@ class GatewayProcess:
                 str(self.data_dir),
                 "--log-level",
                 "WARNING",
+                *self.args,
             ],
             stdout=subprocess.PIPE,
             text=True,

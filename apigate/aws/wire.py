@@ -250,7 +250,8 @@ def serialize_output(op: Any, result: Any) -> Response:
         value = body_fields.get(payload_name)
         if member.type_name in ("blob", "string"):
             body = value if isinstance(value, bytes) else (value or "").encode()
-            headers.append(("Content-Type", "application/json"))
+            if not any(name.lower() == "content-type" for name, _ in headers):  # GetExport sets its own
+                headers.append(("Content-Type", "application/json"))
             return Response(status, headers, body)
         body = orjson.dumps(_to_json(member, value or {}))
     else:

@@ -1,4 +1,8 @@
-"""Compiling a deployment: AWS documents in, a frozen routing tree out, done once per stage change."""
+"""Compiling a deployment: AWS documents in, a frozen routing tree out, done once per stage change.
+
+Everything a request would otherwise redo is done here: JSON schemas compiled to Python (fastjsonschema),
+VTL templates parsed, parameter mapping expressions parsed, selection patterns compiled.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,125 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from apigate.model import DeployedApi, IntegrationResponse, MethodIntegration, RestMethod, RouteNode
+import fastjsonschema
+import orjson
 
-Snapshot = Mapping[str, Any]  # {"restApi": RestApi document, "resources": [Resource documents]}
+from apigate.aws.errors import bad_request
+from apigate.dataplane.mapping import Template
+from apigate.dataplane.parameters import InvalidMapping, parse_mappings
+from apigate.dataplane.templates import compile_template
+from apigate.model import (
+    BodyModel,
+    DeployedApi,
+    IntegrationResponse,
+    MethodIntegration,
+    ParameterMapping,
+    RequestValidation,
+    RestMethod,
+    RouteNode,
+)
+
+# {"restApi": RestApi document, "resources": [Resource], "models": [Model], "validators": [RequestValidator]}
+Snapshot = Mapping[str, Any]
+
+_MODEL_URI = re.compile(
+    r"^https://apigateway\.amazonaws\.com/restapis/(?P<api>[^/]+)/models/(?P<name>[^/#]+)"
+)
+_DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 
 
-def snapshot_of(rest_api: Mapping[str, Any], resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"restApi": dict(rest_api), "resources": resources}
+def snapshot_of(
+    rest_api: Mapping[str, Any],
+    resources: list[dict[str, Any]],
+    *,
+    models: list[dict[str, Any]] | None = None,
+    validators: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "restApi": dict(rest_api),
+        "resources": resources,
+        "models": models or [],
+        "validators": validators or [],
+    }
+
+
+class Compiler:
+    """What compiling one API's methods shares: its models (each schema compiled once) and validators."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.api_id: str = snapshot["restApi"]["id"]
+        self._schemas: dict[str, Any] = {}
+        for model in snapshot.get("models") or ():
+            try:
+                self._schemas[model["name"]] = orjson.loads(model.get("schema") or "{}")
+            except orjson.JSONDecodeError:
+                self._schemas[model["name"]] = {}
+        self._validators = {doc["id"]: doc for doc in snapshot.get("validators") or ()}
+        self._compiled: dict[str, BodyModel] = {}
+
+    def _resolve(self, uri: str) -> Any:
+        found = _MODEL_URI.match(uri)
+        if found is None or found.group("api") != self.api_id or found.group("name") not in self._schemas:
+            raise bad_request(f"Invalid model schema specified: unresolvable reference {uri}")
+        return self._schemas[found.group("name")]
+
+    def model(self, name: str) -> BodyModel | None:
+        if name in self._compiled:
+            return self._compiled[name]
+        schema = self._schemas.get(name)
+        if schema is None:
+            if name != "Empty":
+                return None
+            schema = {"type": "object"}  # AWS's default model, for APIs whose models were never listed
+        if isinstance(schema, dict) and "$schema" not in schema:
+            schema = {**schema, "$schema": _DRAFT_4}
+        try:
+            validate = fastjsonschema.compile(schema, handlers={"https": self._resolve}, use_default=False)
+        except fastjsonschema.JsonSchemaDefinitionException as exc:
+            raise bad_request(f"Invalid model schema specified for model {name}: {exc}") from exc
+        compiled = BodyModel(name, validate)
+        self._compiled[name] = compiled
+        return compiled
+
+    def validation(self, doc: Mapping[str, Any]) -> RequestValidation | None:
+        validator = self._validators.get(doc.get("requestValidatorId") or "")
+        if validator is None:
+            return None
+        required: tuple[tuple[str, str], ...] = ()
+        if validator.get("validateRequestParameters"):
+            # AWS lists the missing names in the order of the sorted mapping expressions.
+            for expression, needed in sorted((doc.get("requestParameters") or {}).items()):
+                parts = expression.split(".", 3)
+                if needed and len(parts) == 4 and parts[:2] == ["method", "request"]:
+                    required += ((parts[2], parts[3]),)
+        body_models: dict[str, BodyModel] | None = None
+        if validator.get("validateRequestBody"):
+            body_models = {}
+            for content_type, name in (doc.get("requestModels") or {}).items():
+                compiled = self.model(name)
+                if compiled is not None:
+                    body_models[content_type.lower()] = compiled
+            if not body_models:
+                empty = self.model("Empty")
+                assert empty is not None
+                body_models["$default"] = empty
+        if not required and body_models is None:
+            return None
+        return RequestValidation(required, body_models)
 
 
 def compile_stage(
     snapshot: Snapshot, stage: Mapping[str, Any], *, region: str, account_id: str
 ) -> DeployedApi:
     api = snapshot["restApi"]
+    compiler = Compiler(snapshot)
     resources = {doc["id"]: doc for doc in snapshot["resources"]}
     nodes = {rid: RouteNode(rid, doc["path"]) for rid, doc in resources.items()}
     root: RouteNode | None = None
     for rid, doc in resources.items():
         node = nodes[rid]
         for verb, method_doc in (doc.get("resourceMethods") or {}).items():
-            node.methods[verb] = compile_method(method_doc, rid, doc["path"])
+            node.methods[verb] = compile_method(method_doc, rid, doc["path"], compiler)
         parent_id = doc.get("parentId")
         if parent_id is None:
             root = node
@@ -54,7 +157,9 @@ def compile_stage(
     )
 
 
-def compile_method(doc: Mapping[str, Any], resource_id: str, resource_path: str) -> RestMethod:
+def compile_method(
+    doc: Mapping[str, Any], resource_id: str, resource_path: str, compiler: Compiler
+) -> RestMethod:
     integration = doc.get("methodIntegration")
     return RestMethod(
         http_method=doc["httpMethod"],
@@ -64,7 +169,23 @@ def compile_method(doc: Mapping[str, Any], resource_id: str, resource_path: str)
         api_key_required=bool(doc.get("apiKeyRequired", False)),
         integration=None if integration is None else compile_integration(integration),
         document=doc,
+        validation=compiler.validation(doc),
     )
+
+
+def compile_templates(templates: Mapping[str, str] | None) -> dict[str, Template]:
+    """Parse each template once; content types compare lower-case, as media types do."""
+    compiled: dict[str, Template] = {}
+    for content_type, source in (templates or {}).items():
+        compiled[content_type.lower()] = compile_template(source or "")
+    return compiled
+
+
+def _mappings(parameters: Mapping[str, str] | None) -> tuple[ParameterMapping, ...]:
+    try:
+        return parse_mappings(parameters)
+    except InvalidMapping as exc:
+        raise bad_request(str(exc)) from exc
 
 
 def compile_integration(doc: Mapping[str, Any]) -> MethodIntegration:
@@ -72,8 +193,9 @@ def compile_integration(doc: Mapping[str, Any]) -> MethodIntegration:
         IntegrationResponse(
             status_code=code,
             selection_pattern=_selection(response.get("selectionPattern")),
-            response_parameters=dict(response.get("responseParameters") or {}),
-            response_templates=dict(response.get("responseTemplates") or {}),
+            response_parameters=_mappings(response.get("responseParameters")),
+            response_templates=compile_templates(response.get("responseTemplates")),
+            content_handling=response.get("contentHandling"),
         )
         for code, response in (doc.get("integrationResponses") or {}).items()
     )
@@ -81,8 +203,8 @@ def compile_integration(doc: Mapping[str, Any]) -> MethodIntegration:
         type=doc["type"],
         http_method=doc.get("httpMethod"),
         uri=doc.get("uri"),
-        request_parameters=dict(doc.get("requestParameters") or {}),
-        request_templates=dict(doc.get("requestTemplates") or {}),
+        request_parameters=_mappings(doc.get("requestParameters")),
+        request_templates=compile_templates(doc.get("requestTemplates")),
         passthrough_behavior=doc.get("passthroughBehavior", "WHEN_NO_MATCH"),
         timeout_seconds=int(doc.get("timeoutInMillis", 29000)) / 1000.0,
         responses=responses,

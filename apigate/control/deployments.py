@@ -13,6 +13,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
 from apigate.control.deploy import compile_stage, snapshot_of
+from apigate.control.models import list_models
 
 log = logging.getLogger("apigate")
 
@@ -153,7 +154,15 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         with store.transaction():
             store.put("deployment", stage_key(api_id, deployment_id), deployment, parent=api_id)
             store.put(
-                "snapshot", stage_key(api_id, deployment_id), snapshot_of(api, resources), parent=api_id
+                "snapshot",
+                stage_key(api_id, deployment_id),
+                snapshot_of(
+                    api,
+                    resources,
+                    models=list_models(store, api_id),
+                    validators=store.list("validator", api_id),
+                ),
+                parent=api_id,
             )
             if stage_name:
                 stage = store.get("stage", stage_key(api_id, stage_name))

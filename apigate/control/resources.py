@@ -15,6 +15,8 @@ from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, drop_none, page, resource, rest_api
 from apigate.control.context import ControlContext
+from apigate.control.models import list_models
+from apigate.dataplane.parameters import InvalidMapping, parse_mappings
 
 VERBS = ("GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD", "ANY")
 INTEGRATION_TYPES = ("HTTP", "AWS", "MOCK", "HTTP_PROXY", "AWS_PROXY")
@@ -150,6 +152,17 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             for rid in doomed:
                 store.delete("resource", _key(api_id, rid))
 
+    def check_method_references(api_id: str, fields: Doc) -> None:
+        """A method may name only validators and models its API has, as AWS checks on write."""
+        validator_id = fields.get("requestValidatorId")
+        if validator_id and store.get("validator", f"{api_id}/{validator_id}") is None:
+            raise bad_request("Invalid Request Validator identifier specified")
+        models = fields.get("requestModels") or {}
+        names = {doc["name"] for doc in list_models(store, api_id)} if models else set()
+        for model in models.values():
+            if model not in names:
+                raise bad_request(f"Invalid model identifier specified: {model}")
+
     async def put_method(params: dict[str, Any]) -> Doc:
         api_id = params["restApiId"]
         res = resource(ctx, api_id, params["resourceId"])
@@ -166,6 +179,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             raise bad_request(
                 "Invalid authorization type specified. Must be one of: [NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS]"
             )
+        check_method_references(api_id, params)
         method = drop_none(
             {
                 "httpMethod": verb,
@@ -189,6 +203,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     async def update_method(params: dict[str, Any]) -> Doc:
         res, method = method_of(params)
         patch.apply(method, params.get("patchOperations") or [], _METHOD_PATCHABLE)
+        check_method_references(params["restApiId"], method)
         save(params["restApiId"], res)
         return method
 
@@ -239,6 +254,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     async def update_integration(params: dict[str, Any]) -> Doc:
         res, _, integration = integration_of(params)
         patch.apply(integration, params.get("patchOperations") or [], _INTEGRATION_PATCHABLE)
+        _check_mappings(integration.get("requestParameters"), "integration.request.")
         save(params["restApiId"], res)
         return integration
 
@@ -261,7 +277,27 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 "contentHandling": params.get("contentHandling"),
             }
         )
+        _check_mappings(response.get("responseParameters"), "method.response.header.")
         integration.setdefault("integrationResponses", {})[code] = response
+        save(params["restApiId"], res)
+        return response
+
+    async def update_integration_response(params: dict[str, Any]) -> Doc:
+        res, _, integration = integration_of(params)
+        response: Doc | None = (integration.get("integrationResponses") or {}).get(params["statusCode"])
+        if response is None:
+            raise not_found("Invalid Response status code specified")
+        patch.apply(response, params.get("patchOperations") or [], _INTEGRATION_RESPONSE_PATCHABLE)
+        _check_mappings(response.get("responseParameters"), "method.response.header.")
+        save(params["restApiId"], res)
+        return response
+
+    async def update_method_response(params: dict[str, Any]) -> Doc:
+        res, method = method_of(params)
+        response: Doc | None = (method.get("methodResponses") or {}).get(params["statusCode"])
+        if response is None:
+            raise not_found("Invalid Response status code specified")
+        patch.apply(response, params.get("patchOperations") or [], _METHOD_RESPONSE_PATCHABLE)
         save(params["restApiId"], res)
         return response
 
@@ -297,6 +333,8 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         "DeleteIntegration": delete_integration,
         "PutIntegrationResponse": put_integration_response,
         "GetIntegrationResponse": get_integration_response,
+        "UpdateIntegrationResponse": update_integration_response,
+        "UpdateMethodResponse": update_method_response,
         "DeleteIntegrationResponse": delete_integration_response,
     }
 
@@ -328,6 +366,20 @@ def _timeout(value: Any) -> int:
     return timeout
 
 
+def _check_mappings(parameters: dict[str, str] | None, target_prefix: str) -> None:
+    """Mapping expressions are checked when written, as AWS does, so a deployment never meets a bad one."""
+    for target in parameters or {}:
+        if not target.startswith(target_prefix):
+            raise bad_request(
+                "Invalid mapping expression specified: Validation Result: warnings : [], errors : "
+                f"[Invalid mapping expression specified: {target}]"
+            )
+    try:
+        parse_mappings(parameters)
+    except InvalidMapping as exc:
+        raise bad_request(str(exc)) from exc
+
+
 def _integration(params: dict[str, Any], resource_id: str) -> Doc:
     kind = params.get("type")
     if kind not in INTEGRATION_TYPES:
@@ -350,6 +402,13 @@ def _integration(params: dict[str, Any], resource_id: str) -> Doc:
         ):
             raise bad_request("AWS ARN for integration must contain path or action")
     timeout = _timeout(params.get("timeoutInMillis") or 29000)
+    _check_mappings(params.get("requestParameters"), "integration.request.")
+    passthrough = params.get("passthroughBehavior") or "WHEN_NO_MATCH"
+    if passthrough not in ("WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER"):
+        raise bad_request(
+            "Invalid passthrough behavior specified: "
+            f"{passthrough}, valid values are: [WHEN_NO_MATCH, WHEN_NO_TEMPLATES, NEVER]"
+        )
     return drop_none(
         {
             "type": kind,
@@ -360,7 +419,7 @@ def _integration(params: dict[str, Any], resource_id: str) -> Doc:
             "credentials": params.get("credentials"),
             "requestParameters": params.get("requestParameters") or None,
             "requestTemplates": params.get("requestTemplates") or None,
-            "passthroughBehavior": params.get("passthroughBehavior") or "WHEN_NO_MATCH",
+            "passthroughBehavior": passthrough,
             "contentHandling": params.get("contentHandling"),
             "timeoutInMillis": timeout,
             "cacheNamespace": params.get("cacheNamespace") or resource_id,
@@ -389,4 +448,16 @@ _INTEGRATION_PATCHABLE: dict[str, patch.PathHandler] = {
     "contentHandling": patch.scalar("contentHandling"),
     "requestParameters": patch.string_map("requestParameters"),
     "requestTemplates": patch.string_map("requestTemplates"),
+}
+
+_INTEGRATION_RESPONSE_PATCHABLE: dict[str, patch.PathHandler] = {
+    "selectionPattern": patch.scalar("selectionPattern"),
+    "contentHandling": patch.scalar("contentHandling"),
+    "responseParameters": patch.string_map("responseParameters"),
+    "responseTemplates": patch.string_map("responseTemplates"),
+}
+
+_METHOD_RESPONSE_PATCHABLE: dict[str, patch.PathHandler] = {
+    "responseParameters": patch.bool_map("responseParameters"),
+    "responseModels": patch.string_map("responseModels"),
 }

@@ -10,19 +10,16 @@ from apigate.aws.errors import not_found
 from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, resource, rest_api
 from apigate.control.context import ControlContext
-from apigate.control.deploy import compile_method, compile_stage, snapshot_of
+from apigate.control.deploy import Compiler, compile_method, compile_stage, snapshot_of
+from apigate.control.models import list_models
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import split_path
+from apigate.dataplane.transform import java_map
 from apigate.server.message import Request
 
 _STAGE = "test-invoke-stage"
 # Headers the deployed data plane adds that TestInvokeMethod does not report.
 _DATA_PLANE_ONLY = frozenset({"x-amzn-RequestId", "x-amz-apigw-id"})
-
-
-def _java_map(values: dict[str, str]) -> str:
-    """Maps in the execution log print the way API Gateway's Java runtime prints them: {a=1, b=2}."""
-    return "{" + ", ".join(f"{k}={v}" for k, v in values.items()) + "}"
 
 
 def _stamp() -> str:
@@ -43,8 +40,14 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             "deploymentId": "test-invoke-deployment",
             "variables": params.get("stageVariables") or {},
         }
+        snapshot = snapshot_of(
+            api,
+            ctx.store.list("resource", api_id),
+            models=list_models(ctx.store, api_id),
+            validators=ctx.store.list("validator", api_id),
+        )
         deployed = compile_stage(
-            snapshot_of(api, ctx.store.list("resource", api_id)),
+            snapshot,
             stage,
             region=ctx.settings.region,
             account_id=ctx.settings.account_id,
@@ -70,15 +73,17 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             f"{api_id}.execute-api.localhost",
             test_log=[],
         )
-        inv.method = compile_method(method_doc, res["id"], res["path"])
+        inv.method = compile_method(method_doc, res["id"], res["path"], Compiler(snapshot))
         match = deployed.route(verb, split_path(inv.path))
         if match is not None:
             inv.path_parameters = match.path_parameters
         inv.log(f"Execution log for request {inv.request_id}")
         inv.log(f"Starting execution for request: {inv.request_id}")
         inv.log(f"HTTP Method: {verb}, Resource Path: {target.path or '/'}")
-        inv.log(f"Method request path: {_java_map(inv.path_parameters)}")
-        inv.log(f"Method request query string: {_java_map(dict(inv.query_pairs))}")
+        inv.log(f"Method request path: {java_map(inv.path_parameters)}")
+        inv.log(f"Method request query string: {java_map(dict(inv.query_pairs))}")
+        inv.log(f"Method request headers: {java_map(headers)}")
+        inv.log(f"Method request body before transformations: {body.decode('utf-8', errors='replace')}")
         started = time.perf_counter()
         assert ctx.pipeline is not None
         response = await ctx.pipeline.run(inv)

@@ -25,6 +25,10 @@ class Invocation:
     path_parameters: dict[str, str] = field(default_factory=dict)
     response: Response | None = None
     test_log: list[str] | None = None  # set by TestInvokeMethod, which returns the execution log
+    # $context.error.validationErrorString of a failed request validation, for gateway responses.
+    validation_error: str | None = None
+    # $input.params() and $context of this request, built the first time a mapping template needs them.
+    mapping_variables: tuple[dict[str, dict[str, str]], dict[str, object]] | None = None
 
     def log(self, line: str) -> None:
         if self.test_log is not None:

@@ -1,4 +1,4 @@
-"""``$context.*`` and ``$input.params(x)`` values of an invocation, as mapping templates see them."""
+"""``$context.*`` values of an invocation, as parameter mappings (``context.x``) see them."""
 
 from __future__ import annotations
 
@@ -13,13 +13,3 @@ def context_value(inv: Invocation, dotted: str) -> str | None:
             return None
         value = value.get(part)
     return None if value is None else str(value)
-
-
-def param_value(inv: Invocation, name: str) -> str | None:
-    """Path first, then query string, then header: the order ``$input.params(x)`` searches."""
-    if name in inv.path_parameters:
-        return inv.path_parameters[name]
-    for key, value in reversed(inv.query_pairs):
-        if key == name:
-            return value
-    return inv.request.header(name)

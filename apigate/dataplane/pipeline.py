@@ -13,6 +13,7 @@ from urllib.parse import unquote
 from apigate.dataplane.integrations import Integration
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType, render
+from apigate.dataplane.validation import validate
 from apigate.server.message import Response
 
 Step = Callable[[Invocation], Awaitable[None]]
@@ -31,7 +32,7 @@ def split_path(path: str) -> list[str]:
 class Pipeline:
     def __init__(self, integrations: dict[str, Integration]) -> None:
         self._integrations = integrations
-        self.request_steps: tuple[Step, ...] = (self.route, self.integrate)
+        self.request_steps: tuple[Step, ...] = (self.route, self.validate, self.integrate)
         self.response_steps: tuple[Step, ...] = (self.request_id_headers,)
 
     async def run(self, inv: Invocation) -> Response:
@@ -59,6 +60,11 @@ class Pipeline:
             raise GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN)
         inv.method = match.method
         inv.path_parameters = match.path_parameters
+
+    async def validate(self, inv: Invocation) -> None:
+        assert inv.method is not None
+        if inv.method.validation is not None:
+            validate(inv, inv.method.validation)
 
     async def integrate(self, inv: Invocation) -> None:
         assert inv.method is not None

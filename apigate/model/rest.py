@@ -3,17 +3,56 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from apigate.dataplane.mapping import Template
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSource:
+    """A parameter mapping expression's right-hand side, parsed at deploy time.
+
+    ``kind`` is one of: literal, path, querystring, multivaluequerystring, header, multivalueheader, body
+    (method request), stageVariables, context, response_header, response_multivalueheader, response_body.
+    ``name`` is the parameter name, the literal text, the dotted context path, or the JSONPath of a body
+    source (empty for the whole body).
+    """
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterMapping:
+    location: str  # header | querystring | path (integration request); header (method response)
+    name: str
+    source: ParameterSource
+
+
+@dataclass(frozen=True, slots=True)
+class BodyModel:
+    name: str
+    validate: Callable[[Any], Any]  # fastjsonschema's compiled validator: raises on the first error
+
+
+@dataclass(frozen=True, slots=True)
+class RequestValidation:
+    """What a method's request validator checks, compiled once per deployment."""
+
+    required_parameters: tuple[tuple[str, str], ...]  # (location, name), in the order AWS reports them
+    body_models: Mapping[str, BodyModel] | None  # content type (or $default) -> schema; None: not checked
 
 
 @dataclass(frozen=True, slots=True)
 class IntegrationResponse:
     status_code: str
     selection_pattern: re.Pattern[str] | None  # None: the default response
-    response_parameters: Mapping[str, str]
-    response_templates: Mapping[str, str]
+    response_parameters: tuple[ParameterMapping, ...] = ()
+    response_templates: Mapping[str, Template] = field(default_factory=dict)
+    content_handling: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +60,8 @@ class MethodIntegration:
     type: str  # MOCK | HTTP | HTTP_PROXY | AWS | AWS_PROXY
     http_method: str | None
     uri: str | None
-    request_parameters: Mapping[str, str]
-    request_templates: Mapping[str, str]
+    request_parameters: tuple[ParameterMapping, ...]
+    request_templates: Mapping[str, Template]
     passthrough_behavior: str
     timeout_seconds: float
     responses: tuple[IntegrationResponse, ...]
@@ -45,6 +84,7 @@ class RestMethod:
     api_key_required: bool
     integration: MethodIntegration | None
     document: Mapping[str, Any]  # the AWS Method document, for what later steps need rarely
+    validation: RequestValidation | None = None  # None: the method has no request validator
 
 
 @dataclass(slots=True)

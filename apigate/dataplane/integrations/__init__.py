@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from apigate.dataplane.integrations.base import Integration, IntegrationServices
+from apigate.dataplane.integrations.http import HttpIntegration
 from apigate.dataplane.integrations.http_proxy import HttpProxyIntegration
+from apigate.dataplane.integrations.lambda_ import LambdaIntegration
 from apigate.dataplane.integrations.lambda_proxy import LambdaProxyIntegration
 from apigate.dataplane.integrations.mock import MockIntegration
 
@@ -11,7 +13,9 @@ from apigate.dataplane.integrations.mock import MockIntegration
 def build(services: IntegrationServices) -> dict[str, Integration]:
     return {
         "MOCK": MockIntegration(),
+        "HTTP": HttpIntegration(services),
         "HTTP_PROXY": HttpProxyIntegration(services),
+        "AWS": LambdaIntegration(services),
         "AWS_PROXY": LambdaProxyIntegration(services),
     }
 

@@ -7,32 +7,13 @@ from urllib.parse import quote, urlencode
 
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.mapping_context import context_value
+from apigate.dataplane.parameters import request_value
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables
 from apigate.server.message import Response
 from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamTimeout
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
-
-
-def _source(inv: Invocation, expression: str) -> str | None:
-    """The value of a request parameter mapping source such as ``method.request.path.proxy``."""
-    if len(expression) >= 2 and expression[0] == expression[-1] == "'":
-        return expression[1:-1]
-    if expression.startswith("method.request.path."):
-        return inv.path_parameters.get(expression[len("method.request.path.") :])
-    if expression.startswith("method.request.querystring."):
-        name = expression[len("method.request.querystring.") :]
-        values = [v for k, v in inv.query_pairs if k == name]
-        return values[-1] if values else None
-    if expression.startswith("method.request.header."):
-        return inv.request.header(expression[len("method.request.header.") :])
-    if expression.startswith("stageVariables."):
-        return inv.api.stage_variables.get(expression[len("stageVariables.") :])
-    if expression.startswith("context."):
-        return context_value(inv, expression[len("context.") :])
-    return None
 
 
 class HttpProxyIntegration:
@@ -46,16 +27,18 @@ class HttpProxyIntegration:
         path_values: dict[str, str] = {}
         query_extra: list[tuple[str, str]] = []
         header_extra: dict[str, str] = {}
-        for target, source in integration.request_parameters.items():
-            value = _source(inv, source)
-            if value is None:
-                continue
-            if target.startswith("integration.request.path."):
-                path_values[target[len("integration.request.path.") :]] = value
-            elif target.startswith("integration.request.querystring."):
-                query_extra.append((target[len("integration.request.querystring.") :], value))
-            elif target.startswith("integration.request.header."):
-                header_extra[target[len("integration.request.header.") :]] = value
+        if integration.request_parameters:
+            text = inv.request.body.decode("utf-8", errors="replace")
+            for mapping in integration.request_parameters:
+                values = request_value(inv, mapping.source, text)
+                if not values:
+                    continue
+                if mapping.location == "path":
+                    path_values[mapping.name] = values[-1]
+                elif mapping.location == "querystring":
+                    query_extra += [(mapping.name, value) for value in values]
+                else:
+                    header_extra[mapping.name] = ",".join(values)
         url = integration.uri or ""
         if integration.uri_is_template:  # decided at deploy time: most URIs are plain
             url = stage_variables(url, inv.api.stage_variables)

@@ -1,0 +1,173 @@
+"""ImportRestApi, PutRestApi and GetExport: OpenAPI definitions in and out.
+
+An import is the sequence of management calls a person would make (CreateRestApi, CreateResource, PutMethod,
+PutIntegration, ...) run through the very same handlers, inside one store transaction: an error anywhere leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apigate.aws import openapi
+from apigate.aws.errors import AwsError, bad_request, not_found
+from apigate.aws.wire import OperationHandler
+from apigate.control import resources, rest_apis
+from apigate.control.common import Doc, drop_none, rest_api
+from apigate.control.context import ControlContext
+
+_CONTENT_TYPES = ("application/json", "application/yaml")
+
+
+def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
+    apis = rest_apis.handlers(ctx)
+    res = resources.handlers(ctx)
+    store = ctx.store
+
+    def definition_of(params: dict[str, Any]) -> openapi.Definition:
+        options = params.get("parameters") or {}
+        body = params.get("body") or b""
+        if len(body) > 6 * 1024 * 1024:
+            raise bad_request("Definition exceeds the 6 MB limit")
+        try:
+            definition = openapi.parse(
+                openapi.load(body),
+                basepath=str(options.get("basepath") or "ignore"),
+                endpoint_types=options.get("endpointConfigurationTypes"),
+            )
+        except openapi.OpenApiError as exc:
+            raise bad_request(str(exc)) from exc
+        if params.get("failOnWarnings") and definition.warnings:
+            raise bad_request("Warnings found during import:\n\t" + "\n\t".join(definition.warnings))
+        return definition
+
+    async def build(api_id: str, definition: openapi.Definition, *, overwrite: bool) -> None:
+        everything = store.list("resource", api_id)
+        root = next(doc for doc in everything if doc.get("parentId") is None)
+        if overwrite:
+            for doc in everything:
+                if doc.get("parentId") == root["id"]:
+                    await res["DeleteResource"]({"restApiId": api_id, "resourceId": doc["id"]})
+            for verb in list(root.get("resourceMethods") or {}):
+                await res["DeleteMethod"]({"restApiId": api_id, "resourceId": root["id"], "httpMethod": verb})
+            everything = store.list("resource", api_id)
+        by_path: dict[str, str] = {doc["path"]: doc["id"] for doc in everything}
+
+        async def ensure(path: str) -> str:
+            if path in by_path:
+                return by_path[path]
+            parent, _, part = path.rpartition("/")
+            parent_id = await ensure(parent or "/")
+            created = await res["CreateResource"](
+                {"restApiId": api_id, "parentId": parent_id, "pathPart": part}
+            )
+            new_id = str(created["id"])
+            by_path[path] = new_id
+            return new_id
+
+        previous = (store.get("openapi", api_id) or {}) if not overwrite else {}
+        kept_methods: Doc = dict(previous.get("methods") or {})
+        for method in sorted(definition.methods, key=lambda m: (m.path, m.verb)):
+            where = f"{method.verb} {method.path}"
+            try:
+                rid = await ensure(method.path)
+                ids = {"restApiId": api_id, "resourceId": rid, "httpMethod": method.verb}
+                current = store.get("resource", f"{api_id}/{rid}") or {}
+                if method.verb in (current.get("resourceMethods") or {}):
+                    await res["DeleteMethod"](ids)
+                await res["PutMethod"]({**ids, **drop_none(method.method)})
+                codes = set()
+                for response in method.method_responses:
+                    await res["PutMethodResponse"]({**ids, **drop_none(response)})
+                    codes.add(response["statusCode"])
+                if method.integration is not None:
+                    await res["PutIntegration"]({**ids, **drop_none(method.integration)})
+                    for response in method.integration_responses:
+                        if response["statusCode"] not in codes:  # AWS creates the method response it needs
+                            await res["PutMethodResponse"]({**ids, "statusCode": response["statusCode"]})
+                            codes.add(response["statusCode"])
+                        await res["PutIntegrationResponse"]({**ids, **drop_none(response)})
+            except AwsError as exc:
+                raise AwsError(
+                    exc.code, f"Errors found during import: {where}: {exc.message}", exc.status
+                ) from exc
+            kept_methods.pop(where, None)
+            if method.extensions:
+                kept_methods[where] = method.extensions
+        kept = {
+            "api": {**(previous.get("api") or {}), **definition.extensions},
+            "methods": kept_methods,
+            "models": {**(previous.get("models") or {}), **definition.models},
+            "securitySchemes": {**(previous.get("securitySchemes") or {}), **definition.security_schemes},
+        }
+        store.put("openapi", api_id, kept, parent=api_id)
+
+    async def import_rest_api(params: dict[str, Any]) -> Doc:
+        definition = definition_of(params)
+        with store.transaction():
+            api = await apis["CreateRestApi"](drop_none(definition.api))
+            await build(api["id"], definition, overwrite=True)
+        return {**rest_api(ctx, api["id"]), "warnings": definition.warnings or None}
+
+    async def put_rest_api(params: dict[str, Any]) -> Doc:
+        api_id = params["restApiId"]
+        rest_api(ctx, api_id)
+        mode = params.get("mode") or "merge"
+        if mode not in ("merge", "overwrite"):
+            raise bad_request(f"Invalid mode: {mode}. Must be one of: [merge, overwrite]")
+        definition = definition_of(params)
+        with store.transaction():
+            doc = rest_api(ctx, api_id)
+            fields = dict(definition.api)
+            if "endpointConfigurationTypes" not in (params.get("parameters") or {}):
+                fields.pop(
+                    "endpointConfiguration", None
+                )  # the endpoint type is not the definition's to change
+            for key, value in fields.items():
+                if value is not None:
+                    doc[key] = value
+                elif mode == "overwrite" and key in ("description", "version"):
+                    doc.pop(key, None)
+            store.put("restapi", api_id, doc)
+            await build(api_id, definition, overwrite=mode == "overwrite")
+        return {**rest_api(ctx, api_id), "warnings": definition.warnings or None}
+
+    async def get_export(params: dict[str, Any]) -> Doc:
+        api_id = params["restApiId"]
+        rest_api(ctx, api_id)
+        kind = params.get("exportType")
+        if kind not in ("oas30", "swagger"):
+            raise bad_request(f"Invalid export type: {kind}. Must be one of: [oas30, swagger]")
+        stage = store.get("stage", f"{api_id}/{params['stageName']}")
+        if stage is None:
+            raise not_found("Invalid Stage identifier specified")
+        snapshot = store.get("snapshot", f"{api_id}/{stage['deploymentId']}")
+        if snapshot is None:
+            raise not_found("Invalid Deployment identifier specified")
+        accept = (params.get("accepts") or "application/json").split(",")[0].split(";")[0].strip()
+        content_type = accept if accept in _CONTENT_TYPES else "application/json"
+        options = params.get("parameters") or {}
+        extensions = {e.strip() for e in str(options.get("extensions") or "").split(",") if e.strip()}
+        unknown = extensions - {"integrations", "apigateway", "authorizers", "postman"}
+        if unknown:
+            raise bad_request(f"Invalid extensions parameter: {', '.join(sorted(unknown))}")
+        document = openapi.export(
+            snapshot["restApi"],
+            snapshot["resources"],
+            store.get("openapi", api_id) or {},
+            kind=kind,
+            stage=stage["stageName"],
+            region=ctx.settings.region,
+            extensions=extensions,
+            stage_url=ctx.settings.invoke_urls(api_id, stage["stageName"])[0].rstrip("/")
+            if "postman" in extensions
+            else None,
+        )
+        suffix = "yaml" if content_type == "application/yaml" else "json"
+        return {
+            "contentType": content_type,
+            "contentDisposition": f'attachment; filename="{kind}_{stage["stageName"]}.{suffix}"',
+            "body": openapi.dump(document, content_type),
+        }
+
+    return {"ImportRestApi": import_rest_api, "PutRestApi": put_rest_api, "GetExport": get_export}

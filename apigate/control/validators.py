@@ -1,0 +1,90 @@
+"""Request validators: whether a method checks its required parameters, its body against a model, or both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apigate.aws import patch
+from apigate.aws.errors import bad_request, not_found
+from apigate.aws.ids import short_id
+from apigate.aws.wire import OperationHandler
+from apigate.control.common import Doc, page, rest_api
+from apigate.control.context import ControlContext
+
+
+def _key(api_id: str, validator_id: str) -> str:
+    return f"{api_id}/{validator_id}"
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
+    store = ctx.store
+
+    def validator(api_id: str, validator_id: str) -> Doc:
+        rest_api(ctx, api_id)
+        doc = store.get("validator", _key(api_id, validator_id))
+        if doc is None:
+            raise not_found("Invalid Request Validator identifier specified")
+        return doc
+
+    async def create_request_validator(params: dict[str, Any]) -> Doc:
+        api_id = params["restApiId"]
+        rest_api(ctx, api_id)
+        doc: Doc = {
+            "id": short_id(6),
+            "validateRequestBody": bool(params.get("validateRequestBody", False)),
+            "validateRequestParameters": bool(params.get("validateRequestParameters", False)),
+        }
+        if params.get("name"):
+            doc["name"] = params["name"]
+        store.put("validator", _key(api_id, doc["id"]), doc, parent=api_id)
+        return doc
+
+    async def get_request_validator(params: dict[str, Any]) -> Doc:
+        return validator(params["restApiId"], params["requestValidatorId"])
+
+    async def get_request_validators(params: dict[str, Any]) -> Doc:
+        api_id = params["restApiId"]
+        rest_api(ctx, api_id)
+        return page(store.list("validator", api_id), params)
+
+    async def update_request_validator(params: dict[str, Any]) -> Doc:
+        api_id = params["restApiId"]
+        doc = validator(api_id, params["requestValidatorId"])
+        patch.apply(
+            doc,
+            params.get("patchOperations") or [],
+            {
+                "name": patch.scalar("name"),
+                "validateRequestBody": patch.scalar("validateRequestBody", convert=_flag, nullable=False),
+                "validateRequestParameters": patch.scalar(
+                    "validateRequestParameters", convert=_flag, nullable=False
+                ),
+            },
+        )
+        store.put("validator", _key(api_id, doc["id"]), doc, parent=api_id)
+        return doc
+
+    async def delete_request_validator(params: dict[str, Any]) -> None:
+        api_id = params["restApiId"]
+        validator_id = params["requestValidatorId"]
+        validator(api_id, validator_id)
+        for res in store.list("resource", api_id):
+            for verb, method in (res.get("resourceMethods") or {}).items():
+                if method.get("requestValidatorId") == validator_id:
+                    raise bad_request(
+                        f"Cannot delete request validator '{validator_id}', is referenced in method: "
+                        f"{res['path']}/{verb}"
+                    )
+        store.delete("validator", _key(api_id, validator_id))
+
+    return {
+        "CreateRequestValidator": create_request_validator,
+        "GetRequestValidator": get_request_validator,
+        "GetRequestValidators": get_request_validators,
+        "UpdateRequestValidator": update_request_validator,
+        "DeleteRequestValidator": delete_request_validator,
+    }

@@ -1,0 +1,82 @@
+"""HTTP (non-proxy): a request built by templates and parameter mappings; the status picks the response.
+
+Unlike HTTP_PROXY, nothing of the method request reaches the endpoint unless it is mapped: no query string,
+no headers (AWS sends its own Accept, Content-Type and User-Agent).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import quote, urlencode
+
+from apigate.dataplane.integrations.base import IntegrationServices
+from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.substitution import stage_variables
+from apigate.dataplane.transform import (
+    log_endpoint_request,
+    no_response,
+    select_response,
+    transform_request,
+    transform_response,
+)
+from apigate.server.message import Response
+from apigate.server.upstream import UpstreamError, UpstreamTimeout
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
+
+
+class HttpIntegration:
+    def __init__(self, services: IntegrationServices) -> None:
+        self._services = services
+
+    async def invoke(self, inv: Invocation) -> Response:
+        method = inv.method
+        assert method is not None and method.integration is not None
+        integration = method.integration
+        endpoint = transform_request(inv, integration)
+        url = integration.uri or ""
+        if integration.uri_is_template:
+            url = stage_variables(url, inv.api.stage_variables)
+
+            def fill(match: re.Match[str]) -> str:
+                name = match.group(1)
+                value = endpoint.path.get(name, inv.path_parameters.get(name))
+                return "" if value is None else quote(value, safe="/")
+
+            url = _PLACEHOLDER.sub(fill, url)
+        if endpoint.query:
+            url += ("&" if "?" in url else "?") + urlencode(endpoint.query)
+        headers = [
+            ("x-amzn-apigateway-api-id", inv.api.api_id),
+            ("Accept", inv.request.header("accept") or "application/json"),
+            ("User-Agent", f"AmazonAPIGateway_{inv.api.api_id}"),
+            ("Content-Type", inv.request.header("content-type") or "application/json"),
+        ]
+        if endpoint.headers:
+            lowered = {name.lower() for name in endpoint.headers}
+            headers = [(k, v) for k, v in headers if k.lower() not in lowered] + list(
+                endpoint.headers.items()
+            )
+        verb = inv.request.method if integration.http_method in (None, "ANY") else integration.http_method
+        if inv.test_log is not None:
+            log_endpoint_request(inv, url, headers, endpoint.body)
+        started = time.perf_counter()
+        try:
+            answer = await self._services.upstream.request(
+                verb, url, headers, endpoint.body, timeout=integration.timeout_seconds
+            )
+        except UpstreamTimeout:
+            inv.log("Execution failed due to a timeout error")
+            raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
+        except UpstreamError as exc:
+            inv.log(f"Execution failed due to configuration error: {exc}")
+            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
+        if inv.test_log is not None:
+            latency = int((time.perf_counter() - started) * 1000)
+            inv.log(f"Received response. Status: {answer.status}, Integration latency: {latency} ms")
+        chosen = select_response(integration.responses, str(answer.status))
+        if chosen is None:
+            raise no_response(inv)
+        return transform_response(inv, chosen, answer.body, answer.headers)

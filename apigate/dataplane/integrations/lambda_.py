@@ -1,0 +1,96 @@
+"""AWS (non-proxy) to a function: the request template's output is the payload; the function's result, or
+its error document, is the integration response body. A function error selects the integration response
+whose ``selectionPattern`` matches its ``errorMessage``, so ``raise Exception("[BadRequest] ...")`` can map
+to a 400; a result, or an error nothing matches, takes the default response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+
+from apigate.dataplane.integrations.base import IntegrationServices
+from apigate.dataplane.integrations.lambda_proxy import function_name
+from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.substitution import stage_variables
+from apigate.dataplane.transform import (
+    log_endpoint_request,
+    no_response,
+    select_response,
+    transform_request,
+    transform_response,
+)
+from apigate.functions.directory import FunctionMissing
+from apigate.server.message import Response
+
+
+def _error_message(payload: bytes) -> str:
+    try:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return payload.decode("utf-8", errors="replace")
+    if isinstance(document, dict):
+        return str(document.get("errorMessage", ""))
+    return ""
+
+
+class LambdaIntegration:
+    def __init__(self, services: IntegrationServices) -> None:
+        self._services = services
+
+    async def invoke(self, inv: Invocation) -> Response:
+        method = inv.method
+        assert method is not None and method.integration is not None
+        integration = method.integration
+        uri = integration.uri or ""
+        if integration.uri_is_template:
+            uri = stage_variables(uri, inv.api.stage_variables)
+        name = function_name(uri)
+        if name is None:
+            inv.log(
+                f"Execution failed due to configuration error: AWS service integration not supported: {uri}"
+            )
+            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
+        endpoint = transform_request(inv, integration)
+        payload = endpoint.body if endpoint.body.strip() else b"{}"  # Lambda is sent {} for an empty body
+        if inv.test_log is not None:
+            headers = [
+                ("x-amzn-lambda-integration-tag", inv.request_id),
+                ("X-Amz-Invocation-Type", "RequestResponse"),
+                ("Content-Type", "application/json"),
+            ]
+            log_endpoint_request(
+                inv, f"https://lambda.{inv.api.region}.amazonaws.com{_path(uri)}", headers, payload
+            )
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(
+                self._services.functions.invoke(name, payload, request_id=inv.request_id),
+                timeout=integration.timeout_seconds,
+            )
+        except FunctionMissing:
+            inv.log(f"Execution failed due to configuration error: Function not found: {name}")
+            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
+        except TimeoutError:
+            inv.log("Execution failed due to a timeout error")
+            raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
+        if inv.test_log is not None:
+            latency = int((time.perf_counter() - started) * 1000)
+            inv.log(f"Received response. Status: 200, Integration latency: {latency} ms")
+        selector = None
+        if result.function_error:
+            selector = _error_message(result.payload)
+            inv.log(f"Lambda execution failed with status 200 due to customer function error: {selector}")
+        chosen = select_response(integration.responses, selector)
+        if chosen is None:
+            raise no_response(inv)
+        headers = [("X-Amz-Function-Error", result.function_error)] if result.function_error else []
+        return transform_response(inv, chosen, result.payload, headers)
+
+
+def _path(uri: str) -> str:
+    marker = ":lambda:path"
+    return uri.split(marker, 1)[1] if marker in uri else uri

@@ -1,0 +1,1 @@
+"""Declarative apps: SAM and CloudFormation templates deployed through the management API."""

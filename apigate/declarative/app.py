@@ -1,0 +1,161 @@
+"""``apigate serve TEMPLATE``: deploy a template, print what it serves, and reload it while the user edits.
+
+The watcher polls (no extra dependency): a change in a function's code folder replaces that function's code
+and its warm workers; a change to the template redeploys it. A broken edit leaves the last good deployment
+serving and prints the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from apigate.aws.errors import AwsError
+from apigate.declarative.cloudformation import Deployed, Deployer, zip_folder
+from apigate.declarative.template import TemplateError
+
+if TYPE_CHECKING:
+    from apigate.app import Gateway
+
+log = logging.getLogger("apigate")
+
+Fingerprint = dict[str, tuple[int, int]]
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    """Modification time and size of a file, or of every file under a folder."""
+    found: Fingerprint = {}
+    if path.is_file():
+        stat = path.stat()
+        return {str(path): (stat.st_mtime_ns, stat.st_size)}
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in ("__pycache__", ".aws-sam", ".git")]
+        for name in files:
+            if name.endswith(".pyc"):
+                continue
+            full = os.path.join(root, name)
+            with contextlib.suppress(OSError):
+                stat = os.stat(full)
+                found[full] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+class DeclarativeApp:
+    def __init__(
+        self,
+        gateway: Gateway,
+        template: Path,
+        overrides: dict[str, str],
+        stack_name: str | None = None,
+        *,
+        poll_interval: float = 0.3,
+    ) -> None:
+        self.gateway = gateway
+        self.template = template
+        self.overrides = overrides
+        self.stack_name = stack_name
+        self.deployer = Deployer(gateway.control)
+        self.deployed: Deployed | None = None
+        self.poll_interval = poll_interval
+        self._task: asyncio.Task[None] | None = None
+        self._seen: dict[str, Fingerprint] = {}
+
+    async def deploy(self) -> Deployed:
+        self.deployed = await self.deployer.deploy(self.template, self.overrides, self.stack_name)
+        self._seen = self._fingerprints()
+        return self.deployed
+
+    def report(self) -> None:
+        deployed = self.deployed
+        if deployed is None:
+            return
+        settings = self.gateway.settings
+        print(f"Stack {deployed.stack} ({deployed.template.name}):", flush=True)
+        rows = []
+        for route in deployed.routes:
+            url = settings.invoke_urls(route.api_id, route.stage)[0].rstrip("/") + route.path.rstrip("/")
+            rows.append((route.verb, url if route.path != "/" else url + "/", route.target))
+        width = max((len(url) for _, url, _ in rows), default=0)
+        for verb, url, target in rows:
+            print(f"  {verb:<7} {url:<{width}}  -> {target}", flush=True)
+        if deployed.outputs:
+            print("Outputs:", flush=True)
+            for name, value in deployed.outputs.items():
+                print(f"  {name}: {value}", flush=True)
+        for warning in deployed.warnings:
+            print(f"Warning: {warning}", flush=True)
+
+    # --- hot reload ----------------------------------------------------------------------------------------
+
+    def _fingerprints(self) -> dict[str, Fingerprint]:
+        watched = {"": fingerprint(self.template)}
+        if self.deployed is not None:
+            for name, folder in self.deployed.code_dirs.items():
+                watched[name] = fingerprint(folder)
+        return watched
+
+    def start_watching(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop_watching(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                await self.check()
+            except Exception:  # the watcher must outlive any surprise; the gateway keeps serving
+                log.exception("reload failed")
+
+    async def check(self) -> None:
+        now = self._fingerprints()
+        if now == self._seen:
+            return
+        previous, self._seen = self._seen, now
+        if now.get("") != previous.get(""):
+            await self._reload_template()
+            return
+        for name, files in now.items():
+            if name and files != previous.get(name):
+                await self._reload_code(name)
+
+    async def _reload_template(self) -> None:
+        try:
+            deployed = await self.deployer.deploy(self.template, self.overrides, self.stack_name)
+        except TemplateError as exc:
+            print(
+                f"Reload failed, still serving the last good deployment: {exc}", file=sys.stdout, flush=True
+            )
+            return
+        for name in deployed.code_dirs:
+            await self.gateway.functions.changed(name)
+        self.deployed = deployed
+        self._seen = self._fingerprints()
+        print(
+            f"Reloaded {self.template.name}: {len(deployed.routes)} routes, {len(deployed.code_dirs)} code folders",
+            flush=True,
+        )
+
+    async def _reload_code(self, name: str) -> None:
+        assert self.deployed is not None
+        folder = self.deployed.code_dirs[name]
+        try:
+            zipped = await asyncio.to_thread(zip_folder, folder)
+            await self.deployer.lam["UpdateFunctionCode"]({"FunctionName": name, "ZipFile": zipped})
+        except (AwsError, OSError) as exc:
+            message = exc.message if isinstance(exc, AwsError) else str(exc)
+            print(
+                f"Reload of function {name} failed, still serving the last good code: {message}", flush=True
+            )
+            return
+        print(f"Reloaded function {name} (code in {folder})", flush=True)

@@ -1,0 +1,595 @@
+"""Deploying a template: plain CloudFormation resources created through the management API's own handlers.
+
+Everything a template creates is written in one store transaction: a template error (or a failing call) rolls
+all of it back, so nothing half-deployed stays behind. A stack document (kind ``stack``) maps logical ids to
+physical ids, so running the same template again updates the same APIs and functions instead of adding copies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from apigate.aws.errors import AwsError
+from apigate.aws.wire import OperationHandler
+from apigate.control import deployments, openapi, resources, rest_apis
+from apigate.control import functions as lambda_api
+from apigate.control.context import ControlContext
+from apigate.declarative import sam
+from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
+from apigate.declarative.template import Doc, TemplateError, load
+
+SUPPORTED = (
+    "AWS::Lambda::Function",
+    "AWS::Lambda::Permission",
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGateway::Resource",
+    "AWS::ApiGateway::Method",
+    "AWS::ApiGateway::Deployment",
+    "AWS::ApiGateway::Stage",
+)
+_LAST = {"AWS::ApiGateway::Deployment": 1, "AWS::ApiGateway::Stage": 2}  # after every method exists
+_METHOD_SETTINGS = {
+    "ThrottlingBurstLimit": "throttling/burstLimit",
+    "ThrottlingRateLimit": "throttling/rateLimit",
+    "CachingEnabled": "caching/enabled",
+    "CacheTtlInSeconds": "caching/ttlInSeconds",
+    "CacheDataEncrypted": "caching/dataEncrypted",
+    "LoggingLevel": "logging/loglevel",
+    "DataTraceEnabled": "logging/dataTrace",
+    "MetricsEnabled": "metrics/enabled",
+}
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(slots=True)
+class Route:
+    api_id: str
+    stage: str
+    verb: str
+    path: str
+    target: str
+
+
+@dataclass(slots=True)
+class Deployed:
+    stack: str
+    template: Path
+    physical: dict[str, tuple[str, str]]  # logical id -> (type, physical id)
+    outputs: dict[str, str]
+    warnings: list[str]
+    routes: list[Route]
+    code_dirs: dict[str, Path] = field(default_factory=dict)  # function name -> local code folder
+
+
+def zip_folder(folder: Path) -> bytes:
+    """A folder as a zip, in a stable order with fixed timestamps: the same code gives the same CodeSha256."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", ".aws-sam", ".git"))
+            for name in sorted(files):
+                if name.endswith(".pyc"):
+                    continue
+                path = Path(root) / name
+                info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), _FIXED_TIME)
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def _camel(value: Any) -> Any:
+    """CloudFormation's PascalCase properties as the API's camelCase members (maps of names kept as written)."""
+    if isinstance(value, dict):
+        return {(k[:1].lower() + k[1:]): v for k, v in value.items()}
+    return value
+
+
+class Deployer:
+    def __init__(self, ctx: ControlContext) -> None:
+        self.ctx = ctx
+        self.apis = rest_apis.handlers(ctx)
+        self.res = resources.handlers(ctx)
+        self.deps = deployments.handlers(ctx)
+        self.oas = openapi.handlers(ctx)
+        self.lam: dict[str, OperationHandler] = lambda_api.handlers(ctx.functions)
+
+    async def deploy(self, path: Path, overrides: dict[str, str], stack_name: str | None = None) -> Deployed:
+        path = path.resolve()
+        template = load(path)
+        stack = stack_name or _stack_name(path)
+        with contextlib.redirect_stdout(io.StringIO()):  # the handlers announce stages; we print one table
+            return await _Run(self, template, path, overrides, stack).run()
+
+
+def _stack_name(path: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9-]", "-", path.parent.name).strip("-")
+    return name if name and name[0].isalpha() else f"apigate-{name or 'stack'}"
+
+
+class _Run:
+    def __init__(
+        self, deployer: Deployer, template: Doc, path: Path, overrides: dict[str, str], stack: str
+    ) -> None:
+        self.d = deployer
+        self.ctx = deployer.ctx
+        self.template = template
+        self.path = path
+        self.base = path.parent
+        self.stack = stack
+        self.overrides = overrides
+        self.physical: dict[str, tuple[str, str]] = {}
+        self.attributes: dict[str, dict[str, Any]] = {}
+        self.code_dirs: dict[str, Path] = {}
+        self.previous: Doc = self.ctx.store.get("stack", stack) or {}
+        self.types: dict[str, str] = {}
+        self.unsupported: list[str] = []
+        self.stages: list[str] = []  # "api/stage" of every stage deployed
+
+    def error(self, message: str, resource: str | None = None) -> TemplateError:
+        return TemplateError(message, file=self.path, resource=resource)
+
+    # --- resolution ----------------------------------------------------------------------------------------
+
+    def _parameters(self) -> dict[str, Any]:
+        declared = self.template.get("Parameters") or {}
+        unknown = sorted(set(self.overrides) - set(declared))
+        if unknown:
+            raise self.error(f"--parameter-overrides names unknown parameters: {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, spec in declared.items():
+            spec = spec or {}
+            if name in self.overrides:
+                value: Any = self.overrides[name]
+            elif "Default" in spec:
+                value = spec["Default"]
+            else:
+                raise self.error(f"parameter {name} has no Default and no --parameter-overrides value")
+            allowed = spec.get("AllowedValues")
+            if allowed is not None and str(value) not in [str(a) for a in allowed]:
+                raise self.error(f"parameter {name}: {value} is not one of {', '.join(map(str, allowed))}")
+            kind = str(spec.get("Type", "String"))
+            if kind.startswith("List<") or kind == "CommaDelimitedList":
+                value = value if isinstance(value, list) else [v.strip() for v in str(value).split(",")]
+            else:
+                value = str(value)
+            values[name] = value
+        region = self.ctx.settings.region
+        account = self.ctx.settings.account_id
+        values.update(
+            {
+                "AWS::Region": region,
+                "AWS::AccountId": account,
+                "AWS::StackName": self.stack,
+                "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{self.stack}/apigate",
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::NotificationARNs": [],
+            }
+        )
+        return values
+
+    def _ref(self, name: str) -> Any:
+        if name in self.physical:
+            return self.physical[name][1]
+        if name in self.types:
+            if self.types[name] not in SUPPORTED:
+                return name  # a resource apigate does not create: its name stands in for it
+            raise IntrinsicError(f"{name} is referenced before it exists (a dependency cycle?)")
+        raise IntrinsicError(f"unknown name {name} (not a parameter, pseudo parameter or resource)")
+
+    def _get_att(self, name: str, attribute: str) -> Any:
+        if name in self.attributes:
+            found = self.attributes[name].get(attribute)
+            if found is None:
+                raise IntrinsicError(f"{name} has no attribute {attribute}")
+            return found
+        if name in self.types and self.types[name] not in SUPPORTED:
+            region, account = self.ctx.settings.region, self.ctx.settings.account_id
+            return f"arn:aws:apigate:{region}:{account}:{name}/{attribute}"
+        return self._ref(name)
+
+    def _conditions(self, resolver: Resolver) -> None:
+        pending = dict(self.template.get("Conditions") or {})
+        for _ in range(len(pending) + 1):
+            for name, expression in list(pending.items()):
+                try:
+                    resolver.conditions[name] = bool(resolver.resolve(expression))
+                except IntrinsicError as exc:
+                    if "unknown condition" not in str(exc):
+                        raise self.error(f"condition {name}: {exc}") from exc
+                    continue
+                del pending[name]
+        if pending:
+            raise self.error(f"conditions cannot be evaluated: {', '.join(sorted(pending))}")
+
+    # --- the run -------------------------------------------------------------------------------------------
+
+    async def run(self) -> Deployed:
+        resolver = Resolver(
+            self._parameters(), ref=self._ref, get_att=self._get_att, mappings=self.template.get("Mappings")
+        )
+        self._conditions(resolver)
+        active: Doc = {}
+        for logical_id, resource in self.template["Resources"].items():
+            condition = resource.get("Condition")
+            if condition is not None:
+                if condition not in resolver.conditions:
+                    raise self.error(f"unknown condition {condition}", logical_id)
+                if not resolver.conditions[condition]:
+                    continue
+            active[logical_id] = resource
+        transformed = sam.transform({**self.template, "Resources": active}, self.base, self.path, self.stack)
+        kept: dict[str, Doc] = {}
+        for logical_id, resource in transformed.resources.items():
+            self.types[logical_id] = resource["Type"]
+            kept[logical_id] = resource
+        self.unsupported = sorted({r["Type"] for r in kept.values() if r["Type"] not in SUPPORTED})
+        known = set(resolver.values) | set(self.types) | {"AWS::NoValue"}
+        for logical_id, resource in kept.items():
+            for name in references(resource.get("Properties") or {}) - known:
+                raise self.error(
+                    f"refers to {name}, which is not a parameter or resource of the template", logical_id
+                )
+        for name, output in (self.template.get("Outputs") or {}).items():
+            for ref in references(output) - known:
+                raise self.error(f"output {name} refers to {ref}, which is not a parameter or resource")
+        order = self._order(kept)
+        store = self.ctx.store
+        try:
+            with store.transaction():
+                for logical_id in order:
+                    resource = kept[logical_id]
+                    if resource["Type"] not in SUPPORTED:
+                        continue
+                    try:
+                        props = resolver.resolve(resource.get("Properties") or {})
+                        await self._create(logical_id, resource["Type"], props)
+                    except IntrinsicError as exc:
+                        raise self.error(str(exc), logical_id) from exc
+                    except AwsError as exc:
+                        raise self.error(exc.message, logical_id) from exc
+                await self._remove_stale()
+                outputs = self._outputs(resolver)
+                store.put(
+                    "stack",
+                    self.stack,
+                    {
+                        "StackName": self.stack,
+                        "TemplatePath": str(self.path),
+                        "Resources": {k: {"Type": t, "PhysicalId": p} for k, (t, p) in self.physical.items()},
+                        "Outputs": outputs,
+                        "HttpApiEvents": transformed.http_api_events,
+                        "ApiSettings": transformed.api_settings,
+                    },
+                )
+        except BaseException:
+            self._reinstall()
+            raise
+        warnings = list(transformed.warnings)
+        if self.unsupported:
+            warnings.insert(
+                0, f"resource types not served by apigate (skipped): {', '.join(self.unsupported)}"
+            )
+        return Deployed(
+            self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs
+        )
+
+    def _reinstall(self) -> None:
+        """After a rollback: the registry serves again exactly what the store holds."""
+        from apigate.control.deploy import compile_stage
+
+        for api_id in {p for t, p in self.physical.values() if t == "AWS::ApiGateway::RestApi"}:
+            self.ctx.registry.remove_api(api_id)
+        for api in self.ctx.store.list("restapi"):
+            for stage in self.ctx.store.list("stage", api["id"]):
+                snapshot = self.ctx.store.get("snapshot", f"{api['id']}/{stage['deploymentId']}")
+                if snapshot is not None:
+                    settings = self.ctx.settings
+                    self.ctx.registry.install(
+                        compile_stage(snapshot, stage, region=settings.region, account_id=settings.account_id)
+                    )
+
+    def _order(self, kept: dict[str, Doc]) -> list[str]:
+        graph: dict[str, set[str]] = {}
+        for logical_id, resource in kept.items():
+            needs = references(resource.get("Properties") or {}) & set(kept)
+            depends = resource.get("DependsOn") or []
+            for name in [depends] if isinstance(depends, str) else depends:
+                if name not in kept:
+                    raise self.error(
+                        f"DependsOn names {name}, which is not a resource of the template", logical_id
+                    )
+                needs.add(name)
+            rank = _LAST.get(resource["Type"], 0)
+            needs |= {other for other, r in kept.items() if _LAST.get(r["Type"], 0) < rank}
+            graph[logical_id] = needs - {logical_id}
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, trail: list[str]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                raise self.error(f"circular dependency: {' -> '.join([*trail, name])}", name)
+            state[name] = 1
+            for need in sorted(graph[name]):
+                visit(need, [*trail, name])
+            state[name] = 2
+            order.append(name)
+
+        for name in graph:
+            visit(name, [])
+        return order
+
+    def _old(self, logical_id: str, kind: str) -> str | None:
+        entry = (self.previous.get("Resources") or {}).get(logical_id)
+        if entry and entry.get("Type") == kind:
+            return str(entry["PhysicalId"])
+        return None
+
+    # --- resource types ------------------------------------------------------------------------------------
+
+    async def _create(self, logical_id: str, kind: str, props: Doc) -> None:
+        if kind == "AWS::Lambda::Function":
+            await self._function(logical_id, props)
+        elif kind == "AWS::Lambda::Permission":
+            await self._permission(logical_id, props)
+        elif kind == "AWS::ApiGateway::RestApi":
+            await self._rest_api(logical_id, props)
+        elif kind == "AWS::ApiGateway::Resource":
+            created = await self.d.res["CreateResource"](
+                {
+                    "restApiId": props.get("RestApiId"),
+                    "parentId": props.get("ParentId"),
+                    "pathPart": props.get("PathPart"),
+                }
+            )
+            self.physical[logical_id] = (kind, created["id"])
+        elif kind == "AWS::ApiGateway::Method":
+            await self._method(logical_id, props)
+        elif kind == "AWS::ApiGateway::Deployment":
+            params: Doc = {"restApiId": props.get("RestApiId"), "description": props.get("Description")}
+            if props.get("StageName"):
+                params["stageName"] = props["StageName"]
+                params["variables"] = (props.get("StageDescription") or {}).get("Variables")
+            created = await self.d.deps["CreateDeployment"](
+                {k: v for k, v in params.items() if v is not None}
+            )
+            self.physical[logical_id] = (kind, created["id"])
+        elif kind == "AWS::ApiGateway::Stage":
+            await self._stage(logical_id, props)
+
+    async def _function(self, logical_id: str, props: Doc) -> None:
+        name = str(props.get("FunctionName") or logical_id)
+        handler = props.get("Handler")
+        if not handler:
+            raise IntrinsicError("Handler is required")
+        code = props.get("Code")
+        if isinstance(code, dict) and "ZipFile" in code:
+            module = str(handler).rsplit(".", 1)[0].replace(".", "/")
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                archive.writestr(zipfile.ZipInfo(f"{module}.py", _FIXED_TIME), str(code["ZipFile"]))
+            zipped = buffer.getvalue()
+        elif isinstance(code, str):
+            local = (self.base / code).resolve()
+            if local.is_dir():
+                zipped = zip_folder(local)
+                self.code_dirs[name] = local
+            elif local.is_file() and local.suffix == ".zip":
+                zipped = local.read_bytes()
+            else:
+                raise IntrinsicError(f"code folder {code} does not exist (looked in {local})")
+        else:
+            raise IntrinsicError(
+                "Code must be a local path or Code.ZipFile (S3 code is not served by apigate)"
+            )
+        config: Doc = {
+            "FunctionName": name,
+            "Handler": handler,
+            "Runtime": props.get("Runtime") or "python3.12",
+            "Timeout": int(props.get("Timeout") or 3),
+            "MemorySize": int(props.get("MemorySize") or 128),
+            "Description": props.get("Description") or "",
+            "Environment": {
+                "Variables": {
+                    k: str(v) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()
+                }
+            },
+        }
+        if self.ctx.store.get("function", name) is None:
+            doc = await self.d.lam["CreateFunction"]({**config, "Code": {"ZipFile": zipped}})
+        else:
+            await self.d.lam["UpdateFunctionConfiguration"](config)
+            doc = await self.d.lam["UpdateFunctionCode"]({"FunctionName": name, "ZipFile": zipped})
+        self.physical[logical_id] = ("AWS::Lambda::Function", name)
+        self.attributes[logical_id] = {"Arn": doc["FunctionArn"]}
+
+    async def _permission(self, logical_id: str, props: Doc) -> None:
+        function = props.get("FunctionName")
+        with contextlib.suppress(AwsError):
+            await self.d.lam["RemovePermission"]({"FunctionName": function, "StatementId": logical_id})
+        params = {
+            "FunctionName": function,
+            "StatementId": logical_id,
+            "Action": props.get("Action") or "lambda:InvokeFunction",
+            "Principal": props.get("Principal") or "apigateway.amazonaws.com",
+            "SourceArn": props.get("SourceArn"),
+            "SourceAccount": props.get("SourceAccount"),
+        }
+        await self.d.lam["AddPermission"]({k: v for k, v in params.items() if v is not None})
+        self.physical[logical_id] = ("AWS::Lambda::Permission", logical_id)
+
+    async def _rest_api(self, logical_id: str, props: Doc) -> None:
+        body = props.get("Body")
+        name = props.get("Name")
+        endpoint = props.get("EndpointConfiguration") or {}
+        types = endpoint.get("Types") or ["EDGE"]
+        if body is None:
+            body = {"swagger": "2.0", "info": {"title": name or logical_id}, "paths": {}}
+        if not isinstance(body, dict):
+            raise IntrinsicError("Body must be an OpenAPI document")
+        if props.get("BinaryMediaTypes"):
+            body = {**body, "x-amazon-apigateway-binary-media-types": list(props["BinaryMediaTypes"])}
+        parameters = {**(props.get("Parameters") or {}), "endpointConfigurationTypes": ",".join(types)}
+        existing = self._old(logical_id, "AWS::ApiGateway::RestApi")
+        raw = orjson.dumps(body)
+        if existing is not None and self.ctx.store.get("restapi", existing) is not None:
+            api = await self.d.oas["PutRestApi"](
+                {"restApiId": existing, "mode": "overwrite", "body": raw, "parameters": parameters}
+            )
+        else:
+            api = await self.d.oas["ImportRestApi"]({"body": raw, "parameters": parameters})
+        doc = self.ctx.store.get("restapi", api["id"]) or {}
+        if name:
+            doc["name"] = name
+        if props.get("Description"):
+            doc["description"] = props["Description"]
+        if endpoint.get("VpcEndpointIds"):
+            doc.setdefault("endpointConfiguration", {})["vpcEndpointIds"] = list(endpoint["VpcEndpointIds"])
+        self.ctx.store.put("restapi", api["id"], doc)
+        self.physical[logical_id] = ("AWS::ApiGateway::RestApi", api["id"])
+        self.attributes[logical_id] = {"RootResourceId": doc["rootResourceId"], "RestApiId": api["id"]}
+
+    async def _method(self, logical_id: str, props: Doc) -> None:
+        ids = {
+            "restApiId": props.get("RestApiId"),
+            "resourceId": props.get("ResourceId"),
+            "httpMethod": props.get("HttpMethod"),
+        }
+        method = {
+            "authorizationType": props.get("AuthorizationType") or "NONE",
+            "apiKeyRequired": props.get("ApiKeyRequired"),
+            "authorizerId": props.get("AuthorizerId"),
+            "operationName": props.get("OperationName"),
+            "requestParameters": props.get("RequestParameters"),
+            "requestModels": props.get("RequestModels"),
+            "requestValidatorId": props.get("RequestValidatorId"),
+            "authorizationScopes": props.get("AuthorizationScopes"),
+        }
+        await self.d.res["PutMethod"]({**ids, **{k: v for k, v in method.items() if v is not None}})
+        for response in props.get("MethodResponses") or []:
+            await self.d.res["PutMethodResponse"](
+                {**ids, **_camel(response), "statusCode": str(response.get("StatusCode"))}
+            )
+        integration = props.get("Integration")
+        if integration:
+            params = {k: v for k, v in _camel(integration).items() if k != "integrationResponses"}
+            await self.d.res["PutIntegration"]({**ids, **params})
+            codes = set(
+                (self.ctx.store.get("resource", f"{ids['restApiId']}/{ids['resourceId']}") or {})
+                .get("resourceMethods", {})
+                .get(ids["httpMethod"], {})
+                .get("methodResponses", {})
+            )
+            for response in integration.get("IntegrationResponses") or []:
+                code = str(response.get("StatusCode"))
+                if code not in codes:
+                    await self.d.res["PutMethodResponse"]({**ids, "statusCode": code})
+                    codes.add(code)
+                await self.d.res["PutIntegrationResponse"]({**ids, **_camel(response), "statusCode": code})
+        self.physical[logical_id] = (
+            "AWS::ApiGateway::Method",
+            f"{ids['restApiId']}/{ids['resourceId']}/{ids['httpMethod']}",
+        )
+
+    async def _stage(self, logical_id: str, props: Doc) -> None:
+        api_id, name = props.get("RestApiId"), props.get("StageName")
+        variables = {k: str(v) for k, v in (props.get("Variables") or {}).items()}
+        if self.ctx.store.get("stage", f"{api_id}/{name}") is None:
+            params = {
+                "restApiId": api_id,
+                "stageName": name,
+                "deploymentId": props.get("DeploymentId"),
+                "variables": variables or None,
+                "description": props.get("Description"),
+                "tracingEnabled": props.get("TracingEnabled"),
+                "cacheClusterEnabled": props.get("CacheClusterEnabled"),
+            }
+            await self.d.deps["CreateStage"]({k: v for k, v in params.items() if v is not None})
+            operations: list[Doc] = []
+        else:
+            stage = self.ctx.store.get("stage", f"{api_id}/{name}") or {}
+            operations = [{"op": "replace", "path": "/deploymentId", "value": props.get("DeploymentId")}]
+            operations += [
+                {"op": "remove", "path": f"/variables/{k}"}
+                for k in (stage.get("variables") or {})
+                if k not in variables
+            ]
+            operations += [
+                {"op": "replace", "path": f"/variables/{k}", "value": v} for k, v in variables.items()
+            ]
+            operations.append(
+                {"op": "replace", "path": "/description", "value": props.get("Description") or ""}
+            )
+        for setting in props.get("MethodSettings") or []:
+            resource_path = str(setting.get("ResourcePath") or "/*")
+            key = "*" if resource_path == "/*" else resource_path.replace("/", "~1")
+            verb = str(setting.get("HttpMethod") or "*")
+            for field_name, patch_path in _METHOD_SETTINGS.items():
+                if field_name in setting:
+                    value = setting[field_name]
+                    operations.append(
+                        {
+                            "op": "replace",
+                            "path": f"/{key}/{verb}/{patch_path}",
+                            "value": str(value).lower() if isinstance(value, bool) else str(value),
+                        }
+                    )
+        if operations:
+            await self.d.deps["UpdateStage"](
+                {"restApiId": api_id, "stageName": name, "patchOperations": operations}
+            )
+        self.physical[logical_id] = ("AWS::ApiGateway::Stage", str(name))  # Ref gives the stage's name
+        self.stages.append(f"{api_id}/{name}")
+
+    async def _remove_stale(self) -> None:
+        current = {(t, p) for t, p in self.physical.values()}
+        for entry in (self.previous.get("Resources") or {}).values():
+            kind, physical = entry.get("Type"), entry.get("PhysicalId")
+            if (kind, physical) in current:
+                continue
+            if kind == "AWS::ApiGateway::RestApi" and self.ctx.store.get("restapi", physical) is not None:
+                await self.d.apis["DeleteRestApi"]({"restApiId": physical})
+            elif kind == "AWS::Lambda::Function" and self.ctx.store.get("function", physical) is not None:
+                await self.d.lam["DeleteFunction"]({"FunctionName": physical})
+
+    def _outputs(self, resolver: Resolver) -> dict[str, str]:
+        outputs: dict[str, str] = {}
+        for name, output in (self.template.get("Outputs") or {}).items():
+            condition = (output or {}).get("Condition")
+            if condition is not None and not resolver.conditions.get(condition, False):
+                continue
+            try:
+                value = resolver.resolve((output or {}).get("Value"))
+            except IntrinsicError as exc:
+                raise self.error(f"output {name}: {exc}") from exc
+            outputs[name] = value if isinstance(value, str) else orjson.dumps(value).decode()
+        return outputs
+
+    def _routes(self) -> list[Route]:
+        routes: list[Route] = []
+        for physical in self.stages:
+            api_id, stage_name = physical.split("/", 1)
+            stage = self.ctx.store.get("stage", physical) or {}
+            snapshot = self.ctx.store.get("snapshot", f"{api_id}/{stage.get('deploymentId')}") or {}
+            for doc in sorted(snapshot.get("resources") or [], key=lambda d: d["path"]):
+                for verb, method in sorted((doc.get("resourceMethods") or {}).items()):
+                    integration = method.get("methodIntegration") or {}
+                    uri = str(integration.get("uri") or "")
+                    if ":function:" in uri:
+                        target = uri.split(":function:", 1)[1].split("/", 1)[0].split(":", 1)[0]
+                    else:
+                        target = uri or str(integration.get("type") or "")
+                    routes.append(Route(api_id, stage_name, verb, doc["path"], target))
+        return routes
