@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import orjson
 
@@ -11,13 +12,24 @@ from apigate import __version__
 from apigate.aws import wire
 from apigate.aws.errors import AwsError
 from apigate.config import Settings
-from apigate.control import deployments, models, openapi, resources, rest_apis, test_invoke, validators
+from apigate.control import (
+    api_keys,
+    deployments,
+    models,
+    openapi,
+    resources,
+    rest_apis,
+    test_invoke,
+    usage_plans,
+    validators,
+)
 from apigate.control import functions as lambda_api
 from apigate.control.context import ControlContext
-from apigate.control.deploy import compile_stage
+from apigate.control.deploy import set_account_limit
+from apigate.control.sync import ConfigSync
 from apigate.dataplane import integrations
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.pipeline import Pipeline
+from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType, render
 from apigate.functions.directory import FunctionDirectory
 from apigate.registry import Registry
@@ -37,17 +49,45 @@ def _forbidden() -> Response:
     return Response(403, [*_JSON, ("x-amzn-ErrorType", "ForbiddenException")], b'{"message":"Forbidden"}')
 
 
+def _shared_state(settings: Settings, registry: Registry) -> tuple[SharedState, Any]:
+    """Memory state for one process (the default), or Redis shared by every process that names the same server."""
+    if settings.redis_url is None:
+        return SharedState(registry), None
+    from apigate.state.cache import RedisResponseCache
+    from apigate.state.redis import RedisQuotaCounter, RedisRateLimiter, connect
+
+    client = connect(settings.redis_url)
+    fail_open = settings.on_state_error != "deny"
+    state = SharedState(
+        registry,
+        limiter=RedisRateLimiter(client, fail_open=fail_open),
+        quotas=RedisQuotaCounter(client, fail_open=fail_open),
+        cache=RedisResponseCache(client),
+    )
+    return state, client
+
+
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = SqliteStore(settings.data_dir / "apigate.db")
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
-        self.pipeline = Pipeline(
-            integrations.build(integrations.IntegrationServices(self.functions, self.upstream))
-        )
+        set_account_limit(settings.account_rate, settings.account_burst)  # before any stage is compiled
         self.registry = Registry()
-        ctx = ControlContext(settings, self.store, self.registry, self.functions, self.pipeline)
+        self.state, self._redis = _shared_state(settings, self.registry)
+        self.pipeline = Pipeline(
+            integrations.build(integrations.IntegrationServices(self.functions, self.upstream)), self.state
+        )
+        ctx = ControlContext(
+            settings,
+            self.store,
+            self.registry,
+            self.functions,
+            self.pipeline,
+            quotas=self.state.quotas,
+            cache=self.state.cache,
+        )
         self.control = ctx  # declarative deployments call the same handlers
         self.apigateway = wire.ServiceApi(
             "apigateway",
@@ -59,28 +99,29 @@ class Gateway:
                 **models.handlers(ctx),
                 **validators.handlers(ctx),
                 **openapi.handlers(ctx),
+                **api_keys.handlers(ctx),
+                **usage_plans.handlers(ctx),
             },
+            lock=ctx.writes,
+            unlocked=frozenset({"TestInvokeMethod"}),
         )
-        self.lambda_api = wire.ServiceApi("lambda", lambda_api.handlers(self.functions))
-        self._load_stages()
+        self.lambda_api = wire.ServiceApi(
+            "lambda", lambda_api.handlers(self.functions), lock=ctx.writes, unlocked=frozenset({"Invoke"})
+        )
+        # Serve every stored stage again after a restart, and later what other processes on this data dir change.
+        self.sync = ConfigSync(ctx, settings.data_dir / "apigate.db")
+        self.sync.reload()
 
-    def _load_stages(self) -> None:
-        """Serve every stored stage again after a restart, from its stored deployment snapshot."""
-        for api in self.store.list("restapi"):
-            for stage in self.store.list("stage", api["id"]):
-                snapshot = self.store.get("snapshot", f"{api['id']}/{stage['deploymentId']}")
-                if snapshot is None:
-                    log.error("stage %s of %s points at a missing deployment", stage["stageName"], api["id"])
-                    continue
-                self.registry.install(
-                    compile_stage(
-                        snapshot, stage, region=self.settings.region, account_id=self.settings.account_id
-                    )
-                )
+    def start_sync(self) -> None:
+        """Poll for changes other processes made to the shared data dir (needs the running loop)."""
+        self.sync.start(self.settings.sync_interval)
 
     async def close(self) -> None:
+        await self.sync.stop()
         await self.functions.close()
         await self.upstream.close()
+        if self._redis is not None:
+            await self._redis.aclose()
         self.store.close()
 
     async def __call__(self, request: Request) -> Response:
@@ -108,6 +149,12 @@ class Gateway:
     def _internal(self, request: Request, path: str) -> Response:
         if path == "/_apigate/health":
             return Response(200, list(_JSON), orjson.dumps({"status": "ok", "version": __version__}))
+        if path == "/_apigate/metrics":
+            return Response(
+                200,
+                [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                self.state.metrics.render(),
+            )
         if path.startswith("/_apigate/code/") and path.endswith(".zip"):
             name = path[len("/_apigate/code/") : -len(".zip")]
             doc = self.store.get("function", name)

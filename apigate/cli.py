@@ -45,6 +45,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-workers-per-function", type=int, default=8)
     serve.add_argument("--log-level", default="INFO")
+    serve.add_argument(
+        "--account-rate", type=float, default=10000.0, help="account-level throttle, requests per second"
+    )
+    serve.add_argument("--account-burst", type=int, default=5000, help="account-level burst (bucket size)")
+    serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="keep throttles, quotas, usage and the cache in Redis (redis://127.0.0.1:6379/0), shared by processes",
+    )
+    serve.add_argument(
+        "--on-state-error",
+        choices=("allow", "deny"),
+        default="allow",
+        help="while Redis is unreachable: allow requests (default) or refuse them",
+    )
     _client_commands(commands)
     return parser
 
@@ -134,6 +149,7 @@ async def serve(settings: Settings, template: TemplateOptions | None = None) -> 
             sock.close()
             await gateway.close()
             return 2
+    gateway.start_sync()
     server = Server()
     await server.start(None, 0, gateway, sock=sock)
     print(f"apigate {__version__} ready on {settings.base_url} (data in {settings.data_dir})", flush=True)
@@ -354,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         region=args.region,
         max_workers_per_function=args.max_workers_per_function,
+        account_rate=args.account_rate,
+        account_burst=args.account_burst,
+        redis_url=args.redis,
+        on_state_error=args.on_state_error,
     )
     template = None
     if args.template is not None:

@@ -16,6 +16,11 @@ class Settings:
     region: str = "us-east-1"
     account_id: str = ACCOUNT_ID
     max_workers_per_function: int = 8
+    account_rate: float = 10000.0  # the account-level throttle (AWS's default per Region)
+    account_burst: int = 5000
+    redis_url: str | None = None  # shared state (buckets, quotas, usage, cache) in Redis instead of memory
+    on_state_error: str = "allow"  # allow | deny: what requests get while Redis is unreachable
+    sync_interval: float = 0.5  # seconds between checks for changes made by other processes on the data dir
 
     @property
     def base_url(self) -> str:

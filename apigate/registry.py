@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from apigate.model import DeployedApi
+from apigate.model import DeployedApi, PlanIndex
 
 
 class Registry:
     def __init__(self) -> None:
         self._stages: dict[tuple[str, str], DeployedApi] = {}
+        # API keys and usage plans, replaced whole on every change to them (they need no deployment).
+        self.plans = PlanIndex()
 
     def get(self, api_id: str, stage: str) -> DeployedApi | None:
         return self._stages.get((api_id, stage))

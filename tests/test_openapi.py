@@ -23,6 +23,13 @@ servers:
       basePath:
         default: v1
 x-amazon-apigateway-binary-media-types: ["image/png"]
+x-amazon-apigateway-request-validators:
+  all:
+    validateRequestBody: true
+    validateRequestParameters: true
+  params-only:
+    validateRequestBody: false
+    validateRequestParameters: true
 x-amazon-apigateway-gateway-responses:
   DEFAULT_4XX:
     responseTemplates:
@@ -49,6 +56,29 @@ paths:
             statusCode: "200"
             responseTemplates:
               application/json: '[{"id": 1}]'
+    post:
+      x-amazon-apigateway-request-validator: all
+      parameters:
+        - name: X-Shop
+          in: header
+          required: true
+          schema: {type: string}
+      requestBody:
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/NewPet'
+      responses:
+        "201": {description: created}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates:
+          application/json: '{"statusCode": 201}'
+        responses:
+          default:
+            statusCode: "201"
+            responseTemplates:
+              application/json: '{"created": true}'
   /pets/{petId}:
     get:
       parameters:
@@ -85,6 +115,13 @@ components:
       type: array
       items:
         $ref: '#/components/schemas/Pet'
+    NewPet:
+      type: object
+      required: [name]
+      properties:
+        name: {type: string}
+        owner:
+          $ref: '#/components/schemas/Pet'
 """
 
 SWAGGER = {
@@ -140,6 +177,20 @@ def test_import_yaml_oas30_serves_every_route(gateway: GatewayProcess, apigw: An
 
     apigw.create_deployment(restApiId=api["id"], stageName="v1")
     assert requests.get(gateway.invoke_url(api["id"], "v1", "/pets"), timeout=5).json() == [{"id": 1}]
+    # the request validator and the model from the definition are enforced
+    post = gateway.invoke_url(api["id"], "v1", "/pets")
+    headers = {"X-Shop": "1", "Content-Type": "application/json"}
+    assert requests.post(post, json={"name": "Rex"}, headers=headers, timeout=5).json() == {"created": True}
+    invalid = requests.post(post, json={"nom": "Rex"}, headers=headers, timeout=5)
+    assert (invalid.status_code, invalid.json()["message"]) == (400, "Invalid request body")
+    missing = requests.post(post, json={"name": "Rex"}, timeout=5)
+    assert missing.status_code == 400 and "X-Shop" in missing.json()["message"]
+    validators = apigw.get_request_validators(restApiId=api["id"])["items"]
+    assert {v["name"] for v in validators} == {"all", "params-only"}
+    model = apigw.get_model(restApiId=api["id"], modelName="NewPet")
+    assert json.loads(model["schema"])["properties"]["owner"]["$ref"].endswith(
+        f"/restapis/{api['id']}/models/Pet"
+    )
     event = requests.get(gateway.invoke_url(api["id"], "v1", "/pets/7"), timeout=10).json()
     assert event["pathParameters"] == {"petId": "7"}
     event = requests.delete(gateway.invoke_url(api["id"], "v1", "/files/a/b.txt"), timeout=10).json()
@@ -231,6 +282,11 @@ def test_export_reimport_round_trip(
     assert document["paths"]["/pets"]["get"]["x-amazon-apigateway-integration"]["type"] == "mock"
     assert "x-amazon-apigateway-any-method" in document["paths"]["/files/{proxy+}"]
     assert document["x-amazon-apigateway-gateway-responses"]["DEFAULT_4XX"]  # kept extensions come back out
+    assert document["paths"]["/pets"]["post"]["x-amazon-apigateway-request-validator"] == "all"
+    assert set(document["x-amazon-apigateway-request-validators"]) == {"all", "params-only"}
+    schemas = document["definitions"] if kind == "swagger" else document["components"]["schemas"]
+    local = "#/definitions/Pet" if kind == "swagger" else "#/components/schemas/Pet"
+    assert schemas["NewPet"]["properties"]["owner"] == {"$ref": local}
 
     second = apigw.import_rest_api(body=exported)["id"]
     apigw.create_deployment(restApiId=second, stageName="prod")

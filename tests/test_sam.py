@@ -222,7 +222,11 @@ def test_sam_app_serves_its_routes(tmp_path: Path, started: list[GatewayProcess]
     warning = next(line for line in gateway.output if "resource types not served" in line)
     assert "AWS::DynamoDB::Table" in warning and "AWS::SQS::Queue" in warning
     assert any("HttpApi events are recorded" in line for line in gateway.output)
-    assert any("Cors is stored" in line for line in gateway.output)
+    # Cors: SAM's OPTIONS methods answer the preflight
+    preflight = requests.options(gateway.invoke_url(mine, "v1", "/mine"), timeout=10)
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert preflight.headers["Access-Control-Allow-Methods"] == "OPTIONS,POST"
 
 
 def test_parameters_switch_conditions(tmp_path: Path, started: list[GatewayProcess]) -> None:
@@ -546,7 +550,7 @@ def test_hot_reload(tmp_path: Path, started: list[GatewayProcess]) -> None:
     # a code edit: the next request sees it
     (tmp_path / "app" / "src" / "app.py").write_text(ECHO_APP.replace("VERSION = 1", "VERSION = 2"))
     wait_for(lambda: requests.get(url, timeout=10).json()["version"] == 2, timeout=20)
-    assert "EchoFunction" in wait_line(gateway, "Reloaded function")
+    assert "EchoFunction (code in" in wait_line(gateway, "Reloaded EchoFunction")
 
     # a template edit: redeployed
     template.write_text(SAM_APP.replace('Path: "/items/{id}"', 'Path: "/things/{id}"'))

@@ -30,7 +30,12 @@ _APPLIED_API = {
     "x-amazon-apigateway-minimum-compression-size",
     "x-amazon-apigateway-policy",
     "x-amazon-apigateway-importexport-version",
+    "x-amazon-apigateway-request-validators",
+    "x-amazon-apigateway-request-validator",
 }
+VALIDATOR = "x-amazon-apigateway-request-validator"
+VALIDATORS = "x-amazon-apigateway-request-validators"
+MODEL_URI = "https://apigateway.amazonaws.com/restapis/{api}/models/{name}"
 # AWS's other extensions: kept in the stored API (and exported again) for the features that will enforce them.
 KNOWN = {
     "x-amazon-apigateway-authorizer",
@@ -40,8 +45,6 @@ KNOWN = {
     "x-amazon-apigateway-cors",
     "x-amazon-apigateway-documentation",
     "x-amazon-apigateway-gateway-responses",
-    "x-amazon-apigateway-request-validators",
-    "x-amazon-apigateway-request-validator",
     "x-amazon-apigateway-tag-value",
     "x-amazon-apigateway-integrations",
     "x-amazon-apigateway-security-policy",
@@ -93,16 +96,18 @@ class Method:
     method_responses: list[Doc] = field(default_factory=list)
     integration_responses: list[Doc] = field(default_factory=list)
     extensions: Doc = field(default_factory=dict)  # the operation's other x-amazon-apigateway-* values
+    validator: str | None = None  # the name of its request validator
 
 
 @dataclass(slots=True)
 class Definition:
     api: Doc  # CreateRestApi fields
     methods: list[Method]
-    models: Doc  # schemas by name
+    models: Doc  # schemas by name; references to other models as "#/definitions/{name}"
     extensions: Doc  # top-level x-amazon-apigateway-* kept as written
     security_schemes: Doc
     warnings: list[str]
+    validators: Doc = field(default_factory=dict)  # request validators by name
 
 
 def _deref(root: Doc, node: Any, seen: frozenset[str] = frozenset()) -> Any:
@@ -128,7 +133,21 @@ def _model_name(schema: Any) -> str | None:
         for prefix in ("#/components/schemas/", "#/definitions/"):
             if ref.startswith(prefix):
                 return ref[len(prefix) :]
+        if ref.startswith("https://apigateway.amazonaws.com/restapis/") and "/models/" in ref:
+            return ref.rsplit("/models/", 1)[1]
     return None
+
+
+def model_schema(schema: Any, api_id: str) -> Any:
+    """A parsed schema as a model's: references to other models in AWS's URL form."""
+    if isinstance(schema, dict):
+        name = _model_name(schema)
+        if name is not None and len(schema) == 1:
+            return {"$ref": MODEL_URI.format(api=api_id, name=name)}
+        return {k: model_schema(v, api_id) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [model_schema(v, api_id) for v in schema]
+    return schema
 
 
 def _inline_refs(root: Doc, node: Any, depth: int = 0) -> Any:
@@ -222,6 +241,14 @@ def parse(document: Doc, *, basepath: str = "ignore", endpoint_types: str | None
     security_schemes = {name: _deref(document, s) for name, s in (schemes_raw or {}).items()}
     default_security = document.get("security")
 
+    validators: Doc = {}
+    for name, spec in (document.get(VALIDATORS) or {}).items():
+        spec = spec or {}
+        validators[str(name)] = {
+            "validateRequestBody": bool(spec.get("validateRequestBody", False)),
+            "validateRequestParameters": bool(spec.get("validateRequestParameters", False)),
+        }
+    default_validator = document.get(VALIDATOR)
     prefix = _prefix(document, basepath)
     methods: list[Method] = []
     for raw_path, item in (document.get("paths") or {}).items():
@@ -254,7 +281,15 @@ def parse(document: Doc, *, basepath: str = "ignore", endpoint_types: str | None
                     where,
                 )
             )
-    return Definition(api, methods, models, extensions, security_schemes, warnings)
+    for method in methods:
+        method.validator = method.validator or default_validator
+        if method.validator is not None and method.validator not in validators:
+            raise OpenApiError(
+                f"{method.verb} {method.path}: no request validator named {method.validator} in {VALIDATORS}"
+            )
+    extensions.pop(VALIDATORS, None)
+    extensions.pop(VALIDATOR, None)
+    return Definition(api, methods, models, extensions, security_schemes, warnings, validators)
 
 
 def _method(
@@ -344,7 +379,7 @@ def _method(
 
     extensions: Doc = {}
     for key, value in operation.items():
-        if key.startswith(_PREFIX) and key != INTEGRATION:
+        if key.startswith(_PREFIX) and key not in (INTEGRATION, VALIDATOR):
             if key not in KNOWN:
                 warnings.append(f"Unsupported extension ignored: {key} at {where}")
                 continue
@@ -391,7 +426,17 @@ def _method(
             )
     else:
         warnings.append(f"No {INTEGRATION} at {where}: the method cannot be deployed until it gets one")
-    return Method(path, verb, method, integration, method_responses, integration_responses, extensions)
+    validator = operation.get(VALIDATOR)
+    return Method(
+        path,
+        verb,
+        method,
+        integration,
+        method_responses,
+        integration_responses,
+        extensions,
+        None if validator is None else str(validator),
+    )
 
 
 def _passthrough(value: Any) -> str | None:
@@ -413,6 +458,8 @@ def export(
     region: str,
     extensions: set[str],
     stage_url: str | None = None,
+    models: list[Doc] | None = None,
+    validators: list[Doc] | None = None,
 ) -> Doc:
     """GetExport's document for a deployed snapshot. ``kept`` is what the import stored beside the API."""
     swagger = kind == "swagger"
@@ -437,6 +484,7 @@ def export(
     paths: Doc = {}
     used_models: set[str] = set()
     method_extensions: Doc = kept.get("methods") or {}
+    validator_names = {doc["id"]: doc.get("name") or doc["id"] for doc in validators or []}
     for doc in sorted(resources, key=lambda d: d["path"]):
         methods = doc.get("resourceMethods") or {}
         if not methods:
@@ -452,13 +500,26 @@ def export(
                 used_models=used_models,
                 resource_id=doc["id"],
             )
+            validator_id = methods[verb].get("requestValidatorId")
+            if with_apigateway and validator_id in validator_names:
+                item[ANY_METHOD if verb == "ANY" else verb.lower()][VALIDATOR] = validator_names[validator_id]
         paths[doc["path"]] = item
     out["paths"] = paths
-    models = dict(kept.get("models") or {})
+    schemas: Doc = {}
+    for model in sorted(models or [], key=lambda m: m["name"]):
+        if model["name"] in ("Empty", "Error") and model["name"] not in used_models:
+            continue  # AWS's default models, exported only where a method uses them
+        try:
+            schema = orjson.loads(model.get("schema") or "{}")
+        except orjson.JSONDecodeError:
+            schema = {}
+        if isinstance(schema, dict):
+            schema.pop("$schema", None)
+        schemas[model["name"]] = schema
     for name in used_models:
-        models.setdefault(name, {"title": f"{name} Schema", "type": "object"})
-    if models:
-        rewritten = {name: _model_refs(schema, swagger) for name, schema in models.items()}
+        schemas.setdefault(name, {"title": f"{name} Schema", "type": "object"})
+    if schemas:
+        rewritten = {name: _model_refs(schema, swagger) for name, schema in schemas.items()}
         if swagger:
             out["definitions"] = rewritten
         else:
@@ -477,6 +538,14 @@ def export(
             out["securityDefinitions"] = schemes
         else:
             out.setdefault("components", {})["securitySchemes"] = schemes
+    if with_apigateway and validators:
+        out[VALIDATORS] = {
+            doc.get("name") or doc["id"]: {
+                "validateRequestBody": bool(doc.get("validateRequestBody")),
+                "validateRequestParameters": bool(doc.get("validateRequestParameters")),
+            }
+            for doc in validators
+        }
     if with_apigateway:
         for key, value in (kept.get("api") or {}).items():
             if key not in _APPLIED_API:

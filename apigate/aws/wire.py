@@ -7,6 +7,7 @@ back the same way. The models are the ones boto3 itself uses, so what the client
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -60,9 +61,20 @@ def _group(name: str) -> str:
 class ServiceApi:
     """One AWS service's operations, matched by route and dispatched to handlers by operation name."""
 
-    def __init__(self, service_name: str, handlers: Mapping[str, OperationHandler]) -> None:
+    def __init__(
+        self,
+        service_name: str,
+        handlers: Mapping[str, OperationHandler],
+        *,
+        lock: asyncio.Lock | None = None,
+        unlocked: frozenset[str] = frozenset(),
+    ) -> None:
         self.model = _session.get_service_model(service_name)
         self.handlers = dict(handlers)
+        # Calls run one at a time under ``lock``, except ``unlocked`` ones: those that run user code for a
+        # long time (Invoke, TestInvokeMethod), whose code may itself call the management API.
+        self._lock = lock
+        self._unlocked = unlocked
         routes = []
         for name in self.model.operation_names:
             op = self.model.operation_model(name)
@@ -97,7 +109,11 @@ class ServiceApi:
             )
         try:
             params = parse_input(op, path_params, query, request)
-            result = await handler(params)
+            if self._lock is None or op.name in self._unlocked:
+                result = await handler(params)
+            else:
+                async with self._lock:
+                    result = await handler(params)
         except AwsError as exc:
             return error_response(exc, lambda_style=self.model.service_name == "lambda")
         return serialize_output(op, result)

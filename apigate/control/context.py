@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from apigate.config import Settings
@@ -12,12 +14,20 @@ from apigate.store.base import DocumentStore
 if TYPE_CHECKING:
     from apigate.dataplane.pipeline import Pipeline
     from apigate.functions.directory import FunctionDirectory
+    from apigate.state import QuotaCounter
+    from apigate.state.cache import ResponseCache
 
 
 @dataclass(slots=True)
 class ControlContext:
+    """``writes`` serialises management calls: a call that awaits inside a store transaction (an import,
+    a template deployment) must not have another call's writes join that transaction."""
+
     settings: Settings
     store: DocumentStore
     registry: Registry
     functions: FunctionDirectory
     pipeline: Pipeline | None = None  # set once the data plane exists; TestInvokeMethod runs through it
+    quotas: QuotaCounter | None = None  # usage counts (GetUsage, UpdateUsage)
+    cache: ResponseCache | None = None  # stage response caches (FlushStageCache)
+    writes: asyncio.Lock = field(default_factory=asyncio.Lock)

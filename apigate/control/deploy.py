@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import fastjsonschema
@@ -19,6 +20,7 @@ from apigate.dataplane.parameters import InvalidMapping, parse_mappings
 from apigate.dataplane.templates import compile_template
 from apigate.model import (
     BodyModel,
+    CacheSetting,
     DeployedApi,
     IntegrationResponse,
     MethodIntegration,
@@ -26,7 +28,9 @@ from apigate.model import (
     RequestValidation,
     RestMethod,
     RouteNode,
+    StageCache,
 )
+from apigate.state import Limit
 
 # {"restApi": RestApi document, "resources": [Resource], "models": [Model], "validators": [RequestValidator]}
 Snapshot = Mapping[str, Any]
@@ -35,6 +39,23 @@ _MODEL_URI = re.compile(
     r"^https://apigateway\.amazonaws\.com/restapis/(?P<api>[^/]+)/models/(?P<name>[^/#]+)"
 )
 _DRAFT_4 = "http://json-schema.org/draft-04/schema#"
+
+# The account-level bucket every method of every stage draws from (AWS: 10,000 rps, burst 5,000 per Region).
+# One per process: `apigate serve --account-rate --account-burst` sets it before anything is compiled.
+_account_limit = Limit("account", 10000.0, 5000)
+
+# cacheClusterSize (GB) -> the stage cache's memory budget in bytes.
+CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
+MAX_CACHED_BYTES = 1_048_576
+
+
+def set_account_limit(rate: float, burst: int) -> None:
+    global _account_limit
+    _account_limit = Limit("account", float(rate), int(burst))
+
+
+def account_limit() -> Limit:
+    return _account_limit
 
 
 def snapshot_of(
@@ -143,6 +164,7 @@ def compile_stage(
             parent.literal[part] = node
     if root is None:
         raise ValueError("deployment snapshot has no root resource")
+    _apply_method_settings(nodes.values(), api["id"], stage)
     return DeployedApi(
         api_id=api["id"],
         api_name=api.get("name", ""),
@@ -154,6 +176,79 @@ def compile_stage(
         api_key_source=api.get("apiKeySource", "HEADER"),
         region=region,
         account_id=account_id,
+        cache=_stage_cache(stage),
+    )
+
+
+def setting_key_path(key: str) -> tuple[str, str] | None:
+    """A methodSettings key (``*/*``, ``~1pets/GET``, Terraform's ``pets/GET``) -> (resource path, verb)."""
+    if key == "*/*":
+        return None
+    path, _, verb = key.rpartition("/")
+    path = path.replace("~1", "/").replace("~0", "~")
+    if not path.startswith("/"):
+        path = "/" + path
+    return path, verb
+
+
+def _stage_cache(stage: Mapping[str, Any]) -> StageCache | None:
+    if not stage.get("cacheClusterEnabled"):
+        return None
+    size = str(stage.get("cacheClusterSize") or "0.5")
+    return StageCache(int(float(size) * 2**30), size)
+
+
+def _apply_method_settings(nodes: Any, api_id: str, stage: Mapping[str, Any]) -> None:
+    """Each method's stage throttle (its own setting, else ``*/*``), the account's, and its cache setting."""
+    settings: dict[str, Mapping[str, Any]] = {}
+    default: Mapping[str, Any] | None = None
+    for key, setting in (stage.get("methodSettings") or {}).items():
+        target = setting_key_path(key)
+        if target is None:
+            default = setting
+        else:
+            settings[f"{target[0]}/{target[1]}"] = setting
+    caching = bool(stage.get("cacheClusterEnabled"))
+    name = stage["stageName"]
+    for node in nodes:
+        for verb, method in list(node.methods.items()):
+            key = f"{node.path}/{verb}"
+            own = settings.get(key)
+            setting = own if own is not None else default
+            limits: tuple[Limit, ...] = (_account_limit,)
+            if setting is not None and "throttlingRateLimit" in setting:
+                stage_limit = Limit(
+                    f"m:{api_id}:{name}:{key}",
+                    float(setting.get("throttlingRateLimit", 10000.0)),
+                    int(setting.get("throttlingBurstLimit", 5000)),
+                )
+                limits = (stage_limit, _account_limit)
+            cache = None
+            # `*/*` turns caching on for GET methods only; a method's own setting for that method whatever its verb.
+            enabled = caching and setting is not None and bool(setting.get("cachingEnabled"))
+            if enabled and setting is not None and (own is not None or verb == "GET"):
+                cache = _cache_setting(method, setting)
+            node.methods[verb] = replace(method, setting_key=key, limits=limits, cache=cache)
+
+
+def _cache_setting(method: RestMethod, setting: Mapping[str, Any]) -> CacheSetting | None:
+    ttl = int(setting.get("cacheTtlInSeconds", 300))
+    if ttl <= 0:
+        return None
+    integration = method.document.get("methodIntegration") or {}
+    parameters: list[tuple[str, str]] = []
+    for expression in integration.get("cacheKeyParameters") or ():
+        parts = str(expression).split(".", 3)
+        if len(parts) == 4 and parts[:2] == ["method", "request"]:
+            parameters.append((parts[2], parts[3]))
+    return CacheSetting(
+        ttl=float(ttl),
+        namespace=str(integration.get("cacheNamespace") or method.resource_id),
+        key_parameters=tuple(parameters),
+        require_authorization=bool(setting.get("requireAuthorizationForCacheControl", True)),
+        unauthorized_strategy=str(
+            setting.get("unauthorizedCacheControlHeaderStrategy", "SUCCEED_WITH_RESPONSE_HEADER")
+        ),
     )
 
 

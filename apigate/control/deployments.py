@@ -12,7 +12,7 @@ from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
-from apigate.control.deploy import compile_stage, snapshot_of
+from apigate.control.deploy import CACHE_SIZES, compile_stage, snapshot_of
 from apigate.control.models import list_models
 
 log = logging.getLogger("apigate")
@@ -101,6 +101,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         if not _STAGE_NAME.match(name):
             raise bad_request("Stage name only allows a-zA-Z0-9_-")
         _check_variables(params.get("variables"))
+        _check_cache_size(params.get("cacheClusterSize"))
         stamp = now()
         return drop_none(
             {
@@ -108,7 +109,8 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 "stageName": name,
                 "description": description,
                 "cacheClusterEnabled": bool(params.get("cacheClusterEnabled", False)),
-                "cacheClusterSize": params.get("cacheClusterSize"),
+                "cacheClusterSize": params.get("cacheClusterSize")
+                or ("0.5" if params.get("cacheClusterEnabled") else None),
                 "cacheClusterStatus": "AVAILABLE" if params.get("cacheClusterEnabled") else "NOT_AVAILABLE",
                 "methodSettings": {},
                 "variables": params.get("variables") or None,
@@ -229,6 +231,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     async def update_stage(params: dict[str, Any]) -> Doc:
         api_id = params["restApiId"]
         stage = get_stage_doc(api_id, params["stageName"])
+        cache_before = (stage.get("cacheClusterEnabled"), stage.get("cacheClusterSize"))
         plain = []
         for operation in params.get("patchOperations") or []:
             if not _patch_method_setting(stage, operation):
@@ -236,10 +239,24 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         patch.apply(stage, plain, _STAGE_PATCHABLE)
         _check_variables(stage.get("variables"))
         get_deployment_doc(api_id, stage["deploymentId"])
+        if stage.get("cacheClusterEnabled") and not stage.get("cacheClusterSize"):
+            stage["cacheClusterSize"] = "0.5"
+        _check_cache_size(stage.get("cacheClusterSize"))
         stage["cacheClusterStatus"] = "AVAILABLE" if stage.get("cacheClusterEnabled") else "NOT_AVAILABLE"
         stage["lastUpdatedDate"] = now()
         save_stage(api_id, stage)
+        if cache_before != (stage.get("cacheClusterEnabled"), stage.get("cacheClusterSize")):
+            await flush(api_id, stage["stageName"])  # resizing or disabling recreates the cache empty
         return stage
+
+    async def flush(api_id: str, name: str) -> None:
+        if ctx.cache is not None:
+            await ctx.cache.flush(f"{api_id}/{name}")
+
+    async def flush_stage_cache(params: dict[str, Any]) -> None:
+        api_id = params["restApiId"]
+        get_stage_doc(api_id, params["stageName"])
+        await flush(api_id, params["stageName"])
 
     async def delete_stage(params: dict[str, Any]) -> None:
         api_id = params["restApiId"]
@@ -247,6 +264,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         get_stage_doc(api_id, name)
         store.delete("stage", stage_key(api_id, name))
         ctx.registry.remove(api_id, name)
+        await flush(api_id, name)
 
     return {
         "CreateDeployment": create_deployment,
@@ -259,6 +277,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         "GetStages": get_stages,
         "UpdateStage": update_stage,
         "DeleteStage": delete_stage,
+        "FlushStageCache": flush_stage_cache,
     }
 
 
@@ -305,6 +324,13 @@ def _patch_method_setting(stage: Doc, operation: dict[str, Any]) -> bool:
     )
     entry[field] = value
     return True
+
+
+def _check_cache_size(size: Any) -> None:
+    if size is not None and str(size) not in CACHE_SIZES:
+        raise bad_request(
+            f"Invalid cache cluster size specified: {size}. Must be one of: [{', '.join(CACHE_SIZES)}]"
+        )
 
 
 def _bool(value: Any) -> bool:

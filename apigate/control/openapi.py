@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from apigate.aws import openapi
 from apigate.aws.errors import AwsError, bad_request, not_found
 from apigate.aws.wire import OperationHandler
-from apigate.control import resources, rest_apis
+from apigate.control import models, resources, rest_apis, validators
 from apigate.control.common import Doc, drop_none, rest_api
 from apigate.control.context import ControlContext
 
@@ -22,6 +24,8 @@ _CONTENT_TYPES = ("application/json", "application/yaml")
 def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     apis = rest_apis.handlers(ctx)
     res = resources.handlers(ctx)
+    mod = models.handlers(ctx)
+    val = validators.handlers(ctx)
     store = ctx.store
 
     def definition_of(params: dict[str, Any]) -> openapi.Definition:
@@ -51,6 +55,46 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             for verb in list(root.get("resourceMethods") or {}):
                 await res["DeleteMethod"]({"restApiId": api_id, "resourceId": root["id"], "httpMethod": verb})
             everything = store.list("resource", api_id)
+            for doc in store.list("validator", api_id):
+                await val["DeleteRequestValidator"]({"restApiId": api_id, "requestValidatorId": doc["id"]})
+            for doc in models.list_models(store, api_id):
+                if doc["name"] not in models.DEFAULT_MODELS:
+                    await mod["DeleteModel"]({"restApiId": api_id, "modelName": doc["name"]})
+        for name, schema in definition.models.items():
+            text = orjson.dumps(openapi.model_schema(schema, api_id)).decode()
+            try:
+                if store.get("model", f"{api_id}/{name}") is None:
+                    await mod["CreateModel"](
+                        {"restApiId": api_id, "name": name, "contentType": "application/json", "schema": text}
+                    )
+                else:
+                    await mod["UpdateModel"](
+                        {
+                            "restApiId": api_id,
+                            "modelName": name,
+                            "patchOperations": [{"op": "replace", "path": "/schema", "value": text}],
+                        }
+                    )
+            except AwsError as exc:
+                raise AwsError(
+                    exc.code, f"Errors found during import: model {name}: {exc.message}", exc.status
+                ) from exc
+        validator_ids = {doc.get("name"): doc["id"] for doc in store.list("validator", api_id)}
+        for name, flags in definition.validators.items():
+            if name in validator_ids:
+                await val["UpdateRequestValidator"](
+                    {
+                        "restApiId": api_id,
+                        "requestValidatorId": validator_ids[name],
+                        "patchOperations": [
+                            {"op": "replace", "path": f"/{key}", "value": str(value).lower()}
+                            for key, value in flags.items()
+                        ],
+                    }
+                )
+            else:
+                created = await val["CreateRequestValidator"]({"restApiId": api_id, "name": name, **flags})
+                validator_ids[name] = created["id"]
         by_path: dict[str, str] = {doc["path"]: doc["id"] for doc in everything}
 
         async def ensure(path: str) -> str:
@@ -75,7 +119,10 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 current = store.get("resource", f"{api_id}/{rid}") or {}
                 if method.verb in (current.get("resourceMethods") or {}):
                     await res["DeleteMethod"](ids)
-                await res["PutMethod"]({**ids, **drop_none(method.method)})
+                validator = validator_ids.get(method.validator) if method.validator else None
+                await res["PutMethod"](
+                    {**ids, **drop_none({**method.method, "requestValidatorId": validator})}
+                )
                 codes = set()
                 for response in method.method_responses:
                     await res["PutMethodResponse"]({**ids, **drop_none(response)})
@@ -97,7 +144,6 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         kept = {
             "api": {**(previous.get("api") or {}), **definition.extensions},
             "methods": kept_methods,
-            "models": {**(previous.get("models") or {}), **definition.models},
             "securitySchemes": {**(previous.get("securitySchemes") or {}), **definition.security_schemes},
         }
         store.put("openapi", api_id, kept, parent=api_id)
@@ -162,6 +208,8 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             stage_url=ctx.settings.invoke_urls(api_id, stage["stageName"])[0].rstrip("/")
             if "postman" in extensions
             else None,
+            models=snapshot.get("models"),
+            validators=snapshot.get("validators"),
         )
         suffix = "yaml" if content_type == "application/yaml" else "json"
         return {

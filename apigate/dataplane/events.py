@@ -53,8 +53,8 @@ def identity(inv: Invocation) -> dict[str, Any]:
         "userArn": None,
         "userAgent": inv.request.header("user-agent"),
         "user": None,
-        "apiKey": None,
-        "apiKeyId": None,
+        "apiKey": inv.api_key,
+        "apiKeyId": inv.api_key_id,
         "clientCert": None,
     }
 

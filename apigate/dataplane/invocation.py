@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from apigate.aws.ids import extended_request_id, request_id
-from apigate.model import DeployedApi, RestMethod
+from apigate.model import DeployedApi, KeyPlan, RestMethod
 from apigate.server.message import Request, Response
 
 
@@ -29,6 +29,15 @@ class Invocation:
     validation_error: str | None = None
     # $input.params() and $context of this request, built the first time a mapping template needs them.
     mapping_variables: tuple[dict[str, dict[str, str]], dict[str, object]] | None = None
+    started: float = field(default_factory=time.perf_counter)  # for Latency
+    api_key: str | None = None  # $context.identity.apiKey, once the key was accepted
+    api_key_id: str | None = None
+    key_plan: KeyPlan | None = None  # the key's usage plan on this stage
+    error_type: str | None = None  # the gateway response type's name when a step raised GatewayError
+    integration_ms: float | None = None  # IntegrationLatency, when the integration was called
+    cache_key: str | None = None  # set on a cache miss (or an invalidation): the response is stored under it
+    cache_status: int = 0  # 0: not cached, 1: hit, 2: miss
+    cache_warning: bool = False  # an unauthorized Cache-Control: max-age=0 was ignored (and says so)
 
     def log(self, line: str) -> None:
         if self.test_log is not None:

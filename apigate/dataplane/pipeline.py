@@ -1,20 +1,34 @@
 """The order of the data plane, as plain data: request steps in turn, then response steps always.
 
 A step is ``async def step(inv) -> None``: it enriches the invocation, sets ``inv.response`` to answer early,
-or raises GatewayError. Later issues add steps (authorizers, API keys, throttling, validation, cache) here.
+or raises GatewayError. AWS's order: route, API key, throttles and quota, request validation, cache lookup, the
+integration; then the cache store, the request id headers and the metrics, always.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from apigate.dataplane.integrations import Integration
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType, render
+from apigate.dataplane.steps import (
+    ApiKeyStep,
+    CacheLookupStep,
+    CacheStoreStep,
+    Metrics,
+    MetricsStep,
+    ThrottleStep,
+)
 from apigate.dataplane.validation import validate
+from apigate.registry import Registry
 from apigate.server.message import Response
+from apigate.state import MemoryQuotaCounter, MemoryRateLimiter, QuotaCounter, RateLimiter
+from apigate.state.cache import MemoryResponseCache, ResponseCache
 
 Step = Callable[[Invocation], Awaitable[None]]
 log = logging.getLogger("apigate.dataplane")
@@ -29,11 +43,34 @@ def split_path(path: str) -> list[str]:
     return [unquote(part) for part in parts] if "%" in stripped else parts
 
 
+@dataclass(slots=True)
+class SharedState:
+    """What the steps share across requests: in memory by default, in Redis with `apigate serve --redis`."""
+
+    registry: Registry = field(default_factory=Registry)
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    quotas: QuotaCounter = field(default_factory=MemoryQuotaCounter)
+    cache: ResponseCache = field(default_factory=MemoryResponseCache)
+    metrics: Metrics = field(default_factory=Metrics)
+
+
 class Pipeline:
-    def __init__(self, integrations: dict[str, Integration]) -> None:
+    def __init__(self, integrations: dict[str, Integration], state: SharedState | None = None) -> None:
         self._integrations = integrations
-        self.request_steps: tuple[Step, ...] = (self.route, self.validate, self.integrate)
-        self.response_steps: tuple[Step, ...] = (self.request_id_headers,)
+        self.state = state = state or SharedState()
+        self.request_steps: tuple[Step, ...] = (
+            self.route,
+            ApiKeyStep(state.registry),
+            ThrottleStep(state.limiter, state.quotas),
+            self.validate,
+            CacheLookupStep(state.cache),
+            self.integrate,
+        )
+        self.response_steps: tuple[Step, ...] = (
+            CacheStoreStep(state.cache),
+            self.request_id_headers,
+            MetricsStep(state.metrics),
+        )
 
     async def run(self, inv: Invocation) -> Response:
         try:
@@ -43,6 +80,7 @@ class Pipeline:
                     break
         except GatewayError as error:
             inv.log(f"Gateway response type: {error.response_type.name}")
+            inv.error_type = error.response_type.name
             inv.response = render(error)
         except Exception:  # a bug of ours must not become a dropped connection
             log.exception("data plane step failed")
@@ -75,7 +113,11 @@ class Pipeline:
         if handler is None:
             inv.log(f"Execution failed: integration type {integration.type} is not supported yet")
             raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
-        inv.response = await handler.invoke(inv)
+        started = time.perf_counter()
+        try:
+            inv.response = await handler.invoke(inv)
+        finally:
+            inv.integration_ms = (time.perf_counter() - started) * 1000.0
 
     async def request_id_headers(self, inv: Invocation) -> None:
         assert inv.response is not None

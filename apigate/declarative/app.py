@@ -93,10 +93,11 @@ class DeclarativeApp:
     # --- hot reload ----------------------------------------------------------------------------------------
 
     def _fingerprints(self) -> dict[str, Fingerprint]:
+        """The template under "", each code folder under its path (functions may share a folder)."""
         watched = {"": fingerprint(self.template)}
         if self.deployed is not None:
-            for name, folder in self.deployed.code_dirs.items():
-                watched[name] = fingerprint(folder)
+            for folder in set(self.deployed.code_dirs.values()):
+                watched[str(folder)] = fingerprint(folder)
         return watched
 
     def start_watching(self) -> None:
@@ -125,9 +126,9 @@ class DeclarativeApp:
         if now.get("") != previous.get(""):
             await self._reload_template()
             return
-        for name, files in now.items():
-            if name and files != previous.get(name):
-                await self._reload_code(name)
+        for folder, files in now.items():
+            if folder and files != previous.get(folder):
+                await self._reload_code(Path(folder))
 
     async def _reload_template(self) -> None:
         try:
@@ -137,8 +138,6 @@ class DeclarativeApp:
                 f"Reload failed, still serving the last good deployment: {exc}", file=sys.stdout, flush=True
             )
             return
-        for name in deployed.code_dirs:
-            await self.gateway.functions.changed(name)
         self.deployed = deployed
         self._seen = self._fingerprints()
         print(
@@ -146,16 +145,19 @@ class DeclarativeApp:
             flush=True,
         )
 
-    async def _reload_code(self, name: str) -> None:
+    async def _reload_code(self, folder: Path) -> None:
         assert self.deployed is not None
-        folder = self.deployed.code_dirs[name]
+        names = [name for name, code in self.deployed.code_dirs.items() if code == folder]
         try:
             zipped = await asyncio.to_thread(zip_folder, folder)
-            await self.deployer.lam["UpdateFunctionCode"]({"FunctionName": name, "ZipFile": zipped})
+            async with self.deployer.ctx.writes:  # a management call like any other
+                for name in names:
+                    await self.deployer.lam["UpdateFunctionCode"]({"FunctionName": name, "ZipFile": zipped})
         except (AwsError, OSError) as exc:
             message = exc.message if isinstance(exc, AwsError) else str(exc)
             print(
-                f"Reload of function {name} failed, still serving the last good code: {message}", flush=True
+                f"Reload of {', '.join(names)} failed, still serving the last good code: {message}",
+                flush=True,
             )
             return
-        print(f"Reloaded function {name} (code in {folder})", flush=True)
+        print(f"Reloaded {', '.join(names)} (code in {folder})", flush=True)

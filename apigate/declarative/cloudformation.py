@@ -7,7 +7,9 @@ physical ids, so running the same template again updates the same APIs and funct
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -87,6 +89,18 @@ def zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _changed_configuration(existing: Doc, config: Doc) -> bool:
+    """Whether a redeploy must touch a function's configuration (and so replace its warm workers)."""
+    variables = (existing.get("Environment") or {}).get("Variables") or {}
+    return (
+        any(
+            existing.get(key) != config[key]
+            for key in ("Handler", "Runtime", "Timeout", "MemorySize", "Description")
+        )
+        or variables != config["Environment"]["Variables"]
+    )
+
+
 def _camel(value: Any) -> Any:
     """CloudFormation's PascalCase properties as the API's camelCase members (maps of names kept as written)."""
     if isinstance(value, dict):
@@ -107,8 +121,10 @@ class Deployer:
         path = path.resolve()
         template = load(path)
         stack = stack_name or _stack_name(path)
-        with contextlib.redirect_stdout(io.StringIO()):  # the handlers announce stages; we print one table
-            return await _Run(self, template, path, overrides, stack).run()
+        # One management call as far as others are concerned: its transaction spans awaits.
+        async with self.ctx.writes:
+            with contextlib.redirect_stdout(io.StringIO()):  # the handlers announce stages; we print one table
+                return await _Run(self, template, path, overrides, stack).run()
 
 
 def _stack_name(path: Path) -> str:
@@ -407,11 +423,15 @@ class _Run:
                 }
             },
         }
-        if self.ctx.store.get("function", name) is None:
+        existing = self.ctx.store.get("function", name)
+        if existing is None:
             doc = await self.d.lam["CreateFunction"]({**config, "Code": {"ZipFile": zipped}})
         else:
-            await self.d.lam["UpdateFunctionConfiguration"](config)
-            doc = await self.d.lam["UpdateFunctionCode"]({"FunctionName": name, "ZipFile": zipped})
+            doc = existing
+            if _changed_configuration(existing, config):
+                doc = await self.d.lam["UpdateFunctionConfiguration"](config)
+            if existing.get("CodeSha256") != base64.b64encode(hashlib.sha256(zipped).digest()).decode():
+                doc = await self.d.lam["UpdateFunctionCode"]({"FunctionName": name, "ZipFile": zipped})
         self.physical[logical_id] = ("AWS::Lambda::Function", name)
         self.attributes[logical_id] = {"Arn": doc["FunctionArn"]}
 

@@ -191,6 +191,8 @@ def _api(
                     "responses": {},
                 },
             )
+    if props.get("Cors") is not None:
+        _cors(body, props["Cors"], file, logical_id)
     if props.get("BinaryMediaTypes"):
         media = props["BinaryMediaTypes"]
         body["x-amazon-apigateway-binary-media-types"] = [
@@ -238,5 +240,65 @@ def _api(
     if kept:
         out.api_settings[logical_id] = kept
         for key in kept:
-            if key != "MethodSettings":
+            if key not in ("MethodSettings", "Cors"):
                 out.warnings.append(f"{logical_id}: {key} is stored but not enforced by apigate yet")
+
+
+_ALL_VERBS = "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"
+
+
+def _cors(body: Doc, cors: Any, file: Path, logical_id: str) -> None:
+    """SAM's Cors: an OPTIONS method on every path, a MOCK answering the preflight with the CORS headers.
+
+    As on AWS, the other methods' responses are the function's to decorate (a proxy integration's headers
+    come from the function).
+    """
+    settings = {"AllowOrigin": cors} if isinstance(cors, str) else cors
+    if not isinstance(settings, dict) or "AllowOrigin" not in settings:
+        raise TemplateError(
+            "Cors needs AllowOrigin (or is a quoted origin like \"'*'\")", file=file, resource=logical_id
+        )
+    for item in (body.get("paths") or {}).values():
+        if not isinstance(item, dict) or "options" in item:
+            continue
+        verbs = sorted({"OPTIONS", *(k.upper() for k in item if k in openapi.VERBS)})
+        methods = _ALL_VERBS if openapi.ANY_METHOD in item else ",".join(verbs)
+        headers = {
+            "Access-Control-Allow-Origin": settings["AllowOrigin"],
+            "Access-Control-Allow-Methods": settings.get("AllowMethods") or f"'{methods}'",
+        }
+        for key, header in (
+            ("AllowHeaders", "Access-Control-Allow-Headers"),
+            ("MaxAge", "Access-Control-Max-Age"),
+        ):
+            if settings.get(key) is not None:
+                headers[header] = settings[key]
+        if settings.get("AllowCredentials") is True:
+            headers["Access-Control-Allow-Credentials"] = "'true'"
+        item["options"] = {
+            "summary": "CORS support",
+            "consumes": ["application/json"],
+            "produces": ["application/json"],
+            "responses": {
+                "200": {
+                    "description": "Default response for CORS method",
+                    "headers": {name: {"type": "string"} for name in headers},
+                }
+            },
+            "x-amazon-apigateway-integration": {
+                "type": "mock",
+                "requestTemplates": {"application/json": '{\n  "statusCode" : 200\n}\n'},
+                "responses": {
+                    "default": {
+                        "statusCode": "200",
+                        "responseParameters": {
+                            f"method.response.header.{name}": value
+                            if not isinstance(value, int)
+                            else f"'{value}'"
+                            for name, value in headers.items()
+                        },
+                        "responseTemplates": {"application/json": "{}\n"},
+                    }
+                },
+            },
+        }

@@ -12,16 +12,22 @@ from apigate.model.rest import (
     RouteMatch,
     RouteNode,
 )
+from apigate.model.usage import ApiKeyEntry, CacheSetting, KeyPlan, PlanIndex, StageCache
 
 __all__ = [
+    "ApiKeyEntry",
     "BodyModel",
+    "CacheSetting",
     "DeployedApi",
     "IntegrationResponse",
+    "KeyPlan",
     "MethodIntegration",
     "ParameterMapping",
     "ParameterSource",
+    "PlanIndex",
     "RequestValidation",
     "RestMethod",
     "RouteMatch",
     "RouteNode",
+    "StageCache",
 ]

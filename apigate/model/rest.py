@@ -7,6 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from apigate.model.usage import CacheSetting, StageCache
+from apigate.state import Limit
+
 if TYPE_CHECKING:
     from apigate.dataplane.mapping import Template
 
@@ -85,6 +88,9 @@ class RestMethod:
     integration: MethodIntegration | None
     document: Mapping[str, Any]  # the AWS Method document, for what later steps need rarely
     validation: RequestValidation | None = None  # None: the method has no request validator
+    setting_key: str = ""  # "/path/VERB": how usage plans and method settings name this method
+    limits: tuple[Limit, ...] = ()  # stage method throttle, then the account's, compiled per stage
+    cache: CacheSetting | None = None  # None: responses of this method are not cached
 
 
 @dataclass(slots=True)
@@ -117,6 +123,7 @@ class DeployedApi:
     api_key_source: str
     region: str
     account_id: str
+    cache: StageCache | None = None  # the stage's cache cluster, when enabled
 
     def route(self, http_method: str, segments: list[str]) -> RouteMatch | None:
         """Find the method for a path: literal segments beat ``{param}``, ``{proxy+}`` takes the rest."""

@@ -1,0 +1,89 @@
+"""Serving what other processes changed: several `apigate serve` processes on one data dir share one config.
+
+A separate SQLite connection polls ``PRAGMA data_version`` (it changes when another connection commits) every
+``sync_interval`` seconds, off the request path; when it moved, stages whose documents changed are compiled and
+installed again, removed ones are dropped, and the API key / usage plan index is rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from pathlib import Path
+
+import orjson
+
+from apigate.control.context import ControlContext
+from apigate.control.deploy import compile_stage
+from apigate.control.usage_plans import refresh_plans
+
+log = logging.getLogger("apigate")
+
+
+class ConfigSync:
+    def __init__(self, ctx: ControlContext, database: Path) -> None:
+        self._ctx = ctx
+        self._db = sqlite3.connect(str(database), isolation_level=None, check_same_thread=False)
+        self._version = -1
+        self._seen: dict[tuple[str, str], bytes] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def reload(self) -> None:
+        """Install every stage whose document changed since the last look; drop stages that are gone."""
+        ctx = self._ctx
+        store, settings = ctx.store, ctx.settings
+        current: dict[tuple[str, str], bytes] = {}
+        for api in store.list("restapi"):
+            for stage in store.list("stage", api["id"]):
+                key = (api["id"], stage["stageName"])
+                fingerprint = orjson.dumps(stage, option=orjson.OPT_SORT_KEYS)
+                current[key] = fingerprint
+                if self._seen.get(key) == fingerprint and ctx.registry.get(*key) is not None:
+                    continue
+                snapshot = store.get("snapshot", f"{api['id']}/{stage['deploymentId']}")
+                if snapshot is None:
+                    log.error("stage %s of %s points at a missing deployment", stage["stageName"], api["id"])
+                    continue
+                try:
+                    deployed = compile_stage(
+                        snapshot, stage, region=settings.region, account_id=settings.account_id
+                    )
+                except Exception:
+                    log.exception("stage %s of %s could not be compiled", stage["stageName"], api["id"])
+                    continue
+                ctx.registry.install(deployed)
+        for key in self._seen.keys() - current.keys():
+            ctx.registry.remove(*key)
+        self._seen = current
+        refresh_plans(ctx)
+
+    def check(self) -> bool:
+        """Reload if another connection committed since the last check; True when it did."""
+        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        if version == self._version:
+            return False
+        self._version = version
+        self.reload()
+        return True
+
+    def start(self, interval: float) -> None:
+        self.check()
+        self._task = asyncio.get_running_loop().create_task(self._run(interval))
+
+    async def _run(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.check()
+            except Exception:  # a locked or busy database: try again next time
+                log.exception("reading configuration changes failed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._db.close()

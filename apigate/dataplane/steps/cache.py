@@ -1,0 +1,118 @@
+"""The stage's response cache (REST): look up before the integration, store after it.
+
+The key is the method's ``cacheNamespace`` (its resource by default), the verb, and the values of the integration's
+``cacheKeyParameters``; parameters left out do not split the cache. ``Cache-Control: max-age=0`` refetches and
+replaces the entry when the caller may invalidate (``requireAuthorizationForCacheControl`` off, or a SigV4-signed
+request: signatures are not verified yet, so a signed caller counts as holding ``execute-api:InvalidateCache``);
+otherwise ``unauthorizedCacheControlHeaderStrategy`` decides.
+"""
+
+from __future__ import annotations
+
+from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.server.message import Response
+from apigate.state.cache import CachedResponse, ResponseCache
+
+MAX_CACHED_BYTES = 1_048_576
+HIT, MISS = 1, 2
+# Headers the data plane adds per request: never part of a cached response.
+_PER_REQUEST = frozenset({"x-amzn-requestid", "x-amz-apigw-id"})
+_WARNING = (
+    "Warning",
+    '199 apigateway "Cache-control headers were ignored because the caller was unauthorized."',
+)
+
+
+def _wants_invalidation(value: str) -> bool:
+    return "max-age=0" in value.replace(" ", "").lower()
+
+
+def cache_key(inv: Invocation) -> str:
+    method = inv.method
+    assert method is not None and method.cache is not None
+    parts = [method.cache.namespace, inv.request.method]
+    for location, name in method.cache.key_parameters:
+        value: str | None
+        if location == "path":
+            value = inv.path_parameters.get(name)
+        elif location == "querystring":
+            value = next((v for k, v in reversed(inv.query_pairs) if k == name), None)
+        elif location == "multivaluequerystring":
+            value = ",".join(v for k, v in inv.query_pairs if k == name)
+        elif location in ("header", "multivalueheader"):
+            value = ",".join(inv.request.header_values(name)) or None
+        else:
+            value = None
+        parts.append(f"{location}.{name}={'' if value is None else value}")
+    return "\x1f".join(parts)
+
+
+class CacheLookupStep:
+    __slots__ = ("_cache",)
+
+    def __init__(self, cache: ResponseCache) -> None:
+        self._cache = cache
+
+    async def __call__(self, inv: Invocation) -> None:
+        method = inv.method
+        assert method is not None
+        setting = method.cache
+        if setting is None or inv.api.cache is None or inv.test_log is not None:
+            return
+        key = cache_key(inv)
+        control = inv.request.header("cache-control")
+        if control is not None and _wants_invalidation(control):
+            signed = (inv.request.header("authorization") or "").startswith("AWS4-HMAC-SHA256")
+            if not setting.require_authorization or signed:
+                inv.cache_key, inv.cache_status = key, MISS  # fetch again and replace the entry
+                return
+            strategy = setting.unauthorized_strategy
+            if strategy == "FAIL_WITH_403":
+                raise GatewayError(
+                    ResponseType.ACCESS_DENIED,
+                    "User: anonymous is not authorized to perform: execute-api:InvalidateCache on resource: "
+                    f"arn:aws:execute-api:{inv.api.region}:{inv.api.account_id}:{inv.api.api_id}/"
+                    f"{inv.api.stage}/{inv.request.method}{method.resource_path}",
+                )
+            inv.cache_warning = strategy == "SUCCEED_WITH_RESPONSE_HEADER"
+        entry = await self._cache.get(f"{inv.api.api_id}/{inv.api.stage}", key)
+        if entry is not None:
+            inv.cache_status = HIT
+            inv.response = Response(entry.status, list(entry.headers), entry.body)
+            if inv.cache_warning:
+                inv.response.headers.append(_WARNING)
+            return
+        inv.cache_key, inv.cache_status = key, MISS
+
+
+class CacheStoreStep:
+    """A response step: stores a successful integration response after a miss (under 1 MB)."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self, cache: ResponseCache) -> None:
+        self._cache = cache
+
+    async def __call__(self, inv: Invocation) -> None:
+        key = inv.cache_key
+        response = inv.response
+        if key is None or response is None or inv.cache_status != MISS:
+            return
+        stage_cache = inv.api.cache
+        method = inv.method
+        if (
+            stage_cache is not None
+            and method is not None
+            and method.cache is not None
+            and inv.error_type is None
+            and 200 <= response.status < 300
+            and len(response.body) <= MAX_CACHED_BYTES
+        ):
+            headers = tuple((k, v) for k, v in response.headers if k.lower() not in _PER_REQUEST)
+            entry = CachedResponse(response.status, headers, response.body)
+            await self._cache.put(
+                f"{inv.api.api_id}/{inv.api.stage}", key, entry, method.cache.ttl, stage_cache.capacity
+            )
+        if inv.cache_warning:
+            response.headers.append(_WARNING)
