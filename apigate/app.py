@@ -148,7 +148,11 @@ class Gateway:
 
     def _internal(self, request: Request, path: str) -> Response:
         if path == "/_apigate/health":
-            return Response(200, list(_JSON), orjson.dumps({"status": "ok", "version": __version__}))
+            return Response(
+                200,
+                list(_JSON),
+                orjson.dumps({"status": "ok", "version": __version__, "config": self.sync.digest}),
+            )
         if path == "/_apigate/metrics":
             return Response(
                 200,
@@ -174,6 +178,8 @@ class Gateway:
             for api in order:
                 response = await api.dispatch(request, request.raw_path, query)
                 if response is not None:
+                    if request.method != "GET":
+                        self.sync.check()  # this process serves its own change before answering
                     return response
         except AwsError as exc:
             return wire.error_response(exc)

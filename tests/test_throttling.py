@@ -12,6 +12,32 @@ import requests
 from helpers import GatewayProcess, RestApi, unique
 
 TINY = "0.001"  # tokens per second: no refill during a test
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping())
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def served_by(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """The same behaviours on both state backends: the session's gateway (memory), one with --redis."""
+    if request.param == "memory":
+        yield request.getfixturevalue("gateway")
+        return
+    if not _redis_up():
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    process = GatewayProcess(tmp_path_factory.mktemp("redis-backed"), ["--redis", REDIS])
+    process.start()
+    yield process
+    process.stop()
 
 
 def statuses(url: str, count: int, **headers: str) -> list[int]:
@@ -29,7 +55,8 @@ def throttle_stage(apigw: Any, api: RestApi, stage: str, key: str, burst: int, r
     )
 
 
-def test_stage_default_and_per_method_throttles(gateway: GatewayProcess, apigw: Any) -> None:
+def test_stage_default_and_per_method_throttles(served_by: GatewayProcess) -> None:
+    gateway, apigw = served_by, served_by.client("apigateway")
     api = RestApi(apigw, unique("throttled"))
     api.mock("/pets", "GET", '{"pets": []}')
     api.mock("/owners", "GET", '{"owners": []}')
@@ -58,7 +85,8 @@ def test_stage_default_and_per_method_throttles(gateway: GatewayProcess, apigw: 
     assert statuses(gateway.invoke_url(api.id, "beta", "/pets"), 5) == [200] * 5
 
 
-def test_usage_plan_throttles_per_key_and_per_method(gateway: GatewayProcess, apigw: Any) -> None:
+def test_usage_plan_throttles_per_key_and_per_method(served_by: GatewayProcess) -> None:
+    gateway, apigw = served_by, served_by.client("apigateway")
     api = RestApi(apigw, unique("planned"))
     for path in ("/a", "/b"):
         api.mock(path, "GET", "{}")
@@ -90,6 +118,38 @@ def test_usage_plan_throttles_per_key_and_per_method(gateway: GatewayProcess, ap
     assert statuses(b, 4, **{"x-api-key": first}) == [200, 200, 200, 429]
     # Each key has buckets of its own.
     assert statuses(b, 6, **{"x-api-key": keys[1]["value"]}) == [200] * 5 + [429]
+
+
+def test_quota_with_offset_then_update_usage(served_by: GatewayProcess) -> None:
+    gateway, apigw = served_by, served_by.client("apigateway")
+    api = RestApi(apigw, unique("quota"))
+    api.mock("/q", "GET", "{}")
+    apigw.update_method(
+        restApiId=api.id,
+        resourceId=api.resource("/q"),
+        httpMethod="GET",
+        patchOperations=[{"op": "replace", "path": "/apiKeyRequired", "value": "true"}],
+    )
+    api.deploy("prod")
+    plan = apigw.create_usage_plan(
+        name=unique("weekly"),
+        apiStages=[{"apiId": api.id, "stage": "prod"}],
+        quota={"limit": 5, "offset": 2, "period": "WEEK"},
+    )
+    key = apigw.create_api_key(name=unique("k"), enabled=True)
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    url = gateway.invoke_url(api.id, "prod", "/q")
+    # The first period has the limit less the offset.
+    assert statuses(url, 4, **{"x-api-key": key["value"]}) == [200, 200, 200, 429]
+    refused = requests.get(url, headers={"x-api-key": key["value"]}, timeout=5)
+    assert refused.content == b'{"message":"Limit Exceeded"}'
+    assert refused.headers["x-amzn-ErrorType"] == "LimitExceededException"
+    apigw.update_usage(
+        usagePlanId=plan["id"],
+        keyId=key["id"],
+        patchOperations=[{"op": "replace", "path": "/remaining", "value": "1"}],
+    )
+    assert statuses(url, 2, **{"x-api-key": key["value"]}) == [200, 429]
 
 
 @pytest.fixture(scope="module")

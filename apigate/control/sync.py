@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import sqlite3
 from pathlib import Path
@@ -28,7 +29,11 @@ class ConfigSync:
         self._db = sqlite3.connect(str(database), isolation_level=None, check_same_thread=False)
         self._version = -1
         self._seen: dict[tuple[str, str], bytes] = {}
+        self._functions: dict[str, bytes] | None = None  # None until the first look
+        self._retiring: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        # A digest of the configuration being served (stages, keys, plans): equal on processes that agree.
+        self.digest = ""
 
     def reload(self) -> None:
         """Install every stage whose document changed since the last look; drop stages that are gone."""
@@ -58,9 +63,43 @@ class ConfigSync:
             ctx.registry.remove(*key)
         self._seen = current
         refresh_plans(ctx)
+        self._reload_functions()
+        digest = hashlib.sha1()
+        for key in sorted(current):
+            digest.update(current[key])
+        for kind in ("apikey", "usageplan", "usageplankey"):
+            for doc in store.list(kind):
+                digest.update(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS))
+        self.digest = digest.hexdigest()[:16]
+
+    def _reload_functions(self) -> None:
+        """A function changed by another process: its warm workers here are retired, the next call uses the new
+        code and configuration."""
+        current = {
+            doc["FunctionName"]: orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+            for doc in self._ctx.store.list("function")
+        }
+        previous, self._functions = self._functions, current
+        if previous is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for name, fingerprint in previous.items():
+            if current.get(name) != fingerprint:
+                task = loop.create_task(self._ctx.functions.changed(name))
+                self._retiring.add(task)
+                task.add_done_callback(self._retiring.discard)
 
     def check(self) -> bool:
-        """Reload if another connection committed since the last check; True when it did."""
+        """Reload if another connection committed since the last check; True when it did.
+
+        Not while a management call of this process is in progress: it may be inside a store transaction
+        (an import awaits inside one), whose uncommitted documents this process's connection would see.
+        """
+        if self._ctx.writes.locked():
+            return False
         version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
         if version == self._version:
             return False

@@ -123,7 +123,9 @@ class Deployer:
         stack = stack_name or _stack_name(path)
         # One management call as far as others are concerned: its transaction spans awaits.
         async with self.ctx.writes:
-            with contextlib.redirect_stdout(io.StringIO()):  # the handlers announce stages; we print one table
+            with contextlib.redirect_stdout(
+                io.StringIO()
+            ):  # the handlers announce stages; we print one table
                 return await _Run(self, template, path, overrides, stack).run()
 
 

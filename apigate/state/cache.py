@@ -124,13 +124,14 @@ class RedisResponseCache:
     async def get(self, stage: str, key: str) -> CachedResponse | None:
         try:
             raw = await self._client.get(f"{self._prefix}{stage}:{key}")
-        except (OSError, ConnectionError, TimeoutError) as exc:
+        except (
+            Exception
+        ) as exc:  # redis-py's ConnectionError/TimeoutError, OSError: a miss, not a failed request
             self._failed(exc)
             return None
-        except Exception as exc:  # redis-py's own ConnectionError/TimeoutError
-            self._failed(exc)
-            return None
-        self._down = False
+        if self._down:
+            self._down = False
+            log.warning("redis reachable again (response cache)")
         return None if raw is None else CachedResponse.decode(raw)
 
     async def put(self, stage: str, key: str, entry: CachedResponse, ttl: float, capacity: int) -> None:
