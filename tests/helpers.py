@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,28 @@ class RestApi:
 
     def deploy(self, stage: str = "test", **kwargs: Any) -> None:
         self.apigw.create_deployment(restApiId=self.id, stageName=stage, **kwargs)
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def require_redis() -> None:
+    """The Redis backend is tested against the machine's real Redis (.ci/run starts it): fail loudly if absent."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError as exc:
+        raise AssertionError(f"Redis is not answering on {REDIS_URL}: start it (see .ci/run)") from exc
+
+
+def backend_gateway(kind: str, memory_gateway: GatewayProcess, data_dir: Path) -> Iterator[GatewayProcess]:
+    """The session's gateway for the memory backend; a gateway of its own with ``--redis`` for Redis."""
+    if kind == "memory":
+        yield memory_gateway
+        return
+    require_redis()
+    process = GatewayProcess(data_dir, ["--redis", REDIS_URL])
+    process.start()
+    yield process
+    process.stop()

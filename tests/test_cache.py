@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from apigate.state.cache import CachedResponse, MemoryResponseCache
 
-from helpers import GatewayProcess, RestApi, unique
+from helpers import GatewayProcess, RestApi, backend_gateway, unique
 
 
 class Counting:
@@ -29,8 +29,22 @@ class Counting:
             return self.calls[path]
 
 
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def gateway(
+    request: pytest.FixtureRequest, gateway: GatewayProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """Every cache behaviour on both backends: this overrides the session gateway for this module."""
+    yield from backend_gateway(request.param, gateway, tmp_path_factory.mktemp("redis-cache"))
+
+
 @pytest.fixture(scope="module")
-def backend() -> Iterator[tuple[str, Counting]]:
+def apigw(gateway: GatewayProcess) -> Any:
+    return gateway.client("apigateway")
+
+
+@pytest.fixture(scope="module")
+def backend(gateway: GatewayProcess) -> Iterator[tuple[str, Counting]]:
+    """A counting upstream per backend run, so counts start from zero for each."""
     counter = Counting()
 
     class Handler(BaseHTTPRequestHandler):

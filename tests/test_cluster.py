@@ -13,25 +13,13 @@ from typing import Any
 import pytest
 import requests
 
-from helpers import GatewayProcess, RestApi, create_function, unique, wait_for, zip_code
-
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-def _redis_up() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping())
-    except redis.exceptions.ConnectionError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+from helpers import REDIS_URL as REDIS
+from helpers import GatewayProcess, RestApi, create_function, require_redis, unique, wait_for, zip_code
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    require_redis()
     data = tmp_path_factory.mktemp("shared")
     first = GatewayProcess(data, ["--redis", REDIS])
     second = GatewayProcess(data, ["--redis", REDIS])

@@ -9,35 +9,17 @@ from typing import Any
 import pytest
 import requests
 
-from helpers import GatewayProcess, RestApi, unique
+from helpers import GatewayProcess, RestApi, backend_gateway, unique
 
 TINY = "0.001"  # tokens per second: no refill during a test
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-def _redis_up() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping())
-    except redis.exceptions.ConnectionError:
-        return False
 
 
 @pytest.fixture(scope="module", params=["memory", "redis"])
 def served_by(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, gateway: GatewayProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:
     """The same behaviours on both state backends: the session's gateway (memory), one with --redis."""
-    if request.param == "memory":
-        yield request.getfixturevalue("gateway")
-        return
-    if not _redis_up():
-        pytest.skip("needs Redis on 127.0.0.1:6379")
-    process = GatewayProcess(tmp_path_factory.mktemp("redis-backed"), ["--redis", REDIS])
-    process.start()
-    yield process
-    process.stop()
+    yield from backend_gateway(request.param, gateway, tmp_path_factory.mktemp("redis-backed"))
 
 
 def statuses(url: str, count: int, **headers: str) -> list[int]:
