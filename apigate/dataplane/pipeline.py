@@ -24,7 +24,8 @@ from apigate.dataplane.steps import (
     MetricsStep,
     ThrottleStep,
 )
-from apigate.dataplane.validation import validate
+from apigate.dataplane.validation import ValidationStep
+from apigate.model import RestMethod
 from apigate.registry import Registry
 from apigate.server.message import Response
 from apigate.state import MemoryQuotaCounter, MemoryRateLimiter, QuotaCounter, RateLimiter
@@ -32,6 +33,11 @@ from apigate.state.cache import MemoryResponseCache, ResponseCache
 
 Step = Callable[[Invocation], Awaitable[None]]
 log = logging.getLogger("apigate.dataplane")
+
+
+def _applies(step: Step, method: RestMethod) -> bool:
+    check = getattr(step, "applies", None)
+    return True if check is None else bool(check(method))
 
 
 def split_path(path: str) -> list[str]:
@@ -62,7 +68,7 @@ class Pipeline:
             self.route,
             ApiKeyStep(state.registry),
             ThrottleStep(state.limiter, state.quotas),
-            self.validate,
+            ValidationStep(),
             CacheLookupStep(state.cache),
             self.integrate,
         )
@@ -71,10 +77,33 @@ class Pipeline:
             self.request_id_headers,
             MetricsStep(state.metrics),
         )
+        # Without a method (no route matched) only the steps that need none run.
+        self._unrouted_response_steps: tuple[Step, ...] = (self.request_id_headers, self.response_steps[2])
+        self._plans: dict[int, tuple[RestMethod, tuple[Step, ...], tuple[Step, ...]]] = {}
+
+    def _plan(self, method: RestMethod) -> tuple[tuple[Step, ...], tuple[Step, ...]]:
+        """The steps that apply to ``method``, worked out once per compiled method, not per request.
+
+        A step with an ``applies(method)`` check is left out where it would do nothing (no API key required,
+        no validation, no caching); the others always run. Keyed by identity: a redeploy compiles new methods.
+        """
+        entry = self._plans.get(id(method))
+        if entry is not None and entry[0] is method:
+            return entry[1], entry[2]
+        if len(self._plans) > 10_000:  # old deployments' methods: forget them rather than grow
+            self._plans.clear()
+        request = tuple(s for s in self.request_steps[1:] if _applies(s, method))
+        response = tuple(s for s in self.response_steps if _applies(s, method))
+        self._plans[id(method)] = (method, request, response)
+        return request, response
 
     async def run(self, inv: Invocation) -> Response:
+        response_steps = self._unrouted_response_steps
         try:
-            for step in self.request_steps:
+            await self.route(inv)  # always first: the method decides which other steps apply
+            assert inv.method is not None
+            request_steps, response_steps = self._plan(inv.method)
+            for step in request_steps:
                 await step(inv)
                 if inv.response is not None:
                     break
@@ -85,7 +114,7 @@ class Pipeline:
         except Exception:  # a bug of ours must not become a dropped connection
             log.exception("data plane step failed")
             inv.response = render(GatewayError(ResponseType.API_CONFIGURATION_ERROR))
-        for step in self.response_steps:
+        for step in response_steps:
             await step(inv)
         assert inv.response is not None
         return inv.response
@@ -98,11 +127,6 @@ class Pipeline:
             raise GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN)
         inv.method = match.method
         inv.path_parameters = match.path_parameters
-
-    async def validate(self, inv: Invocation) -> None:
-        assert inv.method is not None
-        if inv.method.validation is not None:
-            validate(inv, inv.method.validation)
 
     async def integrate(self, inv: Invocation) -> None:
         assert inv.method is not None

@@ -15,7 +15,7 @@ import orjson
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.model import RequestValidation
+from apigate.model import RequestValidation, RestMethod
 
 
 def _present(inv: Invocation, location: str, name: str) -> bool:
@@ -59,3 +59,19 @@ def _invalid(inv: Invocation, content_type: str, detail: str) -> None:
     inv.log(f"Request body does not match model schema for content type {content_type}: {detail}")
     inv.log("Request validation failed")
     raise GatewayError(ResponseType.BAD_REQUEST_BODY)
+
+
+class ValidationStep:
+    """The pipeline step: validate when the method has a validator (the plan leaves it out otherwise)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def applies(method: RestMethod) -> bool:
+        return method.validation is not None
+
+    async def __call__(self, inv: Invocation) -> None:
+        method = inv.method
+        assert method is not None
+        if method.validation is not None:
+            validate(inv, method.validation)

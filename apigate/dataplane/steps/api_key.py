@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.model import RestMethod
 from apigate.registry import Registry
 
 
 class ApiKeyStep:
     __slots__ = ("_registry",)
+
+    @staticmethod
+    def applies(method: RestMethod) -> bool:
+        return method.api_key_required
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry

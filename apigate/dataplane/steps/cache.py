@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.model import RestMethod
 from apigate.server.message import Response
 from apigate.state.cache import CachedResponse, ResponseCache
 
@@ -51,6 +52,10 @@ def cache_key(inv: Invocation) -> str:
 class CacheLookupStep:
     __slots__ = ("_cache",)
 
+    @staticmethod
+    def applies(method: RestMethod) -> bool:
+        return method.cache is not None
+
     def __init__(self, cache: ResponseCache) -> None:
         self._cache = cache
 
@@ -90,6 +95,10 @@ class CacheStoreStep:
     """A response step: stores a successful integration response after a miss (under 1 MB)."""
 
     __slots__ = ("_cache",)
+
+    @staticmethod
+    def applies(method: RestMethod) -> bool:
+        return method.cache is not None
 
     def __init__(self, cache: ResponseCache) -> None:
         self._cache = cache
