@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.functions.directory import FunctionMissing
+from apigate.functions.runtime import InvokeResult
 from apigate.server.message import Response
 
 if TYPE_CHECKING:
@@ -21,3 +25,20 @@ class Integration(Protocol):
 class IntegrationServices:
     functions: FunctionDirectory
     upstream: UpstreamPool
+
+
+async def call_function(
+    services: IntegrationServices, inv: Invocation, name: str, payload: bytes, timeout: float
+) -> InvokeResult:
+    """Invoke a function for an integration: a missing function is a configuration error (500) and
+    running past the integration's timeout is AWS's 504, whatever the function's own timeout."""
+    try:
+        return await asyncio.wait_for(
+            services.functions.invoke(name, payload, request_id=inv.request_id), timeout=timeout
+        )
+    except FunctionMissing:
+        inv.log(f"Execution failed due to configuration error: Function not found: {name}")
+        raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
+    except TimeoutError:
+        inv.log("Execution failed due to a timeout error")
+        raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None

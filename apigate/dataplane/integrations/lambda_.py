@@ -6,12 +6,11 @@ to a 400; a result, or an error nothing matches, takes the default response.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import orjson
 
-from apigate.dataplane.integrations.base import IntegrationServices
+from apigate.dataplane.integrations.base import IntegrationServices, call_function
 from apigate.dataplane.integrations.lambda_proxy import function_name
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
@@ -23,7 +22,6 @@ from apigate.dataplane.transform import (
     transform_request,
     transform_response,
 )
-from apigate.functions.directory import FunctionMissing
 from apigate.server.message import Response
 
 
@@ -66,17 +64,7 @@ class LambdaIntegration:
                 inv, f"https://lambda.{inv.api.region}.amazonaws.com{_path(uri)}", headers, payload
             )
         started = time.perf_counter()
-        try:
-            result = await asyncio.wait_for(
-                self._services.functions.invoke(name, payload, request_id=inv.request_id),
-                timeout=integration.timeout_seconds,
-            )
-        except FunctionMissing:
-            inv.log(f"Execution failed due to configuration error: Function not found: {name}")
-            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
-        except TimeoutError:
-            inv.log("Execution failed due to a timeout error")
-            raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
+        result = await call_function(self._services, inv, name, payload, integration.timeout_seconds)
         if inv.test_log is not None:
             latency = int((time.perf_counter() - started) * 1000)
             inv.log(f"Received response. Status: 200, Integration latency: {latency} ms")

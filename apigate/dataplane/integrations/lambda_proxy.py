@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import orjson
 
 from apigate.dataplane.events import proxy_event_v1
-from apigate.dataplane.integrations.base import IntegrationServices
+from apigate.dataplane.integrations.base import IntegrationServices, call_function
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.proxy_response import MalformedProxyResponse, parse_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables
-from apigate.functions.directory import FunctionMissing
 from apigate.server.message import Response
 
 _FUNCTION_IN_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+?)/invocations$")
@@ -38,24 +36,17 @@ class LambdaProxyIntegration:
         method = inv.method
         assert method is not None and method.integration is not None
         integration = method.integration
-        name = function_name(stage_variables(integration.uri or "", inv.api.stage_variables))
+        uri = integration.uri or ""
+        if integration.uri_is_template:
+            uri = stage_variables(uri, inv.api.stage_variables)
+        name = function_name(uri)
         if name is None:
             inv.log("Execution failed due to configuration error: Invalid Lambda function ARN")
             raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
         event = orjson.dumps(proxy_event_v1(inv))
         if inv.test_log is not None:  # only TestInvokeMethod reads the log; don't decode on the hot path
             inv.log(f"Endpoint request body after transformations: {event.decode()}")
-        try:
-            result = await asyncio.wait_for(
-                self._services.functions.invoke(name, event, request_id=inv.request_id),
-                timeout=integration.timeout_seconds,
-            )
-        except FunctionMissing:
-            inv.log(f"Execution failed due to configuration error: Function not found: {name}")
-            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
-        except TimeoutError:
-            inv.log("Execution failed due to a timeout error")
-            raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
+        result = await call_function(self._services, inv, name, event, integration.timeout_seconds)
         if inv.test_log is not None:
             inv.log(
                 f"Endpoint response body before transformations: {result.payload.decode(errors='replace')}"
