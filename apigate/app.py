@@ -24,10 +24,12 @@ from apigate.control import (
     validators,
 )
 from apigate.control import functions as lambda_api
+from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
-from apigate.control.deploy import set_account_limit
+from apigate.control.deploy import set_account_limit, set_cache_budget_scale
 from apigate.control.sync import ConfigSync
 from apigate.dataplane import integrations
+from apigate.dataplane.http_api import HttpApis
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType, render
@@ -74,6 +76,7 @@ class Gateway:
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
         set_account_limit(settings.account_rate, settings.account_burst)  # before any stage is compiled
+        set_cache_budget_scale(settings.cache_budget_scale)
         self.registry = Registry()
         self.state, self._redis = _shared_state(settings, self.registry)
         self.pipeline = Pipeline(
@@ -105,6 +108,12 @@ class Gateway:
             lock=ctx.writes,
             unlocked=frozenset({"TestInvokeMethod"}),
         )
+        # HTTP APIs (apigatewayv2): their own compiled stages, served again after a restart.
+        self.http_apis = HttpApis(self.functions, self.upstream)
+        self.apigatewayv2 = wire.ServiceApi(
+            "apigatewayv2", http_api_control.handlers(ctx, self.http_apis), lock=ctx.writes
+        )
+        http_api_control.load_all(ctx, self.http_apis)
         self.lambda_api = wire.ServiceApi(
             "lambda", lambda_api.handlers(self.functions), lock=ctx.writes, unlocked=frozenset({"Invoke"})
         )
@@ -137,6 +146,8 @@ class Gateway:
         return await self._manage(request)
 
     async def _execute(self, request: Request, api_id: str, path: str, domain: str) -> Response:
+        if api_id in self.http_apis:
+            return await self.http_apis.serve(request, api_id, path, domain)
         stage, slash, rest = path[1:].partition("/")
         deployed = self.registry.get(api_id, stage)
         if deployed is None:
@@ -174,6 +185,8 @@ class Gateway:
         order = (
             [self.lambda_api, self.apigateway] if service == "lambda" else [self.apigateway, self.lambda_api]
         )
+        if request.raw_path.startswith("/v2/"):
+            order = [self.apigatewayv2]
         try:
             for api in order:
                 response = await api.dispatch(request, request.raw_path, query)

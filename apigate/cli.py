@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         default="allow",
         help="while Redis is unreachable: allow requests (default) or refuse them",
     )
+    serve.add_argument(
+        "--cache-budget-scale",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply each stage cache's byte budget (cacheClusterSize) by FACTOR, e.g. 0.001 on a small host",
+    )
     _client_commands(commands)
     return parser
 
@@ -374,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         account_burst=args.account_burst,
         redis_url=args.redis,
         on_state_error=args.on_state_error,
+        cache_budget_scale=args.cache_budget_scale,
     )
     template = None
     if args.template is not None:

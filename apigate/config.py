@@ -20,6 +20,7 @@ class Settings:
     account_burst: int = 5000
     redis_url: str | None = None  # shared state (buckets, quotas, usage, cache) in Redis instead of memory
     on_state_error: str = "allow"  # allow | deny: what requests get while Redis is unreachable
+    cache_budget_scale: float = 1.0  # multiplies each stage cache's budget (cacheClusterSize in bytes)
     sync_interval: float = 0.5  # seconds between checks for changes made by other processes on the data dir
 
     @property

@@ -253,7 +253,8 @@ def test_get_usage_counts_and_update_usage(gateway: GatewayProcess, apigw: Any, 
         usagePlanId=plan["id"], startDate=yesterday.isoformat(), endDate=today.isoformat()
     )
     assert usage["usagePlanId"] == plan["id"]
-    assert usage["items"] == {key["id"]: [[0, 0], [5, 0]]}
+    # [used, remaining at the end of that day]: yesterday was a DAY period of its own with nothing used.
+    assert usage["items"] == {key["id"]: [[0, 5], [5, 0]]}
 
     extended = apigw.update_usage(
         usagePlanId=plan["id"],

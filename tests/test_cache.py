@@ -13,9 +13,9 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from apigate.state.cache import CachedResponse, MemoryResponseCache
+from apigate.state.cache import CachedResponse, MemoryResponseCache, RedisResponseCache
 
-from helpers import GatewayProcess, RestApi, backend_gateway, unique
+from helpers import REDIS_URL, GatewayProcess, RestApi, backend_gateway, require_redis, unique
 
 
 class Counting:
@@ -55,6 +55,10 @@ def backend(gateway: GatewayProcess) -> Iterator[tuple[str, Counting]]:
             n = counter.count(path)
             if path.endswith("/big"):
                 payload = b"x" * (1_048_576 + 10)
+            elif path.endswith(
+                "/lru"
+            ):  # about 100 kB: two fit in the small gateway's 256 KiB budget, not three
+                payload = json.dumps({"call": n, "pad": "x" * 100_000}).encode()
             else:
                 payload = json.dumps({"call": n, "path": self.path}).encode()
             self.send_response(200)
@@ -257,6 +261,48 @@ def test_ttl_zero_and_disabled_cluster(
     assert counter.calls["/nocluster"] == 2
 
 
+# `apigate serve --cache-budget-scale`: cacheClusterSize 0.5 (GB) becomes 0.5 GiB / 2048 = 256 KiB.
+SMALL_BUDGET_SCALE = 2.0**-11
+
+
+@pytest.fixture(scope="module")
+def small_gateway(
+    gateway: GatewayProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """A gateway on the same backend as ``gateway`` whose stage caches hold about 256 KiB."""
+    redis = [a for i, a in enumerate(gateway.args) if i > 0 and gateway.args[i - 1] == "--redis"]
+    args = ["--cache-budget-scale", repr(SMALL_BUDGET_SCALE), *(["--redis", redis[0]] if redis else [])]
+    process = GatewayProcess(tmp_path_factory.mktemp("small-cache"), args)
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_budget_evicts_least_recently_used_entry(
+    small_gateway: GatewayProcess, backend: tuple[str, Counting]
+) -> None:
+    base, counter = backend
+    apigw = small_gateway.client("apigateway")
+    api = RestApi(apigw, unique("lru"))
+    proxied(apigw, api, "/lru", "GET", f"{base}/lru", cacheKeyParameters=["method.request.querystring.type"])
+    api.deploy("prod", cacheClusterEnabled=True, cacheClusterSize="0.5")
+    settings(apigw, api.id, "prod", "*/*", enabled="true", ttlInSeconds="300")
+    url = small_gateway.invoke_url(api.id, "prod", "/lru")
+
+    def get(kind: str) -> int:
+        response = requests.get(f"{url}?type={kind}", timeout=5)
+        assert response.status_code == 200
+        return int(response.json()["call"])
+
+    assert [get("a"), get("b")] == [1, 2]  # both stored: about 200 kB of 256 KiB
+    assert get("a") == 1  # a hit: a is now more recently used than b
+    assert get("c") == 3  # stored; the budget holds two, so b (least recently used) goes, not a
+    assert get("a") == 1 and get("c") == 3  # still cached
+    assert counter.calls["/lru"] == 3
+    assert get("b") == 4  # evicted: the backend answers again
+    assert counter.calls["/lru"] == 4
+
+
 def test_memory_cache_evicts_least_recently_used_by_bytes() -> None:
     async def body() -> None:
         now = [0.0]
@@ -276,5 +322,44 @@ def test_memory_cache_evicts_least_recently_used_by_bytes() -> None:
         assert await cache.get("s", "a") is None  # expired
         await cache.flush("s")
         assert cache.stage_bytes("s") == 0
+
+    asyncio.run(body())
+
+
+def test_redis_cache_evicts_least_recently_used_by_bytes() -> None:
+    """The same LRU on Redis, and the byte count stays right when entries expire or are replaced."""
+    require_redis()
+    import redis.asyncio as aioredis
+
+    async def body() -> None:
+        client = aioredis.Redis.from_url(REDIS_URL)
+        cache = RedisResponseCache(client, prefix=f"{unique('apigate-test')}:")
+        try:
+            entry = CachedResponse(200, (("Content-Type", "text/plain"),), b"x" * 100)
+            capacity = entry.size * 2
+            await cache.put("s", "a", entry, 10, capacity)
+            await cache.put("s", "b", entry, 10, capacity)
+            assert await cache.get("s", "a") is not None  # a is now the most recent
+            await cache.put("s", "c", entry, 10, capacity)
+            assert await cache.get("s", "b") is None
+            assert await cache.get("s", "a") is not None and await cache.get("s", "c") is not None
+            assert await cache.stage_bytes("s") == capacity
+            await cache.put("s", "c", entry, 10, capacity)  # replacing an entry does not count it twice
+            assert await cache.stage_bytes("s") == capacity
+            assert await cache.get("s", "a") is not None
+            await cache.put("s", "huge", CachedResponse(200, (), b"x" * capacity), 10, capacity)
+            assert await cache.get("s", "huge") is None
+            await cache.put("s", "short", entry, 0.05, capacity)  # evicts c, the least recently used
+            assert await cache.get("s", "c") is None
+            await asyncio.sleep(0.1)
+            assert await cache.get("s", "short") is None  # expired: its bytes are no longer counted
+            assert await cache.stage_bytes("s") == entry.size
+            await cache.put("s", "d", entry, 10, capacity)
+            assert await cache.get("s", "a") is not None and await cache.get("s", "d") is not None
+            await cache.flush("s")
+            assert await cache.stage_bytes("s") == 0 and await cache.get("s", "a") is None
+        finally:
+            await cache.flush("s")
+            await client.aclose()
 
     asyncio.run(body())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,40 @@ def test_quota_with_offset_then_update_usage(served_by: GatewayProcess) -> None:
         patchOperations=[{"op": "replace", "path": "/remaining", "value": "1"}],
     )
     assert statuses(url, 2, **{"x-api-key": key["value"]}) == [200, 429]
+
+
+def test_get_usage_reports_each_days_remaining(served_by: GatewayProcess) -> None:
+    """GetUsage gives [used, remaining at the end of that day] per day: yesterday (before the key was used, in an
+    earlier DAY period) had the whole limit, today what is left now."""
+    gateway, apigw = served_by, served_by.client("apigateway")
+    api = RestApi(apigw, unique("usage"))
+    api.mock("/u", "GET", "{}")
+    apigw.update_method(
+        restApiId=api.id,
+        resourceId=api.resource("/u"),
+        httpMethod="GET",
+        patchOperations=[{"op": "replace", "path": "/apiKeyRequired", "value": "true"}],
+    )
+    api.deploy("prod")
+    plan = apigw.create_usage_plan(
+        name=unique("daily"),
+        apiStages=[{"apiId": api.id, "stage": "prod"}],
+        quota={"limit": 5, "period": "DAY"},
+    )
+    key = apigw.create_api_key(name=unique("k"), enabled=True)
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    assert statuses(gateway.invoke_url(api.id, "prod", "/u"), 2, **{"x-api-key": key["value"]}) == [200, 200]
+    today = datetime.now(UTC).date()
+    days = {"startDate": (today - timedelta(days=1)).isoformat(), "endDate": today.isoformat()}
+    usage = apigw.get_usage(usagePlanId=plan["id"], **days)
+    assert usage["items"] == {key["id"]: [[0, 5], [2, 3]]}
+    extended = apigw.update_usage(
+        usagePlanId=plan["id"],
+        keyId=key["id"],
+        patchOperations=[{"op": "replace", "path": "/remaining", "value": "9"}],
+    )
+    assert extended["items"] == {key["id"]: [[2, 9]]}
+    assert apigw.get_usage(usagePlanId=plan["id"], **days)["items"] == {key["id"]: [[0, 5], [2, 9]]}
 
 
 @pytest.fixture(scope="module")

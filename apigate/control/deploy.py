@@ -46,12 +46,24 @@ _account_limit = Limit("account", 10000.0, 5000)
 
 # cacheClusterSize (GB) -> the stage cache's memory budget in bytes.
 CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
+# `apigate serve --cache-budget-scale` multiplies every budget (for tests and small hosts); set before compiling.
+_cache_budget_scale = 1.0
 MAX_CACHED_BYTES = 1_048_576
 
 
 def set_account_limit(rate: float, burst: int) -> None:
     global _account_limit
     _account_limit = Limit("account", float(rate), int(burst))
+
+
+def set_cache_budget_scale(scale: float) -> None:
+    global _cache_budget_scale
+    _cache_budget_scale = float(scale)
+
+
+def cache_budget(size: str) -> int:
+    """The stage cache's budget in bytes for a ``cacheClusterSize`` in GB (GiB, times the budget scale)."""
+    return max(1, int(float(size) * 2**30 * _cache_budget_scale))
 
 
 def account_limit() -> Limit:
@@ -195,7 +207,7 @@ def _stage_cache(stage: Mapping[str, Any]) -> StageCache | None:
     if not stage.get("cacheClusterEnabled"):
         return None
     size = str(stage.get("cacheClusterSize") or "0.5")
-    return StageCache(int(float(size) * 2**30), size)
+    return StageCache(cache_budget(size), size)
 
 
 def _apply_method_settings(nodes: Any, api_id: str, stage: Mapping[str, Any]) -> None:

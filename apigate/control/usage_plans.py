@@ -6,6 +6,7 @@ plans take effect at once, without a deployment, as on AWS.
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from apigate.control.context import ControlContext
 from apigate.control.deploy import setting_key_path
 from apigate.model import ApiKeyEntry, KeyPlan, PlanIndex
 from apigate.state import Limit, Period, Quota, StateUnavailable
+from apigate.state.quota_period import utc_day
 
 _PERIODS = ("DAY", "WEEK", "MONTH")
 
@@ -261,9 +263,13 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         items: dict[str, list[list[int]]] = {}
         try:
             for key_id in key_ids:
-                counts = await quotas.usage(f"{plan['id']}:{key_id}", start, end)
-                left = await quotas.remaining(f"{plan['id']}:{key_id}", quota) if quota else 0
-                items[key_id] = [[counts.get(d.isoformat(), 0), left] for d in days]
+                usage_key = f"{plan['id']}:{key_id}"
+                if quota is None:  # no quota: nothing remains to report
+                    counts = await quotas.usage(usage_key, start, end)
+                    items[key_id] = [[counts.get(d.isoformat(), 0), 0] for d in days]
+                else:  # [used that day, left at the end of that day]
+                    rows = await quotas.daily_usage(usage_key, quota, start, end)
+                    items[key_id] = [[used, left] for used, left in rows]
         except StateUnavailable as exc:
             raise AwsError("ServiceUnavailableException", str(exc), 503) from exc
         return {
@@ -316,7 +322,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 await quotas.set_remaining(f"{plan['id']}:{key_id}", quota, max(remaining, 0))
             except StateUnavailable as exc:
                 raise AwsError("ServiceUnavailableException", str(exc), 503) from exc
-        today = date.today()
+        today = utc_day(time.time())
         return await usage_of(plan, [key_id], today, today)
 
     return {

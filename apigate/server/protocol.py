@@ -389,6 +389,7 @@ class HttpProtocol(asyncio.Protocol):
     async def _work(self) -> None:
         """Answer queued requests one at a time, in order, for as long as the connection lives."""
         queue = self._queue
+        handler = self._handler
         try:
             while not self._closed:
                 if not queue:
@@ -412,30 +413,26 @@ class HttpProtocol(asyncio.Protocol):
                 if flags & _UPGRADE:
                     self._hand_over(item)
                     return
-                if not await self._respond(item, flags):
+                # The handler runs here, not in a coroutine of its own: each level of await between the
+                # Task and the handler's innermost await is paid on every suspend and every resume.
+                try:
+                    response = await handler(item)
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is None or task.cancelling():
+                        raise  # we are being cancelled (shutdown ran out of grace)
+                    _logger.exception("handler failed: %s %s", item.method, item.raw_path)
+                    response = _INTERNAL_ERROR  # the handler let a CancelledError of its own escape
+                except Exception:
+                    _logger.exception("handler failed: %s %s", item.method, item.raw_path)
+                    response = _INTERNAL_ERROR
+                if self._closed:
+                    return  # the client left: drop the response
+                if not self._send(response, flags):
+                    self._close()
                     return
         finally:
             self._worker = self._wakeup = None
-
-    async def _respond(self, request: Request, flags: int) -> bool:
-        """Run the handler and write its response. False when the connection is done."""
-        try:
-            response = await self._handler(request)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is None or task.cancelling():
-                raise  # we are being cancelled (shutdown ran out of grace)
-            _logger.exception("handler failed: %s %s", request.method, request.raw_path)
-            response = _INTERNAL_ERROR  # the handler let a CancelledError of its own escape
-        except Exception:
-            _logger.exception("handler failed: %s %s", request.method, request.raw_path)
-            response = _INTERNAL_ERROR
-        if self._closed:
-            return False  # the client left: drop the response
-        if not self._send(response, flags):
-            self._close()
-            return False
-        return True
 
     def _idle(self) -> None:
         """Nothing is queued or running any more."""

@@ -6,12 +6,12 @@ Both run the same tests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Protocol
 
-from apigate.state.quota_period import Period
+from apigate.state.quota_period import Period, period_bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,4 +95,57 @@ class QuotaCounter(Protocol):
         are left out."""
         ...
 
+    async def daily_usage(
+        self, key: str, quota: Quota, start: date, end: date, now: float | None = None
+    ) -> list[tuple[int, int]]:
+        """GetUsage's ``[used, remaining]`` for each UTC day from ``start`` to ``end`` inclusive: the requests
+        counted that day and the quota left at the end of it (see ``daily_report``)."""
+        ...
+
     async def aclose(self) -> None: ...
+
+
+def report_from(quota: Quota, start: date) -> date:
+    """The first day whose closing record ``daily_report`` may need for a report starting on ``start``."""
+    return period_bounds(quota.period, start)[0]
+
+
+def daily_report(
+    quota: Quota,
+    start: date,
+    end: date,
+    *,
+    today: date,
+    first: date | None,
+    counts: Mapping[date, int],
+    closing: Mapping[date, int],
+    live: int,
+) -> list[tuple[int, int]]:
+    """``[used, remaining]`` per day, ``remaining`` being the quota left at the end of that day (AWS's GetUsage).
+
+    ``closing`` holds what was left at the end of each day on which the backend counted a request or UpdateUsage
+    set the remaining (from ``report_from(quota, start)`` on); ``first`` is the first day of the key's initial
+    period (``None``: the current period will be); ``live`` is what is left now. A day without a record ends with
+    what the latest earlier record of its period left, or the period's whole limit if there is none. Today, and
+    days still to come in the current period, report ``live``; later periods, the whole limit.
+    """
+    current, _ = period_bounds(quota.period, today)
+    initial = current if first is None else first
+    rows: list[tuple[int, int]] = []
+    day = start
+    while day <= end:
+        period, _ = period_bounds(quota.period, day)
+        if day >= today and period == current:
+            left = live
+        else:
+            left = max(quota.limit - quota.offset if period == initial else quota.limit, 0)
+            if day < today:
+                back = day
+                while back >= period:
+                    if back in closing:
+                        left = closing[back]
+                        break
+                    back -= timedelta(days=1)
+        rows.append((counts.get(day, 0), max(left, 0)))
+        day += timedelta(days=1)
+    return rows

@@ -1,4 +1,5 @@
-"""Stage response caches: in memory (LRU by bytes within the stage's budget) or in Redis (shared by every node).
+"""Stage response caches, least recently used entries evicted by bytes within the stage's budget: in memory (one
+process) or in Redis (shared by every node).
 
 An entry is a whole method response (status, headers, body) stored under a key the cache step builds from the
 method and its cache key parameters, for ``ttl`` seconds. ``stage`` names the stage's cache ("{api}/{stage}").
@@ -104,17 +105,89 @@ class MemoryResponseCache:
         self._stages.clear()
 
 
-class RedisResponseCache:
-    """Entries as Redis strings with a TTL (``SET ... PX``): one round trip per lookup or store.
+# Per stage: the entries (strings with a TTL), a sorted set of their keys by last use (scores from a per-stage
+# sequence, so every host agrees on the order without comparing clocks), a hash of their sizes, and a hash holding
+# the stage's byte total and sequence. The three bookkeeping keys expire no sooner than the stage's longest-lived
+# entry. An entry that expired is still counted until a lookup misses on it or eviction reaches it (as in memory).
+#
+# Lookup. KEYS: entry, lru, sizes, meta. ARGV: member. Returns the entry, or nil.
+_GET_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+    redis.call('ZADD', KEYS[2], redis.call('HINCRBY', KEYS[4], 'seq', 1), ARGV[1])
+  end
+  return raw
+end
+local size = redis.call('HGET', KEYS[3], ARGV[1])
+if size then
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HINCRBY', KEYS[4], 'bytes', -tonumber(size))
+end
+return false
+"""
 
-    The byte budget is Redis's own (``maxmemory`` with an LRU policy), not the stage's ``cacheClusterSize``.
+# Store. KEYS: entry, lru, sizes, meta. ARGV: member, value, ttl ms, size, capacity, entry key prefix.
+# Evicts the least recently used entries until the new one fits. Returns the number evicted.
+_PUT_LUA = """
+local member, size, capacity = ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[5])
+local bytes = tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0')
+local old = redis.call('HGET', KEYS[3], member)
+if old then
+  bytes = bytes - tonumber(old)
+  redis.call('ZREM', KEYS[2], member)
+  redis.call('HDEL', KEYS[3], member)
+end
+local evicted = 0
+while bytes + size > capacity do
+  local oldest = redis.call('ZPOPMIN', KEYS[2])
+  if #oldest == 0 then
+    bytes = 0
+    break
+  end
+  local victim = oldest[1]
+  bytes = bytes - tonumber(redis.call('HGET', KEYS[3], victim) or '0')
+  redis.call('HDEL', KEYS[3], victim)
+  redis.call('DEL', ARGV[6] .. victim)
+  evicted = evicted + 1
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[2], redis.call('HINCRBY', KEYS[4], 'seq', 1), member)
+redis.call('HSET', KEYS[3], member, size)
+redis.call('HSET', KEYS[4], 'bytes', bytes + size)
+local ttl = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[4]) < ttl then
+  for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return evicted
+"""
+
+
+class RedisResponseCache:
+    """Entries as Redis strings with a TTL, within the stage's byte budget (``cacheClusterSize``) like the memory
+    cache: least recently used entries are evicted by bytes, per stage, atomically in one Lua script per lookup or
+    store (one round trip each). Every gateway sharing the Redis server shares the stage's budget and LRU order.
+
+    Keys: ``{prefix}c:{stage}:{key}`` (entries), ``{prefix}cl:{stage}`` (LRU order), ``{prefix}cs:{stage}``
+    (sizes), ``{prefix}cm:{stage}`` (byte total, sequence). Eviction deletes entries by name from the script, so
+    this needs one Redis server (or a primary with replicas), not Redis Cluster.
     An unreachable Redis is a miss (the request goes to the integration), logged once per outage.
     """
 
     def __init__(self, client: Any, *, prefix: str = "apigate:") -> None:
+        from apigate.state.redis import _Script  # redis is imported only when this backend is used
+
         self._client = client
+        self._root = prefix
         self._prefix = prefix + "c:"
         self._down = False
+        self._get = _Script(_GET_LUA)
+        self._put = _Script(_PUT_LUA)
+
+    def _keys(self, stage: str, key: str) -> tuple[str, str, str, str]:
+        root = self._root
+        return (f"{self._prefix}{stage}:{key}", f"{root}cl:{stage}", f"{root}cs:{stage}", f"{root}cm:{stage}")
 
     def _failed(self, exc: BaseException) -> None:
         if not self._down:
@@ -123,7 +196,7 @@ class RedisResponseCache:
 
     async def get(self, stage: str, key: str) -> CachedResponse | None:
         try:
-            raw = await self._client.get(f"{self._prefix}{stage}:{key}")
+            raw = await self._get(self._client, self._keys(stage, key), (key,))
         except (
             Exception
         ) as exc:  # redis-py's ConnectionError/TimeoutError, OSError: a miss, not a failed request
@@ -135,14 +208,23 @@ class RedisResponseCache:
         return None if raw is None else CachedResponse.decode(raw)
 
     async def put(self, stage: str, key: str, entry: CachedResponse, ttl: float, capacity: int) -> None:
-        if entry.size > capacity:
+        size = entry.size
+        if size > capacity:
             return
+        args = (key, entry.encode(), max(1, int(ttl * 1000)), size, capacity, f"{self._prefix}{stage}:")
         try:
-            await self._client.set(f"{self._prefix}{stage}:{key}", entry.encode(), px=max(1, int(ttl * 1000)))
+            await self._put(self._client, self._keys(stage, key), args)
         except Exception as exc:
             self._failed(exc)
 
+    async def stage_bytes(self, stage: str) -> int:
+        """The bytes the stage's entries are counted for (what eviction compares with the budget)."""
+        raw = await self._client.hget(f"{self._root}cm:{stage}", "bytes")
+        return 0 if raw is None else int(raw)
+
     async def flush(self, stage: str) -> None:
+        root = self._root
+        await self._client.delete(f"{root}cl:{stage}", f"{root}cs:{stage}", f"{root}cm:{stage}")
         pattern = f"{self._prefix}{stage}:*"
         batch: list[Any] = []
         async for name in self._client.scan_iter(match=pattern, count=500):

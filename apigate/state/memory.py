@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
-from apigate.state.base import Limit, Quota, QuotaResult, ThrottleResult
+from apigate.state.base import Limit, Quota, QuotaResult, ThrottleResult, daily_report, report_from
 from apigate.state.quota_period import period_bounds, utc_day
 
 _ALLOWED = ThrottleResult(True)
@@ -118,10 +118,12 @@ class MemoryRateLimiter:
 
 
 class _KeyUsage:
-    __slots__ = ("days", "first_period", "periods")
+    __slots__ = ("closing", "days", "first_period", "periods")
 
     def __init__(self) -> None:
         self.days: dict[date, int] = {}
+        # day -> what was left at the end of it (after its last counted request or UpdateUsage)
+        self.closing: dict[date, int] = {}
         # (period name, first day) -> [used, adjustment made by set_remaining]
         self.periods: dict[tuple[str, date], list[int]] = {}
         # period name -> first day of the initial period, where the offset applies
@@ -170,26 +172,53 @@ class MemoryQuotaCounter:
         counters[0] += 1
         days = usage.days
         if day not in days:
-            cutoff = day - self._retention
-            for old in [d for d in days if d < cutoff]:
-                del days[old]
+            self._forget_before(usage, day - self._retention)
             days[day] = 0
         days[day] += 1
+        usage.closing[day] = left - 1
         return QuotaResult(True, left - 1)
+
+    @staticmethod
+    def _forget_before(usage: _KeyUsage, cutoff: date) -> None:
+        for old in [d for d in usage.days if d < cutoff]:
+            del usage.days[old]
+        for old in [d for d in usage.closing if d < cutoff]:
+            del usage.closing[old]
 
     async def remaining(self, key: str, quota: Quota, now: float | None = None) -> int:
         _, _, counters, limit = self._period(key, quota, now, mark=False)
         return max(limit + counters[1] - counters[0], 0)
 
     async def set_remaining(self, key: str, quota: Quota, remaining: int, now: float | None = None) -> None:
-        _, _, counters, limit = self._period(key, quota, now)
+        usage, day, counters, limit = self._period(key, quota, now)
         counters[1] = remaining - (limit - counters[0])
+        if day not in usage.closing:
+            self._forget_before(usage, day - self._retention)
+        usage.closing[day] = remaining
 
     async def usage(self, key: str, start: date, end: date) -> dict[str, int]:
         state = self._keys.get(key)
         if state is None:
             return {}
         return {d.isoformat(): n for d, n in sorted(state.days.items()) if start <= d <= end}
+
+    async def daily_usage(
+        self, key: str, quota: Quota, start: date, end: date, now: float | None = None
+    ) -> list[tuple[int, int]]:
+        moment = self._clock() if now is None else now
+        live = await self.remaining(key, quota, moment)
+        state = self._keys[key]  # remaining() made it
+        since = report_from(quota, start)
+        return daily_report(
+            quota,
+            start,
+            end,
+            today=utc_day(moment),
+            first=state.first_period.get(quota.period),
+            counts=state.days,
+            closing={d: n for d, n in state.closing.items() if since <= d <= end},
+            live=live,
+        )
 
     async def aclose(self) -> None:
         self._keys.clear()

@@ -10,7 +10,8 @@ midnight. Keys are built from one prefix and are not hash-tagged: one Redis serv
 Redis Cluster.
 
 When Redis cannot be reached, the request path fails open (allow, the default) or closed (throttle), logging once
-per outage; control-plane calls (``usage``, ``set_remaining``, ``remaining``) raise ``StateUnavailable``.
+per outage; control-plane calls (``usage``, ``daily_usage``, ``set_remaining``, ``remaining``) raise
+``StateUnavailable``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from apigate.state.base import Limit, Quota, QuotaResult, StateUnavailable, ThrottleResult
+from apigate.state.base import (
+    Limit,
+    Quota,
+    QuotaResult,
+    StateUnavailable,
+    ThrottleResult,
+    daily_report,
+    report_from,
+)
 from apigate.state.quota_period import day_start, period_bounds, utc_day
 
 log = logging.getLogger(__name__)
@@ -74,7 +83,8 @@ end
 return 0
 """
 
-# KEYS: the period's hash {used, adj}, the day's counter, the marker holding the key's initial period.
+# KEYS: the period's hash {used, adj}, the day's counter, the marker holding the key's initial period, the day's
+# closing remaining (what was left after its last counted request or UpdateUsage, for GetUsage).
 # ARGV: limit, offset, period id, period TTL ms, day TTL ms, mode (consume | peek | set), remaining (set).
 # consume returns what is left after counting, or -1 when refused; peek returns what is left; set returns 0.
 _QUOTA_LUA = """
@@ -94,6 +104,7 @@ if mode == 'peek' then return left end
 if mode == 'set' then
   redis.call('HSET', KEYS[1], 'adj', string.format('%d', tonumber(ARGV[7]) - (limit - used)))
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('SET', KEYS[4], ARGV[7], 'PX', ARGV[5])
   return 0
 end
 if left <= 0 then return -1 end
@@ -101,6 +112,7 @@ redis.call('HINCRBY', KEYS[1], 'used', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('SET', KEYS[4], string.format('%d', left - 1), 'PX', ARGV[5])
 return left - 1
 """
 
@@ -132,7 +144,9 @@ class _Script:
         self._source = source
         self._sha = hashlib.sha1(source.encode()).hexdigest()
 
-    async def __call__(self, client: aioredis.Redis, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    async def __call__(
+        self, client: aioredis.Redis, keys: Sequence[str], args: Sequence[str | int | bytes]
+    ) -> Any:
         try:
             return await client.evalsha(self._sha, len(keys), *keys, *args)
         except NoScriptError:
@@ -226,6 +240,7 @@ class RedisQuotaCounter:
             f"{base}{quota.period}:{period_id}",
             f"{base}d:{day.isoformat()}",
             f"{base}first:{quota.period}",
+            f"{base}r:{day.isoformat()}",
         )
         period_ttl_ms = max(1, math.ceil((day_start(end) - moment) * 1000)) + _GRACE_MS
         args = (quota.limit, quota.offset, period_id, period_ttl_ms, self._day_ttl_ms, mode, remaining)
@@ -264,6 +279,35 @@ class RedisQuotaCounter:
         except _UNREACHABLE as exc:
             raise StateUnavailable(f"redis unreachable: {exc}") from exc
         return {d.isoformat(): int(n) for d, n in zip(days, counts, strict=True) if n is not None}
+
+    async def daily_usage(
+        self, key: str, quota: Quota, start: date, end: date, now: float | None = None
+    ) -> list[tuple[int, int]]:
+        moment = time.time() if now is None else now
+        since = report_from(quota, start)
+        days = [since + timedelta(days=i) for i in range((end - since).days + 1)]
+        base = f"{self._prefix}{key}:"
+        live = await self.remaining(key, quota, moment)
+        if not days:
+            return []
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.mget([f"{base}d:{d.isoformat()}" for d in days])
+            pipe.mget([f"{base}r:{d.isoformat()}" for d in days])
+            pipe.get(f"{base}first:{quota.period}")
+            counts, closing, first = await pipe.execute()
+        except _UNREACHABLE as exc:
+            raise StateUnavailable(f"redis unreachable: {exc}") from exc
+        return daily_report(
+            quota,
+            start,
+            end,
+            today=utc_day(moment),
+            first=None if first is None else date.fromisoformat(first.decode()),
+            counts={d: int(n) for d, n in zip(days, counts, strict=True) if n is not None},
+            closing={d: int(n) for d, n in zip(days, closing, strict=True) if n is not None},
+            live=live,
+        )
 
     async def aclose(self) -> None:
         pass

@@ -175,6 +175,59 @@ def test_usage_by_day(backend: Backend) -> None:
     run(backend, body)
 
 
+def test_daily_usage_reports_each_days_closing_remaining(backend: Backend) -> None:
+    """GetUsage's [used, remaining]: remaining is what was left at the end of that day, not today's for every day."""
+
+    async def body(counter: QuotaCounter) -> None:
+        quota = Quota(limit=5, period="DAY")
+        await consume(counter, quota, at("2024-03-04T09:00:00"), 2)
+        await consume(counter, quota, at("2024-03-05T09:00:00"), 1)
+        now = at("2024-03-05T18:00:00")
+        # The day before the first request had the whole limit; tomorrow is a new period.
+        assert await counter.daily_usage("k", quota, date(2024, 3, 3), date(2024, 3, 6), now) == [
+            (0, 5),
+            (2, 3),
+            (1, 4),
+            (0, 5),
+        ]
+        # Seen from the next day, yesterday still closes with what it had left.
+        later = at("2024-03-06T01:00:00")
+        assert await counter.daily_usage("k", quota, date(2024, 3, 4), date(2024, 3, 6), later) == [
+            (2, 3),
+            (1, 4),
+            (0, 5),
+        ]
+        assert await counter.daily_usage("k", quota, date(2024, 3, 6), date(2024, 3, 5), now) == []
+
+        # A week (Sunday 3 March to Saturday 9 March, the key's initial period: offset 2 applies).
+        week = Quota(limit=10, period="WEEK", offset=2)
+        await consume(counter, week, at("2024-03-04T10:00:00"), 3, key="w")
+        await consume(counter, week, at("2024-03-06T10:00:00"), 2, key="w")
+        await counter.set_remaining("w", week, 20, at("2024-03-07T10:00:00"))  # UpdateUsage, no request
+        today = at("2024-03-08T10:00:00")
+        await consume(counter, week, today, 1, key="w")
+        report = await counter.daily_usage("w", week, date(2024, 3, 2), date(2024, 3, 10), today)
+        assert report == [
+            (0, 10),  # Saturday 2 March: the week before, not the initial one
+            (0, 8),  # Sunday: the initial week starts with 10 - 2
+            (3, 5),
+            (0, 5),  # no request: what Monday left
+            (2, 3),
+            (0, 20),  # UpdateUsage set it
+            (1, 19),  # today
+            (0, 19),  # tomorrow, same week: what is left now
+            (0, 10),  # next week: the whole limit
+        ]
+        # A report starting mid-week still carries what earlier days of the week left.
+        assert await counter.daily_usage("w", week, date(2024, 3, 5), date(2024, 3, 5), today) == [(0, 5)]
+        # A key never seen: its initial period is the current one.
+        assert await counter.daily_usage("nobody", week, date(2024, 3, 8), date(2024, 3, 8), today) == [
+            (0, 8)
+        ]
+
+    run(backend, body)
+
+
 def test_set_remaining(backend: Backend) -> None:
     async def body(counter: QuotaCounter) -> None:
         quota = Quota(limit=10, period="DAY")

@@ -1,0 +1,190 @@
+"""The HTTP API (apigatewayv2) data plane: stage, route, CORS, authorizer, integration, response rules."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from urllib.parse import quote
+
+import orjson
+
+from apigate.dataplane.events_v2 import HttpCall, proxy_event_v1, proxy_event_v2
+from apigate.dataplane.http_api.cors import decorate, is_preflight, preflight
+from apigate.dataplane.http_api.jwt_authorizer import JwtVerifier
+from apigate.dataplane.http_api.lambda_authorizer import LambdaAuthorizers
+from apigate.dataplane.http_api.responses import (
+    HttpApiError,
+    internal_error,
+    not_found,
+    parse_v1,
+    parse_v2,
+    unavailable,
+)
+from apigate.dataplane.http_api.targets import lambda_function
+from apigate.functions.directory import FunctionDirectory, FunctionMissing
+from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
+from apigate.server.message import Request, Response
+from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout
+
+__all__ = ["HttpApis"]
+
+log = logging.getLogger("apigate.dataplane")
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
+_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
+
+
+class HttpApis:
+    """Deployed HTTP API stages, swapped whole per stage, and serving requests to them."""
+
+    def __init__(self, functions: FunctionDirectory, upstream: UpstreamPool) -> None:
+        self._functions = functions
+        self._upstream = upstream
+        self._apis: dict[str, dict[str, DeployedHttpApi]] = {}
+        self.jwt = JwtVerifier(upstream)
+        self.lambda_authorizers = LambdaAuthorizers(functions)
+
+    def __contains__(self, api_id: str) -> bool:
+        return api_id in self._apis
+
+    def declare(self, api_id: str) -> None:
+        """An HTTP API exists (even with no stage yet): its requests are answered here, not by REST."""
+        self._apis.setdefault(api_id, {})
+
+    def install(self, deployed: DeployedHttpApi) -> None:
+        stages = dict(self._apis.get(deployed.api_id) or {})
+        stages[deployed.stage] = deployed
+        self._apis[deployed.api_id] = stages
+
+    def get(self, api_id: str, stage: str) -> DeployedHttpApi | None:
+        return (self._apis.get(api_id) or {}).get(stage)
+
+    def remove(self, api_id: str, stage: str) -> None:
+        stages = dict(self._apis.get(api_id) or {})
+        stages.pop(stage, None)
+        self._apis[api_id] = stages
+
+    def remove_api(self, api_id: str) -> None:
+        self._apis.pop(api_id, None)
+
+    async def serve(self, request: Request, api_id: str, path: str, domain: str) -> Response:
+        stages = self._apis.get(api_id) or {}
+        first, _, rest = path[1:].partition("/")
+        deployed = stages.get(first) if first != "$default" else None
+        if deployed is not None:
+            below = "/" + rest
+        else:
+            deployed = stages.get("$default")
+            below = path
+            if deployed is None:
+                return not_found().response()
+        call = HttpCall(request, deployed, below, path, domain, int(time.time() * 1000))
+        cors = deployed.cors
+        if cors is not None and is_preflight(request):
+            response = preflight(cors, request)
+            response.headers.append(("apigw-requestid", call.request_id))
+            return response
+        try:
+            response = await self._route_and_call(call)
+        except HttpApiError as error:
+            response = error.response()
+        except Exception:  # a bug of ours must not become a dropped connection
+            log.exception("HTTP API request failed")
+            response = internal_error().response()
+        if cors is not None:
+            decorate(cors, request, response)
+        response.headers.append(("apigw-requestid", call.request_id))
+        return response
+
+    async def _route_and_call(self, call: HttpCall) -> Response:
+        match = call.api.match(call.request.method, call.path)
+        if match is None:
+            raise not_found()
+        route, call.path_parameters = match
+        call.route = route
+        authorizer = route.authorizer
+        if isinstance(authorizer, JwtAuthorizer):
+            token = _identity(call, authorizer.identity_source)
+            call.authorizer = await self.jwt.authorize(authorizer, token, route.scopes)
+        elif authorizer is not None:
+            call.authorizer = await self.lambda_authorizers.authorize(authorizer, call)
+        integration = route.integration
+        if integration is None:
+            raise not_found()
+        if integration.type == "AWS_PROXY":
+            return await self._lambda(call, integration)
+        if integration.type == "HTTP_PROXY":
+            return await self._http(call, integration)
+        raise internal_error()
+
+    async def _lambda(self, call: HttpCall, integration: HttpIntegration) -> Response:
+        name = lambda_function(integration.uri)
+        if name is None:
+            raise internal_error()
+        v2 = integration.payload_format_version == "2.0"
+        event = orjson.dumps(proxy_event_v2(call) if v2 else proxy_event_v1(call))
+        try:
+            result = await asyncio.wait_for(
+                self._functions.invoke(name, event, request_id=call.request_id),
+                timeout=integration.timeout_seconds,
+            )
+        except FunctionMissing:
+            raise internal_error() from None
+        except TimeoutError:
+            raise unavailable() from None
+        if result.function_error:
+            raise internal_error()
+        return parse_v2(result.payload) if v2 else parse_v1(result.payload)
+
+    async def _http(self, call: HttpCall, integration: HttpIntegration) -> Response:
+        variables = call.api.stage_variables
+        url = _STAGE_VARIABLE.sub(lambda m: variables.get(m.group(1), ""), integration.uri)
+        params = call.path_parameters
+
+        def fill(found: re.Match[str]) -> str:
+            value = params.get(found.group(1))
+            return "" if value is None else quote(value, safe="/")
+
+        url = _PLACEHOLDER.sub(fill, url)
+        query = call.request.query_string
+        if query:
+            url += ("&" if "?" in url else "?") + query
+        request = call.request
+        verb = request.method if integration.method in (None, "ANY") else integration.method
+        try:
+            answer = await self._upstream.request(
+                verb, url, request.headers, request.body, timeout=integration.timeout_seconds
+            )
+        except UpstreamTimeout:
+            raise unavailable() from None
+        except UpstreamError:
+            raise internal_error() from None
+        return Response(
+            answer.status, [(k, v) for k, v in answer.headers if k.lower() not in HOP_BY_HOP], answer.body
+        )
+
+
+def _identity(call: HttpCall, sources: tuple[str, ...]) -> str | None:
+    """The first identity source's value: ``$request.header.X`` (any case), ``$request.querystring.X``."""
+    for source in sources:
+        if source.startswith("$request.header."):
+            value = call.request.header(source[len("$request.header.") :])
+        elif source.startswith("$request.querystring."):
+            name = source[len("$request.querystring.") :]
+            value = None
+            for key, found in _query_pairs(call.request.query_string):
+                if key == name:
+                    value = found
+        else:
+            value = None
+        if value:
+            return value
+    return None
+
+
+def _query_pairs(query: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(query, keep_blank_values=True)

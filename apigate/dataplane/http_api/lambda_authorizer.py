@@ -1,0 +1,177 @@
+"""Lambda REQUEST authorizers on HTTP APIs: payload 1.0 or 2.0, simple or IAM policy responses, caching."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+import orjson
+
+from apigate.dataplane.events_v2 import HttpCall, headers_v2, proxy_event_v1, query_v2, request_context_v2
+from apigate.dataplane.http_api.responses import forbidden, internal_error, unauthorized
+from apigate.dataplane.http_api.targets import lambda_function
+from apigate.functions.directory import FunctionDirectory, FunctionMissing
+from apigate.model.http import LambdaAuthorizer
+
+_TIMEOUT = 10.0  # AWS gives an authorizer 10 seconds
+_CACHE_MAX = 10_000
+
+
+class _Decision:
+    __slots__ = ("allowed", "context", "expires", "policy")
+
+    def __init__(
+        self, allowed: bool, context: dict[str, Any], policy: list[dict[str, Any]] | None, expires: float
+    ):
+        self.allowed = allowed
+        self.context = context
+        self.policy = policy  # IAM statements, re-evaluated against each route ARN on a cache hit
+        self.expires = expires
+
+
+def identity_values(call: HttpCall, sources: tuple[str, ...]) -> list[str] | None:
+    """Every identity source's value, or None when one is missing or empty (AWS answers 401 then)."""
+    values: list[str] = []
+    for source in sources:
+        value: str | None = None
+        if source.startswith("$request.header."):
+            found = call.request.header_values(source[len("$request.header.") :])
+            value = ",".join(found) if found else None
+        elif source.startswith("$request.querystring."):
+            value = (query_v2(call.request.query_string) or {}).get(source[len("$request.querystring.") :])
+        elif source.startswith("$stageVariables."):
+            value = call.api.stage_variables.get(source[len("$stageVariables.") :])
+        elif source.startswith("$context."):
+            found_value = _context_value(call, source[len("$context.") :])
+            value = None if found_value is None else str(found_value)
+        if not value:
+            return None
+        values.append(value)
+    return values
+
+
+def _context_value(call: HttpCall, path: str) -> Any:
+    node: Any = request_context_v2(call)
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def route_arn(call: HttpCall) -> str:
+    api = call.api
+    return (
+        f"arn:aws:execute-api:{api.region}:{api.account_id}:{api.api_id}/{api.stage}/"
+        f"{call.request.method}{call.path}"
+    )
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$")
+
+
+def policy_allows(statements: list[dict[str, Any]], arn: str) -> bool:
+    allowed = False
+    for statement in statements:
+        actions = statement.get("Action")
+        actions = [actions] if isinstance(actions, str) else actions or []
+        if not any(a in ("execute-api:Invoke", "execute-api:*", "*") for a in actions):
+            continue
+        resources = statement.get("Resource")
+        resources = [resources] if isinstance(resources, str) else resources or []
+        if not any(_glob(str(r)).match(arn) for r in resources):
+            continue
+        effect = statement.get("Effect")
+        if effect == "Deny":
+            return False
+        if effect == "Allow":
+            allowed = True
+    return allowed
+
+
+class LambdaAuthorizers:
+    def __init__(self, functions: FunctionDirectory) -> None:
+        self._functions = functions
+        self._cache: dict[tuple[str, ...], _Decision] = {}
+
+    async def authorize(self, authorizer: LambdaAuthorizer, call: HttpCall) -> dict[str, Any]:
+        values = identity_values(call, authorizer.identity_source)
+        if values is None and authorizer.identity_source:
+            raise unauthorized()
+        values = values or []
+        arn = route_arn(call)
+        key = (call.api.api_id, call.api.stage, authorizer.id, *values)
+        decision = self._cache.get(key) if authorizer.ttl_seconds else None
+        if decision is None or decision.expires <= time.monotonic():
+            decision = await self._invoke(authorizer, call, values, arn)
+            if authorizer.ttl_seconds:
+                if len(self._cache) >= _CACHE_MAX:
+                    self._cache.clear()
+                self._cache[key] = decision
+        allowed = decision.allowed if decision.policy is None else policy_allows(decision.policy, arn)
+        if not allowed:
+            raise forbidden()
+        return {"lambda": decision.context}
+
+    async def _invoke(
+        self, authorizer: LambdaAuthorizer, call: HttpCall, values: list[str], arn: str
+    ) -> _Decision:
+        name = lambda_function(authorizer.function)
+        if name is None:
+            raise internal_error()
+        if authorizer.payload_format_version == "2.0":
+            headers, cookies = headers_v2(call.request)
+            event: dict[str, Any] = {
+                "version": "2.0",
+                "type": "REQUEST",
+                "routeArn": arn,
+                "identitySource": values,
+                "routeKey": call.route.route_key if call.route else "$default",
+                "rawPath": call.raw_path,
+                "rawQueryString": call.request.query_string,
+                "cookies": cookies,
+                "headers": headers,
+                "queryStringParameters": query_v2(call.request.query_string),
+                "requestContext": request_context_v2(call),
+                "pathParameters": dict(call.path_parameters),
+                "stageVariables": dict(call.api.stage_variables),
+            }
+        else:
+            event = proxy_event_v1(call)
+            event["type"] = "REQUEST"
+            event["methodArn"] = arn
+            event["identitySource"] = ",".join(values)
+            event["authorizationToken"] = ",".join(values)
+        try:
+            result = await asyncio.wait_for(
+                self._functions.invoke(name, orjson.dumps(event), request_id=call.request_id),
+                timeout=_TIMEOUT,
+            )
+        except (FunctionMissing, TimeoutError):
+            raise internal_error() from None
+        if result.function_error:
+            raise internal_error()
+        try:
+            answer = orjson.loads(result.payload)
+        except orjson.JSONDecodeError:
+            raise internal_error() from None
+        if not isinstance(answer, dict):
+            raise internal_error()
+        expires = time.monotonic() + authorizer.ttl_seconds
+        context = answer.get("context") or {}
+        if not isinstance(context, dict):
+            raise internal_error()
+        if authorizer.simple_responses:
+            allowed = answer.get("isAuthorized")
+            if not isinstance(allowed, bool):
+                raise internal_error()
+            return _Decision(allowed, context, None, expires)
+        document = answer.get("policyDocument")
+        if not isinstance(document, dict) or not isinstance(document.get("Statement"), list):
+            raise internal_error()
+        if "principalId" in answer:
+            context = {**context, "principalId": answer["principalId"]}
+        return _Decision(False, context, document["Statement"], expires)

@@ -1,0 +1,124 @@
+"""Compiled HTTP API (apigatewayv2): routes by route key, most specific first, frozen per deployment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+
+@dataclass(frozen=True, slots=True)
+class HttpIntegration:
+    id: str
+    type: str  # AWS_PROXY | HTTP_PROXY
+    uri: str
+    method: str | None  # IntegrationMethod (HTTP_PROXY); None or ANY: the request's own verb
+    payload_format_version: str  # "1.0" | "2.0"
+    timeout_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class JwtAuthorizer:
+    id: str
+    name: str
+    issuer: str
+    audience: tuple[str, ...]
+    identity_source: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaAuthorizer:
+    id: str
+    name: str
+    function: str
+    payload_format_version: str
+    simple_responses: bool
+    ttl_seconds: int
+    identity_source: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRoute:
+    route_key: str
+    method: str | None  # None for $default; ANY matches every verb
+    segments: tuple[str, ...]  # "{name}" for a variable, "{name+}" (last) for greedy
+    integration: HttpIntegration | None
+    authorizer: JwtAuthorizer | LambdaAuthorizer | None = None
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        return bool(self.segments) and self.segments[-1].endswith("+}")
+
+    def specificity(self) -> tuple[int, ...]:
+        """Sort key: literal segments beat variables beat greedy, position by position; a verb beats ANY."""
+        ranks = []
+        for part in self.segments:
+            ranks.append(2 if part.endswith("+}") else 1 if part.startswith("{") else 0)
+        return (*ranks, 3, 1 if self.method == "ANY" else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Cors:
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleSetting:
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeployedHttpApi:
+    api_id: str
+    stage: str
+    deployment_id: str
+    account_id: str
+    region: str
+    stage_variables: dict[str, str]
+    routes: tuple[HttpRoute, ...]  # most specific first, $default excluded
+    default_route: HttpRoute | None
+    cors: Cors | None = None
+    default_throttle: ThrottleSetting | None = None
+    route_throttles: dict[str, ThrottleSetting] = field(default_factory=dict)
+
+    def match(self, verb: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        stripped = path.strip("/")
+        parts = stripped.split("/") if stripped else []
+        for route in self.routes:
+            if route.method != "ANY" and route.method != verb:
+                continue
+            params = _match(route.segments, parts)
+            if params is not None:
+                return route, params
+        if self.default_route is not None:
+            return self.default_route, {}
+        return None
+
+
+def _match(segments: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
+    params: dict[str, str] = {}
+    for index, segment in enumerate(segments):
+        if segment.endswith("+}"):
+            rest = parts[index:]
+            if not rest:
+                return None
+            params[segment[1:-2]] = unquote("/".join(rest))
+            return params
+        if index >= len(parts):
+            return None
+        part = parts[index]
+        if segment.startswith("{"):
+            if not part:
+                return None
+            params[segment[1:-1]] = unquote(part)
+        elif segment != unquote(part):
+            return None
+    if len(parts) != len(segments):
+        return None
+    return params
