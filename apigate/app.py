@@ -109,7 +109,7 @@ class Gateway:
             unlocked=frozenset({"TestInvokeMethod"}),
         )
         # HTTP APIs (apigatewayv2): their own compiled stages, served again after a restart.
-        self.http_apis = HttpApis(self.functions, self.upstream)
+        self.http_apis = ctx.http_apis = HttpApis(self.functions, self.upstream, self.state.limiter)
         self.apigatewayv2 = wire.ServiceApi(
             "apigatewayv2", http_api_control.handlers(ctx, self.http_apis), lock=ctx.writes
         )
@@ -120,6 +120,7 @@ class Gateway:
         # Serve every stored stage again after a restart, and later what other processes on this data dir change.
         self.sync = ConfigSync(ctx, settings.data_dir / "apigate.db")
         self.sync.reload()
+        self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
 
     def start_sync(self) -> None:
         """Poll for changes other processes made to the shared data dir (needs the running loop)."""

@@ -59,7 +59,7 @@ LAMBDA_SOURCE = (
 )
 
 BUSY_WARNING = 10.0  # percent of cores 0-1 busy with other work before a row that makes it suspect
-ALL_ROWS = ("mock", "lambda", "http_proxy")
+ALL_ROWS = ("mock", "lambda", "http_proxy", "http_api")
 
 
 # --------------------------------------------------------------------------------------------- rows
@@ -113,7 +113,7 @@ class Row:
 
 def plan_rows(selected: list[str]) -> list[Row]:
     rows: list[Row] = []
-    if "mock" in selected or "lambda" in selected:
+    if "mock" in selected or "lambda" in selected or "http_api" in selected:
         rows.append(Row("nginx_return", "nginx return 200 (baseline A)", BASELINE_BODY))
     if "http_proxy" in selected:
         rows.append(Row("nginx_proxy", "nginx proxy_pass (baseline B)", UPSTREAM_BODY))
@@ -125,6 +125,14 @@ def plan_rows(selected: list[str]) -> list[Row]:
         rows.append(
             Row("http_proxy", "apigate HTTP_PROXY", UPSTREAM_BODY, baseline="nginx_proxy", target=0.25)
         )
+    if "http_api" in selected:
+        # HTTP APIs exist for low latency: at least the REST AWS_PROXY path's throughput, in the same run.
+        if "lambda" in selected:
+            rows.append(
+                Row("http_api", "apigate HTTP API AWS_PROXY", LAMBDA_BODY, baseline="lambda", target=1.0)
+            )
+        else:
+            rows.append(Row("http_api", "apigate HTTP API AWS_PROXY", LAMBDA_BODY, baseline="nginx_return"))
     return rows
 
 
@@ -392,6 +400,46 @@ def configure_gateway(endpoint: str, rows: dict[str, Row], upstream_port: int) -
             continue
         row.url = f"{endpoint}/_aws/execute-api/{api_id}/{STAGE}/{_path_part(key)}"
     apigw.create_deployment(restApiId=api_id, stageName=STAGE)
+    row = rows.get("http_api")
+    if row is not None:
+        try:
+            row.url = _setup_http_api(endpoint, lam)
+        except Exception as exc:
+            row.error = f"setup failed: {_describe(exc)}"
+
+
+def _bench_function(lam: Any) -> str:
+    """The trivial function both AWS_PROXY rows call, created once."""
+    with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
+        return str(lam.get_function(FunctionName=FUNCTION_NAME)["Configuration"]["FunctionName"])
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("lambda_function.py", LAMBDA_SOURCE)
+    function = lam.create_function(
+        FunctionName=FUNCTION_NAME,
+        Runtime="python3.11",
+        Role="arn:aws:iam::000000000000:role/bench",
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    return str(function["FunctionName"])
+
+
+def _setup_http_api(endpoint: str, lam: Any) -> str:
+    """An HTTP API quick-created with a GET /lambda route to the function (payload 2.0, $default stage)."""
+    import boto3
+
+    v2 = boto3.session.Session(
+        aws_access_key_id="bench", aws_secret_access_key="bench", region_name=REGION
+    ).client("apigatewayv2", endpoint_url=endpoint)
+    function = _bench_function(lam)
+    api_id = v2.create_api(
+        Name="apigate-bench-http",
+        ProtocolType="HTTP",
+        Target=f"arn:aws:lambda:{REGION}:000000000000:function:{function}",
+        RouteKey="GET /lambda",
+    )["ApiId"]
+    return f"{endpoint}/_aws/execute-api/{api_id}/lambda"
 
 
 def _path_part(key: str) -> str:
@@ -406,19 +454,10 @@ def _setup_mock(apigw: Any, _lam: Any, api_id: str, resource_id: str, _upstream:
 
 
 def _setup_lambda(apigw: Any, lam: Any, api_id: str, resource_id: str, _upstream: int) -> None:
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("lambda_function.py", LAMBDA_SOURCE)
-    function = lam.create_function(
-        FunctionName=FUNCTION_NAME,
-        Runtime="python3.11",
-        Role="arn:aws:iam::000000000000:role/bench",
-        Handler="lambda_function.lambda_handler",
-        Code={"ZipFile": archive.getvalue()},
-    )
+    function = _bench_function(lam)
     uri = (
         f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
-        f"arn:aws:lambda:{REGION}:000000000000:function:{function['FunctionName']}/invocations"
+        f"arn:aws:lambda:{REGION}:000000000000:function:{function}/invocations"
     )
     apigw.put_integration(
         restApiId=api_id,

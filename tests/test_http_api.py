@@ -12,7 +12,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from helpers import GatewayProcess, create_function
+from helpers import GatewayProcess, create_function, wait_for
 
 ECHO_V2 = """
 import json
@@ -209,6 +209,9 @@ def test_payload_v2_event_fields(gateway: GatewayProcess, routed: str) -> None:
     assert event["cookies"] == ["s=1", "t=2", "u=3"]
     assert event["headers"]["x-multi"] == "one,two"
     assert event["headers"]["user-agent"] == "tester"
+    assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
+    assert event["headers"]["x-forwarded-proto"] == "http"
+    assert event["headers"]["x-forwarded-port"] == str(parts.port)
     assert "cookie" not in event["headers"] and "X-Multi" not in event["headers"]
     assert event["pathParameters"] == {"id": "42"}
     assert event["body"] == '{"k": "v"}' and event["isBase64Encoded"] is False
@@ -342,3 +345,88 @@ def test_served_again_after_restart(tmp_path: Path) -> None:
         assert process.client("apigatewayv2").get_api(ApiId=api_id)["Name"] == "persist"
     finally:
         process.stop()
+
+
+def test_route_throttling(gateway: GatewayProcess, v2: Any, echo: str) -> None:
+    api_id = v2.create_api(Name="throttled", ProtocolType="HTTP")["ApiId"]
+    target = f"integrations/{lambda_integration(v2, api_id, echo)}"
+    v2.create_route(ApiId=api_id, RouteKey="GET /tight", Target=target)
+    v2.create_route(ApiId=api_id, RouteKey="GET /loose", Target=target)
+    v2.create_route(ApiId=api_id, RouteKey="GET /closed", Target=target)
+    v2.create_stage(
+        ApiId=api_id,
+        StageName="$default",
+        AutoDeploy=True,
+        # refills so slowly that no token comes back during the test
+        DefaultRouteSettings={"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 0.0001},
+        RouteSettings={
+            "GET /loose": {"ThrottlingBurstLimit": 100},
+            "GET /closed": {"ThrottlingBurstLimit": 0, "ThrottlingRateLimit": 0},
+        },
+    )
+    url = base(gateway, api_id)
+    statuses = [requests.get(f"{url}/tight", timeout=10).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    limited = requests.get(f"{url}/tight", timeout=10)
+    assert limited.json() == {"message": "Too Many Requests"}
+    assert [requests.get(f"{url}/loose", timeout=10).status_code for _ in range(4)] == [200] * 4
+    assert requests.get(f"{url}/closed", timeout=10).status_code == 429
+
+
+def test_parameter_mapping(gateway: GatewayProcess, v2: Any, upstream: str) -> None:
+    api_id = v2.create_api(Name="mapping", ProtocolType="HTTP")["ApiId"]
+    integration = v2.create_integration(
+        ApiId=api_id,
+        IntegrationType="HTTP_PROXY",
+        IntegrationUri=f"{upstream}/orig",
+        IntegrationMethod="GET",
+        PayloadFormatVersion="1.0",
+        RequestParameters={
+            "append:header.x-added": "$request.header.x-in",
+            "overwrite:header.x-stage": "$stageVariables.tier",
+            "remove:header.x-secret": "''",
+            "overwrite:querystring.item": "$request.path.id",
+            "remove:querystring.drop": "''",
+            "overwrite:path": "/rewritten/${request.path.id}",
+        },
+        ResponseParameters={"200": {"overwrite:header.x-upstream": "mapped", "overwrite:statuscode": "202"}},
+    )["IntegrationId"]
+    v2.create_route(ApiId=api_id, RouteKey="GET /things/{id}", Target=f"integrations/{integration}")
+    v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True, StageVariables={"tier": "gold"})
+    with pytest.raises(ClientError):
+        v2.update_integration(ApiId=api_id, IntegrationId=integration, RequestParameters={"bogus:x": "y"})
+    answer = requests.get(
+        f"{base(gateway, api_id)}/things/5?drop=1&keep=2",
+        headers={"x-in": "hello", "x-secret": "s"},
+        timeout=10,
+    )
+    assert answer.status_code == 202
+    assert answer.headers["x-upstream"] == "mapped"
+    seen = answer.json()
+    headers = {k.lower(): v for k, v in seen["headers"]}
+    assert headers["x-added"] == "hello" and headers["x-stage"] == "gold"
+    assert "x-secret" not in headers
+    path, _, query = seen["path"].partition("?")
+    assert sorted(query.split("&")) == ["item=5", "keep=2"]
+    assert path == "/rewritten/5"
+
+
+def test_other_process_on_the_same_data_dir_follows(tmp_path: Path) -> None:
+    first, second = GatewayProcess(tmp_path), GatewayProcess(tmp_path)
+    first.start()
+    second.start()
+    try:
+        client = first.client("apigatewayv2")
+        function = create_function(first.client("lambda"), ECHO_V2)
+        api_id = client.create_api(Name="shared", ProtocolType="HTTP", Target=function_arn(function))["ApiId"]
+
+        def status(process: GatewayProcess) -> int:
+            return requests.get(f"{process.url}/_aws/execute-api/{api_id}/x", timeout=10).status_code
+
+        wait_for(lambda: status(second) == 200)
+        client.delete_api(ApiId=api_id)
+        assert status(first) == 403  # an unknown API, as for REST
+        wait_for(lambda: status(second) == 403)
+    finally:
+        second.stop()
+        first.stop()

@@ -127,12 +127,14 @@ import json, os
 def handler(event, context):
     body = {
         "env": {k: os.environ.get(k) for k in ("GREETING", "SHARED", "MODE", "COLOUR", "STACK")},
-        "path": event["path"],
-        "method": event["httpMethod"],
-        "pathParameters": event["pathParameters"],
-        "stageVariables": event["stageVariables"],
+        # REST APIs send payload 1.0, HTTP APIs 2.0
+        "path": event["path"] if "path" in event else event["rawPath"],
+        "method": event["httpMethod"] if "httpMethod" in event else event["requestContext"]["http"]["method"],
+        "pathParameters": event.get("pathParameters"),
+        "stageVariables": event.get("stageVariables"),
         "stage": event["requestContext"]["stage"],
-        "body": event["body"],
+        "body": event.get("body"),
+        "version2": event.get("version") == "2.0",
         "version": VERSION,
     }
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
@@ -221,7 +223,12 @@ def test_sam_app_serves_its_routes(tmp_path: Path, started: list[GatewayProcess]
     assert "TableName: Table" in output
     warning = next(line for line in gateway.output if "resource types not served" in line)
     assert "AWS::DynamoDB::Table" in warning and "AWS::SQS::Queue" in warning
-    assert any("HttpApi events are recorded" in line for line in gateway.output)
+    # the HttpApi event: SAM's implicit HTTP API, payload 2.0, its $default stage at the root
+    v2 = gateway.client("apigatewayv2")
+    http_api = next(api for api in v2.get_apis()["Items"] if api["Name"] == "app")
+    assert [r["RouteKey"] for r in v2.get_routes(ApiId=http_api["ApiId"])["Items"]] == ["GET /http"]
+    http_answer = requests.get(f"{gateway.url}/_aws/execute-api/{http_api['ApiId']}/http", timeout=10).json()
+    assert (http_answer["path"], http_answer["stage"], http_answer["version2"]) == ("/http", "$default", True)
     # Cors: SAM's OPTIONS methods answer the preflight
     preflight = requests.options(gateway.invoke_url(mine, "v1", "/mine"), timeout=10)
     assert preflight.status_code == 200

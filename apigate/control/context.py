@@ -11,6 +11,7 @@ from apigate.registry import Registry
 from apigate.store.base import DocumentStore
 
 if TYPE_CHECKING:
+    from apigate.dataplane.http_api import HttpApis
     from apigate.dataplane.pipeline import Pipeline
     from apigate.functions.directory import FunctionDirectory
     from apigate.state import QuotaCounter
@@ -29,4 +30,5 @@ class ControlContext:
     pipeline: Pipeline | None = None  # set once the data plane exists; TestInvokeMethod runs through it
     quotas: QuotaCounter | None = None  # usage counts (GetUsage, UpdateUsage)
     cache: ResponseCache | None = None  # stage response caches (FlushStageCache)
+    http_apis: HttpApis | None = None  # what HTTP APIs are served (set by the gateway)
     writes: asyncio.Lock = field(default_factory=asyncio.Lock)

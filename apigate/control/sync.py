@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -32,6 +33,8 @@ class ConfigSync:
         self._functions: dict[str, bytes] | None = None  # None until the first look
         self._retiring: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        # Other configuration served from the same store (HTTP APIs): reloaded along with the REST stages.
+        self.also_reload: list[Callable[[], None]] = []
         # A digest of the configuration being served (stages, keys, plans): equal on processes that agree.
         self.digest = ""
 
@@ -63,6 +66,11 @@ class ConfigSync:
             ctx.registry.remove(*key)
         self._seen = current
         refresh_plans(ctx)
+        for reload in self.also_reload:
+            try:
+                reload()
+            except Exception:
+                log.exception("reloading configuration failed")
         self._reload_functions()
         digest = hashlib.sha1()
         for key in sorted(current):

@@ -62,6 +62,16 @@ def headers_v2(request: Request) -> tuple[dict[str, str], list[str] | None]:
             continue
         previous = headers.get(lowered)
         headers[lowered] = value if previous is None else f"{previous},{value}"
+    # What AWS's front end adds: the client's address appended, the scheme and port it was called on.
+    client_ip = request.client[0]
+    forwarded = headers.get("x-forwarded-for")
+    headers["x-forwarded-for"] = f"{forwarded}, {client_ip}" if forwarded else client_ip
+    host_port = (headers.get("host") or "").rpartition(":")[2]
+    headers.setdefault("x-forwarded-proto", request.scheme)
+    headers.setdefault(
+        "x-forwarded-port",
+        host_port if host_port.isdigit() else ("443" if request.scheme == "https" else "80"),
+    )
     return headers, cookies or None
 
 

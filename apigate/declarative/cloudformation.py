@@ -24,6 +24,7 @@ from apigate.aws.errors import AwsError
 from apigate.aws.wire import OperationHandler
 from apigate.control import deployments, openapi, resources, rest_apis
 from apigate.control import functions as lambda_api
+from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
 from apigate.declarative import sam
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
@@ -37,6 +38,8 @@ SUPPORTED = (
     "AWS::ApiGateway::Method",
     "AWS::ApiGateway::Deployment",
     "AWS::ApiGateway::Stage",
+    "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::Stage",
 )
 _LAST = {"AWS::ApiGateway::Deployment": 1, "AWS::ApiGateway::Stage": 2}  # after every method exists
 _METHOD_SETTINGS = {
@@ -116,6 +119,9 @@ class Deployer:
         self.deps = deployments.handlers(ctx)
         self.oas = openapi.handlers(ctx)
         self.lam: dict[str, OperationHandler] = lambda_api.handlers(ctx.functions)
+        self.v2: dict[str, OperationHandler] = (
+            http_api_control.handlers(ctx, ctx.http_apis) if ctx.http_apis is not None else {}
+        )
 
     async def deploy(self, path: Path, overrides: dict[str, str], stack_name: str | None = None) -> Deployed:
         path = path.resolve()
@@ -308,6 +314,8 @@ class _Run:
 
         for api_id in {p for t, p in self.physical.values() if t == "AWS::ApiGateway::RestApi"}:
             self.ctx.registry.remove_api(api_id)
+        if self.ctx.http_apis is not None:
+            http_api_control.load_all(self.ctx, self.ctx.http_apis)
         for api in self.ctx.store.list("restapi"):
             for stage in self.ctx.store.list("stage", api["id"]):
                 snapshot = self.ctx.store.get("snapshot", f"{api['id']}/{stage['deploymentId']}")
@@ -386,6 +394,55 @@ class _Run:
             self.physical[logical_id] = (kind, created["id"])
         elif kind == "AWS::ApiGateway::Stage":
             await self._stage(logical_id, props)
+        elif kind == "AWS::ApiGatewayV2::Api":
+            await self._http_api(logical_id, props)
+        elif kind == "AWS::ApiGatewayV2::Stage":
+            await self._http_stage(logical_id, props)
+
+    def _v2(self, operation: str) -> OperationHandler:
+        handler = self.d.v2.get(operation)
+        if handler is None:
+            raise IntrinsicError("HTTP APIs are not served by this deployer")
+        return handler
+
+    async def _http_api(self, logical_id: str, props: Doc) -> None:
+        """An HTTP API from its OpenAPI ``Body`` (imported again on a redeploy, keeping its id)."""
+        body = props.get("Body")
+        if not isinstance(body, dict):
+            raise IntrinsicError(
+                "Body must be an OpenAPI 3.0 document (only Body-defined HTTP APIs are served)"
+            )
+        if props.get("Name"):
+            body = {**body, "info": {**(body.get("info") or {}), "title": props["Name"]}}
+        existing = self._old(logical_id, "AWS::ApiGatewayV2::Api")
+        raw = orjson.dumps(body).decode()
+        if existing is not None and self.ctx.store.get("v2api", existing) is not None:
+            api = await self._v2("ReimportApi")({"ApiId": existing, "Body": raw})
+        else:
+            api = await self._v2("ImportApi")({"Body": raw})
+        self.physical[logical_id] = ("AWS::ApiGatewayV2::Api", api["ApiId"])
+        self.attributes[logical_id] = {"ApiId": api["ApiId"], "ApiEndpoint": api["ApiEndpoint"]}
+
+    async def _http_stage(self, logical_id: str, props: Doc) -> None:
+        api_id, name = props.get("ApiId"), props.get("StageName")
+        params = {
+            k: v
+            for k, v in {
+                "ApiId": api_id,
+                "StageName": name,
+                "AutoDeploy": props.get("AutoDeploy"),
+                "StageVariables": props.get("StageVariables"),
+                "DefaultRouteSettings": props.get("DefaultRouteSettings"),
+                "RouteSettings": props.get("RouteSettings"),
+                "Description": props.get("Description"),
+            }.items()
+            if v is not None
+        }
+        if self.ctx.store.get("v2stage", f"{api_id}/{name}") is not None:
+            await self._v2("UpdateStage")(params)
+        else:
+            await self._v2("CreateStage")(params)
+        self.physical[logical_id] = ("AWS::ApiGatewayV2::Stage", str(name))
 
     async def _function(self, logical_id: str, props: Doc) -> None:
         name = str(props.get("FunctionName") or logical_id)
@@ -585,6 +642,8 @@ class _Run:
                 await self.d.apis["DeleteRestApi"]({"restApiId": physical})
             elif kind == "AWS::Lambda::Function" and self.ctx.store.get("function", physical) is not None:
                 await self.d.lam["DeleteFunction"]({"FunctionName": physical})
+            elif kind == "AWS::ApiGatewayV2::Api" and self.ctx.store.get("v2api", physical) is not None:
+                await self._v2("DeleteApi")({"ApiId": physical})
 
     def _outputs(self, resolver: Resolver) -> dict[str, str]:
         outputs: dict[str, str] = {}

@@ -31,7 +31,7 @@ _FUNCTION_KEYS = (
 @dataclass(slots=True)
 class Transformed:
     resources: Doc
-    http_api_events: list[Doc] = field(default_factory=list)  # recorded until HTTP APIs are served
+    http_api_events: list[Doc] = field(default_factory=list)  # as written, kept in the stack document
     api_settings: Doc = field(default_factory=dict)  # Auth, Cors, MethodSettings as written, by API
     warnings: list[str] = field(default_factory=list)
 
@@ -65,6 +65,7 @@ def transform(template: Doc, base: Path, file: Path, stack_name: str) -> Transfo
     globals_ = template.get("Globals") or {}
     out = Transformed(resources={})
     api_paths: dict[str, dict[str, dict[str, str]]] = {}
+    http_routes: dict[str, str] = {}  # route key -> function, on SAM's implicit HTTP API
     apis = {
         name: _merge(globals_.get("Api") or {}, r.get("Properties") or {})
         for name, r in resources.items()
@@ -130,7 +131,26 @@ def transform(template: Doc, base: Path, file: Path, stack_name: str) -> Transfo
                 taken[verb] = logical_id
             elif event_type == "HttpApi":
                 out.http_api_events.append({"function": logical_id, "event": event_name, **event_props})
-                out.warnings.append(f"{where}: HttpApi events are recorded, not served yet")
+                if event_props.get("ApiId") is not None:
+                    out.warnings.append(
+                        f"{where}: HttpApi events on an AWS::Serverless::HttpApi are not served yet"
+                    )
+                    continue
+                http_path, http_method = event_props.get("Path"), event_props.get("Method")
+                key = "$default" if http_path is None and http_method is None else None
+                if key is None:
+                    if not isinstance(http_path, str) or not isinstance(http_method, str):
+                        raise TemplateError(
+                            "an HttpApi event needs both a Path and a Method", file=file, resource=where
+                        )
+                    key = (
+                        f"{'ANY' if http_method.lower() in ('any', '*') else http_method.upper()} {http_path}"
+                    )
+                if key in http_routes:
+                    raise TemplateError(
+                        f"{key} is already served by {http_routes[key]}", file=file, resource=where
+                    )
+                http_routes[key] = logical_id
             else:
                 out.warnings.append(f"{where}: event type {event_type} is not served by apigate")
     if IMPLICIT_API in api_paths:
@@ -139,7 +159,44 @@ def transform(template: Doc, base: Path, file: Path, stack_name: str) -> Transfo
         apis[IMPLICIT_API] = {"StageName": "Prod", **(globals_.get("Api") or {})}
     for logical_id, props in apis.items():
         _api(out, template, logical_id, props, api_paths.get(logical_id) or {}, base, file, stack_name)
+    if http_routes:
+        if IMPLICIT_HTTP_API in resources:
+            raise TemplateError(
+                "the name is taken by SAM's implicit HTTP API", file=file, resource=IMPLICIT_HTTP_API
+            )
+        _http_api(out, http_routes, stack_name)
     return out
+
+
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+
+
+def _http_api(out: Transformed, routes: dict[str, str], stack_name: str) -> None:
+    """SAM's implicit HTTP API: an OpenAPI 3.0 body with one AWS_PROXY (payload 2.0) route per event, and an
+    auto-deployed ``$default`` stage, as ``AWS::ApiGatewayV2::Api`` and ``AWS::ApiGatewayV2::Stage``."""
+    paths: Doc = {}
+    for key, function in sorted(routes.items()):
+        verb, path = ("ANY", "/$default") if key == "$default" else key.split(" ", 1)
+        method = "x-amazon-apigateway-any-method" if verb == "ANY" else verb.lower()
+        paths.setdefault(path, {})[method] = {
+            "x-amazon-apigateway-integration": {
+                "type": "aws_proxy",
+                "httpMethod": "POST",
+                "uri": {"Fn::GetAtt": [function, "Arn"]},
+                "payloadFormatVersion": "2.0",
+            },
+            "responses": {},
+        }
+    out.resources[IMPLICIT_HTTP_API] = {
+        "Type": "AWS::ApiGatewayV2::Api",
+        "Properties": {
+            "Body": {"openapi": "3.0.1", "info": {"title": stack_name, "version": "1.0"}, "paths": paths}
+        },
+    }
+    out.resources[f"{IMPLICIT_HTTP_API}ApiGatewayDefaultStage"] = {
+        "Type": "AWS::ApiGatewayV2::Stage",
+        "Properties": {"ApiId": {"Ref": IMPLICIT_HTTP_API}, "StageName": "$default", "AutoDeploy": True},
+    }
 
 
 def _api(

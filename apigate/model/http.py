@@ -5,6 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from apigate.state import Limit
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterMap:
+    """One parameter mapping: ``append|overwrite|remove:header.X``, ``...:querystring.X``, ``overwrite:path``,
+    ``overwrite:statuscode``; ``source`` is a ``$request.*``, ``$response.*``, ``$context.*`` or
+    ``$stageVariables.*`` reference, or literal text."""
+
+    action: str
+    location: str  # header | querystring | path | statuscode
+    name: str
+    source: str
+
 
 @dataclass(frozen=True, slots=True)
 class HttpIntegration:
@@ -14,6 +28,8 @@ class HttpIntegration:
     method: str | None  # IntegrationMethod (HTTP_PROXY); None or ANY: the request's own verb
     payload_format_version: str  # "1.0" | "2.0"
     timeout_seconds: float
+    request_parameters: tuple[ParameterMap, ...] = ()
+    response_parameters: dict[str, tuple[ParameterMap, ...]] = field(default_factory=dict)  # by status code
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +60,9 @@ class HttpRoute:
     integration: HttpIntegration | None
     authorizer: JwtAuthorizer | LambdaAuthorizer | None = None
     scopes: tuple[str, ...] = ()
+    limit: Limit | None = (
+        None  # the stage's throttle for this route (RouteSettings, else DefaultRouteSettings)
+    )
 
     @property
     def greedy(self) -> bool:
@@ -68,12 +87,6 @@ class Cors:
 
 
 @dataclass(frozen=True, slots=True)
-class ThrottleSetting:
-    rate: float
-    burst: int
-
-
-@dataclass(frozen=True, slots=True)
 class DeployedHttpApi:
     api_id: str
     stage: str
@@ -84,8 +97,6 @@ class DeployedHttpApi:
     routes: tuple[HttpRoute, ...]  # most specific first, $default excluded
     default_route: HttpRoute | None
     cors: Cors | None = None
-    default_throttle: ThrottleSetting | None = None
-    route_throttles: dict[str, ThrottleSetting] = field(default_factory=dict)
 
     def match(self, verb: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
         stripped = path.strip("/")

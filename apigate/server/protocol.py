@@ -179,6 +179,9 @@ class HttpProtocol(asyncio.Protocol):
         self._body_timeout = limits.body_timeout
         self._idle_timeout = limits.idle_timeout
         self._max_body = limits.max_body_size
+        self._max_url = limits.max_url_length
+        self._max_header_bytes = limits.max_header_bytes
+        self._max_pipelined = limits.max_pipelined
         self._loop = asyncio.get_running_loop()
         self._parser = httptools.HttpRequestParser(self)
         self._client: tuple[str, int] = ("", 0)
@@ -289,13 +292,13 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > self._limits.max_url_length:
+        if len(self._url) > self._max_url:
             self._reject = _URL_TOO_LONG
             raise _Reject
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = self._header_bytes + len(name) + len(value)
-        if size > self._limits.max_header_bytes:
+        if size > self._max_header_bytes:
             self._reject = _HEADERS_TOO_LARGE
             raise _Reject
         self._header_bytes = size
@@ -364,7 +367,7 @@ class HttpProtocol(asyncio.Protocol):
         if flags & _UPGRADE:
             self._upgrading = True  # data_received stops parsing at the upgrade point
         self._queue.append((request, flags))
-        if len(self._queue) >= self._limits.max_pipelined and not self._backlog_paused:
+        if len(self._queue) >= self._max_pipelined and not self._backlog_paused:
             self._backlog_paused = True  # the client pipelines faster than we answer
             self._transport.pause_reading()
         self._dispatch()

@@ -82,9 +82,12 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+# A name can only be hop-by-hop if it has one of these lengths: lower() only those (most headers are not).
+HOP_BY_HOP_LENGTHS = frozenset(len(name) for name in HOP_BY_HOP)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_WRITE_JOIN_MAX = 64 * 1024  # below this, one bytes concat beats writelines' bookkeeping
+_WRITE_JOIN_MAX = 64 * 1024
+_CACHED_URL_MAX = 512  # longer URLs are resolved every time: bounds the URL cache to ~2 MB  # below this, one bytes concat beats writelines' bookkeeping
 
 
 @dataclass(slots=True, eq=False)
@@ -120,6 +123,7 @@ class _Connection(asyncio.Protocol):
         "closed",
         "deadline",
         "idle_since",
+        "loop",
         "lost",
         "origin",
         "pool",
@@ -127,9 +131,10 @@ class _Connection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, pool: UpstreamPool, origin: _Origin) -> None:
+    def __init__(self, pool: UpstreamPool, origin: _Origin, loop: asyncio.AbstractEventLoop) -> None:
         self.pool = pool
         self.origin = origin
+        self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.closed = False  # we, or the peer, ended it: no longer counted as open
         self.lost = False  # connection_lost has run: the transport is fully gone
@@ -171,7 +176,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         parser = self._parser
-        if parser is None:
+        if parser is None or self._waiter is None:
             # Bytes while idle (or after the response ended) mean we no longer know where the next
             # response starts: the connection is unusable.
             self.abort()
@@ -224,8 +229,7 @@ class _Connection(asyncio.Protocol):
         if self._message_done:
             # A second response nobody asked for: never reuse this connection.
             self._reusable = False
-            return
-        self._reset_message()
+        # Otherwise the message state is fresh: start() and a skipped 1xx response both reset it.
 
     def on_status(self, status: bytes) -> None:
         self._size += len(status)
@@ -280,12 +284,14 @@ class _Connection(asyncio.Protocol):
             return  # data_received fails the waiter right after feed_data returns
         waiter = self._waiter
         self._waiter = None
-        self._parser = None  # breaks the parser <-> protocol cycle; a new parser per response
+        # The parser is kept for the connection's next response (creating one per response costs
+        # ~0.3 us) only where llhttp itself ended this one on a keep-alive connection: after a HEAD we
+        # ended it early, and llhttp still expects a body.
+        if self._is_head or not self._keep_alive:
+            self._parser = None
         self._reusable = self._keep_alive
         if waiter is not None and not waiter.done():
-            waiter.set_result(
-                UpstreamResponse(self._status, self._reason, self._headers, b"".join(self._body))
-            )
+            waiter.set_result(UpstreamResponse(self._status, self._reason, self._headers, _join(self._body)))
 
     # -- used by the pool ---------------------------------------------------------------------------------
 
@@ -295,7 +301,8 @@ class _Connection(asyncio.Protocol):
         self._is_head = is_head
         self._got_data = False
         self._reusable = False
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None:
+            self._parser = httptools.HttpResponseParser(self)
 
     def timed_out(self) -> None:
         waiter = self._waiter
@@ -327,6 +334,7 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        self._parser = None  # breaks the parser <-> protocol cycle
         pool = self.pool
         pool._open.discard(self)
         if not self.lost:
@@ -353,6 +361,10 @@ class UpstreamPool:
         self._ssl_verify = ssl_verify
         self._ssl_context: ssl.SSLContext | None = None  # built on first https use: it costs milliseconds
         self._origins: dict[str, _Origin] = {}
+        # Whole URL -> (origin, target): an integration calls the same few URLs over and over, and a dict
+        # hit is ~20x cheaper than splitting the URL again. Bounded; cleared whenever _origins is pruned, so
+        # it never holds an origin the sweeper no longer sees.
+        self._targets: dict[str, tuple[_Origin, str]] = {}
         self._open: set[_Connection] = set()
         self._closing: set[_Connection] = set()  # closed by us, connection_lost not yet run
         self._sweep_handle: asyncio.TimerHandle | None = None
@@ -388,13 +400,15 @@ class UpstreamPool:
             raise UpstreamError("the upstream pool is closed")
         origin, target = self._resolve(url)
         head = _build_head(method, target, origin.host_header, headers, body)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         is_head = method == "HEAD"
+        conn = self._pop_idle(origin)
+        # A pooled connection knows its loop: asyncio.get_running_loop() costs a getpid() system call
+        # on Python 3.11.
+        loop = asyncio.get_running_loop() if conn is None else conn.loop
+        deadline = loop.time() + timeout
 
         # The exchange is inlined here rather than in a coroutine of its own: every level of await is
         # paid twice per request (suspend and resume), and this one sits under the whole handler chain.
-        conn = self._pop_idle(origin)
         if conn is not None:
             try:
                 waiter = self._start(loop, conn, head, body, is_head, deadline)
@@ -538,7 +552,7 @@ class UpstreamPool:
         try:
             async with asyncio.timeout_at(deadline):
                 transport, conn = await loop.create_connection(
-                    lambda: _Connection(self, origin),
+                    lambda: _Connection(self, origin, loop),
                     origin.host,
                     origin.port,
                     ssl=ssl_context,
@@ -569,6 +583,9 @@ class UpstreamPool:
 
     def _resolve(self, url: str) -> tuple[_Origin, str]:
         """Split an absolute URL into its (cached) origin and the request target."""
+        hit = self._targets.get(url)
+        if hit is not None:
+            return hit
         scheme, sep, rest = url.partition("://")
         if not sep:
             raise UpstreamRequestError(f"not an absolute URL: {url!r}")
@@ -589,8 +606,17 @@ class UpstreamPool:
             if len(self._origins) >= 4096:
                 # Bound the cache; origins holding idle connections stay reachable for reuse and sweeping.
                 self._origins = {k: o for k, o in self._origins.items() if o.idle}
+                self._targets.clear()
             self._origins[key] = origin
+        if len(url) <= _CACHED_URL_MAX:
+            if len(self._targets) >= 4096:
+                self._targets.clear()
+            self._targets[url] = (origin, target)
         return origin, target
+
+
+def _join(chunks: list[bytes]) -> bytes:
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _parse_origin(scheme: str, authority: str) -> _Origin:
@@ -631,8 +657,7 @@ def _build_head(
     lines = [f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n"]
     listed: set[str] | None = None
     for name, value in headers:
-        lname = name.lower()
-        if lname in HOP_BY_HOP:
+        if len(name) in HOP_BY_HOP_LENGTHS and (lname := name.lower()) in HOP_BY_HOP:
             if lname == "connection":
                 # Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
                 # Usually just "keep-alive" or "close": only other tokens cost the rebuild below.

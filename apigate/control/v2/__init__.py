@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
-from apigate.control.v2 import apis, authorizers, integrations, routes, stages
+from apigate.control.v2 import apis, authorizers, integrations, openapi, routes, stages
 from apigate.control.v2.deploy import load_all
 
 if TYPE_CHECKING:
@@ -22,4 +22,5 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         **integrations.handlers(ctx, http),
         **stages.handlers(ctx, http),
         **authorizers.handlers(ctx, http),
+        **openapi.handlers(ctx, http),
     }

@@ -25,7 +25,7 @@ _UPDATABLE = (
 )
 
 
-def _check(doc: Doc) -> None:
+def check_authorizer(doc: Doc) -> None:
     if not doc.get("Name"):
         raise bad_request("Name is required")
     kind = doc.get("AuthorizerType")
@@ -75,7 +75,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
                 "Name": params.get("Name"),
             }
         )
-        _check(doc)
+        check_authorizer(doc)
         ctx.store.put(AUTHORIZER, f"{api_id}/{authorizer_id}", doc, parent=api_id)
         common.auto_deploy(ctx, http, api_id)
         return doc
@@ -91,7 +91,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         api_id = params["ApiId"]
         doc = common.child(ctx, AUTHORIZER, api_id, params["AuthorizerId"], "Authorizer")
         common.merge(doc, params, _UPDATABLE)
-        _check(doc)
+        check_authorizer(doc)
         ctx.store.put(AUTHORIZER, f"{api_id}/{doc['AuthorizerId']}", doc, parent=api_id)
         common.auto_deploy(ctx, http, api_id)
         return doc

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from apigate.control.context import ControlContext
 from apigate.control.v2.common import (
     API,
@@ -25,8 +27,9 @@ from apigate.model.http import (
     HttpRoute,
     JwtAuthorizer,
     LambdaAuthorizer,
-    ThrottleSetting,
+    ParameterMap,
 )
+from apigate.state import Limit
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -85,19 +88,44 @@ def serve_stage(ctx: ControlContext, http: HttpApis, api_id: str, stage: Doc) ->
         log.error("stage %s of HTTP API %s points at a missing deployment", stage["StageName"], api_id)
         return
     http.install(compile_stage(snap, stage, region=ctx.settings.region, account_id=ctx.settings.account_id))
+    http.remember(api_id, stage["StageName"], _fingerprint(stage))
 
 
 def load_all(ctx: ControlContext, http: HttpApis) -> None:
-    """At startup: serve every stored HTTP API stage again."""
+    """At startup, and when another process changed the shared data dir: serve every stored HTTP API stage.
+
+    A stage whose document did not change keeps its compiled snapshot (deployments are immutable); APIs and
+    stages that are gone stop being served.
+    """
+    served: dict[str, dict[str, DeployedHttpApi]] = {}
     for api in ctx.store.list(API):
-        http.declare(api["ApiId"])
-        for stage in ctx.store.list(STAGE, api["ApiId"]):
+        api_id = api["ApiId"]
+        stages = served[api_id] = {}
+        for stage in ctx.store.list(STAGE, api_id):
+            name = stage["StageName"]
+            current = http.get(api_id, name)
+            if current is not None and http.fingerprint(api_id, name) == _fingerprint(stage):
+                stages[name] = current
+                continue
+            if not stage.get("DeploymentId"):
+                continue
+            snap = ctx.store.get(SNAPSHOT, f"{api_id}/{stage['DeploymentId']}")
+            if snap is None:
+                log.error("stage %s of HTTP API %s points at a missing deployment", name, api_id)
+                continue
             try:
-                serve_stage(ctx, http, api["ApiId"], stage)
-            except Exception:
-                log.exception(
-                    "stage %s of HTTP API %s could not be compiled", stage["StageName"], api["ApiId"]
+                stages[name] = compile_stage(
+                    snap, stage, region=ctx.settings.region, account_id=ctx.settings.account_id
                 )
+            except Exception:
+                log.exception("stage %s of HTTP API %s could not be compiled", name, api_id)
+                continue
+            http.remember(api_id, name, _fingerprint(stage))
+    http.replace_all(served)
+
+
+def _fingerprint(stage: Doc) -> bytes:
+    return orjson.dumps(stage, option=orjson.OPT_SORT_KEYS)
 
 
 def parse_route_key(key: str) -> tuple[str | None, tuple[str, ...]]:
@@ -108,16 +136,25 @@ def parse_route_key(key: str) -> tuple[str | None, tuple[str, ...]]:
     return verb, tuple(stripped.split("/")) if stripped else ()
 
 
-def _throttle(settings: Any) -> ThrottleSetting | None:
-    if not isinstance(settings, dict):
-        return None
-    rate = settings.get("ThrottlingRateLimit")
-    burst = settings.get("ThrottlingBurstLimit")
+def _throttle(key: str, settings: Any, fallback: Any) -> Limit | None:
+    """A route's bucket: its RouteSettings limits, each falling back to DefaultRouteSettings."""
+    rate = burst = None
+    for source in (settings, fallback):
+        if isinstance(source, dict):
+            rate = source.get("ThrottlingRateLimit") if rate is None else rate
+            burst = source.get("ThrottlingBurstLimit") if burst is None else burst
     if rate is None and burst is None:
         return None
-    return ThrottleSetting(
-        float(rate if rate is not None else 10000), int(burst if burst is not None else 5000)
-    )
+    return Limit(key, float(rate if rate is not None else 10000), int(burst if burst is not None else 5000))
+
+
+def parameter_maps(mapping: Any) -> tuple[ParameterMap, ...]:
+    out = []
+    for key, source in (mapping or {}).items():
+        action, _, target = key.partition(":")
+        location, _, name = target.partition(".")
+        out.append(ParameterMap(action.lower(), location.lower(), name, str(source)))
+    return tuple(out)
 
 
 def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> DeployedHttpApi:
@@ -131,6 +168,10 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             method=doc.get("IntegrationMethod"),
             payload_format_version=doc.get("PayloadFormatVersion") or "1.0",
             timeout_seconds=int(doc.get("TimeoutInMillis") or 30000) / 1000.0,
+            request_parameters=parameter_maps(doc.get("RequestParameters")),
+            response_parameters={
+                status: parameter_maps(maps) for status, maps in (doc.get("ResponseParameters") or {}).items()
+            },
         )
     authorizers: dict[str, JwtAuthorizer | LambdaAuthorizer] = {}
     for doc in snap["authorizers"]:
@@ -156,6 +197,9 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             )
     routes: list[HttpRoute] = []
     default_route: HttpRoute | None = None
+    route_settings = stage.get("RouteSettings") or {}
+    default_settings = stage.get("DefaultRouteSettings")
+    bucket_prefix = f"httpapi:{api.get('ApiId')}:{stage['StageName']}:"
     for doc in snap["routes"]:
         verb, segments = parse_route_key(doc["RouteKey"])
         target = doc.get("Target") or ""
@@ -172,6 +216,9 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             integration=integration,
             authorizer=authorizer,
             scopes=tuple(doc.get("AuthorizationScopes") or ()),
+            limit=_throttle(
+                bucket_prefix + doc["RouteKey"], route_settings.get(doc["RouteKey"]), default_settings
+            ),
         )
         if verb is None:
             default_route = route
@@ -189,11 +236,6 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             max_age=cors_doc.get("MaxAge"),
             allow_credentials=bool(cors_doc.get("AllowCredentials")),
         )
-    route_throttles = {}
-    for key, settings in (stage.get("RouteSettings") or {}).items():
-        found = _throttle(settings)
-        if found is not None:
-            route_throttles[key] = found
     return DeployedHttpApi(
         api_id=api.get("ApiId") or "",
         stage=stage["StageName"],
@@ -204,6 +246,4 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
         routes=tuple(routes),
         default_route=default_route,
         cors=cors,
-        default_throttle=_throttle(stage.get("DefaultRouteSettings")),
-        route_throttles=route_throttles,
     )

@@ -45,6 +45,23 @@ def _check(doc: Doc) -> None:
             raise bad_request("PayloadFormatVersion must be 1.0 for HTTP_PROXY integrations")
         if not str(doc["IntegrationUri"]).startswith(("http://", "https://")):
             raise bad_request("IntegrationUri must be an HTTP(S) URL for HTTP_PROXY integrations")
+    for key in doc.get("RequestParameters") or {}:
+        action, _, target = key.partition(":")
+        location = target.partition(".")[0]
+        if action not in ("append", "overwrite", "remove") or location not in (
+            "header",
+            "querystring",
+            "path",
+        ):
+            raise bad_request(f"Invalid mapping expression specified: {key}")
+    for status, maps in (doc.get("ResponseParameters") or {}).items():
+        if not str(status).isdigit():
+            raise bad_request(f"Invalid status code in ResponseParameters: {status}")
+        for key in maps or {}:
+            action, _, target = key.partition(":")
+            location = target.partition(".")[0]
+            if action not in ("append", "overwrite", "remove") or location not in ("header", "statuscode"):
+                raise bad_request(f"Invalid mapping expression specified: {key}")
     timeout = doc.get("TimeoutInMillis")
     if not isinstance(timeout, int) or not 50 <= timeout <= 30000:
         raise bad_request("Timeout must be between 50 milliseconds and 30000 milliseconds.")

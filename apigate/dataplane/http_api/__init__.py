@@ -14,12 +14,14 @@ from apigate.dataplane.events_v2 import HttpCall, proxy_event_v1, proxy_event_v2
 from apigate.dataplane.http_api.cors import decorate, is_preflight, preflight
 from apigate.dataplane.http_api.jwt_authorizer import JwtVerifier
 from apigate.dataplane.http_api.lambda_authorizer import LambdaAuthorizers
+from apigate.dataplane.http_api.parameters import map_request, map_response
 from apigate.dataplane.http_api.responses import (
     HttpApiError,
     internal_error,
     not_found,
     parse_v1,
     parse_v2,
+    too_many_requests,
     unavailable,
 )
 from apigate.dataplane.http_api.targets import lambda_function
@@ -27,6 +29,7 @@ from apigate.functions.directory import FunctionDirectory, FunctionMissing
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
 from apigate.server.message import Request, Response
 from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout
+from apigate.state import MemoryRateLimiter, RateLimiter
 
 __all__ = ["HttpApis"]
 
@@ -39,10 +42,14 @@ _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 class HttpApis:
     """Deployed HTTP API stages, swapped whole per stage, and serving requests to them."""
 
-    def __init__(self, functions: FunctionDirectory, upstream: UpstreamPool) -> None:
+    def __init__(
+        self, functions: FunctionDirectory, upstream: UpstreamPool, limiter: RateLimiter | None = None
+    ) -> None:
         self._functions = functions
+        self._limiter = limiter or MemoryRateLimiter()
         self._upstream = upstream
         self._apis: dict[str, dict[str, DeployedHttpApi]] = {}
+        self._fingerprints: dict[tuple[str, str], bytes] = {}  # of the stage documents last compiled
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
 
@@ -68,6 +75,17 @@ class HttpApis:
 
     def remove_api(self, api_id: str) -> None:
         self._apis.pop(api_id, None)
+
+    def replace_all(self, apis: dict[str, dict[str, DeployedHttpApi]]) -> None:
+        self._apis = apis
+        live = {(api_id, stage) for api_id, stages in apis.items() for stage in stages}
+        self._fingerprints = {k: v for k, v in self._fingerprints.items() if k in live}
+
+    def fingerprint(self, api_id: str, stage: str) -> bytes | None:
+        return self._fingerprints.get((api_id, stage))
+
+    def remember(self, api_id: str, stage: str, fingerprint: bytes) -> None:
+        self._fingerprints[(api_id, stage)] = fingerprint
 
     async def serve(self, request: Request, api_id: str, path: str, domain: str) -> Response:
         stages = self._apis.get(api_id) or {}
@@ -104,6 +122,8 @@ class HttpApis:
             raise not_found()
         route, call.path_parameters = match
         call.route = route
+        if route.limit is not None and not (await self._limiter.acquire((route.limit,))).allowed:
+            raise too_many_requests()
         authorizer = route.authorizer
         if isinstance(authorizer, JwtAuthorizer):
             token = _identity(call, authorizer.identity_source)
@@ -114,10 +134,16 @@ class HttpApis:
         if integration is None:
             raise not_found()
         if integration.type == "AWS_PROXY":
-            return await self._lambda(call, integration)
-        if integration.type == "HTTP_PROXY":
-            return await self._http(call, integration)
-        raise internal_error()
+            response = await self._lambda(call, integration)
+        elif integration.type == "HTTP_PROXY":
+            response = await self._http(call, integration)
+        else:
+            raise internal_error()
+        if integration.response_parameters:
+            maps = integration.response_parameters.get(str(response.status))
+            if maps:
+                map_response(call, maps, response)
+        return response
 
     async def _lambda(self, call: HttpCall, integration: HttpIntegration) -> Response:
         name = lambda_function(integration.uri)
@@ -153,9 +179,12 @@ class HttpApis:
             url += ("&" if "?" in url else "?") + query
         request = call.request
         verb = request.method if integration.method in (None, "ANY") else integration.method
+        headers = request.headers
+        if integration.request_parameters:
+            url, headers = map_request(call, integration.request_parameters, url, list(headers))
         try:
             answer = await self._upstream.request(
-                verb, url, request.headers, request.body, timeout=integration.timeout_seconds
+                verb, url, headers, request.body, timeout=integration.timeout_seconds
             )
         except UpstreamTimeout:
             raise unavailable() from None

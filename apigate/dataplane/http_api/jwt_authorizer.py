@@ -52,7 +52,8 @@ class JwtVerifier:
             raise _unauthorized("the token is missing")
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
-        cache_key = (authorizer.id + "\0" + authorizer.issuer, token)
+        # The configuration is part of the key: a redeployed authorizer re-verifies what it accepted before.
+        cache_key = ("\0".join((authorizer.id, authorizer.issuer, *authorizer.audience)), token)
         cached = self._verified.get(cache_key)
         now = time.time()
         if cached is not None and cached[1] > now:

@@ -1,0 +1,115 @@
+"""Native CORS from a real browser: headless Chromium loads a page from another origin that calls the HTTP API."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from helpers import GatewayProcess, create_function
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+# Answers with the method and the custom header it saw, so the page can show what reached the function.
+FUNCTION = """
+import json
+def lambda_handler(event, context):
+    return {"statusCode": 200, "headers": {"x-custom": "from-function"},
+            "body": json.dumps({"method": event["requestContext"]["http"]["method"],
+                                "header": event["headers"].get("x-client")})}
+"""
+
+PAGE = """<!doctype html><html><body><script>
+fetch("%(url)s", {method: "PUT", headers: {"Content-Type": "application/json", "X-Client": "page"}, body: "{}"})
+  .then(r => r.text().then(t => { document.body.setAttribute("data-result",
+        "status=" + r.status + " body=" + t + " exposed=" + r.headers.get("x-custom")); }))
+  .catch(e => { document.body.setAttribute("data-result", "failed=" + e.name); });
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def page_server() -> Iterator[tuple[str, dict[str, str]]]:
+    pages: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = pages.get(self.path, "").encode()
+            self.send_response(200 if data else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", pages
+    server.shutdown()
+    server.server_close()
+
+
+def browse(url: str) -> str:
+    assert CHROMIUM is not None
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = re.search(r'data-result="([^"]*)"', done.stdout)  # quotes inside are &quot;
+    assert found is not None, done.stdout[-2000:] + done.stderr[-2000:]
+    return html.unescape(found.group(1))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
+def test_browser_cross_origin_calls(
+    gateway: GatewayProcess, lam: Any, page_server: tuple[str, dict[str, str]]
+) -> None:
+    origin, pages = page_server
+    v2 = gateway.client("apigatewayv2")
+    function = create_function(lam, FUNCTION)
+    target = f"arn:aws:lambda:us-east-1:000000000000:function:{function}"
+    allowed = v2.create_api(
+        Name="browser-ok",
+        ProtocolType="HTTP",
+        Target=target,
+        CorsConfiguration={
+            "AllowOrigins": [origin],
+            "AllowMethods": ["PUT"],
+            "AllowHeaders": ["content-type", "x-client"],
+            "ExposeHeaders": ["x-custom"],
+        },
+    )["ApiId"]
+    refused = v2.create_api(
+        Name="browser-no",
+        ProtocolType="HTTP",
+        Target=target,
+        CorsConfiguration={"AllowOrigins": ["https://somewhere.else"], "AllowMethods": ["PUT"]},
+    )["ApiId"]
+    pages["/ok.html"] = PAGE % {"url": f"{gateway.url}/_aws/execute-api/{allowed}/things"}
+    pages["/no.html"] = PAGE % {"url": f"{gateway.url}/_aws/execute-api/{refused}/things"}
+
+    result = browse(f"{origin}/ok.html")
+    assert "status=200" in result
+    assert '"method":"PUT"' in result.replace(" ", "") and '"header":"page"' in result.replace(" ", "")
+    assert "exposed=from-function" in result
+    assert browse(f"{origin}/no.html") == "failed=TypeError"
