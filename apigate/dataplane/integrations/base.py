@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.substitution import stage_variables
 from apigate.functions.directory import FunctionMissing
 from apigate.functions.runtime import InvokeResult
+from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
 if TYPE_CHECKING:
@@ -42,3 +44,9 @@ async def call_function(
     except TimeoutError:
         inv.log("Execution failed due to a timeout error")
         raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
+
+
+def integration_uri(inv: Invocation, integration: MethodIntegration) -> str:
+    """The integration's URI with the stage's variables filled in (only when deployment found any to fill)."""
+    uri = integration.uri or ""
+    return stage_variables(uri, inv.api.stage_variables) if integration.uri_is_template else uri

@@ -10,11 +10,10 @@ import time
 
 import orjson
 
-from apigate.dataplane.integrations.base import IntegrationServices, call_function
+from apigate.dataplane.integrations.base import IntegrationServices, call_function, integration_uri
 from apigate.dataplane.integrations.lambda_proxy import function_name
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.substitution import stage_variables
 from apigate.dataplane.transform import (
     log_endpoint_request,
     no_response,
@@ -43,9 +42,7 @@ class LambdaIntegration:
         method = inv.method
         assert method is not None and method.integration is not None
         integration = method.integration
-        uri = integration.uri or ""
-        if integration.uri_is_template:
-            uri = stage_variables(uri, inv.api.stage_variables)
+        uri = integration_uri(inv, integration)
         name = function_name(uri)
         if name is None:
             inv.log(

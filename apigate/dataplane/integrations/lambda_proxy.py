@@ -7,11 +7,10 @@ import re
 import orjson
 
 from apigate.dataplane.events import proxy_event_v1
-from apigate.dataplane.integrations.base import IntegrationServices, call_function
+from apigate.dataplane.integrations.base import IntegrationServices, call_function, integration_uri
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.proxy_response import MalformedProxyResponse, parse_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.substitution import stage_variables
 from apigate.server.message import Response
 
 _FUNCTION_IN_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+?)/invocations$")
@@ -36,9 +35,7 @@ class LambdaProxyIntegration:
         method = inv.method
         assert method is not None and method.integration is not None
         integration = method.integration
-        uri = integration.uri or ""
-        if integration.uri_is_template:
-            uri = stage_variables(uri, inv.api.stage_variables)
+        uri = integration_uri(inv, integration)
         name = function_name(uri)
         if name is None:
             inv.log("Execution failed due to configuration error: Invalid Lambda function ARN")
