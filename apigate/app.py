@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
@@ -138,17 +139,23 @@ class Gateway:
         path = request.raw_path
         if path.startswith(_EXECUTE_API_PREFIX):  # first: the path form needs no header lookup
             api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
-            return await self._execute(request, api_id, "/" + rest, f"{api_id}.execute-api.localhost")
+            answer = self._execute(request, api_id, "/" + rest, f"{api_id}.execute-api.localhost")
+            return answer if isinstance(answer, Response) else await answer
         host = request.header("host") or ""
         if ".execute-api." in host:
-            return await self._execute(request, host.split(".", 1)[0], path, host.split(":", 1)[0])
+            answer = self._execute(request, host.split(".", 1)[0], path, host.split(":", 1)[0])
+            return answer if isinstance(answer, Response) else await answer
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
         return await self._manage(request)
 
-    async def _execute(self, request: Request, api_id: str, path: str, domain: str) -> Response:
+    def _execute(
+        self, request: Request, api_id: str, path: str, domain: str
+    ) -> Response | Coroutine[Any, Any, Response]:
+        """An answer, or the coroutine that makes it: returned, not awaited here, so each request walks one
+        coroutine level less on every suspension (the data plane's hot path)."""
         if api_id in self.http_apis:
-            return await self.http_apis.serve(request, api_id, path, domain)
+            return self.http_apis.serve(request, api_id, path, domain)
         stage, slash, rest = path[1:].partition("/")
         deployed = self.registry.get(api_id, stage)
         if deployed is None:
@@ -156,7 +163,7 @@ class Gateway:
         if not slash:  # "/{stage}" without the slash names no resource, not even the root
             return render(GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN))
         below = "/" + rest
-        return await self.pipeline.run(Invocation(request, deployed, below, f"/{stage}{below}", domain))
+        return self.pipeline.run(Invocation(request, deployed, below, f"/{stage}{below}", domain))
 
     def _internal(self, request: Request, path: str) -> Response:
         if path == "/_apigate/health":

@@ -1,8 +1,11 @@
-"""The order of the data plane, as plain data: request steps in turn, then response steps always.
+"""The order of the data plane, as plain data: routing, request steps in turn, the integration, then response
+steps always.
 
 A step is ``async def step(inv) -> None``: it enriches the invocation, sets ``inv.response`` to answer early,
 or raises GatewayError. AWS's order: route, API key, throttles and quota, request validation, cache lookup, the
-integration; then the cache store, the request id headers and the metrics, always.
+integration; then the cache store, the request id headers and the metrics, always. Routing comes first and the
+integration last in every request, so ``run`` calls them itself rather than through the step tuple: every
+coroutine level is walked twice per request that waits (measured: ~1 µs of a ~43 µs HTTP_PROXY request).
 """
 
 from __future__ import annotations
@@ -64,13 +67,12 @@ class Pipeline:
     def __init__(self, integrations: dict[str, Integration], state: SharedState | None = None) -> None:
         self._integrations = integrations
         self.state = state = state or SharedState()
+        # Between routing and the integration:
         self.request_steps: tuple[Step, ...] = (
-            self.route,
             ApiKeyStep(state.registry),
             ThrottleStep(state.limiter, state.quotas),
             ValidationStep(),
             CacheLookupStep(state.cache),
-            self.integrate,
         )
         self.response_steps: tuple[Step, ...] = (
             CacheStoreStep(state.cache),
@@ -92,7 +94,7 @@ class Pipeline:
             return entry[1], entry[2]
         if len(self._plans) > 10_000:  # old deployments' methods: forget them rather than grow
             self._plans.clear()
-        request = tuple(s for s in self.request_steps[1:] if _applies(s, method))
+        request = tuple(s for s in self.request_steps if _applies(s, method))
         response = tuple(s for s in self.response_steps if _applies(s, method))
         self._plans[id(method)] = (method, request, response)
         return request, response
@@ -100,13 +102,19 @@ class Pipeline:
     async def run(self, inv: Invocation) -> Response:
         response_steps = self._unrouted_response_steps
         try:
-            await self.route(inv)  # always first: the method decides which other steps apply
-            assert inv.method is not None
-            request_steps, response_steps = self._plan(inv.method)
+            method = self.route(inv)  # always first: the method decides which other steps apply
+            request_steps, response_steps = self._plan(method)
             for step in request_steps:
                 await step(inv)
                 if inv.response is not None:
                     break
+            else:  # no step answered (a cache hit does): the integration
+                handler = self._integration(inv, method)
+                started = time.perf_counter()
+                try:
+                    inv.response = await handler.invoke(inv)
+                finally:
+                    inv.integration_ms = (time.perf_counter() - started) * 1000.0
         except GatewayError as error:
             inv.log(f"Gateway response type: {error.response_type.name}")
             inv.error_type = error.response_type.name
@@ -119,29 +127,26 @@ class Pipeline:
         assert inv.response is not None
         return inv.response
 
-    async def route(self, inv: Invocation) -> None:
+    @staticmethod
+    def route(inv: Invocation) -> RestMethod:
         if inv.method is not None:  # TestInvokeMethod names the method itself
-            return
+            return inv.method
         match = inv.api.route(inv.request.method, split_path(inv.path))
         if match is None:
             raise GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN)
         inv.method = match.method
         inv.path_parameters = match.path_parameters
+        return match.method
 
-    async def integrate(self, inv: Invocation) -> None:
-        assert inv.method is not None
-        integration = inv.method.integration
+    def _integration(self, inv: Invocation, method: RestMethod) -> Integration:
+        integration = method.integration
         if integration is None:
             raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
         handler = self._integrations.get(integration.type)
         if handler is None:
             inv.log(f"Execution failed: integration type {integration.type} is not supported yet")
             raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
-        started = time.perf_counter()
-        try:
-            inv.response = await handler.invoke(inv)
-        finally:
-            inv.integration_ms = (time.perf_counter() - started) * 1000.0
+        return handler
 
     async def request_id_headers(self, inv: Invocation) -> None:
         assert inv.response is not None
