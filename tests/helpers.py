@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +199,26 @@ def require_redis() -> None:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
     except redis.exceptions.ConnectionError as exc:
         raise AssertionError(f"Redis is not answering on {REDIS_URL}: start it (see .ci/run)") from exc
+
+
+class RedisScratch:
+    """Redis clients for state backend tests: keys live under a prefix of their own, deleted afterwards."""
+
+    def __init__(self) -> None:
+        self.prefix = f"apigate-test:{uuid.uuid4().hex}:"
+
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[Any]:
+        from apigate.state.redis import connect
+
+        client = connect(REDIS_URL)
+        try:
+            yield client
+        finally:
+            keys = [key async for key in client.scan_iter(match=self.prefix + "*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
 
 
 def backend_gateway(kind: str, memory_gateway: GatewayProcess, data_dir: Path) -> Iterator[GatewayProcess]:

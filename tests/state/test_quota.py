@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 
 import pytest
-import redis.asyncio as aioredis
 
 from apigate.state import (
     MemoryQuotaCounter,
@@ -22,7 +20,7 @@ from apigate.state import (
 )
 from apigate.state.redis import RedisQuotaCounter, connect
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from helpers import RedisScratch, require_redis
 
 
 def at(text: str) -> float:
@@ -30,19 +28,10 @@ def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def _redis_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class Backend:
+class Backend(RedisScratch):
     def __init__(self, name: str) -> None:
+        super().__init__()
         self.name = name
-        self.prefix = f"apigate-test:{uuid.uuid4().hex}:"
 
     @asynccontextmanager
     async def counter(self) -> AsyncIterator[QuotaCounter]:
@@ -54,22 +43,11 @@ class Backend:
         async with self.client() as client:
             yield RedisQuotaCounter(client, prefix=self.prefix)
 
-    @asynccontextmanager
-    async def client(self) -> AsyncIterator[aioredis.Redis]:
-        client = connect(REDIS_URL)
-        try:
-            yield client
-        finally:
-            keys = [key async for key in client.scan_iter(match=self.prefix + "*")]
-            if keys:
-                await client.delete(*keys)
-            await client.aclose()
-
 
 @pytest.fixture(params=["memory", "redis"])
 def backend(request: pytest.FixtureRequest) -> Backend:
-    if request.param == "redis" and not _redis_answers():
-        pytest.skip("no Redis on 127.0.0.1:6379")
+    if request.param == "redis":
+        require_redis()
     return Backend(request.param)
 
 
@@ -260,8 +238,7 @@ def test_concurrent_consumes_stop_at_the_limit(backend: Backend) -> None:
 
 
 def test_redis_counters_expire() -> None:
-    if not _redis_answers():
-        pytest.skip("no Redis")
+    require_redis()
     backend = Backend("redis")
 
     async def main() -> None:

@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
-import redis.asyncio as aioredis
 
 import apigate.state
 from apigate.state import Limit, MemoryRateLimiter, RateLimiter, ThrottleResult
 from apigate.state.redis import RedisRateLimiter, connect
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+from helpers import RedisScratch, require_redis
+
 T0 = 1_000.0  # an explicit clock for deterministic bucket math
-
-
-def _redis_answers() -> bool:
-    try:
-        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def _closed_port() -> int:
@@ -35,12 +25,12 @@ def _closed_port() -> int:
     return port
 
 
-class Backend:
+class Backend(RedisScratch):
     """Opens limiters of one backend; Redis ones get their own key prefix, deleted afterwards."""
 
     def __init__(self, name: str) -> None:
+        super().__init__()
         self.name = name
-        self.prefix = f"apigate-test:{uuid.uuid4().hex}:"
 
     @asynccontextmanager
     async def limiter(self) -> AsyncIterator[RateLimiter]:
@@ -52,22 +42,11 @@ class Backend:
         async with self.client() as client:
             yield RedisRateLimiter(client, prefix=self.prefix)
 
-    @asynccontextmanager
-    async def client(self) -> AsyncIterator[aioredis.Redis]:
-        client = connect(f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
-        try:
-            yield client
-        finally:
-            keys = [key async for key in client.scan_iter(match=self.prefix + "*")]
-            if keys:
-                await client.delete(*keys)
-            await client.aclose()
-
 
 @pytest.fixture(params=["memory", "redis"])
 def backend(request: pytest.FixtureRequest) -> Backend:
-    if request.param == "redis" and not _redis_answers():
-        pytest.skip(f"no Redis on {REDIS_HOST}:{REDIS_PORT}")
+    if request.param == "redis":
+        require_redis()
     return Backend(request.param)
 
 
@@ -170,8 +149,7 @@ def test_concurrent_acquires_admit_exactly_burst(backend: Backend) -> None:
 
 
 def test_two_redis_clients_share_buckets() -> None:
-    if not _redis_answers():
-        pytest.skip("no Redis")
+    require_redis()
     backend = Backend("redis")
 
     async def main() -> None:
@@ -202,8 +180,7 @@ def test_redis_down(fail_open: bool, caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_redis_bucket_expires_when_full_again() -> None:
-    if not _redis_answers():
-        pytest.skip("no Redis")
+    require_redis()
     backend = Backend("redis")
 
     async def main() -> None:
@@ -218,8 +195,7 @@ def test_redis_bucket_expires_when_full_again() -> None:
 
 
 def test_redis_reloads_script_after_flush() -> None:
-    if not _redis_answers():
-        pytest.skip("no Redis")
+    require_redis()
     backend = Backend("redis")
 
     async def main() -> None:
