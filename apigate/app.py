@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
+import os
 import re
 from collections.abc import Coroutine
 from typing import Any
@@ -10,12 +13,15 @@ from typing import Any
 import orjson
 
 from apigate import __version__
-from apigate.aws import wire
+from apigate.aws import service_openapi, wire
 from apigate.aws.errors import AwsError
+from apigate.aws.query import QueryApi, form_params
 from apigate.config import Settings
 from apigate.control import (
     api_keys,
+    authorizers,
     deployments,
+    gateway_responses,
     models,
     openapi,
     resources,
@@ -25,19 +31,26 @@ from apigate.control import (
     validators,
 )
 from apigate.control import functions as lambda_api
+from apigate.control import iam as iam_control
 from apigate.control import v2 as http_api_control
+from apigate.control.admin import ManagementGuard
 from apigate.control.context import ControlContext
 from apigate.control.deploy import set_account_limit, set_cache_budget_scale
 from apigate.control.sync import ConfigSync
 from apigate.dataplane import integrations
+from apigate.dataplane.gateway_responses import respond
 from apigate.dataplane.http_api import HttpApis
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline, SharedState
-from apigate.dataplane.responses import GatewayError, ResponseType, render
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.websocket import WebSocketApis
 from apigate.functions.directory import FunctionDirectory
+from apigate.functions.environment import set_credentials as set_worker_credentials
 from apigate.registry import Registry
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamPool
+from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
+from apigate.state.connections import connection_directory
 from apigate.store.sqlite import SqliteStore
 
 log = logging.getLogger("apigate")
@@ -50,6 +63,15 @@ _JSON = [("Content-Type", "application/json")]
 def _forbidden() -> Response:
     # What AWS answers for a stage that does not exist on an API's endpoint.
     return Response(403, [*_JSON, ("x-amzn-ErrorType", "ForbiddenException")], b'{"message":"Forbidden"}')
+
+
+def _is_query_call(request: Request) -> bool:
+    """An unsigned IAM/STS call: a form POST to ``/`` (no rest-json operation posts a form there)."""
+    return (
+        request.method == "POST"
+        and request.raw_path == "/"
+        and "x-www-form-urlencoded" in (request.header("content-type") or "")
+    )
 
 
 def _shared_state(settings: Settings, registry: Registry) -> tuple[SharedState, Any]:
@@ -80,8 +102,9 @@ class Gateway:
         set_cache_budget_scale(settings.cache_budget_scale)
         self.registry = Registry()
         self.state, self._redis = _shared_state(settings, self.registry)
+        services = integrations.IntegrationServices(self.functions, self.upstream)
         self.pipeline = Pipeline(
-            integrations.build(integrations.IntegrationServices(self.functions, self.upstream)), self.state
+            integrations.build(services), self.state, services=services, user_pools=dict(settings.user_pools)
         )
         ctx = ControlContext(
             settings,
@@ -102,15 +125,29 @@ class Gateway:
                 **test_invoke.handlers(ctx),
                 **models.handlers(ctx),
                 **validators.handlers(ctx),
+                **gateway_responses.handlers(ctx),
                 **openapi.handlers(ctx),
                 **api_keys.handlers(ctx),
                 **usage_plans.handlers(ctx),
+                **authorizers.handlers(ctx),
             },
             lock=ctx.writes,
-            unlocked=frozenset({"TestInvokeMethod"}),
+            unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer"}),
         )
         # HTTP APIs (apigatewayv2): their own compiled stages, served again after a restart.
         self.http_apis = ctx.http_apis = HttpApis(self.functions, self.upstream, self.state.limiter)
+        # WebSocket APIs (apigatewayv2 too): compiled stages, and the connections this process holds.
+        limits = WebSocketLimits(
+            settings.websocket_frame_size,
+            settings.websocket_message_size,
+            settings.websocket_idle_timeout,
+            settings.websocket_max_duration,
+        )
+        directory = connection_directory(settings.redis_url, ttl_seconds=int(settings.websocket_max_duration) + 60)
+        self.websockets = ctx.websocket_apis = WebSocketApis(
+            self.functions, self.upstream, WebSocketServer(limits), directory
+        )
+        self._upgrades: set[Any] = set()
         self.apigatewayv2 = wire.ServiceApi(
             "apigatewayv2", http_api_control.handlers(ctx, self.http_apis), lock=ctx.writes
         )
@@ -118,16 +155,54 @@ class Gateway:
         self.lambda_api = wire.ServiceApi(
             "lambda", lambda_api.handlers(self.functions), lock=ctx.writes, unlocked=frozenset({"Invoke"})
         )
+        # IAM and STS (query protocol): who may sign AWS_IAM requests and management calls, role sessions.
+        self.iam = iam_control.IamDirectory(self.store, settings.account_id, settings.admin_key)
+        self.state.identities = self.iam
+        self.iam_api = QueryApi("iam", iam_control.iam_handlers(self.store, self.iam), lock=ctx.writes)
+        self.sts_api = QueryApi("sts", iam_control.sts_handlers(self.store, self.iam), lock=ctx.writes)
+        self.guard = ManagementGuard(self.iam, settings.admin_key)
+        if settings.admin_key is not None:  # functions calling the management API sign with the admin key
+            set_worker_credentials(*settings.admin_key)
         # Serve every stored stage again after a restart, and later what other processes on this data dir change.
         self.sync = ConfigSync(ctx, settings.data_dir / "apigate.db")
         self.sync.reload()
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
+
+    async def _query(self, request: Request, service: str | None) -> Response:
+        """IAM and STS calls (the query protocol), told apart by the signature's scope or else by the action."""
+        params = form_params(request)
+        api = self.sts_api if service == "sts" or self.sts_api.handles(params.get("Action")) else self.iam_api
+        try:
+            return await api.dispatch(request, params)
+        except Exception:
+            log.exception("management call failed")
+            return api.error(AwsError("InternalFailure", "The server encountered an internal error", 500))
+
+    async def serve_private(self, request: Request) -> Response:
+        """The private listener: requests arrive as through a VPC endpoint, addressed by the path form, by
+        ``Host: {api}-{vpce}.execute-api…`` / ``{api}.execute-api…``, or by ``x-apigw-api-id``."""
+        request.vpce_id = self.settings.vpce_id
+        request.vpc_id = self.settings.vpc_id
+        path = request.raw_path
+        host = (request.header("host") or "").split(":", 1)[0]
+        api_id = request.header("x-apigw-api-id")
+        if path.startswith(_EXECUTE_API_PREFIX):
+            api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
+            path, host = "/" + rest, f"{api_id}.execute-api.localhost"
+        elif ".execute-api." in host:
+            api_id = host.split(".", 1)[0].split("-vpce-", 1)[0]
+        # Only REST APIs can be private; the endpoint serves execute-api only (no management API here).
+        if not api_id or api_id in self.http_apis or api_id in self.websockets:
+            return _forbidden()
+        answer = self._execute(request, api_id, path, host or f"{api_id}.execute-api.localhost")
+        return answer if isinstance(answer, Response) else await answer
 
     def start_sync(self) -> None:
         """Poll for changes other processes made to the shared data dir (needs the running loop)."""
         self.sync.start(self.settings.sync_interval)
 
     async def close(self) -> None:
+        await self.websockets.close()  # before the functions: $disconnect still runs
         await self.sync.stop()
         await self.functions.close()
         await self.upstream.close()
@@ -135,19 +210,43 @@ class Gateway:
             await self._redis.aclose()
         self.store.close()
 
-    async def __call__(self, request: Request) -> Response:
+    def __call__(self, request: Request) -> Response | Coroutine[Any, Any, Response]:
+        # Not async: the server awaits the coroutine we return, one coroutine level less per request (the
+        # server core accepts a Response or an awaitable, see apigate/server/message.py).
         path = request.raw_path
         if path.startswith(_EXECUTE_API_PREFIX):  # first: the path form needs no header lookup
             api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
-            answer = self._execute(request, api_id, "/" + rest, f"{api_id}.execute-api.localhost")
-            return answer if isinstance(answer, Response) else await answer
+            return self._execute(request, api_id, "/" + rest, f"{api_id}.execute-api.localhost")
         host = request.header("host") or ""
         if ".execute-api." in host:
-            answer = self._execute(request, host.split(".", 1)[0], path, host.split(":", 1)[0])
-            return answer if isinstance(answer, Response) else await answer
+            return self._execute(request, host.split(".", 1)[0], path, host.split(":", 1)[0])
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
-        return await self._manage(request)
+        return self._manage(request)
+
+    def upgrade(self, request: Request, transport: Any, protocol: Any) -> None:
+        """The server's upgrade hook: a WebSocket API stage takes the connection over; any other upgrade request
+        is answered as an ordinary request, then the connection closes."""
+        path = request.raw_path
+        api_id, domain = "", ""
+        if path.startswith(_EXECUTE_API_PREFIX):
+            api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
+            path, domain = "/" + rest, f"{api_id}.execute-api.localhost"
+        else:
+            host = request.header("host") or ""
+            if ".execute-api." in host:
+                api_id, domain = host.split(".", 1)[0], host.split(":", 1)[0]
+        if api_id and api_id in self.websockets:
+            self.websockets.upgrade(request, transport, protocol.upgrade_data, api_id, path, domain)
+            return
+
+        async def answer() -> None:
+            response = self(request)
+            write_response(transport, response if isinstance(response, Response) else await response)
+
+        task = asyncio.get_running_loop().create_task(answer())
+        self._upgrades.add(task)
+        task.add_done_callback(self._upgrades.discard)
 
     def _execute(
         self, request: Request, api_id: str, path: str, domain: str
@@ -156,12 +255,17 @@ class Gateway:
         coroutine level less on every suspension (the data plane's hot path)."""
         if api_id in self.http_apis:
             return self.http_apis.serve(request, api_id, path, domain)
+        if api_id in self.websockets:  # plain HTTP to a WebSocket API: its stage's @connections
+            return self.websockets.serve_http(request, path)
         stage, slash, rest = path[1:].partition("/")
         deployed = self.registry.get(api_id, stage)
         if deployed is None:
             return _forbidden()
+        if (deployed.endpoint_type == "PRIVATE") != (request.vpce_id is not None):
+            return _forbidden()  # a private API from outside its VPC endpoint, or a public one from inside
         if not slash:  # "/{stage}" without the slash names no resource, not even the root
-            return render(GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN))
+            inv = Invocation(request, deployed, "/", f"/{stage}", domain)
+            return respond(inv, GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN))
         below = "/" + rest
         return self.pipeline.run(Invocation(request, deployed, below, f"/{stage}{below}", domain))
 
@@ -170,7 +274,10 @@ class Gateway:
             return Response(
                 200,
                 list(_JSON),
-                orjson.dumps({"status": "ok", "version": __version__, "config": self.sync.digest}),
+                orjson.dumps(
+                    # pid: which process of `apigate serve --workers N` answered
+                    {"status": "ok", "version": __version__, "config": self.sync.digest, "pid": os.getpid()}
+                ),
             )
         if path == "/_apigate/metrics":
             return Response(
@@ -178,6 +285,10 @@ class Gateway:
                 [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                 self.state.metrics.render(),
             )
+        if path.startswith("/_apigate/openapi/") and path.endswith(".json"):
+            document = self._management_openapi(path[len("/_apigate/openapi/") : -len(".json")])
+            if document is not None:
+                return Response(200, list(_JSON), document)
         if path.startswith("/_apigate/code/") and path.endswith(".zip"):
             name = path[len("/_apigate/code/") : -len(".zip")]
             doc = self.store.get("function", name)
@@ -186,15 +297,32 @@ class Gateway:
                 return Response(200, [("Content-Type", "application/zip")], data)
         return Response(404, list(_JSON), b'{"message":"Not Found"}')
 
+    def _management_openapi(self, service: str) -> bytes | None:
+        """The OpenAPI description of one management service, limited to what apigate implements."""
+        apis = {api.model.service_name: api for api in (self.apigateway, self.apigatewayv2, self.lambda_api)}
+        api = apis.get(service)
+        if api is None:
+            return None
+        return orjson.dumps(service_openapi.describe(api.model, api.handlers))
+
     async def _manage(self, request: Request) -> Response:
         query = wire.parse_query(request.query_string)
         signed = _SIGNING_SERVICE.search(request.header("authorization") or "")
         service = signed.group(1) if signed else None
+        is_query = service in ("iam", "sts") or _is_query_call(request)
+        try:
+            iam_control.caller.set(self.guard.caller(request, service))
+        except AwsError as exc:
+            return self.sts_api.error(exc) if is_query else wire.error_response(exc)
+        if is_query:
+            return await self._query(request, service)
         order = (
             [self.lambda_api, self.apigateway] if service == "lambda" else [self.apigateway, self.lambda_api]
         )
         if request.raw_path.startswith("/v2/"):
             order = [self.apigatewayv2]
+        elif request.raw_path.startswith("/@connections/"):  # apigatewaymanagementapi at AWS_ENDPOINT_URL
+            order = [self.websockets.management]
         try:
             for api in order:
                 response = await api.dispatch(request, request.raw_path, query)
@@ -204,6 +332,22 @@ class Gateway:
                     return response
         except AwsError as exc:
             return wire.error_response(exc)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                log.exception("management call failed")
+                return wire.error_response(
+                    AwsError("InternalFailure", "The server encountered an internal error", 500)
+                )
+            # The data dir's disk is full: the change was rolled back, deployed stages keep serving.
+            log.error("management call failed, the data dir's disk is full: %s", exc)
+            return wire.error_response(
+                AwsError(
+                    "InternalFailure",
+                    f"No space left on the disk holding the data dir ({self.settings.data_dir}): "
+                    "the change was not saved",
+                    500,
+                )
+            )
         except Exception:
             log.exception("management call failed")
             return wire.error_response(

@@ -9,6 +9,7 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,96 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FACTOR",
         help="multiply each stage cache's byte budget (cacheClusterSize) by FACTOR, e.g. 0.001 on a small host",
     )
+    websocket = serve.add_argument_group("WebSocket APIs (AWS's limits by default)")
+    websocket.add_argument("--websocket-idle-timeout", type=float, default=600.0, metavar="SECONDS")
+    websocket.add_argument("--websocket-max-duration", type=float, default=7200.0, metavar="SECONDS")
+    websocket.add_argument("--websocket-frame-size", type=int, default=32 * 1024, metavar="BYTES")
+    websocket.add_argument("--websocket-message-size", type=int, default=128 * 1024, metavar="BYTES")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="serve with N processes on one port (SO_REUSEPORT; SIGHUP restarts them one by one, SIGTERM "
+        "drains all); share state between them with --redis",
+    )
+    serve.add_argument(
+        "--user-pool",
+        action="append",
+        default=[],
+        metavar="POOL_ID=ISSUER_URL",
+        help="where a Cognito user pool's tokens come from (repeatable; default https://cognito-idp.REGION"
+        ".amazonaws.com/POOL_ID); its keys are read from ISSUER_URL/.well-known/jwks.json",
+    )
+    serve.add_argument(
+        "--function-init-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a function's init budget (Lambda's 10 s); past it the init is retried within the invocation",
+    )
+    for name, default, what in (
+        ("header", 10.0, "from a request's first byte to the end of its headers"),
+        ("body", 30.0, "from the end of a request's headers to the end of its body"),
+        ("idle", 60.0, "a keep-alive connection may wait for its next request"),
+    ):
+        serve.add_argument(
+            f"--{name}-timeout", type=float, default=default, metavar="SECONDS", help=f"seconds {what}"
+        )
+    _access_options(serve)
     _client_commands(commands)
     return parser
+
+
+def _access_options(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--admin-key",
+        metavar="ID:SECRET",
+        help="require every management call to be SigV4-signed with this access key (needed off loopback)",
+    )
+    serve.add_argument(
+        "--private-listen",
+        metavar="HOST:PORT",
+        help="also listen here as a VPC endpoint: PRIVATE APIs are served only on this listener",
+    )
+    serve.add_argument("--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id")
+    serve.add_argument("--vpc-id", default="vpc-0123456789abcdef0", help="the private listener's VPC id")
+
+
+def access_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """--admin-key, --private-listen and friends as Settings fields; SystemExit with a clear message when the
+    management API would be open to the network without a key."""
+    admin_key = None
+    if args.admin_key:
+        key_id, sep, secret = args.admin_key.partition(":")
+        if not sep or not key_id or not secret:
+            raise SystemExit("apigate: error: --admin-key expects ACCESS_KEY_ID:SECRET")
+        admin_key = (key_id, secret)
+    if admin_key is None and not _is_loopback(args.host):
+        raise SystemExit(
+            f"apigate: error: refusing to serve the management API on {args.host} without --admin-key: "
+            "anyone who can reach it could change every API (pass --admin-key ID:SECRET, or --host 127.0.0.1)"
+        )
+    private = None
+    if args.private_listen:
+        host, sep, port = args.private_listen.rpartition(":")
+        if not sep or not port.isdigit():
+            raise SystemExit("apigate: error: --private-listen expects HOST:PORT")
+        private = (host.strip("[]") or "127.0.0.1", int(port))
+        if args.workers:
+            raise SystemExit("apigate: error: --private-listen is not supported with --workers yet")
+    return {"admin_key": admin_key, "private_listen": private, "vpce_id": args.vpce_id, "vpc_id": args.vpc_id}
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere
 
 
 def _client_commands(commands: Any) -> None:
@@ -134,13 +223,22 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
     return overrides
 
 
-async def serve(settings: Settings, template: TemplateOptions | None = None) -> int:
+async def serve(
+    settings: Settings,
+    template: TemplateOptions | None = None,
+    *,
+    listener: socket.socket | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
+    """Serve until SIGTERM/SIGINT. ``listener``: a bound socket to serve instead of binding one (a worker of
+    ``--workers``); ``on_ready``: called once serving, instead of printing the ready line and the stages."""
     # Imported here so that `apigate --help` stays instant.
     from apigate.app import Gateway
     from apigate.server.listener import Server
+    from apigate.server.protocol import Limits
 
     # Bind first: with --port 0 the URLs handed to functions and printed below must carry the real port.
-    sock = _bind(settings.host, settings.port)
+    sock = listener if listener is not None else _bind(settings.host, settings.port)
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])
     gateway = Gateway(settings)
     app = None
@@ -157,13 +255,38 @@ async def serve(settings: Settings, template: TemplateOptions | None = None) -> 
             await gateway.close()
             return 2
     gateway.start_sync()
+    await gateway.websockets.start()
     server = Server()
-    await server.start(None, 0, gateway, sock=sock)
-    print(f"apigate {__version__} ready on {settings.base_url} (data in {settings.data_dir})", flush=True)
-    for deployed in gateway.registry.stages():
+    server.on_upgrade = gateway.upgrade
+    limits = Limits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        idle_timeout=settings.idle_timeout,
+    )
+    await server.start(None, 0, gateway, limits, sock=sock)
+    private = None
+    if settings.private_listen is not None:  # PRIVATE APIs, as through a VPC endpoint
+        private = Server()
+        private_sock = _bind(*settings.private_listen)
+        await private.start(None, 0, gateway.serve_private, limits, sock=private_sock)
+    if on_ready is not None:
+        on_ready()
+    else:
+        print(f"apigate {__version__} ready on {settings.base_url} (data in {settings.data_dir})", flush=True)
+    if private is not None and on_ready is None:
+        host = settings.private_listen[0] if settings.private_listen else ""
+        print(f"  private endpoint {settings.vpce_id} on http://{host}:{private.port}", flush=True)
+    for deployed in gateway.registry.stages() if on_ready is None else ():
         path_url, host_url = settings.invoke_urls(deployed.api_id, deployed.stage)
         print(
             f"  {deployed.api_name or deployed.api_id} stage {deployed.stage}: {path_url}  {host_url}",
+            flush=True,
+        )
+    for socket_stage in gateway.websockets.stages() if on_ready is None else ():
+        path_url, host_url = settings.invoke_urls(socket_stage.api_id, socket_stage.stage)
+        print(
+            f"  {socket_stage.api_name or socket_stage.api_id} stage {socket_stage.stage}: "
+            f"ws{path_url.removeprefix('http').rstrip('/')}  ws{host_url.removeprefix('http').rstrip('/')}",
             flush=True,
         )
     if app is not None:
@@ -179,6 +302,8 @@ async def serve(settings: Settings, template: TemplateOptions | None = None) -> 
     if app is not None:
         await app.stop_watching()
     await server.shutdown(grace=10.0)
+    if private is not None:
+        await private.shutdown(grace=1.0)
     await gateway.close()
     return 0
 
@@ -197,14 +322,18 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _client(args: argparse.Namespace, service: str) -> Any:
+    import os
+
     import botocore.session
 
+    # A gateway started with --admin-key wants its key: APIGATE_ADMIN_KEY=ID:SECRET.
+    key, _, secret = (os.environ.get("APIGATE_ADMIN_KEY") or "apigate:apigate").partition(":")
     return botocore.session.get_session().create_client(
         service,
         endpoint_url=args.endpoint,
         region_name=args.region,
-        aws_access_key_id="apigate",
-        aws_secret_access_key="apigate",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
     )
 
 
@@ -360,6 +489,17 @@ def _logs(args: argparse.Namespace) -> int:
         return 0
 
 
+def parse_user_pools(items: list[str]) -> dict[str, str]:
+    """``POOL_ID=ISSUER_URL`` pairs from ``--user-pool``."""
+    pools: dict[str, str] = {}
+    for item in items:
+        pool, sep, issuer = item.partition("=")
+        if not sep or not pool or not issuer.startswith(("http://", "https://")):
+            raise SystemExit(f"apigate: error: --user-pool expects POOL_ID=ISSUER_URL, not {item!r}")
+        pools[pool] = issuer.rstrip("/")
+    return pools
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "logs":
@@ -382,6 +522,16 @@ def main(argv: list[str] | None = None) -> int:
         redis_url=args.redis,
         on_state_error=args.on_state_error,
         cache_budget_scale=args.cache_budget_scale,
+        websocket_idle_timeout=args.websocket_idle_timeout,
+        websocket_max_duration=args.websocket_max_duration,
+        websocket_frame_size=args.websocket_frame_size,
+        websocket_message_size=args.websocket_message_size,
+        user_pools=tuple(parse_user_pools(args.user_pool).items()),
+        function_init_timeout=args.function_init_timeout,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        idle_timeout=args.idle_timeout,
+        **access_settings(args),
     )
     template = None
     if args.template is not None:
@@ -391,11 +541,37 @@ def main(argv: list[str] | None = None) -> int:
             print(f"apigate: error: {exc}", file=sys.stderr)
             return 2
         template = TemplateOptions(args.template, overrides, args.stack_name, not args.no_watch)
+    if args.workers:
+        return _supervise(settings, template, args.workers)
+    return _run(serve(settings, template))
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; asyncio's loop still works
-        return asyncio.run(serve(settings, template))
-    return uvloop.run(serve(settings, template))
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def _supervise(settings: Settings, template: TemplateOptions | None, workers: int) -> int:
+    """``--workers N``: a supervisor process forks N gateways on one port (see apigate/supervisor.py)."""
+    from apigate.supervisor import Supervisor, bind_slots, replace_port
+
+    if workers < 1:
+        print("apigate: error: --workers takes a positive number", file=sys.stderr)
+        return 2
+    try:
+        sockets = bind_slots(settings.host, settings.port, workers)
+    except OSError as exc:
+        print(f"apigate: error: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+
+    def worker(settings: Settings, sock: socket.socket, slot: int, ready: Callable[[], None]) -> int:
+        # Only the first slot deploys (and watches) a template; the others serve what it stored.
+        return _run(serve(settings, template if slot == 0 else None, listener=sock, on_ready=ready))
+
+    return Supervisor(replace_port(settings, sockets), sockets, worker).run()
 
 
 if __name__ == "__main__":

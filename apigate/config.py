@@ -21,7 +21,21 @@ class Settings:
     redis_url: str | None = None  # shared state (buckets, quotas, usage, cache) in Redis instead of memory
     on_state_error: str = "allow"  # allow | deny: what requests get while Redis is unreachable
     cache_budget_scale: float = 1.0  # multiplies each stage cache's budget (cacheClusterSize in bytes)
+    # WebSocket APIs: AWS's limits (frames 32 KB, messages 128 KB, 10 minutes idle, 2 hours in all)
+    websocket_frame_size: int = 32 * 1024
+    websocket_message_size: int = 128 * 1024
+    websocket_idle_timeout: float = 600.0
+    websocket_max_duration: float = 7200.0
     sync_interval: float = 0.5  # seconds between checks for changes made by other processes on the data dir
+    user_pools: tuple[tuple[str, str], ...] = ()  # Cognito user pool id -> issuer URL (`--user-pool ID=URL`)
+    function_init_timeout: float = 10.0  # Lambda's init phase budget; past it the init is retried in the call
+    header_timeout: float = 10.0  # a client's first byte -> end of its headers (slowloris)
+    body_timeout: float = 30.0  # end of the headers -> end of the body
+    idle_timeout: float = 60.0  # a keep-alive connection with no request
+    admin_key: tuple[str, str] | None = None  # `--admin-key ID:SECRET`: every management call signed with it
+    private_listen: tuple[str, int] | None = None  # `--private-listen HOST:PORT`: where PRIVATE APIs are served
+    vpce_id: str = "vpce-0123456789abcdef0"  # the VPC endpoint the private listener stands for (`--vpce-id`)
+    vpc_id: str = "vpc-0123456789abcdef0"  # and its VPC (`--vpc-id`)
 
     @property
     def base_url(self) -> str:

@@ -22,6 +22,20 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
 
 
 @pytest.fixture(scope="session")
+def faults_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """A gateway for the fault tests: a short function init budget and short client timeouts, so that a
+    module hanging on import or a slow client is cut off in seconds. (The init budget still leaves a
+    healthy cold start on a busy host ample time.)"""
+    process = GatewayProcess(
+        tmp_path_factory.mktemp("faults-data"),
+        ["--function-init-timeout", "3", "--header-timeout", "1", "--body-timeout", "1"],
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
 def apigw(gateway: GatewayProcess) -> Any:
     return gateway.client("apigateway")
 

@@ -1,8 +1,9 @@
-"""What the tests share: the gateway as a process, function zips, and a builder for REST APIs."""
+"""What the tests share: the gateway as a process, function zips, a builder for REST APIs, a token issuer."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -13,11 +14,15 @@ import uuid
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import boto3
+import jwt
 import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 # A function that answers with the event it received.
 ECHO_EVENT = """
@@ -78,6 +83,15 @@ class GatewayProcess:
         self.proc = None
         return code
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no draining, no shutdown code runs."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=20)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None
+
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
@@ -124,6 +138,15 @@ def lambda_uri(function_name: str) -> str:
     return f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory now, in MiB (Linux)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
 def wait_for(predicate: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -161,6 +184,19 @@ class RestApi:
             type="AWS_PROXY",
             integrationHttpMethod="POST",
             uri=lambda_uri(function),
+            **integration,
+        )
+
+    def http_proxy(self, path: str, verb: str, uri: str, **integration: Any) -> None:
+        rid = self.resource(path)
+        self.apigw.put_method(restApiId=self.id, resourceId=rid, httpMethod=verb, authorizationType="NONE")
+        self.apigw.put_integration(
+            restApiId=self.id,
+            resourceId=rid,
+            httpMethod=verb,
+            type="HTTP_PROXY",
+            integrationHttpMethod=verb,
+            uri=uri,
             **integration,
         )
 
@@ -231,3 +267,89 @@ def backend_gateway(kind: str, memory_gateway: GatewayProcess, data_dir: Path) -
     process.start()
     yield process
     process.stop()
+
+
+def signed_request(
+    method: str,
+    url: str,
+    credentials: tuple[str, str] | tuple[str, str, str | None],
+    *,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    service: str = "execute-api",
+    in_query: bool = False,
+    **kwargs: Any,
+) -> requests.Response:
+    """A ``requests`` call signed with SigV4 by botocore's own signer (the Authorization header, or the
+    presigned query-string form), as a client of an AWS_IAM method sends it."""
+    from botocore.auth import SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key, secret, *rest = credentials
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    signer_credentials = Credentials(key, secret, rest[0] if rest else None)
+    if in_query:
+        SigV4QueryAuth(signer_credentials, service, "us-east-1", expires=300).add_auth(request)
+    else:
+        SigV4Auth(signer_credentials, service, "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    return requests.request(
+        method, prepared.url, headers=dict(prepared.headers), data=body, timeout=10, **kwargs
+    )
+
+
+class TokenIssuer:
+    """A token issuer on loopback, as an OpenID provider or a Cognito user pool publishes one: RSA signing
+    keys by kid (add one to rotate), their JWKS at ``{url}/.well-known/jwks.json``, the discovery document at
+    ``{url}/.well-known/openid-configuration``, and a count of JWKS fetches (``path``: the URL's path)."""
+
+    def __init__(self, path: str = "") -> None:
+        self.keys: dict[str, Any] = {}
+        self.jwks_fetches = 0
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body: dict[str, Any]
+                if self.path == f"{path}/.well-known/openid-configuration":
+                    body = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/.well-known/jwks.json"}
+                elif self.path == f"{path}/.well-known/jwks.json":
+                    issuer.jwks_fetches += 1
+                    body = {"keys": [issuer.public_jwk(kid) for kid in list(issuer.keys)]}
+                else:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.add_key("k1")
+
+    def add_key(self, kid: str) -> None:
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def public_jwk(self, kid: str) -> dict[str, Any]:
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
+        return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+    def sign(self, claims: dict[str, Any], kid: str = "k1", key: Any = None) -> str:
+        """The claims (those not None) as an RS256 token under ``kid``, signed by its key or by ``key``."""
+        body = {k: v for k, v in claims.items() if v is not None}
+        return jwt.encode(body, key or self.keys[kid], algorithm="RS256", headers={"kid": kid})
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

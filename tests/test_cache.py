@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from apigate.state.cache import CachedResponse, MemoryResponseCache, RedisResponseCache
 
-from helpers import REDIS_URL, GatewayProcess, RestApi, backend_gateway, require_redis, unique
+from helpers import REDIS_URL, GatewayProcess, RestApi, backend_gateway, require_redis, signed_request, unique
 
 
 class Counting:
@@ -187,12 +187,26 @@ def test_cache_control_max_age_0(
     ignored = requests.get(url, headers={"Cache-Control": "max-age=0"}, timeout=5)
     assert ignored.status_code == 200 and "unauthorized" in ignored.headers["Warning"]
     assert counter.calls["/items"] == calls
-    # A signed caller may invalidate: the backend answers and the entry is replaced.
-    signed = {
+    # A signature alone proves nothing: a forged one, or an identity without the permission, is ignored.
+    forged = {
         "Cache-Control": "max-age=0",
         "Authorization": "AWS4-HMAC-SHA256 Credential=test/x/us-east-1/execute-api/aws4_request",
     }
-    fresh = requests.get(url, headers=signed, timeout=5).json()
+    assert "Warning" in requests.get(url, headers=forged, timeout=5).headers
+    iam = gateway.client("iam")
+    name = unique("invalidator")
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    credentials = (key["AccessKeyId"], key["SecretAccessKey"])
+    bare = signed_request("GET", url, credentials, headers={"Cache-Control": "max-age=0"})
+    assert "Warning" in bare.headers and counter.calls["/items"] == calls
+    # With execute-api:InvalidateCache on the method: the backend answers and the entry is replaced.
+    grant = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "execute-api:InvalidateCache", "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName=name, PolicyName="invalidate", PolicyDocument=json.dumps(grant))
+    fresh = signed_request("GET", url, credentials, headers={"Cache-Control": "max-age=0"}).json()
     assert counter.calls["/items"] == calls + 1
     assert requests.get(url, timeout=5).json() == fresh
 

@@ -165,16 +165,7 @@ def test_a_cache_entry_made_on_one_process_is_a_hit_on_the_other(
     base, calls = backend
     apigw = first.client("apigateway")
     api = RestApi(apigw, unique("shared-cache"))
-    rid = api.resource("/c")
-    apigw.put_method(restApiId=api.id, resourceId=rid, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(
-        restApiId=api.id,
-        resourceId=rid,
-        httpMethod="GET",
-        type="HTTP_PROXY",
-        integrationHttpMethod="GET",
-        uri=f"{base}/c",
-    )
+    api.http_proxy("/c", "GET", f"{base}/c")
     api.deploy("prod", cacheClusterEnabled=True)
     apigw.update_stage(
         restApiId=api.id,

@@ -132,6 +132,22 @@ def test_quick_create_serves_default_stage_at_root(gateway: GatewayProcess, v2: 
     assert answer.headers["apigw-requestid"]
 
 
+def test_update_api_retargets_quick_create(gateway: GatewayProcess, v2: Any, echo: str, upstream: str) -> None:
+    api_id = v2.create_api(Name="retarget", ProtocolType="HTTP", Target=function_arn(echo))["ApiId"]
+    # A URL target turns the quick-created integration into an HTTP proxy; RouteKey renames its route.
+    v2.update_api(ApiId=api_id, Target=f"{upstream}/backend", RouteKey="GET /things")
+    integration = v2.get_integrations(ApiId=api_id)["Items"][0]
+    assert (integration["IntegrationType"], integration["IntegrationUri"]) == ("HTTP_PROXY", f"{upstream}/backend")
+    assert [r["RouteKey"] for r in v2.get_routes(ApiId=api_id)["Items"]] == ["GET /things"]
+    answer = requests.get(f"{base(gateway, api_id)}/things", timeout=10)
+    assert answer.headers["X-Upstream"] == "echo" and answer.json()["path"] == "/backend"
+    assert requests.get(f"{base(gateway, api_id)}/other", timeout=10).status_code == 404
+    # An API made without quick create has no target to update.
+    plain = v2.create_api(Name="plain", ProtocolType="HTTP")["ApiId"]
+    with pytest.raises(v2.exceptions.BadRequestException):
+        v2.update_api(ApiId=plain, Target=f"{upstream}/x")
+
+
 @pytest.fixture(scope="module")
 def routed(v2: Any, echo: str) -> str:
     api_id = v2.create_api(Name="routes", ProtocolType="HTTP")["ApiId"]

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
-from helpers import GatewayProcess, create_function
+from helpers import GatewayProcess, TokenIssuer, create_function
 
 ECHO_V2 = """
 import json
@@ -24,58 +20,13 @@ def lambda_handler(event, context):
 """
 
 
-class Issuer:
+class Issuer(TokenIssuer):
     """An OpenID provider: discovery document, a JWKS whose keys can rotate, and a count of JWKS fetches."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, Any] = {}
-        self.jwks_fetches = 0
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/keys.json"}
-                elif self.path == "/keys.json":
-                    issuer.jwks_fetches += 1
-                    body = {"keys": [issuer.public_jwk(kid) for kid in list(issuer.keys)]}
-                else:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.add_key("k1")
-
-    def add_key(self, kid: str) -> None:
-        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def public_jwk(self, kid: str) -> dict[str, Any]:
-        jwk = json.loads(RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
-        return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
 
     def token(self, kid: str = "k1", key: Any = None, **claims: Any) -> str:
         now = int(time.time())
         body = {"iss": self.url, "aud": "my-app", "sub": "user-1", "iat": now, "exp": now + 300, **claims}
-        body = {k: v for k, v in body.items() if v is not None}
-        return jwt.encode(body, key or self.keys[kid], algorithm="RS256", headers={"kid": kid})
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return self.sign(body, kid, key)
 
 
 @pytest.fixture(scope="module")

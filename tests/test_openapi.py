@@ -166,7 +166,8 @@ def test_import_yaml_oas30_serves_every_route(gateway: GatewayProcess, apigw: An
     assert api["name"] == "pets-oas30"
     assert api["binaryMediaTypes"] == ["image/png"]
     assert api["endpointConfiguration"]["types"] == ["REGIONAL"]
-    assert any("x-amazon-apigateway-gateway-responses" in w for w in api["warnings"])
+    assert not any("x-amazon-apigateway-gateway-responses" in w for w in api.get("warnings") or [])
+    assert apigw.get_gateway_response(restApiId=api["id"], responseType="DEFAULT_4XX")["defaultResponse"] is False
     paths = {r["path"]: r for r in apigw.get_resources(restApiId=api["id"], embed=["methods"])["items"]}
     assert set(paths) == {"/", "/pets", "/pets/{petId}", "/files", "/files/{proxy+}"}
     get_pets = paths["/pets"]["resourceMethods"]["GET"]

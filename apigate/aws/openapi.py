@@ -20,6 +20,13 @@ Doc = dict[str, Any]
 VERBS = ("get", "put", "post", "delete", "patch", "options", "head")
 ANY_METHOD = "x-amazon-apigateway-any-method"
 INTEGRATION = "x-amazon-apigateway-integration"
+AUTHORIZER = "x-amazon-apigateway-authorizer"
+AUTHTYPE = "x-amazon-apigateway-authtype"
+# x-amazon-apigateway-authorizer's type -> the authorizer's, for REST APIs (jwt is for HTTP APIs only).
+_AUTHORIZER_TYPES = {"token": "TOKEN", "request": "REQUEST", "cognito_user_pools": "COGNITO_USER_POOLS"}
+_HEADER_SOURCE = "method.request.header."
+SIGV4_SCHEME = "sigv4"  # the scheme names AWS's exports give IAM authorization and API keys
+API_KEY_SCHEME = "api_key"
 _PREFIX = "x-amazon-apigateway-"
 
 # Extensions apigate turns into API Gateway's own fields.
@@ -32,8 +39,10 @@ _APPLIED_API = {
     "x-amazon-apigateway-importexport-version",
     "x-amazon-apigateway-request-validators",
     "x-amazon-apigateway-request-validator",
+    "x-amazon-apigateway-gateway-responses",
 }
 VALIDATOR = "x-amazon-apigateway-request-validator"
+GATEWAY_RESPONSES = "x-amazon-apigateway-gateway-responses"
 VALIDATORS = "x-amazon-apigateway-request-validators"
 MODEL_URI = "https://apigateway.amazonaws.com/restapis/{api}/models/{name}"
 # AWS's other extensions: kept in the stored API (and exported again) for the features that will enforce them.
@@ -97,6 +106,7 @@ class Method:
     integration_responses: list[Doc] = field(default_factory=list)
     extensions: Doc = field(default_factory=dict)  # the operation's other x-amazon-apigateway-* values
     validator: str | None = None  # the name of its request validator
+    authorizer: str | None = None  # the security scheme naming its authorizer
 
 
 @dataclass(slots=True)
@@ -108,6 +118,8 @@ class Definition:
     security_schemes: Doc
     warnings: list[str]
     validators: Doc = field(default_factory=dict)  # request validators by name
+    gateway_responses: Doc = field(default_factory=dict)  # PutGatewayResponse fields by response type
+    authorizers: Doc = field(default_factory=dict)  # CreateAuthorizer fields by security scheme name
 
 
 def _deref(root: Doc, node: Any, seen: frozenset[str] = frozenset()) -> Any:
@@ -240,6 +252,11 @@ def parse(document: Doc, *, basepath: str = "ignore", endpoint_types: str | None
     )
     security_schemes = {name: _deref(document, s) for name, s in (schemes_raw or {}).items()}
     default_security = document.get("security")
+    authorizers = {
+        str(name): _authorizer(str(name), scheme)
+        for name, scheme in security_schemes.items()
+        if isinstance(scheme, dict) and AUTHORIZER in scheme
+    }
 
     validators: Doc = {}
     for name, spec in (document.get(VALIDATORS) or {}).items():
@@ -289,7 +306,70 @@ def parse(document: Doc, *, basepath: str = "ignore", endpoint_types: str | None
             )
     extensions.pop(VALIDATORS, None)
     extensions.pop(VALIDATOR, None)
-    return Definition(api, methods, models, extensions, security_schemes, warnings, validators)
+    gateway_responses = _gateway_responses(extensions.pop(GATEWAY_RESPONSES, None))
+    return Definition(
+        api,
+        methods,
+        models,
+        extensions,
+        security_schemes,
+        warnings,
+        validators,
+        gateway_responses,
+        authorizers=authorizers,
+    )
+
+
+def _authorizer(name: str, scheme: Doc) -> Doc:
+    """A security scheme's x-amazon-apigateway-authorizer as CreateAuthorizer fields."""
+    spec = scheme.get(AUTHORIZER)
+    if not isinstance(spec, dict):
+        raise OpenApiError(f"Invalid {AUTHORIZER} in security scheme {name}: an object is expected")
+    kind = _AUTHORIZER_TYPES.get(str(spec.get("type", "")).lower())
+    if kind is None:
+        raise OpenApiError(
+            f"Invalid {AUTHORIZER} in security scheme {name}: type {spec.get('type')} is not one of "
+            "token, request, cognito_user_pools"
+        )
+    source = spec.get("identitySource")
+    if source is None and kind != "REQUEST" and scheme.get("in") == "header" and scheme.get("name"):
+        source = _HEADER_SOURCE + str(scheme["name"])  # the apiKey scheme names the token's header
+    arns = spec.get("providerARNs")
+    fields: Doc = {
+        "name": name,
+        "type": kind,
+        "authType": scheme.get(AUTHTYPE),
+        "authorizerUri": spec.get("authorizerUri"),
+        "authorizerCredentials": spec.get("authorizerCredentials"),
+        "identitySource": None if source is None else str(source),
+        "identityValidationExpression": spec.get("identityValidationExpression"),
+        "authorizerResultTtlInSeconds": spec.get("authorizerResultTtlInSeconds"),
+        "providerARNs": None
+        if arns is None
+        else [str(a) for a in (arns if isinstance(arns, list) else [arns])],
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _gateway_responses(value: Any) -> Doc:
+    """``x-amazon-apigateway-gateway-responses`` -> PutGatewayResponse fields by type (status as a string)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise OpenApiError(f"Invalid {GATEWAY_RESPONSES}: an object of response types is expected")
+    responses: Doc = {}
+    for response_type, spec in value.items():
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            raise OpenApiError(f"Invalid {GATEWAY_RESPONSES}.{response_type}: an object is expected")
+        fields: Doc = {}
+        if spec.get("statusCode") is not None:
+            fields["statusCode"] = str(spec["statusCode"])
+        for key in ("responseParameters", "responseTemplates"):
+            if spec.get(key):
+                fields[key] = {str(k): str(v) for k, v in dict(spec[key]).items()}
+        responses[str(response_type)] = fields
+    return responses
 
 
 def _method(
@@ -335,6 +415,7 @@ def _method(
         "requestParameters": request_parameters or None,
         "requestModels": request_models or None,
     }
+    authorizer_name: str | None = None
     security = operation.get("security", default_security) or []
     for requirement in security:
         for scheme_name, scopes in (requirement or {}).items():
@@ -347,11 +428,9 @@ def _method(
                 method["authorizationType"] = (
                     "COGNITO_USER_POOLS" if kind == "cognito_user_pools" else "CUSTOM"
                 )
+                authorizer_name = str(scheme_name)
                 if scopes:
                     method["authorizationScopes"] = list(scopes)
-                warnings.append(
-                    f"Authorizer {scheme_name} at {where} is stored but not enforced by apigate yet"
-                )
             elif scheme.get("type") == "apiKey":
                 method["apiKeyRequired"] = True
 
@@ -436,6 +515,7 @@ def _method(
         integration_responses,
         extensions,
         None if validator is None else str(validator),
+        authorizer_name,
     )
 
 
@@ -460,6 +540,8 @@ def export(
     stage_url: str | None = None,
     models: list[Doc] | None = None,
     validators: list[Doc] | None = None,
+    gateway_responses: list[Doc] | None = None,
+    authorizers: list[Doc] | None = None,
 ) -> Doc:
     """GetExport's document for a deployed snapshot. ``kept`` is what the import stored beside the API."""
     swagger = kind == "swagger"
@@ -484,6 +566,9 @@ def export(
     paths: Doc = {}
     used_models: set[str] = set()
     method_extensions: Doc = kept.get("methods") or {}
+    authorizer_names = {doc["id"]: str(doc.get("name") or doc["id"]) for doc in authorizers or []}
+    used_schemes: set[str] = set()
+    documentary = set(_documentary(kept.get("securitySchemes") or {}))
     validator_names = {doc["id"]: doc.get("name") or doc["id"] for doc in validators or []}
     for doc in sorted(resources, key=lambda d: d["path"]):
         methods = doc.get("resourceMethods") or {}
@@ -499,6 +584,9 @@ def export(
                 kept=method_extensions.get(f"{verb} {doc['path']}") or {},
                 used_models=used_models,
                 resource_id=doc["id"],
+                authorizer_names=authorizer_names,
+                used_schemes=used_schemes,
+                documentary=documentary,
             )
             validator_id = methods[verb].get("requestValidatorId")
             if with_apigateway and validator_id in validator_names:
@@ -524,16 +612,10 @@ def export(
             out["definitions"] = rewritten
         else:
             out.setdefault("components", {})["schemas"] = rewritten
-    schemes = kept.get("securitySchemes") or {}
-    if schemes and (with_authorizers or with_apigateway):
-        schemes = {
-            name: (
-                scheme
-                if with_authorizers
-                else {k: v for k, v in scheme.items() if k != "x-amazon-apigateway-authorizer"}
-            )
-            for name, scheme in schemes.items()
-        }
+    schemes = _export_schemes(
+        authorizers or [], kept.get("securitySchemes") or {}, used_schemes, with_authorizers
+    )
+    if schemes:
         if swagger:
             out["securityDefinitions"] = schemes
         else:
@@ -545,6 +627,15 @@ def export(
                 "validateRequestParameters": bool(doc.get("validateRequestParameters")),
             }
             for doc in validators
+        }
+    if with_apigateway and gateway_responses:
+        out[GATEWAY_RESPONSES] = {
+            doc["responseType"]: {
+                key: doc[key]
+                for key in ("statusCode", "responseParameters", "responseTemplates")
+                if doc.get(key)
+            }
+            for doc in sorted(gateway_responses, key=lambda d: str(d["responseType"]))
         }
     if with_apigateway:
         for key, value in (kept.get("api") or {}).items():
@@ -572,6 +663,55 @@ def export(
     return out
 
 
+def _documentary(schemes: Doc) -> list[str]:
+    """The imported schemes that enforce nothing here (OAuth 2, OpenID Connect, HTTP): exported as written."""
+    return [
+        str(name)
+        for name, scheme in schemes.items()
+        if isinstance(scheme, dict) and scheme.get("type") != "apiKey" and AUTHORIZER not in scheme
+    ]
+
+
+def _export_schemes(authorizers: list[Doc], kept: Doc, used: set[str], with_authorizers: bool) -> Doc:
+    """Security schemes for the API's authorizers, IAM and API keys as methods use them, and the imported
+    schemes apigate does not turn into anything (OAuth 2 and the like, kept for documentation)."""
+    schemes: Doc = {name: copy.deepcopy(kept[name]) for name in _documentary(kept)}
+    for doc in sorted(authorizers, key=lambda d: str(d.get("name"))):
+        source = str(doc.get("identitySource") or "")
+        single_header = source.startswith(_HEADER_SOURCE) and "," not in source
+        scheme: Doc = {
+            "type": "apiKey",
+            "name": source[len(_HEADER_SOURCE) :] if single_header else "Unused",
+            "in": "header",
+        }
+        if doc.get("authType"):
+            scheme[AUTHTYPE] = doc["authType"]
+        if with_authorizers:
+            spec: Doc = {"type": str(doc["type"]).lower()}
+            for key in (
+                "authorizerUri",
+                "authorizerCredentials",
+                "authorizerResultTtlInSeconds",
+                "identitySource",
+                "identityValidationExpression",
+                "providerARNs",
+            ):
+                if doc.get(key) not in (None, "", []):
+                    spec[key] = copy.deepcopy(doc[key])
+            scheme[AUTHORIZER] = spec
+        schemes[str(doc.get("name") or doc["id"])] = scheme
+    if SIGV4_SCHEME in used:
+        schemes[SIGV4_SCHEME] = {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            AUTHTYPE: "awsSigv4",
+        }
+    if API_KEY_SCHEME in used:
+        schemes[API_KEY_SCHEME] = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    return schemes
+
+
 def _model_refs(node: Any, swagger: bool) -> Any:
     if isinstance(node, dict):
         name = _model_name(node)
@@ -596,6 +736,9 @@ def _export_method(
     kept: Doc,
     used_models: set[str],
     resource_id: str,
+    authorizer_names: dict[str, str],
+    used_schemes: set[str],
+    documentary: set[str],
 ) -> Doc:
     out: Doc = {}
     if method.get("operationName"):
@@ -652,11 +795,24 @@ def _export_method(
     if swagger and produces:
         out["produces"] = sorted(produces)
     out["responses"] = responses
-    security = kept.get("security")
-    if security is not None:
-        out["security"] = copy.deepcopy(security)
-    elif method.get("apiKeyRequired"):
-        out["security"] = [{"api_key": []}]
+    # What the method enforces now (an authorizer may have been renamed or detached since the import).
+    security: list[Doc] = []
+    auth = method.get("authorizationType")
+    if auth in ("CUSTOM", "COGNITO_USER_POOLS") and method.get("authorizerId") in authorizer_names:
+        security.append(
+            {authorizer_names[method["authorizerId"]]: list(method.get("authorizationScopes") or [])}
+        )
+    elif auth == "AWS_IAM":
+        security.append({SIGV4_SCHEME: []})
+    if method.get("apiKeyRequired"):
+        security.append({API_KEY_SCHEME: []})
+    for requirement in kept.get("security") or []:
+        if isinstance(requirement, dict) and requirement and set(requirement) <= documentary:
+            security.append(copy.deepcopy(requirement))
+    for requirement in security:
+        used_schemes.update(requirement)
+    if security:
+        out["security"] = security
     if with_apigateway:
         for key, value in kept.items():
             if key.startswith(_PREFIX):

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote
 
 import botocore.session
 import orjson
+from botocore.validate import ParamValidator
 
 from apigate.aws.errors import AwsError, bad_request
 from apigate.server.message import Request, Response
@@ -109,6 +110,7 @@ class ServiceApi:
             )
         try:
             params = parse_input(op, path_params, query, request)
+            validate_input(op, params, self.model.service_name)
             if self._lock is None or op.name in self._unlocked:
                 result = await handler(params)
             else:
@@ -221,6 +223,58 @@ def parse_input(
         else:
             target.update({k: v for k, v in decoded.items() if k in body_members})
     return params
+
+
+_validator = ParamValidator()
+
+
+def validate_input(op: Any, params: Params, service: str) -> None:
+    """Check the input against the model (required members, types, minimums) before a handler sees it.
+
+    AWS's front door rejects such calls with a 400 listing every violation; handlers can then trust types.
+    Raw payloads (bytes) are checked for presence only.
+    """
+    shape = op.input_shape
+    if shape is None:
+        return
+    checked = params
+    payload = shape.serialization.get("payload")
+    if payload is not None and isinstance(params.get(payload), bytes | bytearray):
+        checked = {**params, payload: b"" if shape.members[payload].type_name == "blob" else ""}
+    errors = _validator.validate(checked, shape)._errors
+    if not errors:
+        return
+    lines = [_violation(kind, where, detail) for kind, where, detail in errors]
+    count = f"{len(lines)} validation error{'s' if len(lines) > 1 else ''} detected: "
+    code = "ValidationException" if service == "lambda" else "BadRequestException"
+    raise AwsError(code, count + "; ".join(lines), 400)
+
+
+def _violation(kind: str, where: str, detail: dict[str, Any]) -> str:
+    name = where.lstrip(".")
+    if kind == "missing required field":
+        member = f"{name}.{detail['required_name']}" if name else detail["required_name"]
+        return f"Value null at '{_camel(member)}' failed to satisfy constraint: Member must not be null"
+    if kind == "invalid range":
+        return (
+            f"Value '{detail['param']}' at '{_camel(name)}' failed to satisfy constraint: "
+            f"Member must have value greater than or equal to {detail['min_allowed']}"
+        )
+    if kind == "invalid length":
+        return (
+            f"Value at '{_camel(name)}' failed to satisfy constraint: "
+            f"Member must have length greater than or equal to {detail['min_allowed']}"
+        )
+    if kind == "invalid enum":
+        return (
+            f"Value '{detail['param']}' at '{_camel(name)}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(detail['valid_values'])}]"
+        )
+    return f"Value at '{_camel(name)}' failed to satisfy constraint: Member must be of the model's type ({kind})"
+
+
+def _camel(path: str) -> str:
+    return ".".join(part[:1].lower() + part[1:] for part in path.split("."))
 
 
 def _to_json(shape: Any, value: Any) -> Any:

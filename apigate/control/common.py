@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from apigate.aws.errors import not_found
+from apigate.aws.errors import bad_request, not_found
 from apigate.control.context import ControlContext
 
 Doc = dict[str, Any]
@@ -33,8 +33,14 @@ def resource(ctx: ControlContext, api_id: str, resource_id: str) -> Doc:
 
 def page(items: list[Doc], params: dict[str, Any], key: str = "item") -> Doc:
     """AWS pages with an opaque ``position``; ours is the index of the next item."""
-    start = int(params.get("position") or 0)
+    position = params.get("position") or "0"
+    if not str(position).isdigit():
+        raise bad_request("Invalid position parameter")  # not one we handed out
+    start = int(position)
     limit = int(params.get("limit") or 500)
+    if not 1 <= limit <= 500:
+        raise bad_request("1 validation error detected: Value at 'limit' failed to satisfy constraint: "
+                          "Member must have value between 1 and 500")
     chunk = items[start : start + limit]
     result: Doc = {key: chunk}
     if start + limit < len(items):

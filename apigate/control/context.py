@@ -13,6 +13,7 @@ from apigate.store.base import DocumentStore
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
     from apigate.dataplane.pipeline import Pipeline
+    from apigate.dataplane.websocket import WebSocketApis
     from apigate.functions.directory import FunctionDirectory
     from apigate.state import QuotaCounter
     from apigate.state.cache import ResponseCache
@@ -31,4 +32,5 @@ class ControlContext:
     quotas: QuotaCounter | None = None  # usage counts (GetUsage, UpdateUsage)
     cache: ResponseCache | None = None  # stage response caches (FlushStageCache)
     http_apis: HttpApis | None = None  # what HTTP APIs are served (set by the gateway)
+    websocket_apis: WebSocketApis | None = None  # what WebSocket APIs are served (set by the gateway)
     writes: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -15,6 +15,9 @@ import fastjsonschema
 import orjson
 
 from apigate.aws.errors import bad_request
+from apigate.control.authorizers import compile_authorizer
+from apigate.dataplane.authorizers.resource_policy import attach_policy, endpoint_type
+from apigate.dataplane.gateway_responses import compile_responses
 from apigate.dataplane.mapping import Template
 from apigate.dataplane.parameters import InvalidMapping, parse_mappings
 from apigate.dataplane.templates import compile_template
@@ -26,6 +29,7 @@ from apigate.model import (
     MethodIntegration,
     ParameterMapping,
     RequestValidation,
+    RestAuthorizer,
     RestMethod,
     RouteNode,
     StageCache,
@@ -76,20 +80,28 @@ def snapshot_of(
     *,
     models: list[dict[str, Any]] | None = None,
     validators: list[dict[str, Any]] | None = None,
+    gateway_responses: list[dict[str, Any]] | None = None,
+    authorizers: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "restApi": dict(rest_api),
         "resources": resources,
         "models": models or [],
         "validators": validators or [],
+        "gatewayResponses": gateway_responses or [],
+        "authorizers": authorizers or [],
     }
 
 
 class Compiler:
     """What compiling one API's methods shares: its models (each schema compiled once) and validators."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, stage_variables: Mapping[str, str] | None = None) -> None:
         self.api_id: str = snapshot["restApi"]["id"]
+        # Authorizers are compiled per stage: their URIs and provider ARNs may name stage variables.
+        self._authorizer_docs = {doc["id"]: doc for doc in snapshot.get("authorizers") or ()}
+        self._authorizers: dict[str, RestAuthorizer] = {}
+        self._stage_variables = stage_variables or {}
         self._schemas: dict[str, Any] = {}
         for model in snapshot.get("models") or ():
             try:
@@ -123,6 +135,18 @@ class Compiler:
         self._compiled[name] = compiled
         return compiled
 
+    def authorizer(self, doc: Mapping[str, Any]) -> RestAuthorizer | None:
+        """The compiled authorizer of a CUSTOM or COGNITO_USER_POOLS method (each compiled once per stage)."""
+        if doc.get("authorizationType") not in ("CUSTOM", "COGNITO_USER_POOLS"):
+            return None
+        authorizer_id = doc.get("authorizerId") or ""
+        if authorizer_id not in self._authorizers:
+            found = self._authorizer_docs.get(authorizer_id)
+            if found is None:
+                return None
+            self._authorizers[authorizer_id] = compile_authorizer(found, self._stage_variables)
+        return self._authorizers[authorizer_id]
+
     def validation(self, doc: Mapping[str, Any]) -> RequestValidation | None:
         validator = self._validators.get(doc.get("requestValidatorId") or "")
         if validator is None:
@@ -154,7 +178,7 @@ def compile_stage(
     snapshot: Snapshot, stage: Mapping[str, Any], *, region: str, account_id: str
 ) -> DeployedApi:
     api = snapshot["restApi"]
-    compiler = Compiler(snapshot)
+    compiler = Compiler(snapshot, stage.get("variables") or {})
     resources = {doc["id"]: doc for doc in snapshot["resources"]}
     nodes = {rid: RouteNode(rid, doc["path"]) for rid, doc in resources.items()}
     root: RouteNode | None = None
@@ -177,6 +201,7 @@ def compile_stage(
     if root is None:
         raise ValueError("deployment snapshot has no root resource")
     _apply_method_settings(nodes.values(), api["id"], stage)
+    attach_policy(nodes.values(), api, region=region, account_id=account_id)  # the resource policy, parsed once
     return DeployedApi(
         api_id=api["id"],
         api_name=api.get("name", ""),
@@ -189,6 +214,8 @@ def compile_stage(
         region=region,
         account_id=account_id,
         cache=_stage_cache(stage),
+        gateway_responses=compile_responses(snapshot.get("gatewayResponses") or ()),
+        endpoint_type=endpoint_type(api),
     )
 
 
@@ -277,6 +304,8 @@ def compile_method(
         integration=None if integration is None else compile_integration(integration),
         document=doc,
         validation=compiler.validation(doc),
+        authorizer=compiler.authorizer(doc),
+        authorization_scopes=tuple(doc.get("authorizationScopes") or ()),
     )
 
 

@@ -163,6 +163,8 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                     resources,
                     models=list_models(store, api_id),
                     validators=store.list("validator", api_id),
+                    gateway_responses=store.list("gatewayresponse", api_id),
+                    authorizers=store.list("authorizer", api_id),
                 ),
                 parent=api_id,
             )

@@ -124,7 +124,10 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
 
     async def list_functions(params: dict[str, Any]) -> Doc:
         functions = store.list("function")
-        start = int(params.get("Marker") or 0)
+        marker = params.get("Marker") or "0"
+        if not marker.isdigit():  # not a marker we handed out
+            raise invalid_parameter("Invalid marker")
+        start = int(marker)
         limit = int(params.get("MaxItems") or 50)
         result: Doc = {"Functions": functions[start : start + limit]}
         if start + limit < len(functions):

@@ -14,7 +14,7 @@ import orjson
 from apigate.aws import openapi
 from apigate.aws.errors import AwsError, bad_request, not_found
 from apigate.aws.wire import OperationHandler
-from apigate.control import models, resources, rest_apis, validators
+from apigate.control import authorizers, gateway_responses, models, resources, rest_apis, validators
 from apigate.control.common import Doc, drop_none, rest_api
 from apigate.control.context import ControlContext
 
@@ -26,6 +26,8 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     res = resources.handlers(ctx)
     mod = models.handlers(ctx)
     val = validators.handlers(ctx)
+    responses = gateway_responses.handlers(ctx)
+    auth = authorizers.handlers(ctx)
     store = ctx.store
 
     def definition_of(params: dict[str, Any]) -> openapi.Definition:
@@ -60,6 +62,19 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             for doc in models.list_models(store, api_id):
                 if doc["name"] not in models.DEFAULT_MODELS:
                     await mod["DeleteModel"]({"restApiId": api_id, "modelName": doc["name"]})
+            for doc in store.list(gateway_responses.KIND, api_id):
+                await responses["DeleteGatewayResponse"](
+                    {"restApiId": api_id, "responseType": doc["responseType"]}
+                )
+        for response_type, fields in definition.gateway_responses.items():
+            try:
+                await responses["PutGatewayResponse"](
+                    {"restApiId": api_id, "responseType": response_type, **fields}
+                )
+            except AwsError as exc:
+                raise AwsError(
+                    exc.code, f"Errors found during import: {response_type}: {exc.message}", exc.status
+                ) from exc
         for name, schema in definition.models.items():
             text = orjson.dumps(openapi.model_schema(schema, api_id)).decode()
             try:
@@ -95,6 +110,9 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             else:
                 created = await val["CreateRequestValidator"]({"restApiId": api_id, "name": name, **flags})
                 validator_ids[name] = created["id"]
+        authorizer_ids, imported_authorizers = await build_authorizers(
+            api_id, definition, overwrite=overwrite
+        )
         by_path: dict[str, str] = {doc["path"]: doc["id"] for doc in everything}
 
         async def ensure(path: str) -> str:
@@ -120,8 +138,14 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 if method.verb in (current.get("resourceMethods") or {}):
                     await res["DeleteMethod"](ids)
                 validator = validator_ids.get(method.validator) if method.validator else None
+                authorizer_id = authorizer_ids.get(method.authorizer) if method.authorizer else None
                 await res["PutMethod"](
-                    {**ids, **drop_none({**method.method, "requestValidatorId": validator})}
+                    {
+                        **ids,
+                        **drop_none(
+                            {**method.method, "requestValidatorId": validator, "authorizerId": authorizer_id}
+                        ),
+                    }
                 )
                 codes = set()
                 for response in method.method_responses:
@@ -145,8 +169,42 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             "api": {**(previous.get("api") or {}), **definition.extensions},
             "methods": kept_methods,
             "securitySchemes": {**(previous.get("securitySchemes") or {}), **definition.security_schemes},
+            "authorizers": imported_authorizers,
         }
         store.put("openapi", api_id, kept, parent=api_id)
+
+    async def build_authorizers(
+        api_id: str, definition: openapi.Definition, *, overwrite: bool
+    ) -> tuple[dict[str, str], list[str]]:
+        """The definition's authorizers, created or updated in place by name: their ids by scheme name, and
+        the names imports have declared so far. An overwrite removes those an earlier import declared and
+        this one does not; authorizers made by CreateAuthorizer (or a template's resource) stay."""
+        existing = {str(doc.get("name")): doc for doc in store.list("authorizer", api_id)}
+        declared = set((store.get("openapi", api_id) or {}).get("authorizers") or [])
+        if overwrite:
+            for name in sorted(declared - set(definition.authorizers)):
+                if name in existing:  # its methods went with the overwrite
+                    doc = existing.pop(name)
+                    await auth["DeleteAuthorizer"]({"restApiId": api_id, "authorizerId": doc["id"]})
+            declared = set()
+        ids: dict[str, str] = {}
+        for name, fields in definition.authorizers.items():
+            try:
+                if name in existing:
+                    doc = existing[name]
+                    operations = authorizers.patch_operations(doc, fields)
+                    if operations:
+                        doc = await auth["UpdateAuthorizer"](
+                            {"restApiId": api_id, "authorizerId": doc["id"], "patchOperations": operations}
+                        )
+                else:
+                    doc = await auth["CreateAuthorizer"]({"restApiId": api_id, **fields})
+            except AwsError as exc:
+                raise AwsError(
+                    exc.code, f"Errors found during import: authorizer {name}: {exc.message}", exc.status
+                ) from exc
+            ids[name] = str(doc["id"])
+        return ids, sorted(declared | set(definition.authorizers))
 
     async def import_rest_api(params: dict[str, Any]) -> Doc:
         definition = definition_of(params)
@@ -210,6 +268,8 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             else None,
             models=snapshot.get("models"),
             validators=snapshot.get("validators"),
+            gateway_responses=snapshot.get("gatewayResponses"),
+            authorizers=snapshot.get("authorizers"),
         )
         suffix = "yaml" if content_type == "application/yaml" else "json"
         return {

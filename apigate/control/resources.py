@@ -13,6 +13,7 @@ from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.control.authorizers import check_method_authorizer
 from apigate.control.common import Doc, drop_none, page, resource, rest_api
 from apigate.control.context import ControlContext
 from apigate.control.models import list_models
@@ -162,6 +163,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         for model in models.values():
             if model not in names:
                 raise bad_request(f"Invalid model identifier specified: {model}")
+        check_method_authorizer(store, api_id, fields)
 
     async def put_method(params: dict[str, Any]) -> Doc:
         api_id = params["restApiId"]
@@ -431,6 +433,7 @@ def _integration(params: dict[str, Any], resource_id: str) -> Doc:
 _METHOD_PATCHABLE: dict[str, patch.PathHandler] = {
     "authorizationType": patch.scalar("authorizationType", nullable=False),
     "authorizerId": patch.scalar("authorizerId"),
+    "authorizationScopes": patch.string_list("authorizationScopes"),
     "apiKeyRequired": patch.scalar(
         "apiKeyRequired", convert=lambda v: str(v).lower() == "true", nullable=False
     ),

@@ -10,6 +10,7 @@ from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
+from apigate.dataplane.authorizers.resource_policy import store_form
 
 _ENDPOINT_TYPES = {"EDGE", "REGIONAL", "PRIVATE"}
 
@@ -46,7 +47,9 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 "binaryMediaTypes": params.get("binaryMediaTypes") or None,
                 "apiKeySource": params.get("apiKeySource") or "HEADER",
                 "endpointConfiguration": {"types": types, "ipAddressType": ip_type, **_vpce(endpoint)},
-                "policy": params.get("policy"),
+                "policy": store_form(
+                    params.get("policy"), region=ctx.settings.region, account_id=ctx.settings.account_id, api_id=api_id
+                ),
                 "tags": params.get("tags") or None,
                 "disableExecuteApiEndpoint": bool(params.get("disableExecuteApiEndpoint", False)),
                 "rootResourceId": root_id,
@@ -66,6 +69,11 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     async def update_rest_api(params: dict[str, Any]) -> Doc:
         doc = rest_api(ctx, params["restApiId"])
         patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
+        policy = store_form(
+            doc.pop("policy", None), region=ctx.settings.region, account_id=ctx.settings.account_id, api_id=doc["id"]
+        )
+        if policy is not None:  # validated, kept as AWS keeps it; the next deployment compiles it
+            doc["policy"] = policy
         ctx.store.put("restapi", doc["id"], doc)
         return doc
 
@@ -106,7 +114,18 @@ def _compression(document: Doc, value: Any, rest: list[str]) -> None:
     document["minimumCompressionSize"] = size
 
 
+def _endpoint_type(document: Doc, op: str, value: Any, rest: list[str]) -> None:
+    """``replace /endpointConfiguration/types/REGIONAL`` with ``PRIVATE`` (and back): AWS's one way to switch."""
+    types = document.setdefault("endpointConfiguration", {"types": ["EDGE"]}).setdefault("types", ["EDGE"])
+    if op != "replace" or len(rest) != 2 or rest[0] != "types" or rest[1] not in types:
+        raise bad_request(f"Invalid patch path /endpointConfiguration/{'/'.join(rest)}")
+    if value not in _ENDPOINT_TYPES:
+        raise bad_request("Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]")
+    document["endpointConfiguration"]["types"] = [value if kind == rest[1] else kind for kind in types]
+
+
 _PATCHABLE: dict[str, patch.PathHandler] = {
+    "endpointConfiguration": _endpoint_type,
     "name": patch.scalar("name", nullable=False),
     "description": patch.scalar("description"),
     "version": patch.scalar("version"),

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from apigate.aws.ids import extended_request_id, request_id
 from apigate.model import DeployedApi, KeyPlan, RestMethod
 from apigate.server.message import Request, Response
+
+if TYPE_CHECKING:
+    from apigate.aws.identity import Identity
+    from apigate.dataplane.authorizers.result import AuthResult
 
 
 @dataclass(slots=True)
@@ -38,6 +43,10 @@ class Invocation:
     cache_key: str | None = None  # set on a cache miss (or an invalidation): the response is stored under it
     cache_status: int = 0  # 0: not cached, 1: hit, 2: miss
     cache_warning: bool = False  # an unauthorized Cache-Control: max-age=0 was ignored (and says so)
+    authorizer: AuthResult | None = None  # what a CUSTOM or Cognito authorizer said: $context.authorizer
+    iam_identity: Identity | None = None  # who signed the request (AWS_IAM methods): $context.identity.*
+    # The resource policy explicitly allowed the call: a Lambda authorizer's silence then suffices (Table A).
+    policy_allowed: bool = False
 
     def log(self, line: str) -> None:
         if self.test_log is not None:

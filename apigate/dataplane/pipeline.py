@@ -2,7 +2,7 @@
 steps always.
 
 A step is ``async def step(inv) -> None``: it enriches the invocation, sets ``inv.response`` to answer early,
-or raises GatewayError. AWS's order: route, API key, throttles and quota, request validation, cache lookup, the
+or raises GatewayError. AWS's order: route, authorizer, API key, throttles and quota, request validation, cache lookup, the
 integration; then the cache store, the request id headers and the metrics, always. Routing comes first and the
 integration last in every request, so ``run`` calls them itself rather than through the step tuple: every
 coroutine level is walked twice per request that waits (measured: ~1 µs of a ~43 µs HTTP_PROXY request).
@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from apigate.dataplane.integrations import Integration
+from apigate.aws.identity import Identities
+from apigate.dataplane.authorizers.cache import AuthorizerCache
+from apigate.dataplane.authorizers.iam import IamAuthStep
+from apigate.dataplane.authorizers.resource_policy import ResourcePolicyStep
+from apigate.dataplane.authorizers.step import AuthorizerStep
+from apigate.dataplane.gateway_responses import respond
+from apigate.dataplane.integrations import Integration, IntegrationServices
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.responses import GatewayError, ResponseType, render
+from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.steps import (
     ApiKeyStep,
     CacheLookupStep,
@@ -61,18 +67,31 @@ class SharedState:
     quotas: QuotaCounter = field(default_factory=MemoryQuotaCounter)
     cache: ResponseCache = field(default_factory=MemoryResponseCache)
     metrics: Metrics = field(default_factory=Metrics)
+    authorizers: AuthorizerCache = field(default_factory=AuthorizerCache)  # in this process, even with Redis
+    identities: Identities | None = None  # IAM users, STS sessions and the admin key (AWS_IAM methods)
 
 
 class Pipeline:
-    def __init__(self, integrations: dict[str, Integration], state: SharedState | None = None) -> None:
+    def __init__(
+        self,
+        integrations: dict[str, Integration],
+        state: SharedState | None = None,
+        *,
+        services: IntegrationServices | None = None,  # Lambda authorizers' functions, Cognito's key fetches
+        user_pools: Mapping[str, str] | None = None,  # Cognito pool id -> issuer URL (`serve --user-pool`)
+    ) -> None:
         self._integrations = integrations
         self.state = state = state or SharedState()
         # Between routing and the integration:
         self.request_steps: tuple[Step, ...] = (
+            ResourcePolicyStep(),  # no authorization: an Allow needed; a Lambda authorizer's: Deny checked first
+            IamAuthStep(state),
+            AuthorizerStep(state.authorizers, services, user_pools),
+            ResourcePolicyStep(after_authorizer=True),  # Cognito: the token first, then an Allow needed
             ApiKeyStep(state.registry),
             ThrottleStep(state.limiter, state.quotas),
             ValidationStep(),
-            CacheLookupStep(state.cache),
+            CacheLookupStep(state.cache, state),
         )
         self.response_steps: tuple[Step, ...] = (
             CacheStoreStep(state.cache),
@@ -118,10 +137,10 @@ class Pipeline:
         except GatewayError as error:
             inv.log(f"Gateway response type: {error.response_type.name}")
             inv.error_type = error.response_type.name
-            inv.response = render(error)
+            inv.response = respond(inv, error)  # through the API's gateway responses
         except Exception:  # a bug of ours must not become a dropped connection
             log.exception("data plane step failed")
-            inv.response = render(GatewayError(ResponseType.API_CONFIGURATION_ERROR))
+            inv.response = respond(inv, GatewayError(ResponseType.API_CONFIGURATION_ERROR))
         for step in response_steps:
             await step(inv)
         assert inv.response is not None

@@ -1,17 +1,24 @@
 """Gateway responses: the answers apigate itself gives (no route, auth failures, integration errors).
 
-Status, message and ``x-amzn-ErrorType`` per type are AWS's defaults. Customised gateway responses per API
-come with the security work; the lookup already goes through one function so they slot in there.
+Status, message and ``x-amzn-ErrorType`` per type are AWS's defaults. ``render`` answers with them (one
+pre-rendered body per type); an API's own customisations are compiled at deploy time into
+:class:`CustomResponse` and applied by ``apigate.dataplane.gateway_responses.respond``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import orjson
 
 from apigate.server.message import Response
+
+if TYPE_CHECKING:
+    from apigate.dataplane.mapping import Template
+    from apigate.model import ParameterSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +65,51 @@ class GatewayError(Exception):
         self.message = message if message is not None else response_type.value.message
 
 
-def render(error: GatewayError) -> Response:
-    default = error.response_type.value
-    return Response(
-        default.status,
-        [("Content-Type", "application/json"), ("x-amzn-ErrorType", default.error_type)],
-        orjson.dumps({"message": error.message}),
+# What a type answers when nobody customised it: headers and body rendered once, here.
+_PRERENDERED = {
+    kind: (
+        (("Content-Type", "application/json"), ("x-amzn-ErrorType", kind.value.error_type)),
+        orjson.dumps({"message": kind.value.message}),
     )
+    for kind in ResponseType
+}
+
+
+def render(error: GatewayError) -> Response:
+    """AWS's default answer for ``error``, without any API's customisation."""
+    default = error.response_type.value
+    headers, body = _PRERENDERED[error.response_type]
+    if error.message != default.message:  # a message of its own (the missing parameters, say)
+        body = orjson.dumps({"message": error.message})
+    return Response(default.status, list(headers), body)
+
+
+# The management API's view: every type GetGatewayResponses lists, and the default template.
+DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
+FALLBACK_TYPES = ("DEFAULT_4XX", "DEFAULT_5XX")
+GATEWAY_RESPONSE_TYPES: tuple[str, ...] = tuple(sorted([*ResponseType.__members__, *FALLBACK_TYPES]))
+# AWS lists INTEGRATION_FAILURE with 504 (as it documents it) though it answers a failed backend with 502.
+_LISTED_STATUS = {"INTEGRATION_FAILURE": "504"}
+
+
+def listed_status(response_type: str) -> str | None:
+    """The status code GetGatewayResponse shows for an uncustomised type (none for DEFAULT_4XX/5XX)."""
+    if response_type in FALLBACK_TYPES:
+        return None
+    return _LISTED_STATUS.get(response_type) or str(ResponseType[response_type].value.status)
+
+
+def status_class(response_type: str) -> str | None:
+    """DEFAULT_4XX or DEFAULT_5XX: the fallback that applies to ``response_type`` when it is not customised."""
+    if response_type in FALLBACK_TYPES:
+        return None
+    return "DEFAULT_5XX" if ResponseType[response_type].value.status >= 500 else "DEFAULT_4XX"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomResponse:
+    """One customised gateway response as a deployment compiles it (a type's own, or DEFAULT_4XX/5XX)."""
+
+    status: int | None  # None: the status of the type being answered
+    headers: tuple[tuple[str, ParameterSource], ...]  # gatewayresponse.header.{name} = source
+    templates: Mapping[str, Template]  # content type (lower-case) -> parsed template; empty: AWS's body

@@ -57,7 +57,7 @@ def template_params(inv: Invocation) -> dict[str, dict[str, str]]:
 
 def template_context(inv: Invocation) -> dict[str, object]:
     context: dict[str, object] = request_context(inv)
-    context["authorizer"] = {}
+    context.setdefault("authorizer", {})  # the authorizer's principalId, context or claims, when there is one
     return context
 
 
@@ -164,7 +164,8 @@ def no_response(inv: Invocation) -> GatewayError:
     return GatewayError(ResponseType.API_CONFIGURATION_ERROR)
 
 
-def _pick_template(inv: Invocation, templates: Mapping[str, Template]) -> tuple[str, Template] | None:
+def pick_template(inv: Invocation, templates: Mapping[str, Template]) -> tuple[str, Template] | None:
+    """The template for the client's first Accept type, else application/json's, else the first one."""
     if not templates:
         return None
     accept = first_accept(inv.request.header("accept"))
@@ -194,7 +195,7 @@ def transform_response(
     text = body.decode("utf-8", errors="replace")
     status = int(chosen.status_code)
     out_headers: dict[str, str] = {"Content-Type": "application/json"}
-    picked = _pick_template(inv, chosen.response_templates)
+    picked = pick_template(inv, chosen.response_templates)
     overrides: dict[str, dict[str, object]] | None = None
     if picked is not None:
         media_type, template = picked

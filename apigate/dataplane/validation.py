@@ -2,8 +2,9 @@
 
 AWS's messages: ``Missing required request parameters: [a, b]`` (names in the order of the sorted mapping
 expressions) and ``Invalid request body``. ``$context.error.validationErrorString`` is kept on the invocation.
-AWS's validator (Java, draft 4) lists every schema error; fastjsonschema stops at the first, so our
-validationErrorString holds one entry, in fastjsonschema's wording.
+AWS's validator (Java's json-schema-validator, draft 4) lists every schema error, as
+``[object has missing required properties (["name"]), ...]``. fastjsonschema stops at the first, so our
+validationErrorString holds one entry, worded as AWS words it for the common keywords (``_aws_wording``).
 """
 
 from __future__ import annotations
@@ -51,7 +52,41 @@ def validate(inv: Invocation, rules: RequestValidation) -> None:
     except orjson.JSONDecodeError as exc:
         _invalid(inv, content_type, f"[Invalid JSON: {exc}]")
     except fastjsonschema.JsonSchemaValueException as exc:
-        _invalid(inv, content_type, f"[{exc.message}]")
+        _invalid(inv, content_type, f"[{_aws_wording(exc)}]")
+
+
+_JAVA_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _aws_wording(exc: fastjsonschema.JsonSchemaValueException) -> str:
+    """fastjsonschema's error in the words of the validator behind AWS; its own words for other keywords."""
+    rule, expected, value = exc.rule, exc.rule_definition, exc.value
+    if rule == "required" and isinstance(value, dict) and isinstance(expected, list):
+        missing = sorted(str(name) for name in expected if name not in value)
+        return f"object has missing required properties ({_json(missing)})"
+    if rule == "type":
+        allowed = sorted(expected) if isinstance(expected, list) else [expected]
+        found = "null" if value is None else _JAVA_TYPES.get(type(value), "object")
+        return (
+            f"instance type ({found}) does not match any allowed primitive type (allowed: {_json(allowed)})"
+        )
+    if rule == "enum":
+        return f"instance value ({_json(value)}) not found in enum (possible values: {_json(expected)})"
+    if rule in ("minLength", "maxLength") and isinstance(value, str):
+        bound = "required minimum" if rule == "minLength" else "maximum allowed"
+        size = "short" if rule == "minLength" else "long"
+        return f"string {_json(value)} is too {size} (length: {len(value)}, {bound}: {expected})"
+    if rule == "minimum":
+        return f"numeric instance is lower than the required minimum (minimum: {expected}, found: {value})"
+    if rule == "maximum":
+        return f"numeric instance is greater than the required maximum (maximum: {expected}, found: {value})"
+    if rule == "pattern":
+        return f"ECMA 262 regex {_json(expected)} does not match input string {_json(value)}"
+    return str(exc.message)
 
 
 def _invalid(inv: Invocation, content_type: str, detail: str) -> None:

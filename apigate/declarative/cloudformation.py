@@ -22,11 +22,11 @@ import orjson
 
 from apigate.aws.errors import AwsError
 from apigate.aws.wire import OperationHandler
-from apigate.control import deployments, openapi, resources, rest_apis
+from apigate.control import authorizers, deployments, gateway_responses, openapi, resources, rest_apis
 from apigate.control import functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
-from apigate.declarative import sam
+from apigate.declarative import sam, websocket
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
 from apigate.declarative.template import Doc, TemplateError, load
 
@@ -40,8 +40,16 @@ SUPPORTED = (
     "AWS::ApiGateway::Stage",
     "AWS::ApiGatewayV2::Api",
     "AWS::ApiGatewayV2::Stage",
+    "AWS::ApiGateway::Authorizer",
+    "AWS::ApiGateway::GatewayResponse",
+    *websocket.RESOURCE_TYPES,
 )
-_LAST = {"AWS::ApiGateway::Deployment": 1, "AWS::ApiGateway::Stage": 2}  # after every method exists
+_LAST = {
+    "AWS::ApiGateway::Deployment": 1,
+    "AWS::ApiGateway::Stage": 2,  # after every method exists
+    "AWS::ApiGatewayV2::Deployment": 1,  # after every route and integration exists
+    "AWS::ApiGatewayV2::Stage": 2,
+}
 _METHOD_SETTINGS = {
     "ThrottlingBurstLimit": "throttling/burstLimit",
     "ThrottlingRateLimit": "throttling/rateLimit",
@@ -53,6 +61,7 @@ _METHOD_SETTINGS = {
     "MetricsEnabled": "metrics/enabled",
 }
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_USER_POOL = "AWS::Cognito::UserPool"
 
 
 @dataclass(slots=True)
@@ -118,6 +127,8 @@ class Deployer:
         self.res = resources.handlers(ctx)
         self.deps = deployments.handlers(ctx)
         self.oas = openapi.handlers(ctx)
+        self.auth = authorizers.handlers(ctx)
+        self.responses = gateway_responses.handlers(ctx)
         self.lam: dict[str, OperationHandler] = lambda_api.handlers(ctx.functions)
         self.v2: dict[str, OperationHandler] = (
             http_api_control.handlers(ctx, ctx.http_apis) if ctx.http_apis is not None else {}
@@ -158,6 +169,7 @@ class _Run:
         self.types: dict[str, str] = {}
         self.unsupported: list[str] = []
         self.stages: list[str] = []  # "api/stage" of every stage deployed
+        self.http_stages: list[tuple[str, str]] = []  # (api, stage) of every HTTP API stage deployed
 
     def error(self, message: str, resource: str | None = None) -> TemplateError:
         return TemplateError(message, file=self.path, resource=resource)
@@ -206,6 +218,8 @@ class _Run:
         if name in self.physical:
             return self.physical[name][1]
         if name in self.types:
+            if self.types[name] == _USER_POOL:
+                return self._pool_id(name)
             if self.types[name] not in SUPPORTED:
                 return name  # a resource apigate does not create: its name stands in for it
             raise IntrinsicError(f"{name} is referenced before it exists (a dependency cycle?)")
@@ -219,8 +233,15 @@ class _Run:
             return found
         if name in self.types and self.types[name] not in SUPPORTED:
             region, account = self.ctx.settings.region, self.ctx.settings.account_id
+            if self.types[name] == _USER_POOL and attribute == "Arn":
+                return f"arn:aws:cognito-idp:{region}:{account}:userpool/{self._pool_id(name)}"
             return f"arn:aws:apigate:{region}:{account}:{name}/{attribute}"
         return self._ref(name)
+
+    def _pool_id(self, name: str) -> str:
+        """A template's user pool (not created by apigate) as pool id ``{region}_{LogicalId}``: Cognito
+        authorizers naming it verify tokens of the issuer ``--user-pool {region}_{LogicalId}=ISSUER`` gives."""
+        return f"{self.ctx.settings.region}_{name}"
 
     def _conditions(self, resolver: Resolver) -> None:
         pending = dict(self.template.get("Conditions") or {})
@@ -394,10 +415,16 @@ class _Run:
             self.physical[logical_id] = (kind, created["id"])
         elif kind == "AWS::ApiGateway::Stage":
             await self._stage(logical_id, props)
+        elif kind == "AWS::ApiGateway::Authorizer":
+            await self._authorizer(logical_id, props)
+        elif kind == "AWS::ApiGateway::GatewayResponse":
+            await self._gateway_response(logical_id, props)
         elif kind == "AWS::ApiGatewayV2::Api":
             await self._http_api(logical_id, props)
         elif kind == "AWS::ApiGatewayV2::Stage":
             await self._http_stage(logical_id, props)
+        elif kind in websocket.RESOURCE_TYPES:
+            await websocket.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)
@@ -407,6 +434,9 @@ class _Run:
 
     async def _http_api(self, logical_id: str, props: Doc) -> None:
         """An HTTP API from its OpenAPI ``Body`` (imported again on a redeploy, keeping its id)."""
+        if props.get("ProtocolType") == "WEBSOCKET":
+            await websocket.create_api(self, logical_id, props)
+            return
         body = props.get("Body")
         if not isinstance(body, dict):
             raise IntrinsicError(
@@ -430,6 +460,7 @@ class _Run:
             for k, v in {
                 "ApiId": api_id,
                 "StageName": name,
+                "DeploymentId": props.get("DeploymentId"),
                 "AutoDeploy": props.get("AutoDeploy"),
                 "StageVariables": props.get("StageVariables"),
                 "DefaultRouteSettings": props.get("DefaultRouteSettings"),
@@ -443,6 +474,7 @@ class _Run:
         else:
             await self._v2("CreateStage")(params)
         self.physical[logical_id] = ("AWS::ApiGatewayV2::Stage", str(name))
+        self.http_stages.append((str(api_id), str(name)))
 
     async def _function(self, logical_id: str, props: Doc) -> None:
         name = str(props.get("FunctionName") or logical_id)
@@ -582,6 +614,50 @@ class _Run:
             f"{ids['restApiId']}/{ids['resourceId']}/{ids['httpMethod']}",
         )
 
+    async def _authorizer(self, logical_id: str, props: Doc) -> None:
+        """Created once, then updated in place by later deployments: its id (what ``Ref`` gives and methods'
+        ``AuthorizerId`` name) stays the same."""
+        api_id = str(props.get("RestApiId"))
+        fields = {
+            key: value
+            for key, value in {
+                "name": props.get("Name") or logical_id,
+                "type": props.get("Type"),
+                "authType": props.get("AuthType"),
+                "authorizerUri": props.get("AuthorizerUri"),
+                "authorizerCredentials": props.get("AuthorizerCredentials"),
+                "identitySource": props.get("IdentitySource"),
+                "identityValidationExpression": props.get("IdentityValidationExpression"),
+                "authorizerResultTtlInSeconds": props.get("AuthorizerResultTtlInSeconds"),
+                "providerARNs": props.get("ProviderARNs"),
+            }.items()
+            if value is not None
+        }
+        existing = self._old(logical_id, "AWS::ApiGateway::Authorizer")
+        current = None if existing is None else self.ctx.store.get("authorizer", f"{api_id}/{existing}")
+        if current is not None:
+            doc = current
+            operations = authorizers.patch_operations(current, fields)
+            if operations:
+                doc = await self.d.auth["UpdateAuthorizer"](
+                    {"restApiId": api_id, "authorizerId": current["id"], "patchOperations": operations}
+                )
+        else:
+            doc = await self.d.auth["CreateAuthorizer"]({"restApiId": api_id, **fields})
+        self.physical[logical_id] = ("AWS::ApiGateway::Authorizer", str(doc["id"]))
+
+    async def _gateway_response(self, logical_id: str, props: Doc) -> None:
+        api_id, response_type = str(props.get("RestApiId")), str(props.get("ResponseType"))
+        params = {
+            "restApiId": api_id,
+            "responseType": response_type,
+            "statusCode": None if props.get("StatusCode") is None else str(props["StatusCode"]),
+            "responseParameters": props.get("ResponseParameters"),
+            "responseTemplates": props.get("ResponseTemplates"),
+        }
+        await self.d.responses["PutGatewayResponse"]({k: v for k, v in params.items() if v is not None})
+        self.physical[logical_id] = ("AWS::ApiGateway::GatewayResponse", f"{api_id}/{response_type}")
+
     async def _stage(self, logical_id: str, props: Doc) -> None:
         api_id, name = props.get("RestApiId"), props.get("StageName")
         variables = {k: str(v) for k, v in (props.get("Variables") or {}).items()}
@@ -634,7 +710,10 @@ class _Run:
 
     async def _remove_stale(self) -> None:
         current = {(t, p) for t, p in self.physical.values()}
-        for entry in (self.previous.get("Resources") or {}).values():
+        entries = list((self.previous.get("Resources") or {}).values())
+        # APIs first: a removed API takes its authorizers (and the methods naming them) along.
+        entries.sort(key=lambda e: e.get("Type") != "AWS::ApiGateway::RestApi")
+        for entry in entries:
             kind, physical = entry.get("Type"), entry.get("PhysicalId")
             if (kind, physical) in current:
                 continue
@@ -642,6 +721,18 @@ class _Run:
                 await self.d.apis["DeleteRestApi"]({"restApiId": physical})
             elif kind == "AWS::Lambda::Function" and self.ctx.store.get("function", physical) is not None:
                 await self.d.lam["DeleteFunction"]({"FunctionName": physical})
+            elif kind == "AWS::ApiGateway::Authorizer":
+                for api in self.ctx.store.list("restapi"):  # its id is unique; its API is not recorded
+                    if self.ctx.store.get("authorizer", f"{api['id']}/{physical}") is not None:
+                        await self.d.auth["DeleteAuthorizer"](
+                            {"restApiId": api["id"], "authorizerId": physical}
+                        )
+            elif kind == "AWS::ApiGateway::GatewayResponse":
+                api_id, _, response_type = str(physical).partition("/")
+                if self.ctx.store.get(gateway_responses.KIND, str(physical)) is not None:
+                    await self.d.responses["DeleteGatewayResponse"](
+                        {"restApiId": api_id, "responseType": response_type}
+                    )
             elif kind == "AWS::ApiGatewayV2::Api" and self.ctx.store.get("v2api", physical) is not None:
                 await self._v2("DeleteApi")({"ApiId": physical})
 
@@ -673,4 +764,17 @@ class _Run:
                     else:
                         target = uri or str(integration.get("type") or "")
                     routes.append(Route(api_id, stage_name, verb, doc["path"], target))
+        for api_id, stage_name in self.http_stages:
+            integrations = {d["IntegrationId"]: d for d in self.ctx.store.list("v2integration", api_id)}
+            for doc in sorted(self.ctx.store.list("v2route", api_id), key=lambda d: d["RouteKey"]):
+                key = doc["RouteKey"]
+                if " " in key:
+                    verb, path = key.split(" ", 1)
+                else:  # $default, or a WebSocket API's route key
+                    verb, path = ("ANY", "/*") if key == "$default" else ("WS", f"/ ({key})")
+                target_id = str(doc.get("Target") or "").removeprefix("integrations/")
+                uri = str((integrations.get(target_id) or {}).get("IntegrationUri") or "")
+                target = uri.split(":function:", 1)[1].split("/", 1)[0].split(":", 1)[0] if ":function:" in uri else uri
+                # The $default stage is served at the API's root: no stage segment in its URLs.
+                routes.append(Route(api_id, "" if stage_name == "$default" else stage_name, verb, path, target))
         return routes

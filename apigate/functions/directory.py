@@ -36,6 +36,7 @@ class FunctionDirectory:
             settings.data_dir / "logs",
             settings.base_url,
             max_workers_per_function=settings.max_workers_per_function,
+            init_timeout=settings.function_init_timeout,
         )
         self._specs: dict[str, FunctionSpec] = {}
 

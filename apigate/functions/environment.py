@@ -16,6 +16,14 @@ RUNTIME_DIR = str(Path(__file__).resolve().parents[2])
 
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
+# What functions sign their calls to the gateway with: placeholders, or the admin key under `serve --admin-key`.
+_credentials = ("test", "test")
+
+
+def set_credentials(access_key: str, secret: str) -> None:
+    global _credentials
+    _credentials = (access_key, secret)
+
 
 def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: str) -> dict[str, str]:
     env = {
@@ -36,8 +44,8 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
         "AWS_DEFAULT_REGION": spec.region,
         "AWS_ENDPOINT_URL": endpoint_url,
         # Placeholders so SDKs sign requests to the gateway instead of hunting for real credentials.
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ACCESS_KEY_ID": _credentials[0],
+        "AWS_SECRET_ACCESS_KEY": _credentials[1],
         "AWS_SESSION_TOKEN": "test",
         "_HANDLER": spec.handler,
     }

@@ -19,3 +19,7 @@ READY = 0  # the handler module imported; body is empty
 INIT_ERROR = 1  # the import failed; body is the Lambda error document
 RESULT = 2  # the handler returned; body is the marshalled response
 ERROR = 3  # the handler raised; body is the Lambda error document
+OUT_OF_MEMORY = 4  # an allocation failed past the worker's memory backstop; body is empty
+
+# Lambda's limit on a synchronous invocation's response (and error) payload.
+MAX_PAYLOAD_BYTES = 6_291_556

@@ -1,36 +1,56 @@
 """Function logs in Lambda's text format: one file per function, one START..REPORT block per invocation.
 
 An invocation's lines are buffered and written as one block, so concurrent invocations of a function never
-interleave in its file; a very chatty invocation spills to the file early and keeps only its tail.
+interleave in its file; a very chatty invocation spills to the file early and keeps only its tail. What one
+invocation prints is capped (``OUTPUT_LIMIT_BYTES``): past it the output is dropped with one notice, so a
+function printing without end can neither fill the disk nor hold the gateway's memory.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["FunctionLog", "InvocationLog", "LogDirectory", "report_line"]
+__all__ = ["OUTPUT_LIMIT_BYTES", "FunctionLog", "InvocationLog", "LogDirectory", "report_line"]
 
 TAIL_BYTES = 4096  # what Invoke's LogType=Tail returns
+OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024  # what one invocation's own output may add to the log
 _SPILL_BYTES = 1 << 20
+
+_logger = logging.getLogger("apigate.functions")
 
 
 class FunctionLog:
-    """Appends to ``<log_dir>/<function name>.log``; the file is opened on first use and reopened after close."""
+    """Appends to ``<log_dir>/<function name>.log``; the file is opened on first use and reopened after close.
+
+    A write that fails (a full disk, a removed directory) loses that output, never the invocation: logs are
+    the function's, and serving must go on without them. The failure is reported once until writes work again.
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._file: BinaryIO | None = None
+        self._failing = False
 
     def write(self, data: bytes) -> None:
-        if self._file is None:
-            self._file = open(self._path, "ab", buffering=0)  # noqa: SIM115 - kept open across writes
-        self._file.write(data)
+        try:
+            if self._file is None:
+                self._file = open(self._path, "ab", buffering=0)  # noqa: SIM115 - kept open across writes
+            self._file.write(data)
+        except OSError as exc:
+            if not self._failing:
+                self._failing = True
+                _logger.warning("cannot write the function log %s, output is lost: %s", self._path, exc)
+            return
+        if self._failing:
+            self._failing = False
+            _logger.warning("writing the function log %s again", self._path)
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            self._file.close()  # unbuffered: nothing is left to write that could fail
             self._file = None
 
 
@@ -53,32 +73,61 @@ class LogDirectory:
 
 
 class InvocationLog:
-    """Collects one invocation's block; anything fed after ``finish`` goes straight to the function log."""
+    """Collects one invocation's block; anything fed after ``finish`` goes straight to the function log.
 
-    __slots__ = ("_done", "_log", "_parts", "_size", "_spilled")
+    ``feed`` takes the function's own output and counts it against ``limit``; ``line`` takes the runtime's
+    lines (START, END, REPORT, errors), which are always kept.
+    """
 
-    def __init__(self, log: FunctionLog) -> None:
+    __slots__ = ("_behind", "_done", "_log", "_parts", "_room", "_size")
+
+    def __init__(self, log: FunctionLog, limit: int = OUTPUT_LIMIT_BYTES) -> None:
         self._log = log
         self._parts: list[bytes] = []
         self._size = 0
-        self._spilled = b""  # the tail of what was already spilled to the file
+        self._room = limit  # output bytes still allowed; -1 once output has been dropped
+        self._behind = b""  # the last TAIL_BYTES of what already left _parts (spilled or dropped)
         self._done = False
 
     def feed(self, data: bytes) -> None:
         if self._done:
             self._log.write(data)
             return
+        room = self._room
+        if len(data) <= room:
+            self._room = room - len(data)
+            self._keep(data)
+            return
+        if room >= 0:  # the first output past the limit: keep what fits, then say the rest is not kept
+            if room:
+                self._keep(data[:room])
+            self._keep(
+                f"[apigate] output truncated: this invocation printed more than {OUTPUT_LIMIT_BYTES} bytes, "
+                "the rest is not logged\n".encode()
+            )
+            self._spill()  # later blocks hold only runtime lines: the tail stays in time order
+            self._room = -1
+        # Dropped output still counts for LogType=Tail, which shows the newest output.
+        self._behind = (self._behind + data[-TAIL_BYTES:])[-TAIL_BYTES:]
+
+    def line(self, text: str) -> None:
+        if self._done:
+            self._log.write(text.encode() + b"\n")
+        else:
+            self._keep(text.encode() + b"\n")
+
+    def _keep(self, data: bytes) -> None:
         self._parts.append(data)
         self._size += len(data)
         if self._size > _SPILL_BYTES:
-            block = b"".join(self._parts)
-            self._log.write(block)
-            self._spilled = block[-TAIL_BYTES:]
-            self._parts.clear()
-            self._size = 0
+            self._spill()
 
-    def line(self, text: str) -> None:
-        self.feed(text.encode() + b"\n")
+    def _spill(self) -> None:
+        block = b"".join(self._parts)
+        self._log.write(block)
+        self._behind = (self._behind + block[-TAIL_BYTES:])[-TAIL_BYTES:]
+        self._parts.clear()
+        self._size = 0
 
     def finish(self) -> str:
         """Write the block out; return its last 4 KB for LogType=Tail."""
@@ -87,8 +136,8 @@ class InvocationLog:
         self._parts.clear()
         self._done = True
         tail = block[-TAIL_BYTES:]
-        if len(tail) < TAIL_BYTES and self._spilled:
-            tail = (self._spilled + tail)[-TAIL_BYTES:]
+        if len(tail) < TAIL_BYTES and self._behind:
+            tail = (self._behind + tail)[-TAIL_BYTES:]
         return tail.decode("utf-8", "replace")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import socket
@@ -19,11 +20,18 @@ from pathlib import Path
 from typing import NamedTuple, cast
 
 from . import frames
+from .procfs import peak_rss_kb
 
 __all__ = ["Reply", "WorkerGone", "WorkerProcess"]
 
 _EXIT_POLL_SECONDS = 0.05  # only where os.pidfd_open is missing
 _CHANNEL_GRACE_SECONDS = 1.0  # after the exit, for a channel a stray grandchild keeps open
+# A reply body the worker runtime never sends (it caps payloads at MAX_PAYLOAD_BYTES): a longer frame means
+# user code wrote on the channel, and is refused before it is buffered.
+_MAX_REPLY_BYTES = 2 * frames.MAX_PAYLOAD_BYTES
+_DRAIN_CHUNKS = 16  # 64 KiB reads per wake-up of the output reader: a chatty worker cannot hog the loop
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size
 
 
 class WorkerGone(Exception):
@@ -47,6 +55,7 @@ class _Channel(asyncio.Protocol):
         self._replies: deque[Reply] = deque()
         self._waiter: asyncio.Future[Reply] | None = None
         self._closed = False
+        self.violated = False  # the worker wrote something that is not a reply frame
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
@@ -56,13 +65,16 @@ class _Channel(asyncio.Protocol):
         head = frames.REPLY.size
         if not self._buffer and len(data) >= head:  # the usual case: exactly one whole reply
             length, kind, rss, duration = frames.REPLY.unpack_from(data)
-            if len(data) == head + length:
+            if len(data) == head + length and kind <= frames.OUT_OF_MEMORY:
                 self._deliver(Reply(kind, rss, duration, data[head:]))
                 return
         buffer = self._buffer
         buffer += data
         while len(buffer) >= head:
             length, kind, rss, duration = frames.REPLY.unpack_from(buffer)
+            if length > _MAX_REPLY_BYTES or kind > frames.OUT_OF_MEMORY:
+                self._violated()
+                return
             end = head + length
             if len(buffer) < end:
                 return
@@ -77,6 +89,13 @@ class _Channel(asyncio.Protocol):
             waiter.set_result(reply)
         else:
             self._replies.append(reply)
+
+    def _violated(self) -> None:
+        """Not a frame our runtime writes: stop reading, and treat the worker as gone (it is killed)."""
+        self.violated = True
+        self._buffer.clear()
+        if self.transport is not None:
+            self.transport.abort()  # connection_lost fails the waiter
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -125,7 +144,7 @@ class WorkerProcess:
         # Resolves to the exit status (negative: killed by that signal) once reaped and the channel closed.
         self.exited: asyncio.Future[int] = self._loop.create_future()
         os.set_blocking(output_fd, False)
-        self._loop.add_reader(output_fd, self.drain)
+        self._loop.add_reader(output_fd, self.drain, _DRAIN_CHUNKS)
         self._watch_exit()
 
     @classmethod
@@ -135,6 +154,9 @@ class WorkerProcess:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         out_read, out_write = os.pipe()
+        with contextlib.suppress(AttributeError, OSError):  # Linux only; the default 64 KiB works, slower
+            # A larger pipe lets a chatty function write more per wake-up of the reader.
+            fcntl.fcntl(out_read, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-u", "-m", "apigate.functions.worker", str(theirs.fileno())],
@@ -174,6 +196,11 @@ class WorkerProcess:
     def next_reply(self) -> asyncio.Future[Reply]:
         return self._channel.next_reply()
 
+    @property
+    def violated_protocol(self) -> bool:
+        """The worker wrote garbage on its channel (user code did): it can no longer be trusted."""
+        return self._channel.violated
+
     def request(
         self, request_id: bytes, arn: bytes, deadline_ms: int, payload: bytes
     ) -> asyncio.Future[Reply]:
@@ -184,10 +211,11 @@ class WorkerProcess:
             transport.write(head + request_id + arn + payload)
         return future
 
-    def drain(self) -> None:
-        """Move whatever the worker has written so far to the current sink, without blocking."""
+    def drain(self, chunks: int = -1) -> None:
+        """Move what the worker has written so far (or the next ``chunks`` reads of it) to the current sink,
+        without blocking."""
         fd = self._output_fd
-        while fd >= 0:
+        while fd >= 0 and chunks != 0:
             try:
                 chunk = os.read(fd, 65536)
             except BlockingIOError:
@@ -196,17 +224,19 @@ class WorkerProcess:
                 self._close_output()
                 return
             self.sink(chunk)
+            chunks -= 1
 
     def peak_rss_kb(self) -> int:
         """The process's peak RSS so far (Linux), for REPORT lines of workers that never replied."""
+        return peak_rss_kb(self._proc.pid)
+
+    def rss_kb(self) -> int:
+        """The process's resident memory now (Linux; 0 where /proc is missing or the process is gone)."""
         try:
-            with open(f"/proc/{self._proc.pid}/status", "rb") as status:
-                for line in status:
-                    if line.startswith(b"VmHWM:"):
-                        return int(line.split()[1])
+            with open(f"/proc/{self._proc.pid}/statm", "rb") as statm:
+                return int(statm.read().split()[1]) * _PAGE_KB
         except (OSError, ValueError, IndexError):
-            pass
-        return 0
+            return 0
 
     def kill(self) -> None:
         """SIGKILL the worker's whole process group. Idempotent; ``exited`` resolves once reaped."""

@@ -1,9 +1,13 @@
 """Invoking functions the way Lambda does: warm worker processes, one invocation each at a time.
 
 Workers are pooled per function configuration (``FunctionSpec.worker_key``); a new configuration of a function
-retires the old pool. A cold start (spawn + import) has its own init budget, separate from the handler timeout.
-A handler that overruns its timeout, or a worker that dies, costs that worker: it is killed with its process
-group, and the next invocation starts a fresh one.
+retires the old pool. A cold start (spawn + import) has its own init budget, separate from the handler timeout;
+an init that overruns it is retried once as part of the invocation, against the function's timeout, as Lambda
+does. A handler that overruns its timeout or its memory, or a worker that dies, costs that worker: it is killed
+with its process group, and the next invocation starts a fresh one.
+
+Memory is enforced on the worker's resident memory, as Lambda's cgroup does: polled while a call runs, and
+checked against the peak the worker reports with its reply (which catches spikes between polls).
 """
 
 from __future__ import annotations
@@ -29,12 +33,17 @@ __all__ = ["FunctionRuntime", "InvokeResult", "InvokeStatus", "WorkerStartError"
 
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit for on-demand functions
 _EXIT_WAIT_SECONDS = 2.0
+_MEMORY_POLL_SECONDS = 0.05  # one timer for every busy worker, armed only while calls run
 
 InvokeStatus = Literal["ok", "error", "timeout", "crashed"]
 
 
 class WorkerStartError(RuntimeError):
     """The worker process could not be started at all (not the function's fault)."""
+
+
+class _OutOfMemory(Exception):
+    """The memory poll found a busy worker over its function's MemorySize."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,9 @@ class FunctionRuntime:
         self._closed = False
         self._in_flight = 0
         self._drained: asyncio.Event | None = None  # set when the last in-flight call ends after close()
+        # Busy workers whose memory is polled: limit in KiB and the future their reply will resolve.
+        self._watched: dict[WorkerProcess, tuple[int, asyncio.Future[Reply]]] = {}
+        self._watch_timer: asyncio.TimerHandle | None = None
 
     async def invoke(
         self,
@@ -99,12 +111,15 @@ class FunctionRuntime:
     ) -> InvokeResult:
         worker = await pool.acquire()
         try:
+            budget = spec.timeout
             if worker is None:
                 started = await self._start(spec, pool, log, request_id)
                 if isinstance(started, InvokeResult):
                     return started
-                worker = started
-            return await self._run(worker, spec, log, request_id, arn, payload)
+                worker, budget = started
+            else:
+                log.line(f"START RequestId: {request_id} Version: $LATEST")
+            return await self._run(worker, spec, log, request_id, arn, payload, budget)
         except BaseException:
             if worker is not None:
                 worker.kill()  # cancelled mid-call: its reply would arrive for nobody
@@ -135,6 +150,9 @@ class FunctionRuntime:
         for worker in remaining:
             worker.kill()
         await _wait_exited(remaining)
+        if self._watch_timer is not None:
+            self._watch_timer.cancel()
+            self._watch_timer = None
         self._logs.close_all()
 
     def _pool(self, spec: FunctionSpec) -> WorkerPool:
@@ -145,13 +163,8 @@ class FunctionRuntime:
             pool = self._pools[spec.name] = WorkerPool(spec.worker_key, self._max_workers)
         return pool
 
-    async def _start(
-        self, spec: FunctionSpec, pool: WorkerPool, log: InvocationLog, request_id: str
-    ) -> WorkerProcess | InvokeResult:
-        """A cold start: spawn and import. Returns the ready worker, or the invocation's failed result."""
+    async def _spawn(self, spec: FunctionSpec, pool: WorkerPool, log: InvocationLog) -> WorkerProcess:
         stream = new_log_stream_name()
-        log.line(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
-        started = time.perf_counter()
         try:
             worker = await WorkerProcess.spawn(
                 cwd=spec.code_dir,
@@ -171,17 +184,26 @@ class FunctionRuntime:
         if self._closed:  # close() ran while this one was spawning
             worker.kill()
             raise RuntimeError("the function runtime is closed")
+        return worker
+
+    async def _start(
+        self, spec: FunctionSpec, pool: WorkerPool, log: InvocationLog, request_id: str
+    ) -> tuple[WorkerProcess, float] | InvokeResult:
+        """A cold start: spawn and import. Returns the ready worker with the seconds its handler may run
+        (and START logged), or the invocation's failed result."""
+        log.line(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
+        started = time.perf_counter()
+        worker = await self._spawn(spec, pool, log)
         try:
             async with asyncio.timeout(self._init_timeout):
                 reply = await worker.next_reply()
         except TimeoutError:
             init_ms = _ms_since(started)
-            rss = worker.peak_rss_kb()
             worker.kill()
             worker.drain()
             log.line(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: timeout")
             log.line(f"START RequestId: {request_id} Version: $LATEST")
-            return self._timed_out(spec, log, request_id, spec.timeout, init_ms, rss, init_ms)
+            return await self._suppressed_init(spec, pool, log, request_id)
         except WorkerGone:  # exited during init (sys.exit at import, a crash in an extension)
             init_ms = _ms_since(started)
             log.line(f"START RequestId: {request_id} Version: $LATEST")
@@ -190,19 +212,73 @@ class FunctionRuntime:
             worker.kill()
             raise
         init_ms = _ms_since(started)
-        if reply.kind == frames.INIT_ERROR:
-            worker.kill()  # it is exiting anyway, as AWS's runtime does after an init error
-            worker.drain()
-            error_type = json.loads(reply.body).get("errorType", "")
-            log.line(
-                f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error\tError Type: {error_type}"
-            )
-            log.line(f"START RequestId: {request_id} Version: $LATEST")
-            return self._finished(
-                spec, log, request_id, "error", reply.body, 0.0, worker.peak_rss_kb(), init_ms, error_type
-            )
+        if reply.kind != frames.READY:
+            return self._init_failed(worker, spec, log, request_id, reply, init_ms, "init", 0.0)
         worker.init_duration_ms = init_ms
-        return worker
+        log.line(f"START RequestId: {request_id} Version: $LATEST")
+        return worker, spec.timeout
+
+    async def _suppressed_init(
+        self, spec: FunctionSpec, pool: WorkerPool, log: InvocationLog, request_id: str
+    ) -> tuple[WorkerProcess, float] | InvokeResult:
+        """Lambda's retry of an init that overran its budget: once more, inside the invocation, where the
+        init and the handler share the function's timeout. A module that hangs on import costs the caller
+        the init budget plus the timeout, and its workers are killed."""
+        started = time.perf_counter()
+        worker = await self._spawn(spec, pool, log)
+        try:
+            async with asyncio.timeout(spec.timeout):
+                reply = await worker.next_reply()
+        except TimeoutError:
+            init_ms = _ms_since(started)
+            rss = worker.peak_rss_kb()
+            worker.kill()
+            worker.drain()
+            log.line(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: invoke\tStatus: timeout")
+            return self._timed_out(spec, log, request_id, spec.timeout, init_ms, rss, None)
+        except WorkerGone:
+            init_ms = _ms_since(started)
+            return await self._crashed(worker, spec, log, request_id, init_ms, None)
+        except BaseException:
+            worker.kill()
+            raise
+        init_ms = _ms_since(started)
+        if reply.kind != frames.READY:
+            return self._init_failed(worker, spec, log, request_id, reply, init_ms, "invoke", init_ms)
+        log.line(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: invoke\tStatus: success")
+        return worker, max(spec.timeout - init_ms / 1000.0, 0.001)
+
+    def _init_failed(
+        self,
+        worker: WorkerProcess,
+        spec: FunctionSpec,
+        log: InvocationLog,
+        request_id: str,
+        reply: Reply,
+        init_ms: float,
+        phase: str,
+        duration_ms: float,
+    ) -> InvokeResult:
+        worker.kill()  # it is exiting anyway, as AWS's runtime does after an init error
+        worker.drain()
+        error_type = json.loads(reply.body).get("errorType", "") if reply.body else ""
+        log.line(
+            f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: error\tError Type: {error_type}"
+        )
+        if phase == "init":
+            log.line(f"START RequestId: {request_id} Version: $LATEST")
+        report_init = init_ms if phase == "init" else None
+        return self._finished(
+            spec,
+            log,
+            request_id,
+            "error",
+            reply.body,
+            duration_ms,
+            worker.peak_rss_kb(),
+            report_init,
+            error_type,
+        )
 
     async def _run(
         self,
@@ -212,16 +288,18 @@ class FunctionRuntime:
         request_id: str,
         arn: str,
         payload: bytes,
+        timeout: float,
     ) -> InvokeResult:
         # Output from before this call was already logged by the pipe's reader; no drain needed here.
         worker.sink = log.feed
-        log.line(f"START RequestId: {request_id} Version: $LATEST")
         init_ms, worker.init_duration_ms = worker.init_duration_ms, None
         loop = asyncio.get_running_loop()
-        deadline_ms = int((time.time() + spec.timeout) * 1000)
+        deadline_ms = int((time.time() + timeout) * 1000)
         started = time.perf_counter()
         reply_future = worker.request(request_id.encode(), arn.encode(), deadline_ms, payload)
-        timer = loop.call_later(spec.timeout, _expire, reply_future)
+        timer = loop.call_later(timeout, _expire, reply_future)
+        limit_kb = spec.memory_size * 1024
+        self._watch(loop, worker, limit_kb, reply_future)
         try:
             reply: Reply = await reply_future
         except TimeoutError:
@@ -230,15 +308,63 @@ class FunctionRuntime:
             worker.drain()
             worker.sink = self._logs.get(spec.name).write
             return self._timed_out(spec, log, request_id, spec.timeout, _ms_since(started), rss, init_ms)
+        except _OutOfMemory:
+            return self._out_of_memory(worker, spec, log, request_id, _ms_since(started), init_ms)
         except WorkerGone:
             return await self._crashed(worker, spec, log, request_id, _ms_since(started), init_ms)
         finally:
             timer.cancel()
+            self._watched.pop(worker, None)
+        if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > limit_kb:
+            return self._out_of_memory(worker, spec, log, request_id, reply.duration_ms, init_ms)
         worker.drain()  # everything printed before the reply was sent is in the pipe now
         worker.sink = self._logs.get(spec.name).write  # stray output between calls
         status: InvokeStatus = "ok" if reply.kind == frames.RESULT else "error"
         return self._finished(
             spec, log, request_id, status, reply.body, reply.duration_ms, reply.max_rss_kb, init_ms
+        )
+
+    def _watch(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        worker: WorkerProcess,
+        limit_kb: int,
+        reply: asyncio.Future[Reply],
+    ) -> None:
+        self._watched[worker] = (limit_kb, reply)
+        if self._watch_timer is None:
+            self._watch_timer = loop.call_later(_MEMORY_POLL_SECONDS, self._poll_memory, loop)
+
+    def _poll_memory(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._watch_timer = None
+        for worker, (limit_kb, reply) in list(self._watched.items()):
+            if not reply.done() and worker.rss_kb() > limit_kb:
+                reply.set_exception(_OutOfMemory())
+                worker.kill()  # at once, as the kernel would: the handler does not get to finish
+        if self._watched and not self._closed:
+            self._watch_timer = loop.call_later(_MEMORY_POLL_SECONDS, self._poll_memory, loop)
+
+    def _out_of_memory(
+        self,
+        worker: WorkerProcess,
+        spec: FunctionSpec,
+        log: InvocationLog,
+        request_id: str,
+        duration_ms: float,
+        init_ms: float | None,
+    ) -> InvokeResult:
+        # What Lambda reports when its cgroup kills an environment over MemorySize.
+        worker.kill()
+        return self._runtime_error(
+            worker,
+            spec,
+            log,
+            request_id,
+            _exit_reason(-9),  # SIGKILL
+            "Runtime.OutOfMemory",
+            duration_ms,
+            spec.memory_size * 1024,  # Max Memory Used: the whole allowance, as Lambda reports it
+            init_ms,
         )
 
     def _timed_out(
@@ -267,18 +393,45 @@ class FunctionRuntime:
         init_ms: float | None,
     ) -> InvokeResult:
         rss = worker.peak_rss_kb()
+        if worker.violated_protocol:
+            worker.kill()  # it wrote garbage on its channel: nothing it does next can be trusted
         try:
             returncode = await asyncio.wait_for(asyncio.shield(worker.exited), _EXIT_WAIT_SECONDS)
         except TimeoutError:  # closed its channel but lives on: end it
             worker.kill()
             returncode = await worker.exited
+        return self._runtime_error(
+            worker,
+            spec,
+            log,
+            request_id,
+            _exit_reason(returncode),
+            "Runtime.ExitError",
+            duration_ms,
+            rss,
+            init_ms,
+        )
+
+    def _runtime_error(
+        self,
+        worker: WorkerProcess,
+        spec: FunctionSpec,
+        log: InvocationLog,
+        request_id: str,
+        reason: str,
+        error_type: str,
+        duration_ms: float,
+        rss_kb: int,
+        init_ms: float | None,
+    ) -> InvokeResult:
+        """The result of an invocation whose runtime died or was killed (``reason``, in Lambda's words)."""
         worker.drain()
         worker.sink = self._logs.get(spec.name).write
-        message = f"RequestId: {request_id} Error: {_exit_reason(returncode)}"
-        log.line(f"{message}\nRuntime.ExitError")
-        body = json.dumps({"errorMessage": message, "errorType": "Runtime.ExitError"}, separators=(",", ":"))
+        message = f"RequestId: {request_id} Error: {reason}"
+        log.line(f"{message}\n{error_type}")
+        body = json.dumps({"errorMessage": message, "errorType": error_type}, separators=(",", ":"))
         return self._finished(
-            spec, log, request_id, "crashed", body.encode(), duration_ms, rss, init_ms, "Runtime.ExitError"
+            spec, log, request_id, "crashed", body.encode(), duration_ms, rss_kb, init_ms, error_type
         )
 
     def _finished(

@@ -25,11 +25,25 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from .frames import ERROR, INIT_ERROR, READY, REPLY, REQUEST, RESULT
+from . import execute_api_endpoints
+from .frames import ERROR, INIT_ERROR, MAX_PAYLOAD_BYTES, OUT_OF_MEMORY, READY, REPLY, REQUEST, RESULT
+from .procfs import peak_rss_kb
 
 __all__ = ["LambdaContext", "main"]
 
 Handler = Callable[[Any, Any], Any]
+
+# The gateway enforces MemorySize on the worker's resident memory, as Lambda's cgroup does. This limit on
+# the data segment is only a backstop against allocations too large or too fast for that check: it stops
+# them at once. It is generous because the data segment also counts memory reserved but never touched
+# (thread stacks, per-thread buffers of numerical libraries, which grow with the host's cores).
+_BACKSTOP_FACTOR = 4
+_BACKSTOP_HEADROOM_MB = 1024
+
+_TOO_LARGE = {
+    "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).",
+    "errorType": "Function.ResponseSizeTooLarge",
+}
 
 _current_request_id = ""  # read by the logging filter, like awslambdaric's _GLOBAL_AWS_REQUEST_ID
 
@@ -198,6 +212,7 @@ class _Worker:
         self._handler = handler
         ascii_only = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"  # as awslambdaric
         self._encode = _Encoder(ensure_ascii=ascii_only).encode
+        self._peak = _PeakMemory()
 
     def serve(self) -> None:
         global _current_request_id
@@ -215,10 +230,20 @@ class _Worker:
             kind, body = self._invoke(request_id, arn, deadline_ms, payload)
             duration_ms = (time.perf_counter() - started) * 1000.0
             _flush()  # the output must be in the pipe before the reply is (log order)
-            max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            max_rss = self._peak.kb()
             self._send(REPLY.pack(len(body), kind, max_rss, duration_ms) + body)
 
     def _invoke(self, request_id: str, arn: str, deadline_ms: int, payload: bytes) -> tuple[int, bytes]:
+        try:
+            kind, body = self._call(request_id, arn, deadline_ms, payload)
+        except MemoryError:
+            # Lambda would have killed the environment: the gateway reports it and replaces this worker.
+            return OUT_OF_MEMORY, b""
+        if len(body) > MAX_PAYLOAD_BYTES:
+            return ERROR, self._encode(_TOO_LARGE).encode()
+        return kind, body
+
+    def _call(self, request_id: str, arn: str, deadline_ms: int, payload: bytes) -> tuple[int, bytes]:
         try:
             try:
                 event = json.loads(payload)
@@ -231,10 +256,51 @@ class _Worker:
                 return RESULT, self._encode(response).encode()
             except Exception as e:
                 raise _Fault("Runtime.MarshalError", f"Unable to marshal response: {e}") from None
+        except MemoryError:
+            raise
         except Exception as exc:  # SystemExit and friends end the process, as on AWS
             document = _fault_document(exc, request_id)
             _log_error(document)
             return ERROR, self._encode(document).encode()
+
+
+class _PeakMemory:
+    """This process's peak resident memory, in KiB, for the gateway's MemorySize check and REPORT lines.
+
+    ``ru_maxrss`` alone would be wrong: Linux carries the peak of the process that forked us (the gateway)
+    across exec, so it starts at the gateway's size. Past that mark it is exact and cheap (one system call).
+    Below it, the exact figure is VmHWM in /proc/self/status, which costs far more to read: it is read only when
+    the mark is above MemorySize, where the answer decides whether the call was out of memory; otherwise the
+    last exact figure stands (a handler whose peak stays under the gateway's size is reported low, never
+    killed wrongly).
+    """
+
+    def __init__(self) -> None:
+        self._inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            limit_kb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")) * 1024
+        except ValueError:
+            limit_kb = 0
+        self._ambiguous = 0 < limit_kb < self._inherited
+        self._last = peak_rss_kb() or self._inherited
+
+    def kb(self) -> int:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if peak > self._inherited:
+            self._last = peak
+        elif self._ambiguous:
+            self._last = peak_rss_kb() or self._last
+        return self._last
+
+
+def _memory_backstop() -> None:
+    try:
+        memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ""))
+    except ValueError:
+        return
+    limit = (_BACKSTOP_FACTOR * memory_mb + _BACKSTOP_HEADROOM_MB) * 1024 * 1024
+    with contextlib.suppress(ValueError, OSError):  # a lower hard limit set by whoever started us stands
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def main(argv: list[str]) -> int:
@@ -244,6 +310,8 @@ def main(argv: list[str]) -> int:
     if sys.path[0] != task_root:
         sys.path.insert(0, task_root)
     _setup_logging()
+    _memory_backstop()
+    execute_api_endpoints.install()  # boto3 aimed at https://{api}.execute-api.localhost reaches the gateway
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
     except Exception as exc:

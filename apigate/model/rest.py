@@ -11,7 +11,9 @@ from apigate.model.usage import CacheSetting, StageCache
 from apigate.state import Limit
 
 if TYPE_CHECKING:
+    from apigate.aws.policy import Policy
     from apigate.dataplane.mapping import Template
+    from apigate.dataplane.responses import CustomResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,21 @@ class MethodIntegration:
 
 
 @dataclass(frozen=True, slots=True)
+class RestAuthorizer:
+    """A CUSTOM (Lambda) or COGNITO_USER_POOLS authorizer, compiled for one stage (stage variables filled in)."""
+
+    id: str
+    name: str
+    type: str  # TOKEN | REQUEST | COGNITO_USER_POOLS
+    uri: str  # the Lambda invocation URI ("" for Cognito)
+    # (kind, name): kind is header, multivalueheader, querystring, multivaluequerystring, stageVariables, context.
+    identity_sources: tuple[tuple[str, str], ...]
+    validation: re.Pattern[str] | None  # identityValidationExpression (TOKEN: the token; Cognito: ``aud``)
+    ttl_seconds: int  # authorizerResultTtlInSeconds; 0: results are not cached
+    user_pools: tuple[tuple[str, str], ...] = ()  # (region, pool id) of each provider ARN
+
+
+@dataclass(frozen=True, slots=True)
 class RestMethod:
     http_method: str
     resource_id: str
@@ -91,6 +108,9 @@ class RestMethod:
     setting_key: str = ""  # "/path/VERB": how usage plans and method settings name this method
     limits: tuple[Limit, ...] = ()  # stage method throttle, then the account's, compiled per stage
     cache: CacheSetting | None = None  # None: responses of this method are not cached
+    authorizer: RestAuthorizer | None = None  # CUSTOM and COGNITO_USER_POOLS methods only
+    authorization_scopes: tuple[str, ...] = ()  # Cognito: the access token must carry one of these
+    resource_policy: Policy | None = None  # the API's resource policy, compiled at deploy time (None: no policy)
 
 
 @dataclass(slots=True)
@@ -124,6 +144,9 @@ class DeployedApi:
     region: str
     account_id: str
     cache: StageCache | None = None  # the stage's cache cluster, when enabled
+    # Customised gateway responses by type (DEFAULT_4XX/5XX included); empty: AWS's defaults for every type.
+    gateway_responses: Mapping[str, CustomResponse] = field(default_factory=dict)
+    endpoint_type: str = "EDGE"  # PRIVATE: served only through a private listener (`serve --private-listen`)
 
     def route(self, http_method: str, segments: list[str]) -> RouteMatch | None:
         """Find the method for a path: literal segments beat ``{param}``, ``{proxy+}`` takes the rest."""

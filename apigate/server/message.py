@@ -22,6 +22,8 @@ class Request:
     client: tuple[str, int]
     http_version: str = "1.1"
     scheme: str = "http"
+    vpce_id: str | None = None  # set by a private listener (`serve --private-listen`): the VPC endpoint it stands for
+    vpc_id: str | None = None  # and the VPC it is in (`serve --vpc-id`)
     _index: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def _lower_index(self) -> dict[str, list[str]]:
@@ -50,4 +52,6 @@ class Response:
     body: bytes = b""
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+# A handler answers with a Response, or with an awaitable of one (a coroutine): returning the data plane's coroutine
+# instead of awaiting it inside an `async def` saves a coroutine level, paid on every suspension of a request.
+Handler = Callable[[Request], Awaitable[Response] | Response]

@@ -10,6 +10,7 @@ UTC. ``WEEK_START`` is the one place to change it.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Final, Literal, get_args
 
 Period = Literal["DAY", "WEEK", "MONTH"]
@@ -23,9 +24,17 @@ _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 def utc_day(now: float) -> date:
     """The UTC calendar day of a Unix timestamp."""
-    return date.fromordinal(_EPOCH_ORDINAL + int(now // 86400))
+    return _day(int(now // 86400))
 
 
+# Every quota check asks for today's day and period: both change once a day, so they are computed once (a
+# profile of the full pipeline showed the date arithmetic at about 7% of a request).
+@lru_cache(maxsize=8)
+def _day(days_since_epoch: int) -> date:
+    return date.fromordinal(_EPOCH_ORDINAL + days_since_epoch)
+
+
+@lru_cache(maxsize=64)
 def period_bounds(period: str, day: date) -> tuple[date, date]:
     """The period containing ``day``, as (first day, first day of the next period)."""
     if period == "DAY":

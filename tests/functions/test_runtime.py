@@ -359,15 +359,34 @@ def test_timeout_kills_the_worker(tmp_path: Path) -> None:
 
 
 def test_init_timeout(tmp_path: Path) -> None:
-    spec = _spec(_code(tmp_path, "import time\ntime.sleep(30)\n"), "lambda_function.handler", timeout=7)
+    # Over the init budget, Lambda retries the init inside the invocation, against the function's timeout.
+    spec = _spec(_code(tmp_path, "import time\ntime.sleep(30)\n"), "lambda_function.handler", timeout=1)
 
     async def body(runtime: FunctionRuntime) -> None:
         result = await runtime.invoke(spec, b"{}")
         assert result.status == "timeout"
-        assert _json(result)["errorMessage"].endswith("Task timed out after 7.00 seconds")
+        assert _json(result)["errorMessage"].endswith("Task timed out after 1.00 seconds")
         assert "Phase: init\tStatus: timeout" in result.log_tail
+        assert "Phase: invoke\tStatus: timeout" in result.log_tail
 
     _run(tmp_path, body, init_timeout=0.5)
+
+
+def test_memory_is_the_workers_own_not_the_gateways(tmp_path: Path) -> None:
+    # Linux carries a parent's peak RSS across fork and exec: a gateway bigger than a function's MemorySize
+    # must not make that function's every call look out of memory.
+    ballast = b"x" * (256 * 1024 * 1024)  # this process stands for the gateway
+    spec = _spec(_code(tmp_path), "echo", memory_size=128)
+
+    async def body(runtime: FunctionRuntime) -> None:
+        for _ in range(2):
+            result = await runtime.invoke(spec, b"{}")
+            assert result.status == "ok"
+            used = int(result.log_tail.split("Max Memory Used: ")[1].split()[0])
+            assert 1 < used < 128
+
+    _run(tmp_path, body)
+    assert len(ballast) == 256 * 1024 * 1024
 
 
 @pytest.mark.parametrize(

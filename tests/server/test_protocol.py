@@ -529,6 +529,28 @@ def test_graceful_shutdown_drains_in_flight_requests_and_refuses_new_ones() -> N
     run(test)
 
 
+def test_a_connection_whose_first_request_is_on_the_way_at_shutdown_is_answered() -> None:
+    async def test() -> None:
+        server = Server()
+        await server.start("127.0.0.1", 0, echo)
+        client = await Client.connect(server)
+        silent = await Client.connect(server)
+        await asyncio.sleep(0.05)  # both accepted, nothing sent yet
+        shutdown = asyncio.create_task(server.shutdown(grace=5.0))
+        await asyncio.sleep(0.05)
+        client.send(get("/late"))  # a graceful restart must not drop it
+        status, headers, _ = await client.response()
+        assert (status, headers["connection"]) == (200, "close")
+        assert await client.closed()
+        # One that sends nothing is closed after a short grace, long before the drain's own deadline.
+        assert await silent.closed()
+        await asyncio.wait_for(shutdown, 4.0)
+        await client.close()
+        await silent.close()
+
+    run(test)
+
+
 def test_shutdown_grace_expiry_cuts_off_stuck_handlers() -> None:
     started = asyncio.Event()
 

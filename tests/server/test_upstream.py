@@ -740,3 +740,131 @@ def test_https_with_and_without_verification(self_signed: tuple[Path, Path]) -> 
             await pool.close()
 
     run(main())
+
+
+# -- send(): the response future handed to the caller, the connection releasing itself ---------------------
+
+
+def test_send_reuses_a_kept_alive_connection_which_releases_itself() -> None:
+    async def main() -> None:
+        async with serve(answer_path) as (port, state):
+            pool = UpstreamPool()
+            url = f"http://127.0.0.1:{port}"
+            first = await pool.send("GET", f"{url}/a", [], b"")  # no idle connection yet: request()'s way
+            pending = pool.send("POST", f"{url}/b", [], b"x")
+            assert isinstance(pending, asyncio.Future)  # the fast path: no coroutine of the pool's
+            second = await pending
+            assert (first.body, second.body) == (b"/a", b"/b")
+            assert state.connections == 1
+            assert stats(pool) == (1, 1, 0)  # back in the pool by the time the caller sees the answer
+            await pool.close()
+
+    run(main())
+
+
+def test_send_never_reuses_a_connection_that_sent_bytes_past_its_response() -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: ServerState, n: int
+    ) -> None:
+        while (req := await read_request(reader, state)) is not None:
+            body = target_of(req[0])
+            # the second answer comes with a response nobody asked for, in the same write
+            writer.write(ok(body) + (ok(b"unsolicited") if body == b"/2" else b""))
+
+    async def main() -> None:
+        async with serve(handler) as (port, state):
+            pool = UpstreamPool()
+            url = f"http://127.0.0.1:{port}"
+            assert (await pool.send("GET", f"{url}/1", [], b"")).body == b"/1"
+            assert (await pool.send("GET", f"{url}/2", [], b"")).body == b"/2"
+            await until(lambda: stats(pool) == (0, 0, 0))
+            assert (await pool.send("GET", f"{url}/3", [], b"")).body == b"/3"
+            assert state.connections == 2
+            await pool.close()
+
+    run(main())
+
+
+def test_send_retries_the_keep_alive_race_once_on_a_fresh_connection() -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: ServerState, n: int
+    ) -> None:
+        req = await read_request(reader, state)
+        assert req is not None
+        if n <= 2:
+            writer.write(ok(b"conn %d" % n))
+            await read_request(reader, state)  # the next request on this connection: closed unanswered
+        # a third connection: closed unanswered at once
+
+    async def main() -> None:
+        async with serve(handler) as (port, state):
+            pool = UpstreamPool()
+            url = f"http://127.0.0.1:{port}/"
+            assert (await pool.send("GET", url, [], b"")).body == b"conn 1"
+            assert (await pool.send("POST", url, [], b"x")).body == b"conn 2"  # retried on a new socket
+            assert state.connections == 2 and len(state.requests) == 3
+            assert stats(pool) == (1, 1, 0)
+            with pytest.raises(UpstreamProtocolError):
+                await pool.send("GET", url, [], b"")  # reused -> stale -> fresh -> closed: give up
+            assert state.connections == 3
+            assert stats(pool) == (0, 0, 0)
+            await pool.close()
+
+    run(main())
+
+
+def test_send_times_out_on_a_reused_connection() -> None:
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: ServerState, n: int
+    ) -> None:
+        await read_request(reader, state)
+        writer.write(ok(b"first"))
+        await read_request(reader, state)
+        await reader.read()  # the second request is never answered
+
+    async def main() -> None:
+        async with serve(handler) as (port, _state):
+            pool = UpstreamPool()
+            url = f"http://127.0.0.1:{port}/"
+            assert (await pool.send("GET", url, [], b"")).body == b"first"
+            with pytest.raises(UpstreamTimeout):
+                await pool.send("GET", url, [], b"", timeout=0.2)
+            assert stats(pool) == (0, 0, 0)
+            await pool.close()
+
+    run(main())
+
+
+def test_a_cancelled_send_lets_its_connection_finish_the_response_and_serve_again() -> None:
+    release = asyncio.Event()
+
+    async def handler(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: ServerState, n: int
+    ) -> None:
+        while (req := await read_request(reader, state)) is not None:
+            if len(state.requests) == 2:
+                await release.wait()
+            writer.write(ok(target_of(req[0])))
+
+    async def main() -> None:
+        async with serve(handler) as (port, state):
+            pool = UpstreamPool()
+            url = f"http://127.0.0.1:{port}"
+            assert (await pool.send("GET", f"{url}/1", [], b"")).body == b"/1"
+
+            async def call() -> bytes:
+                return (await pool.send("GET", f"{url}/2", [], b"")).body
+
+            task = asyncio.ensure_future(call())
+            await until(lambda: len(state.requests) == 2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert stats(pool) == (1, 0, 1)  # still reading its response
+            release.set()
+            await until(lambda: stats(pool) == (1, 1, 0))
+            assert (await pool.send("GET", f"{url}/3", [], b"")).body == b"/3"
+            assert state.connections == 1
+            await pool.close()
+
+    run(main())

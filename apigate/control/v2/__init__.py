@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
-from apigate.control.v2 import apis, authorizers, integrations, openapi, routes, stages
+from apigate.control.v2 import apis, authorizers, integrations, openapi, routes, stages, websocket
 from apigate.control.v2.deploy import load_all
 
 if TYPE_CHECKING:
@@ -16,11 +16,16 @@ __all__ = ["handlers", "load_all"]
 
 
 def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
-    return {
-        **apis.handlers(ctx, http),
-        **routes.handlers(ctx, http),
-        **integrations.handlers(ctx, http),
-        **stages.handlers(ctx, http),
-        **authorizers.handlers(ctx, http),
-        **openapi.handlers(ctx, http),
-    }
+    # WebSocket APIs share these calls; the module wraps the ones whose rules differ for them.
+    return websocket.handlers(
+        ctx,
+        http,
+        {
+            **apis.handlers(ctx, http),
+            **routes.handlers(ctx, http),
+            **integrations.handlers(ctx, http),
+            **stages.handlers(ctx, http),
+            **authorizers.handlers(ctx, http),
+            **openapi.handlers(ctx, http),
+        },
+    )

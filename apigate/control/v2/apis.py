@@ -9,7 +9,7 @@ from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
-from apigate.control.v2.common import API, Doc, drop_none, now
+from apigate.control.v2.common import API, INTEGRATION, ROUTE, Doc, drop_none, now
 from apigate.control.v2.deploy import deploy
 from apigate.control.v2.integrations import new_integration
 from apigate.control.v2.routes import new_route
@@ -41,6 +41,32 @@ def _cors(value: Any) -> Doc | None:
     if value.get("AllowCredentials") and "*" in (value.get("AllowOrigins") or []):
         raise bad_request("allow-credentials is not supported with a wildcard allow-origin")
     return value
+
+
+def _retarget(ctx: ControlContext, api_id: str, target: str | None, route_key: str | None) -> None:
+    """UpdateApi's Target and RouteKey change what quick create made: its integration's URI (and with it
+    the type: a URL proxies over HTTP, anything else is a function) and its route's key."""
+    if target is not None:
+        managed = [d for d in ctx.store.list(INTEGRATION, api_id) if d.get("ApiGatewayManaged")]
+        if not managed:
+            raise bad_request("Target can only be updated on an API created with quick create")
+        integration = managed[0]
+        http_target = target.startswith("http")
+        integration.update(
+            {
+                "IntegrationType": "HTTP_PROXY" if http_target else "AWS_PROXY",
+                "IntegrationUri": target,
+                "IntegrationMethod": "ANY" if http_target else "POST",
+                "PayloadFormatVersion": "1.0" if http_target else "2.0",
+            }
+        )
+        ctx.store.put(INTEGRATION, f"{api_id}/{integration['IntegrationId']}", integration, parent=api_id)
+    if route_key is not None:
+        routes = [d for d in ctx.store.list(ROUTE, api_id) if d.get("ApiGatewayManaged")]
+        if not routes:
+            raise bad_request("RouteKey can only be updated on an API created with quick create")
+        routes[0]["RouteKey"] = route_key
+        ctx.store.put(ROUTE, f"{api_id}/{routes[0]['RouteId']}", routes[0], parent=api_id)
 
 
 def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
@@ -121,7 +147,9 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         if "CorsConfiguration" in params:
             _cors(params["CorsConfiguration"])
         common.merge(doc, params, _UPDATABLE)
-        ctx.store.put(API, doc["ApiId"], doc)
+        with ctx.store.transaction():
+            ctx.store.put(API, doc["ApiId"], doc)
+            _retarget(ctx, doc["ApiId"], params.get("Target"), params.get("RouteKey"))
         common.auto_deploy(ctx, http, doc["ApiId"])
         return doc
 
@@ -131,7 +159,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         with ctx.store.transaction():
             ctx.store.delete_parent(api_id)
             ctx.store.delete(API, api_id)
-        http.remove_api(api_id)
+        http.forget_api(api_id)
 
     async def delete_cors(params: dict[str, Any]) -> None:
         doc = common.api(ctx, params["ApiId"])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from apigate.control.context import ControlContext
+from apigate.control.v2 import serving
 from apigate.control.v2.common import (
     API,
     AUTHORIZER,
@@ -34,16 +32,19 @@ from apigate.state import Limit
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
 
-log = logging.getLogger("apigate")
-
 
 def snapshot(ctx: ControlContext, api_id: str) -> Doc:
-    return {
+    from apigate.control.v2 import websocket
+
+    snap: Doc = {
         "api": ctx.store.get(API, api_id),
         "routes": ctx.store.list(ROUTE, api_id),
         "integrations": ctx.store.list(INTEGRATION, api_id),
         "authorizers": ctx.store.list(AUTHORIZER, api_id),
     }
+    if websocket.is_websocket(snap["api"]):  # and the route and integration responses only they have
+        snap.update(websocket.responses(ctx, api_id))
+    return snap
 
 
 def deploy(
@@ -78,54 +79,22 @@ def deploy(
 
 
 def serve_stage(ctx: ControlContext, http: HttpApis, api_id: str, stage: Doc) -> None:
-    http.declare(api_id)
-    deployment_id = stage.get("DeploymentId")
-    if not deployment_id:
-        http.remove(api_id, stage["StageName"])
+    from apigate.control.v2 import websocket, websocket_deploy
+
+    if websocket.is_websocket(ctx.store.get(API, api_id)):
+        websocket_deploy.serve_stage(ctx, api_id, stage)
         return
-    snap = ctx.store.get(SNAPSHOT, f"{api_id}/{deployment_id}")
-    if snap is None:
-        log.error("stage %s of HTTP API %s points at a missing deployment", stage["StageName"], api_id)
-        return
-    http.install(compile_stage(snap, stage, region=ctx.settings.region, account_id=ctx.settings.account_id))
-    http.remember(api_id, stage["StageName"], _fingerprint(stage))
+    serving.serve_stage(ctx, http, compile_stage, "HTTP API", api_id, stage)
 
 
 def load_all(ctx: ControlContext, http: HttpApis) -> None:
-    """At startup, and when another process changed the shared data dir: serve every stored HTTP API stage.
+    """At startup, and when another process changed the shared data dir: serve every stored HTTP API stage
+    (and, through websocket_deploy, every WebSocket API stage)."""
+    from apigate.control.v2 import websocket, websocket_deploy
 
-    A stage whose document did not change keeps its compiled snapshot (deployments are immutable); APIs and
-    stages that are gone stop being served.
-    """
-    served: dict[str, dict[str, DeployedHttpApi]] = {}
-    for api in ctx.store.list(API):
-        api_id = api["ApiId"]
-        stages = served[api_id] = {}
-        for stage in ctx.store.list(STAGE, api_id):
-            name = stage["StageName"]
-            current = http.get(api_id, name)
-            if current is not None and http.fingerprint(api_id, name) == _fingerprint(stage):
-                stages[name] = current
-                continue
-            if not stage.get("DeploymentId"):
-                continue
-            snap = ctx.store.get(SNAPSHOT, f"{api_id}/{stage['DeploymentId']}")
-            if snap is None:
-                log.error("stage %s of HTTP API %s points at a missing deployment", name, api_id)
-                continue
-            try:
-                stages[name] = compile_stage(
-                    snap, stage, region=ctx.settings.region, account_id=ctx.settings.account_id
-                )
-            except Exception:
-                log.exception("stage %s of HTTP API %s could not be compiled", name, api_id)
-                continue
-            http.remember(api_id, name, _fingerprint(stage))
-    http.replace_all(served)
-
-
-def _fingerprint(stage: Doc) -> bytes:
-    return orjson.dumps(stage, option=orjson.OPT_SORT_KEYS)
+    apis = [api for api in ctx.store.list(API) if not websocket.is_websocket(api)]
+    serving.load_all(ctx, http, compile_stage, "HTTP API", apis)
+    websocket_deploy.load_all(ctx)
 
 
 def parse_route_key(key: str) -> tuple[str | None, tuple[str, ...]]:

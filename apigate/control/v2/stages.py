@@ -95,7 +95,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         api_id = params["ApiId"]
         doc = common.child(ctx, STAGE, api_id, params["StageName"], "Stage")
         ctx.store.delete(STAGE, f"{api_id}/{doc['StageName']}")
-        http.remove(api_id, doc["StageName"])
+        http.forget(api_id, doc["StageName"])
 
     async def create_deployment(params: dict[str, Any]) -> Doc:
         api_id = params["ApiId"]

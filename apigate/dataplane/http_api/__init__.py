@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import orjson
 
+from apigate.dataplane.deployed import DeployedStages
 from apigate.dataplane.events_v2 import HttpCall, proxy_event_v1, proxy_event_v2
 from apigate.dataplane.http_api.cors import decorate, is_preflight, preflight
 from apigate.dataplane.http_api.jwt_authorizer import JwtVerifier
@@ -39,53 +40,18 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 
 
-class HttpApis:
+class HttpApis(DeployedStages[DeployedHttpApi]):
     """Deployed HTTP API stages, swapped whole per stage, and serving requests to them."""
 
     def __init__(
         self, functions: FunctionDirectory, upstream: UpstreamPool, limiter: RateLimiter | None = None
     ) -> None:
+        super().__init__()
         self._functions = functions
         self._limiter = limiter or MemoryRateLimiter()
         self._upstream = upstream
-        self._apis: dict[str, dict[str, DeployedHttpApi]] = {}
-        self._fingerprints: dict[tuple[str, str], bytes] = {}  # of the stage documents last compiled
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
-
-    def __contains__(self, api_id: str) -> bool:
-        return api_id in self._apis
-
-    def declare(self, api_id: str) -> None:
-        """An HTTP API exists (even with no stage yet): its requests are answered here, not by REST."""
-        self._apis.setdefault(api_id, {})
-
-    def install(self, deployed: DeployedHttpApi) -> None:
-        stages = dict(self._apis.get(deployed.api_id) or {})
-        stages[deployed.stage] = deployed
-        self._apis[deployed.api_id] = stages
-
-    def get(self, api_id: str, stage: str) -> DeployedHttpApi | None:
-        return (self._apis.get(api_id) or {}).get(stage)
-
-    def remove(self, api_id: str, stage: str) -> None:
-        stages = dict(self._apis.get(api_id) or {})
-        stages.pop(stage, None)
-        self._apis[api_id] = stages
-
-    def remove_api(self, api_id: str) -> None:
-        self._apis.pop(api_id, None)
-
-    def replace_all(self, apis: dict[str, dict[str, DeployedHttpApi]]) -> None:
-        self._apis = apis
-        live = {(api_id, stage) for api_id, stages in apis.items() for stage in stages}
-        self._fingerprints = {k: v for k, v in self._fingerprints.items() if k in live}
-
-    def fingerprint(self, api_id: str, stage: str) -> bytes | None:
-        return self._fingerprints.get((api_id, stage))
-
-    def remember(self, api_id: str, stage: str, fingerprint: bytes) -> None:
-        self._fingerprints[(api_id, stage)] = fingerprint
 
     async def serve(self, request: Request, api_id: str, path: str, domain: str) -> Response:
         stages = self._apis.get(api_id) or {}

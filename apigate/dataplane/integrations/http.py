@@ -64,7 +64,7 @@ class HttpIntegration:
             log_endpoint_request(inv, url, headers, endpoint.body)
         started = time.perf_counter()
         try:
-            answer = await self._services.upstream.request(
+            answer = await self._services.upstream.send(
                 verb, url, headers, endpoint.body, timeout=integration.timeout_seconds
             )
         except UpstreamTimeout:

@@ -63,7 +63,7 @@ class HttpProxyIntegration:
         if inv.test_log is not None:
             inv.log(f"Endpoint request URI: {url}")
         try:
-            answer = await self._services.upstream.request(
+            answer = await self._services.upstream.send(
                 verb, url, headers, inv.request.body, timeout=integration.timeout_seconds
             )
         except UpstreamTimeout:

@@ -114,9 +114,9 @@ def _java_replacement(replacement: str) -> str:
             nxt = replacement[i + 1]
             out.append("\\\\" if nxt == "\\" else nxt)
             i += 2
-        elif char == "$" and i + 1 < len(replacement) and replacement[i + 1].isdigit():
+        elif char == "$" and i + 1 < len(replacement) and "0" <= replacement[i + 1] <= "9":
             j = i + 1
-            while j < len(replacement) and replacement[j].isdigit():
+            while j < len(replacement) and "0" <= replacement[j] <= "9":
                 j += 1
             out.append(f"\\g<{replacement[i + 1 : j]}>")
             i = j
@@ -377,7 +377,7 @@ def call_method(target: object, name: str, args: list[object]) -> object:
         return method(target, *args)
     except TypeError:  # wrong arity or argument type: no such Java overload
         return None
-    except (IndexError, ValueError, KeyError) as exc:
+    except (IndexError, ValueError, KeyError, re.error) as exc:  # re.error: a replacement's missing group
         raise TemplateRenderError(f"{name}() failed: {exc}") from exc
 
 

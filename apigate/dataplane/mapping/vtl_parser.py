@@ -18,7 +18,7 @@ _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _WORD: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL: Final = re.compile(r"[$#\\]")
 _REST_OF_LINE: Final = re.compile(r"[ \t]*(?:\r\n|\n|\r)")
-_NUMBER: Final = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII only, as Java reads them
 _UNICODE_ESCAPE: Final = re.compile(r"\\u([0-9A-Fa-f]{4})")
 _WS: Final = " \t\r\n"
 
@@ -482,7 +482,7 @@ class _Parser:
             return self._string('"')
         if char == "'":
             return self._string("'")
-        if char.isdigit():
+        if "0" <= char <= "9":  # not str.isdigit(): "¹" is a digit to Python, not to VTL
             number = _NUMBER.match(src, self.pos)
             assert number is not None
             self.pos = number.end()

@@ -169,7 +169,10 @@ def _index(target: object, key: object) -> object:
             return target[int(key)]  # type: ignore[call-overload]
         return None
     if isinstance(target, dict):
-        return target.get(key)
+        try:
+            return target.get(key)
+        except TypeError:  # an unhashable key (a list, a map): Java's Map.get finds nothing
+            return None
     return get_property(target, key) if isinstance(key, str) else None
 
 

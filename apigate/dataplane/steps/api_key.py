@@ -23,8 +23,11 @@ class ApiKeyStep:
         assert method is not None
         if not method.api_key_required or inv.test_log is not None:  # TestInvokeMethod skips keys, as on AWS
             return
-        # apiKeySource AUTHORIZER takes the authorizer's usageIdentifierKey (authorizers come later): no key yet.
-        value = inv.request.header("x-api-key") if inv.api.api_key_source == "HEADER" else None
+        # apiKeySource AUTHORIZER takes the usageIdentifierKey of the authorizer, which ran before this step.
+        if inv.api.api_key_source == "HEADER":
+            value = inv.request.header("x-api-key")
+        else:
+            value = inv.authorizer.usage_identifier_key if inv.authorizer is not None else None
         plans = self._registry.plans
         entry = plans.keys.get(value) if value else None
         if entry is None or not entry.enabled:

@@ -2,13 +2,19 @@
 
 The key is the method's ``cacheNamespace`` (its resource by default), the verb, and the values of the integration's
 ``cacheKeyParameters``; parameters left out do not split the cache. ``Cache-Control: max-age=0`` refetches and
-replaces the entry when the caller may invalidate (``requireAuthorizationForCacheControl`` off, or a SigV4-signed
-request: signatures are not verified yet, so a signed caller counts as holding ``execute-api:InvalidateCache``);
+replaces the entry when the caller may invalidate (``requireAuthorizationForCacheControl`` off, or a request
+SigV4-signed by an identity whose policies allow ``execute-api:InvalidateCache`` on the method);
 otherwise ``unauthorizedCacheControlHeaderStrategy`` decides.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from apigate.aws import sigv4
+from apigate.aws.identity import Identities
+from apigate.aws.policy import Decision, evaluate_all
+from apigate.dataplane.authorizers.resource_policy import method_arn, request_context
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import RestMethod
@@ -49,15 +55,38 @@ def cache_key(inv: Invocation) -> str:
     return "\x1f".join(parts)
 
 
+_INVALIDATE = "execute-api:InvalidateCache"
+
+
+class _State(Protocol):
+    identities: Identities | None
+
+
 class CacheLookupStep:
-    __slots__ = ("_cache",)
+    __slots__ = ("_cache", "_state")
 
     @staticmethod
     def applies(method: RestMethod) -> bool:
         return method.cache is not None
 
-    def __init__(self, cache: ResponseCache) -> None:
+    def __init__(self, cache: ResponseCache, state: _State | None = None) -> None:
         self._cache = cache
+        self._state = state  # where the gateway's IAM identities are, to check who may invalidate
+
+    def _may_invalidate(self, inv: Invocation) -> bool:
+        identities = self._state.identities if self._state is not None else None
+        if identities is None:
+            return False
+        try:
+            identity = sigv4.authenticate(inv.request, identities, service="execute-api", region=inv.api.region)
+        except sigv4.SignatureError:
+            return False
+        if identity.is_root:  # the admin key
+            return True
+        arn = method_arn(inv)
+        context = request_context(inv, identity)
+        decision = evaluate_all(identities.policies(identity), _INVALIDATE, arn, context, identity.arn)
+        return decision is Decision.ALLOW
 
     async def __call__(self, inv: Invocation) -> None:
         method = inv.method
@@ -68,15 +97,14 @@ class CacheLookupStep:
         key = cache_key(inv)
         control = inv.request.header("cache-control")
         if control is not None and _wants_invalidation(control):
-            signed = (inv.request.header("authorization") or "").startswith("AWS4-HMAC-SHA256")
-            if not setting.require_authorization or signed:
+            if not setting.require_authorization or self._may_invalidate(inv):
                 inv.cache_key, inv.cache_status = key, MISS  # fetch again and replace the entry
                 return
             strategy = setting.unauthorized_strategy
             if strategy == "FAIL_WITH_403":
                 raise GatewayError(
                     ResponseType.ACCESS_DENIED,
-                    "User: anonymous is not authorized to perform: execute-api:InvalidateCache on resource: "
+                    f"User: anonymous is not authorized to perform: {_INVALIDATE} on resource: "
                     f"arn:aws:execute-api:{inv.api.region}:{inv.api.account_id}:{inv.api.api_id}/"
                     f"{inv.api.stage}/{inv.request.method}{method.resource_path}",
                 )

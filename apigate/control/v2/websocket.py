@@ -1,0 +1,460 @@
+"""The apigatewayv2 calls that differ for WebSocket APIs: creating one, its routes (``$connect``, custom keys),
+integrations (AWS_PROXY, MOCK, HTTP), REQUEST authorizers, route responses and integration responses.
+
+The HTTP API handlers stay as they are; ``handlers`` wraps them so that a call naming a WebSocket API is
+validated by WebSocket rules, while reads, deletes, stages and deployments (served through
+``websocket_deploy``) stay shared.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from apigate.aws.errors import bad_request, conflict
+from apigate.aws.ids import short_id
+from apigate.aws.wire import OperationHandler
+from apigate.control.context import ControlContext
+from apigate.control.v2 import common
+from apigate.control.v2.common import API, AUTHORIZER, INTEGRATION, ROUTE, Doc, drop_none, new_id, now
+
+if TYPE_CHECKING:
+    from apigate.dataplane.http_api import HttpApis
+
+ROUTE_RESPONSE = "v2routeresponse"
+INTEGRATION_RESPONSE = "v2integrationresponse"
+
+_INTEGRATION_TYPES = {"AWS_PROXY", "AWS", "MOCK", "HTTP", "HTTP_PROXY"}
+_CUSTOM_KEY = re.compile(r"^[^$][\S ]{0,127}$")  # custom route keys cannot start with "$"
+_ROUTE_FIELDS = (
+    "ApiKeyRequired",
+    "AuthorizationType",
+    "AuthorizerId",
+    "ModelSelectionExpression",
+    "OperationName",
+    "RequestModels",
+    "RequestParameters",
+    "RouteKey",
+    "RouteResponseSelectionExpression",
+    "Target",
+)
+_INTEGRATION_FIELDS = (
+    "ConnectionId",
+    "ConnectionType",
+    "ContentHandlingStrategy",
+    "CredentialsArn",
+    "Description",
+    "IntegrationMethod",
+    "IntegrationType",
+    "IntegrationUri",
+    "PassthroughBehavior",
+    "RequestParameters",
+    "RequestTemplates",
+    "TemplateSelectionExpression",
+    "TimeoutInMillis",
+)
+_AUTHORIZER_FIELDS = ("AuthorizerCredentialsArn", "AuthorizerType", "AuthorizerUri", "IdentitySource", "Name")
+_API_FIELDS = ("ApiKeySelectionExpression", "Description", "DisableSchemaValidation", "Name",
+               "RouteSelectionExpression", "Version")  # fmt: skip
+
+
+def is_websocket(doc: Doc | None) -> bool:
+    return doc is not None and doc.get("ProtocolType") == "WEBSOCKET"
+
+
+def _check_selection(expression: Any) -> str:
+    if not isinstance(expression, str) or not expression:
+        raise bad_request("RouteSelectionExpression is required for WEBSOCKET APIs")
+    if not (
+        expression.startswith("$request.body") or "${request.body" in expression or "$" not in expression
+    ):
+        raise bad_request(f"Invalid route selection expression specified: {expression}")
+    return expression
+
+
+def _check_route(ctx: ControlContext, api_id: str, doc: Doc, route_id: str) -> None:
+    key = doc.get("RouteKey")
+    if not isinstance(key, str) or not key:
+        raise bad_request("RouteKey is required")
+    if key.startswith("$") and key not in ("$connect", "$disconnect", "$default"):
+        raise bad_request(f"Invalid route key: {key}. Route keys starting with $ are reserved")
+    if not key.startswith("$") and not _CUSTOM_KEY.match(key):
+        raise bad_request(f"Invalid route key: {key}")
+    for other in ctx.store.list(ROUTE, api_id):
+        if other["RouteKey"] == key and other["RouteId"] != route_id:
+            raise conflict(f"Route with key {key} already exists for this API")
+    target = doc.get("Target")
+    if target:
+        if not str(target).startswith("integrations/"):
+            raise bad_request(f"Invalid target: {target}")
+        if ctx.store.get(INTEGRATION, f"{api_id}/{str(target).split('/', 1)[1]}") is None:
+            raise bad_request(f"Invalid integration identifier in target: {target}")
+    kind = doc.get("AuthorizationType") or "NONE"
+    if kind not in ("NONE", "CUSTOM", "AWS_IAM"):
+        raise bad_request(
+            f"Invalid authorization type {kind} for a WEBSOCKET API: use NONE, CUSTOM or AWS_IAM"
+        )
+    if kind != "NONE" and key != "$connect":
+        raise bad_request("Authorization is supported only on the $connect route of a WEBSOCKET API")
+    if kind == "CUSTOM" and ctx.store.get(AUTHORIZER, f"{api_id}/{doc.get('AuthorizerId') or ''}") is None:
+        raise bad_request("Unable to find authorizer for the route")
+
+
+def _check_integration(doc: Doc) -> None:
+    kind = doc.get("IntegrationType")
+    if kind not in _INTEGRATION_TYPES:
+        raise bad_request(f"Invalid integration type {kind}: use AWS_PROXY, AWS, MOCK, HTTP or HTTP_PROXY")
+    if kind != "MOCK" and not doc.get("IntegrationUri"):
+        raise bad_request("IntegrationUri is required")
+    timeout = doc.get("TimeoutInMillis")
+    if not isinstance(timeout, int) or not 50 <= timeout <= 29000:
+        raise bad_request("Timeout must be between 50 milliseconds and 29000 milliseconds.")
+
+
+def _check_authorizer(doc: Doc) -> None:
+    if not doc.get("Name"):
+        raise bad_request("Name is required")
+    if doc.get("AuthorizerType") != "REQUEST":
+        raise bad_request("WEBSOCKET APIs support only REQUEST authorizers")
+    if not doc.get("AuthorizerUri"):
+        raise bad_request("AuthorizerUri is required for REQUEST authorizers")
+    for source in doc.get("IdentitySource") or []:
+        if not str(source).startswith(
+            ("route.request.header.", "route.request.querystring.", "stageVariables.", "context.")
+        ):
+            raise bad_request(f"Invalid identity source: {source}")
+
+
+def handlers(
+    ctx: ControlContext, http: HttpApis, base: dict[str, OperationHandler]
+) -> dict[str, OperationHandler]:
+    """``base`` with the calls for WebSocket APIs handled here, and the route/integration response calls."""
+
+    def websocket_api(params: dict[str, Any]) -> Doc | None:
+        doc = ctx.store.get(API, str(params.get("ApiId") or ""))
+        return doc if is_websocket(doc) else None
+
+    def either(name: str, own: OperationHandler, *, create: bool = False) -> OperationHandler:
+        shared = base[name]
+
+        async def handler(params: dict[str, Any]) -> Any:
+            wanted = (
+                params.get("ProtocolType") == "WEBSOCKET" if create else websocket_api(params) is not None
+            )
+            return await (own if wanted else shared)(params)
+
+        return handler
+
+    def served(api_id: str) -> None:
+        common.auto_deploy(ctx, http, api_id)
+
+    async def create_api(params: dict[str, Any]) -> Doc:
+        name = params.get("Name")
+        if not name:
+            raise bad_request("Name is required")
+        if params.get("Target") or params.get("RouteKey"):
+            raise bad_request("Quick create is not supported for WEBSOCKET APIs")
+        api_id = short_id(10)
+        doc = drop_none(
+            {
+                "ApiEndpoint": f"wss://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",
+                "ApiId": api_id,
+                "ApiKeySelectionExpression": params.get("ApiKeySelectionExpression")
+                or "$request.header.x-api-key",
+                "CreatedDate": now(),
+                "Description": params.get("Description"),
+                "DisableSchemaValidation": params.get("DisableSchemaValidation"),
+                "DisableExecuteApiEndpoint": bool(params.get("DisableExecuteApiEndpoint", False)),
+                "IpAddressType": params.get("IpAddressType") or "ipv4",
+                "Name": name,
+                "ProtocolType": "WEBSOCKET",
+                "RouteSelectionExpression": _check_selection(params.get("RouteSelectionExpression")),
+                "Tags": params.get("Tags") or {},
+                "Version": params.get("Version"),
+            }
+        )
+        ctx.store.put(API, api_id, doc)
+        if ctx.websocket_apis is not None:
+            ctx.websocket_apis.declare(api_id)
+        return doc
+
+    async def update_api(params: dict[str, Any]) -> Doc:
+        doc = common.api(ctx, params["ApiId"])
+        if "RouteSelectionExpression" in params:
+            _check_selection(params["RouteSelectionExpression"])
+        common.merge(doc, params, _API_FIELDS)
+        ctx.store.put(API, doc["ApiId"], doc)
+        served(doc["ApiId"])
+        return doc
+
+    async def delete_api(params: dict[str, Any]) -> None:
+        await base["DeleteApi"](params)
+        if ctx.websocket_apis is not None:
+            await ctx.websocket_apis.remove_api(params["ApiId"])
+
+    async def delete_stage(params: dict[str, Any]) -> None:
+        await base["DeleteStage"](params)
+        if ctx.websocket_apis is not None:
+            await ctx.websocket_apis.remove(params["ApiId"], params["StageName"])
+
+    async def create_route(params: dict[str, Any]) -> Doc:
+        api_id = params["ApiId"]
+        route_id = new_id()
+        doc = drop_none(
+            {
+                "ApiKeyRequired": bool(params.get("ApiKeyRequired", False)),
+                "AuthorizationType": params.get("AuthorizationType") or "NONE",
+                "AuthorizerId": params.get("AuthorizerId"),
+                "ModelSelectionExpression": params.get("ModelSelectionExpression"),
+                "OperationName": params.get("OperationName"),
+                "RequestModels": params.get("RequestModels") or None,
+                "RequestParameters": params.get("RequestParameters") or None,
+                "RouteId": route_id,
+                "RouteKey": params.get("RouteKey"),
+                "RouteResponseSelectionExpression": params.get("RouteResponseSelectionExpression"),
+                "Target": params.get("Target"),
+            }
+        )
+        _check_route(ctx, api_id, doc, route_id)
+        ctx.store.put(ROUTE, f"{api_id}/{route_id}", doc, parent=api_id)
+        served(api_id)
+        return doc
+
+    async def update_route(params: dict[str, Any]) -> Doc:
+        api_id = params["ApiId"]
+        doc = common.child(ctx, ROUTE, api_id, params["RouteId"], "Route")
+        common.merge(doc, params, _ROUTE_FIELDS)
+        if doc.get("AuthorizationType") == "NONE":
+            doc.pop("AuthorizerId", None)
+        _check_route(ctx, api_id, doc, doc["RouteId"])
+        ctx.store.put(ROUTE, f"{api_id}/{doc['RouteId']}", doc, parent=api_id)
+        served(api_id)
+        return doc
+
+    async def delete_route(params: dict[str, Any]) -> None:
+        api_id, route_id = params["ApiId"], params["RouteId"]
+        common.child(ctx, ROUTE, api_id, route_id, "Route")
+        with ctx.store.transaction():
+            for response in ctx.store.list(ROUTE_RESPONSE, api_id):
+                if response.get("_RouteId") == route_id:
+                    ctx.store.delete(ROUTE_RESPONSE, f"{api_id}/{route_id}/{response['RouteResponseId']}")
+            ctx.store.delete(ROUTE, f"{api_id}/{route_id}")
+        served(api_id)
+
+    async def create_integration(params: dict[str, Any]) -> Doc:
+        api_id = params["ApiId"]
+        integration_id = new_id()
+        kind = params.get("IntegrationType")
+        doc = drop_none(
+            {
+                "ConnectionType": params.get("ConnectionType") or "INTERNET",
+                "ContentHandlingStrategy": params.get("ContentHandlingStrategy"),
+                "CredentialsArn": params.get("CredentialsArn"),
+                "Description": params.get("Description"),
+                "IntegrationId": integration_id,
+                "IntegrationMethod": params.get("IntegrationMethod") or ("POST" if kind != "MOCK" else None),
+                "IntegrationResponseSelectionExpression": "${integration.response.statuscode}"
+                if kind in ("HTTP", "MOCK", "AWS")
+                else None,
+                "IntegrationType": kind,
+                "IntegrationUri": params.get("IntegrationUri"),
+                "PassthroughBehavior": params.get("PassthroughBehavior") or "WHEN_NO_MATCH",
+                "PayloadFormatVersion": "1.0",
+                "RequestParameters": params.get("RequestParameters") or None,
+                "RequestTemplates": params.get("RequestTemplates") or None,
+                "TemplateSelectionExpression": params.get("TemplateSelectionExpression"),
+                "TimeoutInMillis": params.get("TimeoutInMillis", 29000),
+            }
+        )
+        _check_integration(doc)
+        ctx.store.put(INTEGRATION, f"{api_id}/{integration_id}", doc, parent=api_id)
+        served(api_id)
+        return doc
+
+    async def update_integration(params: dict[str, Any]) -> Doc:
+        api_id = params["ApiId"]
+        doc = common.child(ctx, INTEGRATION, api_id, params["IntegrationId"], "Integration")
+        common.merge(doc, params, _INTEGRATION_FIELDS)
+        _check_integration(doc)
+        ctx.store.put(INTEGRATION, f"{api_id}/{doc['IntegrationId']}", doc, parent=api_id)
+        served(api_id)
+        return doc
+
+    async def create_authorizer(params: dict[str, Any]) -> Doc:
+        api_id = params["ApiId"]
+        authorizer_id = new_id()
+        doc = drop_none(
+            {
+                "AuthorizerCredentialsArn": params.get("AuthorizerCredentialsArn"),
+                "AuthorizerId": authorizer_id,
+                "AuthorizerType": params.get("AuthorizerType"),
+                "AuthorizerUri": params.get("AuthorizerUri"),
+                "IdentitySource": params.get("IdentitySource") or None,
+                "Name": params.get("Name"),
+            }
+        )
+        _check_authorizer(doc)
+        ctx.store.put(AUTHORIZER, f"{api_id}/{authorizer_id}", doc, parent=api_id)
+        served(api_id)
+        return doc
+
+    async def update_authorizer(params: dict[str, Any]) -> Doc:
+        api_id = params["ApiId"]
+        doc = common.child(ctx, AUTHORIZER, api_id, params["AuthorizerId"], "Authorizer")
+        common.merge(doc, params, _AUTHORIZER_FIELDS)
+        _check_authorizer(doc)
+        ctx.store.put(AUTHORIZER, f"{api_id}/{doc['AuthorizerId']}", doc, parent=api_id)
+        served(api_id)
+        return doc
+
+    # --- route responses: only $default is a valid key (what makes a route two-way) ----------------------
+
+    def route_responses(api_id: str, route_id: str) -> list[Doc]:
+        return [public(d) for d in ctx.store.list(ROUTE_RESPONSE, api_id) if d.get("_RouteId") == route_id]
+
+    def public(doc: Doc) -> Doc:
+        return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+    def route_response(params: dict[str, Any]) -> Doc:
+        api_id, route_id = params["ApiId"], params["RouteId"]
+        common.child(ctx, ROUTE, api_id, route_id, "Route")
+        return common.child(
+            ctx, ROUTE_RESPONSE, api_id, f"{route_id}/{params['RouteResponseId']}", "RouteResponse"
+        )
+
+    async def create_route_response(params: dict[str, Any]) -> Doc:
+        api_id, route_id = params["ApiId"], params["RouteId"]
+        common.child(ctx, ROUTE, api_id, route_id, "Route")
+        key = params.get("RouteResponseKey")
+        if key != "$default":
+            raise bad_request("Only $default is supported as a RouteResponseKey for WEBSOCKET APIs")
+        if route_responses(api_id, route_id):
+            raise conflict("A RouteResponse with key $default already exists for this Route")
+        response_id = new_id()
+        doc = drop_none(
+            {
+                "ModelSelectionExpression": params.get("ModelSelectionExpression"),
+                "ResponseModels": params.get("ResponseModels") or None,
+                "ResponseParameters": params.get("ResponseParameters") or None,
+                "RouteResponseId": response_id,
+                "RouteResponseKey": key,
+                "_RouteId": route_id,
+            }
+        )
+        ctx.store.put(ROUTE_RESPONSE, f"{api_id}/{route_id}/{response_id}", doc, parent=api_id)
+        served(api_id)
+        return public(doc)
+
+    async def get_route_response(params: dict[str, Any]) -> Doc:
+        return public(route_response(params))
+
+    async def get_route_responses(params: dict[str, Any]) -> Doc:
+        common.child(ctx, ROUTE, params["ApiId"], params["RouteId"], "Route")
+        return common.page(route_responses(params["ApiId"], params["RouteId"]), params)
+
+    async def update_route_response(params: dict[str, Any]) -> Doc:
+        doc = route_response(params)
+        common.merge(doc, params, ("ModelSelectionExpression", "ResponseModels", "ResponseParameters"))
+        api_id = params["ApiId"]
+        ctx.store.put(
+            ROUTE_RESPONSE, f"{api_id}/{params['RouteId']}/{doc['RouteResponseId']}", doc, parent=api_id
+        )
+        served(api_id)
+        return public(doc)
+
+    async def delete_route_response(params: dict[str, Any]) -> None:
+        doc = route_response(params)
+        api_id = params["ApiId"]
+        ctx.store.delete(ROUTE_RESPONSE, f"{api_id}/{params['RouteId']}/{doc['RouteResponseId']}")
+        served(api_id)
+
+    # --- integration responses (what a MOCK integration answers) --------------------------------------
+
+    def integration_responses(api_id: str, integration_id: str) -> list[Doc]:
+        return [
+            public(d)
+            for d in ctx.store.list(INTEGRATION_RESPONSE, api_id)
+            if d.get("_IntegrationId") == integration_id
+        ]
+
+    def integration_response(params: dict[str, Any]) -> Doc:
+        api_id, integration_id = params["ApiId"], params["IntegrationId"]
+        common.child(ctx, INTEGRATION, api_id, integration_id, "Integration")
+        return common.child(
+            ctx,
+            INTEGRATION_RESPONSE,
+            api_id,
+            f"{integration_id}/{params['IntegrationResponseId']}",
+            "IntegrationResponse",
+        )
+
+    async def create_integration_response(params: dict[str, Any]) -> Doc:
+        api_id, integration_id = params["ApiId"], params["IntegrationId"]
+        common.child(ctx, INTEGRATION, api_id, integration_id, "Integration")
+        key = params.get("IntegrationResponseKey")
+        if not key:
+            raise bad_request("IntegrationResponseKey is required")
+        if any(r["IntegrationResponseKey"] == key for r in integration_responses(api_id, integration_id)):
+            raise conflict(f"An IntegrationResponse with key {key} already exists for this Integration")
+        response_id = new_id()
+        doc = drop_none(
+            {
+                "ContentHandlingStrategy": params.get("ContentHandlingStrategy"),
+                "IntegrationResponseId": response_id,
+                "IntegrationResponseKey": key,
+                "ResponseParameters": params.get("ResponseParameters") or None,
+                "ResponseTemplates": params.get("ResponseTemplates") or None,
+                "TemplateSelectionExpression": params.get("TemplateSelectionExpression"),
+                "_IntegrationId": integration_id,
+            }
+        )
+        ctx.store.put(INTEGRATION_RESPONSE, f"{api_id}/{integration_id}/{response_id}", doc, parent=api_id)
+        served(api_id)
+        return public(doc)
+
+    async def get_integration_response(params: dict[str, Any]) -> Doc:
+        return public(integration_response(params))
+
+    async def get_integration_responses(params: dict[str, Any]) -> Doc:
+        common.child(ctx, INTEGRATION, params["ApiId"], params["IntegrationId"], "Integration")
+        return common.page(integration_responses(params["ApiId"], params["IntegrationId"]), params)
+
+    async def delete_integration_response(params: dict[str, Any]) -> None:
+        doc = integration_response(params)
+        api_id = params["ApiId"]
+        ctx.store.delete(
+            INTEGRATION_RESPONSE, f"{api_id}/{params['IntegrationId']}/{doc['IntegrationResponseId']}"
+        )
+        served(api_id)
+
+    return {
+        **base,
+        "CreateApi": either("CreateApi", create_api, create=True),
+        "UpdateApi": either("UpdateApi", update_api),
+        "DeleteApi": either("DeleteApi", delete_api),
+        "DeleteStage": either("DeleteStage", delete_stage),
+        "CreateRoute": either("CreateRoute", create_route),
+        "UpdateRoute": either("UpdateRoute", update_route),
+        "DeleteRoute": either("DeleteRoute", delete_route),
+        "CreateIntegration": either("CreateIntegration", create_integration),
+        "UpdateIntegration": either("UpdateIntegration", update_integration),
+        "CreateAuthorizer": either("CreateAuthorizer", create_authorizer),
+        "UpdateAuthorizer": either("UpdateAuthorizer", update_authorizer),
+        "CreateRouteResponse": create_route_response,
+        "GetRouteResponse": get_route_response,
+        "GetRouteResponses": get_route_responses,
+        "UpdateRouteResponse": update_route_response,
+        "DeleteRouteResponse": delete_route_response,
+        "CreateIntegrationResponse": create_integration_response,
+        "GetIntegrationResponse": get_integration_response,
+        "GetIntegrationResponses": get_integration_responses,
+        "DeleteIntegrationResponse": delete_integration_response,
+    }
+
+
+def responses(ctx: ControlContext, api_id: str) -> Doc:
+    """What a deployment of a WebSocket API records besides the HTTP API's documents."""
+    return {
+        "routeResponses": ctx.store.list(ROUTE_RESPONSE, api_id),
+        "integrationResponses": ctx.store.list(INTEGRATION_RESPONSE, api_id),
+    }

@@ -1,0 +1,170 @@
+"""An API's resource policy: stored as AWS stores it, compiled at deploy time, checked on every request.
+
+AWS's evaluation depends on the method's authorization (AWSDOC ``apigateway-authorization-flow``):
+
+* no authorization: the policy alone must explicitly Allow the anonymous caller;
+* a Lambda authorizer: an explicit Deny stops the request before the authorizer is called; then either
+  side's Allow admits the call unless the authorizer's policy denies it (the same-account table);
+* a Cognito user pool: after the token is accepted, the policy must explicitly Allow;
+* IAM (SigV4): the caller's identity policies and the resource policy together (``iam.IamAuthStep``).
+
+A private API with no policy allows nothing. Methods of APIs without a policy leave these steps out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from apigate.aws.errors import AwsError, bad_request
+from apigate.aws.identity import Identity
+from apigate.aws.policy import Decision, Policy, PolicyError, evaluate, parse_policy
+from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.model import RestMethod, RouteNode
+
+ACTION = "execute-api:Invoke"
+_NOTHING = parse_policy({"Statement": []})  # a private API without a policy: every call is refused
+
+
+def store_form(document: str | None, *, region: str, account_id: str, api_id: str) -> str | None:
+    """The policy as CreateRestApi/UpdateRestApi keep it: validated, ``execute-api:/…`` shorthand resources
+    expanded to the API's ARN, minified, ``/`` escaped as ``\\/`` (what GetRestApi shows on AWS)."""
+    if document is None or document == "":
+        return None
+    try:
+        parsed = orjson.loads(document)
+        parse_policy(parsed)
+    except (orjson.JSONDecodeError, PolicyError) as exc:
+        raise bad_request("Invalid policy document. Please check the policy syntax and try again.") from exc
+    prefix = f"arn:aws:execute-api:{region}:{account_id}:{api_id}"
+    statements = parsed["Statement"] if isinstance(parsed["Statement"], list) else [parsed["Statement"]]
+    for statement in statements:
+        for key in ("Resource", "NotResource"):
+            value = statement.get(key)
+            if isinstance(value, str):
+                statement[key] = _expand(value, prefix)
+            elif isinstance(value, list):
+                statement[key] = [_expand(v, prefix) if isinstance(v, str) else v for v in value]
+    return orjson.dumps(parsed).decode().replace("/", "\\/")
+
+
+def _expand(resource: str, prefix: str) -> str:
+    return prefix + resource[len("execute-api:") :] if resource.startswith("execute-api:/") else resource
+
+
+def compile_policy(rest_api: Mapping[str, Any], *, region: str, account_id: str) -> Policy | None:
+    """The API's policy for its compiled methods (None: the API has none and is not private)."""
+    text = rest_api.get("policy")
+    if text:
+        try:  # again through store_form: an imported OpenAPI document's policy may use the shorthand
+            normalized = store_form(text, region=region, account_id=account_id, api_id=rest_api["id"])
+            return parse_policy(normalized or "")
+        except (AwsError, PolicyError):
+            return _NOTHING  # a policy that does not parse: refuse rather than open the API
+    types = (rest_api.get("endpointConfiguration") or {}).get("types") or ()
+    return _NOTHING if "PRIVATE" in types else None
+
+
+def method_arn(inv: Invocation) -> str:
+    api = inv.api
+    return f"arn:aws:execute-api:{api.region}:{api.account_id}:{api.api_id}/{api.stage}/{inv.request.method}{inv.path}"
+
+
+def request_context(inv: Invocation, identity: Identity | None = None) -> dict[str, str | Sequence[str]]:
+    """The global condition keys a resource policy can test, for this request."""
+    request = inv.request
+    now = time.time()
+    context: dict[str, str | Sequence[str]] = {
+        "aws:sourceip": request.client[0],
+        "aws:securetransport": "true" if request.scheme == "https" else "false",
+        "aws:currenttime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "aws:epochtime": str(int(now)),
+    }
+    user_agent = request.header("user-agent")
+    if user_agent is not None:
+        context["aws:useragent"] = user_agent
+    referer = request.header("referer")
+    if referer is not None:
+        context["aws:referer"] = referer
+    if request.vpce_id is not None:
+        context["aws:sourcevpce"] = request.vpce_id
+    if identity is not None:
+        context["aws:principalarn"] = _principal_arn(identity)
+        context["aws:principalaccount"] = identity.account_id
+        context["aws:userid"] = identity.user_id
+        context["aws:principaltype"] = (
+            "Account" if identity.is_root else "AssumedRole" if identity.session_token else "User"
+        )
+        if not identity.is_root and identity.session_token is None:
+            context["aws:username"] = identity.arn.rsplit("/", 1)[1]
+    return context
+
+
+def _principal_arn(identity: Identity) -> str:
+    """aws:PrincipalArn names a role session by its role, as IAM does."""
+    parts = identity.arn.split(":", 5)
+    if len(parts) == 6 and parts[5].startswith("assumed-role/"):
+        return f"arn:aws:iam::{parts[4]}:role/{parts[5].split('/')[1]}"
+    return identity.arn
+
+
+def denied(who: str, arn: str, *, explicit: bool) -> GatewayError:
+    suffix = " with an explicit deny" if explicit else ""
+    return GatewayError(
+        ResponseType.ACCESS_DENIED,
+        f"User: {who} is not authorized to perform: {ACTION} on resource: {arn}{suffix}",
+    )
+
+
+class ResourcePolicyStep:
+    """The resource policy on its own: before a Lambda authorizer (explicit Deny only) and for methods
+    without authorization (explicit Allow needed), or after a Cognito authorizer (explicit Allow needed)."""
+
+    __slots__ = ("_after_authorizer",)
+
+    def __init__(self, *, after_authorizer: bool = False) -> None:
+        self._after_authorizer = after_authorizer
+
+    def applies(self, method: RestMethod) -> bool:
+        if method.resource_policy is None:
+            return False
+        if self._after_authorizer:
+            return method.authorization_type == "COGNITO_USER_POOLS"
+        return method.authorization_type in ("NONE", "CUSTOM")
+
+    async def __call__(self, inv: Invocation) -> None:
+        method = inv.method
+        assert method is not None
+        policy = method.resource_policy
+        if policy is None or inv.test_log is not None:  # TestInvokeMethod is not subject to the policy
+            return
+        arn = method_arn(inv)
+        context = request_context(inv) if policy.has_conditions else None
+        decision = evaluate(policy, ACTION, arn, context)
+        if decision is Decision.DENY:
+            raise denied("anonymous", arn, explicit=True)
+        if decision is Decision.NOT_APPLICABLE and method.authorization_type != "CUSTOM":
+            raise denied("anonymous", arn, explicit=False)
+        inv.policy_allowed = decision is Decision.ALLOW
+
+
+def attach_policy(
+    nodes: Iterable[RouteNode], rest_api: Mapping[str, Any], *, region: str, account_id: str
+) -> None:
+    """Give every compiled method of the API its resource policy (at deploy time, once per stage)."""
+    policy = compile_policy(rest_api, region=region, account_id=account_id)
+    if policy is None:
+        return
+    for node in nodes:
+        for verb, method in list(node.methods.items()):
+            node.methods[verb] = replace(method, resource_policy=policy)
+
+
+def endpoint_type(rest_api: Mapping[str, Any]) -> str:
+    types = (rest_api.get("endpointConfiguration") or {}).get("types") or ("EDGE",)
+    return str(types[0])

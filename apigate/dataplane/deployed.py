@@ -1,0 +1,69 @@
+"""The deployed stages of one kind of apigatewayv2 API (HTTP, WebSocket): (api id, stage) -> snapshot.
+
+A stage is installed whole, and each API's stage dict is replaced rather than edited, so a request that
+already holds a snapshot finishes on it. Beside each stage is the fingerprint of the stage document it was
+compiled from: reloading from the store compiles only the stages whose document changed.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Protocol, TypeVar
+
+__all__ = ["CompiledStage", "DeployedStages"]
+
+
+class CompiledStage(Protocol):
+    """What a stage compiles into (DeployedHttpApi, DeployedWebSocketApi)."""
+
+    @property
+    def api_id(self) -> str: ...
+
+    @property
+    def stage(self) -> str: ...
+
+
+_D = TypeVar("_D", bound=CompiledStage)
+
+
+class DeployedStages(Generic[_D]):
+    def __init__(self) -> None:
+        self._apis: dict[str, dict[str, _D]] = {}
+        self._fingerprints: dict[tuple[str, str], bytes] = {}  # of the stage documents last compiled
+
+    def __contains__(self, api_id: str) -> bool:
+        return api_id in self._apis
+
+    def declare(self, api_id: str) -> None:
+        """The API exists (even with no stage yet): its requests are answered here, not by REST."""
+        self._apis.setdefault(api_id, {})
+
+    def install(self, deployed: _D) -> None:
+        stages = dict(self._apis.get(deployed.api_id) or {})
+        stages[deployed.stage] = deployed
+        self._apis[deployed.api_id] = stages
+
+    def get(self, api_id: str, stage: str) -> _D | None:
+        return (self._apis.get(api_id) or {}).get(stage)
+
+    def forget(self, api_id: str, stage: str) -> None:
+        """Stop serving a stage: no new requests or connections (open WebSocket connections stay open)."""
+        stages = dict(self._apis.get(api_id) or {})
+        stages.pop(stage, None)
+        self._apis[api_id] = stages
+
+    def forget_api(self, api_id: str) -> None:
+        self._apis.pop(api_id, None)
+
+    def replace_all(self, apis: dict[str, dict[str, _D]]) -> None:
+        self._apis = apis
+        live = {(api_id, stage) for api_id, stages in apis.items() for stage in stages}
+        self._fingerprints = {k: v for k, v in self._fingerprints.items() if k in live}
+
+    def fingerprint(self, api_id: str, stage: str) -> bytes | None:
+        return self._fingerprints.get((api_id, stage))
+
+    def remember(self, api_id: str, stage: str, fingerprint: bytes) -> None:
+        self._fingerprints[(api_id, stage)] = fingerprint
+
+    def stages(self) -> list[_D]:
+        return [deployed for stages in self._apis.values() for deployed in stages.values()]

@@ -1,0 +1,371 @@
+"""The WebSocket API data plane: the handshake with ``$connect``, message routing, ``$disconnect``, and the
+``@connections`` API that backends use to talk to connected clients.
+
+Stages are compiled at deployment (``DeployedWebSocketApi``) and swapped whole, as HTTP API stages are. Each
+message is routed with the stage as deployed when it arrives, so a redeployment applies to open connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from apigate.aws.ids import extended_request_id
+from apigate.dataplane.deployed import DeployedStages
+from apigate.dataplane.http_api.targets import lambda_function
+from apigate.dataplane.substitution import stage_variables
+from apigate.dataplane.websocket.authorizer import Refused, authorize, forbidden
+from apigate.dataplane.websocket.events import connect_event, disconnect_event, message_event
+from apigate.dataplane.websocket.management import management_api
+from apigate.dataplane.websocket.session import Session
+from apigate.functions.directory import FunctionDirectory, FunctionMissing
+from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
+from apigate.server.message import Request, Response
+from apigate.server.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
+from apigate.server.websocket import WebSocketServer
+from apigate.state.connections import ConnectionDirectory, ConnectionInfo, PostResult
+
+__all__ = ["WebSocketApis"]
+
+log = logging.getLogger("apigate.websocket")
+
+_SEND_BUFFER_LIMIT = 1024 * 1024  # bytes queued for a client that does not read: posts get 429 beyond this
+# Messages of one connection handled at once; beyond it the gateway stops reading from that client (TCP
+# backpressure), so a client sending faster than its integration answers cannot grow the gateway's memory.
+_IN_FLIGHT_LIMIT = 32
+_JSON = ("Content-Type", "application/json")
+
+
+class _Outcome:
+    """What an integration answered: a status and a body to send back, or the error frame's message."""
+
+    __slots__ = ("body", "error", "headers", "status")
+
+    def __init__(
+        self, status: int = 200, body: str | None = None, error: str | None = None, headers: Any = None
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.error = error
+        self.headers: dict[str, Any] = headers if isinstance(headers, dict) else {}
+
+
+class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
+    """Deployed WebSocket API stages and the connections this process holds."""
+
+    def __init__(
+        self,
+        functions: FunctionDirectory,
+        upstream: UpstreamPool,
+        server: WebSocketServer,
+        directory: ConnectionDirectory,
+    ) -> None:
+        super().__init__()
+        self._functions = functions
+        self._upstream = upstream
+        self.server = server
+        self.directory = directory
+        self._sessions: dict[str, Session] = {}  # connection id -> session, for this process
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.management = management_api(directory, self.server.limits.message_size)
+
+    # --- what is deployed (DeployedStages), and closing the connections to what is removed ------------------
+
+    async def remove(self, api_id: str, stage: str) -> None:
+        """A deleted stage: no new connections, and the open ones are closed."""
+        self.forget(api_id, stage)
+        for session in list(self._sessions.values()):
+            if session.api_id == api_id and session.stage == stage:
+                session.connection.close(1001, "Going away")
+
+    async def remove_api(self, api_id: str) -> None:
+        self.forget_api(api_id)
+        for session in list(self._sessions.values()):
+            if session.api_id == api_id:
+                session.connection.close(1001, "Going away")
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.directory.start(self)
+
+    async def close(self) -> None:
+        """Shutdown: clients get a close frame (1001); ``$disconnect`` runs, briefly waited for."""
+        self.server.close_all()
+        await asyncio.sleep(0.05)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2.0)
+        self.server.stop()
+        await self.directory.close()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("WebSocket task failed", exc_info=task.exception())
+
+    # --- HTTP requests to a WebSocket API's URL ------------------------------------------------------------
+
+    async def serve_http(self, request: Request, path: str) -> Response:
+        """``/{stage}/@connections/{id}`` is the management API; anything else needs an upgrade."""
+        marker = path.find("/@connections")
+        if marker >= 0:
+            answer = await self.management.dispatch(request, path[marker:], _query(request))
+            if answer is not None:
+                return answer
+        return Response(426, [_JSON], b'{"message":"Upgrade Required"}')
+
+    # --- the handshake ------------------------------------------------------------------------------------
+
+    def upgrade(
+        self, request: Request, transport: Any, early: bytes, api_id: str, path: str, domain: str
+    ) -> None:
+        connection, refusal = self.server.take_over(request, transport, early)
+        if refusal is not None:
+            return
+        stage = path[1:].partition("/")[0]
+        now_ms = int(time.time() * 1000)
+        session = Session(
+            self,
+            connection,
+            api_id,
+            stage,
+            domain,
+            request.headers,
+            request.query_string,
+            request.client[0],
+            now_ms,
+        )
+        self._spawn(self._connect(session, request, now_ms))
+
+    async def _connect(self, session: Session, request: Request, now_ms: int) -> None:
+        connection = session.connection
+        deployed = self.get(session.api_id, session.stage)
+        request_id = extended_request_id()
+        try:
+            if deployed is None:
+                raise forbidden()
+            headers: list[tuple[str, str]] = []
+            route = deployed.routes.get(CONNECT)
+            if route is not None:
+                if route.authorizer is not None:
+                    session.authorizer = await authorize(
+                        self._functions, route.authorizer, session, deployed, request_id, now_ms
+                    )
+                if route.integration is not None:
+                    event = connect_event(session, request_id, now_ms)
+                    outcome = await self._call(route.integration, lambda: event, None, request_id, deployed)
+                    if outcome.error is not None:  # AWS: 502 for a failed function, 504 past the timeout
+                        raise Refused(502 if outcome.status == 200 else outcome.status, outcome.error)
+                    if not 200 <= outcome.status < 300:
+                        raise Refused(outcome.status, outcome.body or "", raw=True)
+                    protocol = outcome.headers.get("Sec-WebSocket-Protocol") or outcome.headers.get(
+                        "sec-websocket-protocol"
+                    )
+                    if protocol:
+                        headers.append(("Sec-WebSocket-Protocol", str(protocol)))
+        except Refused as refused:
+            response_headers = [_JSON]
+            if refused.error_type:
+                response_headers.append(("x-amzn-ErrorType", refused.error_type))
+            body = refused.message.encode() if refused.raw else orjson.dumps({"message": refused.message})
+            connection.reject(Response(refused.status, response_headers, body))
+            return
+        except Exception:
+            log.exception("$connect failed")
+            connection.reject(Response(500, [_JSON], b'{"message":"Internal server error"}'))
+            return
+        self._sessions[session.connection_id] = session
+        if not connection.accept(session, headers):
+            self._sessions.pop(session.connection_id, None)
+            return
+        try:
+            await self.directory.added(session.info)
+        except Exception:
+            log.warning(
+                "could not record connection %s in the shared state", session.connection_id, exc_info=True
+            )
+
+    # --- messages ---------------------------------------------------------------------------------------------
+
+    def on_message(self, session: Session, data: str | bytes) -> None:
+        now_ms = int(time.time() * 1000)
+        session.info.last_active_at = now_ms
+        self.directory.active(session.info)
+        session.in_flight += 1
+        if session.in_flight == _IN_FLIGHT_LIMIT:
+            session.connection.hold(True)
+        self._spawn(self._message(session, data, now_ms))
+
+    async def _message(self, session: Session, data: str | bytes, now_ms: int) -> None:
+        try:
+            await self._route(session, data, now_ms)
+        finally:
+            session.in_flight -= 1
+            if session.in_flight == _IN_FLIGHT_LIMIT - 1:
+                session.connection.hold(False)
+
+    async def _route(self, session: Session, data: str | bytes, now_ms: int) -> None:
+        deployed = self.get(session.api_id, session.stage)
+        route: WsRoute | None = deployed.route_for(data) if deployed is not None else None
+        request_id = extended_request_id()
+        if route is None or deployed is None:
+            self._error_frame(session, "Forbidden", request_id)
+            return
+        if route.integration is None:
+            self._error_frame(session, "Internal server error", request_id)
+            return
+        try:
+            key = route.route_key
+            outcome = await self._call(
+                route.integration,
+                lambda: message_event(session, key, data, request_id, now_ms),  # built only for functions
+                data,
+                request_id,
+                deployed,
+            )
+        except Exception:
+            log.exception("WebSocket route %s failed", route.route_key)
+            outcome = _Outcome(error="Internal server error")
+        if outcome.error is not None:
+            self._error_frame(session, outcome.error, request_id)
+        elif route.two_way and outcome.body is not None:
+            session.connection.send(outcome.body.encode())
+
+    def _error_frame(self, session: Session, message: str, request_id: str) -> None:
+        session.connection.send(
+            orjson.dumps({"message": message, "connectionId": session.connection_id, "requestId": request_id})
+        )
+
+    async def _call(
+        self,
+        integration: WsIntegration,
+        event: Callable[[], dict[str, Any]],
+        data: str | bytes | None,
+        request_id: str,
+        deployed: DeployedWebSocketApi,
+    ) -> _Outcome:
+        kind = integration.type
+        if kind == "MOCK":
+            return _Outcome(200, integration.mock_response)
+        uri = integration.uri
+        if "stageVariables" in uri:  # ${stageVariables.fn} in a function ARN or an endpoint URL
+            uri = stage_variables(uri, deployed.stage_variables)
+        if kind in ("HTTP", "HTTP_PROXY"):
+            body = data.encode() if isinstance(data, str) else data or b""
+            try:
+                answer = await self._upstream.request(
+                    integration.method or "POST",
+                    uri,
+                    [("Content-Type", "application/json")],
+                    body,
+                    timeout=integration.timeout_seconds,
+                )
+            except UpstreamTimeout:
+                return _Outcome(504, error="Endpoint request timed out")
+            except UpstreamError:
+                return _Outcome(error="Internal server error")
+            return _Outcome(answer.status, answer.body.decode(errors="replace"))
+        name = lambda_function(uri)
+        if name is None:
+            return _Outcome(error="Internal server error")
+        if kind == "AWS":  # non-proxy: the message itself is the payload (no mapping templates here)
+            payload = data.encode() if isinstance(data, str) else data or orjson.dumps(event())
+        else:
+            payload = orjson.dumps(event())
+        try:
+            result = await asyncio.wait_for(
+                self._functions.invoke(name, payload, request_id=request_id),
+                timeout=integration.timeout_seconds,
+            )
+        except FunctionMissing:
+            return _Outcome(error="Internal server error")
+        except TimeoutError:
+            return _Outcome(504, error="Endpoint request timed out")
+        if result.function_error:
+            return _Outcome(error="Internal server error")
+        return _proxy_outcome(result.payload)
+
+    # --- the close ------------------------------------------------------------------------------------------
+
+    def on_close(self, session: Session, code: int, reason: str) -> None:
+        self._sessions.pop(session.connection_id, None)
+        self._spawn(self._disconnect(session, code, reason))
+
+    async def _disconnect(self, session: Session, code: int, reason: str) -> None:
+        try:
+            await self.directory.removed(session.connection_id)
+        except Exception:
+            log.warning("could not remove connection %s from the shared state", session.connection_id)
+        deployed = self.get(session.api_id, session.stage)
+        route = deployed.routes.get(DISCONNECT) if deployed is not None else None
+        if deployed is None or route is None or route.integration is None:
+            return
+        event = disconnect_event(session, code, reason)
+        try:  # best effort, as on AWS: nobody is left to tell about a failure
+            await self._call(
+                route.integration, lambda: event, None, event["requestContext"]["requestId"], deployed
+            )
+        except Exception:
+            log.exception("$disconnect failed")
+
+    # --- LocalConnections (what the connection directory delivers here) -----------------------------------
+
+    def info(self, connection_id: str) -> ConnectionInfo | None:
+        session = self._sessions.get(connection_id)
+        return session.info if session is not None else None
+
+    def post(self, connection_id: str, data: bytes) -> PostResult:
+        session = self._sessions.get(connection_id)
+        if session is None or not session.connection.open:
+            return PostResult.GONE
+        if session.connection.buffered() > _SEND_BUFFER_LIMIT:
+            return PostResult.FULL
+        try:
+            data.decode()
+            text = True
+        except UnicodeDecodeError:
+            text = False
+        session.connection.send(data, text=text)
+        return PostResult.SENT
+
+    def disconnect(self, connection_id: str) -> bool:
+        session = self._sessions.get(connection_id)
+        if session is None or not session.connection.open:
+            return False
+        session.connection.close(1000, "")
+        return True
+
+
+def _proxy_outcome(payload: bytes) -> _Outcome:
+    """A function's answer: ``{"statusCode", "body", "headers"}``, or any other JSON sent back as it is."""
+    try:
+        answer = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return _Outcome(200, payload.decode(errors="replace"))
+    if not isinstance(answer, dict) or not ("statusCode" in answer or "body" in answer):
+        return _Outcome(200, None if answer is None else payload.decode())
+    status = answer.get("statusCode", 200)
+    try:
+        status = int(status)
+    except (TypeError, ValueError):
+        return _Outcome(error="Internal server error")
+    body = answer.get("body")
+    if body is not None and not isinstance(body, str):
+        body = orjson.dumps(body).decode()
+    return _Outcome(status, body, headers=answer.get("headers"))
+
+
+def _query(request: Request) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(request.query_string, keep_blank_values=True)

@@ -1,0 +1,147 @@
+"""Compiled WebSocket API (apigatewayv2, protocol WEBSOCKET): routes by route key, frozen per deployment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+CONNECT = "$connect"
+DISCONNECT = "$disconnect"
+DEFAULT = "$default"
+
+
+@dataclass(frozen=True, slots=True)
+class WsIntegration:
+    id: str
+    type: str  # AWS_PROXY | MOCK | HTTP | HTTP_PROXY
+    uri: str
+    method: str
+    timeout_seconds: float
+    # MOCK: what a two-way route sends back (the $default integration response's $default template, as text)
+    mock_response: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WsAuthorizer:
+    """A REQUEST Lambda authorizer; WebSocket APIs allow it on $connect only."""
+
+    id: str
+    name: str
+    function: str
+    identity_source: tuple[
+        str, ...
+    ]  # route.request.header.X | route.request.querystring.X | stageVariables.X
+
+
+@dataclass(frozen=True, slots=True)
+class WsRoute:
+    route_key: str
+    integration: WsIntegration | None
+    two_way: bool = False  # a $default route response: the integration's answer goes back to the sender
+    authorizer: WsAuthorizer | None = None
+    api_key_required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSelection:
+    """A route selection expression, parsed once: literal text and ``$request.body`` JSON paths, in order.
+
+    ``$request.body.action`` is one path; ``${request.body.a}/${request.body.b}`` two paths and a literal.
+    """
+
+    parts: tuple[str | tuple[str, ...], ...]
+
+    @classmethod
+    def parse(cls, expression: str) -> RouteSelection:
+        prefix = "request.body"
+        if "${" not in expression:
+            if expression.startswith("$" + prefix):
+                return cls((_path(expression[1 + len(prefix) :]),))
+            return cls((expression.replace("\\$", "$"),))
+        parts: list[str | tuple[str, ...]] = []
+        rest = expression
+        while rest:
+            start = rest.find("${")
+            if start < 0 or (start > 0 and rest[start - 1] == "\\"):
+                if start < 0:
+                    parts.append(rest.replace("\\$", "$"))
+                    break
+                parts.append(rest[: start - 1] + "$")
+                rest = rest[start + 1 :]
+                continue
+            end = rest.find("}", start)
+            if end < 0:
+                parts.append(rest)
+                break
+            if start:
+                parts.append(rest[:start].replace("\\$", "$"))
+            variable = rest[start + 2 : end]
+            parts.append(_path(variable[len(prefix) :]) if variable.startswith(prefix) else "")
+            rest = rest[end + 1 :]
+        return cls(tuple(parts))
+
+    def evaluate(self, body: object) -> str:
+        """The route key for a parsed JSON body: a missing path gives ``""``, objects and arrays their JSON."""
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            node = body
+            for name in part:
+                if isinstance(node, dict):
+                    node = node.get(name)
+                elif isinstance(node, list) and name.isdigit() and int(name) < len(node):
+                    node = node[int(name)]
+                else:
+                    node = None
+                if node is None:
+                    break
+            if node is None:
+                continue
+            if isinstance(node, str):
+                out.append(node)
+            elif isinstance(node, bool):
+                out.append("true" if node else "false")
+            else:
+                out.append(orjson.dumps(node).decode())
+        return "".join(out)
+
+
+def _path(text: str) -> tuple[str, ...]:
+    """``.a.b[0]`` -> ("a", "b", "0")."""
+    names = text.replace("[", ".").replace("]", "").strip(".")
+    return tuple(n for n in names.split(".") if n) if names else ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeployedWebSocketApi:
+    api_id: str
+    api_name: str
+    stage: str
+    deployment_id: str
+    account_id: str
+    region: str
+    stage_variables: dict[str, str]
+    routes: dict[str, WsRoute]  # by route key, $connect/$disconnect/$default included
+    selection: RouteSelection
+    api_key_selection: str = "$request.header.x-api-key"
+    has_custom_routes: bool = False  # any route besides $connect, $disconnect and $default
+
+    def route_for(self, message: str | bytes) -> WsRoute | None:
+        """The message's route: the one the selection expression names, else $default (where non-JSON messages
+        always go), else None."""
+        routes = self.routes
+        if self.has_custom_routes:
+            try:
+                body = orjson.loads(message)
+            except orjson.JSONDecodeError:
+                body = None
+            if body is not None:
+                key = self.selection.evaluate(body)
+                if key not in (CONNECT, DISCONNECT):
+                    route = routes.get(key)
+                    if route is not None:
+                        return route
+        return routes.get(DEFAULT)
