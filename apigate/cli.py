@@ -141,7 +141,7 @@ def access_settings(args: argparse.Namespace) -> dict[str, Any]:
     private = None
     if args.private_listen:
         host, sep, port = args.private_listen.rpartition(":")
-        if not sep or not port.isdigit():
+        if not sep or not (port.isascii() and port.isdigit()):
             raise SystemExit("apigate: error: --private-listen expects HOST:PORT")
         private = (host.strip("[]") or "127.0.0.1", int(port))
         if args.workers:

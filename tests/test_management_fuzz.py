@@ -102,3 +102,12 @@ def test_description_covers_the_implemented_operations(fuzzed_gateway: GatewayPr
     assert answer.status_code == 501 and answer.headers["x-amzn-ErrorType"] == "NotImplementedException"
     put_method = document["paths"]["/restapis/{restapi_id}/resources/{resource_id}/methods/{http_method}"]["put"]
     assert put_method["requestBody"]["content"]["application/json"]["schema"]["required"] == ["authorizationType"]
+
+
+def test_unicode_digits_in_paging_tokens_are_refused_cleanly(fuzzed_gateway: GatewayProcess) -> None:
+    """Found by this fuzzer: "²" passes str.isdigit() but not int(); a paging token made of it is a 400."""
+    functions = requests.get(f"{fuzzed_gateway.url}/2015-03-31/functions", params={"Marker": "²"}, timeout=5)
+    assert functions.status_code == 400
+    assert functions.headers["x-amzn-ErrorType"] == "InvalidParameterValueException"
+    apis = requests.get(f"{fuzzed_gateway.url}/restapis", params={"position": "²"}, timeout=5)
+    assert apis.status_code == 400 and apis.headers["x-amzn-ErrorType"] == "BadRequestException"

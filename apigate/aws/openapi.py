@@ -437,7 +437,7 @@ def _method(
     method_responses: list[Doc] = []
     for code, raw_response in (operation.get("responses") or {}).items():
         code = str(code)
-        if not (len(code) == 3 and code.isdigit()):
+        if not (len(code) == 3 and code.isascii() and code.isdigit()):
             continue
         response = _deref(root, raw_response) or {}
         parameters = {f"method.response.header.{name}": False for name in (response.get("headers") or {})}

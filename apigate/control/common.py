@@ -34,7 +34,7 @@ def resource(ctx: ControlContext, api_id: str, resource_id: str) -> Doc:
 def page(items: list[Doc], params: dict[str, Any], key: str = "item") -> Doc:
     """AWS pages with an opaque ``position``; ours is the index of the next item."""
     position = params.get("position") or "0"
-    if not str(position).isdigit():
+    if not (str(position).isascii() and str(position).isdigit()):  # "²" is a digit to Python
         raise bad_request("Invalid position parameter")  # not one we handed out
     start = int(position)
     limit = int(params.get("limit") or 500)

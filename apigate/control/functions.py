@@ -125,7 +125,7 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
     async def list_functions(params: dict[str, Any]) -> Doc:
         functions = store.list("function")
         marker = params.get("Marker") or "0"
-        if not marker.isdigit():  # not a marker we handed out
+        if not (marker.isascii() and marker.isdigit()):  # not a marker we handed out ("²" is a digit too)
             raise invalid_parameter("Invalid marker")
         start = int(marker)
         limit = int(params.get("MaxItems") or 50)

@@ -43,7 +43,7 @@ def parse_v1(payload: bytes, *, accept: str | None, binary_types: tuple[str, ...
         raise MalformedProxyResponse(f"unexpected fields {sorted(unknown)}")
     # Every field is optional: a missing statusCode means 200.
     status = result.get("statusCode") or 200
-    if isinstance(status, str) and status.isdigit():
+    if isinstance(status, str) and status.isascii() and status.isdigit():
         status = int(status)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise MalformedProxyResponse("statusCode is missing or not an HTTP status")

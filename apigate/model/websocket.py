@@ -92,7 +92,7 @@ class RouteSelection:
             for name in part:
                 if isinstance(node, dict):
                     node = node.get(name)
-                elif isinstance(node, list) and name.isdigit() and int(name) < len(node):
+                elif isinstance(node, list) and name.isascii() and name.isdigit() and int(name) < len(node):
                     node = node[int(name)]
                 else:
                     node = None

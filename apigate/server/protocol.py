@@ -561,7 +561,7 @@ class HttpProtocol(asyncio.Protocol):
         elif flags & _HEAD:
             # a HEAD answer keeps the length of the GET body; a handler that proxied a HEAD has no body
             # to measure, so its declared length stands
-            length = len(body) if body or not declared.isdigit() else int(declared)
+            length = len(body) if body or not (declared.isascii() and declared.isdigit()) else int(declared)
             head += f"Content-Length: {length}\r\n"
             lines += 1
             body = b""

@@ -724,7 +724,7 @@ def _parse_origin(scheme: str, authority: str) -> _Origin:
             raise UpstreamRequestError(f"invalid host name: {host!r}") from None
         host_display = host
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise UpstreamRequestError(f"invalid port in URL: {authority!r}")
         port = int(port_text)
     else:

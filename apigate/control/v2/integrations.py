@@ -55,7 +55,7 @@ def _check(doc: Doc) -> None:
         ):
             raise bad_request(f"Invalid mapping expression specified: {key}")
     for status, maps in (doc.get("ResponseParameters") or {}).items():
-        if not str(status).isdigit():
+        if not (str(status).isascii() and str(status).isdigit()):
             raise bad_request(f"Invalid status code in ResponseParameters: {status}")
         for key in maps or {}:
             action, _, target = key.partition(":")

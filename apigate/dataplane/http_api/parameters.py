@@ -89,5 +89,5 @@ def map_response(call: HttpCall, maps: tuple[ParameterMap, ...], response: Respo
         value = value_of(call, mapping.source, original)
         if mapping.location == "header":
             response.headers = _apply_headers(response.headers, mapping, value)
-        elif mapping.location == "statuscode" and value is not None and value.isdigit():
+        elif mapping.location == "statuscode" and value is not None and value.isascii() and value.isdigit():
             response.status = int(value)

@@ -71,7 +71,7 @@ def parse_v2(payload: bytes) -> Response:
         text = result if isinstance(result, str) else orjson.dumps(result).decode()
         return Response(200, [("content-type", "application/json")], text.encode())
     status = result.get("statusCode")
-    if isinstance(status, str) and status.isdigit():
+    if isinstance(status, str) and status.isascii() and status.isdigit():
         status = int(status)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise internal_error()
@@ -116,7 +116,7 @@ def parse_v1(payload: bytes) -> Response:
     if not isinstance(result, dict):
         raise internal_error()
     status = result.get("statusCode") or 200
-    if isinstance(status, str) and status.isdigit():
+    if isinstance(status, str) and status.isascii() and status.isdigit():
         status = int(status)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise internal_error()
