@@ -43,23 +43,26 @@ def _cors(value: Any) -> Doc | None:
     return value
 
 
+def _quick_integration(target: str) -> Doc:
+    """What quick create's Target makes of an integration: a URL proxies over HTTP, anything else is a
+    function (CreateApi makes it; UpdateApi changes it)."""
+    http_target = target.startswith("http")
+    return {
+        "IntegrationType": "HTTP_PROXY" if http_target else "AWS_PROXY",
+        "IntegrationUri": target,
+        "IntegrationMethod": "ANY" if http_target else "POST",
+        "PayloadFormatVersion": "1.0" if http_target else "2.0",
+    }
+
+
 def _retarget(ctx: ControlContext, api_id: str, target: str | None, route_key: str | None) -> None:
-    """UpdateApi's Target and RouteKey change what quick create made: its integration's URI (and with it
-    the type: a URL proxies over HTTP, anything else is a function) and its route's key."""
+    """UpdateApi's Target and RouteKey change what quick create made: its integration and its route's key."""
     if target is not None:
         managed = [d for d in ctx.store.list(INTEGRATION, api_id) if d.get("ApiGatewayManaged")]
         if not managed:
             raise bad_request("Target can only be updated on an API created with quick create")
         integration = managed[0]
-        http_target = target.startswith("http")
-        integration.update(
-            {
-                "IntegrationType": "HTTP_PROXY" if http_target else "AWS_PROXY",
-                "IntegrationUri": target,
-                "IntegrationMethod": "ANY" if http_target else "POST",
-                "PayloadFormatVersion": "1.0" if http_target else "2.0",
-            }
-        )
+        integration.update(_quick_integration(target))
         ctx.store.put(INTEGRATION, f"{api_id}/{integration['IntegrationId']}", integration, parent=api_id)
     if route_key is not None:
         routes = [d for d in ctx.store.list(ROUTE, api_id) if d.get("ApiGatewayManaged")]
@@ -103,12 +106,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
                 integration = new_integration(
                     ctx,
                     api_id,
-                    {
-                        "IntegrationType": "HTTP_PROXY" if target.startswith("http") else "AWS_PROXY",
-                        "IntegrationUri": target,
-                        "IntegrationMethod": "ANY" if target.startswith("http") else "POST",
-                        "PayloadFormatVersion": "1.0" if target.startswith("http") else "2.0",
-                    },
+                    _quick_integration(target),
                     managed=True,
                 )
                 new_route(
