@@ -749,7 +749,7 @@ class _Run:
             outputs[name] = value if isinstance(value, str) else orjson.dumps(value).decode()
         return outputs
 
-    def _routes(self) -> list[Route]:
+    def _routes(self) -> list[Route]:  # the table printed at start-up
         routes: list[Route] = []
         for physical in self.stages:
             api_id, stage_name = physical.split("/", 1)
@@ -759,10 +759,7 @@ class _Run:
                 for verb, method in sorted((doc.get("resourceMethods") or {}).items()):
                     integration = method.get("methodIntegration") or {}
                     uri = str(integration.get("uri") or "")
-                    if ":function:" in uri:
-                        target = uri.split(":function:", 1)[1].split("/", 1)[0].split(":", 1)[0]
-                    else:
-                        target = uri or str(integration.get("type") or "")
+                    target = _route_target(uri) or str(integration.get("type") or "")
                     routes.append(Route(api_id, stage_name, verb, doc["path"], target))
         for api_id, stage_name in self.http_stages:
             integrations = {d["IntegrationId"]: d for d in self.ctx.store.list("v2integration", api_id)}
@@ -774,7 +771,15 @@ class _Run:
                     verb, path = ("ANY", "/*") if key == "$default" else ("WS", f"/ ({key})")
                 target_id = str(doc.get("Target") or "").removeprefix("integrations/")
                 uri = str((integrations.get(target_id) or {}).get("IntegrationUri") or "")
-                target = uri.split(":function:", 1)[1].split("/", 1)[0].split(":", 1)[0] if ":function:" in uri else uri
+                target = _route_target(uri)
                 # The $default stage is served at the API's root: no stage segment in its URLs.
                 routes.append(Route(api_id, "" if stage_name == "$default" else stage_name, verb, path, target))
         return routes
+
+
+def _route_target(uri: str) -> str:
+    """What the route table shows for an integration URI: the function's name (from a REST invocation URI or an
+    HTTP API's function ARN, without a version or alias), else the URI itself."""
+    if ":function:" not in uri:
+        return uri
+    return uri.split(":function:", 1)[1].split("/", 1)[0].split(":", 1)[0]
