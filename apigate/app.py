@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
@@ -34,8 +35,10 @@ from apigate.control import functions as lambda_api
 from apigate.control import iam as iam_control
 from apigate.control import v2 as http_api_control
 from apigate.control.admin import ManagementGuard
+from apigate.control.code_links import CodeLinks
 from apigate.control.context import ControlContext
 from apigate.control.deploy import set_account_limit, set_cache_budget_scale
+from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.dataplane import integrations
 from apigate.dataplane.gateway_responses import respond
@@ -45,7 +48,6 @@ from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.websocket import WebSocketApis
 from apigate.functions.directory import FunctionDirectory
-from apigate.functions.environment import set_credentials as set_worker_credentials
 from apigate.registry import Registry
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamPool
@@ -160,9 +162,16 @@ class Gateway:
         self.state.identities = self.iam
         self.iam_api = QueryApi("iam", iam_control.iam_handlers(self.store, self.iam), lock=ctx.writes)
         self.sts_api = QueryApi("sts", iam_control.sts_handlers(self.store, self.iam), lock=ctx.writes)
-        self.guard = ManagementGuard(self.iam, settings.admin_key)
-        if settings.admin_key is not None:  # functions calling the management API sign with the admin key
-            set_worker_credentials(*settings.admin_key)
+        self.guard = ManagementGuard(self.iam, settings.admin_key, settings.region)
+        self.origins = RequestOrigins(settings.host)  # management calls a web page may have sent are refused
+        self.code_links = CodeLinks(settings.data_dir)  # GetFunction's Code.Location, checked here
+        # @connections: signed and allowed by the signer's policies under --admin-key, open otherwise.
+        self.websockets.management.secure(
+            self.iam, signed_only=settings.admin_key is not None, region=settings.region
+        )
+        # Functions sign their calls with their own role's session (FunctionSpec.credentials), never the admin key;
+        # the guard evaluates that role's policies, naming Lambda operations through the Lambda API's routes.
+        self.guard.lambda_api = self.lambda_api
         # Serve every stored stage again after a restart, and later what other processes on this data dir change.
         self.sync = ConfigSync(ctx, settings.data_dir / "apigate.db")
         self.sync.reload()
@@ -256,7 +265,10 @@ class Gateway:
         if api_id in self.http_apis:
             return self.http_apis.serve(request, api_id, path, domain)
         if api_id in self.websockets:  # plain HTTP to a WebSocket API: its stage's @connections
-            return self.websockets.serve_http(request, path)
+            refusal = self.origins.refusal(request)  # a management call: no web page may drive it
+            if refusal is not None:
+                return wire.error_response(refusal)
+            return self.websockets.serve_http(request, api_id, path)
         stage, slash, rest = path[1:].partition("/")
         deployed = self.registry.get(api_id, stage)
         if deployed is None:
@@ -270,6 +282,8 @@ class Gateway:
         return self.pipeline.run(Invocation(request, deployed, below, f"/{stage}{below}", domain))
 
     def _internal(self, request: Request, path: str) -> Response:
+        """``/_apigate/*``: health for anyone; metrics and the OpenAPI documents for the management API's own
+        callers (the admin key under --admin-key); function code only through GetFunction's signed link."""
         if path == "/_apigate/health":
             return Response(
                 200,
@@ -279,6 +293,16 @@ class Gateway:
                     {"status": "ok", "version": __version__, "config": self.sync.digest, "pid": os.getpid()}
                 ),
             )
+        refusal = self.origins.refusal(request)
+        if refusal is not None:
+            return wire.error_response(refusal)
+        if path.startswith("/_apigate/code/") and path.endswith(".zip"):
+            return self._code(request, unquote(path[len("/_apigate/code/") : -len(".zip")]))
+        if path == "/_apigate/metrics" or path.startswith("/_apigate/openapi/"):
+            try:
+                self.guard.caller(request, None)  # under --admin-key: signed by the admin key
+            except AwsError as exc:
+                return wire.error_response(exc)
         if path == "/_apigate/metrics":
             return Response(
                 200,
@@ -289,13 +313,17 @@ class Gateway:
             document = self._management_openapi(path[len("/_apigate/openapi/") : -len(".json")])
             if document is not None:
                 return Response(200, list(_JSON), document)
-        if path.startswith("/_apigate/code/") and path.endswith(".zip"):
-            name = path[len("/_apigate/code/") : -len(".zip")]
-            doc = self.store.get("function", name)
-            if doc is not None:
-                data = self.functions.code.zip_bytes(name, doc["CodeSha256"])
-                return Response(200, [("Content-Type", "application/zip")], data)
         return Response(404, list(_JSON), b'{"message":"Not Found"}')
+
+    def _code(self, request: Request, name: str) -> Response:
+        """A function's zip, for a link signed for its current code that has not expired (S3's 403 otherwise)."""
+        doc = self.store.get("function", name)
+        sha = doc.get("CodeSha256") if doc is not None else None
+        refusal = self.code_links.refusal(request.query_string, name, sha)
+        if refusal is not None:
+            return refusal
+        assert doc is not None and sha is not None
+        return Response(200, [("Content-Type", "application/zip")], self.functions.code.zip_bytes(name, sha))
 
     def _management_openapi(self, service: str) -> bytes | None:
         """The OpenAPI description of one management service, limited to what apigate implements."""
@@ -310,6 +338,13 @@ class Gateway:
         signed = _SIGNING_SERVICE.search(request.header("authorization") or "")
         service = signed.group(1) if signed else None
         is_query = service in ("iam", "sts") or _is_query_call(request)
+        refusal = self.origins.refusal(request)
+        if refusal is not None:
+            return self.sts_api.error(refusal) if is_query else wire.error_response(refusal)
+        if request.raw_path.startswith("/@connections/"):
+            # apigatewaymanagementapi at AWS_ENDPOINT_URL (functions): authorized as at the stage's URL,
+            # by ManageConnections on the connection's own API and stage, not by the admin-key guard.
+            return await self.websockets.management.at_root(request)
         try:
             iam_control.caller.set(self.guard.caller(request, service))
         except AwsError as exc:
@@ -321,8 +356,6 @@ class Gateway:
         )
         if request.raw_path.startswith("/v2/"):
             order = [self.apigatewayv2]
-        elif request.raw_path.startswith("/@connections/"):  # apigatewaymanagementapi at AWS_ENDPOINT_URL
-            order = [self.websockets.management]
         try:
             for api in order:
                 response = await api.dispatch(request, request.raw_path, query)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from apigate import __version__
-from apigate.config import Settings
+from apigate.config import Settings, prepare_data_dir
 
 log = logging.getLogger("apigate")
 
@@ -113,7 +113,20 @@ def _access_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--admin-key",
         metavar="ID:SECRET",
-        help="require every management call to be SigV4-signed with this access key (needed off loopback)",
+        help="require every management call to be SigV4-signed with this access key (needed off loopback); "
+        "visible to every local process on the command line: prefer APIGATE_ADMIN_KEY or --admin-key-file",
+    )
+    serve.add_argument(
+        "--admin-key-file",
+        type=Path,
+        metavar="PATH",
+        help="read the admin key (ID:SECRET) from this file; without either option, from APIGATE_ADMIN_KEY",
+    )
+    serve.add_argument(
+        "--function-user",
+        metavar="NAME",
+        help="when serving as root: the user function workers run as (default apigate-function if it exists, "
+        "else nobody; 'root' keeps them root). Without root, functions run as the gateway's user",
     )
     serve.add_argument(
         "--private-listen",
@@ -127,12 +140,7 @@ def _access_options(serve: argparse.ArgumentParser) -> None:
 def access_settings(args: argparse.Namespace) -> dict[str, Any]:
     """--admin-key, --private-listen and friends as Settings fields; SystemExit with a clear message when the
     management API would be open to the network without a key."""
-    admin_key = None
-    if args.admin_key:
-        key_id, sep, secret = args.admin_key.partition(":")
-        if not sep or not key_id or not secret:
-            raise SystemExit("apigate: error: --admin-key expects ACCESS_KEY_ID:SECRET")
-        admin_key = (key_id, secret)
+    admin_key = _admin_key(args)
     if admin_key is None and not _is_loopback(args.host):
         raise SystemExit(
             f"apigate: error: refusing to serve the management API on {args.host} without --admin-key: "
@@ -146,7 +154,50 @@ def access_settings(args: argparse.Namespace) -> dict[str, Any]:
         private = (host.strip("[]") or "127.0.0.1", int(port))
         if args.workers:
             raise SystemExit("apigate: error: --private-listen is not supported with --workers yet")
-    return {"admin_key": admin_key, "private_listen": private, "vpce_id": args.vpce_id, "vpc_id": args.vpc_id}
+    return {
+        "admin_key": admin_key,
+        "private_listen": private,
+        "vpce_id": args.vpce_id,
+        "vpc_id": args.vpc_id,
+        "function_user": args.function_user,
+    }
+
+
+ADMIN_KEY_VARIABLE = "APIGATE_ADMIN_KEY"
+
+
+def _admin_key(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The admin key from --admin-key, --admin-key-file or $APIGATE_ADMIN_KEY (in that order of preference
+    of the caller: at most one of the options). The command line is readable by every local process
+    (/proc/PID/cmdline), so that source is warned about; the environment and a file are the gateway user's."""
+    import os
+
+    if args.admin_key and args.admin_key_file:
+        raise SystemExit("apigate: error: pass --admin-key or --admin-key-file, not both")
+    # Taken out of the environment either way: nothing the gateway starts later inherits it.
+    from_env = os.environ.pop(ADMIN_KEY_VARIABLE, None)
+    if args.admin_key:
+        print(
+            "apigate: warning: --admin-key on the command line can be read by every process on this machine "
+            f"(/proc/PID/cmdline); pass it in {ADMIN_KEY_VARIABLE} or --admin-key-file instead",
+            file=sys.stderr,
+            flush=True,
+        )
+        raw, source = args.admin_key, "--admin-key"
+    elif args.admin_key_file:
+        try:
+            raw = args.admin_key_file.read_text().strip()
+        except OSError as exc:
+            raise SystemExit(f"apigate: error: cannot read --admin-key-file: {exc}") from None
+        source = "--admin-key-file"
+    elif from_env:
+        raw, source = from_env.strip(), ADMIN_KEY_VARIABLE
+    else:
+        return None
+    key_id, sep, secret = raw.partition(":")
+    if not sep or not key_id or not secret:
+        raise SystemExit(f"apigate: error: {source} expects ACCESS_KEY_ID:SECRET")
+    return (key_id, secret)
 
 
 def _is_loopback(host: str) -> bool:
@@ -541,6 +592,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"apigate: error: {exc}", file=sys.stderr)
             return 2
         template = TemplateOptions(args.template, overrides, args.stack_name, not args.no_watch)
+    try:
+        from apigate.functions.sandbox import function_user
+
+        function_user(settings.function_user)  # an unknown user is a clear error now, not at the first call
+        prepare_data_dir(settings.data_dir)
+    except (ValueError, OSError) as exc:
+        print(f"apigate: error: {exc}", file=sys.stderr)
+        return 2
+    # --workers N: the supervisor forks its gateways, which inherit these settings (the admin key too)
+    # in memory, never through a command line or an environment of theirs.
     if args.workers:
         return _supervise(settings, template, args.workers)
     return _run(serve(settings, template))

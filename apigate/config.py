@@ -1,7 +1,8 @@
-"""Settings of one gateway process, from the command line."""
+"""Settings of one gateway process, from the command line; and the data dir they name, made private."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,12 @@ class Settings:
     body_timeout: float = 30.0  # end of the headers -> end of the body
     idle_timeout: float = 60.0  # a keep-alive connection with no request
     admin_key: tuple[str, str] | None = None  # `--admin-key ID:SECRET`: every management call signed with it
-    private_listen: tuple[str, int] | None = None  # `--private-listen HOST:PORT`: where PRIVATE APIs are served
+    # `--function-user NAME`: who function workers run as when the gateway runs as root (None: the default,
+    # apigate-function if it exists, else nobody; "root": as root). Ignored when the gateway is not root.
+    function_user: str | None = None
+    private_listen: tuple[str, int] | None = (
+        None  # `--private-listen HOST:PORT`: where PRIVATE APIs are served
+    )
     vpce_id: str = "vpce-0123456789abcdef0"  # the VPC endpoint the private listener stands for (`--vpce-id`)
     vpc_id: str = "vpc-0123456789abcdef0"  # and its VPC (`--vpc-id`)
 
@@ -48,3 +54,28 @@ class Settings:
             f"{self.base_url}/_aws/execute-api/{api_id}/{stage}/",
             f"http://{api_id}.execute-api.localhost:{self.port}/{stage}/",
         )
+
+
+# What in the data dir holds secrets (the store: admin state, IAM keys and sessions; the logs; function code),
+# with the modes each gets: the gateway's user alone may read them.
+_PRIVATE_DIRS = ("logs", "functions")
+_STORE_FILES = ("apigate.db", "apigate.db-wal", "apigate.db-shm")
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create the data dir 0700 (and its store 0600: SQLite gives its -wal and -shm files the database's
+    mode), or tighten those modes on one made before. Function workers never need a path in it: a worker
+    started by a root gateway reaches its own code through an open directory (see functions/sandbox.py)."""
+    if not data_dir.is_dir():
+        data_dir.mkdir(mode=0o700, parents=True)
+    else:
+        os.chmod(data_dir, os.stat(data_dir).st_mode & 0o700)
+    for name in _PRIVATE_DIRS:
+        path = data_dir / name
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+    for name in _STORE_FILES:
+        path = data_dir / name
+        if name == "apigate.db" or path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # an empty file is a new SQLite database
+            os.chmod(path, 0o600)

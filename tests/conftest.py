@@ -6,11 +6,12 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers import GatewayProcess
+from helpers import GatewayProcess, function_writable_dir
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,13 @@ def faults_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def function_dir() -> Iterator[Path]:
+    """A temporary folder functions may write to (pytest's own are closed to the unprivileged function user)."""
+    with function_writable_dir("test") as folder:
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,17 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,18 @@ def zip_code(files: dict[str, str]) -> bytes:
 
 
 _counter = iter(range(10**6))
+
+
+@contextmanager
+def function_writable_dir(prefix: str) -> Iterator[Path]:
+    """A folder functions may write to: a gateway running as root runs them as an unprivileged user, who cannot
+    enter pytest's private temporary directories."""
+    folder = Path(tempfile.mkdtemp(prefix=f"apigate-{prefix}-"))
+    folder.chmod(0o777)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def unique(prefix: str) -> str:

@@ -102,9 +102,15 @@ def lambda_handler(event, context):
 """
 
 
-def test_functions_call_the_management_api_with_the_admin_key(guarded: GatewayProcess) -> None:
+def test_functions_call_the_management_api_with_their_roles_credentials(guarded: GatewayProcess) -> None:
     apigw = client(guarded, "apigateway", *ADMIN)
     apigw.create_rest_api(name="visible-inside")
+    # Not with the admin key (functions never see it): with their execution role's, as far as its policies allow.
+    iam = client(guarded, "iam", *ADMIN)
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "*"}]}
+    iam.create_role(RoleName="lambda-role", AssumeRolePolicyDocument=json.dumps(trust))
+    allow = {"Statement": [{"Effect": "Allow", "Action": "apigateway:GET", "Resource": "*"}]}
+    iam.put_role_policy(RoleName="lambda-role", PolicyName="read", PolicyDocument=json.dumps(allow))
     lam = client(guarded, "lambda", *ADMIN)
     name = create_function(lam, FUNCTION, Timeout=30)
     answer = lam.invoke(FunctionName=name)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from apigate.aws.policy import Decision, PolicyError, evaluate, parse_policy
+from apigate.aws.policy import Decision, PolicyError, evaluate, glob_match, parse_policy
 
 ARN = "arn:aws:execute-api:us-east-1:000000000000:abc123/prod/GET/pets/1"
 
@@ -179,3 +179,12 @@ def test_conditions(condition: dict[str, Any], context: dict[str, Any], expected
 def test_malformed_policies_are_refused(document: Any) -> None:
     with pytest.raises(PolicyError):
         parse_policy(document)
+
+
+def test_wildcards_match_in_linear_time() -> None:
+    # A backtracking engine needs seconds for this pattern on a few hundred characters (and the values are
+    # request paths a client chooses); the pytest timeout is what fails here if matching backtracks.
+    hostile = "arn:aws:execute-api:*:*:api/*/GET/" + "*a" * 12 + "*b"
+    value = "arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/" + "a" * 20_000
+    assert not glob_match(hostile, value)
+    assert glob_match(hostile, value + "b")

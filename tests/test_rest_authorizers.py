@@ -7,7 +7,7 @@ event it receives to a file, so the tests can tell when the gateway called it an
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,15 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from helpers import ECHO_EVENT, GatewayProcess, RestApi, create_function, lambda_uri, unique
+from helpers import (
+    ECHO_EVENT,
+    GatewayProcess,
+    RestApi,
+    create_function,
+    function_writable_dir,
+    lambda_uri,
+    unique,
+)
 
 # Decides by token: allow-NAME allows only the method it was asked about (so a cached result denies other
 # methods), all-NAME allows the whole API, and the other tokens each produce one failure.
@@ -122,9 +130,13 @@ def _responses(apigw: Any, api: RestApi, rid: str, verb: str, template: str | No
 
 @pytest.fixture(scope="module")
 def setup(
-    gateway: GatewayProcess, apigw: Any, lam: Any, upstream: str, tmp_path_factory: pytest.TempPathFactory
-) -> Setup:
-    calls_file = tmp_path_factory.mktemp("authorizer") / "calls.jsonl"
+    gateway: GatewayProcess, apigw: Any, lam: Any, upstream: str
+) -> Iterator[Setup]:
+    with function_writable_dir("authorizer") as folder:
+        yield _setup(gateway, apigw, lam, upstream, folder / "calls.jsonl")
+
+
+def _setup(gateway: GatewayProcess, apigw: Any, lam: Any, upstream: str, calls_file: Path) -> Setup:
     authorizer_fn = create_function(lam, AUTHORIZER, Environment={"Variables": {"CALLS": str(calls_file)}})
     echo = create_function(lam, ECHO_EVENT)
     api = RestApi(apigw, unique("authorized"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import websockets
 from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from helpers import GatewayProcess, lambda_uri
+from helpers import GatewayProcess, function_writable_dir, lambda_uri
 from websocket_helpers import ECHO, RECORDER, SocketApi, events, run, wait_for_events
 
 
@@ -31,16 +32,16 @@ def echo_api(gateway: GatewayProcess) -> SocketApi:
 
 
 @pytest.fixture(scope="module")
-def recorded(gateway: GatewayProcess, tmp_path_factory: pytest.TempPathFactory) -> tuple[SocketApi, Path]:
+def recorded(gateway: GatewayProcess) -> Iterator[tuple[SocketApi, Path]]:
     """Every route to a function that writes its events to a folder."""
-    out = tmp_path_factory.mktemp("ws-events")
-    api = SocketApi(gateway)
-    recorder = api.integration(api.function(RECORDER, Environment={"Variables": {"OUT_DIR": str(out)}}))
-    for key in ("$connect", "$disconnect"):
-        api.route(key, recorder)
-    api.route("$default", recorder, two_way=True)
-    api.deploy()
-    return api, out
+    with function_writable_dir("ws-events") as out:
+        api = SocketApi(gateway)
+        recorder = api.integration(api.function(RECORDER, Environment={"Variables": {"OUT_DIR": str(out)}}))
+        for key in ("$connect", "$disconnect"):
+            api.route(key, recorder)
+        api.route("$default", recorder, two_way=True)
+        api.deploy()
+        yield api, out
 
 
 # --- management ---------------------------------------------------------------------------------------------
@@ -576,13 +577,16 @@ def test_delete_from_the_backend_runs_disconnect_with_our_close(recorded: tuple[
 
 
 def test_shutdown_closes_connections_with_1001_and_runs_disconnect(tmp_path: Path) -> None:
+    with function_writable_dir("ws-shutdown") as out:
+        _shutdown_closes_connections_with_1001_and_runs_disconnect(tmp_path, out)
+
+
+def _shutdown_closes_connections_with_1001_and_runs_disconnect(tmp_path: Path, out: Path) -> None:
     process = GatewayProcess(tmp_path / "data")
     process.start()
     try:
         api = SocketApi(process)
-        recorder = api.integration(
-            api.function(RECORDER, Environment={"Variables": {"OUT_DIR": str(tmp_path)}})
-        )
+        recorder = api.integration(api.function(RECORDER, Environment={"Variables": {"OUT_DIR": str(out)}}))
         api.route("$disconnect", recorder)
         api.route("$default", recorder, two_way=True)
         api.deploy()
@@ -603,7 +607,7 @@ def test_shutdown_closes_connections_with_1001_and_runs_disconnect(tmp_path: Pat
         if process.proc is not None:
             process.stop()
     assert code == 1001
-    (event,) = wait_for_events(tmp_path, "DISCONNECT", connection_id)
+    (event,) = wait_for_events(out, "DISCONNECT", connection_id)
     assert event["requestContext"]["disconnectStatusCode"] == 1001
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import websockets
 
-from helpers import GatewayProcess
+from helpers import GatewayProcess, function_writable_dir
 from websocket_helpers import run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,18 +29,19 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chat"
 def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     folder = tmp_path_factory.mktemp("chat-browser")
     shutil.copytree(EXAMPLE, folder / "chat")
-    process = GatewayProcess(
-        folder / "data",
-        [
-            str(folder / "chat" / "template.yaml"),
-            "--no-watch",
-            "--parameter-overrides",
-            f"RoomDatabase={folder / 'room.sqlite3'}",
-        ],
-    )
-    process.start()
-    yield process
-    process.stop()
+    with function_writable_dir("chat-browser") as room_dir:
+        process = GatewayProcess(
+            folder / "data",
+            [
+                str(folder / "chat" / "template.yaml"),
+                "--no-watch",
+                "--parameter-overrides",
+                f"RoomDatabase={room_dir / 'room.sqlite3'}",
+            ],
+        )
+        process.start()
+        yield process
+        process.stop()
 
 
 class DevTools:

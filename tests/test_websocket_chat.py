@@ -13,7 +13,7 @@ import pytest
 import requests
 import websockets
 
-from helpers import GatewayProcess, wait_for
+from helpers import GatewayProcess, function_writable_dir, wait_for
 from websocket_helpers import run
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chat"
@@ -23,14 +23,18 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chat"
 def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     folder = tmp_path_factory.mktemp("chat")
     shutil.copytree(EXAMPLE, folder / "chat")  # nothing the test does touches the repository's copy
-    room = folder / "room.sqlite3"
-    process = GatewayProcess(
-        folder / "data",
-        [str(folder / "chat" / "template.yaml"), "--parameter-overrides", f"RoomDatabase={room}"],
-    )
-    process.start()
-    yield process
-    process.stop()
+    with function_writable_dir("chat") as room_dir:
+        process = GatewayProcess(
+            folder / "data",
+            [
+                str(folder / "chat" / "template.yaml"),
+                "--parameter-overrides",
+                f"RoomDatabase={room_dir / 'room.sqlite3'}",
+            ],
+        )
+        process.start()
+        yield process
+        process.stop()
 
 
 def _apis(gateway: GatewayProcess) -> dict[str, dict[str, Any]]:

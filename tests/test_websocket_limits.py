@@ -80,10 +80,10 @@ def test_pings_are_answered_by_the_gateway(echo: SocketApi) -> None:
 
 
 def test_an_idle_connection_is_closed_with_1001_and_disconnect_runs(
-    short_lived: GatewayProcess, tmp_path: Path
+    short_lived: GatewayProcess, function_dir: Path
 ) -> None:
     api = SocketApi(short_lived)
-    recorder = api.integration(api.function(RECORDER, Environment={"Variables": {"OUT_DIR": str(tmp_path)}}))
+    recorder = api.integration(api.function(RECORDER, Environment={"Variables": {"OUT_DIR": str(function_dir)}}))
     api.route("$disconnect", recorder)
     api.route("$default", recorder, two_way=True)
     api.deploy()
@@ -98,7 +98,7 @@ def test_an_idle_connection_is_closed_with_1001_and_disconnect_runs(
 
     connection_id, (code, reason) = run(idle())
     assert (code, reason) == (1001, "Going away")
-    (event,) = wait_for_events(tmp_path, "DISCONNECT", connection_id)
+    (event,) = wait_for_events(function_dir, "DISCONNECT", connection_id)
     assert event["requestContext"]["disconnectStatusCode"] == 1001
 
 

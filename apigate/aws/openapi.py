@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 import yaml
 
+from apigate.aws import limits
+
 Doc = dict[str, Any]
 
 VERBS = ("get", "put", "post", "delete", "patch", "options", "head")
@@ -68,7 +70,7 @@ class OpenApiError(Exception):
     """The definition cannot be imported; the message says where and why."""
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(limits.BoundedLoader):
     """YAML without implicit timestamps: ``version: 2024-01-01`` stays the string it looks like."""
 
 
@@ -80,15 +82,23 @@ _Loader.yaml_implicit_resolvers = {
 
 def load(body: bytes | str) -> Doc:
     """A definition from JSON or YAML bytes."""
-    text = body.decode("utf-8-sig") if isinstance(body, bytes) else body
     document: Any
     try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        limits.check_size(body)
+        text = body.decode("utf-8-sig") if isinstance(body, bytes) else body
         try:
-            document = yaml.load(text, Loader=_Loader)
-        except yaml.YAMLError as exc:
-            raise OpenApiError(f"Invalid OpenAPI input: {str(exc).splitlines()[0]}") from exc
+            document = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            if str(exc).startswith("depth limit exceeded"):  # orjson's own cap (1024 levels)
+                raise limits.DocumentLimitError(
+                    f"The document nests deeper than {limits.MAX_DEPTH} levels"
+                ) from None
+            document = limits.load_yaml(text, _Loader)
+        limits.check_depth(document)
+    except yaml.YAMLError as exc:
+        raise OpenApiError(f"Invalid OpenAPI input: {str(exc).splitlines()[0]}") from exc
+    except limits.DocumentLimitError as exc:
+        raise OpenApiError(f"Invalid OpenAPI input: {exc}") from exc
     if not isinstance(document, dict) or not ("swagger" in document or "openapi" in document):
         raise OpenApiError(
             "Invalid OpenAPI input: a 'swagger: \"2.0\"' or 'openapi: 3.0.x' document is required"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -27,8 +28,11 @@ from apigate.server.message import Request
 __all__ = ["Failure", "SignatureError", "SignedRequest", "authenticate", "parse", "verify"]
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
+_TERMINATOR = "aws4_request"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _SKEW = timedelta(minutes=5)
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
+_MAX_EXPIRES = 604800  # a week: the longest a presigned link may live
 _STAMP = "%Y%m%dT%H%M%SZ"
 
 
@@ -80,7 +84,7 @@ class SignedRequest:
 
     @property
     def scope(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/aws4_request"
+        return f"{self.date}/{self.region}/{self.service}/{_TERMINATOR}"
 
 
 def _query_pairs(query_string: str) -> list[tuple[str, str]]:
@@ -106,6 +110,7 @@ def parse(request: Request) -> SignedRequest | None:
             "X-Amz-Signature",
             "X-Amz-SignedHeaders",
             "X-Amz-Date",
+            "X-Amz-Expires",  # a presigned link without an end would be valid forever
         )
         if not params.get(name)
     ]
@@ -119,10 +124,7 @@ def parse(request: Request) -> SignedRequest | None:
         raise SignatureError(
             Failure.INCOMPLETE, f"Unsupported AWS 'algorithm': '{params['X-Amz-Algorithm']}'"
         )
-    try:
-        expires = int(params.get("X-Amz-Expires") or 604800)
-    except ValueError as exc:
-        raise SignatureError(Failure.INCOMPLETE, "X-Amz-Expires should be a number") from exc
+    expires = _expires(params.get("X-Amz-Expires"))
     return _signed(
         params["X-Amz-Credential"],
         params["X-Amz-SignedHeaders"],
@@ -132,6 +134,23 @@ def parse(request: Request) -> SignedRequest | None:
         expires,
         in_query=True,
     )
+
+
+def _expires(value: str | None) -> int:
+    """X-Amz-Expires, a whole number of seconds up to a week, as S3 (the one service that documents it)
+    words its limits."""
+    if value is None or _INTEGER.fullmatch(value) is None:
+        raise SignatureError(Failure.INCOMPLETE, "X-Amz-Expires should be a number")
+    expires = int(value)
+    if expires < 0:
+        raise SignatureError(Failure.INCOMPLETE, "X-Amz-Expires must be non-negative")
+    if expires > _MAX_EXPIRES:
+        raise SignatureError(
+            Failure.INCOMPLETE,
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be "
+            f"less than {_MAX_EXPIRES} seconds",
+        )
+    return expires
 
 
 def _parse_header(request: Request, header: str) -> SignedRequest:
@@ -197,12 +216,15 @@ def _signed(
     in_query: bool,
 ) -> SignedRequest:
     parts = credential.split("/")
-    if len(parts) != 5 or parts[4] != "aws4_request":
+    if len(parts) != 5 or not all(parts[:4]):
         raise SignatureError(
             Failure.INCOMPLETE,
-            f"Credential should be scoped to a valid region. Credential={credential}"
-            if len(parts) == 5
-            else f"Authorization header requires 'Credential' parameter. Credential={credential}",
+            f"Authorization header requires 'Credential' parameter. Credential={credential}",
+        )
+    if parts[4] != _TERMINATOR:
+        raise SignatureError(
+            Failure.INVALID,
+            f"Credential should be scoped with a valid terminator: '{_TERMINATOR}', not '{parts[4]}'. ",
         )
     return SignedRequest(
         access_key=parts[0],
@@ -240,7 +262,7 @@ def _canonical_queries(query_string: str, in_query: bool) -> list[str]:
 
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
-    for part in (region, service, "aws4_request"):
+    for part in (region, service, _TERMINATOR):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return key
 
@@ -349,20 +371,22 @@ def authenticate(
     request: Request,
     identities: Identities,
     *,
-    service: str | None = None,
-    region: str | None = None,
+    service: str,
+    region: str | tuple[str, ...],
     now: datetime | None = None,
 ) -> Identity:
-    """The identity that signed ``request`` (for ``service`` in ``region`` when given), or SignatureError."""
+    """The identity that signed ``request`` for ``service`` in ``region`` (or one of the regions given), or
+    SignatureError. Both are required: a signature scoped to another service or region is one made for
+    another endpoint, and AWS refuses it there (403), so callers must say which endpoint they are."""
     signed = parse(request)
     if signed is None:
         raise SignatureError(Failure.MISSING, "Missing Authentication Token")
-    if service is not None and signed.service != service:
+    if signed.service != service:
         raise SignatureError(
             Failure.INVALID,
             f"Credential should be scoped to correct service: '{service}'. ",
         )
-    if region is not None and signed.region != region:
+    if signed.region not in ((region,) if isinstance(region, str) else region):
         raise SignatureError(
             Failure.INVALID,
             f"Credential should be scoped to a valid region, not '{signed.region}'. ",

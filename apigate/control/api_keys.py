@@ -15,6 +15,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, drop_none, now, page
 from apigate.control.context import ControlContext
 from apigate.control.usage_plans import refresh_plans
+from apigate.store.base import Conflict
 
 _VALUE_CHARS = string.ascii_letters + string.digits
 
@@ -42,14 +43,18 @@ def _without_value(doc: Doc, include: bool) -> Doc:
 def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     store = ctx.store
 
-    def check_value(value: str, exclude: str | None = None) -> None:
+    def check_value(value: str) -> None:
+        # That no other key has the value is the store's rule (uniqueness.RULES), checked as the key is written.
         if len(value) < 20:
             raise bad_request("API Key value should be at least 20 characters")
         if len(value) > 128:
             raise bad_request("API Key value should be at most 128 characters")
-        for doc in store.list("apikey"):
-            if doc["value"] == value and doc["id"] != exclude:
-                raise conflict("API Key already exists")
+
+    def insert_key(doc: Doc) -> None:
+        try:
+            store.insert("apikey", doc["id"], doc)
+        except Conflict:
+            raise conflict("API Key already exists") from None
 
     def new_key(params: dict[str, Any]) -> Doc:
         name = params.get("name")
@@ -83,7 +88,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
 
     async def create_api_key(params: dict[str, Any]) -> Doc:
         doc = new_key(params)
-        store.put("apikey", doc["id"], doc)
+        insert_key(doc)
         refresh_plans(ctx)
         return doc
 
@@ -131,7 +136,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         if "key" not in header:
             raise bad_request("Invalid API Key CSV: the header must name a 'key' column")
         warnings: list[str] = []
-        created: list[tuple[Doc, list[str]]] = []
+        created: list[tuple[int, Doc, list[str]]] = []
         for number, row in enumerate(rows[1:], start=2):
             if not any(cell.strip() for cell in row):
                 continue
@@ -155,13 +160,18 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                     raise bad_request(f"Line {number}: {exc}") from exc
                 warnings.append(f"Line {number}: {exc}")
                 continue
-            if any(doc["value"] == other["value"] for other, _ in created):
-                warnings.append(f"Line {number}: API Key already exists")
-                continue
-            created.append((doc, plan_ids))
+            created.append((number, doc, plan_ids))
+        imported: list[Doc] = []
         with store.transaction():
-            for doc, plan_ids in created:
-                store.put("apikey", doc["id"], doc)
+            for number, doc, plan_ids in created:
+                try:  # a value taken (by the store or an earlier line) is the line's warning
+                    insert_key(doc)
+                except AwsError as exc:
+                    if params.get("failOnWarnings"):
+                        raise bad_request(f"Line {number}: {exc}") from exc
+                    warnings.append(f"Line {number}: {exc}")
+                    continue
+                imported.append(doc)
                 for plan_id in plan_ids:
                     store.put(
                         "usageplankey",
@@ -170,7 +180,8 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                         parent=plan_id,
                     )
         refresh_plans(ctx)
-        return {"ids": [doc["id"] for doc, _ in created], "warnings": warnings or None}
+        warnings.sort(key=lambda line: int(line.split(":", 1)[0].removeprefix("Line ")))  # in line order
+        return {"ids": [doc["id"] for doc in imported], "warnings": warnings or None}
 
     return {
         "CreateApiKey": create_api_key,

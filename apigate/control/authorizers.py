@@ -30,11 +30,13 @@ from apigate.dataplane.authorizers.identity import (
 from apigate.dataplane.authorizers.result import AuthResult
 from apigate.dataplane.authorizers.step import AuthorizerStep
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.regex_budget import UserRegex, UserRegexError, compile_user_regex
+from apigate.dataplane.regex_budget import is_valid as is_valid_user_regex
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables
 from apigate.model import DeployedApi, RestAuthorizer, RestMethod, RouteNode
 from apigate.server.message import Request
-from apigate.store.base import DocumentStore
+from apigate.store.base import Conflict, DocumentStore
 
 TYPES = ("TOKEN", "REQUEST", "COGNITO_USER_POOLS")
 DEFAULT_TTL = 300
@@ -93,11 +95,15 @@ def _check(doc: Doc) -> None:
     except InvalidIdentitySource:
         raise bad_request(f"Invalid identity source specified: {source}") from None
     expression = doc.get("identityValidationExpression")
-    if expression:
-        try:
-            re.compile(expression)
-        except re.error:
-            raise bad_request(f"Invalid identity validation expression specified: {expression}") from None
+    if expression and not is_valid_user_regex(expression):
+        raise bad_request(f"Invalid identity validation expression specified: {expression}") from None
+
+
+def _validation(expression: str) -> UserRegex:
+    try:  # linear-time or time-bounded: the token comes from the client (dataplane.regex_budget)
+        return compile_user_regex(expression)
+    except UserRegexError:  # stored before _check existed: nothing matches it
+        return compile_user_regex(r"[^\s\S]")
 
 
 def compile_authorizer(doc: Mapping[str, Any], variables: Mapping[str, str]) -> RestAuthorizer:
@@ -119,7 +125,7 @@ def compile_authorizer(doc: Mapping[str, Any], variables: Mapping[str, str]) -> 
         type=kind,
         uri=stage_variables(str(doc.get("authorizerUri") or ""), variables),
         identity_sources=sources,
-        validation=re.compile(expression) if expression and kind != "REQUEST" else None,
+        validation=_validation(expression) if expression and kind != "REQUEST" else None,
         ttl_seconds=int(doc.get("authorizerResultTtlInSeconds", DEFAULT_TTL)),
         user_pools=tuple(pools),
     )
@@ -202,6 +208,14 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             raise not_found("Invalid Authorizer identifier specified")
         return doc
 
+    def save(api_id: str, doc: Doc) -> None:
+        try:  # names are unique in an API: the store's rule (uniqueness.RULES)
+            store.put("authorizer", _key(api_id, doc["id"]), doc, parent=api_id)
+        except Conflict:
+            raise bad_request(
+                f"Authorizer name must be unique. Authorizer {doc['name']} already exists in this RestApi."
+            ) from None
+
     async def create_authorizer(params: dict[str, Any]) -> Doc:
         api_id = params["restApiId"]
         doc = drop_none(
@@ -220,7 +234,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         )
         _check(doc)  # AWS checks the document before it looks the API up
         rest_api(ctx, api_id)
-        store.put("authorizer", _key(api_id, doc["id"]), doc, parent=api_id)
+        save(api_id, doc)
         return doc
 
     async def get_authorizer(params: dict[str, Any]) -> Doc:
@@ -236,7 +250,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         doc = authorizer(api_id, params["authorizerId"])
         patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
         _check(doc)
-        store.put("authorizer", _key(api_id, doc["id"]), doc, parent=api_id)
+        save(api_id, doc)
         return doc
 
     async def delete_authorizer(params: dict[str, Any]) -> None:

@@ -20,7 +20,9 @@ from apigate.dataplane.authorizers.resource_policy import attach_policy, endpoin
 from apigate.dataplane.gateway_responses import compile_responses
 from apigate.dataplane.mapping import Template
 from apigate.dataplane.parameters import InvalidMapping, parse_mappings
+from apigate.dataplane.regex_budget import UserRegex, UserRegexError, compile_user_regex
 from apigate.dataplane.templates import compile_template
+from apigate.dataplane.validation import bound_schema_patterns
 from apigate.model import (
     BodyModel,
     CacheSetting,
@@ -128,8 +130,10 @@ class Compiler:
         if isinstance(schema, dict) and "$schema" not in schema:
             schema = {**schema, "$schema": _DRAFT_4}
         try:
-            validate = fastjsonschema.compile(schema, handlers={"https": self._resolve}, use_default=False)
-        except fastjsonschema.JsonSchemaDefinitionException as exc:
+            validate = bound_schema_patterns(
+                fastjsonschema.compile(schema, handlers={"https": self._resolve}, use_default=False)
+            )
+        except (fastjsonschema.JsonSchemaDefinitionException, UserRegexError) as exc:
             raise bad_request(f"Invalid model schema specified for model {name}: {exc}") from exc
         compiled = BodyModel(name, validate)
         self._compiled[name] = compiled
@@ -349,11 +353,12 @@ def compile_integration(doc: Mapping[str, Any]) -> MethodIntegration:
     )
 
 
-def _selection(pattern: str | None) -> re.Pattern[str] | None:
+def _selection(pattern: str | None) -> UserRegex | None:
     # AWS treats an empty pattern like a missing one: the default response. Patterns match the whole value.
+    # The value (an error message, a status) comes from the backend: linear-time or time-bounded matching.
     if not pattern:
         return None
     try:
-        return re.compile(pattern, re.DOTALL)
-    except re.error:
-        return re.compile(re.escape(pattern))
+        return compile_user_regex(pattern, dotall=True)
+    except UserRegexError:
+        return compile_user_regex(re.escape(pattern))

@@ -14,6 +14,7 @@ from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
 from apigate.control.deploy import CACHE_SIZES, compile_stage, snapshot_of
 from apigate.control.models import list_models
+from apigate.store.base import Conflict
 
 log = logging.getLogger("apigate")
 
@@ -213,10 +214,13 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         api_id = params["restApiId"]
         name = params.get("stageName") or ""
         get_deployment_doc(api_id, params.get("deploymentId") or "")
-        if store.get("stage", stage_key(api_id, name)) is not None:
-            raise conflict("Stage already exists")
         stage = new_stage(api_id, name, params["deploymentId"], params, params.get("description"))
-        save_stage(api_id, stage, announce=True)
+        with store.transaction():  # the name is claimed and the stage served, or neither
+            try:
+                store.insert("stage", stage_key(api_id, name), stage, parent=api_id)
+            except Conflict:
+                raise conflict("Stage already exists") from None
+            save_stage(api_id, stage, announce=True)
         return stage
 
     async def get_stage(params: dict[str, Any]) -> Doc:

@@ -17,10 +17,12 @@ import orjson
 
 from apigate.aws.errors import AwsError, invalid_parameter, resource_conflict
 from apigate.aws.wire import OperationHandler
+from apigate.control.code_links import CodeLinks
 from apigate.functions.code_store import InvalidZipError
 from apigate.functions.directory import FunctionDirectory
 from apigate.functions.runtime import InvokeResult
 from apigate.functions.spec import RESERVED_ENVIRONMENT_KEYS
+from apigate.store.base import Conflict
 
 Doc = dict[str, Any]
 
@@ -41,6 +43,7 @@ def _validation(field: str, value: Any, constraint: str) -> AwsError:
 
 def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
     store = directory.store
+    links = CodeLinks(directory.settings.data_dir)  # Code.Location: signed, short-lived, as Lambda's S3 link
 
     def check_configuration(params: dict[str, Any]) -> None:
         runtime = params.get("Runtime")
@@ -82,6 +85,7 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
 
     async def create_function(params: dict[str, Any]) -> Doc:
         name = params["FunctionName"]
+        # Answered early, before the upload is unpacked; the insert below is what holds across processes.
         if store.get("function", name) is not None:
             raise resource_conflict(f"Function already exist: {name}")
         if not params.get("Handler"):
@@ -111,12 +115,15 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
             doc["Environment"] = {"Variables": dict(params["Environment"]["Variables"])}
         await store_code(name, (params.get("Code") or {}).get("ZipFile"), doc)
         touch(doc)
-        store.put("function", name, doc)
+        try:  # the check that holds when another process creates the same name meanwhile
+            store.insert("function", name, doc)
+        except Conflict:
+            raise resource_conflict(f"Function already exist: {name}") from None
         return doc
 
     async def get_function(params: dict[str, Any]) -> Doc:
         doc = directory.configuration(params["FunctionName"])
-        location = f"{directory.settings.base_url}/_apigate/code/{doc['FunctionName']}.zip"
+        location = links.link(directory.settings.base_url, doc["FunctionName"], doc["CodeSha256"])
         return {"Configuration": doc, "Code": {"RepositoryType": "S3", "Location": location}}
 
     async def get_function_configuration(params: dict[str, Any]) -> Doc:
@@ -204,32 +211,34 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
     async def add_permission(params: dict[str, Any]) -> Doc:
         doc = directory.configuration(params["FunctionName"])
         name = doc["FunctionName"]
-        policy = policy_of(name)
-        sid = params["StatementId"]
-        if any(statement["Sid"] == sid for statement in policy["Statement"]):
-            raise resource_conflict(
-                f"The statement id ({sid}) provided already exists. Please specify a new statement id, "
-                "or remove the existing statement."
-            )
-        principal = params["Principal"]
-        statement: Doc = {
-            "Sid": sid,
-            "Effect": "Allow",
-            "Principal": {"Service": principal}
-            if "." in principal and not principal.isdigit()
-            else {"AWS": principal},
-            "Action": params["Action"],
-            "Resource": doc["FunctionArn"],
-        }
-        conditions: Doc = {}
-        if params.get("SourceArn"):
-            conditions.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
-        if params.get("SourceAccount"):
-            conditions.setdefault("StringEquals", {})["AWS:SourceAccount"] = params["SourceAccount"]
-        if conditions:
-            statement["Condition"] = conditions
-        policy["Statement"].append(statement)
-        store.put("function-policy", name, policy)
+        # Read, check and write in one write transaction: a statement id stays unique across processes.
+        with store.transaction():
+            policy = policy_of(name)
+            sid = params["StatementId"]
+            if any(statement["Sid"] == sid for statement in policy["Statement"]):
+                raise resource_conflict(
+                    f"The statement id ({sid}) provided already exists. Please specify a new statement id, "
+                    "or remove the existing statement."
+                )
+            principal = params["Principal"]
+            statement: Doc = {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": principal}
+                if "." in principal and not principal.isdigit()
+                else {"AWS": principal},
+                "Action": params["Action"],
+                "Resource": doc["FunctionArn"],
+            }
+            conditions: Doc = {}
+            if params.get("SourceArn"):
+                conditions.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
+            if params.get("SourceAccount"):
+                conditions.setdefault("StringEquals", {})["AWS:SourceAccount"] = params["SourceAccount"]
+            if conditions:
+                statement["Condition"] = conditions
+            policy["Statement"].append(statement)
+            store.put("function-policy", name, policy)
         return {"Statement": orjson.dumps(statement).decode()}
 
     async def get_policy(params: dict[str, Any]) -> Doc:

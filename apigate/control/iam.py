@@ -10,6 +10,7 @@ from the store, with parsed policies kept by their text.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import secrets
 import string
 import time
@@ -24,7 +25,7 @@ from apigate.aws.errors import AwsError
 from apigate.aws.identity import Identity
 from apigate.aws.policy import Decision, Policy, PolicyError, evaluate, evaluate_all, parse_policy
 from apigate.aws.wire import OperationHandler
-from apigate.store.base import DocumentStore
+from apigate.store.base import Conflict, DocumentStore
 
 Doc = dict[str, Any]
 
@@ -175,8 +176,6 @@ def iam_handlers(store: DocumentStore, directory: IamDirectory) -> dict[str, Ope
 
     async def create_user(p: Doc) -> Doc:
         name = p["UserName"]
-        if store.get("iam-user", name) is not None:
-            raise AwsError("EntityAlreadyExists", f"User with name {name} already exists.", 409)
         path = p.get("Path") or "/"
         doc = {
             "Path": path,
@@ -185,7 +184,10 @@ def iam_handlers(store: DocumentStore, directory: IamDirectory) -> dict[str, Ope
             "Arn": f"arn:aws:iam::{account}:user{path}{name}",
             "CreateDate": _now(),
         }
-        store.put("iam-user", name, doc)
+        try:  # names are unique regardless of case, across processes too: the store's rule
+            store.insert("iam-user", name, doc)
+        except Conflict:
+            raise AwsError("EntityAlreadyExists", f"User with name {name} already exists.", 409) from None
         return {"User": _user_out(doc)}
 
     async def get_user(p: Doc) -> Doc:
@@ -244,8 +246,6 @@ def iam_handlers(store: DocumentStore, directory: IamDirectory) -> dict[str, Ope
 
     async def create_role(p: Doc) -> Doc:
         name = p["RoleName"]
-        if store.get("iam-role", name) is not None:
-            raise AwsError("EntityAlreadyExists", f"Role with name {name} already exists.", 409)
         path = p.get("Path") or "/"
         doc = {
             "Path": path,
@@ -258,7 +258,10 @@ def iam_handlers(store: DocumentStore, directory: IamDirectory) -> dict[str, Ope
         }
         if p.get("Description"):
             doc["Description"] = p["Description"]
-        store.put("iam-role", name, doc)
+        try:  # names are unique regardless of case, across processes too: the store's rule
+            store.insert("iam-role", name, doc)
+        except Conflict:
+            raise AwsError("EntityAlreadyExists", f"Role with name {name} already exists.", 409) from None
         return {"Role": _role_out(doc)}
 
     async def get_role(p: Doc) -> Doc:
@@ -340,6 +343,40 @@ def _inline_policies(
     return put, get, list_names, delete
 
 
+def issue_session(store: DocumentStore, account: str, role: Doc, session_name: str, duration: float) -> Doc:
+    """A new STS session of ``role`` (its ``RoleName`` and ``RoleId``), stored so that every process on the
+    data dir knows its key; sessions of the role that have expired are forgotten on the way."""
+    now = time.time()
+    for old in store.list("sts-session", f"role:{role['RoleName']}"):
+        if float(old["ExpiresAt"]) < now:
+            store.delete("sts-session", old["AccessKeyId"])
+    session: Doc = {
+        "AccessKeyId": "ASIA" + _token(_UPPER, 16),
+        "SecretAccessKey": _token(_SECRET, 40),
+        "SessionToken": "FwoGZXIvYXdzE" + _token(string.ascii_letters + string.digits, 300),
+        "ExpiresAt": now + duration,
+        "AssumedRoleId": f"{role['RoleId']}:{session_name}",
+        "Arn": f"arn:aws:sts::{account}:assumed-role/{role['RoleName']}/{session_name}",
+    }
+    store.put("sts-session", str(session["AccessKeyId"]), session, parent=f"role:{role['RoleName']}")
+    return session
+
+
+def execution_role_session(
+    store: DocumentStore, account: str, role_arn: str, session_name: str, duration: float
+) -> Doc:
+    """What Lambda hands a function: a session of its execution role named after the function. The role
+    need not exist in IAM here (templates name roles they never create): its session then has no policies,
+    so under ``--admin-key`` it may call nothing."""
+    role_name = role_arn.rsplit("/", 1)[-1] or "lambda-role"
+    role = store.get("iam-role", role_name)
+    if role is None or role.get("Arn") != role_arn:
+        # A stable made-up RoleId, as IAM's AROA… ids look, so AssumedRoleId reads the same across refreshes.
+        digest = hashlib.sha256(role_arn.encode()).hexdigest().upper()
+        role = {"RoleName": role_name, "RoleId": "AROA" + digest[:17]}
+    return issue_session(store, account, role, session_name, duration)
+
+
 def sts_handlers(store: DocumentStore, directory: IamDirectory) -> dict[str, OperationHandler]:
     account = directory.account_id
 
@@ -369,27 +406,15 @@ def sts_handlers(store: DocumentStore, directory: IamDirectory) -> dict[str, Ope
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
                 400,
             )
-        now = time.time()
-        expires = now + duration
-        # Expired sessions are gone for good: forget them as new ones are made.
-        for old in store.list("sts-session", f"role:{role['RoleName']}"):
-            if float(old["ExpiresAt"]) < now:
-                store.delete("sts-session", old["AccessKeyId"])
-        session = {
-            "AccessKeyId": "ASIA" + _token(_UPPER, 16),
-            "SecretAccessKey": _token(_SECRET, 40),
-            "SessionToken": "FwoGZXIvYXdzE" + _token(string.ascii_letters + string.digits, 300),
-            "ExpiresAt": expires,
-            "AssumedRoleId": f"{role['RoleId']}:{session_name}",
-            "Arn": f"arn:aws:sts::{account}:assumed-role/{role['RoleName']}/{session_name}",
-        }
-        store.put("sts-session", str(session["AccessKeyId"]), session, parent=f"role:{role['RoleName']}")
+        session = issue_session(store, account, role, session_name, duration)
         return {
             "Credentials": {
                 "AccessKeyId": session["AccessKeyId"],
                 "SecretAccessKey": session["SecretAccessKey"],
                 "SessionToken": session["SessionToken"],
-                "Expiration": datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "Expiration": datetime.fromtimestamp(session["ExpiresAt"], UTC).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                ),
             },
             "AssumedRoleUser": {"AssumedRoleId": session["AssumedRoleId"], "Arn": session["Arn"]},
         }

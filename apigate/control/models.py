@@ -18,7 +18,7 @@ from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, drop_none, page, rest_api
 from apigate.control.context import ControlContext
-from apigate.store.base import DocumentStore
+from apigate.store.base import Conflict, DocumentStore
 
 _NAME = re.compile(r"^[A-Za-z0-9]+$")
 DEFAULT_MODELS: dict[str, Doc] = {
@@ -95,8 +95,6 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             raise bad_request("Model content type must be non-empty")
         _check_schema(params.get("schema"))
         list_models(store, api_id)
-        if store.get("model", _key(api_id, name)) is not None:
-            raise conflict("Model name already exists for this REST API")
         doc = drop_none(
             {
                 "id": short_id(6),
@@ -106,7 +104,10 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 "contentType": params["contentType"],
             }
         )
-        store.put("model", _key(api_id, name), doc, parent=api_id)
+        try:
+            store.insert("model", _key(api_id, name), doc, parent=api_id)
+        except Conflict:
+            raise conflict("Model name already exists for this REST API") from None
         return doc
 
     async def get_model(params: dict[str, Any]) -> Doc:

@@ -18,6 +18,7 @@ from apigate.control.common import Doc, drop_none, page, resource, rest_api
 from apigate.control.context import ControlContext
 from apigate.control.models import list_models
 from apigate.dataplane.parameters import InvalidMapping, parse_mappings
+from apigate.store.base import Conflict
 
 VERBS = ("GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD", "ANY")
 INTEGRATION_TYPES = ("HTTP", "AWS", "MOCK", "HTTP_PROXY", "AWS_PROXY")
@@ -64,8 +65,9 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         embed = "methods" in (params.get("embed") or [])
         return _view(resource(ctx, params["restApiId"], params["resourceId"]), embed)
 
-    def check_part(api_id: str, parent: Doc, part: str, moving: str | None = None) -> None:
-        """AWS's rules for a path part under ``parent``; ``moving`` is the resource being renamed or moved."""
+    def check_part(parent: Doc, part: str) -> None:
+        """AWS's rules for a path part under ``parent``. That siblings differ is the store's rule
+        (``uniqueness.RULES``), checked as the resource is written: see ``save_part``."""
         if not _PATH_PART.match(part):
             raise bad_request(
                 "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end "
@@ -75,32 +77,43 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             raise bad_request(
                 f"Cannot create a child of a resource with a greedy path variable: {parent['pathPart']}"
             )
-        siblings = [
-            doc
-            for doc in store.list("resource", api_id)
-            if doc.get("parentId") == parent["id"] and doc["id"] != moving
-        ]
-        for sibling in siblings:
-            if sibling.get("pathPart") == part:
-                raise conflict(f"Another resource with the same parent already has this name: {part}")
-            if _is_variable(part) and _is_variable(sibling.get("pathPart")):
-                raise bad_request(
-                    f"A sibling ({sibling['pathPart']}) of this resource already has a variable path part -- "
-                    "only one is allowed"
-                )
+
+    def save_part(api_id: str, doc: Doc) -> None:
+        """Write a new or renamed resource, answering AWS's errors when a sibling holds its name or the one
+        variable path part a parent may have."""
+        try:
+            save(api_id, doc)
+        except Conflict as exc:
+            if exc.rule != "variablePathPart":
+                raise conflict(
+                    f"Another resource with the same parent already has this name: {doc['pathPart']}"
+                ) from None
+            sibling = next(
+                (
+                    other.get("pathPart")
+                    for other in store.list("resource", api_id)
+                    if other.get("parentId") == doc["parentId"]
+                    and other["id"] != doc["id"]
+                    and _is_variable(other.get("pathPart"))
+                ),
+                None,
+            )
+            raise bad_request(
+                f"A sibling ({sibling}) of this resource already has a variable path part -- only one is allowed"
+            ) from None
 
     async def create_resource(params: dict[str, Any]) -> Doc:
         api_id = params["restApiId"]
         parent = resource(ctx, api_id, params["parentId"])
         part = params.get("pathPart") or ""
-        check_part(api_id, parent, part)
+        check_part(parent, part)
         doc = {
             "id": short_id(6),
             "parentId": parent["id"],
             "pathPart": part,
             "path": _child_path(parent, part),
         }
-        save(api_id, doc)
+        save_part(api_id, doc)
         return doc
 
     async def update_resource(params: dict[str, Any]) -> Doc:
@@ -123,14 +136,16 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             if ancestor == doc["id"]:
                 raise bad_request("Resources cannot be cyclical.")
             ancestor = everything[ancestor].get("parentId")
-        check_part(api_id, parent, doc["pathPart"], moving=doc["id"])
+        check_part(parent, doc["pathPart"])
         doc["path"] = _child_path(parent, doc["pathPart"])
         everything[doc["id"]] = doc
         with store.transaction():  # the subtree's paths change with it
+            save_part(api_id, doc)
             pending = [doc]
             while pending:
                 current = pending.pop()
-                save(api_id, current)
+                if current is not doc:
+                    save(api_id, current)
                 for child in everything.values():
                     if child.get("parentId") == current["id"]:
                         child["path"] = _child_path(current, child["pathPart"])
@@ -166,6 +181,12 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         check_method_authorizer(store, api_id, fields)
 
     async def put_method(params: dict[str, Any]) -> Doc:
+        # Methods live inside the resource's document: read, check and write it in one write transaction,
+        # so "already exists" holds across processes (and neither's method is lost).
+        with store.transaction():
+            return new_method(params)
+
+    def new_method(params: dict[str, Any]) -> Doc:
         api_id = params["restApiId"]
         res = resource(ctx, api_id, params["resourceId"])
         verb = params["httpMethod"]

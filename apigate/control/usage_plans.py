@@ -20,6 +20,7 @@ from apigate.control.deploy import setting_key_path
 from apigate.model import ApiKeyEntry, KeyPlan, PlanIndex
 from apigate.state import Limit, Period, Quota, StateUnavailable
 from apigate.state.quota_period import utc_day
+from apigate.store.base import Conflict
 
 _PERIODS = ("DAY", "WEEK", "MONTH")
 
@@ -227,12 +228,19 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             raise bad_request("Invalid key type specified. Must be one of: [API_KEY]")
         if store.get("apikey", key_id) is None:
             raise not_found("Invalid API Key identifier specified")
-        if store.get("usageplankey", f"{plan['id']}/{key_id}") is not None:
-            raise conflict(f"Usage Plan {plan['id']} already contains API Key {key_id}")
-        check_key_stages(plan, key_id)
-        store.put(
-            "usageplankey", f"{plan['id']}/{key_id}", {"id": key_id, "type": "API_KEY"}, parent=plan["id"]
-        )
+        # One write transaction: the stage check reads other plans' keys, which another process may be adding;
+        # its error rolls the insert back.
+        with store.transaction():
+            try:
+                store.insert(
+                    "usageplankey",
+                    f"{plan['id']}/{key_id}",
+                    {"id": key_id, "type": "API_KEY"},
+                    parent=plan["id"],
+                )
+            except Conflict:
+                raise conflict(f"Usage Plan {plan['id']} already contains API Key {key_id}") from None
+            check_key_stages(plan, key_id)
         refresh_plans(ctx)
         return plan_key_doc(plan["id"], key_id)
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 
 from apigate.aws.ids import request_id
 from apigate.dataplane.events import request_time
+from apigate.dataplane.request_path import canonical_segments
 from apigate.model.http import DeployedHttpApi, HttpRoute
 from apigate.server.message import Request
 
@@ -30,6 +31,12 @@ class HttpCall:
     path_parameters: dict[str, str] = field(default_factory=dict)
     authorizer: dict[str, Any] | None = None  # requestContext.authorizer
     request_id: str = field(default_factory=request_id)
+    # The path as routing sees it (decoded, empty and dot segments resolved): the router and the route ARN
+    # derive from these, never from ``path`` (see request_path.py).
+    segments: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.segments = canonical_segments(self.path)
 
 
 def _is_text(content_type: str | None) -> bool:

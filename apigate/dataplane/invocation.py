@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from apigate.aws.ids import extended_request_id, request_id
+from apigate.dataplane.request_path import canonical_segments
 from apigate.model import DeployedApi, KeyPlan, RestMethod
 from apigate.server.message import Request, Response
 
@@ -47,6 +48,12 @@ class Invocation:
     iam_identity: Identity | None = None  # who signed the request (AWS_IAM methods): $context.identity.*
     # The resource policy explicitly allowed the call: a Lambda authorizer's silence then suffices (Table A).
     policy_allowed: bool = False
+    # The path below the stage as routing sees it (decoded, empty and dot segments resolved): the router, the
+    # method ARN and every key derive from these, never from ``path`` (see request_path.py).
+    segments: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.segments = canonical_segments(self.path)
 
     def log(self, line: str) -> None:
         if self.test_log is not None:

@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 from apigate.aws.identity import Identities
 from apigate.dataplane.authorizers.cache import AuthorizerCache
@@ -24,6 +23,7 @@ from apigate.dataplane.authorizers.step import AuthorizerStep
 from apigate.dataplane.gateway_responses import respond
 from apigate.dataplane.integrations import Integration, IntegrationServices
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.request_path import canonical_segments
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.steps import (
     ApiKeyStep,
@@ -49,13 +49,8 @@ def _applies(step: Step, method: RestMethod) -> bool:
     return True if check is None else bool(check(method))
 
 
-def split_path(path: str) -> list[str]:
-    """Decoded path segments below the stage; a trailing slash is ignored, as AWS does."""
-    stripped = path.strip("/")
-    if not stripped:
-        return []
-    parts = stripped.split("/")
-    return [unquote(part) for part in parts] if "%" in stripped else parts
+# Decoded path segments below the stage, empty and dot segments resolved (TestInvokeMethod routes with it too).
+split_path = canonical_segments
 
 
 @dataclass(slots=True)
@@ -150,7 +145,7 @@ class Pipeline:
     def route(inv: Invocation) -> RestMethod:
         if inv.method is not None:  # TestInvokeMethod names the method itself
             return inv.method
-        match = inv.api.route(inv.request.method, split_path(inv.path))
+        match = inv.api.route(inv.request.method, inv.segments)
         if match is None:
             raise GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN)
         inv.method = match.method

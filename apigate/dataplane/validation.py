@@ -9,12 +9,15 @@ validationErrorString holds one entry, worded as AWS words it for the common key
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 import fastjsonschema
 import orjson
+from fastjsonschema.draft04 import CodeGeneratorDraft04
 
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.regex_budget import RegexBudgetExceeded, compile_user_regex, time_budget
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import RequestValidation, RestMethod
 
@@ -27,6 +30,25 @@ def _present(inv: Invocation, location: str, name: str) -> bool:
     if location in ("header", "multivalueheader"):
         return inv.request.header(name) is not None
     return True
+
+
+REGEX_SECONDS: Final = 0.1  # backtracking-regex time shared by one body's validation
+_FORMAT_KEYS: Final = frozenset(f"{name}_re_pattern" for name in CodeGeneratorDraft04.FORMAT_REGEXS)
+
+
+def bound_schema_patterns(validate: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Swap the ``pattern``/``patternProperties`` regexes fastjsonschema compiled with ``re`` for budgeted ones.
+
+    The generated code looks them up by their source in its ``REGEX_PATTERNS`` global, calling ``.search`` (and
+    ``.match`` for the built-in formats, which are ours and stay). fastjsonschema rewrites ``$`` to ``\\Z`` for
+    ``re``; RE2's ``$`` already means the very end. Raises ``UserRegexError`` for a pattern no engine accepts.
+    """
+    patterns = getattr(validate, "__globals__", {}).get("REGEX_PATTERNS")
+    if isinstance(patterns, dict):
+        for source in list(patterns):
+            if source not in _FORMAT_KEYS:
+                patterns[source] = compile_user_regex(source)
+    return validate
 
 
 def _body(inv: Invocation) -> Any:
@@ -48,11 +70,16 @@ def validate(inv: Invocation, rules: RequestValidation) -> None:
     if model is None:
         return
     try:
-        model.validate(_body(inv))
-    except orjson.JSONDecodeError as exc:
+        with time_budget(REGEX_SECONDS):
+            model.validate(_body(inv))
+    except orjson.JSONDecodeError as exc:  # also orjson's depth limit (1024 levels)
         _invalid(inv, content_type, f"[Invalid JSON: {exc}]")
     except fastjsonschema.JsonSchemaValueException as exc:
         _invalid(inv, content_type, f"[{_aws_wording(exc)}]")
+    except RegexBudgetExceeded as exc:  # a backtracking model pattern ran out of time on this body
+        _invalid(inv, content_type, f"[{exc}]")
+    except RecursionError:  # a recursive model ($ref to itself) over a body nested ~300+ levels
+        _invalid(inv, content_type, "[instance nests too deeply to validate]")
 
 
 _JAVA_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}

@@ -262,7 +262,10 @@ def _http_api(
                     file=file,
                     resource=route["function"],
                 )
-            operation["security"] = [{authorizer: list(event_auth.get("AuthorizationScopes") or [])}]
+            # The event's scopes, else the authorizer's own (SAM's rule: an empty list falls back too).
+            configured = (auth.get("Authorizers") or {}).get(authorizer) or {}
+            scopes = event_auth.get("AuthorizationScopes") or configured.get("AuthorizationScopes") or []
+            operation["security"] = [{authorizer: list(scopes)}]
         paths.setdefault(path, {})[method] = operation
     cors = props.get("CorsConfiguration")
     if cors is True:
@@ -493,8 +496,8 @@ def _rest_auth(
                         file=file,
                         resource=logical_id,
                     )
-                chosen = event.get("AuthorizationScopes")  # the event's own, else the authorizer's
-                security.append({name: list(scopes[name] if chosen is None else chosen)})
+                # The event's own, else the authorizer's (SAM's rule: an empty list falls back too).
+                security.append({name: list(event.get("AuthorizationScopes") or scopes[name])})
             api_key = bool(auth.get("ApiKeyRequired")) and (key_on_preflight or not preflight)
             if event.get("ApiKeyRequired", api_key):
                 security.append({_API_KEY: []})

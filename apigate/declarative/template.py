@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 import yaml
 
+from apigate.aws import limits
+
 Doc = dict[str, Any]
 
 
@@ -25,7 +27,7 @@ class TemplateError(Exception):
         return ": ".join([*where, self.detail])
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(limits.BoundedLoader):
     """Safe YAML, CloudFormation's tags, and no implicit timestamps (``AWSTemplateFormatVersion: 2010-09-09``)."""
 
 
@@ -88,17 +90,23 @@ for _name in _FUNCTIONS:
 
 
 def parse(text: str, file: Path | str = "<template>") -> Doc:
+    """A template's document; size, depth and YAML alias expansion bounded as for imports (``aws.limits``)."""
     document: Any
-    if text.lstrip().startswith("{"):
-        try:
-            document = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise TemplateError(f"invalid JSON: {exc}", file=file) from exc
-    else:
-        try:
-            document = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-        except yaml.YAMLError as exc:
-            raise TemplateError(f"invalid YAML: {exc}".replace("\n", " "), file=file) from exc
+    try:
+        limits.check_size(text, what="template")
+        if text.lstrip().startswith("{"):
+            try:
+                document = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                raise TemplateError(f"invalid JSON: {exc}", file=file) from exc
+        else:
+            try:
+                document = limits.load_yaml(text, _Loader)
+            except yaml.YAMLError as exc:
+                raise TemplateError(f"invalid YAML: {exc}".replace("\n", " "), file=file) from exc
+        limits.check_depth(document)
+    except limits.DocumentLimitError as exc:
+        raise TemplateError(str(exc), file=file) from exc
     if not isinstance(document, dict):
         raise TemplateError("a template is a mapping with a Resources section", file=file)
     if not isinstance(document.get("Resources"), dict) or not document["Resources"]:

@@ -67,6 +67,8 @@ class CodeStore:
         home, hex_digest = self._home(function_name), _hex(sha256_b64)
         code_dir = home / hex_digest
         if code_dir.is_dir():
+            # Unpacked 0700 by earlier versions: the function's own (unprivileged) user must enter it.
+            os.chmod(code_dir, 0o755)
             return code_dir
         zip_bytes = self._read_zip(home, hex_digest)
         _unpack(zip_bytes, _checked_members(zip_bytes), code_dir)
@@ -130,6 +132,9 @@ def _unpack(zip_bytes: bytes, members: list[zipfile.ZipInfo], code_dir: Path) ->
     # Unpack beside the target and rename: a directory that exists is always complete.
     staging = Path(tempfile.mkdtemp(prefix=f".{code_dir.name}-", dir=code_dir.parent))
     try:
+        # mkdtemp makes it 0700: the function's own (unprivileged) user must enter it. What guards it is
+        # above: the data dir and its functions/ are the gateway's alone (see config.prepare_data_dir).
+        os.chmod(staging, 0o755)
         with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
             for info in members:
                 _extract(archive, info, staging)

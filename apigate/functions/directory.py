@@ -6,12 +6,22 @@ same way whichever side calls it.
 
 from __future__ import annotations
 
+import time
+
 from apigate.aws.errors import function_not_found
 from apigate.config import Settings
+from apigate.control.iam import execution_role_session
 from apigate.functions.code_store import CodeStore
+from apigate.functions.environment import RUNTIME_DIR
 from apigate.functions.runtime import FunctionRuntime, InvokeResult
-from apigate.functions.spec import FunctionSpec
+from apigate.functions.sandbox import Sandbox, function_user
+from apigate.functions.spec import Credentials, FunctionSpec
 from apigate.store.base import Document, DocumentStore
+
+# A function's role session lasts 12 hours (IAM's longest) and is replaced an hour before it ends: longer than
+# any invocation (Lambda's 15 minutes), so a call started on a warm worker never outlives its credentials.
+SESSION_SECONDS = 12 * 3600
+SESSION_RENEW_BEFORE_SECONDS = 3600
 
 
 def name_of(function_name: str) -> str:
@@ -32,13 +42,16 @@ class FunctionDirectory:
         self.settings = settings
         self.store = store
         self.code = CodeStore(settings.data_dir / "functions")
+        user = function_user(settings.function_user)
         self.runtime = FunctionRuntime(
             settings.data_dir / "logs",
             settings.base_url,
             max_workers_per_function=settings.max_workers_per_function,
             init_timeout=settings.function_init_timeout,
+            sandbox=None if user is None else Sandbox(user, RUNTIME_DIR),
         )
         self._specs: dict[str, FunctionSpec] = {}
+        self._renew_at: dict[str, float] = {}  # by function name: when its spec's credentials are replaced
 
     def arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{name}"
@@ -52,10 +65,11 @@ class FunctionDirectory:
 
     def spec(self, name: str) -> FunctionSpec:
         spec = self._specs.get(name)
-        if spec is None:
+        if spec is None or self._renew_at[name] < time.time():
             doc = self.store.get("function", name)
             if doc is None:
                 raise FunctionMissing(name)
+            credentials = self._credentials(name, doc["Role"])
             spec = FunctionSpec(
                 name=name,
                 arn=doc["FunctionArn"],
@@ -68,9 +82,21 @@ class FunctionDirectory:
                 memory_size=int(doc["MemorySize"]),
                 region=self.settings.region,
                 account_id=self.settings.account_id,
+                credentials=credentials,
             )
             self._specs[name] = spec
+            self._renew_at[name] = credentials.expires_at - SESSION_RENEW_BEFORE_SECONDS
         return spec
+
+    def _credentials(self, name: str, role_arn: str) -> Credentials:
+        """A new session of the function's execution role, named after the function as Lambda names it. New
+        credentials make a new spec, so the function's next workers start with them (see FunctionSpec)."""
+        session = execution_role_session(
+            self.store, self.settings.account_id, role_arn, name, SESSION_SECONDS
+        )
+        return Credentials(
+            session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"], session["ExpiresAt"]
+        )
 
     async def invoke(self, name: str, payload: bytes, *, request_id: str | None = None) -> InvokeResult:
         return await self.runtime.invoke(self.spec(name), payload, request_id=request_id)

@@ -7,7 +7,7 @@ import secrets
 import time
 from pathlib import Path
 
-from .spec import RESERVED_ENVIRONMENT_KEYS, FunctionSpec
+from .spec import RESERVED_ENVIRONMENT_KEYS, Credentials, FunctionSpec
 
 __all__ = ["RUNTIME_DIR", "new_log_stream_name", "worker_environment"]
 
@@ -16,16 +16,13 @@ RUNTIME_DIR = str(Path(__file__).resolve().parents[2])
 
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
-# What functions sign their calls to the gateway with: placeholders, or the admin key under `serve --admin-key`.
-_credentials = ("test", "test")
-
-
-def set_credentials(access_key: str, secret: str) -> None:
-    global _credentials
-    _credentials = (access_key, secret)
+# A spec without credentials (the runtime used on its own, without a gateway): values SDKs accept, so that they
+# sign requests to the gateway instead of hunting for real credentials.
+_PLACEHOLDER = Credentials("test", "test", "test", 0.0)
 
 
 def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: str) -> dict[str, str]:
+    credentials = spec.credentials or _PLACEHOLDER
     env = {
         "PATH": os.environ.get("PATH", _DEFAULT_PATH),
         "LANG": "en_US.UTF-8",
@@ -43,10 +40,10 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,
         "AWS_ENDPOINT_URL": endpoint_url,
-        # Placeholders so SDKs sign requests to the gateway instead of hunting for real credentials.
-        "AWS_ACCESS_KEY_ID": _credentials[0],
-        "AWS_SECRET_ACCESS_KEY": _credentials[1],
-        "AWS_SESSION_TOKEN": "test",
+        # The execution role's session, as Lambda gives it: never the gateway's admin key.
+        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+        "AWS_SESSION_TOKEN": credentials.session_token,
         "_HANDLER": spec.handler,
     }
     for key, value in spec.environment.items():

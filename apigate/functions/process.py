@@ -17,10 +17,11 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from . import frames
 from .procfs import peak_rss_kb
+from .sandbox import Sandbox
 
 __all__ = ["Reply", "WorkerGone", "WorkerProcess"]
 
@@ -149,8 +150,15 @@ class WorkerProcess:
 
     @classmethod
     async def spawn(
-        cls, *, cwd: Path, env: dict[str, str], sink: Callable[[bytes], None], log_stream_name: str
+        cls,
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        sink: Callable[[bytes], None],
+        log_stream_name: str,
+        sandbox: Sandbox | None = None,
     ) -> WorkerProcess:
+        """Start a worker in ``cwd``; with a ``sandbox``, as its unprivileged user (see sandbox.py)."""
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         out_read, out_write = os.pipe()
@@ -158,16 +166,24 @@ class WorkerProcess:
             # A larger pipe lets a chatty function write more per wake-up of the reader.
             fcntl.fcntl(out_read, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-u", "-m", "apigate.functions.worker", str(theirs.fileno())],
-                stdin=subprocess.DEVNULL,
-                stdout=out_write,
-                stderr=out_write,  # one pipe keeps prints and tracebacks in order
-                pass_fds=(theirs.fileno(),),
-                cwd=cwd,
-                env=env,
-                start_new_session=True,  # its own process group: one killpg ends its children too
-            )
+            with contextlib.ExitStack() as stack:
+                options: dict[str, Any] = {}
+                argv = [sys.executable, "-u", "-m", "apigate.functions.worker", str(theirs.fileno())]
+                if sandbox is not None:
+                    options = stack.enter_context(sandbox.spawning(cwd, env))
+                    argv[0] = options.pop("argv0")
+                    argv.append("--sandboxed")
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out_write,
+                    stderr=out_write,  # one pipe keeps prints and tracebacks in order
+                    pass_fds=(theirs.fileno(), *options.pop("pass_fds", ())),
+                    cwd=cwd,  # entered as the gateway's user, before the switch to the function's
+                    env=env,
+                    start_new_session=True,  # its own process group: one killpg ends its children too
+                    **options,
+                )
         except BaseException:
             ours.close()
             os.close(out_read)

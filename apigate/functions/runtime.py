@@ -27,6 +27,7 @@ from .environment import new_log_stream_name, worker_environment
 from .logs import InvocationLog, LogDirectory, report_line
 from .pool import WorkerPool
 from .process import Reply, WorkerGone, WorkerProcess
+from .sandbox import Sandbox
 from .spec import FunctionSpec
 
 __all__ = ["FunctionRuntime", "InvokeResult", "InvokeStatus", "WorkerStartError"]
@@ -64,8 +65,10 @@ class FunctionRuntime:
         *,
         max_workers_per_function: int = 8,
         init_timeout: float = INIT_TIMEOUT_SECONDS,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self._logs = LogDirectory(log_dir)
+        self._sandbox = sandbox  # workers as an unprivileged user (a gateway running as root)
         self._endpoint_url = endpoint_url
         self._max_workers = max_workers_per_function
         self._init_timeout = init_timeout
@@ -154,6 +157,8 @@ class FunctionRuntime:
             self._watch_timer.cancel()
             self._watch_timer = None
         self._logs.close_all()
+        if self._sandbox is not None:
+            self._sandbox.close()
 
     def _pool(self, spec: FunctionSpec) -> WorkerPool:
         pool = self._pools.get(spec.name)
@@ -171,6 +176,7 @@ class FunctionRuntime:
                 env=worker_environment(spec, self._endpoint_url, stream),
                 sink=log.feed,  # init output opens this invocation's block
                 log_stream_name=stream,
+                sandbox=self._sandbox,
             )
         except OSError as e:
             raise WorkerStartError(f"cannot start a worker for {spec.name}: {e}") from e

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import NamedTuple
 
-__all__ = ["RESERVED_ENVIRONMENT_KEYS", "FunctionSpec"]
+__all__ = ["RESERVED_ENVIRONMENT_KEYS", "Credentials", "FunctionSpec"]
 
 # Lambda refuses these in a function's Environment; the runtime owns them.
 RESERVED_ENVIRONMENT_KEYS = frozenset(
@@ -36,6 +37,16 @@ RESERVED_ENVIRONMENT_KEYS = frozenset(
     }
 )
 
+
+class Credentials(NamedTuple):
+    """A session of the function's execution role, as Lambda puts it in a function's environment."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expires_at: float  # epoch seconds
+
+
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -54,6 +65,8 @@ class FunctionSpec:
     memory_size: int = 128  # MB
     region: str = "us-east-1"
     account_id: str = "000000000000"
+    # The execution role's session (None: placeholder values, for a runtime used without a gateway).
+    credentials: Credentials | None = field(default=None, repr=False)
     # Workers are pooled by this digest, so an update never reuses a worker of the old config.
     worker_key: str = field(init=False, repr=False, compare=False)
 
@@ -76,6 +89,8 @@ class FunctionSpec:
             self.memory_size,
             self.region,
             self.account_id,
+            # New credentials mean new workers: an environment keeps the credentials it started with.
+            self.credentials.access_key_id if self.credentials else None,
         ]
         digest = hashlib.sha256(json.dumps(config).encode()).hexdigest()
         object.__setattr__(self, "worker_key", digest)

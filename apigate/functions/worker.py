@@ -303,7 +303,22 @@ def _memory_backstop() -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
+_PR_SET_DUMPABLE = 4
+
+
+def _not_dumpable() -> None:
+    """Workers of every function share one user in a sandbox: without this, one function could read
+    another's /proc/PID/environ (its credentials) and its open code directory, or ptrace it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+
+
 def main(argv: list[str]) -> int:
+    if "--sandboxed" in argv[2:]:
+        _not_dumpable()  # before any of the function's code runs
     channel = socket.socket(fileno=int(argv[1]))
     os.set_inheritable(channel.fileno(), False)  # user subprocesses must not hold the channel
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()

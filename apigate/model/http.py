@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 from apigate.state import Limit
 
@@ -98,9 +97,8 @@ class DeployedHttpApi:
     default_route: HttpRoute | None
     cors: Cors | None = None
 
-    def match(self, verb: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
-        stripped = path.strip("/")
-        parts = stripped.split("/") if stripped else []
+    def match(self, verb: str, parts: list[str]) -> tuple[HttpRoute, dict[str, str]] | None:
+        """The route for a canonical path (decoded once, empty and dot segments resolved: request_path.py)."""
         for route in self.routes:
             if route.method != "ANY" and route.method != verb:
                 continue
@@ -119,16 +117,14 @@ def _match(segments: tuple[str, ...], parts: list[str]) -> dict[str, str] | None
             rest = parts[index:]
             if not rest:
                 return None
-            params[segment[1:-2]] = unquote("/".join(rest))
+            params[segment[1:-2]] = "/".join(rest)
             return params
         if index >= len(parts):
             return None
         part = parts[index]
         if segment.startswith("{"):
-            if not part:
-                return None
-            params[segment[1:-1]] = unquote(part)
-        elif segment != unquote(part):
+            params[segment[1:-1]] = part
+        elif segment != part:
             return None
     if len(parts) != len(segments):
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from apigate.state import Limit
 if TYPE_CHECKING:
     from apigate.aws.policy import Policy
     from apigate.dataplane.mapping import Template
+    from apigate.dataplane.regex_budget import UserRegex
     from apigate.dataplane.responses import CustomResponse
 
 
@@ -54,7 +54,7 @@ class RequestValidation:
 @dataclass(frozen=True, slots=True)
 class IntegrationResponse:
     status_code: str
-    selection_pattern: re.Pattern[str] | None  # None: the default response
+    selection_pattern: UserRegex | None  # None: the default response
     response_parameters: tuple[ParameterMapping, ...] = ()
     response_templates: Mapping[str, Template] = field(default_factory=dict)
     content_handling: str | None = None
@@ -90,7 +90,7 @@ class RestAuthorizer:
     uri: str  # the Lambda invocation URI ("" for Cognito)
     # (kind, name): kind is header, multivalueheader, querystring, multivaluequerystring, stageVariables, context.
     identity_sources: tuple[tuple[str, str], ...]
-    validation: re.Pattern[str] | None  # identityValidationExpression (TOKEN: the token; Cognito: ``aud``)
+    validation: UserRegex | None  # identityValidationExpression (TOKEN: the token; Cognito: ``aud``)
     ttl_seconds: int  # authorizerResultTtlInSeconds; 0: results are not cached
     user_pools: tuple[tuple[str, str], ...] = ()  # (region, pool id) of each provider ARN
 
@@ -149,7 +149,11 @@ class DeployedApi:
     endpoint_type: str = "EDGE"  # PRIVATE: served only through a private listener (`serve --private-listen`)
 
     def route(self, http_method: str, segments: list[str]) -> RouteMatch | None:
-        """Find the method for a path: literal segments beat ``{param}``, ``{proxy+}`` takes the rest."""
+        """Find the method for a path: literal segments beat ``{param}``, ``{proxy+}`` takes the rest.
+
+        ``segments`` are canonical (``Invocation.segments``: decoded once, no empty or dot segments), so the
+        path parameters, and everything keyed by the matched method, are the same for every spelling of a path.
+        """
         params: dict[str, str] = {}
         method = _walk(self.root, http_method, segments, 0, params)
         return None if method is None else RouteMatch(method, params)

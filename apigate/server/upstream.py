@@ -13,7 +13,7 @@ import contextlib
 import math
 import socket
 import ssl
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
@@ -27,6 +27,8 @@ __all__ = [
     "UpstreamRequestError",
     "UpstreamResponse",
     "UpstreamTimeout",
+    "end_to_end",
+    "with_added",
 ]
 
 
@@ -85,6 +87,36 @@ HOP_BY_HOP = frozenset(
 )
 # A name can only be hop-by-hop if it has one of these lengths: lower() only those (most headers are not).
 HOP_BY_HOP_LENGTHS = frozenset(len(name) for name in HOP_BY_HOP)
+
+
+def end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A client's headers as a proxy forwards them: the headers its ``Connection`` names (RFC 9110 §7.6.1) and
+    ``Connection`` itself removed. Integrations call this on the client's headers *before* they add the headers
+    the API maps (``requestParameters``), so a client cannot name away a header the gateway adds; the pool would
+    otherwise apply the client's ``Connection`` to the finished list. The list is returned as it is (no copy)
+    when ``Connection`` names nothing beyond the fixed hop-by-hop set, which the pool drops anyway: the usual
+    ``keep-alive`` or ``close``."""
+    listed: set[str] | None = None
+    for name, value in headers:
+        if len(name) == 10 and name.lower() == "connection":
+            for token in value.split(","):
+                token = token.strip().lower()
+                if token and token not in HOP_BY_HOP and token != "close":
+                    listed = listed or {"connection"}
+                    listed.add(token)
+    if listed is None:
+        return headers
+    return [(k, v) for k, v in headers if k.lower() not in listed]
+
+
+def with_added(headers: list[tuple[str, str]], added: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` (already :func:`end_to_end`) with ``added`` replacing any header of the same name. Added
+    hop-by-hop names are left out: the pool computes those, and an added ``Connection`` would name headers away."""
+    extra = [(k, v) for k, v in added if len(k) not in HOP_BY_HOP_LENGTHS or k.lower() not in HOP_BY_HOP]
+    lowered = {name.lower() for name, _ in extra}
+    return [(k, v) for k, v in headers if k.lower() not in lowered] + extra
+
+
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _WRITE_JOIN_MAX = 64 * 1024

@@ -24,6 +24,7 @@ __all__ = [
     "ConnectionInfo",
     "LocalConnections",
     "MemoryConnectionDirectory",
+    "Owner",
     "PostResult",
     "RedisConnectionDirectory",
     "connection_directory",
@@ -41,6 +42,15 @@ class ConnectionInfo:
     source_ip: str
     user_agent: str
     last_active_at: int  # epoch milliseconds
+
+
+# Which API and stage a connection must belong to for an @connections call to reach it: (api id, stage).
+Owner = tuple[str, str]
+
+
+def _owned(info: ConnectionInfo | None, owner: Owner | None) -> bool:
+    """The connection exists and, when an owner is named, belongs to that API and stage."""
+    return info is not None and (owner is None or (info.api_id, info.stage) == owner)
 
 
 class PostResult(Enum):
@@ -70,9 +80,9 @@ class ConnectionDirectory(Protocol):
 
     async def get(self, connection_id: str) -> ConnectionInfo | None: ...
 
-    async def post(self, connection_id: str, data: bytes) -> PostResult: ...
+    async def post(self, connection_id: str, data: bytes, owner: Owner | None = None) -> PostResult: ...
 
-    async def delete(self, connection_id: str) -> bool: ...
+    async def delete(self, connection_id: str, owner: Owner | None = None) -> bool: ...
 
     async def close(self) -> None: ...
 
@@ -98,11 +108,17 @@ class MemoryConnectionDirectory:
     async def get(self, connection_id: str) -> ConnectionInfo | None:
         return self._local.info(connection_id) if self._local else None
 
-    async def post(self, connection_id: str, data: bytes) -> PostResult:
-        return self._local.post(connection_id, data) if self._local else PostResult.GONE
+    async def post(self, connection_id: str, data: bytes, owner: Owner | None = None) -> PostResult:
+        local = self._local
+        if local is None or (owner is not None and not _owned(local.info(connection_id), owner)):
+            return PostResult.GONE
+        return local.post(connection_id, data)
 
-    async def delete(self, connection_id: str) -> bool:
-        return self._local.disconnect(connection_id) if self._local else False
+    async def delete(self, connection_id: str, owner: Owner | None = None) -> bool:
+        local = self._local
+        if local is None or (owner is not None and not _owned(local.info(connection_id), owner)):
+            return False
+        return local.disconnect(connection_id)
 
     async def close(self) -> None:
         pass
@@ -237,21 +253,28 @@ class RedisConnectionDirectory:
             int(record["lastActiveAt"]),
         )
 
-    async def post(self, connection_id: str, data: bytes) -> PostResult:
-        if self._local is not None and self._local.info(connection_id) is not None:
-            return self._local.post(connection_id, data)
-        return await self._relay(b"P", connection_id, data)
+    async def post(self, connection_id: str, data: bytes, owner: Owner | None = None) -> PostResult:
+        info = self._local.info(connection_id) if self._local is not None else None
+        if info is not None and self._local is not None:
+            return self._local.post(connection_id, data) if _owned(info, owner) else PostResult.GONE
+        return await self._relay(b"P", connection_id, data, owner)
 
-    async def delete(self, connection_id: str) -> bool:
-        if self._local is not None and self._local.info(connection_id) is not None:
-            return self._local.disconnect(connection_id)
-        return await self._relay(b"D", connection_id, b"") is PostResult.SENT
+    async def delete(self, connection_id: str, owner: Owner | None = None) -> bool:
+        info = self._local.info(connection_id) if self._local is not None else None
+        if info is not None and self._local is not None:
+            return _owned(info, owner) and self._local.disconnect(connection_id)
+        return await self._relay(b"D", connection_id, b"", owner) is PostResult.SENT
 
-    async def _relay(self, operation: bytes, connection_id: str, data: bytes) -> PostResult:
-        node = await self._client.hget(self._key(connection_id), "node")
-        if node is None:
+    async def _relay(
+        self, operation: bytes, connection_id: str, data: bytes, owner: Owner | None
+    ) -> PostResult:
+        # The owner comes in the same round trip as the node: checking it costs nothing extra.
+        node, api, stage = (
+            value.decode() if isinstance(value, bytes) else value
+            for value in await self._client.hmget(self._key(connection_id), ["node", "api", "stage"])
+        )
+        if node is None or (owner is not None and (api, stage) != owner):
             return PostResult.GONE
-        node = node.decode() if isinstance(node, bytes) else node
         receivers = await self._client.publish(
             self._channel(node), operation + b" " + connection_id.encode() + b"\n" + data
         )

@@ -3,6 +3,10 @@
 A management call acknowledges only after its transaction committed, so a crash loses nothing acknowledged.
 A write that fails for want of disk space is rolled back whole and raised as ``OSError(ENOSPC)`` naming the
 data dir; reads, and so serving, go on, and writes work again once space is freed.
+
+Uniqueness (see ``uniqueness``) lives in a second table, ``claims``, whose primary key is the claimed value:
+a write checks and records its claims in its own ``BEGIN IMMEDIATE`` transaction, which holds SQLite's
+write lock from its first statement, so two processes on one data dir cannot both pass the check.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from pathlib import Path
 
 import orjson
 
-from apigate.store.base import Document
+from apigate.store import uniqueness
+from apigate.store.base import Conflict, Document
+
+_Claims = list[tuple[str, str]]  # (rule, value); named here because the class's own ``list`` shadows it
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -27,6 +34,16 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (kind, key)
 );
 CREATE INDEX IF NOT EXISTS documents_by_parent ON documents (kind, parent);
+CREATE TABLE IF NOT EXISTS claims (
+    kind   TEXT NOT NULL,
+    rule   TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    parent TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (kind, rule, value)
+);
+CREATE INDEX IF NOT EXISTS claims_by_owner ON claims (kind, key);
+CREATE INDEX IF NOT EXISTS claims_by_parent ON claims (parent);
 """
 
 
@@ -42,6 +59,38 @@ class SqliteStore:
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self._depth = 0
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring the claims up to ``uniqueness.VERSION``: a data dir from before a rule existed (or before
+        claims existed at all) gets every claim its documents make. Several processes may open one data dir
+        at once: the version is read again under the write lock, so one of them does the work."""
+        if self._version() == uniqueness.VERSION:
+            return
+        with self.transaction():
+            if self._version() == uniqueness.VERSION:
+                return
+            self._db.execute("DELETE FROM claims")
+            for kind in uniqueness.RULES:
+                rows = self._db.execute(
+                    "SELECT key, parent, body FROM documents WHERE kind=? ORDER BY rowid", (kind,)
+                ).fetchall()
+                for key, parent, body in rows:
+                    # OR IGNORE: duplicates an older version let in keep the first (oldest) as the holder.
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO claims (kind, rule, value, key, parent) VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (kind, rule, value, key, parent)
+                            for rule, value in uniqueness.claims(kind, _decode(body), parent)
+                        ],
+                    )
+            # PRAGMA takes no parameters; VERSION is our own integer.
+            self._db.execute(f"PRAGMA user_version={int(uniqueness.VERSION)}")
+
+    def _version(self) -> int:
+        with self._lock:
+            row = self._db.execute("PRAGMA user_version").fetchone()
+        return int(row[0])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -98,22 +147,60 @@ class SqliteStore:
                 )
             return [_decode(row[0]) for row in rows.fetchall()]
 
+    def insert(self, kind: str, key: str, document: Document, parent: str = "") -> None:
+        with self.transaction():
+            exists = self._db.execute("SELECT 1 FROM documents WHERE kind=? AND key=?", (kind, key))
+            if exists.fetchone() is not None:
+                raise Conflict(kind, key, "key")
+            self._write(kind, key, document, parent)
+
     def put(self, kind: str, key: str, document: Document, parent: str = "") -> None:
         with self.transaction():
-            self._db.execute(
-                "INSERT INTO documents (kind, key, parent, body) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (kind, key) DO UPDATE SET body=excluded.body, parent=excluded.parent",
-                (kind, key, parent, orjson.dumps(document)),
+            self._write(kind, key, document, parent)
+
+    def _write(self, kind: str, key: str, document: Document, parent: str) -> None:
+        """Check every claim before writing anything: a caller may catch ``Conflict`` and go on inside its
+        own transaction, which must then hold no half of this write."""
+        claimed = []
+        for rule, value in uniqueness.claims(kind, document, parent):
+            holder = self._db.execute(
+                "SELECT key FROM claims WHERE kind=? AND rule=? AND value=?", (kind, rule, value)
+            ).fetchone()
+            if holder is None or holder[0] == key:
+                claimed.append((rule, value))
+            elif (rule, value) not in self._stored_claims(kind, key):
+                raise Conflict(kind, key, rule)
+            # else: a duplicate from before the rule existed (see _migrate) stays updatable, unclaimed.
+        self._db.execute(
+            "INSERT INTO documents (kind, key, parent, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (kind, key) DO UPDATE SET body=excluded.body, parent=excluded.parent",
+            (kind, key, parent, orjson.dumps(document)),
+        )
+        if kind in uniqueness.RULES:
+            self._db.execute("DELETE FROM claims WHERE kind=? AND key=?", (kind, key))
+            self._db.executemany(
+                "INSERT INTO claims (kind, rule, value, key, parent) VALUES (?, ?, ?, ?, ?)",
+                [(kind, rule, value, key, parent) for rule, value in claimed],
             )
+
+    def _stored_claims(self, kind: str, key: str) -> _Claims:
+        row = self._db.execute(
+            "SELECT parent, body FROM documents WHERE kind=? AND key=?", (kind, key)
+        ).fetchone()
+        return [] if row is None else uniqueness.claims(kind, _decode(row[1]), row[0])
 
     def delete(self, kind: str, key: str) -> bool:
         with self.transaction():
             cursor = self._db.execute("DELETE FROM documents WHERE kind=? AND key=?", (kind, key))
-        return cursor.rowcount > 0
+            deleted = cursor.rowcount > 0
+            if kind in uniqueness.RULES:
+                self._db.execute("DELETE FROM claims WHERE kind=? AND key=?", (kind, key))
+        return deleted
 
     def delete_parent(self, parent: str) -> None:
         with self.transaction():
             self._db.execute("DELETE FROM documents WHERE parent=?", (parent,))
+            self._db.execute("DELETE FROM claims WHERE parent=?", (parent,))
 
     def close(self) -> None:
         with self._lock:

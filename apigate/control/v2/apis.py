@@ -69,7 +69,7 @@ def _retarget(ctx: ControlContext, api_id: str, target: str | None, route_key: s
         if not routes:
             raise bad_request("RouteKey can only be updated on an API created with quick create")
         routes[0]["RouteKey"] = route_key
-        ctx.store.put(ROUTE, f"{api_id}/{routes[0]['RouteId']}", routes[0], parent=api_id)
+        common.save_route(ctx, api_id, routes[0])
 
 
 def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:

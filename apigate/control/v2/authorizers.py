@@ -9,6 +9,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import AUTHORIZER, ROUTE, Doc, drop_none, new_id
+from apigate.store.base import Conflict
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -54,6 +55,14 @@ def check_authorizer(doc: Doc) -> None:
 
 
 def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
+    def save(api_id: str, doc: Doc) -> None:
+        try:  # names are unique in an API: the store's rule (uniqueness.RULES)
+            ctx.store.put(AUTHORIZER, f"{api_id}/{doc['AuthorizerId']}", doc, parent=api_id)
+        except Conflict:
+            raise bad_request(
+                f"Authorizer name must be unique. Authorizer {doc['Name']} already exists in this RestApi."
+            ) from None
+
     async def create_authorizer(params: dict[str, Any]) -> Doc:
         api_id = params["ApiId"]
         common.api(ctx, api_id)
@@ -76,7 +85,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
             }
         )
         check_authorizer(doc)
-        ctx.store.put(AUTHORIZER, f"{api_id}/{authorizer_id}", doc, parent=api_id)
+        save(api_id, doc)
         common.auto_deploy(ctx, http, api_id)
         return doc
 
@@ -92,7 +101,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         doc = common.child(ctx, AUTHORIZER, api_id, params["AuthorizerId"], "Authorizer")
         common.merge(doc, params, _UPDATABLE)
         check_authorizer(doc)
-        ctx.store.put(AUTHORIZER, f"{api_id}/{doc['AuthorizerId']}", doc, parent=api_id)
+        save(api_id, doc)
         common.auto_deploy(ctx, http, api_id)
         return doc
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from apigate.aws.errors import bad_request, not_found
+from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.control.context import ControlContext
+from apigate.store.base import Conflict
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -45,6 +46,14 @@ def child(ctx: ControlContext, kind: str, api_id: str, item_id: str, what: str) 
     if doc is None:
         raise not_found(f"Invalid {what} identifier specified {item_id}")
     return doc
+
+
+def save_route(ctx: ControlContext, api_id: str, doc: Doc) -> None:
+    """Write a route (HTTP or WebSocket); route keys are unique in an API, the store's rule (uniqueness.RULES)."""
+    try:
+        ctx.store.put(ROUTE, f"{api_id}/{doc['RouteId']}", doc, parent=api_id)
+    except Conflict:
+        raise conflict(f"Route with key {doc['RouteKey']} already exists for this API") from None
 
 
 def page(items: list[Doc], params: dict[str, Any]) -> Doc:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import yaml
 
+from apigate.aws import limits
 from apigate.aws.errors import bad_request, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
@@ -48,12 +49,17 @@ _CORS_KEYS = {
 def _parse(body: Any) -> Doc:
     text = body.decode() if isinstance(body, bytes) else str(body or "")
     try:
-        document = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        limits.check_size(text)
         try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise bad_request("Invalid OpenAPI definition: neither JSON nor YAML") from exc
+            document = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            try:
+                document = limits.load_yaml(text)
+            except yaml.YAMLError as exc:
+                raise bad_request("Invalid OpenAPI definition: neither JSON nor YAML") from exc
+        limits.check_depth(document)
+    except limits.DocumentLimitError as exc:  # size, depth, YAML alias expansion (aws.limits)
+        raise bad_request(f"Invalid OpenAPI definition: {exc}") from exc
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3."):
         raise bad_request("Only OpenAPI 3.0 definitions can be imported into an HTTP API")
     return document

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from apigate.aws.errors import bad_request, conflict
+from apigate.aws.errors import bad_request
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
@@ -43,11 +43,8 @@ def check_route_key(key: Any) -> str:
     return key
 
 
-def _check(ctx: ControlContext, api_id: str, doc: Doc, route_id: str) -> None:
-    check_route_key(doc.get("RouteKey"))
-    for other in ctx.store.list(ROUTE, api_id):
-        if other["RouteKey"] == doc["RouteKey"] and other["RouteId"] != route_id:
-            raise conflict(f"Route with key {doc['RouteKey']} already exists for this API")
+def _check(ctx: ControlContext, api_id: str, doc: Doc) -> None:
+    check_route_key(doc.get("RouteKey"))  # that no other route has it: common.save_route
     target = doc.get("Target")
     if target:
         if not target.startswith("integrations/"):
@@ -84,8 +81,8 @@ def new_route(ctx: ControlContext, api_id: str, params: dict[str, Any], *, manag
             "Target": params.get("Target"),
         }
     )
-    _check(ctx, api_id, doc, route_id)
-    ctx.store.put(ROUTE, f"{api_id}/{route_id}", doc, parent=api_id)
+    _check(ctx, api_id, doc)
+    common.save_route(ctx, api_id, doc)
     return doc
 
 
@@ -110,8 +107,8 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         common.merge(doc, params, _UPDATABLE)
         if doc.get("AuthorizationType") == "NONE":
             doc.pop("AuthorizerId", None)
-        _check(ctx, api_id, doc, doc["RouteId"])
-        ctx.store.put(ROUTE, f"{api_id}/{doc['RouteId']}", doc, parent=api_id)
+        _check(ctx, api_id, doc)
+        common.save_route(ctx, api_id, doc)
         common.auto_deploy(ctx, http, api_id)
         return doc
 

@@ -10,6 +10,7 @@ from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import DEPLOYMENT, SNAPSHOT, STAGE, Doc, drop_none, now
 from apigate.control.v2.deploy import deploy, serve_stage
+from apigate.store.base import Conflict
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -43,8 +44,6 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         api_id = params["ApiId"]
         common.api(ctx, api_id)
         name = _check_name(params.get("StageName"))
-        if ctx.store.get(STAGE, f"{api_id}/{name}") is not None:
-            raise conflict(f"Stage {name} already exists")
         _deployment_exists(api_id, params.get("DeploymentId"))
         doc = drop_none(
             {
@@ -63,11 +62,15 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
                 "Tags": params.get("Tags") or {},
             }
         )
-        if doc["AutoDeploy"]:
-            deploy(ctx, http, api_id, doc, description="Automatic deployment", auto=True)
-        else:
-            ctx.store.put(STAGE, f"{api_id}/{name}", doc, parent=api_id)
-            serve_stage(ctx, http, api_id, doc)
+        with ctx.store.transaction():  # the name is claimed and the stage served, or neither
+            try:
+                ctx.store.insert(STAGE, f"{api_id}/{name}", doc, parent=api_id)
+            except Conflict:
+                raise conflict(f"Stage {name} already exists") from None
+            if doc["AutoDeploy"]:
+                deploy(ctx, http, api_id, doc, description="Automatic deployment", auto=True)
+            else:
+                serve_stage(ctx, http, api_id, doc)
         return doc
 
     async def get_stage(params: dict[str, Any]) -> Doc:

@@ -17,6 +17,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import API, AUTHORIZER, INTEGRATION, ROUTE, Doc, drop_none, new_id, now
+from apigate.store.base import Conflict
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -72,7 +73,7 @@ def _check_selection(expression: Any) -> str:
     return expression
 
 
-def _check_route(ctx: ControlContext, api_id: str, doc: Doc, route_id: str) -> None:
+def _check_route(ctx: ControlContext, api_id: str, doc: Doc) -> None:
     key = doc.get("RouteKey")
     if not isinstance(key, str) or not key:
         raise bad_request("RouteKey is required")
@@ -80,9 +81,6 @@ def _check_route(ctx: ControlContext, api_id: str, doc: Doc, route_id: str) -> N
         raise bad_request(f"Invalid route key: {key}. Route keys starting with $ are reserved")
     if not key.startswith("$") and not _CUSTOM_KEY.match(key):
         raise bad_request(f"Invalid route key: {key}")
-    for other in ctx.store.list(ROUTE, api_id):
-        if other["RouteKey"] == key and other["RouteId"] != route_id:
-            raise conflict(f"Route with key {key} already exists for this API")
     target = doc.get("Target")
     if target:
         if not str(target).startswith("integrations/"):
@@ -215,8 +213,8 @@ def handlers(
                 "Target": params.get("Target"),
             }
         )
-        _check_route(ctx, api_id, doc, route_id)
-        ctx.store.put(ROUTE, f"{api_id}/{route_id}", doc, parent=api_id)
+        _check_route(ctx, api_id, doc)
+        common.save_route(ctx, api_id, doc)
         served(api_id)
         return doc
 
@@ -226,8 +224,8 @@ def handlers(
         common.merge(doc, params, _ROUTE_FIELDS)
         if doc.get("AuthorizationType") == "NONE":
             doc.pop("AuthorizerId", None)
-        _check_route(ctx, api_id, doc, doc["RouteId"])
-        ctx.store.put(ROUTE, f"{api_id}/{doc['RouteId']}", doc, parent=api_id)
+        _check_route(ctx, api_id, doc)
+        common.save_route(ctx, api_id, doc)
         served(api_id)
         return doc
 
@@ -328,8 +326,6 @@ def handlers(
         key = params.get("RouteResponseKey")
         if key != "$default":
             raise bad_request("Only $default is supported as a RouteResponseKey for WEBSOCKET APIs")
-        if route_responses(api_id, route_id):
-            raise conflict("A RouteResponse with key $default already exists for this Route")
         response_id = new_id()
         doc = drop_none(
             {
@@ -341,7 +337,10 @@ def handlers(
                 "_RouteId": route_id,
             }
         )
-        ctx.store.put(ROUTE_RESPONSE, f"{api_id}/{route_id}/{response_id}", doc, parent=api_id)
+        try:  # one response per key and route: the store's rule (uniqueness.RULES)
+            ctx.store.insert(ROUTE_RESPONSE, f"{api_id}/{route_id}/{response_id}", doc, parent=api_id)
+        except Conflict:
+            raise conflict("A RouteResponse with key $default already exists for this Route") from None
         served(api_id)
         return public(doc)
 
@@ -394,8 +393,6 @@ def handlers(
         key = params.get("IntegrationResponseKey")
         if not key:
             raise bad_request("IntegrationResponseKey is required")
-        if any(r["IntegrationResponseKey"] == key for r in integration_responses(api_id, integration_id)):
-            raise conflict(f"An IntegrationResponse with key {key} already exists for this Integration")
         response_id = new_id()
         doc = drop_none(
             {
@@ -408,7 +405,14 @@ def handlers(
                 "_IntegrationId": integration_id,
             }
         )
-        ctx.store.put(INTEGRATION_RESPONSE, f"{api_id}/{integration_id}/{response_id}", doc, parent=api_id)
+        try:  # one response per key and integration: the store's rule (uniqueness.RULES)
+            ctx.store.insert(
+                INTEGRATION_RESPONSE, f"{api_id}/{integration_id}/{response_id}", doc, parent=api_id
+            )
+        except Conflict:
+            raise conflict(
+                f"An IntegrationResponse with key {key} already exists for this Integration"
+            ) from None
         served(api_id)
         return public(doc)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping_context import context_value
+from apigate.dataplane.request_path import execute_api_arn
 from apigate.model import RestAuthorizer
 
 # identitySource expressions -> the kind of value each names.
@@ -37,9 +38,15 @@ def parse_identity_sources(text: str | None, *, header_only: bool) -> tuple[tupl
 
 
 def method_arn(inv: Invocation) -> str:
-    """``arn:aws:execute-api:{region}:{account}:{api}/{stage}/{VERB}/{path}``: the request's own verb and path."""
+    """``arn:aws:execute-api:{region}:{account}:{api}/{stage}/{VERB}/{path}``: the request's own verb and its
+    canonical path, the one the router matched (never the raw path: ``/%61dmin`` is ``/admin`` here too).
+
+    The one ARN that resource policies, IAM policies, Lambda authorizer policies and cache invalidation
+    rights are evaluated against."""
     api = inv.api
-    return f"arn:aws:execute-api:{api.region}:{api.account_id}:{api.api_id}/{api.stage}/{inv.request.method}{inv.path}"
+    return execute_api_arn(
+        api.region, api.account_id, api.api_id, api.stage, inv.request.method, inv.segments
+    )
 
 
 def _value(inv: Invocation, kind: str, name: str) -> str | None:

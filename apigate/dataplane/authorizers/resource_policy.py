@@ -23,6 +23,7 @@ import orjson
 from apigate.aws.errors import AwsError, bad_request
 from apigate.aws.identity import Identity
 from apigate.aws.policy import Decision, Policy, PolicyError, evaluate, parse_policy
+from apigate.dataplane.authorizers.identity import method_arn
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import RestMethod, RouteNode
@@ -68,11 +69,6 @@ def compile_policy(rest_api: Mapping[str, Any], *, region: str, account_id: str)
             return _NOTHING  # a policy that does not parse: refuse rather than open the API
     types = (rest_api.get("endpointConfiguration") or {}).get("types") or ()
     return _NOTHING if "PRIVATE" in types else None
-
-
-def method_arn(inv: Invocation) -> str:
-    api = inv.api
-    return f"arn:aws:execute-api:{api.region}:{api.account_id}:{api.api_id}/{api.stage}/{inv.request.method}{inv.path}"
 
 
 def request_context(inv: Invocation, identity: Identity | None = None) -> dict[str, str | Sequence[str]]:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import re
 import time
-from urllib.parse import quote
 
 import orjson
 
@@ -26,10 +25,11 @@ from apigate.dataplane.http_api.responses import (
     unavailable,
 )
 from apigate.dataplane.http_api.targets import lambda_function
+from apigate.dataplane.request_path import path_value
 from apigate.functions.directory import FunctionDirectory, FunctionMissing
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
 from apigate.server.message import Request, Response
-from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout
+from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout, end_to_end
 from apigate.state import MemoryRateLimiter, RateLimiter
 
 __all__ = ["HttpApis"]
@@ -83,7 +83,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         return response
 
     async def _route_and_call(self, call: HttpCall) -> Response:
-        match = call.api.match(call.request.method, call.path)
+        match = call.api.match(call.request.method, call.segments)
         if match is None:
             raise not_found()
         route, call.path_parameters = match
@@ -137,7 +137,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
 
         def fill(found: re.Match[str]) -> str:
             value = params.get(found.group(1))
-            return "" if value is None else quote(value, safe="/")
+            return "" if value is None else path_value(value)  # never climbs above the URI's base
 
         url = _PLACEHOLDER.sub(fill, url)
         query = call.request.query_string
@@ -145,7 +145,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             url += ("&" if "?" in url else "?") + query
         request = call.request
         verb = request.method if integration.method in (None, "ANY") else integration.method
-        headers = request.headers
+        # What the client's Connection names goes before the mappings add theirs (a client cannot remove them).
+        headers = end_to_end(request.headers)
         if integration.request_parameters:
             url, headers = map_request(call, integration.request_parameters, url, list(headers))
         try:

@@ -75,17 +75,20 @@ class JwtVerifier:
             raise _unauthorized("the token does not have a valid issuer") from None
         except jwt.PyJWTError:
             raise _unauthorized("the token is not valid") from None
-        audiences = claims.get("aud")
-        if isinstance(audiences, str):
-            audiences = [audiences]
-        if not isinstance(audiences, list):
-            audiences = []
-        client_id = claims.get("client_id")
-        if client_id is not None:
-            audiences = [*audiences, client_id]
-        if authorizer.audience and not set(authorizer.audience) & {str(a) for a in audiences}:
+        if authorizer.audience and not set(authorizer.audience) & _audiences(claims):
             raise _unauthorized("the token does not have a valid audience")
         return claims
+
+
+def _audiences(claims: dict[str, Any]) -> set[str]:
+    """What AWS compares with the configured audience: ``aud`` when the token has one, and ``client_id``
+    only when it does not (an access token of Cognito carries ``client_id`` instead of ``aud``)."""
+    value = claims["aud"] if "aud" in claims else claims.get("client_id")
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list):
+        return {item for item in value if isinstance(item, str)}
+    return set()
 
 
 def _scopes(claims: dict[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ import orjson
 from apigate.dataplane.events_v2 import HttpCall, headers_v2, proxy_event_v1, query_v2, request_context_v2
 from apigate.dataplane.http_api.responses import forbidden, internal_error, unauthorized
 from apigate.dataplane.http_api.targets import lambda_function
+from apigate.dataplane.request_path import execute_api_arn
 from apigate.functions.directory import FunctionDirectory, FunctionMissing
 from apigate.model.http import LambdaAuthorizer
 
@@ -62,10 +63,10 @@ def _context_value(call: HttpCall, path: str) -> Any:
 
 
 def route_arn(call: HttpCall) -> str:
+    """The ARN the authorizer's policy is evaluated against: the canonical path the router matched."""
     api = call.api
-    return (
-        f"arn:aws:execute-api:{api.region}:{api.account_id}:{api.api_id}/{api.stage}/"
-        f"{call.request.method}{call.path}"
+    return execute_api_arn(
+        api.region, api.account_id, api.api_id, api.stage, call.request.method, call.segments
     )
 
 

@@ -6,18 +6,34 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from apigate.dataplane.events_v2 import HttpCall, query_v2, request_context_v2
+from apigate.dataplane.request_path import encoded_path, path_value
 from apigate.model.http import ParameterMap
 from apigate.server.message import Response
+from apigate.server.upstream import HOP_BY_HOP, HOP_BY_HOP_LENGTHS
 
 _EMBEDDED = re.compile(r"\$\{([^}]+)\}")
 
 
-def value_of(call: HttpCall, source: str, response: Response | None = None) -> str | None:
-    """A mapping's source: one ``$...`` reference, or text with ``${...}`` references in it."""
+def value_of(
+    call: HttpCall, source: str, response: Response | None = None, *, in_path: bool = False
+) -> str | None:
+    """A mapping's source: one ``$...`` reference, or text with ``${...}`` references in it.
+
+    ``in_path``: the value becomes (part of) the integration's request path. Each referenced value is then
+    percent-encoded with its dot segments resolved inside it (request_path.path_value), so a header or a path
+    parameter cannot make the path climb; ``$request.path`` is the canonical path, encoded. Literal text (the
+    API owner's) is kept as written."""
     if "${" in source:
-        return _EMBEDDED.sub(lambda m: value_of(call, "$" + m.group(1), response) or "", source)
+        return _EMBEDDED.sub(
+            lambda m: value_of(call, "$" + m.group(1), response, in_path=in_path) or "", source
+        )
     if not source.startswith("$"):
         return source
+    if in_path:
+        if source == "$request.path":
+            return encoded_path(call.segments)
+        plain = value_of(call, source, response)
+        return None if plain is None else path_value(plain)
     request = call.request
     if source.startswith("$request.header."):
         found = request.header_values(source[len("$request.header.") :])
@@ -67,8 +83,10 @@ def map_request(
     path = parts.path
     query = parse_qsl(parts.query, keep_blank_values=True)
     for mapping in maps:
-        value = value_of(call, mapping.source)
+        value = value_of(call, mapping.source, in_path=mapping.location == "path")
         if mapping.location == "header":
+            if len(mapping.name) in HOP_BY_HOP_LENGTHS and mapping.name.lower() in HOP_BY_HOP:
+                continue  # reserved, as on AWS: the pool computes these (an added Connection would strip others)
             headers = _apply_headers(headers, mapping, value)
         elif mapping.location == "querystring":
             if mapping.action in ("remove", "overwrite"):

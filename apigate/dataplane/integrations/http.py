@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.request_path import path_value
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables
 from apigate.dataplane.transform import (
@@ -22,7 +23,7 @@ from apigate.dataplane.transform import (
     transform_response,
 )
 from apigate.server.message import Response
-from apigate.server.upstream import UpstreamError, UpstreamTimeout
+from apigate.server.upstream import UpstreamError, UpstreamTimeout, with_added
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
 
@@ -43,7 +44,7 @@ class HttpIntegration:
             def fill(match: re.Match[str]) -> str:
                 name = match.group(1)
                 value = endpoint.path.get(name, inv.path_parameters.get(name))
-                return "" if value is None else quote(value, safe="/")
+                return "" if value is None else path_value(value)  # never climbs above the URI's base
 
             url = _PLACEHOLDER.sub(fill, url)
         if endpoint.query:
@@ -54,11 +55,8 @@ class HttpIntegration:
             ("User-Agent", f"AmazonAPIGateway_{inv.api.api_id}"),
             ("Content-Type", inv.request.header("content-type") or "application/json"),
         ]
-        if endpoint.headers:
-            lowered = {name.lower() for name in endpoint.headers}
-            headers = [(k, v) for k, v in headers if k.lower() not in lowered] + list(
-                endpoint.headers.items()
-            )
+        if endpoint.headers:  # no client header is forwarded here: only what the API maps
+            headers = with_added(headers, endpoint.headers.items())
         verb = inv.request.method if integration.http_method in (None, "ANY") else integration.http_method
         if inv.test_log is not None:
             log_endpoint_request(inv, url, headers, endpoint.body)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.parameters import request_value
+from apigate.dataplane.request_path import path_value
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables
 from apigate.server.message import Response
-from apigate.server.upstream import HOP_BY_HOP, HOP_BY_HOP_LENGTHS, UpstreamError, UpstreamTimeout
+from apigate.server.upstream import (
+    HOP_BY_HOP,
+    HOP_BY_HOP_LENGTHS,
+    UpstreamError,
+    UpstreamTimeout,
+    end_to_end,
+    with_added,
+)
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
 
@@ -47,7 +55,7 @@ class HttpProxyIntegration:
                 name = match.group(1)
                 # Without an explicit mapping, a same-named path parameter fills the placeholder.
                 value = path_values.get(name, inv.path_parameters.get(name))
-                return "" if value is None else quote(value, safe="/")
+                return "" if value is None else path_value(value)  # never climbs above the URI's base
 
             url = _PLACEHOLDER.sub(fill, url)
         query = inv.request.query_string
@@ -55,10 +63,11 @@ class HttpProxyIntegration:
             query = "&".join(filter(None, [query, urlencode(query_extra)]))
         if query:
             url += ("&" if "?" in url else "?") + query
-        headers = inv.request.headers  # the pool drops hop-by-hop headers and sets Host itself
+        # What the client's Connection names goes first, then the mapped headers are added: a client cannot
+        # remove a header the API adds. The pool drops the fixed hop-by-hop set and sets Host itself.
+        headers = end_to_end(inv.request.headers)
         if header_extra:
-            lowered = {name.lower() for name in header_extra}
-            headers = [(k, v) for k, v in headers if k.lower() not in lowered] + list(header_extra.items())
+            headers = with_added(headers, header_extra.items())
         verb = inv.request.method if integration.http_method in (None, "ANY") else integration.http_method
         if inv.test_log is not None:
             inv.log(f"Endpoint request URI: {url}")

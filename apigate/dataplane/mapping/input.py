@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import orjson
 
 from apigate.dataplane.mapping import jsonpath
+from apigate.dataplane.mapping.budget import MAX_NODES, TemplateBudgetExceeded, count_nodes, current
 from apigate.dataplane.mapping.errors import TemplateRenderError
 from apigate.dataplane.mapping.java import _NO_METHOD, VtlObject
 
@@ -15,6 +16,15 @@ _UNPARSED = object()
 
 def to_json(value: object) -> str:
     """Compact JSON, as AWS writes ``$input.json(...)`` (no spaces, non-ASCII kept)."""
+    budget = current()
+    # Once the template has put collections into collections (maybe one many times), bound the expanded size
+    # before orjson, which cannot be interrupted, writes it out.
+    if (
+        budget.nodes < MAX_NODES
+        and isinstance(value, list | dict)
+        and count_nodes(value, MAX_NODES) > MAX_NODES
+    ):
+        raise TemplateBudgetExceeded(f"$input.json of a value over {MAX_NODES} elements")
     try:
         return orjson.dumps(value).decode()
     except TypeError:

@@ -11,9 +11,11 @@ import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
+from apigate.dataplane.mapping.budget import MAX_STRING, TemplateBudgetExceeded, current
 from apigate.dataplane.mapping.errors import TemplateRenderError
+from apigate.dataplane.regex_budget import UserRegex, UserRegexError, compile_user_regex
 
 
 class VtlObject:
@@ -73,13 +75,42 @@ def to_str(value: object) -> str:
         return java_double(value)
     if value is None:
         return "null"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join([to_str(item) for item in value]) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join([f"{to_str(k)}={to_str(v)}" for k, v in value.items()]) + "}"
+    if isinstance(value, list | tuple | dict):
+        out: list[str] = []
+        _collection_str(value, out, [MAX_STRING])
+        return "".join(out)
     if isinstance(value, VtlObject):
         return value.vtl_str()
     return str(value)
+
+
+def _collection_str(value: object, out: list[str], left: list[int]) -> None:
+    """``toString`` of a list or map, refused once past ``MAX_STRING``: shared or self-nested collections
+    would otherwise print exponentially (``left`` is the remaining size, shared by the recursion)."""
+    if isinstance(value, list | tuple):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(", ")
+            _collection_str(item, out, left)
+        out.append("]")
+        left[0] -= 2 + 2 * len(value)
+    elif isinstance(value, dict):
+        out.append("{")
+        for index, (key, item) in enumerate(value.items()):
+            if index:
+                out.append(", ")
+            _collection_str(key, out, left)
+            out.append("=")
+            _collection_str(item, out, left)
+        out.append("}")
+        left[0] -= 2 + 3 * len(value)
+    else:
+        text = to_str(value)
+        out.append(text)
+        left[0] -= len(text)
+    if left[0] < 0:
+        raise TemplateBudgetExceeded(f"toString of a collection over {MAX_STRING} characters")
 
 
 def is_number(value: object) -> bool:
@@ -89,44 +120,65 @@ def is_number(value: object) -> bool:
 # ---------------------------------------------------------------------------------------------- regexes
 
 
-@lru_cache(maxsize=512)
-def java_regex(pattern: str) -> re.Pattern[str]:
-    """Java and Python regexes agree on the syntax templates use; translate the few differences."""
-    translated = pattern.replace("\\p{Alpha}", "[A-Za-z]").replace("\\p{Digit}", "[0-9]")
-    translated = translated.replace("\\p{Alnum}", "[A-Za-z0-9]").replace("\\p{Punct}", "[!-/:-@\\[-`{-~]")
-    translated = (
-        translated.replace("\\p{Space}", "\\s").replace("\\p{Upper}", "[A-Z]").replace("\\p{Lower}", "[a-z]")
-    )
+def java_regex(pattern: str) -> UserRegex:
+    """A template's pattern: linear-time or time-bounded (``dataplane.regex_budget``), compiled once."""
     try:
-        return re.compile(translated)
-    except re.error as exc:
+        return compile_user_regex(pattern)
+    except UserRegexError as exc:
         raise TemplateRenderError(f"invalid regular expression {pattern!r}: {exc}") from exc
 
 
 @lru_cache(maxsize=512)
-def _java_replacement(replacement: str) -> str:
-    """Java replacement strings use ``$1`` for groups and ``\\`` to escape; Python uses ``\\g<1>``."""
-    out: list[str] = []
+def _java_replacement(replacement: str) -> tuple[str | int, ...]:
+    """A Java replacement string as literal pieces and group numbers: ``$1`` is a group, ``\\x`` is ``x``."""
+    out: list[str | int] = []
     i = 0
     while i < len(replacement):
         char = replacement[i]
         if char == "\\" and i + 1 < len(replacement):
-            nxt = replacement[i + 1]
-            out.append("\\\\" if nxt == "\\" else nxt)
+            out.append(replacement[i + 1])
             i += 2
         elif char == "$" and i + 1 < len(replacement) and "0" <= replacement[i + 1] <= "9":
             j = i + 1
             while j < len(replacement) and "0" <= replacement[j] <= "9":
                 j += 1
-            out.append(f"\\g<{replacement[i + 1 : j]}>")
+            out.append(int(replacement[i + 1 : j]))
             i = j
-        elif char == "\\":
-            out.append("\\\\")
-            i += 1
         else:
             out.append(char)
             i += 1
+    return tuple(out)
+
+
+def _replace_all(text: str, regex: str, replacement: str, count: int = 0) -> str:
+    """``replaceAll``/``replaceFirst``, refusing (before building it) a result over ``MAX_STRING``."""
+    pattern = java_regex(regex)
+    parts = _java_replacement(replacement)
+    budget = current()
+    out: list[str] = []
+    size = last = 0
+    for done, match in enumerate(pattern.finditer(text), 1):
+        start, end = match.start(), match.end()
+        out.append(text[last:start])
+        size += start - last
+        for part in parts:
+            piece = part if isinstance(part, str) else (match.group(part) or "")
+            out.append(piece)
+            size += len(piece)
+        budget.expect(size)
+        last = end
+        if done == count:
+            break
+    out.append(text[last:])
     return "".join(out)
+
+
+def _replace(text: str, target: object, replacement: object) -> str:
+    """``String.replace``: the result's size is known up front, so ``"a"*10**6`` times a long string is refused."""
+    old, new = to_str(target), to_str(replacement)
+    hits = text.count(old) if old else len(text) + 1
+    current().expect(len(text) + hits * (len(new) - len(old)))
+    return text.replace(old, new)
 
 
 def _split(text: str, regex: str, limit: int = 0) -> list[str]:
@@ -220,9 +272,9 @@ STRING_METHODS: dict[str, _Method] = {
     "substring": _substring,
     "charAt": _char_at,
     "concat": lambda s, x: s + to_str(x),
-    "replace": lambda s, a, b: s.replace(to_str(a), to_str(b)),
-    "replaceAll": lambda s, r, x: java_regex(to_str(r)).sub(_java_replacement(to_str(x)), s),
-    "replaceFirst": lambda s, r, x: java_regex(to_str(r)).sub(_java_replacement(to_str(x)), s, count=1),
+    "replace": _replace,
+    "replaceAll": lambda s, r, x: _replace_all(s, to_str(r), to_str(x)),
+    "replaceFirst": lambda s, r, x: _replace_all(s, to_str(r), to_str(x), 1),
     "matches": lambda s, r: java_regex(to_str(r)).fullmatch(s) is not None,
     "split": lambda s, r, *limit: _split(s, to_str(r), *[_int(n) for n in limit]),
     "compareTo": _compare_to,
@@ -366,19 +418,36 @@ def call_method(target: object, name: str, args: list[object]) -> object:
     elif isinstance(target, int | float):
         table = NUMBER_METHODS
     elif isinstance(target, VtlObject):
-        result = target.vtl_call(name, args)
-        return None if result is _NO_METHOD else result
+        found = target.vtl_call(name, args)
+        if type(found) is str and len(found) > _FREE_CHARS:
+            current().text(found)  # $util.escapeJavaScript, $input.json, ...: strings built per call
+        return None if found is _NO_METHOD else found
     else:
         return None
     method = table.get(name)
     if method is None:
         return None
+    if name in _GROWING and table is not STRING_METHODS:
+        budget = current()
+        for arg in args:
+            budget.nest(arg)  # addAll($self) doubles a list per call: charge what goes in
     try:
-        return method(target, *args)
+        result = method(target, *args)
     except TypeError:  # wrong arity or argument type: no such Java overload
         return None
-    except (IndexError, ValueError, KeyError, re.error) as exc:  # re.error: a replacement's missing group
+    except (IndexError, ValueError, KeyError, re.error) as exc:  # IndexError: a replacement's missing group
         raise TemplateRenderError(f"{name}() failed: {exc}") from exc
+    if type(result) is str and len(result) > _FREE_CHARS and result is not target:
+        current().text(result)
+    return result
+
+
+# Shorter strings are not charged (this is the hot path): each call is a syntax node, so the fuel (one unit per
+# node per pass) already bounds them to MAX_FUEL x 256 characters built in all.
+_FREE_CHARS: Final = 256
+
+
+_GROWING = frozenset({"add", "addAll", "put", "putAll", "set"})
 
 
 def get_property(target: object, name: str) -> object:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from apigate.dataplane.mapping import budget as _budget
 from apigate.dataplane.mapping.errors import TemplateError
 from apigate.dataplane.mapping.input import InputVariable
 from apigate.dataplane.mapping.util import UTIL
 from apigate.dataplane.mapping.vtl_parser import parse
 from apigate.dataplane.mapping.vtl_runtime import BreakLoop, Compiler, Emit, StopRender
+from apigate.dataplane.regex_budget import RegexBudgetExceeded, regex_deadline, restore_regex_deadline
 
 
 class Template:
@@ -35,14 +37,27 @@ class Template:
         return Template(source, Compiler().block(nodes))
 
     def render(self, variables: Mapping[str, object]) -> str:
-        """Render with ``variables`` as the top-level references; the mapping itself is not modified."""
+        """Render with ``variables`` as the top-level references; the mapping itself is not modified.
+
+        The render runs under a fresh ``RenderBudget`` (see ``mapping.budget``); using it up raises
+        ``TemplateBudgetExceeded``.
+        """
         out: list[str] = []
+        outer = _budget.enter(_budget.RenderBudget())
+        outer_deadline = regex_deadline(_budget.REGEX_SECONDS)
         try:
             self._emit(dict(variables), out)
         except (StopRender, BreakLoop):
             pass
         except RecursionError as exc:
             raise TemplateError("template recursion too deep") from exc
+        except RegexBudgetExceeded as exc:
+            raise _budget.TemplateBudgetExceeded(str(exc)) from exc
+        finally:
+            restore_regex_deadline(outer_deadline)
+            _budget.leave(outer)
+        if sum(map(len, out)) > _budget.MAX_OUTPUT:  # before joining: the parts may repeat one large value
+            raise _budget.TemplateBudgetExceeded(f"template output over {_budget.MAX_OUTPUT} characters")
         return "".join(out)
 
 

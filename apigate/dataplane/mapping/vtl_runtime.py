@@ -7,11 +7,13 @@ and ``false``; ``==`` across types compares ``toString()``; ``#foreach`` over a 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Final
 
 from apigate.dataplane.mapping import vtl_ast as ast
+from apigate.dataplane.mapping.budget import MAX_RANGE, TemplateBudgetExceeded, current
 from apigate.dataplane.mapping.errors import TemplateError
 from apigate.dataplane.mapping.java import (
     _NO_METHOD,
@@ -29,6 +31,7 @@ Eval = Callable[[Vars], object]
 _Access = Callable[[object, Vars], object]
 
 MAX_FOREACH: Final = 1000  # AWS's cap on #foreach iterations
+CALL_COST: Final = 8  # fuel of a macro call or #define render beyond its body: they cost ~8 loop steps each
 _MISSING: Final = object()
 
 
@@ -91,16 +94,43 @@ class ForeachState(VtlObject):
 class DefinedBlock(VtlObject):
     """``#define($x)...#end``: ``$x`` renders the block at the time it is referenced."""
 
-    __slots__ = ("_body", "_vars")
+    __slots__ = ("_body", "_vars", "_weight")
 
-    def __init__(self, body: Emit, variables: Vars) -> None:
+    def __init__(self, body: Emit, variables: Vars, weight: int) -> None:
         self._body = body
         self._vars = variables
+        self._weight = weight
 
     def vtl_str(self) -> str:
+        budget = current()
+        budget.burn(self._weight)  # blocks that reference each other twice would otherwise double per level
         out: list[str] = []
         self._body(self._vars, out)
-        return "".join(out)
+        return budget.joined(out)
+
+
+def weight(nodes: tuple[ast.Node, ...]) -> tuple[int, int]:
+    """(syntax nodes, literal characters) of a block, not counting nested loop bodies (they charge their own).
+
+    What one pass over the block costs at most, apart from what its loops, macros and values cost.
+    """
+    count = chars = 0
+    stack: list[object] = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend(node)
+            continue
+        if not dataclasses.is_dataclass(node):
+            continue
+        count += 1
+        if isinstance(node, ast.Text):
+            chars += len(node.text)
+        elif isinstance(node, ast.Foreach):
+            stack.append(node.iterable)
+        elif not isinstance(node, ast.Macro):
+            stack.extend(getattr(node, f.name) for f in dataclasses.fields(node))
+    return count, chars
 
 
 # ------------------------------------------------------------------------------------------ operators
@@ -124,7 +154,10 @@ def _add(left: object, right: object) -> object:
     if left is None or right is None:
         return None
     if isinstance(left, str) or isinstance(right, str):
-        return to_str(left) + to_str(right)
+        a, b = to_str(left), to_str(right)
+        budget = current()
+        budget.expect(len(a) + len(b))
+        return budget.text(a + b)
     if is_number(left) and is_number(right):
         return left + right  # type: ignore[operator]
     return None
@@ -245,7 +278,7 @@ class Compiler:
             if value is None:
                 out.append(literal)
             elif type(value) is str:
-                out.append(value)
+                out.append(value)  # no charge here: the rendered total is checked once, before the join
             else:
                 out.append(to_str(value))
 
@@ -291,6 +324,8 @@ class Compiler:
                 return
             container = container_of(v)
             key = key_of(v)
+            if isinstance(container, dict | list):
+                current().nest(value)
             if isinstance(container, dict):
                 container[key] = value
             elif isinstance(container, list) and is_number(key) and 0 <= int(key) < len(container):  # type: ignore[call-overload]
@@ -326,12 +361,15 @@ class Compiler:
         items_of = self.expr(node.iterable)
         body = self.block(node.body)
         var = node.var
+        nodes, chars = weight(node.body)
+        cost = nodes + 1
 
         def emit_foreach(v: Vars, out: list[str]) -> None:
             items = iterate(items_of(v))
             if not items:
                 return
             items = list(items)
+            budget = current()
             saved = (v.get(var, _MISSING), v.get("foreach", _MISSING), v.get("velocityCount", _MISSING))
             state = ForeachState(None if saved[1] is _MISSING else saved[1])
             v["foreach"] = state
@@ -344,6 +382,9 @@ class Compiler:
                     state.last = not state.has_next
                     v[var] = items[index]
                     v["velocityCount"] = index + 1
+                    budget.burn(
+                        cost, chars
+                    )  # the body's literal text; values are charged as they are written
                     body(v, out)
             except BreakLoop:
                 pass
@@ -359,9 +400,10 @@ class Compiler:
     def _define(self, node: ast.Define) -> Emit:
         body = self.block(node.body)
         var = node.var
+        cost = weight(node.body)[0] + CALL_COST
 
         def emit_define(v: Vars, out: list[str]) -> None:
-            v[var] = DefinedBlock(body, v)
+            v[var] = DefinedBlock(body, v, cost)
 
         return emit_define
 
@@ -373,8 +415,12 @@ class Compiler:
         compiled_body = body
         args = tuple(self.expr(arg) for arg in node.args)
         params = macro.params
+        nodes, chars = weight(macro.body)
+        cost = nodes + CALL_COST
 
         def emit_macro(v: Vars, out: list[str]) -> None:
+            budget = current()
+            budget.burn(cost, chars)  # a macro calling itself twice would otherwise double per level
             values = [arg(v) for arg in args]
             saved = [v.get(param, _MISSING) for param in params]
             for param, value in zip(params, values, strict=False):
@@ -440,15 +486,15 @@ class Compiler:
             def interpolate(v: Vars) -> object:
                 out: list[str] = []
                 body(v, out)
-                return "".join(out)
+                return current().joined(out)
 
             return interpolate
         if isinstance(expr, ast.ListLit):
             items = tuple(self.expr(item) for item in expr.items)
-            return lambda v: [item(v) for item in items]
+            return lambda v: _nested([item(v) for item in items])
         if isinstance(expr, ast.MapLit):
             pairs = tuple((self.expr(k), self.expr(val)) for k, val in expr.pairs)
-            return lambda v: {k(v): val(v) for k, val in pairs}
+            return lambda v: _nested({k(v): val(v) for k, val in pairs})
         if isinstance(expr, ast.Range):
             return self._range(expr)
         if isinstance(expr, ast.Unary):
@@ -466,6 +512,8 @@ class Compiler:
             if start is None or end is None:
                 return None
             step = 1 if end >= start else -1
+            if abs(end - start) >= MAX_RANGE:
+                raise TemplateBudgetExceeded(f"range [{start}..{end}] is over {MAX_RANGE} elements")
             return list(range(start, end + step, step))
 
         return evaluate_range
@@ -488,6 +536,18 @@ class Compiler:
         if op in ("-", "*", "/", "%"):
             return lambda v: _arith(op, left(v), right(v))
         raise TemplateError(f"unknown operator {op}")  # pragma: no cover - the parser only builds known ones
+
+
+_Collection = list[object] | dict[object, object]
+
+
+def _nested(collection: _Collection) -> _Collection:
+    """A list or map literal: charge the collections it holds (see ``RenderBudget.nest``)."""
+    values = collection.values() if isinstance(collection, dict) else collection
+    for value in values:
+        if isinstance(value, list | dict | tuple):
+            current().nest(value)
+    return collection
 
 
 def _raise_break(v: Vars, out: list[str]) -> None:

@@ -5,6 +5,11 @@ The key is the method's ``cacheNamespace`` (its resource by default), the verb, 
 replaces the entry when the caller may invalidate (``requireAuthorizationForCacheControl`` off, or a request
 SigV4-signed by an identity whose policies allow ``execute-api:InvalidateCache`` on the method);
 otherwise ``unauthorizedCacheControlHeaderStrategy`` decides.
+
+As on AWS, an entry is served to every caller whose request has the same key: a method whose key leaves out
+``Authorization`` (or whatever names the principal) serves one principal's response to all. A stage whose
+variable ``apigateCacheSkipSetCookie`` is ``true`` never stores a response that sets a cookie (an apigate
+setting: a stage variable is what CloudFormation, SAM and ``update-stage`` can set, and AWS ignores it).
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from typing import Protocol
 from apigate.aws import sigv4
 from apigate.aws.identity import Identities
 from apigate.aws.policy import Decision, evaluate_all
-from apigate.dataplane.authorizers.resource_policy import method_arn, request_context
+from apigate.dataplane.authorizers.identity import method_arn
+from apigate.dataplane.authorizers.resource_policy import request_context
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import RestMethod
@@ -25,6 +31,8 @@ MAX_CACHED_BYTES = 1_048_576
 HIT, MISS = 1, 2
 # Headers the data plane adds per request: never part of a cached response.
 _PER_REQUEST = frozenset({"x-amzn-requestid", "x-amz-apigw-id"})
+# The stage variable that keeps responses carrying Set-Cookie out of the cache (value "true").
+SKIP_SET_COOKIE = "apigateCacheSkipSetCookie"
 _WARNING = (
     "Warning",
     '199 apigateway "Cache-control headers were ignored because the caller was unauthorized."',
@@ -78,7 +86,9 @@ class CacheLookupStep:
         if identities is None:
             return False
         try:
-            identity = sigv4.authenticate(inv.request, identities, service="execute-api", region=inv.api.region)
+            identity = sigv4.authenticate(
+                inv.request, identities, service="execute-api", region=inv.api.region
+            )
         except sigv4.SignatureError:
             return False
         if identity.is_root:  # the admin key
@@ -145,6 +155,7 @@ class CacheStoreStep:
             and inv.error_type is None
             and 200 <= response.status < 300
             and len(response.body) <= MAX_CACHED_BYTES
+            and not _keeps_cookies_out(inv, response)
         ):
             headers = tuple((k, v) for k, v in response.headers if k.lower() not in _PER_REQUEST)
             entry = CachedResponse(response.status, headers, response.body)
@@ -153,3 +164,10 @@ class CacheStoreStep:
             )
         if inv.cache_warning:
             response.headers.append(_WARNING)
+
+
+def _keeps_cookies_out(inv: Invocation, response: Response) -> bool:
+    """The stage asked never to store a response that sets a cookie, and this one does."""
+    if inv.api.stage_variables.get(SKIP_SET_COOKIE, "").lower() != "true":
+        return False
+    return any(len(name) == 10 and name.lower() == "set-cookie" for name, _ in response.headers)

@@ -21,7 +21,7 @@ from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.substitution import stage_variables
 from apigate.dataplane.websocket.authorizer import Refused, authorize, forbidden
 from apigate.dataplane.websocket.events import connect_event, disconnect_event, message_event
-from apigate.dataplane.websocket.management import management_api
+from apigate.dataplane.websocket.management import ConnectionsApi
 from apigate.dataplane.websocket.session import Session
 from apigate.functions.directory import FunctionDirectory, FunctionMissing
 from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
@@ -72,7 +72,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self.directory = directory
         self._sessions: dict[str, Session] = {}  # connection id -> session, for this process
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.management = management_api(directory, self.server.limits.message_size)
+        self.management = ConnectionsApi(directory, self.server.limits.message_size, self.get)
 
     # --- what is deployed (DeployedStages), and closing the connections to what is removed ------------------
 
@@ -115,13 +115,10 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
 
     # --- HTTP requests to a WebSocket API's URL ------------------------------------------------------------
 
-    async def serve_http(self, request: Request, path: str) -> Response:
+    async def serve_http(self, request: Request, api_id: str, path: str) -> Response:
         """``/{stage}/@connections/{id}`` is the management API; anything else needs an upgrade."""
-        marker = path.find("/@connections")
-        if marker >= 0:
-            answer = await self.management.dispatch(request, path[marker:], _query(request))
-            if answer is not None:
-                return answer
+        if self.management.is_connections_path(path):
+            return await self.management.at_stage(request, api_id, path)
         return Response(426, [_JSON], b'{"message":"Upgrade Required"}')
 
     # --- the handshake ------------------------------------------------------------------------------------
@@ -363,9 +360,3 @@ def _proxy_outcome(payload: bytes) -> _Outcome:
     if body is not None and not isinstance(body, str):
         body = orjson.dumps(body).decode()
     return _Outcome(status, body, headers=answer.get("headers"))
-
-
-def _query(request: Request) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
-    return parse_qsl(request.query_string, keep_blank_values=True)

@@ -1,0 +1,151 @@
+"""Workers as an unprivileged user: what the gateway does when it runs as root.
+
+Lambda gives each function its own sandbox. Here a function's workers run as one unprivileged user (the
+``--function-user``: ``apigate-function`` if that user exists, else ``nobody``), in its primary group, with no
+supplementary groups. That user cannot read the data dir (0700, the gateway's), so it cannot reach its own code
+by path either; nor, on many machines, the interpreter (pyenv and virtual environments under ``/root`` or a
+0700 temporary directory). So the gateway opens what a worker needs once, as root, and hands each worker those
+open directories: a worker names them ``/proc/self/fd/N/...``, which the kernel resolves through the open file
+without checking the directories above it. A worker reaches its own code directory and the interpreter's import
+path this way, and nothing else of the gateway's.
+
+Without root nothing changes: workers run as the gateway's own user, as they always have.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import sys
+import sysconfig
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_USERS", "FunctionUser", "Sandbox", "function_user"]
+
+log = logging.getLogger("apigate")
+
+# Tried in order when --function-user is not given: a dedicated user if the host made one.
+DEFAULT_USERS = ("apigate-function", "nobody")
+_KEEP_ROOT = "root"  # `--function-user root`: run functions as root after all (today's behaviour)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionUser:
+    name: str
+    uid: int
+    gid: int
+
+
+def function_user(requested: str | None) -> FunctionUser | None:
+    """The user workers run as, or None for "as the gateway's own user" (the gateway is not root, or
+    ``root`` was asked for). ValueError for a user the system does not know."""
+    if os.geteuid() != 0:
+        if requested and requested != _KEEP_ROOT:
+            log.warning("--function-user %s needs a gateway running as root: ignored", requested)
+        return None
+    if requested == _KEEP_ROOT:
+        log.warning("functions run as root (--function-user root): they can read and change everything")
+        return None
+    for name in (requested,) if requested else DEFAULT_USERS:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_uid == 0:
+            raise ValueError(f"--function-user {name} is root: name an unprivileged user, or root explicitly")
+        return FunctionUser(name, entry.pw_uid, entry.pw_gid)
+    raise ValueError(f"no such user: {requested or ' or '.join(DEFAULT_USERS)} (pass --function-user NAME)")
+
+
+def _alias(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+class Sandbox:
+    """The open handles every worker of a runtime inherits, and how a worker is started with them."""
+
+    def __init__(self, user: FunctionUser, runtime_dir: str) -> None:
+        self.user = user
+        self._fds: list[int] = []
+        try:
+            self._executable = self._open(os.path.realpath(sys.executable), os.O_RDONLY)
+            homes = dict.fromkeys((sys.base_prefix, sys.base_exec_prefix))
+            self._home = os.pathsep.join(_alias(self._open_dir(home)) for home in homes)
+            self._libdir: str | None = None
+            libdir = sysconfig.get_config_var("LIBDIR")
+            if sysconfig.get_config_var("Py_ENABLE_SHARED") and libdir and os.path.isdir(libdir):
+                # The interpreter loads libpython by path: unreachable, the loader would pick another one.
+                self._libdir = _alias(self._open_dir(libdir))
+            self._runtime = _alias(self._open_dir(runtime_dir))
+            self._import_path = [_alias(self._open_dir(d)) for d in _import_dirs(runtime_dir)]
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, path: str, flags: int) -> int:
+        fd = os.open(path, flags | os.O_CLOEXEC)
+        self._fds.append(fd)
+        return fd
+
+    def _open_dir(self, path: str) -> int:
+        return self._open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+    @contextmanager
+    def spawning(self, code_dir: Path, env: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Popen's arguments for one worker of the function whose code is ``code_dir``; ``env`` is rewritten
+        to name what the worker reaches through its handles. The code directory's handle lives as long as
+        the block: Popen hands it over."""
+        code = os.open(code_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            task_root = _alias(code)
+            env["LAMBDA_TASK_ROOT"] = task_root
+            # The function's own PYTHONPATH first, then the runtime and the gateway's import path, as a worker
+            # started the ordinary way sees them (its site-packages come after PYTHONPATH there too).
+            own = [
+                p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != env["LAMBDA_RUNTIME_DIR"]
+            ]
+            env["PYTHONPATH"] = os.pathsep.join([*own, self._runtime, *self._import_path])
+            env["LAMBDA_RUNTIME_DIR"] = self._runtime
+            env["PYTHONHOME"] = self._home
+            if self._libdir is not None:
+                env["LD_LIBRARY_PATH"] = os.pathsep.join(
+                    p for p in (self._libdir, env.get("LD_LIBRARY_PATH")) if p
+                )
+            executable = _alias(self._executable)
+            yield {
+                "executable": executable,
+                "argv0": executable,  # sys.executable: the path the worker can run
+                "user": self.user.uid,
+                "group": self.user.gid,
+                "extra_groups": [],  # none of the gateway's supplementary groups
+                "pass_fds": (*self._fds, code),
+            }
+        finally:
+            os.close(code)
+
+    def close(self) -> None:
+        fds, self._fds = self._fds, []
+        for fd in fds:
+            os.close(fd)
+
+
+def _import_dirs(runtime_dir: str) -> list[str]:
+    """The gateway's import path beyond the standard library (which PYTHONHOME provides): site-packages, a
+    virtual environment's and what .pth files added."""
+    stdlib = {os.path.realpath(sysconfig.get_path(name)) for name in ("stdlib", "platstdlib")}
+    seen = {os.path.realpath(runtime_dir), *stdlib}
+    dirs = []
+    for entry in sys.path:
+        if not entry or not os.path.isdir(entry):
+            continue
+        real = os.path.realpath(entry)
+        if real in seen or (os.path.dirname(real) in stdlib and real.endswith("lib-dynload")):
+            continue
+        seen.add(real)
+        dirs.append(real)
+    return dirs
