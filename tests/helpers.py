@@ -234,6 +234,37 @@ class RestApi:
             responseTemplates={"application/json": body},
         )
 
+    def validated_mock(self, path: str, model: str, schema: dict[str, Any] | str) -> str:
+        """``POST path``: a body validated against ``model`` (created here from ``schema``), then a MOCK 200."""
+        document = schema if isinstance(schema, str) else json.dumps(schema)
+        self.apigw.create_model(
+            restApiId=self.id, name=model, contentType="application/json", schema=document
+        )
+        validator = self.apigw.create_request_validator(
+            restApiId=self.id, name=f"{model}-body", validateRequestBody=True
+        )["id"]
+        rid = self.resource(path)
+        self.apigw.put_method(
+            restApiId=self.id,
+            resourceId=rid,
+            httpMethod="POST",
+            authorizationType="NONE",
+            requestValidatorId=validator,
+            requestModels={"application/json": model},
+        )
+        self.apigw.put_integration(
+            restApiId=self.id,
+            resourceId=rid,
+            httpMethod="POST",
+            type="MOCK",
+            requestTemplates={"application/json": '{"statusCode": 200}'},
+        )
+        self.apigw.put_method_response(restApiId=self.id, resourceId=rid, httpMethod="POST", statusCode="200")
+        self.apigw.put_integration_response(
+            restApiId=self.id, resourceId=rid, httpMethod="POST", statusCode="200", selectionPattern=""
+        )
+        return rid
+
     def deploy(self, stage: str = "test", **kwargs: Any) -> None:
         self.apigw.create_deployment(restApiId=self.id, stageName=stage, **kwargs)
 

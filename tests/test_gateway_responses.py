@@ -211,30 +211,8 @@ def test_default_4xx_covers_uncustomised_client_errors(gateway: GatewayProcess, 
         httpMethod="GET",
         patchOperations=[{"op": "replace", "path": "/apiKeyRequired", "value": "true"}],
     )
-    schema = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
-    apigw.create_model(
-        restApiId=api.id, name="Pet", contentType="application/json", schema=json.dumps(schema)
-    )
-    validator = apigw.create_request_validator(restApiId=api.id, name="body", validateRequestBody=True)["id"]
-    rid = api.resource("/pets")
-    apigw.put_method(
-        restApiId=api.id,
-        resourceId=rid,
-        httpMethod="POST",
-        authorizationType="NONE",
-        requestValidatorId=validator,
-        requestModels={"application/json": "Pet"},
-    )
-    apigw.put_integration(
-        restApiId=api.id,
-        resourceId=rid,
-        httpMethod="POST",
-        type="MOCK",
-        requestTemplates={"application/json": '{"statusCode": 200}'},
-    )
-    apigw.put_method_response(restApiId=api.id, resourceId=rid, httpMethod="POST", statusCode="200")
-    apigw.put_integration_response(
-        restApiId=api.id, resourceId=rid, httpMethod="POST", statusCode="200", selectionPattern=""
+    api.validated_mock(
+        "/pets", "Pet", {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
     )
     apigw.put_gateway_response(
         restApiId=api.id,

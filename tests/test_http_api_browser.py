@@ -6,9 +6,6 @@ import html
 import re
 import shutil
 import subprocess
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -34,28 +31,6 @@ fetch("%(url)s", {method: "PUT", headers: {"Content-Type": "application/json", "
 </script></body></html>"""
 
 
-@pytest.fixture(scope="module")
-def page_server() -> Iterator[tuple[str, dict[str, str]]]:
-    pages: dict[str, str] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            data = pages.get(self.path, "").encode()
-            self.send_response(200 if data else 404)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", pages
-    server.shutdown()
-    server.server_close()
 
 
 def browse(url: str) -> str:

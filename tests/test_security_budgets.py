@@ -8,7 +8,6 @@ check must answer, and the attacking request must get AWS's error, not hang the 
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -79,30 +78,7 @@ def bombs(apigw: Any) -> RestApi:
             "lookahead": {"type": "string", "pattern": "^(a|aa)+(?=b)"},
         },
     }
-    apigw.create_model(
-        restApiId=api.id, name="Evil", contentType="application/json", schema=json.dumps(schema)
-    )
-    validator = apigw.create_request_validator(restApiId=api.id, name="body", validateRequestBody=True)["id"]
-    rid = api.resource("/validated")
-    apigw.put_method(
-        restApiId=api.id,
-        resourceId=rid,
-        httpMethod="POST",
-        authorizationType="NONE",
-        requestValidatorId=validator,
-        requestModels={"application/json": "Evil"},
-    )
-    apigw.put_integration(
-        restApiId=api.id,
-        resourceId=rid,
-        httpMethod="POST",
-        type="MOCK",
-        requestTemplates={"application/json": '{"statusCode": 200}'},
-    )
-    apigw.put_method_response(restApiId=api.id, resourceId=rid, httpMethod="POST", statusCode="200")
-    apigw.put_integration_response(
-        restApiId=api.id, resourceId=rid, httpMethod="POST", statusCode="200", selectionPattern=""
-    )
+    api.validated_mock("/validated", "Evil", schema)
     authorizer = apigw.create_authorizer(
         restApiId=api.id,
         name="token",

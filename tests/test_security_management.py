@@ -13,11 +13,8 @@ import shutil
 import socket
 import stat
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -290,28 +287,6 @@ fetch("%(url)s/2015-03-31/functions", {method: "POST", mode: "no-cors",
 </script></body></html>"""
 
 
-@pytest.fixture(scope="module")
-def page_server() -> Iterator[tuple[str, dict[str, str]]]:
-    pages: dict[str, str] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            data = pages.get(self.path, "").encode()
-            self.send_response(200 if data else 404)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", pages
-    server.shutdown()
-    server.server_close()
 
 
 def test_a_page_in_headless_chromium_cannot_create_a_function(

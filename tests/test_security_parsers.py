@@ -97,30 +97,7 @@ def test_deep_request_body_is_refused_by_validation(apigw: Any, gateway: Gateway
     import requests
 
     api = RestApi(apigw, "deep-bodies")
-    apigw.create_model(
-        restApiId=api.id, name="Any", contentType="application/json", schema='{"type": "object"}'
-    )
-    validator = apigw.create_request_validator(restApiId=api.id, name="body", validateRequestBody=True)["id"]
-    rid = api.resource("/in")
-    apigw.put_method(
-        restApiId=api.id,
-        resourceId=rid,
-        httpMethod="POST",
-        authorizationType="NONE",
-        requestValidatorId=validator,
-        requestModels={"application/json": "Any"},
-    )
-    apigw.put_integration(
-        restApiId=api.id,
-        resourceId=rid,
-        httpMethod="POST",
-        type="MOCK",
-        requestTemplates={"application/json": '{"statusCode": 200}'},
-    )
-    apigw.put_method_response(restApiId=api.id, resourceId=rid, httpMethod="POST", statusCode="200")
-    apigw.put_integration_response(
-        restApiId=api.id, resourceId=rid, httpMethod="POST", statusCode="200", selectionPattern=""
-    )
+    api.validated_mock("/in", "Any", '{"type": "object"}')
     api.deploy()
     url = gateway.invoke_url(api.id, "test", "/in")
     deep = requests.post(url, data='{"a":' * 100_000 + "1" + "}" * 100_000, timeout=60)
