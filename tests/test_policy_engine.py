@@ -188,3 +188,9 @@ def test_wildcards_match_in_linear_time() -> None:
     value = "arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/" + "a" * 20_000
     assert not glob_match(hostile, value)
     assert glob_match(hostile, value + "b")
+
+
+@pytest.mark.parametrize("document", ["0", "[]", '"text"', "null", 0, [], None])
+def test_a_policy_that_is_not_an_object_is_a_policy_error(document: Any) -> None:
+    with pytest.raises(PolicyError):
+        parse_policy(document)

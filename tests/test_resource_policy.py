@@ -43,12 +43,13 @@ def test_policy_is_stored_as_aws_stores_it(apigw: Any) -> None:
     assert "\\/" in stored  # slashes escaped, as GetRestApi shows them on AWS
     parsed = json.loads(stored)
     assert parsed["Statement"][0]["Resource"] == f"arn:aws:execute-api:us-east-1:000000000000:{api.id}/*"
-    with pytest.raises(ClientError) as bad:
-        apigw.create_rest_api(name="bad-policy", policy='{"Statement": [{"Effect": "Perhaps"}]}')
-    assert bad.value.response["Error"]["Code"] == "BadRequestException"
-    assert bad.value.response["Error"]["Message"] == (
-        "Invalid policy document. Please check the policy syntax and try again."
-    )
+    for bad_document in ('{"Statement": [{"Effect": "Perhaps"}]}', "0", "[]"):
+        with pytest.raises(ClientError) as bad:
+            apigw.create_rest_api(name="bad-policy", policy=bad_document)
+        assert bad.value.response["Error"]["Code"] == "BadRequestException"
+        assert bad.value.response["Error"]["Message"] == (
+            "Invalid policy document. Please check the policy syntax and try again."
+        )
 
 
 def test_source_ip_cidrs(gateway: GatewayProcess, apigw: Any) -> None:

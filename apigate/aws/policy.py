@@ -471,9 +471,10 @@ def parse_policy(document: str | Mapping[str, Any]) -> Policy:
             raise PolicyError("Syntax errors in policy.") from exc
     else:
         parsed = document
-        text = orjson.dumps(dict(document)).decode()
-    if not isinstance(parsed, Mapping):
+    if not isinstance(parsed, Mapping):  # JSON text of a number, a list...: or a caller's non-mapping
         raise PolicyError("A policy must be a JSON object")
+    if not isinstance(document, str):
+        text = orjson.dumps(dict(parsed)).decode()
     raw_statements = parsed.get("Statement")
     if raw_statements is None:
         raise PolicyError("Missing required field Statement")
