@@ -37,15 +37,14 @@ from apigate.control import v2 as http_api_control
 from apigate.control.admin import ManagementGuard
 from apigate.control.code_links import CodeLinks
 from apigate.control.context import ControlContext
-from apigate.control.deploy import set_account_limit, set_cache_budget_scale
 from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.dataplane import integrations
-from apigate.dataplane.gateway_responses import respond
 from apigate.dataplane.http_api import HttpApis
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.responses.gateway import respond
 from apigate.dataplane.websocket import WebSocketApis
 from apigate.functions.directory import FunctionDirectory
 from apigate.registry import Registry
@@ -100,8 +99,6 @@ class Gateway:
         self.store = SqliteStore(settings.data_dir / "apigate.db")
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
-        set_account_limit(settings.account_rate, settings.account_burst)  # before any stage is compiled
-        set_cache_budget_scale(settings.cache_budget_scale)
         self.registry = Registry()
         self.state, self._redis = _shared_state(settings, self.registry)
         services = integrations.IntegrationServices(self.functions, self.upstream)

@@ -12,7 +12,7 @@ from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
-from apigate.control.deploy import CACHE_SIZES, compile_stage, snapshot_of
+from apigate.control.deploy import CACHE_SIZES, StageDefaults, compile_stage, snapshot_of
 from apigate.control.models import list_models
 from apigate.store.base import Conflict
 
@@ -86,7 +86,13 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         if snapshot is None:  # a stage always points at a stored deployment; see create/update below
             raise not_found("Invalid Deployment identifier specified")
         ctx.registry.install(
-            compile_stage(snapshot, stage, region=ctx.settings.region, account_id=ctx.settings.account_id)
+            compile_stage(
+                snapshot,
+                stage,
+                region=ctx.settings.region,
+                account_id=ctx.settings.account_id,
+                defaults=StageDefaults.of(ctx.settings),
+            )
         )
 
     def save_stage(api_id: str, stage: Doc, *, announce: bool = False) -> None:

@@ -17,7 +17,7 @@ from apigate.control.authorizers import check_method_authorizer
 from apigate.control.common import Doc, drop_none, page, resource, rest_api
 from apigate.control.context import ControlContext
 from apigate.control.models import list_models
-from apigate.dataplane.parameters import InvalidMapping, parse_mappings
+from apigate.dataplane.mapping.parameters import InvalidMapping, parse_mappings
 from apigate.store.base import Conflict
 
 VERBS = ("GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD", "ANY")

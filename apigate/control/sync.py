@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 
 from apigate.control.context import ControlContext
-from apigate.control.deploy import compile_stage
+from apigate.control.deploy import StageDefaults, compile_stage
 from apigate.control.usage_plans import refresh_plans
 
 log = logging.getLogger("apigate")
@@ -56,7 +56,11 @@ class ConfigSync:
                     continue
                 try:
                     deployed = compile_stage(
-                        snapshot, stage, region=settings.region, account_id=settings.account_id
+                        snapshot,
+                        stage,
+                        region=settings.region,
+                        account_id=settings.account_id,
+                        defaults=StageDefaults.of(settings),
                     )
                 except Exception:
                     log.exception("stage %s of %s could not be compiled", stage["stageName"], api["id"])

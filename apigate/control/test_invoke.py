@@ -10,11 +10,12 @@ from apigate.aws.errors import not_found
 from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, resource, rest_api
 from apigate.control.context import ControlContext
-from apigate.control.deploy import Compiler, compile_method, compile_stage, snapshot_of
+from apigate.control.deploy import Compiler, StageDefaults, compile_method, compile_stage, snapshot_of
 from apigate.control.models import list_models
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.mapping.transform import java_map
 from apigate.dataplane.pipeline import split_path
-from apigate.dataplane.transform import java_map
+from apigate.dataplane.routing import route_rest
 from apigate.server.message import Request
 
 _STAGE = "test-invoke-stage"
@@ -51,6 +52,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             stage,
             region=ctx.settings.region,
             account_id=ctx.settings.account_id,
+            defaults=StageDefaults.of(ctx.settings),
         )
         target = urlsplit(params.get("pathWithQueryString") or res["path"])
         headers: list[tuple[str, str]] = [(k, v) for k, v in (params.get("headers") or {}).items()]
@@ -74,7 +76,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             test_log=[],
         )
         inv.method = compile_method(method_doc, res["id"], res["path"], Compiler(snapshot))
-        match = deployed.route(verb, split_path(inv.path))
+        match = route_rest(deployed, verb, split_path(inv.path))
         if match is not None:
             inv.path_parameters = match.path_parameters
         inv.log(f"Execution log for request {inv.request_id}")

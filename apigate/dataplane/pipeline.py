@@ -20,11 +20,12 @@ from apigate.dataplane.authorizers.cache import AuthorizerCache
 from apigate.dataplane.authorizers.iam import IamAuthStep
 from apigate.dataplane.authorizers.resource_policy import ResourcePolicyStep
 from apigate.dataplane.authorizers.step import AuthorizerStep
-from apigate.dataplane.gateway_responses import respond
 from apigate.dataplane.integrations import Integration, IntegrationServices
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.request_path import canonical_segments
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.responses.gateway import respond
+from apigate.dataplane.routing import route_rest
 from apigate.dataplane.steps import (
     ApiKeyStep,
     CacheLookupStep,
@@ -33,7 +34,7 @@ from apigate.dataplane.steps import (
     MetricsStep,
     ThrottleStep,
 )
-from apigate.dataplane.validation import ValidationStep
+from apigate.dataplane.steps.validation import ValidationStep
 from apigate.model import RestMethod
 from apigate.registry import Registry
 from apigate.server.message import Response
@@ -145,7 +146,7 @@ class Pipeline:
     def route(inv: Invocation) -> RestMethod:
         if inv.method is not None:  # TestInvokeMethod names the method itself
             return inv.method
-        match = inv.api.route(inv.request.method, inv.segments)
+        match = route_rest(inv.api, inv.request.method, inv.segments)
         if match is None:
             raise GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN)
         inv.method = match.method

@@ -331,7 +331,7 @@ class _Run:
 
     def _reinstall(self) -> None:
         """After a rollback: the registry serves again exactly what the store holds."""
-        from apigate.control.deploy import compile_stage
+        from apigate.control.deploy import StageDefaults, compile_stage
 
         for api_id in {p for t, p in self.physical.values() if t == "AWS::ApiGateway::RestApi"}:
             self.ctx.registry.remove_api(api_id)
@@ -343,7 +343,13 @@ class _Run:
                 if snapshot is not None:
                     settings = self.ctx.settings
                     self.ctx.registry.install(
-                        compile_stage(snapshot, stage, region=settings.region, account_id=settings.account_id)
+                        compile_stage(
+                            snapshot,
+                            stage,
+                            region=settings.region,
+                            account_id=settings.account_id,
+                            defaults=StageDefaults.of(settings),
+                        )
                     )
 
     def _order(self, kept: dict[str, Doc]) -> list[str]:

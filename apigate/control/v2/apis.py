@@ -10,7 +10,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import API, INTEGRATION, ROUTE, Doc, drop_none, now
-from apigate.control.v2.deploy import deploy
+from apigate.control.v2.deploy import auto_deploy, deploy
 from apigate.control.v2.integrations import new_integration
 from apigate.control.v2.routes import new_route
 
@@ -148,7 +148,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         with ctx.store.transaction():
             ctx.store.put(API, doc["ApiId"], doc)
             _retarget(ctx, doc["ApiId"], params.get("Target"), params.get("RouteKey"))
-        common.auto_deploy(ctx, http, doc["ApiId"])
+        auto_deploy(ctx, http, doc["ApiId"])
         return doc
 
     async def delete_api(params: dict[str, Any]) -> None:
@@ -163,7 +163,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         doc = common.api(ctx, params["ApiId"])
         doc.pop("CorsConfiguration", None)
         ctx.store.put(API, doc["ApiId"], doc)
-        common.auto_deploy(ctx, http, doc["ApiId"])
+        auto_deploy(ctx, http, doc["ApiId"])
 
     return {
         "CreateApi": create_api,

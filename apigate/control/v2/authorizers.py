@@ -9,6 +9,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import AUTHORIZER, ROUTE, Doc, drop_none, new_id
+from apigate.control.v2.deploy import auto_deploy
 from apigate.store.base import Conflict
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         )
         check_authorizer(doc)
         save(api_id, doc)
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
         return doc
 
     async def get_authorizer(params: dict[str, Any]) -> Doc:
@@ -102,7 +103,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         common.merge(doc, params, _UPDATABLE)
         check_authorizer(doc)
         save(api_id, doc)
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
         return doc
 
     async def delete_authorizer(params: dict[str, Any]) -> None:
@@ -112,7 +113,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         if any(r.get("AuthorizerId") == authorizer_id for r in ctx.store.list(ROUTE, api_id)):
             raise conflict("Cannot delete an authorizer that routes still use")
         ctx.store.delete(AUTHORIZER, f"{api_id}/{authorizer_id}")
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
 
     return {
         "CreateAuthorizer": create_authorizer,

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from apigate.control.context import ControlContext
-from apigate.control.v2 import serving
+from apigate.control.v2 import serving, websocket_deploy
 from apigate.control.v2.common import (
     API,
     AUTHORIZER,
     DEPLOYMENT,
     INTEGRATION,
+    INTEGRATION_RESPONSE,
     ROUTE,
+    ROUTE_RESPONSE,
     SNAPSHOT,
     STAGE,
     Doc,
+    is_websocket,
     new_id,
     now,
 )
@@ -34,16 +37,15 @@ if TYPE_CHECKING:
 
 
 def snapshot(ctx: ControlContext, api_id: str) -> Doc:
-    from apigate.control.v2 import websocket
-
     snap: Doc = {
         "api": ctx.store.get(API, api_id),
         "routes": ctx.store.list(ROUTE, api_id),
         "integrations": ctx.store.list(INTEGRATION, api_id),
         "authorizers": ctx.store.list(AUTHORIZER, api_id),
     }
-    if websocket.is_websocket(snap["api"]):  # and the route and integration responses only they have
-        snap.update(websocket.responses(ctx, api_id))
+    if is_websocket(snap["api"]):  # and the route and integration responses only they have
+        snap["routeResponses"] = ctx.store.list(ROUTE_RESPONSE, api_id)
+        snap["integrationResponses"] = ctx.store.list(INTEGRATION_RESPONSE, api_id)
     return snap
 
 
@@ -78,10 +80,15 @@ def deploy(
     return deployment
 
 
-def serve_stage(ctx: ControlContext, http: HttpApis, api_id: str, stage: Doc) -> None:
-    from apigate.control.v2 import websocket, websocket_deploy
+def auto_deploy(ctx: ControlContext, http: HttpApis, api_id: str) -> None:
+    """Something of the API changed: every stage with AutoDeploy gets a new deployment, served at once."""
+    for stage in ctx.store.list(STAGE, api_id):
+        if stage.get("AutoDeploy"):
+            deploy(ctx, http, api_id, stage, description="Automatic deployment", auto=True)
 
-    if websocket.is_websocket(ctx.store.get(API, api_id)):
+
+def serve_stage(ctx: ControlContext, http: HttpApis, api_id: str, stage: Doc) -> None:
+    if is_websocket(ctx.store.get(API, api_id)):
         websocket_deploy.serve_stage(ctx, api_id, stage)
         return
     serving.serve_stage(ctx, http, compile_stage, "HTTP API", api_id, stage)
@@ -90,9 +97,7 @@ def serve_stage(ctx: ControlContext, http: HttpApis, api_id: str, stage: Doc) ->
 def load_all(ctx: ControlContext, http: HttpApis) -> None:
     """At startup, and when another process changed the shared data dir: serve every stored HTTP API stage
     (and, through websocket_deploy, every WebSocket API stage)."""
-    from apigate.control.v2 import websocket, websocket_deploy
-
-    apis = [api for api in ctx.store.list(API) if not websocket.is_websocket(api)]
+    apis = [api for api in ctx.store.list(API) if not is_websocket(api)]
     serving.load_all(ctx, http, compile_stage, "HTTP API", apis)
     websocket_deploy.load_all(ctx)
 

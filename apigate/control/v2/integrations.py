@@ -9,6 +9,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import INTEGRATION, ROUTE, Doc, drop_none, new_id
+from apigate.control.v2.deploy import auto_deploy
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -101,7 +102,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         api_id = params["ApiId"]
         common.api(ctx, api_id)
         doc = new_integration(ctx, api_id, params)
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
         return doc
 
     async def get_integration(params: dict[str, Any]) -> Doc:
@@ -117,7 +118,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         common.merge(doc, params, _UPDATABLE)
         _check(doc)
         ctx.store.put(INTEGRATION, f"{api_id}/{doc['IntegrationId']}", doc, parent=api_id)
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
         return doc
 
     async def delete_integration(params: dict[str, Any]) -> None:
@@ -128,7 +129,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         if any(route.get("Target") == target for route in ctx.store.list(ROUTE, api_id)):
             raise conflict("Cannot delete an integration that routes still target")
         ctx.store.delete(INTEGRATION, f"{api_id}/{integration_id}")
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
 
     return {
         "CreateIntegration": create_integration,

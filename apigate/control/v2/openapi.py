@@ -25,6 +25,7 @@ from apigate.control.v2.common import (
     drop_none,
     now,
 )
+from apigate.control.v2.deploy import auto_deploy
 from apigate.control.v2.integrations import new_integration
 from apigate.control.v2.routes import new_route
 
@@ -295,7 +296,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
             warnings = _load(ctx, api_id, document)
             if warnings and params.get("FailOnWarnings"):
                 raise bad_request("; ".join(warnings))
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
         return {**doc, "Warnings": warnings} if warnings else doc
 
     async def export_api(params: dict[str, Any]) -> Doc:

@@ -10,6 +10,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import AUTHORIZER, INTEGRATION, ROUTE, Doc, drop_none, new_id
+from apigate.control.v2.deploy import auto_deploy
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -91,7 +92,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         api_id = params["ApiId"]
         common.api(ctx, api_id)
         doc = new_route(ctx, api_id, params)
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
         return doc
 
     async def get_route(params: dict[str, Any]) -> Doc:
@@ -109,14 +110,14 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
             doc.pop("AuthorizerId", None)
         _check(ctx, api_id, doc)
         common.save_route(ctx, api_id, doc)
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
         return doc
 
     async def delete_route(params: dict[str, Any]) -> None:
         api_id = params["ApiId"]
         common.child(ctx, ROUTE, api_id, params["RouteId"], "Route")
         ctx.store.delete(ROUTE, f"{api_id}/{params['RouteId']}")
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
 
     return {
         "CreateRoute": create_route,

@@ -16,14 +16,25 @@ from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
-from apigate.control.v2.common import API, AUTHORIZER, INTEGRATION, ROUTE, Doc, drop_none, new_id, now
+from apigate.control.v2.common import (
+    API,
+    AUTHORIZER,
+    INTEGRATION,
+    INTEGRATION_RESPONSE,
+    ROUTE,
+    ROUTE_RESPONSE,
+    Doc,
+    drop_none,
+    is_websocket,
+    new_id,
+    now,
+)
+from apigate.control.v2.deploy import auto_deploy
 from apigate.store.base import Conflict
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
 
-ROUTE_RESPONSE = "v2routeresponse"
-INTEGRATION_RESPONSE = "v2integrationresponse"
 
 _INTEGRATION_TYPES = {"AWS_PROXY", "AWS", "MOCK", "HTTP", "HTTP_PROXY"}
 _CUSTOM_KEY = re.compile(r"^[^$][\S ]{0,127}$")  # custom route keys cannot start with "$"
@@ -57,10 +68,6 @@ _INTEGRATION_FIELDS = (
 _AUTHORIZER_FIELDS = ("AuthorizerCredentialsArn", "AuthorizerType", "AuthorizerUri", "IdentitySource", "Name")
 _API_FIELDS = ("ApiKeySelectionExpression", "Description", "DisableSchemaValidation", "Name",
                "RouteSelectionExpression", "Version")  # fmt: skip
-
-
-def is_websocket(doc: Doc | None) -> bool:
-    return doc is not None and doc.get("ProtocolType") == "WEBSOCKET"
 
 
 def _check_selection(expression: Any) -> str:
@@ -144,7 +151,7 @@ def handlers(
         return handler
 
     def served(api_id: str) -> None:
-        common.auto_deploy(ctx, http, api_id)
+        auto_deploy(ctx, http, api_id)
 
     async def create_api(params: dict[str, Any]) -> Doc:
         name = params.get("Name")
@@ -453,12 +460,4 @@ def handlers(
         "GetIntegrationResponse": get_integration_response,
         "GetIntegrationResponses": get_integration_responses,
         "DeleteIntegrationResponse": delete_integration_response,
-    }
-
-
-def responses(ctx: ControlContext, api_id: str) -> Doc:
-    """What a deployment of a WebSocket API records besides the HTTP API's documents."""
-    return {
-        "routeResponses": ctx.store.list(ROUTE_RESPONSE, api_id),
-        "integrationResponses": ctx.store.list(INTEGRATION_RESPONSE, api_id),
     }

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from apigate.control.context import ControlContext
 from apigate.control.v2 import serving
-from apigate.control.v2.common import API, Doc
-from apigate.control.v2.websocket import is_websocket
+from apigate.control.v2.common import API, Doc, is_websocket
 from apigate.model.websocket import (
     CONNECT,
     DEFAULT,

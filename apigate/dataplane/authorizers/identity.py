@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.mapping_context import context_value
+from apigate.dataplane.mapping.context import context_value
 from apigate.dataplane.request_path import execute_api_arn
 from apigate.model import RestAuthorizer
 

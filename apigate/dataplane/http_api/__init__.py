@@ -26,6 +26,7 @@ from apigate.dataplane.http_api.responses import (
 )
 from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.request_path import path_value
+from apigate.dataplane.routing import route_http
 from apigate.functions.directory import FunctionDirectory, FunctionMissing
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
 from apigate.server.message import Request, Response
@@ -83,7 +84,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         return response
 
     async def _route_and_call(self, call: HttpCall) -> Response:
-        match = call.api.match(call.request.method, call.segments)
+        match = route_http(call.api, call.request.method, call.segments)
         if match is None:
             raise not_found()
         route, call.path_parameters = match

@@ -12,16 +12,16 @@ from urllib.parse import urlencode
 
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.request_path import path_value
-from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.substitution import stage_variables
-from apigate.dataplane.transform import (
+from apigate.dataplane.mapping.transform import (
     log_endpoint_request,
     no_response,
     select_response,
     transform_request,
     transform_response,
 )
+from apigate.dataplane.request_path import path_value
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.substitution import stage_variables
 from apigate.server.message import Response
 from apigate.server.upstream import UpstreamError, UpstreamTimeout, with_added
 

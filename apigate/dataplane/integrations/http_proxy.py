@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.parameters import request_value
+from apigate.dataplane.mapping.parameters import request_value
 from apigate.dataplane.request_path import path_value
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables

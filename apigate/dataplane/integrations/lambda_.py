@@ -13,14 +13,14 @@ import orjson
 from apigate.dataplane.integrations.base import IntegrationServices, call_function, integration_uri
 from apigate.dataplane.integrations.lambda_proxy import function_name
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.transform import (
+from apigate.dataplane.mapping.transform import (
     log_endpoint_request,
     no_response,
     select_response,
     transform_request,
     transform_response,
 )
+from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.server.message import Response
 
 

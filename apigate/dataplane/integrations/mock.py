@@ -7,15 +7,15 @@ import functools
 import orjson
 
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.templates import ConstantTemplate
-from apigate.dataplane.transform import (
+from apigate.dataplane.mapping.templates import ConstantTemplate
+from apigate.dataplane.mapping.transform import (
     content_type_of,
     no_response,
     select_response,
     transform_request,
     transform_response,
 )
+from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import MethodIntegration
 from apigate.server.message import Response
 

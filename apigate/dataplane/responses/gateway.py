@@ -18,11 +18,11 @@ import orjson
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping import TemplateError, render_mapping
-from apigate.dataplane.parameters import InvalidMapping, parse_source, request_value
-from apigate.dataplane.responses import CustomResponse, GatewayError, render, status_class
-from apigate.dataplane.templates import compile_template
-from apigate.dataplane.transform import pick_template, template_context, template_params
-from apigate.model import ParameterSource
+from apigate.dataplane.mapping.parameters import InvalidMapping, parse_source, request_value
+from apigate.dataplane.mapping.templates import compile_template
+from apigate.dataplane.mapping.transform import pick_template, template_context, template_params
+from apigate.dataplane.responses import GatewayError, render, status_class
+from apigate.model import CustomResponse, ParameterSource
 from apigate.server.message import Response
 
 log = logging.getLogger("apigate.dataplane")

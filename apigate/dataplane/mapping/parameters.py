@@ -11,9 +11,9 @@ import orjson
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping import jsonpath
+from apigate.dataplane.mapping.context import context_value
 from apigate.dataplane.mapping.errors import TemplateRenderError
 from apigate.dataplane.mapping.input import to_json
-from apigate.dataplane.mapping_context import context_value
 from apigate.model import ParameterMapping, ParameterSource
 
 _REQUEST_SOURCES = ("path", "querystring", "multivaluequerystring", "header", "multivalueheader")

@@ -19,9 +19,9 @@ from apigate.dataplane.binary import first_accept, is_binary
 from apigate.dataplane.events import request_context
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping import Template, TemplateError, render_mapping
-from apigate.dataplane.parameters import request_value, response_value
+from apigate.dataplane.mapping.parameters import request_value, response_value
+from apigate.dataplane.mapping.templates import ConstantTemplate
 from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.templates import ConstantTemplate
 from apigate.model import IntegrationResponse, MethodIntegration
 from apigate.server.message import Response
 
