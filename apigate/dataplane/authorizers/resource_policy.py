@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from apigate.aws import arns
 from apigate.aws.errors import AwsError, bad_request
 from apigate.aws.identity import Identity
 from apigate.aws.policy import Decision, Policy, PolicyError, evaluate, parse_policy
@@ -42,7 +43,7 @@ def store_form(document: str | None, *, region: str, account_id: str, api_id: st
         parse_policy(parsed)
     except (orjson.JSONDecodeError, PolicyError) as exc:
         raise bad_request("Invalid policy document. Please check the policy syntax and try again.") from exc
-    prefix = f"arn:aws:execute-api:{region}:{account_id}:{api_id}"
+    prefix = arns.execute_api_prefix(region, account_id, api_id)
     statements = parsed["Statement"] if isinstance(parsed["Statement"], list) else [parsed["Statement"]]
     for statement in statements:
         for key in ("Resource", "NotResource"):

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from typing import Any
 
 import orjson
 
+from apigate.aws import arns
 from apigate.dataplane.events_v2 import HttpCall, headers_v2, proxy_event_v1, query_v2, request_context_v2
+from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.responses import forbidden, internal_error, unauthorized
 from apigate.dataplane.http_api.targets import lambda_function
-from apigate.dataplane.request_path import execute_api_arn
-from apigate.functions.directory import FunctionDirectory, FunctionMissing
+from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import LambdaAuthorizer
 
 _TIMEOUT = 10.0  # AWS gives an authorizer 10 seconds
@@ -65,7 +65,7 @@ def _context_value(call: HttpCall, path: str) -> Any:
 def route_arn(call: HttpCall) -> str:
     """The ARN the authorizer's policy is evaluated against: the canonical path the router matched."""
     api = call.api
-    return execute_api_arn(
+    return arns.method_arn(
         api.region, api.account_id, api.api_id, api.stage, call.request.method, call.segments
     )
 
@@ -147,11 +147,10 @@ class LambdaAuthorizers:
             event["identitySource"] = ",".join(values)
             event["authorizationToken"] = ",".join(values)
         try:
-            result = await asyncio.wait_for(
-                self._functions.invoke(name, orjson.dumps(event), request_id=call.request_id),
-                timeout=_TIMEOUT,
+            result = await call_function(
+                self._functions, name, orjson.dumps(event), timeout=_TIMEOUT, request_id=call.request_id
             )
-        except (FunctionMissing, TimeoutError):
+        except FunctionCallFailed:
             raise internal_error() from None
         if result.function_error:
             raise internal_error()

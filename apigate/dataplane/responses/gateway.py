@@ -20,7 +20,7 @@ from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping import TemplateError, render_mapping
 from apigate.dataplane.mapping.parameters import InvalidMapping, parse_source, request_value
 from apigate.dataplane.mapping.templates import compile_template
-from apigate.dataplane.mapping.transform import pick_template, template_context, template_params
+from apigate.dataplane.mapping.transform import pick_template, set_header, template_context, template_params
 from apigate.dataplane.responses import GatewayError, render, status_class
 from apigate.model import CustomResponse, ParameterSource
 from apigate.server.message import Response
@@ -96,7 +96,7 @@ def _apply(inv: Invocation, error: GatewayError, custom: CustomResponse) -> Resp
     for name, source in custom.headers:
         value = _value(inv, source, context, body)
         if value is not None:
-            _set_header(headers, name, value)
+            set_header(headers, name, value)
     out = list(headers.items())
     out.append(("x-amzn-ErrorType", default.error_type))
     return Response(custom.status or default.status, out, content)
@@ -105,7 +105,7 @@ def _apply(inv: Invocation, error: GatewayError, custom: CustomResponse) -> Resp
 def _context(inv: Invocation, error: GatewayError) -> dict[str, Any]:
     """``$context`` for a gateway response, also when no route matched (no resource fields then), with what an
     authorizer said if one ran before the error."""
-    context: dict[str, Any] = template_context(inv)
+    context: dict[str, Any] = {**template_context(inv)}  # a copy: the invocation's own is shared
     context["error"] = {
         "message": "" if error.message is None else error.message,
         "messageString": orjson.dumps(error.message).decode(),  # quoted: a JSON value as it stands
@@ -125,10 +125,3 @@ def _value(inv: Invocation, source: ParameterSource, context: Mapping[str, Any],
         return None if value is None else str(value)
     values = request_value(inv, source, body)
     return ",".join(values) if values else None
-
-
-def _set_header(headers: dict[str, str], name: str, value: str) -> None:
-    lowered = name.lower()
-    for existing in [key for key in headers if key.lower() == lowered]:
-        del headers[existing]
-    headers[name] = value

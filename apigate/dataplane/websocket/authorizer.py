@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from apigate.aws import arns
+from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.lambda_authorizer import policy_allows
 from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.websocket.events import connect_event
-from apigate.functions.directory import FunctionDirectory, FunctionMissing
+from apigate.functions.directory import FunctionDirectory
 from apigate.model.websocket import DeployedWebSocketApi, WsAuthorizer
 
 if TYPE_CHECKING:
@@ -78,15 +79,15 @@ async def authorize(
     name = lambda_function(authorizer.function)
     if name is None:
         raise internal_error()
-    arn = f"arn:aws:execute-api:{api.region}:{api.account_id}:{api.api_id}/{api.stage}/$connect"
+    arn = arns.execute_api_arn(api.region, api.account_id, api.api_id, api.stage, "$connect")
     event = connect_event(session, request_id, now_ms)
     event = {"type": "REQUEST", "methodArn": arn, **event, "stageVariables": dict(api.stage_variables)}
     event.pop("isBase64Encoded", None)
     try:
-        result = await asyncio.wait_for(
-            functions.invoke(name, orjson.dumps(event), request_id=request_id), timeout=_TIMEOUT
+        result = await call_function(
+            functions, name, orjson.dumps(event), timeout=_TIMEOUT, request_id=request_id
         )
-    except (FunctionMissing, TimeoutError):
+    except FunctionCallFailed:
         raise internal_error() from None
     if result.function_error:
         message = _error_message(result.payload)
