@@ -12,10 +12,10 @@ from apigate.aws.policy import Decision, PolicyError, evaluate, parse_policy
 from apigate.dataplane.authorizers.cache import AuthorizerCache
 from apigate.dataplane.authorizers.identity import identity_values, method_arn
 from apigate.dataplane.authorizers.result import AuthResult
-from apigate.dataplane.events import proxy_event_v1
 from apigate.dataplane.integrations.base import IntegrationServices, call_function
 from apigate.dataplane.integrations.lambda_proxy import function_name
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.lambda_proxy.rest import proxy_event_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import RestAuthorizer
 

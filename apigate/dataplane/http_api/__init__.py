@@ -8,8 +8,8 @@ import time
 import orjson
 
 from apigate.dataplane.deployed import DeployedStages
-from apigate.dataplane.events_v2 import HttpCall, proxy_event_v1, proxy_event_v2
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
+from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.http_api.cors import decorate, is_preflight, preflight
 from apigate.dataplane.http_api.jwt_authorizer import JwtVerifier
 from apigate.dataplane.http_api.lambda_authorizer import LambdaAuthorizers
@@ -18,12 +18,13 @@ from apigate.dataplane.http_api.responses import (
     HttpApiError,
     internal_error,
     not_found,
-    parse_v1,
-    parse_v2,
     too_many_requests,
     unavailable,
 )
 from apigate.dataplane.http_api.targets import lambda_function
+from apigate.dataplane.lambda_proxy.http import proxy_event_v1, proxy_event_v2
+from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
+from apigate.dataplane.lambda_proxy.v2 import parse_v2
 from apigate.dataplane.routing import route_http
 from apigate.dataplane.substitution import fill_placeholders, stage_variables
 from apigate.functions.directory import FunctionDirectory
@@ -123,7 +124,12 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             raise (unavailable() if failed.timed_out else internal_error()) from None
         if result.function_error:
             raise internal_error()
-        return parse_v2(result.payload) if v2 else parse_v1(result.payload)
+        try:
+            if v2:
+                return parse_v2(result.payload)
+            return parse_v1(result.payload, lenient=True, content_type_header="content-type")
+        except ProxyFormatError:
+            raise internal_error() from None
 
     async def _http(self, call: HttpCall, integration: HttpIntegration) -> Response:
         url = stage_variables(integration.uri, call.api.stage_variables, braced_only=True)

@@ -9,10 +9,12 @@ from typing import Any
 import orjson
 
 from apigate.aws import arns
-from apigate.dataplane.events_v2 import HttpCall, headers_v2, proxy_event_v1, query_v2, request_context_v2
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
+from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.http_api.responses import forbidden, internal_error, unauthorized
 from apigate.dataplane.http_api.targets import lambda_function
+from apigate.dataplane.lambda_proxy.http import proxy_event_v1, request_context_v2
+from apigate.dataplane.lambda_proxy.v2 import headers_v2, query_v2
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import LambdaAuthorizer
 

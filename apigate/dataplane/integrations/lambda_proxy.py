@@ -6,10 +6,10 @@ import re
 
 import orjson
 
-from apigate.dataplane.events import proxy_event_v1
 from apigate.dataplane.integrations.base import IntegrationServices, call_function, integration_uri
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.proxy_response import MalformedProxyResponse, parse_v1
+from apigate.dataplane.lambda_proxy.rest import proxy_event_v1
+from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.server.message import Response
 
@@ -55,8 +55,8 @@ class LambdaProxyIntegration:
             return parse_v1(
                 result.payload, accept=inv.request.header("accept"), binary_types=inv.api.binary_media_types
             )
-        except MalformedProxyResponse as exc:
+        except ProxyFormatError as exc:
             inv.log(
                 f"Execution failed due to configuration error: Malformed Lambda proxy response ({exc.why})"
             )
-            raise
+            raise GatewayError(ResponseType.INTEGRATION_FAILURE) from exc

@@ -3,8 +3,8 @@ and gateway responses."""
 
 from __future__ import annotations
 
-from apigate.dataplane.events import request_context
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.lambda_proxy.rest import request_context
 
 
 def mapping_context(inv: Invocation) -> dict[str, object]:
