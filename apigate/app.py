@@ -23,16 +23,16 @@ from apigate.control import (
     authorizers,
     deployments,
     gateway_responses,
+    invoke_method,
     models,
     openapi,
     resources,
     rest_apis,
-    test_invoke,
     usage_plans,
     validators,
 )
-from apigate.control import functions as lambda_api
 from apigate.control import iam as iam_control
+from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.admin import ManagementGuard
 from apigate.control.code_links import CodeLinks
@@ -121,7 +121,7 @@ class Gateway:
                 **rest_apis.handlers(ctx),
                 **resources.handlers(ctx),
                 **deployments.handlers(ctx),
-                **test_invoke.handlers(ctx),
+                **invoke_method.handlers(ctx),
                 **models.handlers(ctx),
                 **validators.handlers(ctx),
                 **gateway_responses.handlers(ctx),

@@ -13,7 +13,6 @@ import statistics
 import time
 from typing import Any
 
-from apigate.control.deploy import compile_stage
 from apigate.dataplane.integrations import IntegrationServices, build
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline
@@ -77,12 +76,12 @@ def api() -> DeployedApi:
     stage = {"stageName": "prod", "deploymentId": "d1"}
     unlimited = Limit("account", 1e9, 10**9)  # the account throttle would answer 429 at in-process speed
     try:
-        from apigate.control.deploy import StageDefaults
-    except ImportError:  # before #14 the account limit was a module global
-        from apigate.control import deploy
+        from apigate.compile.rest import StageDefaults, compile_stage
+    except ImportError:  # before #14: the compiler was control/deploy.py, the account limit a module global
+        from apigate.control import deploy  # type: ignore[attr-defined]
 
-        deploy.set_account_limit(unlimited.rate, unlimited.burst)  # type: ignore[attr-defined]
-        return compile_stage(snapshot, stage, region="us-east-1", account_id="000000000000")
+        deploy.set_account_limit(unlimited.rate, unlimited.burst)
+        return deploy.compile_stage(snapshot, stage, region="us-east-1", account_id="000000000000")  # type: ignore[no-any-return]
     defaults = StageDefaults(account_limit=unlimited)
     return compile_stage(snapshot, stage, region="us-east-1", account_id="000000000000", defaults=defaults)
 

@@ -18,6 +18,7 @@ from apigate.aws import patch
 from apigate.aws.errors import bad_request, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.authorizers import DEFAULT_TTL, PROVIDER_ARN, compile_authorizer
 from apigate.control.common import Doc, drop_none, page, rest_api
 from apigate.control.context import ControlContext
 from apigate.dataplane.authorizers.cognito import stringified_claims
@@ -30,21 +31,16 @@ from apigate.dataplane.authorizers.identity import (
 from apigate.dataplane.authorizers.result import AuthResult
 from apigate.dataplane.authorizers.step import AuthorizerStep
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.regex_budget import UserRegex, UserRegexError, compile_user_regex
 from apigate.dataplane.regex_budget import is_valid as is_valid_user_regex
 from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.substitution import stage_variables
 from apigate.model import DeployedApi, RestAuthorizer, RestMethod, RouteNode
 from apigate.server.message import Request
 from apigate.store.base import Conflict, DocumentStore
 
 TYPES = ("TOKEN", "REQUEST", "COGNITO_USER_POOLS")
-DEFAULT_TTL = 300
 MAX_TTL = 3600
 _LAMBDA_URI = re.compile(r"^arn:aws[\w-]*:apigateway:[^:]+:lambda:path/.+/functions/.+/invocations$")
-_PROVIDER_ARN = re.compile(
-    r"^arn:aws[\w-]*:cognito-idp:(?P<region>[^:]+):(?P<account>[^:]*):userpool/(?P<pool>[^/]+)$"
-)
+
 _TEST_STAGE = "ESTestInvoke-stage"  # the stage name AWS puts in a test invocation's method ARN
 
 
@@ -78,7 +74,7 @@ def _check(doc: Doc) -> None:
                 "ProviderARNs need to be specified for an authorizer of type COGNITO_USER_POOLS"
             )
         for arn in arns:
-            if _PROVIDER_ARN.match(str(arn)) is None:
+            if PROVIDER_ARN.match(str(arn)) is None:
                 raise bad_request(f"Invalid provider ARN specified: {arn}")
     else:
         uri = doc.get("authorizerUri")
@@ -97,38 +93,6 @@ def _check(doc: Doc) -> None:
     expression = doc.get("identityValidationExpression")
     if expression and not is_valid_user_regex(expression):
         raise bad_request(f"Invalid identity validation expression specified: {expression}") from None
-
-
-def _validation(expression: str) -> UserRegex:
-    try:  # linear-time or time-bounded: the token comes from the client (dataplane.regex_budget)
-        return compile_user_regex(expression)
-    except UserRegexError:  # stored before _check existed: nothing matches it
-        return compile_user_regex(r"[^\s\S]")
-
-
-def compile_authorizer(doc: Mapping[str, Any], variables: Mapping[str, str]) -> RestAuthorizer:
-    """An authorizer document -> what the data plane reads, with the stage's variables filled in."""
-    kind = str(doc["type"])
-    pools: list[tuple[str, str]] = []
-    for arn in doc.get("providerARNs") or ():
-        found = _PROVIDER_ARN.match(stage_variables(str(arn), variables))
-        if found is not None:
-            pools.append((found.group("region"), found.group("pool")))
-    expression = doc.get("identityValidationExpression")
-    try:
-        sources = parse_identity_sources(doc.get("identitySource"), header_only=kind != "REQUEST")
-    except InvalidIdentitySource:
-        sources = ()
-    return RestAuthorizer(
-        id=str(doc["id"]),
-        name=str(doc.get("name") or ""),
-        type=kind,
-        uri=stage_variables(str(doc.get("authorizerUri") or ""), variables),
-        identity_sources=sources,
-        validation=_validation(expression) if expression and kind != "REQUEST" else None,
-        ttl_seconds=int(doc.get("authorizerResultTtlInSeconds", DEFAULT_TTL)),
-        user_pools=tuple(pools),
-    )
 
 
 def check_method_authorizer(store: DocumentStore, api_id: str, method: Mapping[str, Any]) -> None:

@@ -10,9 +10,9 @@ from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.rest import CACHE_SIZES, StageDefaults, compile_stage, snapshot_of
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
-from apigate.control.deploy import CACHE_SIZES, StageDefaults, compile_stage, snapshot_of
 from apigate.control.models import list_models
 from apigate.store.base import Conflict
 

@@ -14,9 +14,9 @@ from typing import Any
 from apigate.aws import patch
 from apigate.aws.errors import AwsError, bad_request, not_found
 from apigate.aws.wire import OperationHandler
+from apigate.compile.parameters import InvalidMapping, parse_source
 from apigate.control.common import Doc, page, rest_api
 from apigate.control.context import ControlContext
-from apigate.dataplane.mapping.parameters import InvalidMapping, parse_source
 from apigate.dataplane.responses import DEFAULT_TEMPLATE, GATEWAY_RESPONSE_TYPES, listed_status, status_class
 
 KIND = "gatewayresponse"

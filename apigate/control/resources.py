@@ -13,11 +13,11 @@ from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.parameters import InvalidMapping, parse_mappings
 from apigate.control.authorizers import check_method_authorizer
 from apigate.control.common import Doc, drop_none, page, resource, rest_api
 from apigate.control.context import ControlContext
 from apigate.control.models import list_models
-from apigate.dataplane.mapping.parameters import InvalidMapping, parse_mappings
 from apigate.store.base import Conflict
 
 VERBS = ("GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD", "ANY")

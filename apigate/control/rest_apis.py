@@ -8,9 +8,9 @@ from apigate.aws import patch
 from apigate.aws.errors import bad_request
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.resource_policy import store_form
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
-from apigate.dataplane.authorizers.resource_policy import store_form
 
 _ENDPOINT_TYPES = {"EDGE", "REGIONAL", "PRIVATE"}
 

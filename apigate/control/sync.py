@@ -17,8 +17,8 @@ from pathlib import Path
 
 import orjson
 
+from apigate.compile.rest import StageDefaults, compile_stage
 from apigate.control.context import ControlContext
-from apigate.control.deploy import StageDefaults, compile_stage
 from apigate.control.usage_plans import refresh_plans
 
 log = logging.getLogger("apigate")

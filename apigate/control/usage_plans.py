@@ -14,9 +14,9 @@ from apigate.aws import patch
 from apigate.aws.errors import AwsError, bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.rest import setting_key_path
 from apigate.control.common import Doc, drop_none, page
 from apigate.control.context import ControlContext
-from apigate.control.deploy import setting_key_path
 from apigate.model import ApiKeyEntry, KeyPlan, PlanIndex
 from apigate.state import Limit, Period, Quota, StateUnavailable
 from apigate.state.quota_period import utc_day

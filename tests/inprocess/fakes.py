@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apigate.control.deploy import StageDefaults, compile_stage
+from apigate.compile.rest import StageDefaults, compile_stage
 from apigate.dataplane.integrations import IntegrationServices, build
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline

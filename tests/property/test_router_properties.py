@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apigate.control.deploy import compile_stage
+from apigate.compile.rest import compile_stage
 from apigate.dataplane.routing import route_rest
 
 VERBS = ("GET", "POST", "ANY")

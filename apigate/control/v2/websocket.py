@@ -3,7 +3,7 @@ integrations (AWS_PROXY, MOCK, HTTP), REQUEST authorizers, route responses and i
 
 The HTTP API handlers stay as they are; ``handlers`` wraps them so that a call naming a WebSocket API is
 validated by WebSocket rules, while reads, deletes, stages and deployments (served through
-``websocket_deploy``) stay shared.
+``websocket_serving``) stay shared.
 """
 
 from __future__ import annotations

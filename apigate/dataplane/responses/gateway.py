@@ -11,47 +11,20 @@ Templates run through our VTL engine. AWS documents gateway response templates a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping import TemplateError, render_mapping
-from apigate.dataplane.mapping.parameters import InvalidMapping, parse_source, request_value
-from apigate.dataplane.mapping.templates import compile_template
+from apigate.dataplane.mapping.parameters import request_value
 from apigate.dataplane.mapping.transform import pick_template, set_header, template_context, template_params
 from apigate.dataplane.responses import GatewayError, render, status_class
 from apigate.model import CustomResponse, ParameterSource
 from apigate.server.message import Response
 
 log = logging.getLogger("apigate.dataplane")
-
-_HEADER = "gatewayresponse.header."
-
-
-def compile_responses(documents: Iterable[Mapping[str, Any]]) -> dict[str, CustomResponse]:
-    """GatewayResponse documents (the customised ones) -> compiled responses by type name."""
-    compiled: dict[str, CustomResponse] = {}
-    for doc in documents:
-        headers: list[tuple[str, ParameterSource]] = []
-        for target, source in (doc.get("responseParameters") or {}).items():
-            if not target.startswith(_HEADER):
-                continue  # querystring/path targets mean nothing on a response
-            try:
-                headers.append((target[len(_HEADER) :], parse_source(str(source))))
-            except InvalidMapping:
-                continue  # refused at Put time; an old document must not stop a deployment
-        templates = {
-            content_type.lower(): compile_template(source or "")
-            for content_type, source in (doc.get("responseTemplates") or {}).items()
-        }
-        status = doc.get("statusCode")
-        compiled[doc["responseType"]] = CustomResponse(
-            int(status) if status else None, tuple(headers), templates
-        )
-    return compiled
-
 
 def respond(inv: Invocation, error: GatewayError) -> Response:
     """The response for ``error`` through ``inv``'s API's gateway responses."""

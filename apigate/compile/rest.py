@@ -15,15 +15,15 @@ import fastjsonschema
 import orjson
 
 from apigate.aws.errors import bad_request
+from apigate.compile.authorizers import compile_authorizer
+from apigate.compile.gateway_responses import compile_responses
+from apigate.compile.parameters import InvalidMapping, parse_mappings
+from apigate.compile.resource_policy import attach_policy, endpoint_type
+from apigate.compile.schemas import bound_schema_patterns
 from apigate.config import Settings
-from apigate.control.authorizers import compile_authorizer
-from apigate.dataplane.authorizers.resource_policy import attach_policy, endpoint_type
 from apigate.dataplane.mapping import Template
-from apigate.dataplane.mapping.parameters import InvalidMapping, parse_mappings
 from apigate.dataplane.mapping.templates import compile_template
 from apigate.dataplane.regex_budget import UserRegex, UserRegexError, compile_user_regex
-from apigate.dataplane.responses.gateway import compile_responses
-from apigate.dataplane.steps.validation import bound_schema_patterns
 from apigate.model import (
     BodyModel,
     CacheSetting,

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from apigate.aws.errors import not_found
 from apigate.aws.wire import OperationHandler
+from apigate.compile.rest import Compiler, StageDefaults, compile_method, compile_stage, snapshot_of
 from apigate.control.common import Doc, resource, rest_api
 from apigate.control.context import ControlContext
-from apigate.control.deploy import Compiler, StageDefaults, compile_method, compile_stage, snapshot_of
 from apigate.control.models import list_models
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping.transform import java_map
