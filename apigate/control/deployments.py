@@ -290,7 +290,7 @@ async def delete_stage(ctx: ControlContext, params: dict[str, Any]) -> None:
     name = params["stageName"]
     _get_stage_doc(ctx, api_id, name)
     ctx.store.delete("stage", _stage_key(ctx, api_id, name))
-    ctx.registry.remove(api_id, name)
+    ctx.registry.forget(api_id, name)
     await _flush(ctx, api_id, name)
 
 

@@ -87,7 +87,7 @@ async def delete_rest_api(ctx: ControlContext, params: dict[str, Any]) -> None:
     with ctx.store.transaction():
         ctx.store.delete_parent(api_id)
         ctx.store.delete("restapi", api_id)
-    ctx.registry.remove_api(api_id)
+    ctx.registry.forget_api(api_id)
 
 
 def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:

@@ -67,7 +67,7 @@ class ConfigSync:
                     continue
                 ctx.registry.install(deployed)
         for key in self._seen.keys() - current.keys():
-            ctx.registry.remove(*key)
+            ctx.registry.forget(*key)
         self._seen = current
         refresh_plans(ctx)
         for reload in self.also_reload:

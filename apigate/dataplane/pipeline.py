@@ -124,10 +124,16 @@ class Pipeline:
                 if inv.response is not None:
                     break
             else:  # no step answered (a cache hit does): the integration
-                handler = self._integration(inv, method)
+                integration = method.integration
+                if integration is None:
+                    raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
+                handler = self._integrations.get(integration.type)
+                if handler is None:
+                    inv.log(f"Execution failed: integration type {integration.type} is not supported yet")
+                    raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
                 started = time.perf_counter()
                 try:
-                    inv.response = await handler.invoke(inv)
+                    inv.response = await handler.invoke(inv, integration)
                 finally:
                     inv.integration_ms = (time.perf_counter() - started) * 1000.0
         except GatewayError as error:
@@ -152,16 +158,6 @@ class Pipeline:
         inv.method = match.method
         inv.path_parameters = match.path_parameters
         return match.method
-
-    def _integration(self, inv: Invocation, method: RestMethod) -> Integration:
-        integration = method.integration
-        if integration is None:
-            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
-        handler = self._integrations.get(integration.type)
-        if handler is None:
-            inv.log(f"Execution failed: integration type {integration.type} is not supported yet")
-            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
-        return handler
 
     async def request_id_headers(self, inv: Invocation) -> None:
         assert inv.response is not None

@@ -334,7 +334,7 @@ class _Run:
         from apigate.compile.rest import StageDefaults, compile_stage
 
         for api_id in {p for t, p in self.physical.values() if t == "AWS::ApiGateway::RestApi"}:
-            self.ctx.registry.remove_api(api_id)
+            self.ctx.registry.forget_api(api_id)
         if self.ctx.http_apis is not None:
             http_api_control.load_all(self.ctx, self.ctx.http_apis)
         for api in self.ctx.store.list("restapi"):

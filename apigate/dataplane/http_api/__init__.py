@@ -7,7 +7,6 @@ import time
 
 import orjson
 
-from apigate.dataplane.deployed import DeployedStages
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.http_api.cors import decorate, is_preflight, preflight
@@ -29,6 +28,7 @@ from apigate.dataplane.routing import route_http
 from apigate.dataplane.substitution import fill_placeholders, stage_variables
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
+from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout, end_to_end
 from apigate.state import MemoryRateLimiter, RateLimiter

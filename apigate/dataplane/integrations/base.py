@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 class Integration(Protocol):
-    async def invoke(self, inv: Invocation) -> Response: ...
+    """``integration`` is the matched method's, which the pipeline has already resolved (never None here)."""
+
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response: ...
 
 
 @dataclass(slots=True)

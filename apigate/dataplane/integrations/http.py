@@ -20,6 +20,7 @@ from apigate.dataplane.mapping.transform import (
 )
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import fill_placeholders, stage_variables
+from apigate.model import MethodIntegration
 from apigate.server.message import Response
 from apigate.server.upstream import UpstreamError, UpstreamTimeout, with_added
 
@@ -28,10 +29,7 @@ class HttpIntegration:
     def __init__(self, services: IntegrationServices) -> None:
         self._services = services
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         endpoint = transform_request(inv, integration)
         url = integration.uri or ""
         if integration.uri_is_template:

@@ -9,6 +9,7 @@ from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping.parameters import request_value
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import fill_placeholders, stage_variables
+from apigate.model import MethodIntegration
 from apigate.server.message import Response
 from apigate.server.upstream import (
     HOP_BY_HOP,
@@ -24,10 +25,7 @@ class HttpProxyIntegration:
     def __init__(self, services: IntegrationServices) -> None:
         self._services = services
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         path_values: dict[str, str] = {}
         query_extra: list[tuple[str, str]] = []
         header_extra: dict[str, str] = {}

@@ -21,6 +21,7 @@ from apigate.dataplane.mapping.transform import (
     transform_response,
 )
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
 
@@ -38,10 +39,7 @@ class LambdaIntegration:
     def __init__(self, services: IntegrationServices) -> None:
         self._services = services
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         uri = integration_uri(inv, integration)
         name = function_name(uri)
         if name is None:

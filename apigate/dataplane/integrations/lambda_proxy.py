@@ -11,6 +11,7 @@ from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.lambda_proxy.rest import proxy_event_v1
 from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
 _FUNCTION_IN_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+?)/invocations$")
@@ -31,10 +32,7 @@ class LambdaProxyIntegration:
     def __init__(self, services: IntegrationServices) -> None:
         self._services = services
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         uri = integration_uri(inv, integration)
         name = function_name(uri)
         if name is None:

@@ -25,10 +25,7 @@ class MockIntegration:
         # (integration, request media type) -> the answer, for mocks whose templates are constant: most are.
         self._static: dict[tuple[int, str], tuple[MethodIntegration, Response | None]] = {}
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         if inv.test_log is None:
             static = self._static_answer(integration, content_type_of(inv))
             if static is not None:

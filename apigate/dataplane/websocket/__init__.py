@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 
 from apigate.aws.ids import extended_request_id
-from apigate.dataplane.deployed import DeployedStages
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.substitution import stage_variables
@@ -26,6 +25,7 @@ from apigate.dataplane.websocket.management import ConnectionsApi
 from apigate.dataplane.websocket.session import Session
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
+from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 from apigate.server.websocket import WebSocketServer
