@@ -23,29 +23,28 @@ from apigate.control import (
     authorizers,
     deployments,
     gateway_responses,
+    invoke_method,
     models,
     openapi,
     resources,
     rest_apis,
-    test_invoke,
     usage_plans,
     validators,
 )
-from apigate.control import functions as lambda_api
 from apigate.control import iam as iam_control
+from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.admin import ManagementGuard
 from apigate.control.code_links import CodeLinks
 from apigate.control.context import ControlContext
-from apigate.control.deploy import set_account_limit, set_cache_budget_scale
 from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.dataplane import integrations
-from apigate.dataplane.gateway_responses import respond
 from apigate.dataplane.http_api import HttpApis
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.responses.gateway import respond
 from apigate.dataplane.websocket import WebSocketApis
 from apigate.functions.directory import FunctionDirectory
 from apigate.registry import Registry
@@ -65,6 +64,20 @@ _JSON = [("Content-Type", "application/json")]
 def _forbidden() -> Response:
     # What AWS answers for a stage that does not exist on an API's endpoint.
     return Response(403, [*_JSON, ("x-amzn-ErrorType", "ForbiddenException")], b'{"message":"Forbidden"}')
+
+
+def _execute_api_address(request: Request) -> tuple[str, str, str] | None:
+    """(api id, path below it, domain name) of an execute-api request, by the path form
+    (``/_aws/execute-api/{api}/…``, checked first: it needs no header lookup) or ``Host: {api}.execute-api…``;
+    None for anything else (the management API, ``/_apigate/``)."""
+    path = request.raw_path
+    if path.startswith(_EXECUTE_API_PREFIX):
+        api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
+        return api_id, "/" + rest, f"{api_id}.execute-api.localhost"
+    host = request.header("host") or ""
+    if ".execute-api." in host:
+        return host.split(".", 1)[0], path, host.split(":", 1)[0]
+    return None
 
 
 def _is_query_call(request: Request) -> bool:
@@ -100,8 +113,6 @@ class Gateway:
         self.store = SqliteStore(settings.data_dir / "apigate.db")
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
-        set_account_limit(settings.account_rate, settings.account_burst)  # before any stage is compiled
-        set_cache_budget_scale(settings.cache_budget_scale)
         self.registry = Registry()
         self.state, self._redis = _shared_state(settings, self.registry)
         services = integrations.IntegrationServices(self.functions, self.upstream)
@@ -124,7 +135,7 @@ class Gateway:
                 **rest_apis.handlers(ctx),
                 **resources.handlers(ctx),
                 **deployments.handlers(ctx),
-                **test_invoke.handlers(ctx),
+                **invoke_method.handlers(ctx),
                 **models.handlers(ctx),
                 **validators.handlers(ctx),
                 **gateway_responses.handlers(ctx),
@@ -192,18 +203,19 @@ class Gateway:
         ``Host: {api}-{vpce}.execute-api…`` / ``{api}.execute-api…``, or by ``x-apigw-api-id``."""
         request.vpce_id = self.settings.vpce_id
         request.vpc_id = self.settings.vpc_id
-        path = request.raw_path
-        host = (request.header("host") or "").split(":", 1)[0]
-        api_id = request.header("x-apigw-api-id")
-        if path.startswith(_EXECUTE_API_PREFIX):
-            api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
-            path, host = "/" + rest, f"{api_id}.execute-api.localhost"
-        elif ".execute-api." in host:
-            api_id = host.split(".", 1)[0].split("-vpce-", 1)[0]
+        found = _execute_api_address(request)
+        api_id: str | None
+        if found is not None:
+            api_id, path, domain = found
+            if not request.raw_path.startswith(_EXECUTE_API_PREFIX):  # Host: {api}-{vpce}.execute-api…
+                api_id = api_id.split("-vpce-", 1)[0]
+        else:
+            api_id, path = request.header("x-apigw-api-id"), request.raw_path
+            domain = (request.header("host") or "").split(":", 1)[0] or f"{api_id}.execute-api.localhost"
         # Only REST APIs can be private; the endpoint serves execute-api only (no management API here).
         if not api_id or api_id in self.http_apis or api_id in self.websockets:
             return _forbidden()
-        answer = self._execute(request, api_id, path, host or f"{api_id}.execute-api.localhost")
+        answer = self._execute(request, api_id, path, domain)
         return answer if isinstance(answer, Response) else await answer
 
     def start_sync(self) -> None:
@@ -222,13 +234,10 @@ class Gateway:
     def __call__(self, request: Request) -> Response | Coroutine[Any, Any, Response]:
         # Not async: the server awaits the coroutine we return, one coroutine level less per request (the
         # server core accepts a Response or an awaitable, see apigate/server/message.py).
+        found = _execute_api_address(request)
+        if found is not None:
+            return self._execute(request, *found)
         path = request.raw_path
-        if path.startswith(_EXECUTE_API_PREFIX):  # first: the path form needs no header lookup
-            api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
-            return self._execute(request, api_id, "/" + rest, f"{api_id}.execute-api.localhost")
-        host = request.header("host") or ""
-        if ".execute-api." in host:
-            return self._execute(request, host.split(".", 1)[0], path, host.split(":", 1)[0])
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
         return self._manage(request)
@@ -236,16 +245,9 @@ class Gateway:
     def upgrade(self, request: Request, transport: Any, protocol: Any) -> None:
         """The server's upgrade hook: a WebSocket API stage takes the connection over; any other upgrade request
         is answered as an ordinary request, then the connection closes."""
-        path = request.raw_path
-        api_id, domain = "", ""
-        if path.startswith(_EXECUTE_API_PREFIX):
-            api_id, _, rest = path[len(_EXECUTE_API_PREFIX) :].partition("/")
-            path, domain = "/" + rest, f"{api_id}.execute-api.localhost"
-        else:
-            host = request.header("host") or ""
-            if ".execute-api." in host:
-                api_id, domain = host.split(".", 1)[0], host.split(":", 1)[0]
-        if api_id and api_id in self.websockets:
+        found = _execute_api_address(request)
+        if found is not None and found[0] and found[0] in self.websockets:
+            api_id, path, domain = found
             self.websockets.upgrade(request, transport, protocol.upgrade_data, api_id, path, domain)
             return
 

@@ -1,29 +1,81 @@
-"""What is being served right now: (api id, stage) -> compiled snapshot, replaced whole, never edited."""
+"""What is being served right now: (api id, stage) -> compiled snapshot, replaced whole, never edited.
+
+One stage registry for every API kind: ``Registry`` for REST APIs (with the usage plans index beside it),
+``HttpApis`` and ``WebSocketApis`` (dataplane/) for apigatewayv2 APIs. A stage is installed whole, and each API's
+stage dict is replaced rather than edited, so a request that already holds a snapshot finishes on it. Beside each
+stage is the fingerprint of the stage document it was compiled from: reloading from the store compiles only the
+stages whose document changed.
+"""
 
 from __future__ import annotations
 
+from typing import Generic, Protocol, TypeVar
+
 from apigate.model import DeployedApi, PlanIndex
 
+__all__ = ["CompiledStage", "DeployedStages", "Registry"]
 
-class Registry:
+
+class CompiledStage(Protocol):
+    """What a stage compiles into (DeployedHttpApi, DeployedWebSocketApi)."""
+
+    @property
+    def api_id(self) -> str: ...
+
+    @property
+    def stage(self) -> str: ...
+
+
+_D = TypeVar("_D", bound=CompiledStage)
+
+
+class DeployedStages(Generic[_D]):
     def __init__(self) -> None:
-        self._stages: dict[tuple[str, str], DeployedApi] = {}
-        # API keys and usage plans, replaced whole on every change to them (they need no deployment).
+        self._apis: dict[str, dict[str, _D]] = {}
+        self._fingerprints: dict[tuple[str, str], bytes] = {}  # of the stage documents last compiled
+
+    def __contains__(self, api_id: str) -> bool:
+        return api_id in self._apis
+
+    def declare(self, api_id: str) -> None:
+        """The API exists (even with no stage yet): its requests are answered here, not by REST."""
+        self._apis.setdefault(api_id, {})
+
+    def install(self, deployed: _D) -> None:
+        stages = dict(self._apis.get(deployed.api_id) or {})
+        stages[deployed.stage] = deployed
+        self._apis[deployed.api_id] = stages
+
+    def get(self, api_id: str, stage: str) -> _D | None:
+        return (self._apis.get(api_id) or {}).get(stage)
+
+    def forget(self, api_id: str, stage: str) -> None:
+        """Stop serving a stage: no new requests or connections (open WebSocket connections stay open)."""
+        stages = dict(self._apis.get(api_id) or {})
+        stages.pop(stage, None)
+        self._apis[api_id] = stages
+
+    def forget_api(self, api_id: str) -> None:
+        self._apis.pop(api_id, None)
+
+    def replace_all(self, apis: dict[str, dict[str, _D]]) -> None:
+        self._apis = apis
+        live = {(api_id, stage) for api_id, stages in apis.items() for stage in stages}
+        self._fingerprints = {k: v for k, v in self._fingerprints.items() if k in live}
+
+    def fingerprint(self, api_id: str, stage: str) -> bytes | None:
+        return self._fingerprints.get((api_id, stage))
+
+    def remember(self, api_id: str, stage: str, fingerprint: bytes) -> None:
+        self._fingerprints[(api_id, stage)] = fingerprint
+
+    def stages(self) -> list[_D]:
+        return [deployed for stages in self._apis.values() for deployed in stages.values()]
+
+
+class Registry(DeployedStages[DeployedApi]):
+    """REST API stages, and the API keys and usage plans (replaced whole on every change: they need no deployment)."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.plans = PlanIndex()
-
-    def get(self, api_id: str, stage: str) -> DeployedApi | None:
-        return self._stages.get((api_id, stage))
-
-    def install(self, deployed: DeployedApi) -> None:
-        # One dict assignment: a request that already holds the old snapshot finishes on it.
-        self._stages[(deployed.api_id, deployed.stage)] = deployed
-
-    def remove(self, api_id: str, stage: str) -> None:
-        self._stages.pop((api_id, stage), None)
-
-    def remove_api(self, api_id: str) -> None:
-        for key in [key for key in self._stages if key[0] == api_id]:
-            del self._stages[key]
-
-    def stages(self) -> list[DeployedApi]:
-        return list(self._stages.values())

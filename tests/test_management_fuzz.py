@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, settings
 
 from helpers import GatewayProcess
 
+pytestmark = pytest.mark.slow  # long: CI runs it, `-m "not slow"` skips it locally
+
 _EXAMPLES = int(os.environ.get("APIGATE_FUZZ_EXAMPLES", "4"))
 
 

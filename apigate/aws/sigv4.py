@@ -362,11 +362,6 @@ def verify(request: Request, signed: SignedRequest, secret: str, *, now: datetim
     raise SignatureError(Failure.INVALID, first)
 
 
-def mismatch_message() -> str:
-    """The first sentence of AWS's answer to a wrong signature (without the canonical strings)."""
-    return _MISMATCH
-
-
 def authenticate(
     request: Request,
     identities: Identities,

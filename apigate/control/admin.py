@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from apigate.aws import sigv4, wire
+from apigate.aws import arns, sigv4, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.identity import Identity
 from apigate.aws.policy import Decision, evaluate_all
@@ -122,7 +122,7 @@ class ManagementGuard:
                 return Permission(action, "*")
             if not function.startswith("arn:"):
                 name = function.split(":", 1)[0]
-                function = f"arn:aws:lambda:{self.region}:{self.directory.account_id}:function:{name}"
+                function = arns.lambda_function_arn(self.region, self.directory.account_id, name)
             return Permission(action, function)
         # API Gateway's management permissions: the HTTP method on the resource's path.
         resource = path.removeprefix("/v2") if path.startswith("/v2/") else path

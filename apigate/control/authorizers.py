@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from apigate.aws import patch
 from apigate.aws.errors import bad_request, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.authorizers import DEFAULT_TTL, PROVIDER_ARN, compile_authorizer
 from apigate.control.common import Doc, drop_none, page, rest_api
 from apigate.control.context import ControlContext
 from apigate.dataplane.authorizers.cognito import stringified_claims
@@ -30,21 +32,16 @@ from apigate.dataplane.authorizers.identity import (
 from apigate.dataplane.authorizers.result import AuthResult
 from apigate.dataplane.authorizers.step import AuthorizerStep
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.regex_budget import UserRegex, UserRegexError, compile_user_regex
 from apigate.dataplane.regex_budget import is_valid as is_valid_user_regex
 from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.substitution import stage_variables
 from apigate.model import DeployedApi, RestAuthorizer, RestMethod, RouteNode
 from apigate.server.message import Request
 from apigate.store.base import Conflict, DocumentStore
 
 TYPES = ("TOKEN", "REQUEST", "COGNITO_USER_POOLS")
-DEFAULT_TTL = 300
 MAX_TTL = 3600
 _LAMBDA_URI = re.compile(r"^arn:aws[\w-]*:apigateway:[^:]+:lambda:path/.+/functions/.+/invocations$")
-_PROVIDER_ARN = re.compile(
-    r"^arn:aws[\w-]*:cognito-idp:(?P<region>[^:]+):(?P<account>[^:]*):userpool/(?P<pool>[^/]+)$"
-)
+
 _TEST_STAGE = "ESTestInvoke-stage"  # the stage name AWS puts in a test invocation's method ARN
 
 
@@ -78,7 +75,7 @@ def _check(doc: Doc) -> None:
                 "ProviderARNs need to be specified for an authorizer of type COGNITO_USER_POOLS"
             )
         for arn in arns:
-            if _PROVIDER_ARN.match(str(arn)) is None:
+            if PROVIDER_ARN.match(str(arn)) is None:
                 raise bad_request(f"Invalid provider ARN specified: {arn}")
     else:
         uri = doc.get("authorizerUri")
@@ -97,38 +94,6 @@ def _check(doc: Doc) -> None:
     expression = doc.get("identityValidationExpression")
     if expression and not is_valid_user_regex(expression):
         raise bad_request(f"Invalid identity validation expression specified: {expression}") from None
-
-
-def _validation(expression: str) -> UserRegex:
-    try:  # linear-time or time-bounded: the token comes from the client (dataplane.regex_budget)
-        return compile_user_regex(expression)
-    except UserRegexError:  # stored before _check existed: nothing matches it
-        return compile_user_regex(r"[^\s\S]")
-
-
-def compile_authorizer(doc: Mapping[str, Any], variables: Mapping[str, str]) -> RestAuthorizer:
-    """An authorizer document -> what the data plane reads, with the stage's variables filled in."""
-    kind = str(doc["type"])
-    pools: list[tuple[str, str]] = []
-    for arn in doc.get("providerARNs") or ():
-        found = _PROVIDER_ARN.match(stage_variables(str(arn), variables))
-        if found is not None:
-            pools.append((found.group("region"), found.group("pool")))
-    expression = doc.get("identityValidationExpression")
-    try:
-        sources = parse_identity_sources(doc.get("identitySource"), header_only=kind != "REQUEST")
-    except InvalidIdentitySource:
-        sources = ()
-    return RestAuthorizer(
-        id=str(doc["id"]),
-        name=str(doc.get("name") or ""),
-        type=kind,
-        uri=stage_variables(str(doc.get("authorizerUri") or ""), variables),
-        identity_sources=sources,
-        validation=_validation(expression) if expression and kind != "REQUEST" else None,
-        ttl_seconds=int(doc.get("authorizerResultTtlInSeconds", DEFAULT_TTL)),
-        user_pools=tuple(pools),
-    )
 
 
 def check_method_authorizer(store: DocumentStore, api_id: str, method: Mapping[str, Any]) -> None:
@@ -198,138 +163,145 @@ _PATCHABLE: dict[str, patch.PathHandler] = {
 }
 
 
-def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    store = ctx.store
+def _authorizer(ctx: ControlContext, api_id: str, authorizer_id: str) -> Doc:
+    rest_api(ctx, api_id)
+    doc = ctx.store.get("authorizer", _key(api_id, authorizer_id))
+    if doc is None:
+        raise not_found("Invalid Authorizer identifier specified")
+    return doc
 
-    def authorizer(api_id: str, authorizer_id: str) -> Doc:
-        rest_api(ctx, api_id)
-        doc = store.get("authorizer", _key(api_id, authorizer_id))
-        if doc is None:
-            raise not_found("Invalid Authorizer identifier specified")
-        return doc
 
-    def save(api_id: str, doc: Doc) -> None:
-        try:  # names are unique in an API: the store's rule (uniqueness.RULES)
-            store.put("authorizer", _key(api_id, doc["id"]), doc, parent=api_id)
-        except Conflict:
-            raise bad_request(
-                f"Authorizer name must be unique. Authorizer {doc['name']} already exists in this RestApi."
-            ) from None
+def _save(ctx: ControlContext, api_id: str, doc: Doc) -> None:
+    try:  # names are unique in an API: the store's rule (uniqueness.RULES)
+        ctx.store.put("authorizer", _key(api_id, doc["id"]), doc, parent=api_id)
+    except Conflict:
+        raise bad_request(
+            f"Authorizer name must be unique. Authorizer {doc['name']} already exists in this RestApi."
+        ) from None
 
-    async def create_authorizer(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        doc = drop_none(
-            {
-                "id": short_id(6),
-                "name": params.get("name"),
-                "type": params.get("type"),
-                "providerARNs": params.get("providerARNs") or None,
-                "authType": params.get("authType"),
-                "authorizerUri": params.get("authorizerUri"),
-                "authorizerCredentials": params.get("authorizerCredentials"),
-                "identitySource": params.get("identitySource"),
-                "identityValidationExpression": params.get("identityValidationExpression"),
-                "authorizerResultTtlInSeconds": params.get("authorizerResultTtlInSeconds", DEFAULT_TTL),
-            }
-        )
-        _check(doc)  # AWS checks the document before it looks the API up
-        rest_api(ctx, api_id)
-        save(api_id, doc)
-        return doc
 
-    async def get_authorizer(params: dict[str, Any]) -> Doc:
-        return authorizer(params["restApiId"], params["authorizerId"])
-
-    async def get_authorizers(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        return page(store.list("authorizer", api_id), params)
-
-    async def update_authorizer(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        doc = authorizer(api_id, params["authorizerId"])
-        patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
-        _check(doc)
-        save(api_id, doc)
-        return doc
-
-    async def delete_authorizer(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        authorizer_id = params["authorizerId"]
-        authorizer(api_id, authorizer_id)
-        for res in store.list("resource", api_id):
-            for verb, method in (res.get("resourceMethods") or {}).items():
-                if method.get("authorizerId") == authorizer_id and method.get("authorizationType") in (
-                    "CUSTOM",
-                    "COGNITO_USER_POOLS",
-                ):
-                    raise bad_request(
-                        f"Cannot delete authorizer, is referenced in method: {verb}/{res['path']}"
-                    )
-        store.delete("authorizer", _key(api_id, authorizer_id))
-
-    async def flush_stage_authorizers_cache(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        name = params["stageName"]
-        rest_api(ctx, api_id)
-        if store.get("stage", f"{api_id}/{name}") is None:
-            raise not_found("Invalid Stage identifier specified")
-        if ctx.pipeline is not None:
-            ctx.pipeline.state.authorizers.flush(api_id, name)
-
-    async def test_invoke_authorizer(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        api = rest_api(ctx, api_id)
-        doc = authorizer(api_id, params["authorizerId"])
-        compiled = compile_authorizer(doc, params.get("stageVariables") or {})
-        inv = _test_invocation(ctx, api, params)
-        step = _step(ctx)
-        inv.log(f"Starting authorizer: {compiled.id} for request: {inv.request_id}")
-        started = time.perf_counter()
-        status = 200
-        result: AuthResult | None = None
-        claims: dict[str, Any] | None = None
-        try:
-            if compiled.type == "COGNITO_USER_POOLS":
-                token = (
-                    inv.request.header(compiled.identity_sources[0][1]) if compiled.identity_sources else None
-                )
-                if not token:
-                    inv.log("Unauthorized request: the token is missing")
-                    status = 401
-                else:
-                    claims = await step.cognito.verify(inv, compiled, token)
-            else:
-                result = await _invoke_lambda(step, inv, compiled)
-        except GatewayError as error:
-            status = error.response_type.value.status
-        latency = int((time.perf_counter() - started) * 1000)
-        if status == 200:
-            inv.log("Successfully completed authorizer execution")
-        stamp = _stamp()
-        first, *rest = inv.test_log or [""]
-        # AWS's API reference: clientStatus is 0 when the authorizer succeeded, else what the client would get.
-        answer: Doc = {
-            "clientStatus": 0 if status == 200 else status,
-            "log": "\n".join([first, *(f"{stamp} : {line}" for line in rest)]) + "\n",
-            "latency": latency,
+async def create_authorizer(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    doc = drop_none(
+        {
+            "id": short_id(6),
+            "name": params.get("name"),
+            "type": params.get("type"),
+            "providerARNs": params.get("providerARNs") or None,
+            "authType": params.get("authType"),
+            "authorizerUri": params.get("authorizerUri"),
+            "authorizerCredentials": params.get("authorizerCredentials"),
+            "identitySource": params.get("identitySource"),
+            "identityValidationExpression": params.get("identityValidationExpression"),
+            "authorizerResultTtlInSeconds": params.get("authorizerResultTtlInSeconds", DEFAULT_TTL),
         }
-        if result is not None:
-            answer["principalId"] = result.principal_id
-            if result.policy is not None:
-                answer["policy"] = result.policy.document
-        if claims is not None:
-            answer["claims"] = stringified_claims(claims)
-        return answer
+    )
+    _check(doc)  # AWS checks the document before it looks the API up
+    rest_api(ctx, api_id)
+    _save(ctx, api_id, doc)
+    return doc
 
+
+async def get_authorizer(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _authorizer(ctx, params["restApiId"], params["authorizerId"])
+
+
+async def get_authorizers(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    return page(ctx.store.list("authorizer", api_id), params)
+
+
+async def update_authorizer(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    doc = _authorizer(ctx, api_id, params["authorizerId"])
+    patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
+    _check(doc)
+    _save(ctx, api_id, doc)
+    return doc
+
+
+async def delete_authorizer(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    authorizer_id = params["authorizerId"]
+    _authorizer(ctx, api_id, authorizer_id)
+    for res in ctx.store.list("resource", api_id):
+        for verb, method in (res.get("resourceMethods") or {}).items():
+            if method.get("authorizerId") == authorizer_id and method.get("authorizationType") in (
+                "CUSTOM",
+                "COGNITO_USER_POOLS",
+            ):
+                raise bad_request(
+                    f"Cannot delete authorizer, is referenced in method: {verb}/{res['path']}"
+                )
+    ctx.store.delete("authorizer", _key(api_id, authorizer_id))
+
+
+async def flush_stage_authorizers_cache(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    name = params["stageName"]
+    rest_api(ctx, api_id)
+    if ctx.store.get("stage", f"{api_id}/{name}") is None:
+        raise not_found("Invalid Stage identifier specified")
+    if ctx.pipeline is not None:
+        ctx.pipeline.state.authorizers.flush(api_id, name)
+
+
+async def test_invoke_authorizer(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    api = rest_api(ctx, api_id)
+    doc = _authorizer(ctx, api_id, params["authorizerId"])
+    compiled = compile_authorizer(doc, params.get("stageVariables") or {})
+    inv = _test_invocation(ctx, api, params)
+    step = _step(ctx)
+    inv.log(f"Starting authorizer: {compiled.id} for request: {inv.request_id}")
+    started = time.perf_counter()
+    status = 200
+    result: AuthResult | None = None
+    claims: dict[str, Any] | None = None
+    try:
+        if compiled.type == "COGNITO_USER_POOLS":
+            token = (
+                inv.request.header(compiled.identity_sources[0][1]) if compiled.identity_sources else None
+            )
+            if not token:
+                inv.log("Unauthorized request: the token is missing")
+                status = 401
+            else:
+                claims = await step.cognito.verify(inv, compiled, token)
+        else:
+            result = await _invoke_lambda(step, inv, compiled)
+    except GatewayError as error:
+        status = error.response_type.value.status
+    latency = int((time.perf_counter() - started) * 1000)
+    if status == 200:
+        inv.log("Successfully completed authorizer execution")
+    stamp = _stamp()
+    first, *rest = inv.test_log or [""]
+    # AWS's API reference: clientStatus is 0 when the authorizer succeeded, else what the client would get.
+    answer: Doc = {
+        "clientStatus": 0 if status == 200 else status,
+        "log": "\n".join([first, *(f"{stamp} : {line}" for line in rest)]) + "\n",
+        "latency": latency,
+    }
+    if result is not None:
+        answer["principalId"] = result.principal_id
+        if result.policy is not None:
+            answer["policy"] = result.policy.document
+    if claims is not None:
+        answer["claims"] = stringified_claims(claims)
+    return answer
+
+
+def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     return {
-        "CreateAuthorizer": create_authorizer,
-        "GetAuthorizer": get_authorizer,
-        "GetAuthorizers": get_authorizers,
-        "UpdateAuthorizer": update_authorizer,
-        "DeleteAuthorizer": delete_authorizer,
-        "TestInvokeAuthorizer": test_invoke_authorizer,
-        "FlushStageAuthorizersCache": flush_stage_authorizers_cache,
+        "CreateAuthorizer": partial(create_authorizer, ctx),
+        "GetAuthorizer": partial(get_authorizer, ctx),
+        "GetAuthorizers": partial(get_authorizers, ctx),
+        "UpdateAuthorizer": partial(update_authorizer, ctx),
+        "DeleteAuthorizer": partial(delete_authorizer, ctx),
+        "TestInvokeAuthorizer": partial(test_invoke_authorizer, ctx),
+        "FlushStageAuthorizersCache": partial(flush_stage_authorizers_cache, ctx),
     }
 
 

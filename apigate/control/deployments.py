@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from typing import Any
 
 from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.rest import CACHE_SIZES, StageDefaults, compile_stage, snapshot_of
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
-from apigate.control.deploy import CACHE_SIZES, compile_stage, snapshot_of
 from apigate.control.models import list_models
 from apigate.store.base import Conflict
 
@@ -61,229 +62,251 @@ def _check_variables(variables: dict[str, Any] | None) -> None:
             )
 
 
-def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    store = ctx.store
+def _stage_key(ctx: ControlContext, api_id: str, name: str) -> str:
+    return f"{api_id}/{name}"
 
-    def stage_key(api_id: str, name: str) -> str:
-        return f"{api_id}/{name}"
 
-    def get_stage_doc(api_id: str, name: str) -> Doc:
-        rest_api(ctx, api_id)
-        doc = store.get("stage", stage_key(api_id, name))
-        if doc is None:
-            raise not_found("Invalid Stage identifier specified")
-        return doc
+def _get_stage_doc(ctx: ControlContext, api_id: str, name: str) -> Doc:
+    rest_api(ctx, api_id)
+    doc = ctx.store.get("stage", _stage_key(ctx, api_id, name))
+    if doc is None:
+        raise not_found("Invalid Stage identifier specified")
+    return doc
 
-    def get_deployment_doc(api_id: str, deployment_id: str) -> Doc:
-        rest_api(ctx, api_id)
-        doc = store.get("deployment", stage_key(api_id, deployment_id))
-        if doc is None:
-            raise not_found("Invalid Deployment identifier specified")
-        return doc
 
-    def publish(api_id: str, stage: Doc) -> None:
-        snapshot = store.get("snapshot", stage_key(api_id, stage["deploymentId"]))
-        if snapshot is None:  # a stage always points at a stored deployment; see create/update below
-            raise not_found("Invalid Deployment identifier specified")
-        ctx.registry.install(
-            compile_stage(snapshot, stage, region=ctx.settings.region, account_id=ctx.settings.account_id)
+def _get_deployment_doc(ctx: ControlContext, api_id: str, deployment_id: str) -> Doc:
+    rest_api(ctx, api_id)
+    doc = ctx.store.get("deployment", _stage_key(ctx, api_id, deployment_id))
+    if doc is None:
+        raise not_found("Invalid Deployment identifier specified")
+    return doc
+
+
+def _publish(ctx: ControlContext, api_id: str, stage: Doc) -> None:
+    snapshot = ctx.store.get("snapshot", _stage_key(ctx, api_id, stage["deploymentId"]))
+    if snapshot is None:  # a stage always points at a stored deployment; see create/update below
+        raise not_found("Invalid Deployment identifier specified")
+    ctx.registry.install(
+        compile_stage(
+            snapshot,
+            stage,
+            region=ctx.settings.region,
+            account_id=ctx.settings.account_id,
+            defaults=StageDefaults.of(ctx.settings),
         )
+    )
 
-    def save_stage(api_id: str, stage: Doc, *, announce: bool = False) -> None:
-        store.put("stage", stage_key(api_id, stage["stageName"]), stage, parent=api_id)
-        publish(api_id, stage)
-        if announce:  # on stdout, like the table `apigate serve` prints at start
-            path_url, host_url = ctx.settings.invoke_urls(api_id, stage["stageName"])
-            print(f"  stage {stage['stageName']} of {api_id}: {path_url}  {host_url}", flush=True)
 
-    def new_stage(
-        api_id: str, name: str, deployment_id: str, params: dict[str, Any], description: Any
-    ) -> Doc:
-        if not _STAGE_NAME.match(name):
-            raise bad_request("Stage name only allows a-zA-Z0-9_-")
-        _check_variables(params.get("variables"))
-        _check_cache_size(params.get("cacheClusterSize"))
-        stamp = now()
-        return drop_none(
-            {
-                "deploymentId": deployment_id,
-                "stageName": name,
-                "description": description,
-                "cacheClusterEnabled": bool(params.get("cacheClusterEnabled", False)),
-                "cacheClusterSize": params.get("cacheClusterSize")
-                or ("0.5" if params.get("cacheClusterEnabled") else None),
-                "cacheClusterStatus": "AVAILABLE" if params.get("cacheClusterEnabled") else "NOT_AVAILABLE",
-                "methodSettings": {},
-                "variables": params.get("variables") or None,
-                "tracingEnabled": bool(params.get("tracingEnabled", False)),
-                "tags": params.get("tags") or None,
-                "createdDate": stamp,
-                "lastUpdatedDate": stamp,
-            }
-        )
+def _save_stage(ctx: ControlContext, api_id: str, stage: Doc, *, announce: bool = False) -> None:
+    ctx.store.put("stage", _stage_key(ctx, api_id, stage["stageName"]), stage, parent=api_id)
+    _publish(ctx, api_id, stage)
+    if announce:  # on stdout, like the table `apigate serve` prints at start
+        path_url, host_url = ctx.settings.invoke_urls(api_id, stage["stageName"])
+        print(f"  stage {stage['stageName']} of {api_id}: {path_url}  {host_url}", flush=True)
 
-    async def create_deployment(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        api = rest_api(ctx, api_id)
-        resources = store.list("resource", api_id)
-        methods = [
-            (doc, verb, m) for doc in resources for verb, m in (doc.get("resourceMethods") or {}).items()
-        ]
-        if not methods:
-            raise bad_request("The REST API doesn't contain any methods")
-        for _, _, method in methods:
-            if "methodIntegration" not in method:
-                raise bad_request("No integration defined for method")
-        stage_name = params.get("stageName")
-        deployment_id = short_id(6)
-        deployment = drop_none(
-            {
-                "id": deployment_id,
-                "description": params.get("description"),
-                "createdDate": now(),
-                "apiSummary": {
-                    doc["path"]: {
-                        verb: {
-                            "authorizationType": m.get("authorizationType", "NONE"),
-                            "apiKeyRequired": bool(m.get("apiKeyRequired", False)),
-                        }
-                        for verb, m in (doc.get("resourceMethods") or {}).items()
+
+def _new_stage(ctx: ControlContext,
+    api_id: str, name: str, deployment_id: str, params: dict[str, Any], description: Any
+) -> Doc:
+    if not _STAGE_NAME.match(name):
+        raise bad_request("Stage name only allows a-zA-Z0-9_-")
+    _check_variables(params.get("variables"))
+    _check_cache_size(params.get("cacheClusterSize"))
+    stamp = now()
+    return drop_none(
+        {
+            "deploymentId": deployment_id,
+            "stageName": name,
+            "description": description,
+            "cacheClusterEnabled": bool(params.get("cacheClusterEnabled", False)),
+            "cacheClusterSize": params.get("cacheClusterSize")
+            or ("0.5" if params.get("cacheClusterEnabled") else None),
+            "cacheClusterStatus": "AVAILABLE" if params.get("cacheClusterEnabled") else "NOT_AVAILABLE",
+            "methodSettings": {},
+            "variables": params.get("variables") or None,
+            "tracingEnabled": bool(params.get("tracingEnabled", False)),
+            "tags": params.get("tags") or None,
+            "createdDate": stamp,
+            "lastUpdatedDate": stamp,
+        }
+    )
+
+
+async def create_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    api = rest_api(ctx, api_id)
+    resources = ctx.store.list("resource", api_id)
+    methods = [
+        (doc, verb, m) for doc in resources for verb, m in (doc.get("resourceMethods") or {}).items()
+    ]
+    if not methods:
+        raise bad_request("The REST API doesn't contain any methods")
+    for _, _, method in methods:
+        if "methodIntegration" not in method:
+            raise bad_request("No integration defined for method")
+    stage_name = params.get("stageName")
+    deployment_id = short_id(6)
+    deployment = drop_none(
+        {
+            "id": deployment_id,
+            "description": params.get("description"),
+            "createdDate": now(),
+            "apiSummary": {
+                doc["path"]: {
+                    verb: {
+                        "authorizationType": m.get("authorizationType", "NONE"),
+                        "apiKeyRequired": bool(m.get("apiKeyRequired", False)),
                     }
-                    for doc in resources
-                    if doc.get("resourceMethods")
-                },
-            }
+                    for verb, m in (doc.get("resourceMethods") or {}).items()
+                }
+                for doc in resources
+                if doc.get("resourceMethods")
+            },
+        }
+    )
+    with ctx.store.transaction():
+        ctx.store.put("deployment", _stage_key(ctx, api_id, deployment_id), deployment, parent=api_id)
+        ctx.store.put(
+            "snapshot",
+            _stage_key(ctx, api_id, deployment_id),
+            snapshot_of(
+                api,
+                resources,
+                models=list_models(ctx.store, api_id),
+                validators=ctx.store.list("validator", api_id),
+                gateway_responses=ctx.store.list("gatewayresponse", api_id),
+                authorizers=ctx.store.list("authorizer", api_id),
+            ),
+            parent=api_id,
         )
-        with store.transaction():
-            store.put("deployment", stage_key(api_id, deployment_id), deployment, parent=api_id)
-            store.put(
-                "snapshot",
-                stage_key(api_id, deployment_id),
-                snapshot_of(
-                    api,
-                    resources,
-                    models=list_models(store, api_id),
-                    validators=store.list("validator", api_id),
-                    gateway_responses=store.list("gatewayresponse", api_id),
-                    authorizers=store.list("authorizer", api_id),
-                ),
-                parent=api_id,
-            )
-            if stage_name:
-                stage = store.get("stage", stage_key(api_id, stage_name))
-                if stage is None:
-                    stage = new_stage(
-                        api_id, stage_name, deployment_id, params, params.get("stageDescription")
-                    )
-                    save_stage(api_id, stage, announce=True)
-                else:
-                    _check_variables(params.get("variables"))
-                    stage["deploymentId"] = deployment_id
-                    stage["lastUpdatedDate"] = now()
-                    if params.get("variables"):
-                        stage["variables"] = {**(stage.get("variables") or {}), **params["variables"]}
-                    save_stage(api_id, stage)
-        return deployment
+        if stage_name:
+            stage = ctx.store.get("stage", _stage_key(ctx, api_id, stage_name))
+            if stage is None:
+                stage = _new_stage(ctx,
+                    api_id, stage_name, deployment_id, params, params.get("stageDescription")
+                )
+                _save_stage(ctx, api_id, stage, announce=True)
+            else:
+                _check_variables(params.get("variables"))
+                stage["deploymentId"] = deployment_id
+                stage["lastUpdatedDate"] = now()
+                if params.get("variables"):
+                    stage["variables"] = {**(stage.get("variables") or {}), **params["variables"]}
+                _save_stage(ctx, api_id, stage)
+    return deployment
 
-    async def get_deployment(params: dict[str, Any]) -> Doc:
-        return get_deployment_doc(params["restApiId"], params["deploymentId"])
 
-    async def get_deployments(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        return page(store.list("deployment", api_id), params)
+async def get_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _get_deployment_doc(ctx, params["restApiId"], params["deploymentId"])
 
-    async def update_deployment(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        doc = get_deployment_doc(api_id, params["deploymentId"])
-        patch.apply(doc, params.get("patchOperations") or [], {"description": patch.scalar("description")})
-        store.put("deployment", stage_key(api_id, doc["id"]), doc, parent=api_id)
-        return doc
 
-    async def delete_deployment(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        deployment_id = params["deploymentId"]
-        get_deployment_doc(api_id, deployment_id)
-        if any(stage["deploymentId"] == deployment_id for stage in store.list("stage", api_id)):
-            raise bad_request("Active stages pointing to this deployment must be moved or deleted")
-        with store.transaction():
-            store.delete("deployment", stage_key(api_id, deployment_id))
-            store.delete("snapshot", stage_key(api_id, deployment_id))
+async def get_deployments(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    return page(ctx.store.list("deployment", api_id), params)
 
-    async def create_stage(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        name = params.get("stageName") or ""
-        get_deployment_doc(api_id, params.get("deploymentId") or "")
-        stage = new_stage(api_id, name, params["deploymentId"], params, params.get("description"))
-        with store.transaction():  # the name is claimed and the stage served, or neither
-            try:
-                store.insert("stage", stage_key(api_id, name), stage, parent=api_id)
-            except Conflict:
-                raise conflict("Stage already exists") from None
-            save_stage(api_id, stage, announce=True)
-        return stage
 
-    async def get_stage(params: dict[str, Any]) -> Doc:
-        return get_stage_doc(params["restApiId"], params["stageName"])
+async def update_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    doc = _get_deployment_doc(ctx, api_id, params["deploymentId"])
+    patch.apply(doc, params.get("patchOperations") or [], {"description": patch.scalar("description")})
+    ctx.store.put("deployment", _stage_key(ctx, api_id, doc["id"]), doc, parent=api_id)
+    return doc
 
-    async def get_stages(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        stages = store.list("stage", api_id)
-        if params.get("deploymentId"):
-            stages = [s for s in stages if s["deploymentId"] == params["deploymentId"]]
-        return {"item": stages}
 
-    async def update_stage(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        stage = get_stage_doc(api_id, params["stageName"])
-        cache_before = (stage.get("cacheClusterEnabled"), stage.get("cacheClusterSize"))
-        plain = []
-        for operation in params.get("patchOperations") or []:
-            if not _patch_method_setting(stage, operation):
-                plain.append(operation)
-        patch.apply(stage, plain, _STAGE_PATCHABLE)
-        _check_variables(stage.get("variables"))
-        get_deployment_doc(api_id, stage["deploymentId"])
-        if stage.get("cacheClusterEnabled") and not stage.get("cacheClusterSize"):
-            stage["cacheClusterSize"] = "0.5"
-        _check_cache_size(stage.get("cacheClusterSize"))
-        stage["cacheClusterStatus"] = "AVAILABLE" if stage.get("cacheClusterEnabled") else "NOT_AVAILABLE"
-        stage["lastUpdatedDate"] = now()
-        save_stage(api_id, stage)
-        if cache_before != (stage.get("cacheClusterEnabled"), stage.get("cacheClusterSize")):
-            await flush(api_id, stage["stageName"])  # resizing or disabling recreates the cache empty
-        return stage
+async def delete_deployment(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    deployment_id = params["deploymentId"]
+    _get_deployment_doc(ctx, api_id, deployment_id)
+    if any(stage["deploymentId"] == deployment_id for stage in ctx.store.list("stage", api_id)):
+        raise bad_request("Active stages pointing to this deployment must be moved or deleted")
+    with ctx.store.transaction():
+        ctx.store.delete("deployment", _stage_key(ctx, api_id, deployment_id))
+        ctx.store.delete("snapshot", _stage_key(ctx, api_id, deployment_id))
 
-    async def flush(api_id: str, name: str) -> None:
-        if ctx.cache is not None:
-            await ctx.cache.flush(f"{api_id}/{name}")
 
-    async def flush_stage_cache(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        get_stage_doc(api_id, params["stageName"])
-        await flush(api_id, params["stageName"])
+async def create_stage(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    name = params.get("stageName") or ""
+    _get_deployment_doc(ctx, api_id, params.get("deploymentId") or "")
+    stage = _new_stage(ctx, api_id, name, params["deploymentId"], params, params.get("description"))
+    with ctx.store.transaction():  # the name is claimed and the stage served, or neither
+        try:
+            ctx.store.insert("stage", _stage_key(ctx, api_id, name), stage, parent=api_id)
+        except Conflict:
+            raise conflict("Stage already exists") from None
+        _save_stage(ctx, api_id, stage, announce=True)
+    return stage
 
-    async def delete_stage(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        name = params["stageName"]
-        get_stage_doc(api_id, name)
-        store.delete("stage", stage_key(api_id, name))
-        ctx.registry.remove(api_id, name)
-        await flush(api_id, name)
 
+async def get_stage(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _get_stage_doc(ctx, params["restApiId"], params["stageName"])
+
+
+async def get_stages(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    stages = ctx.store.list("stage", api_id)
+    if params.get("deploymentId"):
+        stages = [s for s in stages if s["deploymentId"] == params["deploymentId"]]
+    return {"item": stages}
+
+
+async def update_stage(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    stage = _get_stage_doc(ctx, api_id, params["stageName"])
+    cache_before = (stage.get("cacheClusterEnabled"), stage.get("cacheClusterSize"))
+    plain = []
+    for operation in params.get("patchOperations") or []:
+        if not _patch_method_setting(stage, operation):
+            plain.append(operation)
+    patch.apply(stage, plain, _STAGE_PATCHABLE)
+    _check_variables(stage.get("variables"))
+    _get_deployment_doc(ctx, api_id, stage["deploymentId"])
+    if stage.get("cacheClusterEnabled") and not stage.get("cacheClusterSize"):
+        stage["cacheClusterSize"] = "0.5"
+    _check_cache_size(stage.get("cacheClusterSize"))
+    stage["cacheClusterStatus"] = "AVAILABLE" if stage.get("cacheClusterEnabled") else "NOT_AVAILABLE"
+    stage["lastUpdatedDate"] = now()
+    _save_stage(ctx, api_id, stage)
+    if cache_before != (stage.get("cacheClusterEnabled"), stage.get("cacheClusterSize")):
+        await _flush(ctx, api_id, stage["stageName"])  # resizing or disabling recreates the cache empty
+    return stage
+
+
+async def _flush(ctx: ControlContext, api_id: str, name: str) -> None:
+    if ctx.cache is not None:
+        await ctx.cache.flush(f"{api_id}/{name}")
+
+
+async def flush_stage_cache(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    _get_stage_doc(ctx, api_id, params["stageName"])
+    await _flush(ctx, api_id, params["stageName"])
+
+
+async def delete_stage(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    name = params["stageName"]
+    _get_stage_doc(ctx, api_id, name)
+    ctx.store.delete("stage", _stage_key(ctx, api_id, name))
+    ctx.registry.forget(api_id, name)
+    await _flush(ctx, api_id, name)
+
+
+def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     return {
-        "CreateDeployment": create_deployment,
-        "GetDeployment": get_deployment,
-        "GetDeployments": get_deployments,
-        "UpdateDeployment": update_deployment,
-        "DeleteDeployment": delete_deployment,
-        "CreateStage": create_stage,
-        "GetStage": get_stage,
-        "GetStages": get_stages,
-        "UpdateStage": update_stage,
-        "DeleteStage": delete_stage,
-        "FlushStageCache": flush_stage_cache,
+        "CreateDeployment": partial(create_deployment, ctx),
+        "GetDeployment": partial(get_deployment, ctx),
+        "GetDeployments": partial(get_deployments, ctx),
+        "UpdateDeployment": partial(update_deployment, ctx),
+        "DeleteDeployment": partial(delete_deployment, ctx),
+        "CreateStage": partial(create_stage, ctx),
+        "GetStage": partial(get_stage, ctx),
+        "GetStages": partial(get_stages, ctx),
+        "UpdateStage": partial(update_stage, ctx),
+        "DeleteStage": partial(delete_stage, ctx),
+        "FlushStageCache": partial(flush_stage_cache, ctx),
     }
 
 

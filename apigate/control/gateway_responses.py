@@ -9,14 +9,15 @@ DEFAULT_4XX/5XX: that is what AWS records. Changes reach the data plane with the
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from apigate.aws import patch
 from apigate.aws.errors import AwsError, bad_request, not_found
 from apigate.aws.wire import OperationHandler
+from apigate.compile.parameters import InvalidMapping, parse_source
 from apigate.control.common import Doc, page, rest_api
 from apigate.control.context import ControlContext
-from apigate.dataplane.parameters import InvalidMapping, parse_source
 from apigate.dataplane.responses import DEFAULT_TEMPLATE, GATEWAY_RESPONSE_TYPES, listed_status, status_class
 
 KIND = "gatewayresponse"
@@ -154,56 +155,60 @@ _PATCHABLE: dict[str, patch.PathHandler] = {
 }
 
 
+def _documents(ctx: ControlContext, api_id: str) -> dict[str, Doc]:
+    return {doc["responseType"]: doc for doc in ctx.store.list(KIND, api_id)}
+
+
+async def put_gateway_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    response_type = check_type(params.get("responseType"))
+    rest_api(ctx, api_id)
+    doc = new_document(response_type, params)
+    ctx.store.put(KIND, _key(api_id, response_type), doc, parent=api_id)
+    return doc
+
+
+async def get_gateway_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    response_type = check_type(params.get("responseType"))
+    rest_api(ctx, api_id)
+    return effective(_documents(ctx, api_id), response_type)
+
+
+async def get_gateway_responses(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    stored = _documents(ctx, api_id)
+    return page([effective(stored, t) for t in GATEWAY_RESPONSE_TYPES], params, key="items")
+
+
+async def update_gateway_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    response_type = check_type(params.get("responseType"))
+    rest_api(ctx, api_id)
+    # Updating a type never customised customises it, starting from its own defaults (as AWS records).
+    doc = ctx.store.get(KIND, _key(api_id, response_type)) or new_document(response_type, {})
+    patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
+    doc["defaultResponse"] = False
+    doc.setdefault("responseParameters", {})
+    doc.setdefault("responseTemplates", {})
+    ctx.store.put(KIND, _key(api_id, response_type), doc, parent=api_id)
+    return doc
+
+
+async def delete_gateway_response(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    response_type = check_type(params.get("responseType"))
+    rest_api(ctx, api_id)
+    if not ctx.store.delete(KIND, _key(api_id, response_type)):
+        raise not_found("Gateway response type not defined on api")
+
+
 def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    store = ctx.store
-
-    def documents(api_id: str) -> dict[str, Doc]:
-        return {doc["responseType"]: doc for doc in store.list(KIND, api_id)}
-
-    async def put_gateway_response(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        response_type = check_type(params.get("responseType"))
-        rest_api(ctx, api_id)
-        doc = new_document(response_type, params)
-        store.put(KIND, _key(api_id, response_type), doc, parent=api_id)
-        return doc
-
-    async def get_gateway_response(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        response_type = check_type(params.get("responseType"))
-        rest_api(ctx, api_id)
-        return effective(documents(api_id), response_type)
-
-    async def get_gateway_responses(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        stored = documents(api_id)
-        return page([effective(stored, t) for t in GATEWAY_RESPONSE_TYPES], params, key="items")
-
-    async def update_gateway_response(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        response_type = check_type(params.get("responseType"))
-        rest_api(ctx, api_id)
-        # Updating a type never customised customises it, starting from its own defaults (as AWS records).
-        doc = store.get(KIND, _key(api_id, response_type)) or new_document(response_type, {})
-        patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
-        doc["defaultResponse"] = False
-        doc.setdefault("responseParameters", {})
-        doc.setdefault("responseTemplates", {})
-        store.put(KIND, _key(api_id, response_type), doc, parent=api_id)
-        return doc
-
-    async def delete_gateway_response(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        response_type = check_type(params.get("responseType"))
-        rest_api(ctx, api_id)
-        if not store.delete(KIND, _key(api_id, response_type)):
-            raise not_found("Gateway response type not defined on api")
-
     return {
-        "PutGatewayResponse": put_gateway_response,
-        "GetGatewayResponse": get_gateway_response,
-        "GetGatewayResponses": get_gateway_responses,
-        "UpdateGatewayResponse": update_gateway_response,
-        "DeleteGatewayResponse": delete_gateway_response,
+        "PutGatewayResponse": partial(put_gateway_response, ctx),
+        "GetGatewayResponse": partial(get_gateway_response, ctx),
+        "GetGatewayResponses": partial(get_gateway_responses, ctx),
+        "UpdateGatewayResponse": partial(update_gateway_response, ctx),
+        "DeleteGatewayResponse": partial(delete_gateway_response, ctx),
     }

@@ -23,7 +23,7 @@ import orjson
 
 from apigate.aws.errors import AwsError
 from apigate.aws.identity import Identity
-from apigate.aws.policy import Decision, Policy, PolicyError, evaluate, evaluate_all, parse_policy
+from apigate.aws.policy import Decision, Policy, PolicyError, evaluate, parse_policy
 from apigate.aws.wire import OperationHandler
 from apigate.store.base import Conflict, DocumentStore
 
@@ -133,16 +133,6 @@ class IamDirectory:
                 self._parsed.clear()
             found = self._parsed[text] = parse_policy(text)
         return found
-
-    def allows(
-        self, identity: Identity, action: str, resource: str, context: dict[str, str] | None = None
-    ) -> bool:
-        """Identity policies alone: an Allow and no explicit Deny (the root is allowed everything)."""
-        if identity.is_root:
-            return True
-        return (
-            evaluate_all(self.policies(identity), action, resource, context, identity.arn) is Decision.ALLOW
-        )
 
 
 def _user_out(doc: Doc) -> Doc:

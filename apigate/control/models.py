@@ -8,6 +8,7 @@ models are looked at (its create call is not ours to change), so ``requestModels
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import orjson
@@ -74,84 +75,89 @@ def _references(method: Doc, name: str) -> bool:
     )
 
 
+def _model(ctx: ControlContext, api_id: str, name: str) -> Doc:
+    rest_api(ctx, api_id)
+    list_models(ctx.store, api_id)
+    doc = ctx.store.get("model", _key(api_id, name))
+    if doc is None:
+        raise not_found("Invalid model name specified: " + name)
+    return doc
+
+
+async def create_model(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    name = params.get("name") or ""
+    if not _NAME.match(name):
+        raise bad_request("Model name must be non-empty and alphanumeric")
+    if not params.get("contentType"):
+        raise bad_request("Model content type must be non-empty")
+    _check_schema(params.get("schema"))
+    list_models(ctx.store, api_id)
+    doc = drop_none(
+        {
+            "id": short_id(6),
+            "name": name,
+            "description": params.get("description"),
+            "schema": params.get("schema"),
+            "contentType": params["contentType"],
+        }
+    )
+    try:
+        ctx.store.insert("model", _key(api_id, name), doc, parent=api_id)
+    except Conflict:
+        raise conflict("Model name already exists for this REST API") from None
+    return doc
+
+
+async def get_model(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _model(ctx, params["restApiId"], params["modelName"])
+
+
+async def get_models(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    return page(list_models(ctx.store, api_id), params)
+
+
+async def update_model(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    doc = _model(ctx, api_id, params["modelName"])
+    patch.apply(
+        doc,
+        params.get("patchOperations") or [],
+        {"schema": patch.scalar("schema"), "description": patch.scalar("description")},
+    )
+    _check_schema(doc.get("schema"))
+    ctx.store.put("model", _key(api_id, doc["name"]), doc, parent=api_id)
+    return doc
+
+
+async def delete_model(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    name = params["modelName"]
+    _model(ctx, api_id, name)
+    for res in ctx.store.list("resource", api_id):
+        for verb, method in (res.get("resourceMethods") or {}).items():
+            if _references(method, name):
+                raise bad_request(
+                    f"Cannot delete model '{name}', is referenced in method request: {res['path']}/{verb}"
+                )
+    ctx.store.delete("model", _key(api_id, name))
+
+
+async def get_model_template(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    # AWS generates a VTL skeleton from the schema; an empty object template is the honest minimum.
+    _model(ctx, params["restApiId"], params["modelName"])
+    return {"value": "{}"}
+
+
 def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    store = ctx.store
-
-    def model(api_id: str, name: str) -> Doc:
-        rest_api(ctx, api_id)
-        list_models(store, api_id)
-        doc = store.get("model", _key(api_id, name))
-        if doc is None:
-            raise not_found("Invalid model name specified: " + name)
-        return doc
-
-    async def create_model(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        name = params.get("name") or ""
-        if not _NAME.match(name):
-            raise bad_request("Model name must be non-empty and alphanumeric")
-        if not params.get("contentType"):
-            raise bad_request("Model content type must be non-empty")
-        _check_schema(params.get("schema"))
-        list_models(store, api_id)
-        doc = drop_none(
-            {
-                "id": short_id(6),
-                "name": name,
-                "description": params.get("description"),
-                "schema": params.get("schema"),
-                "contentType": params["contentType"],
-            }
-        )
-        try:
-            store.insert("model", _key(api_id, name), doc, parent=api_id)
-        except Conflict:
-            raise conflict("Model name already exists for this REST API") from None
-        return doc
-
-    async def get_model(params: dict[str, Any]) -> Doc:
-        return model(params["restApiId"], params["modelName"])
-
-    async def get_models(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        return page(list_models(store, api_id), params)
-
-    async def update_model(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        doc = model(api_id, params["modelName"])
-        patch.apply(
-            doc,
-            params.get("patchOperations") or [],
-            {"schema": patch.scalar("schema"), "description": patch.scalar("description")},
-        )
-        _check_schema(doc.get("schema"))
-        store.put("model", _key(api_id, doc["name"]), doc, parent=api_id)
-        return doc
-
-    async def delete_model(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        name = params["modelName"]
-        model(api_id, name)
-        for res in store.list("resource", api_id):
-            for verb, method in (res.get("resourceMethods") or {}).items():
-                if _references(method, name):
-                    raise bad_request(
-                        f"Cannot delete model '{name}', is referenced in method request: {res['path']}/{verb}"
-                    )
-        store.delete("model", _key(api_id, name))
-
-    async def get_model_template(params: dict[str, Any]) -> Doc:
-        # AWS generates a VTL skeleton from the schema; an empty object template is the honest minimum.
-        model(params["restApiId"], params["modelName"])
-        return {"value": "{}"}
-
     return {
-        "CreateModel": create_model,
-        "GetModel": get_model,
-        "GetModels": get_models,
-        "UpdateModel": update_model,
-        "DeleteModel": delete_model,
-        "GetModelTemplate": get_model_template,
+        "CreateModel": partial(create_model, ctx),
+        "GetModel": partial(get_model, ctx),
+        "GetModels": partial(get_models, ctx),
+        "UpdateModel": partial(update_model, ctx),
+        "DeleteModel": partial(delete_model, ctx),
+        "GetModelTemplate": partial(get_model_template, ctx),
     }

@@ -7,17 +7,18 @@ A resource document carries its methods under ``resourceMethods``, each method i
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.parameters import InvalidMapping, parse_mappings
 from apigate.control.authorizers import check_method_authorizer
 from apigate.control.common import Doc, drop_none, page, resource, rest_api
 from apigate.control.context import ControlContext
 from apigate.control.models import list_models
-from apigate.dataplane.parameters import InvalidMapping, parse_mappings
 from apigate.store.base import Conflict
 
 VERBS = ("GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD", "ANY")
@@ -34,331 +35,357 @@ def _is_variable(part: str | None) -> bool:
     return bool(part) and part.startswith("{")  # type: ignore[union-attr]
 
 
-def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    store = ctx.store
+def _save(ctx: ControlContext, api_id: str, doc: Doc) -> None:
+    ctx.store.put("resource", _key(api_id, doc["id"]), doc, parent=api_id)
 
-    def save(api_id: str, doc: Doc) -> None:
-        store.put("resource", _key(api_id, doc["id"]), doc, parent=api_id)
 
-    def method_of(params: dict[str, Any]) -> tuple[Doc, Doc]:
-        res = resource(ctx, params["restApiId"], params["resourceId"])
-        method = (res.get("resourceMethods") or {}).get(params["httpMethod"])
-        if method is None:
-            raise not_found("Invalid Method identifier specified")
-        return res, method
+def _method_of(ctx: ControlContext, params: dict[str, Any]) -> tuple[Doc, Doc]:
+    res = resource(ctx, params["restApiId"], params["resourceId"])
+    method = (res.get("resourceMethods") or {}).get(params["httpMethod"])
+    if method is None:
+        raise not_found("Invalid Method identifier specified")
+    return res, method
 
-    def integration_of(params: dict[str, Any]) -> tuple[Doc, Doc, Doc]:
-        res, method = method_of(params)
-        integration = method.get("methodIntegration")
-        if integration is None:
-            raise not_found("Invalid Integration identifier specified")
-        return res, method, integration
 
-    async def get_resources(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        embed = "methods" in (params.get("embed") or [])
-        items = [_view(doc, embed) for doc in store.list("resource", api_id)]
-        return page(items, params)
+def _integration_of(ctx: ControlContext, params: dict[str, Any]) -> tuple[Doc, Doc, Doc]:
+    res, method = _method_of(ctx, params)
+    integration = method.get("methodIntegration")
+    if integration is None:
+        raise not_found("Invalid Integration identifier specified")
+    return res, method, integration
 
-    async def get_resource(params: dict[str, Any]) -> Doc:
-        embed = "methods" in (params.get("embed") or [])
-        return _view(resource(ctx, params["restApiId"], params["resourceId"]), embed)
 
-    def check_part(parent: Doc, part: str) -> None:
-        """AWS's rules for a path part under ``parent``. That siblings differ is the store's rule
-        (``uniqueness.RULES``), checked as the resource is written: see ``save_part``."""
-        if not _PATH_PART.match(part):
-            raise bad_request(
-                "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end "
-                "and an optional plus sign before the closing brace."
-            )
-        if (parent.get("pathPart") or "").endswith("+}"):
-            raise bad_request(
-                f"Cannot create a child of a resource with a greedy path variable: {parent['pathPart']}"
-            )
+async def get_resources(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    embed = "methods" in (params.get("embed") or [])
+    items = [_view(doc, embed) for doc in ctx.store.list("resource", api_id)]
+    return page(items, params)
 
-    def save_part(api_id: str, doc: Doc) -> None:
-        """Write a new or renamed resource, answering AWS's errors when a sibling holds its name or the one
-        variable path part a parent may have."""
-        try:
-            save(api_id, doc)
-        except Conflict as exc:
-            if exc.rule != "variablePathPart":
-                raise conflict(
-                    f"Another resource with the same parent already has this name: {doc['pathPart']}"
-                ) from None
-            sibling = next(
-                (
-                    other.get("pathPart")
-                    for other in store.list("resource", api_id)
-                    if other.get("parentId") == doc["parentId"]
-                    and other["id"] != doc["id"]
-                    and _is_variable(other.get("pathPart"))
-                ),
-                None,
-            )
-            raise bad_request(
-                f"A sibling ({sibling}) of this resource already has a variable path part -- only one is allowed"
+
+async def get_resource(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    embed = "methods" in (params.get("embed") or [])
+    return _view(resource(ctx, params["restApiId"], params["resourceId"]), embed)
+
+
+def _check_part(ctx: ControlContext, parent: Doc, part: str) -> None:
+    """AWS's rules for a path part under ``parent``. That siblings differ is the store's rule
+    (``uniqueness.RULES``), checked as the resource is written: see ``save_part``."""
+    if not _PATH_PART.match(part):
+        raise bad_request(
+            "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end "
+            "and an optional plus sign before the closing brace."
+        )
+    if (parent.get("pathPart") or "").endswith("+}"):
+        raise bad_request(
+            f"Cannot create a child of a resource with a greedy path variable: {parent['pathPart']}"
+        )
+
+
+def _save_part(ctx: ControlContext, api_id: str, doc: Doc) -> None:
+    """Write a new or renamed resource, answering AWS's errors when a sibling holds its name or the one
+    variable path part a parent may have."""
+    try:
+        _save(ctx, api_id, doc)
+    except Conflict as exc:
+        if exc.rule != "variablePathPart":
+            raise conflict(
+                f"Another resource with the same parent already has this name: {doc['pathPart']}"
             ) from None
+        sibling = next(
+            (
+                other.get("pathPart")
+                for other in ctx.store.list("resource", api_id)
+                if other.get("parentId") == doc["parentId"]
+                and other["id"] != doc["id"]
+                and _is_variable(other.get("pathPart"))
+            ),
+            None,
+        )
+        raise bad_request(
+            f"A sibling ({sibling}) of this resource already has a variable path part -- only one is allowed"
+        ) from None
 
-    async def create_resource(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        parent = resource(ctx, api_id, params["parentId"])
-        part = params.get("pathPart") or ""
-        check_part(parent, part)
-        doc = {
-            "id": short_id(6),
-            "parentId": parent["id"],
-            "pathPart": part,
-            "path": _child_path(parent, part),
+
+async def create_resource(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    parent = resource(ctx, api_id, params["parentId"])
+    part = params.get("pathPart") or ""
+    _check_part(ctx, parent, part)
+    doc = {
+        "id": short_id(6),
+        "parentId": parent["id"],
+        "pathPart": part,
+        "path": _child_path(parent, part),
+    }
+    _save_part(ctx, api_id, doc)
+    return doc
+
+
+async def update_resource(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    doc = resource(ctx, api_id, params["resourceId"])
+    if doc.get("parentId") is None:
+        raise bad_request("Root resource cannot update its pathPart.")
+    patch.apply(
+        doc,
+        params.get("patchOperations") or [],
+        {
+            "pathPart": patch.scalar("pathPart", nullable=False),
+            "parentId": patch.scalar("parentId", nullable=False),
+        },
+    )
+    parent = resource(ctx, api_id, doc["parentId"])
+    everything = {d["id"]: d for d in ctx.store.list("resource", api_id)}
+    ancestor: str | None = parent["id"]
+    while ancestor is not None:  # moving under one's own subtree would make a cycle
+        if ancestor == doc["id"]:
+            raise bad_request("Resources cannot be cyclical.")
+        ancestor = everything[ancestor].get("parentId")
+    _check_part(ctx, parent, doc["pathPart"])
+    doc["path"] = _child_path(parent, doc["pathPart"])
+    everything[doc["id"]] = doc
+    with ctx.store.transaction():  # the subtree's paths change with it
+        _save_part(ctx, api_id, doc)
+        pending = [doc]
+        while pending:
+            current = pending.pop()
+            if current is not doc:
+                _save(ctx, api_id, current)
+            for child in everything.values():
+                if child.get("parentId") == current["id"]:
+                    child["path"] = _child_path(current, child["pathPart"])
+                    pending.append(child)
+    return _view(doc, embed=False)
+
+
+async def delete_resource(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    doc = resource(ctx, api_id, params["resourceId"])
+    if doc.get("parentId") is None:
+        raise bad_request("Cannot delete root resource")
+    everything = ctx.store.list("resource", api_id)
+    doomed = {doc["id"]}
+    grew = True
+    while grew:  # the subtree under the resource goes with it
+        before = len(doomed)
+        doomed |= {d["id"] for d in everything if d.get("parentId") in doomed}
+        grew = len(doomed) > before
+    with ctx.store.transaction():
+        for rid in doomed:
+            ctx.store.delete("resource", _key(api_id, rid))
+
+
+def _check_method_references(ctx: ControlContext, api_id: str, fields: Doc) -> None:
+    """A method may name only validators and models its API has, as AWS checks on write."""
+    validator_id = fields.get("requestValidatorId")
+    if validator_id and ctx.store.get("validator", f"{api_id}/{validator_id}") is None:
+        raise bad_request("Invalid Request Validator identifier specified")
+    models = fields.get("requestModels") or {}
+    names = {doc["name"] for doc in list_models(ctx.store, api_id)} if models else set()
+    for model in models.values():
+        if model not in names:
+            raise bad_request(f"Invalid model identifier specified: {model}")
+    check_method_authorizer(ctx.store, api_id, fields)
+
+
+async def put_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    # Methods live inside the resource's document: read, check and write it in one write transaction,
+    # so "already exists" holds across processes (and neither's method is lost).
+    with ctx.store.transaction():
+        return _new_method(ctx, params)
+
+
+def _new_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    res = resource(ctx, api_id, params["resourceId"])
+    verb = params["httpMethod"]
+    if verb not in VERBS:
+        raise bad_request(
+            "Invalid HttpMethod specified. Valid options are GET,PUT,POST,DELETE,PATCH,OPTIONS,HEAD,ANY"
+        )
+    methods = res.setdefault("resourceMethods", {})
+    if verb in methods:
+        raise conflict("Method already exists for this resource")
+    auth = params.get("authorizationType")
+    if auth not in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
+        raise bad_request(
+            "Invalid authorization type specified. Must be one of: [NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS]"
+        )
+    _check_method_references(ctx, api_id, params)
+    method = drop_none(
+        {
+            "httpMethod": verb,
+            "authorizationType": auth,
+            "authorizerId": params.get("authorizerId"),
+            "apiKeyRequired": bool(params.get("apiKeyRequired", False)),
+            "requestValidatorId": params.get("requestValidatorId"),
+            "operationName": params.get("operationName"),
+            "requestParameters": params.get("requestParameters") or None,
+            "requestModels": params.get("requestModels") or None,
+            "authorizationScopes": params.get("authorizationScopes") or None,
         }
-        save_part(api_id, doc)
-        return doc
+    )
+    methods[verb] = method
+    _save(ctx, api_id, res)
+    return method
 
-    async def update_resource(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        doc = resource(ctx, api_id, params["resourceId"])
-        if doc.get("parentId") is None:
-            raise bad_request("Root resource cannot update its pathPart.")
-        patch.apply(
-            doc,
-            params.get("patchOperations") or [],
-            {
-                "pathPart": patch.scalar("pathPart", nullable=False),
-                "parentId": patch.scalar("parentId", nullable=False),
-            },
-        )
-        parent = resource(ctx, api_id, doc["parentId"])
-        everything = {d["id"]: d for d in store.list("resource", api_id)}
-        ancestor: str | None = parent["id"]
-        while ancestor is not None:  # moving under one's own subtree would make a cycle
-            if ancestor == doc["id"]:
-                raise bad_request("Resources cannot be cyclical.")
-            ancestor = everything[ancestor].get("parentId")
-        check_part(parent, doc["pathPart"])
-        doc["path"] = _child_path(parent, doc["pathPart"])
-        everything[doc["id"]] = doc
-        with store.transaction():  # the subtree's paths change with it
-            save_part(api_id, doc)
-            pending = [doc]
-            while pending:
-                current = pending.pop()
-                if current is not doc:
-                    save(api_id, current)
-                for child in everything.values():
-                    if child.get("parentId") == current["id"]:
-                        child["path"] = _child_path(current, child["pathPart"])
-                        pending.append(child)
-        return _view(doc, embed=False)
 
-    async def delete_resource(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        doc = resource(ctx, api_id, params["resourceId"])
-        if doc.get("parentId") is None:
-            raise bad_request("Cannot delete root resource")
-        everything = store.list("resource", api_id)
-        doomed = {doc["id"]}
-        grew = True
-        while grew:  # the subtree under the resource goes with it
-            before = len(doomed)
-            doomed |= {d["id"] for d in everything if d.get("parentId") in doomed}
-            grew = len(doomed) > before
-        with store.transaction():
-            for rid in doomed:
-                store.delete("resource", _key(api_id, rid))
+async def get_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _method_of(ctx, params)[1]
 
-    def check_method_references(api_id: str, fields: Doc) -> None:
-        """A method may name only validators and models its API has, as AWS checks on write."""
-        validator_id = fields.get("requestValidatorId")
-        if validator_id and store.get("validator", f"{api_id}/{validator_id}") is None:
-            raise bad_request("Invalid Request Validator identifier specified")
-        models = fields.get("requestModels") or {}
-        names = {doc["name"] for doc in list_models(store, api_id)} if models else set()
-        for model in models.values():
-            if model not in names:
-                raise bad_request(f"Invalid model identifier specified: {model}")
-        check_method_authorizer(store, api_id, fields)
 
-    async def put_method(params: dict[str, Any]) -> Doc:
-        # Methods live inside the resource's document: read, check and write it in one write transaction,
-        # so "already exists" holds across processes (and neither's method is lost).
-        with store.transaction():
-            return new_method(params)
+async def update_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    res, method = _method_of(ctx, params)
+    patch.apply(method, params.get("patchOperations") or [], _METHOD_PATCHABLE)
+    _check_method_references(ctx, params["restApiId"], method)
+    _save(ctx, params["restApiId"], res)
+    return method
 
-    def new_method(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        res = resource(ctx, api_id, params["resourceId"])
-        verb = params["httpMethod"]
-        if verb not in VERBS:
-            raise bad_request(
-                "Invalid HttpMethod specified. Valid options are GET,PUT,POST,DELETE,PATCH,OPTIONS,HEAD,ANY"
-            )
-        methods = res.setdefault("resourceMethods", {})
-        if verb in methods:
-            raise conflict("Method already exists for this resource")
-        auth = params.get("authorizationType")
-        if auth not in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
-            raise bad_request(
-                "Invalid authorization type specified. Must be one of: [NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS]"
-            )
-        check_method_references(api_id, params)
-        method = drop_none(
-            {
-                "httpMethod": verb,
-                "authorizationType": auth,
-                "authorizerId": params.get("authorizerId"),
-                "apiKeyRequired": bool(params.get("apiKeyRequired", False)),
-                "requestValidatorId": params.get("requestValidatorId"),
-                "operationName": params.get("operationName"),
-                "requestParameters": params.get("requestParameters") or None,
-                "requestModels": params.get("requestModels") or None,
-                "authorizationScopes": params.get("authorizationScopes") or None,
-            }
-        )
-        methods[verb] = method
-        save(api_id, res)
-        return method
 
-    async def get_method(params: dict[str, Any]) -> Doc:
-        return method_of(params)[1]
+async def delete_method(ctx: ControlContext, params: dict[str, Any]) -> None:
+    res, _ = _method_of(ctx, params)
+    del res["resourceMethods"][params["httpMethod"]]
+    if not res["resourceMethods"]:
+        del res["resourceMethods"]
+    _save(ctx, params["restApiId"], res)
 
-    async def update_method(params: dict[str, Any]) -> Doc:
-        res, method = method_of(params)
-        patch.apply(method, params.get("patchOperations") or [], _METHOD_PATCHABLE)
-        check_method_references(params["restApiId"], method)
-        save(params["restApiId"], res)
-        return method
 
-    async def delete_method(params: dict[str, Any]) -> None:
-        res, _ = method_of(params)
-        del res["resourceMethods"][params["httpMethod"]]
-        if not res["resourceMethods"]:
-            del res["resourceMethods"]
-        save(params["restApiId"], res)
+async def put_method_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    res, method = _method_of(ctx, params)
+    code = _status(params["statusCode"])
+    response = drop_none(
+        {
+            "statusCode": code,
+            "responseParameters": params.get("responseParameters") or None,
+            "responseModels": params.get("responseModels") or None,
+        }
+    )
+    method.setdefault("methodResponses", {})[code] = response
+    _save(ctx, params["restApiId"], res)
+    return response
 
-    async def put_method_response(params: dict[str, Any]) -> Doc:
-        res, method = method_of(params)
-        code = _status(params["statusCode"])
-        response = drop_none(
-            {
-                "statusCode": code,
-                "responseParameters": params.get("responseParameters") or None,
-                "responseModels": params.get("responseModels") or None,
-            }
-        )
-        method.setdefault("methodResponses", {})[code] = response
-        save(params["restApiId"], res)
-        return response
 
-    async def get_method_response(params: dict[str, Any]) -> Doc:
-        _, method = method_of(params)
-        response: Doc | None = (method.get("methodResponses") or {}).get(params["statusCode"])
-        if response is None:
-            raise not_found("Invalid Response status code specified")
-        return response
+async def get_method_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    _, method = _method_of(ctx, params)
+    response: Doc | None = (method.get("methodResponses") or {}).get(params["statusCode"])
+    if response is None:
+        raise not_found("Invalid Response status code specified")
+    return response
 
-    async def delete_method_response(params: dict[str, Any]) -> None:
-        res, method = method_of(params)
-        if (method.get("methodResponses") or {}).pop(params["statusCode"], None) is None:
-            raise not_found("Invalid Response status code specified")
-        save(params["restApiId"], res)
 
-    async def put_integration(params: dict[str, Any]) -> Doc:
-        res, method = method_of(params)
-        integration = _integration(params, res["id"])
-        method["methodIntegration"] = integration
-        save(params["restApiId"], res)
-        return integration
+async def delete_method_response(ctx: ControlContext, params: dict[str, Any]) -> None:
+    res, method = _method_of(ctx, params)
+    if (method.get("methodResponses") or {}).pop(params["statusCode"], None) is None:
+        raise not_found("Invalid Response status code specified")
+    _save(ctx, params["restApiId"], res)
 
-    async def get_integration(params: dict[str, Any]) -> Doc:
-        return integration_of(params)[2]
 
-    async def update_integration(params: dict[str, Any]) -> Doc:
-        res, _, integration = integration_of(params)
-        patch.apply(integration, params.get("patchOperations") or [], _INTEGRATION_PATCHABLE)
-        _check_mappings(integration.get("requestParameters"), "integration.request.")
-        save(params["restApiId"], res)
-        return integration
+async def put_integration(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    res, method = _method_of(ctx, params)
+    integration = _integration(params, res["id"])
+    method["methodIntegration"] = integration
+    _save(ctx, params["restApiId"], res)
+    return integration
 
-    async def delete_integration(params: dict[str, Any]) -> None:
-        res, method, _ = integration_of(params)
-        del method["methodIntegration"]
-        save(params["restApiId"], res)
 
-    async def put_integration_response(params: dict[str, Any]) -> Doc:
-        res, method, integration = integration_of(params)
-        code = _status(params["statusCode"])
-        if code not in (method.get("methodResponses") or {}):
-            raise not_found("Invalid Response status code specified")
-        response = drop_none(
-            {
-                "statusCode": code,
-                "selectionPattern": params.get("selectionPattern"),
-                "responseParameters": params.get("responseParameters") or None,
-                "responseTemplates": params.get("responseTemplates") or None,
-                "contentHandling": params.get("contentHandling"),
-            }
-        )
-        _check_mappings(response.get("responseParameters"), "method.response.header.")
-        integration.setdefault("integrationResponses", {})[code] = response
-        save(params["restApiId"], res)
-        return response
+async def get_integration(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _integration_of(ctx, params)[2]
 
-    async def update_integration_response(params: dict[str, Any]) -> Doc:
-        res, _, integration = integration_of(params)
-        response: Doc | None = (integration.get("integrationResponses") or {}).get(params["statusCode"])
-        if response is None:
-            raise not_found("Invalid Response status code specified")
-        patch.apply(response, params.get("patchOperations") or [], _INTEGRATION_RESPONSE_PATCHABLE)
-        _check_mappings(response.get("responseParameters"), "method.response.header.")
-        save(params["restApiId"], res)
-        return response
 
-    async def update_method_response(params: dict[str, Any]) -> Doc:
-        res, method = method_of(params)
-        response: Doc | None = (method.get("methodResponses") or {}).get(params["statusCode"])
-        if response is None:
-            raise not_found("Invalid Response status code specified")
-        patch.apply(response, params.get("patchOperations") or [], _METHOD_RESPONSE_PATCHABLE)
-        save(params["restApiId"], res)
-        return response
+async def update_integration(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    res, _, integration = _integration_of(ctx, params)
+    patch.apply(integration, params.get("patchOperations") or [], _INTEGRATION_PATCHABLE)
+    _check_mappings(integration.get("requestParameters"), "integration.request.")
+    _save(ctx, params["restApiId"], res)
+    return integration
 
-    async def get_integration_response(params: dict[str, Any]) -> Doc:
-        _, _, integration = integration_of(params)
-        response: Doc | None = (integration.get("integrationResponses") or {}).get(params["statusCode"])
-        if response is None:
-            raise not_found("Invalid Response status code specified")
-        return response
 
-    async def delete_integration_response(params: dict[str, Any]) -> None:
-        res, _, integration = integration_of(params)
-        if (integration.get("integrationResponses") or {}).pop(params["statusCode"], None) is None:
-            raise not_found("Invalid Response status code specified")
-        save(params["restApiId"], res)
+async def delete_integration(ctx: ControlContext, params: dict[str, Any]) -> None:
+    res, method, _ = _integration_of(ctx, params)
+    del method["methodIntegration"]
+    _save(ctx, params["restApiId"], res)
 
+
+async def put_integration_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    res, method, integration = _integration_of(ctx, params)
+    code = _status(params["statusCode"])
+    if code not in (method.get("methodResponses") or {}):
+        raise not_found("Invalid Response status code specified")
+    response = drop_none(
+        {
+            "statusCode": code,
+            "selectionPattern": params.get("selectionPattern"),
+            "responseParameters": params.get("responseParameters") or None,
+            "responseTemplates": params.get("responseTemplates") or None,
+            "contentHandling": params.get("contentHandling"),
+        }
+    )
+    _check_mappings(response.get("responseParameters"), "method.response.header.")
+    integration.setdefault("integrationResponses", {})[code] = response
+    _save(ctx, params["restApiId"], res)
+    return response
+
+
+async def update_integration_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    res, _, integration = _integration_of(ctx, params)
+    response: Doc | None = (integration.get("integrationResponses") or {}).get(params["statusCode"])
+    if response is None:
+        raise not_found("Invalid Response status code specified")
+    patch.apply(response, params.get("patchOperations") or [], _INTEGRATION_RESPONSE_PATCHABLE)
+    _check_mappings(response.get("responseParameters"), "method.response.header.")
+    _save(ctx, params["restApiId"], res)
+    return response
+
+
+async def update_method_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    res, method = _method_of(ctx, params)
+    response: Doc | None = (method.get("methodResponses") or {}).get(params["statusCode"])
+    if response is None:
+        raise not_found("Invalid Response status code specified")
+    patch.apply(response, params.get("patchOperations") or [], _METHOD_RESPONSE_PATCHABLE)
+    _save(ctx, params["restApiId"], res)
+    return response
+
+
+async def get_integration_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    _, _, integration = _integration_of(ctx, params)
+    response: Doc | None = (integration.get("integrationResponses") or {}).get(params["statusCode"])
+    if response is None:
+        raise not_found("Invalid Response status code specified")
+    return response
+
+
+async def delete_integration_response(ctx: ControlContext, params: dict[str, Any]) -> None:
+    res, _, integration = _integration_of(ctx, params)
+    if (integration.get("integrationResponses") or {}).pop(params["statusCode"], None) is None:
+        raise not_found("Invalid Response status code specified")
+    _save(ctx, params["restApiId"], res)
+
+
+def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     return {
-        "GetResources": get_resources,
-        "GetResource": get_resource,
-        "CreateResource": create_resource,
-        "UpdateResource": update_resource,
-        "DeleteResource": delete_resource,
-        "PutMethod": put_method,
-        "GetMethod": get_method,
-        "UpdateMethod": update_method,
-        "DeleteMethod": delete_method,
-        "PutMethodResponse": put_method_response,
-        "GetMethodResponse": get_method_response,
-        "DeleteMethodResponse": delete_method_response,
-        "PutIntegration": put_integration,
-        "GetIntegration": get_integration,
-        "UpdateIntegration": update_integration,
-        "DeleteIntegration": delete_integration,
-        "PutIntegrationResponse": put_integration_response,
-        "GetIntegrationResponse": get_integration_response,
-        "UpdateIntegrationResponse": update_integration_response,
-        "UpdateMethodResponse": update_method_response,
-        "DeleteIntegrationResponse": delete_integration_response,
+        "GetResources": partial(get_resources, ctx),
+        "GetResource": partial(get_resource, ctx),
+        "CreateResource": partial(create_resource, ctx),
+        "UpdateResource": partial(update_resource, ctx),
+        "DeleteResource": partial(delete_resource, ctx),
+        "PutMethod": partial(put_method, ctx),
+        "GetMethod": partial(get_method, ctx),
+        "UpdateMethod": partial(update_method, ctx),
+        "DeleteMethod": partial(delete_method, ctx),
+        "PutMethodResponse": partial(put_method_response, ctx),
+        "GetMethodResponse": partial(get_method_response, ctx),
+        "DeleteMethodResponse": partial(delete_method_response, ctx),
+        "PutIntegration": partial(put_integration, ctx),
+        "GetIntegration": partial(get_integration, ctx),
+        "UpdateIntegration": partial(update_integration, ctx),
+        "DeleteIntegration": partial(delete_integration, ctx),
+        "PutIntegrationResponse": partial(put_integration_response, ctx),
+        "GetIntegrationResponse": partial(get_integration_response, ctx),
+        "UpdateIntegrationResponse": partial(update_integration_response, ctx),
+        "UpdateMethodResponse": partial(update_method_response, ctx),
+        "DeleteIntegrationResponse": partial(delete_integration_response, ctx),
     }
 
 

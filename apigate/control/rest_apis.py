@@ -2,95 +2,101 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from apigate.aws import patch
 from apigate.aws.errors import bad_request
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.resource_policy import store_form
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
-from apigate.dataplane.authorizers.resource_policy import store_form
 
 _ENDPOINT_TYPES = {"EDGE", "REGIONAL", "PRIVATE"}
 
 
+async def create_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    name = params.get("name")
+    if not name:
+        raise bad_request("Invalid REST API name specified")
+    if params.get("description") == "":
+        raise bad_request("Description cannot be an empty string")
+    endpoint = params.get("endpointConfiguration") or {"types": ["EDGE"]}
+    types = endpoint.get("types")
+    if types is None:
+        types = ["EDGE"]
+    if not types:
+        raise bad_request("REGIONAL Configuration and EDGE Configuration cannot be both DISABLED.")
+    if len(types) > 1:
+        raise bad_request("Cannot create an api with multiple Endpoint Types.")
+    if types[0] not in _ENDPOINT_TYPES:
+        raise bad_request(
+            "Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]"
+        )
+    ip_type = endpoint.get("ipAddressType") or ("dualstack" if types[0] == "PRIVATE" else "ipv4")
+    api_id = short_id(10)
+    root_id = short_id(10)
+    doc = drop_none(
+        {
+            "id": api_id,
+            "name": name,
+            "description": params.get("description"),
+            "createdDate": now(),
+            "version": params.get("version"),
+            "binaryMediaTypes": params.get("binaryMediaTypes") or None,
+            "apiKeySource": params.get("apiKeySource") or "HEADER",
+            "endpointConfiguration": {"types": types, "ipAddressType": ip_type, **_vpce(endpoint)},
+            "policy": store_form(
+                params.get("policy"), region=ctx.settings.region, account_id=ctx.settings.account_id, api_id=api_id
+            ),
+            "tags": params.get("tags") or None,
+            "disableExecuteApiEndpoint": bool(params.get("disableExecuteApiEndpoint", False)),
+            "rootResourceId": root_id,
+        }
+    )
+    with ctx.store.transaction():
+        ctx.store.put("restapi", api_id, doc)
+        ctx.store.put("resource", f"{api_id}/{root_id}", {"id": root_id, "path": "/"}, parent=api_id)
+    return doc
+
+
+async def get_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return rest_api(ctx, params["restApiId"])
+
+
+async def get_rest_apis(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return page(ctx.store.list("restapi"), params)
+
+
+async def update_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    doc = rest_api(ctx, params["restApiId"])
+    patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
+    policy = store_form(
+        doc.pop("policy", None), region=ctx.settings.region, account_id=ctx.settings.account_id, api_id=doc["id"]
+    )
+    if policy is not None:  # validated, kept as AWS keeps it; the next deployment compiles it
+        doc["policy"] = policy
+    ctx.store.put("restapi", doc["id"], doc)
+    return doc
+
+
+async def delete_rest_api(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    with ctx.store.transaction():
+        ctx.store.delete_parent(api_id)
+        ctx.store.delete("restapi", api_id)
+    ctx.registry.forget_api(api_id)
+
+
 def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    async def create_rest_api(params: dict[str, Any]) -> Doc:
-        name = params.get("name")
-        if not name:
-            raise bad_request("Invalid REST API name specified")
-        if params.get("description") == "":
-            raise bad_request("Description cannot be an empty string")
-        endpoint = params.get("endpointConfiguration") or {"types": ["EDGE"]}
-        types = endpoint.get("types")
-        if types is None:
-            types = ["EDGE"]
-        if not types:
-            raise bad_request("REGIONAL Configuration and EDGE Configuration cannot be both DISABLED.")
-        if len(types) > 1:
-            raise bad_request("Cannot create an api with multiple Endpoint Types.")
-        if types[0] not in _ENDPOINT_TYPES:
-            raise bad_request(
-                "Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]"
-            )
-        ip_type = endpoint.get("ipAddressType") or ("dualstack" if types[0] == "PRIVATE" else "ipv4")
-        api_id = short_id(10)
-        root_id = short_id(10)
-        doc = drop_none(
-            {
-                "id": api_id,
-                "name": name,
-                "description": params.get("description"),
-                "createdDate": now(),
-                "version": params.get("version"),
-                "binaryMediaTypes": params.get("binaryMediaTypes") or None,
-                "apiKeySource": params.get("apiKeySource") or "HEADER",
-                "endpointConfiguration": {"types": types, "ipAddressType": ip_type, **_vpce(endpoint)},
-                "policy": store_form(
-                    params.get("policy"), region=ctx.settings.region, account_id=ctx.settings.account_id, api_id=api_id
-                ),
-                "tags": params.get("tags") or None,
-                "disableExecuteApiEndpoint": bool(params.get("disableExecuteApiEndpoint", False)),
-                "rootResourceId": root_id,
-            }
-        )
-        with ctx.store.transaction():
-            ctx.store.put("restapi", api_id, doc)
-            ctx.store.put("resource", f"{api_id}/{root_id}", {"id": root_id, "path": "/"}, parent=api_id)
-        return doc
-
-    async def get_rest_api(params: dict[str, Any]) -> Doc:
-        return rest_api(ctx, params["restApiId"])
-
-    async def get_rest_apis(params: dict[str, Any]) -> Doc:
-        return page(ctx.store.list("restapi"), params)
-
-    async def update_rest_api(params: dict[str, Any]) -> Doc:
-        doc = rest_api(ctx, params["restApiId"])
-        patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
-        policy = store_form(
-            doc.pop("policy", None), region=ctx.settings.region, account_id=ctx.settings.account_id, api_id=doc["id"]
-        )
-        if policy is not None:  # validated, kept as AWS keeps it; the next deployment compiles it
-            doc["policy"] = policy
-        ctx.store.put("restapi", doc["id"], doc)
-        return doc
-
-    async def delete_rest_api(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        with ctx.store.transaction():
-            ctx.store.delete_parent(api_id)
-            ctx.store.delete("restapi", api_id)
-        ctx.registry.remove_api(api_id)
-
     return {
-        "CreateRestApi": create_rest_api,
-        "GetRestApi": get_rest_api,
-        "GetRestApis": get_rest_apis,
-        "UpdateRestApi": update_rest_api,
-        "DeleteRestApi": delete_rest_api,
+        "CreateRestApi": partial(create_rest_api, ctx),
+        "GetRestApi": partial(get_rest_api, ctx),
+        "GetRestApis": partial(get_rest_apis, ctx),
+        "UpdateRestApi": partial(update_rest_api, ctx),
+        "DeleteRestApi": partial(delete_rest_api, ctx),
     }
 
 

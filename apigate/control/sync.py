@@ -17,8 +17,8 @@ from pathlib import Path
 
 import orjson
 
+from apigate.compile.rest import StageDefaults, compile_stage
 from apigate.control.context import ControlContext
-from apigate.control.deploy import compile_stage
 from apigate.control.usage_plans import refresh_plans
 
 log = logging.getLogger("apigate")
@@ -56,14 +56,18 @@ class ConfigSync:
                     continue
                 try:
                     deployed = compile_stage(
-                        snapshot, stage, region=settings.region, account_id=settings.account_id
+                        snapshot,
+                        stage,
+                        region=settings.region,
+                        account_id=settings.account_id,
+                        defaults=StageDefaults.of(settings),
                     )
                 except Exception:
                     log.exception("stage %s of %s could not be compiled", stage["stageName"], api["id"])
                     continue
                 ctx.registry.install(deployed)
         for key in self._seen.keys() - current.keys():
-            ctx.registry.remove(*key)
+            ctx.registry.forget(*key)
         self._seen = current
         refresh_plans(ctx)
         for reload in self.also_reload:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from functools import partial
 from typing import Any, cast
 
 from apigate.aws import patch
 from apigate.aws.errors import AwsError, bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.rest import setting_key_path
 from apigate.control.common import Doc, drop_none, page
 from apigate.control.context import ControlContext
-from apigate.control.deploy import setting_key_path
 from apigate.model import ApiKeyEntry, KeyPlan, PlanIndex
 from apigate.state import Limit, Period, Quota, StateUnavailable
 from apigate.state.quota_period import utc_day
@@ -125,226 +126,240 @@ def _check_quota(quota: Any) -> Doc | None:
     return {"limit": limit, "offset": offset, "period": quota["period"]}
 
 
-def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    store = ctx.store
-
-    def check_stages(stages: list[Doc]) -> list[Doc]:
-        checked = []
-        seen = set()
-        for item in stages:
-            api_id, stage = item.get("apiId") or "", item.get("stage") or ""
-            if store.get("restapi", api_id) is None:
-                raise not_found(f"Invalid API identifier specified {ctx.settings.account_id}:{api_id}")
-            if store.get("stage", f"{api_id}/{stage}") is None:
-                raise not_found(f"Invalid stage identifier specified {api_id}:{stage}")
-            if (api_id, stage) in seen:
-                raise conflict(f"API Stage {api_id}:{stage} is already in the usage plan")
-            seen.add((api_id, stage))
-            entry: Doc = {"apiId": api_id, "stage": stage}
-            if item.get("throttle"):
-                if len(item["throttle"]) > 20:
-                    raise bad_request("At most 20 method throttle settings per API stage")
-                entry["throttle"] = {
-                    key: _check_throttle(value, f"throttle for {key}")
-                    for key, value in item["throttle"].items()
-                }
-            checked.append(entry)
-        return checked
-
-    def check_key_stages(plan: Doc, key_id: str) -> None:
-        """A key can be in several plans, but in one plan per API stage."""
-        mine = {(s["apiId"], s["stage"]) for s in plan.get("apiStages") or ()}
-        for other in store.list("usageplan"):
-            if other["id"] == plan["id"] or store.get("usageplankey", f"{other['id']}/{key_id}") is None:
-                continue
-            shared = mine & {(s["apiId"], s["stage"]) for s in other.get("apiStages") or ()}
-            if shared:
-                raise conflict(
-                    f"Usage Plan {plan['id']} cannot be added because API Key {key_id} cannot reference "
-                    "multiple Usage Plans with the same API Stage"
-                )
-
-    async def create_usage_plan(params: dict[str, Any]) -> Doc:
-        if not params.get("name"):
-            raise bad_request("Invalid Usage Plan name specified")
-        doc = drop_none(
-            {
-                "id": short_id(6),
-                "name": params["name"],
-                "description": params.get("description"),
-                "apiStages": check_stages(params.get("apiStages") or []),
-                "throttle": _check_throttle(params.get("throttle")),
-                "quota": _check_quota(params.get("quota")),
-                "tags": params.get("tags") or None,
+def _check_stages(ctx: ControlContext, stages: list[Doc]) -> list[Doc]:
+    checked = []
+    seen = set()
+    for item in stages:
+        api_id, stage = item.get("apiId") or "", item.get("stage") or ""
+        if ctx.store.get("restapi", api_id) is None:
+            raise not_found(f"Invalid API identifier specified {ctx.settings.account_id}:{api_id}")
+        if ctx.store.get("stage", f"{api_id}/{stage}") is None:
+            raise not_found(f"Invalid stage identifier specified {api_id}:{stage}")
+        if (api_id, stage) in seen:
+            raise conflict(f"API Stage {api_id}:{stage} is already in the usage plan")
+        seen.add((api_id, stage))
+        entry: Doc = {"apiId": api_id, "stage": stage}
+        if item.get("throttle"):
+            if len(item["throttle"]) > 20:
+                raise bad_request("At most 20 method throttle settings per API stage")
+            entry["throttle"] = {
+                key: _check_throttle(value, f"throttle for {key}")
+                for key, value in item["throttle"].items()
             }
-        )
-        store.put("usageplan", doc["id"], doc)
-        refresh_plans(ctx)
-        return doc
+        checked.append(entry)
+    return checked
 
-    async def get_usage_plan(params: dict[str, Any]) -> Doc:
-        return get_plan_doc(ctx, params["usagePlanId"])
 
-    async def get_usage_plans(params: dict[str, Any]) -> Doc:
-        plans = store.list("usageplan")
-        if params.get("keyId"):
-            plans = [
-                p for p in plans if store.get("usageplankey", f"{p['id']}/{params['keyId']}") is not None
-            ]
-        return page(plans, params, "items")
+def _check_key_stages(ctx: ControlContext, plan: Doc, key_id: str) -> None:
+    """A key can be in several plans, but in one plan per API stage."""
+    mine = {(s["apiId"], s["stage"]) for s in plan.get("apiStages") or ()}
+    for other in ctx.store.list("usageplan"):
+        if other["id"] == plan["id"] or ctx.store.get("usageplankey", f"{other['id']}/{key_id}") is None:
+            continue
+        shared = mine & {(s["apiId"], s["stage"]) for s in other.get("apiStages") or ()}
+        if shared:
+            raise conflict(
+                f"Usage Plan {plan['id']} cannot be added because API Key {key_id} cannot reference "
+                "multiple Usage Plans with the same API Stage"
+            )
 
-    async def update_usage_plan(params: dict[str, Any]) -> Doc:
-        doc = get_plan_doc(ctx, params["usagePlanId"])
-        patch.apply(doc, params.get("patchOperations") or [], _PLAN_PATCHABLE)
-        doc["apiStages"] = check_stages(doc.get("apiStages") or [])
-        if doc.get("throttle") is not None:
-            doc["throttle"] = _check_throttle(doc["throttle"])
-        if doc.get("quota") is not None:
-            doc["quota"] = _check_quota(doc["quota"])
-        for plan_key in store.list("usageplankey", doc["id"]):
-            check_key_stages(doc, plan_key["id"])
-        store.put("usageplan", doc["id"], drop_none(doc))
-        refresh_plans(ctx)
-        return doc
 
-    async def delete_usage_plan(params: dict[str, Any]) -> None:
-        plan_id = params["usagePlanId"]
-        get_plan_doc(ctx, plan_id)
-        with store.transaction():
-            store.delete_parent(plan_id)
-            store.delete("usageplan", plan_id)
-        refresh_plans(ctx)
+async def create_usage_plan(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    if not params.get("name"):
+        raise bad_request("Invalid Usage Plan name specified")
+    doc = drop_none(
+        {
+            "id": short_id(6),
+            "name": params["name"],
+            "description": params.get("description"),
+            "apiStages": _check_stages(ctx, params.get("apiStages") or []),
+            "throttle": _check_throttle(params.get("throttle")),
+            "quota": _check_quota(params.get("quota")),
+            "tags": params.get("tags") or None,
+        }
+    )
+    ctx.store.put("usageplan", doc["id"], doc)
+    refresh_plans(ctx)
+    return doc
 
-    def plan_key_doc(plan_id: str, key_id: str) -> Doc:
-        key = store.get("apikey", key_id)
-        if key is None or store.get("usageplankey", f"{plan_id}/{key_id}") is None:
-            raise not_found("Invalid API Key identifier specified")
-        return {"id": key_id, "type": "API_KEY", "value": key["value"], "name": key.get("name")}
 
-    async def create_usage_plan_key(params: dict[str, Any]) -> Doc:
-        plan = get_plan_doc(ctx, params["usagePlanId"])
-        key_id = params.get("keyId") or ""
-        if params.get("keyType") != "API_KEY":
-            raise bad_request("Invalid key type specified. Must be one of: [API_KEY]")
-        if store.get("apikey", key_id) is None:
-            raise not_found("Invalid API Key identifier specified")
-        # One write transaction: the stage check reads other plans' keys, which another process may be adding;
-        # its error rolls the insert back.
-        with store.transaction():
-            try:
-                store.insert(
-                    "usageplankey",
-                    f"{plan['id']}/{key_id}",
-                    {"id": key_id, "type": "API_KEY"},
-                    parent=plan["id"],
-                )
-            except Conflict:
-                raise conflict(f"Usage Plan {plan['id']} already contains API Key {key_id}") from None
-            check_key_stages(plan, key_id)
-        refresh_plans(ctx)
-        return plan_key_doc(plan["id"], key_id)
+async def get_usage_plan(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return get_plan_doc(ctx, params["usagePlanId"])
 
-    async def get_usage_plan_key(params: dict[str, Any]) -> Doc:
-        get_plan_doc(ctx, params["usagePlanId"])
-        return plan_key_doc(params["usagePlanId"], params["keyId"])
 
-    async def get_usage_plan_keys(params: dict[str, Any]) -> Doc:
-        plan_id = params["usagePlanId"]
-        get_plan_doc(ctx, plan_id)
-        items = [plan_key_doc(plan_id, k["id"]) for k in store.list("usageplankey", plan_id)]
-        if params.get("nameQuery"):
-            items = [i for i in items if str(i.get("name") or "").startswith(params["nameQuery"])]
-        return page([drop_none(i) for i in items], params, "items")
+async def get_usage_plans(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    plans = ctx.store.list("usageplan")
+    if params.get("keyId"):
+        plans = [
+            p for p in plans if ctx.store.get("usageplankey", f"{p['id']}/{params['keyId']}") is not None
+        ]
+    return page(plans, params, "items")
 
-    async def delete_usage_plan_key(params: dict[str, Any]) -> None:
-        plan_id, key_id = params["usagePlanId"], params["keyId"]
-        get_plan_doc(ctx, plan_id)
-        plan_key_doc(plan_id, key_id)
-        store.delete("usageplankey", f"{plan_id}/{key_id}")
-        refresh_plans(ctx)
 
-    async def usage_of(plan: Doc, key_ids: list[str], start: date, end: date) -> Doc:
-        quotas = ctx.quotas
-        assert quotas is not None
-        quota = plan_quota(plan)
-        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-        items: dict[str, list[list[int]]] = {}
+async def update_usage_plan(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    doc = get_plan_doc(ctx, params["usagePlanId"])
+    patch.apply(doc, params.get("patchOperations") or [], _PLAN_PATCHABLE)
+    doc["apiStages"] = _check_stages(ctx, doc.get("apiStages") or [])
+    if doc.get("throttle") is not None:
+        doc["throttle"] = _check_throttle(doc["throttle"])
+    if doc.get("quota") is not None:
+        doc["quota"] = _check_quota(doc["quota"])
+    for plan_key in ctx.store.list("usageplankey", doc["id"]):
+        _check_key_stages(ctx, doc, plan_key["id"])
+    ctx.store.put("usageplan", doc["id"], drop_none(doc))
+    refresh_plans(ctx)
+    return doc
+
+
+async def delete_usage_plan(ctx: ControlContext, params: dict[str, Any]) -> None:
+    plan_id = params["usagePlanId"]
+    get_plan_doc(ctx, plan_id)
+    with ctx.store.transaction():
+        ctx.store.delete_parent(plan_id)
+        ctx.store.delete("usageplan", plan_id)
+    refresh_plans(ctx)
+
+
+def _plan_key_doc(ctx: ControlContext, plan_id: str, key_id: str) -> Doc:
+    key = ctx.store.get("apikey", key_id)
+    if key is None or ctx.store.get("usageplankey", f"{plan_id}/{key_id}") is None:
+        raise not_found("Invalid API Key identifier specified")
+    return {"id": key_id, "type": "API_KEY", "value": key["value"], "name": key.get("name")}
+
+
+async def create_usage_plan_key(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    plan = get_plan_doc(ctx, params["usagePlanId"])
+    key_id = params.get("keyId") or ""
+    if params.get("keyType") != "API_KEY":
+        raise bad_request("Invalid key type specified. Must be one of: [API_KEY]")
+    if ctx.store.get("apikey", key_id) is None:
+        raise not_found("Invalid API Key identifier specified")
+    # One write transaction: the stage check reads other plans' keys, which another process may be adding;
+    # its error rolls the insert back.
+    with ctx.store.transaction():
         try:
-            for key_id in key_ids:
-                usage_key = f"{plan['id']}:{key_id}"
-                if quota is None:  # no quota: nothing remains to report
-                    counts = await quotas.usage(usage_key, start, end)
-                    items[key_id] = [[counts.get(d.isoformat(), 0), 0] for d in days]
-                else:  # [used that day, left at the end of that day]
-                    rows = await quotas.daily_usage(usage_key, quota, start, end)
-                    items[key_id] = [[used, left] for used, left in rows]
+            ctx.store.insert(
+                "usageplankey",
+                f"{plan['id']}/{key_id}",
+                {"id": key_id, "type": "API_KEY"},
+                parent=plan["id"],
+            )
+        except Conflict:
+            raise conflict(f"Usage Plan {plan['id']} already contains API Key {key_id}") from None
+        _check_key_stages(ctx, plan, key_id)
+    refresh_plans(ctx)
+    return _plan_key_doc(ctx, plan["id"], key_id)
+
+
+async def get_usage_plan_key(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    get_plan_doc(ctx, params["usagePlanId"])
+    return _plan_key_doc(ctx, params["usagePlanId"], params["keyId"])
+
+
+async def get_usage_plan_keys(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    plan_id = params["usagePlanId"]
+    get_plan_doc(ctx, plan_id)
+    items = [_plan_key_doc(ctx, plan_id, k["id"]) for k in ctx.store.list("usageplankey", plan_id)]
+    if params.get("nameQuery"):
+        items = [i for i in items if str(i.get("name") or "").startswith(params["nameQuery"])]
+    return page([drop_none(i) for i in items], params, "items")
+
+
+async def delete_usage_plan_key(ctx: ControlContext, params: dict[str, Any]) -> None:
+    plan_id, key_id = params["usagePlanId"], params["keyId"]
+    get_plan_doc(ctx, plan_id)
+    _plan_key_doc(ctx, plan_id, key_id)
+    ctx.store.delete("usageplankey", f"{plan_id}/{key_id}")
+    refresh_plans(ctx)
+
+
+async def _usage_of(ctx: ControlContext, plan: Doc, key_ids: list[str], start: date, end: date) -> Doc:
+    quotas = ctx.quotas
+    assert quotas is not None
+    quota = plan_quota(plan)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    items: dict[str, list[list[int]]] = {}
+    try:
+        for key_id in key_ids:
+            usage_key = f"{plan['id']}:{key_id}"
+            if quota is None:  # no quota: nothing remains to report
+                counts = await quotas.usage(usage_key, start, end)
+                items[key_id] = [[counts.get(d.isoformat(), 0), 0] for d in days]
+            else:  # [used that day, left at the end of that day]
+                rows = await quotas.daily_usage(usage_key, quota, start, end)
+                items[key_id] = [[used, left] for used, left in rows]
+    except StateUnavailable as exc:
+        raise AwsError("ServiceUnavailableException", str(exc), 503) from exc
+    return {
+        "usagePlanId": plan["id"],
+        "startDate": start.isoformat(),
+        "endDate": end.isoformat(),
+        "items": items,
+    }
+
+
+def _parse_day(ctx: ControlContext, value: Any, name: str) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise bad_request(f"Invalid {name}: {value}. Must be in the format yyyy-MM-dd") from exc
+
+
+async def get_usage(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    plan = get_plan_doc(ctx, params["usagePlanId"])
+    start, end = (
+        _parse_day(ctx, params.get("startDate"), "startDate"),
+        _parse_day(ctx, params.get("endDate"), "endDate"),
+    )
+    if end < start:
+        raise bad_request("The start date must be before the end date")
+    if (end - start).days > 90:
+        raise bad_request("The usage data period cannot exceed 90 days")
+    key_ids = [k["id"] for k in ctx.store.list("usageplankey", plan["id"])]
+    if params.get("keyId"):
+        if params["keyId"] not in key_ids:
+            raise not_found("Invalid API Key identifier specified")
+        key_ids = [params["keyId"]]
+    return await _usage_of(ctx, plan, key_ids, start, end)
+
+
+async def update_usage(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    plan = get_plan_doc(ctx, params["usagePlanId"])
+    key_id = params["keyId"]
+    _plan_key_doc(ctx, plan["id"], key_id)
+    quota = plan_quota(plan)
+    if quota is None:
+        raise bad_request("Usage Plan has no quota to update")
+    quotas = ctx.quotas
+    assert quotas is not None
+    for operation in params.get("patchOperations") or []:
+        if operation.get("path") != "/remaining" or operation.get("op") != "replace":
+            raise bad_request(f"Invalid patch path {operation.get('path')}")
+        try:
+            remaining = int(operation.get("value"))
+        except (TypeError, ValueError) as exc:
+            raise bad_request(f"Invalid value for /remaining: {operation.get('value')}") from exc
+        try:
+            await quotas.set_remaining(f"{plan['id']}:{key_id}", quota, max(remaining, 0))
         except StateUnavailable as exc:
             raise AwsError("ServiceUnavailableException", str(exc), 503) from exc
-        return {
-            "usagePlanId": plan["id"],
-            "startDate": start.isoformat(),
-            "endDate": end.isoformat(),
-            "items": items,
-        }
+    today = utc_day(time.time())
+    return await _usage_of(ctx, plan, [key_id], today, today)
 
-    def parse_day(value: Any, name: str) -> date:
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError as exc:
-            raise bad_request(f"Invalid {name}: {value}. Must be in the format yyyy-MM-dd") from exc
 
-    async def get_usage(params: dict[str, Any]) -> Doc:
-        plan = get_plan_doc(ctx, params["usagePlanId"])
-        start, end = (
-            parse_day(params.get("startDate"), "startDate"),
-            parse_day(params.get("endDate"), "endDate"),
-        )
-        if end < start:
-            raise bad_request("The start date must be before the end date")
-        if (end - start).days > 90:
-            raise bad_request("The usage data period cannot exceed 90 days")
-        key_ids = [k["id"] for k in store.list("usageplankey", plan["id"])]
-        if params.get("keyId"):
-            if params["keyId"] not in key_ids:
-                raise not_found("Invalid API Key identifier specified")
-            key_ids = [params["keyId"]]
-        return await usage_of(plan, key_ids, start, end)
-
-    async def update_usage(params: dict[str, Any]) -> Doc:
-        plan = get_plan_doc(ctx, params["usagePlanId"])
-        key_id = params["keyId"]
-        plan_key_doc(plan["id"], key_id)
-        quota = plan_quota(plan)
-        if quota is None:
-            raise bad_request("Usage Plan has no quota to update")
-        quotas = ctx.quotas
-        assert quotas is not None
-        for operation in params.get("patchOperations") or []:
-            if operation.get("path") != "/remaining" or operation.get("op") != "replace":
-                raise bad_request(f"Invalid patch path {operation.get('path')}")
-            try:
-                remaining = int(operation.get("value"))
-            except (TypeError, ValueError) as exc:
-                raise bad_request(f"Invalid value for /remaining: {operation.get('value')}") from exc
-            try:
-                await quotas.set_remaining(f"{plan['id']}:{key_id}", quota, max(remaining, 0))
-            except StateUnavailable as exc:
-                raise AwsError("ServiceUnavailableException", str(exc), 503) from exc
-        today = utc_day(time.time())
-        return await usage_of(plan, [key_id], today, today)
-
+def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     return {
-        "CreateUsagePlan": create_usage_plan,
-        "GetUsagePlan": get_usage_plan,
-        "GetUsagePlans": get_usage_plans,
-        "UpdateUsagePlan": update_usage_plan,
-        "DeleteUsagePlan": delete_usage_plan,
-        "CreateUsagePlanKey": create_usage_plan_key,
-        "GetUsagePlanKey": get_usage_plan_key,
-        "GetUsagePlanKeys": get_usage_plan_keys,
-        "DeleteUsagePlanKey": delete_usage_plan_key,
-        "GetUsage": get_usage,
-        "UpdateUsage": update_usage,
+        "CreateUsagePlan": partial(create_usage_plan, ctx),
+        "GetUsagePlan": partial(get_usage_plan, ctx),
+        "GetUsagePlans": partial(get_usage_plans, ctx),
+        "UpdateUsagePlan": partial(update_usage_plan, ctx),
+        "DeleteUsagePlan": partial(delete_usage_plan, ctx),
+        "CreateUsagePlanKey": partial(create_usage_plan_key, ctx),
+        "GetUsagePlanKey": partial(get_usage_plan_key, ctx),
+        "GetUsagePlanKeys": partial(get_usage_plan_keys, ctx),
+        "DeleteUsagePlanKey": partial(delete_usage_plan_key, ctx),
+        "GetUsage": partial(get_usage, ctx),
+        "UpdateUsage": partial(update_usage, ctx),
     }
 
 

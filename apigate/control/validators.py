@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from apigate.aws import patch
@@ -20,71 +21,75 @@ def _flag(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
+def _validator(ctx: ControlContext, api_id: str, validator_id: str) -> Doc:
+    rest_api(ctx, api_id)
+    doc = ctx.store.get("validator", _key(api_id, validator_id))
+    if doc is None:
+        raise not_found("Invalid Request Validator identifier specified")
+    return doc
+
+
+async def create_request_validator(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    doc: Doc = {
+        "id": short_id(6),
+        "validateRequestBody": bool(params.get("validateRequestBody", False)),
+        "validateRequestParameters": bool(params.get("validateRequestParameters", False)),
+    }
+    if params.get("name"):
+        doc["name"] = params["name"]
+    ctx.store.put("validator", _key(api_id, doc["id"]), doc, parent=api_id)
+    return doc
+
+
+async def get_request_validator(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _validator(ctx, params["restApiId"], params["requestValidatorId"])
+
+
+async def get_request_validators(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    return page(ctx.store.list("validator", api_id), params)
+
+
+async def update_request_validator(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    doc = _validator(ctx, api_id, params["requestValidatorId"])
+    patch.apply(
+        doc,
+        params.get("patchOperations") or [],
+        {
+            "name": patch.scalar("name"),
+            "validateRequestBody": patch.scalar("validateRequestBody", convert=_flag, nullable=False),
+            "validateRequestParameters": patch.scalar(
+                "validateRequestParameters", convert=_flag, nullable=False
+            ),
+        },
+    )
+    ctx.store.put("validator", _key(api_id, doc["id"]), doc, parent=api_id)
+    return doc
+
+
+async def delete_request_validator(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    validator_id = params["requestValidatorId"]
+    _validator(ctx, api_id, validator_id)
+    for res in ctx.store.list("resource", api_id):
+        for verb, method in (res.get("resourceMethods") or {}).items():
+            if method.get("requestValidatorId") == validator_id:
+                raise bad_request(
+                    f"Cannot delete request validator '{validator_id}', is referenced in method: "
+                    f"{res['path']}/{verb}"
+                )
+    ctx.store.delete("validator", _key(api_id, validator_id))
+
+
 def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    store = ctx.store
-
-    def validator(api_id: str, validator_id: str) -> Doc:
-        rest_api(ctx, api_id)
-        doc = store.get("validator", _key(api_id, validator_id))
-        if doc is None:
-            raise not_found("Invalid Request Validator identifier specified")
-        return doc
-
-    async def create_request_validator(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        doc: Doc = {
-            "id": short_id(6),
-            "validateRequestBody": bool(params.get("validateRequestBody", False)),
-            "validateRequestParameters": bool(params.get("validateRequestParameters", False)),
-        }
-        if params.get("name"):
-            doc["name"] = params["name"]
-        store.put("validator", _key(api_id, doc["id"]), doc, parent=api_id)
-        return doc
-
-    async def get_request_validator(params: dict[str, Any]) -> Doc:
-        return validator(params["restApiId"], params["requestValidatorId"])
-
-    async def get_request_validators(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        return page(store.list("validator", api_id), params)
-
-    async def update_request_validator(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        doc = validator(api_id, params["requestValidatorId"])
-        patch.apply(
-            doc,
-            params.get("patchOperations") or [],
-            {
-                "name": patch.scalar("name"),
-                "validateRequestBody": patch.scalar("validateRequestBody", convert=_flag, nullable=False),
-                "validateRequestParameters": patch.scalar(
-                    "validateRequestParameters", convert=_flag, nullable=False
-                ),
-            },
-        )
-        store.put("validator", _key(api_id, doc["id"]), doc, parent=api_id)
-        return doc
-
-    async def delete_request_validator(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        validator_id = params["requestValidatorId"]
-        validator(api_id, validator_id)
-        for res in store.list("resource", api_id):
-            for verb, method in (res.get("resourceMethods") or {}).items():
-                if method.get("requestValidatorId") == validator_id:
-                    raise bad_request(
-                        f"Cannot delete request validator '{validator_id}', is referenced in method: "
-                        f"{res['path']}/{verb}"
-                    )
-        store.delete("validator", _key(api_id, validator_id))
-
     return {
-        "CreateRequestValidator": create_request_validator,
-        "GetRequestValidator": get_request_validator,
-        "GetRequestValidators": get_request_validators,
-        "UpdateRequestValidator": update_request_validator,
-        "DeleteRequestValidator": delete_request_validator,
+        "CreateRequestValidator": partial(create_request_validator, ctx),
+        "GetRequestValidator": partial(get_request_validator, ctx),
+        "GetRequestValidators": partial(get_request_validators, ctx),
+        "UpdateRequestValidator": partial(update_request_validator, ctx),
+        "DeleteRequestValidator": partial(delete_request_validator, ctx),
     }

@@ -33,8 +33,12 @@ class Invocation:
     test_log: list[str] | None = None  # set by TestInvokeMethod, which returns the execution log
     # $context.error.validationErrorString of a failed request validation, for gateway responses.
     validation_error: str | None = None
-    # $input.params() and $context of this request, built the first time a mapping template needs them.
-    mapping_variables: tuple[dict[str, dict[str, str]], dict[str, object]] | None = None
+    # $input.params() of this request, built the first time a mapping template needs them.
+    mapping_params: dict[str, dict[str, str]] | None = None
+    # $context, with the step state it was built from (mapping/context.py): built once, rebuilt only when a
+    # step has since changed what it shows (the matched method, the authorizer's answer, the signer, the key).
+    context_cache: tuple[tuple[object, ...], dict[str, object]] | None = None
+    _query_pairs: list[tuple[str, str]] | None = None
     started: float = field(default_factory=time.perf_counter)  # for Latency
     api_key: str | None = None  # $context.identity.apiKey, once the key was accepted
     api_key_id: str | None = None
@@ -61,4 +65,8 @@ class Invocation:
 
     @property
     def query_pairs(self) -> list[tuple[str, str]]:
-        return parse_qsl(self.request.query_string, keep_blank_values=True)
+        """The query string's pairs in order, parsed the first time a step asks (read-only: shared)."""
+        pairs = self._query_pairs
+        if pairs is None:
+            pairs = self._query_pairs = parse_qsl(self.request.query_string, keep_blank_values=True)
+        return pairs

@@ -20,11 +20,12 @@ from apigate.dataplane.authorizers.cache import AuthorizerCache
 from apigate.dataplane.authorizers.iam import IamAuthStep
 from apigate.dataplane.authorizers.resource_policy import ResourcePolicyStep
 from apigate.dataplane.authorizers.step import AuthorizerStep
-from apigate.dataplane.gateway_responses import respond
 from apigate.dataplane.integrations import Integration, IntegrationServices
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.request_path import canonical_segments
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.responses.gateway import respond
+from apigate.dataplane.routing import route_rest
 from apigate.dataplane.steps import (
     ApiKeyStep,
     CacheLookupStep,
@@ -33,7 +34,7 @@ from apigate.dataplane.steps import (
     MetricsStep,
     ThrottleStep,
 )
-from apigate.dataplane.validation import ValidationStep
+from apigate.dataplane.steps.validation import ValidationStep
 from apigate.model import RestMethod
 from apigate.registry import Registry
 from apigate.server.message import Response
@@ -123,10 +124,16 @@ class Pipeline:
                 if inv.response is not None:
                     break
             else:  # no step answered (a cache hit does): the integration
-                handler = self._integration(inv, method)
+                integration = method.integration
+                if integration is None:
+                    raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
+                handler = self._integrations.get(integration.type)
+                if handler is None:
+                    inv.log(f"Execution failed: integration type {integration.type} is not supported yet")
+                    raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
                 started = time.perf_counter()
                 try:
-                    inv.response = await handler.invoke(inv)
+                    inv.response = await handler.invoke(inv, integration)
                 finally:
                     inv.integration_ms = (time.perf_counter() - started) * 1000.0
         except GatewayError as error:
@@ -145,22 +152,12 @@ class Pipeline:
     def route(inv: Invocation) -> RestMethod:
         if inv.method is not None:  # TestInvokeMethod names the method itself
             return inv.method
-        match = inv.api.route(inv.request.method, inv.segments)
+        match = route_rest(inv.api, inv.request.method, inv.segments)
         if match is None:
             raise GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN)
         inv.method = match.method
         inv.path_parameters = match.path_parameters
         return match.method
-
-    def _integration(self, inv: Invocation, method: RestMethod) -> Integration:
-        integration = method.integration
-        if integration is None:
-            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
-        handler = self._integrations.get(integration.type)
-        if handler is None:
-            inv.log(f"Execution failed: integration type {integration.type} is not supported yet")
-            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
-        return handler
 
     async def request_id_headers(self, inv: Invocation) -> None:
         assert inv.response is not None

@@ -51,13 +51,6 @@ def join_segments(segments: list[str]) -> str:
     return "/" + "/".join(segments)
 
 
-def execute_api_arn(
-    region: str, account_id: str, api_id: str, stage: str, verb: str, segments: list[str]
-) -> str:
-    """``arn:aws:execute-api:{region}:{account}:{api}/{stage}/{VERB}/{path}`` for the canonical path."""
-    return f"arn:aws:execute-api:{region}:{account_id}:{api_id}/{stage}/{verb}/{'/'.join(segments)}"
-
-
 def path_value(value: str) -> str:
     """A value for an integration URI's path: dot segments resolved within the value itself (it cannot climb
     above the placeholder's position), empty segments dropped, each segment percent-encoded (``%`` too, so an

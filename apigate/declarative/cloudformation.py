@@ -23,7 +23,7 @@ import orjson
 from apigate.aws.errors import AwsError
 from apigate.aws.wire import OperationHandler
 from apigate.control import authorizers, deployments, gateway_responses, openapi, resources, rest_apis
-from apigate.control import functions as lambda_api
+from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
 from apigate.declarative import sam, websocket
@@ -331,10 +331,10 @@ class _Run:
 
     def _reinstall(self) -> None:
         """After a rollback: the registry serves again exactly what the store holds."""
-        from apigate.control.deploy import compile_stage
+        from apigate.compile.rest import StageDefaults, compile_stage
 
         for api_id in {p for t, p in self.physical.values() if t == "AWS::ApiGateway::RestApi"}:
-            self.ctx.registry.remove_api(api_id)
+            self.ctx.registry.forget_api(api_id)
         if self.ctx.http_apis is not None:
             http_api_control.load_all(self.ctx, self.ctx.http_apis)
         for api in self.ctx.store.list("restapi"):
@@ -343,7 +343,13 @@ class _Run:
                 if snapshot is not None:
                     settings = self.ctx.settings
                     self.ctx.registry.install(
-                        compile_stage(snapshot, stage, region=settings.region, account_id=settings.account_id)
+                        compile_stage(
+                            snapshot,
+                            stage,
+                            region=settings.region,
+                            account_id=settings.account_id,
+                            defaults=StageDefaults.of(settings),
+                        )
                     )
 
     def _order(self, kept: dict[str, Doc]) -> list[str]:

@@ -12,8 +12,14 @@ from typing import Any, Protocol
 
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
-from apigate.control.v2.common import API, AUTHORIZER, INTEGRATION, ROUTE
-from apigate.control.v2.websocket import INTEGRATION_RESPONSE, ROUTE_RESPONSE
+from apigate.control.v2.common import (
+    API,
+    AUTHORIZER,
+    INTEGRATION,
+    INTEGRATION_RESPONSE,
+    ROUTE,
+    ROUTE_RESPONSE,
+)
 
 Doc = dict[str, Any]
 

@@ -2,6 +2,7 @@
 
 from apigate.model.rest import (
     BodyModel,
+    CustomResponse,
     DeployedApi,
     IntegrationResponse,
     MethodIntegration,
@@ -10,7 +11,6 @@ from apigate.model.rest import (
     RequestValidation,
     RestAuthorizer,
     RestMethod,
-    RouteMatch,
     RouteNode,
 )
 from apigate.model.usage import ApiKeyEntry, CacheSetting, KeyPlan, PlanIndex, StageCache
@@ -19,6 +19,7 @@ __all__ = [
     "ApiKeyEntry",
     "BodyModel",
     "CacheSetting",
+    "CustomResponse",
     "DeployedApi",
     "IntegrationResponse",
     "KeyPlan",
@@ -29,7 +30,6 @@ __all__ = [
     "RequestValidation",
     "RestAuthorizer",
     "RestMethod",
-    "RouteMatch",
     "RouteNode",
     "StageCache",
 ]

@@ -96,36 +96,3 @@ class DeployedHttpApi:
     routes: tuple[HttpRoute, ...]  # most specific first, $default excluded
     default_route: HttpRoute | None
     cors: Cors | None = None
-
-    def match(self, verb: str, parts: list[str]) -> tuple[HttpRoute, dict[str, str]] | None:
-        """The route for a canonical path (decoded once, empty and dot segments resolved: request_path.py)."""
-        for route in self.routes:
-            if route.method != "ANY" and route.method != verb:
-                continue
-            params = _match(route.segments, parts)
-            if params is not None:
-                return route, params
-        if self.default_route is not None:
-            return self.default_route, {}
-        return None
-
-
-def _match(segments: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
-    params: dict[str, str] = {}
-    for index, segment in enumerate(segments):
-        if segment.endswith("+}"):
-            rest = parts[index:]
-            if not rest:
-                return None
-            params[segment[1:-2]] = "/".join(rest)
-            return params
-        if index >= len(parts):
-            return None
-        part = parts[index]
-        if segment.startswith("{"):
-            params[segment[1:-1]] = part
-        elif segment != part:
-            return None
-    if len(parts) != len(segments):
-        return None
-    return params

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from apigate.aws.policy import Policy
     from apigate.dataplane.mapping import Template
     from apigate.dataplane.regex_budget import UserRegex
-    from apigate.dataplane.responses import CustomResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +72,14 @@ class MethodIntegration:
     content_handling: str | None = None
     uri_is_template: bool = True  # holds {placeholders} or stage variables: substituted per request
 
-    def default_response(self) -> IntegrationResponse | None:
-        for response in self.responses:
-            if response.selection_pattern is None:
-                return response
-        return None
+
+@dataclass(frozen=True, slots=True)
+class CustomResponse:
+    """One customised gateway response as a deployment compiles it (a type's own, or DEFAULT_4XX/5XX)."""
+
+    status: int | None  # None: the status of the type being answered
+    headers: tuple[tuple[str, ParameterSource], ...]  # gatewayresponse.header.{name} = source
+    templates: Mapping[str, Template]  # content type (lower-case) -> parsed template; empty: AWS's body
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +128,6 @@ class RouteNode:
 
 
 @dataclass(frozen=True, slots=True)
-class RouteMatch:
-    method: RestMethod
-    path_parameters: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
 class DeployedApi:
     api_id: str
     api_name: str
@@ -147,45 +143,3 @@ class DeployedApi:
     # Customised gateway responses by type (DEFAULT_4XX/5XX included); empty: AWS's defaults for every type.
     gateway_responses: Mapping[str, CustomResponse] = field(default_factory=dict)
     endpoint_type: str = "EDGE"  # PRIVATE: served only through a private listener (`serve --private-listen`)
-
-    def route(self, http_method: str, segments: list[str]) -> RouteMatch | None:
-        """Find the method for a path: literal segments beat ``{param}``, ``{proxy+}`` takes the rest.
-
-        ``segments`` are canonical (``Invocation.segments``: decoded once, no empty or dot segments), so the
-        path parameters, and everything keyed by the matched method, are the same for every spelling of a path.
-        """
-        params: dict[str, str] = {}
-        method = _walk(self.root, http_method, segments, 0, params)
-        return None if method is None else RouteMatch(method, params)
-
-
-def _method(node: RouteNode, http_method: str) -> RestMethod | None:
-    return node.methods.get(http_method) or node.methods.get("ANY")
-
-
-def _walk(
-    node: RouteNode, http_method: str, segments: list[str], index: int, params: dict[str, str]
-) -> RestMethod | None:
-    """Depth-first, most specific branch first; a branch without the verb falls back to the next one."""
-    if index == len(segments):
-        return _method(node, http_method)
-    segment = segments[index]
-    child = node.literal.get(segment)
-    if child is not None:
-        found = _walk(child, http_method, segments, index + 1, params)
-        if found is not None:
-            return found
-    if node.variable is not None and segment:
-        name, child = node.variable
-        params[name] = segment
-        found = _walk(child, http_method, segments, index + 1, params)
-        if found is not None:
-            return found
-        del params[name]
-    if node.greedy is not None:
-        name, child = node.greedy
-        found = _method(child, http_method)
-        if found is not None:
-            params[name] = "/".join(segments[index:])
-            return found
-    return None

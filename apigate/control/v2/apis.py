@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from apigate.aws.errors import bad_request
@@ -10,7 +11,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import API, INTEGRATION, ROUTE, Doc, drop_none, now
-from apigate.control.v2.deploy import deploy
+from apigate.control.v2.deploy import auto_deploy, deploy
 from apigate.control.v2.integrations import new_integration
 from apigate.control.v2.routes import new_route
 
@@ -72,104 +73,110 @@ def _retarget(ctx: ControlContext, api_id: str, target: str | None, route_key: s
         common.save_route(ctx, api_id, routes[0])
 
 
-def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
-    async def create_api(params: dict[str, Any]) -> Doc:
-        name = params.get("Name")
-        if not name:
-            raise bad_request("Name is required")
-        protocol = params.get("ProtocolType")
-        if protocol != "HTTP":
-            raise bad_request(f"Unsupported protocol type {protocol}: apigate serves HTTP APIs here")
-        api_id = short_id(10)
-        doc = drop_none(
-            {
-                "ApiEndpoint": f"https://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",
-                "ApiId": api_id,
-                "ApiKeySelectionExpression": params.get("ApiKeySelectionExpression")
-                or "$request.header.x-api-key",
-                "CorsConfiguration": _cors(params.get("CorsConfiguration")),
-                "CreatedDate": now(),
-                "Description": params.get("Description"),
-                "DisableExecuteApiEndpoint": bool(params.get("DisableExecuteApiEndpoint", False)),
-                "IpAddressType": params.get("IpAddressType") or "ipv4",
-                "Name": name,
-                "ProtocolType": "HTTP",
-                "RouteSelectionExpression": "$request.method $request.path",
-                "Tags": params.get("Tags") or {},
-                "Version": params.get("Version"),
-            }
-        )
-        target = params.get("Target")
-        with ctx.store.transaction():
-            ctx.store.put(API, api_id, doc)
-            if target:  # quick create: an integration, a route to it, and an auto-deployed $default stage
-                integration = new_integration(
-                    ctx,
-                    api_id,
-                    _quick_integration(target),
-                    managed=True,
-                )
-                new_route(
-                    ctx,
-                    api_id,
-                    {
-                        "RouteKey": params.get("RouteKey") or "$default",
-                        "Target": f"integrations/{integration['IntegrationId']}",
-                    },
-                    managed=True,
-                )
-        http.declare(api_id)
-        if target:
-            stage = {
-                "ApiGatewayManaged": True,
-                "AutoDeploy": True,
-                "CreatedDate": now(),
-                "DefaultRouteSettings": {"DetailedMetricsEnabled": False},
-                "LastUpdatedDate": now(),
-                "RouteSettings": {},
-                "StageName": "$default",
-                "StageVariables": {},
-                "Tags": {},
-            }
-            deploy(ctx, http, api_id, stage, auto=True)
-        return doc
+async def create_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    name = params.get("Name")
+    if not name:
+        raise bad_request("Name is required")
+    protocol = params.get("ProtocolType")
+    if protocol != "HTTP":
+        raise bad_request(f"Unsupported protocol type {protocol}: apigate serves HTTP APIs here")
+    api_id = short_id(10)
+    doc = drop_none(
+        {
+            "ApiEndpoint": f"https://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",
+            "ApiId": api_id,
+            "ApiKeySelectionExpression": params.get("ApiKeySelectionExpression")
+            or "$request.header.x-api-key",
+            "CorsConfiguration": _cors(params.get("CorsConfiguration")),
+            "CreatedDate": now(),
+            "Description": params.get("Description"),
+            "DisableExecuteApiEndpoint": bool(params.get("DisableExecuteApiEndpoint", False)),
+            "IpAddressType": params.get("IpAddressType") or "ipv4",
+            "Name": name,
+            "ProtocolType": "HTTP",
+            "RouteSelectionExpression": "$request.method $request.path",
+            "Tags": params.get("Tags") or {},
+            "Version": params.get("Version"),
+        }
+    )
+    target = params.get("Target")
+    with ctx.store.transaction():
+        ctx.store.put(API, api_id, doc)
+        if target:  # quick create: an integration, a route to it, and an auto-deployed $default stage
+            integration = new_integration(
+                ctx,
+                api_id,
+                _quick_integration(target),
+                managed=True,
+            )
+            new_route(
+                ctx,
+                api_id,
+                {
+                    "RouteKey": params.get("RouteKey") or "$default",
+                    "Target": f"integrations/{integration['IntegrationId']}",
+                },
+                managed=True,
+            )
+    http.declare(api_id)
+    if target:
+        stage = {
+            "ApiGatewayManaged": True,
+            "AutoDeploy": True,
+            "CreatedDate": now(),
+            "DefaultRouteSettings": {"DetailedMetricsEnabled": False},
+            "LastUpdatedDate": now(),
+            "RouteSettings": {},
+            "StageName": "$default",
+            "StageVariables": {},
+            "Tags": {},
+        }
+        deploy(ctx, http, api_id, stage, auto=True)
+    return doc
 
-    async def get_api(params: dict[str, Any]) -> Doc:
-        return common.api(ctx, params["ApiId"])
 
-    async def get_apis(params: dict[str, Any]) -> Doc:
-        return common.page(ctx.store.list(API), params)
+async def get_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    return common.api(ctx, params["ApiId"])
 
-    async def update_api(params: dict[str, Any]) -> Doc:
-        doc = common.api(ctx, params["ApiId"])
-        if "CorsConfiguration" in params:
-            _cors(params["CorsConfiguration"])
-        common.merge(doc, params, _UPDATABLE)
-        with ctx.store.transaction():
-            ctx.store.put(API, doc["ApiId"], doc)
-            _retarget(ctx, doc["ApiId"], params.get("Target"), params.get("RouteKey"))
-        common.auto_deploy(ctx, http, doc["ApiId"])
-        return doc
 
-    async def delete_api(params: dict[str, Any]) -> None:
-        api_id = params["ApiId"]
-        common.api(ctx, api_id)
-        with ctx.store.transaction():
-            ctx.store.delete_parent(api_id)
-            ctx.store.delete(API, api_id)
-        http.forget_api(api_id)
+async def get_apis(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    return common.page(ctx.store.list(API), params)
 
-    async def delete_cors(params: dict[str, Any]) -> None:
-        doc = common.api(ctx, params["ApiId"])
-        doc.pop("CorsConfiguration", None)
+
+async def update_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    doc = common.api(ctx, params["ApiId"])
+    if "CorsConfiguration" in params:
+        _cors(params["CorsConfiguration"])
+    common.merge(doc, params, _UPDATABLE)
+    with ctx.store.transaction():
         ctx.store.put(API, doc["ApiId"], doc)
-        common.auto_deploy(ctx, http, doc["ApiId"])
+        _retarget(ctx, doc["ApiId"], params.get("Target"), params.get("RouteKey"))
+    auto_deploy(ctx, http, doc["ApiId"])
+    return doc
 
+
+async def delete_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
+    api_id = params["ApiId"]
+    common.api(ctx, api_id)
+    with ctx.store.transaction():
+        ctx.store.delete_parent(api_id)
+        ctx.store.delete(API, api_id)
+    http.forget_api(api_id)
+
+
+async def delete_cors(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
+    doc = common.api(ctx, params["ApiId"])
+    doc.pop("CorsConfiguration", None)
+    ctx.store.put(API, doc["ApiId"], doc)
+    auto_deploy(ctx, http, doc["ApiId"])
+
+
+def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
     return {
-        "CreateApi": create_api,
-        "GetApi": get_api,
-        "GetApis": get_apis,
-        "UpdateApi": update_api,
-        "DeleteApi": delete_api,
-        "DeleteCorsConfiguration": delete_cors,
+        "CreateApi": partial(create_api, ctx, http),
+        "GetApi": partial(get_api, ctx, http),
+        "GetApis": partial(get_apis, ctx, http),
+        "UpdateApi": partial(update_api, ctx, http),
+        "DeleteApi": partial(delete_api, ctx, http),
+        "DeleteCorsConfiguration": partial(delete_cors, ctx, http),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from apigate.aws.errors import bad_request, conflict
@@ -9,6 +10,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import AUTHORIZER, ROUTE, Doc, drop_none, new_id
+from apigate.control.v2.deploy import auto_deploy
 from apigate.store.base import Conflict
 
 if TYPE_CHECKING:
@@ -54,70 +56,76 @@ def check_authorizer(doc: Doc) -> None:
         raise bad_request(f"Unsupported authorizer type {kind}: use JWT or REQUEST")
 
 
+def _save(ctx: ControlContext, http: HttpApis, api_id: str, doc: Doc) -> None:
+    try:  # names are unique in an API: the store's rule (uniqueness.RULES)
+        ctx.store.put(AUTHORIZER, f"{api_id}/{doc['AuthorizerId']}", doc, parent=api_id)
+    except Conflict:
+        raise bad_request(
+            f"Authorizer name must be unique. Authorizer {doc['Name']} already exists in this RestApi."
+        ) from None
+
+
+async def create_authorizer(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    api_id = params["ApiId"]
+    common.api(ctx, api_id)
+    authorizer_id = new_id()
+    kind = params.get("AuthorizerType")
+    doc = drop_none(
+        {
+            "AuthorizerId": authorizer_id,
+            "AuthorizerPayloadFormatVersion": params.get("AuthorizerPayloadFormatVersion"),
+            "AuthorizerResultTtlInSeconds": params.get("AuthorizerResultTtlInSeconds")
+            if kind == "REQUEST"
+            else None,
+            "AuthorizerType": kind,
+            "AuthorizerUri": params.get("AuthorizerUri"),
+            "EnableSimpleResponses": params.get("EnableSimpleResponses") if kind == "REQUEST" else None,
+            "IdentitySource": params.get("IdentitySource")
+            or (["$request.header.Authorization"] if kind == "JWT" else None),
+            "JwtConfiguration": params.get("JwtConfiguration"),
+            "Name": params.get("Name"),
+        }
+    )
+    check_authorizer(doc)
+    _save(ctx, http, api_id, doc)
+    auto_deploy(ctx, http, api_id)
+    return doc
+
+
+async def get_authorizer(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    return common.child(ctx, AUTHORIZER, params["ApiId"], params["AuthorizerId"], "Authorizer")
+
+
+async def get_authorizers(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    common.api(ctx, params["ApiId"])
+    return common.page(ctx.store.list(AUTHORIZER, params["ApiId"]), params)
+
+
+async def update_authorizer(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    api_id = params["ApiId"]
+    doc = common.child(ctx, AUTHORIZER, api_id, params["AuthorizerId"], "Authorizer")
+    common.merge(doc, params, _UPDATABLE)
+    check_authorizer(doc)
+    _save(ctx, http, api_id, doc)
+    auto_deploy(ctx, http, api_id)
+    return doc
+
+
+async def delete_authorizer(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
+    api_id = params["ApiId"]
+    authorizer_id = params["AuthorizerId"]
+    common.child(ctx, AUTHORIZER, api_id, authorizer_id, "Authorizer")
+    if any(r.get("AuthorizerId") == authorizer_id for r in ctx.store.list(ROUTE, api_id)):
+        raise conflict("Cannot delete an authorizer that routes still use")
+    ctx.store.delete(AUTHORIZER, f"{api_id}/{authorizer_id}")
+    auto_deploy(ctx, http, api_id)
+
+
 def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
-    def save(api_id: str, doc: Doc) -> None:
-        try:  # names are unique in an API: the store's rule (uniqueness.RULES)
-            ctx.store.put(AUTHORIZER, f"{api_id}/{doc['AuthorizerId']}", doc, parent=api_id)
-        except Conflict:
-            raise bad_request(
-                f"Authorizer name must be unique. Authorizer {doc['Name']} already exists in this RestApi."
-            ) from None
-
-    async def create_authorizer(params: dict[str, Any]) -> Doc:
-        api_id = params["ApiId"]
-        common.api(ctx, api_id)
-        authorizer_id = new_id()
-        kind = params.get("AuthorizerType")
-        doc = drop_none(
-            {
-                "AuthorizerId": authorizer_id,
-                "AuthorizerPayloadFormatVersion": params.get("AuthorizerPayloadFormatVersion"),
-                "AuthorizerResultTtlInSeconds": params.get("AuthorizerResultTtlInSeconds")
-                if kind == "REQUEST"
-                else None,
-                "AuthorizerType": kind,
-                "AuthorizerUri": params.get("AuthorizerUri"),
-                "EnableSimpleResponses": params.get("EnableSimpleResponses") if kind == "REQUEST" else None,
-                "IdentitySource": params.get("IdentitySource")
-                or (["$request.header.Authorization"] if kind == "JWT" else None),
-                "JwtConfiguration": params.get("JwtConfiguration"),
-                "Name": params.get("Name"),
-            }
-        )
-        check_authorizer(doc)
-        save(api_id, doc)
-        common.auto_deploy(ctx, http, api_id)
-        return doc
-
-    async def get_authorizer(params: dict[str, Any]) -> Doc:
-        return common.child(ctx, AUTHORIZER, params["ApiId"], params["AuthorizerId"], "Authorizer")
-
-    async def get_authorizers(params: dict[str, Any]) -> Doc:
-        common.api(ctx, params["ApiId"])
-        return common.page(ctx.store.list(AUTHORIZER, params["ApiId"]), params)
-
-    async def update_authorizer(params: dict[str, Any]) -> Doc:
-        api_id = params["ApiId"]
-        doc = common.child(ctx, AUTHORIZER, api_id, params["AuthorizerId"], "Authorizer")
-        common.merge(doc, params, _UPDATABLE)
-        check_authorizer(doc)
-        save(api_id, doc)
-        common.auto_deploy(ctx, http, api_id)
-        return doc
-
-    async def delete_authorizer(params: dict[str, Any]) -> None:
-        api_id = params["ApiId"]
-        authorizer_id = params["AuthorizerId"]
-        common.child(ctx, AUTHORIZER, api_id, authorizer_id, "Authorizer")
-        if any(r.get("AuthorizerId") == authorizer_id for r in ctx.store.list(ROUTE, api_id)):
-            raise conflict("Cannot delete an authorizer that routes still use")
-        ctx.store.delete(AUTHORIZER, f"{api_id}/{authorizer_id}")
-        common.auto_deploy(ctx, http, api_id)
-
     return {
-        "CreateAuthorizer": create_authorizer,
-        "GetAuthorizer": get_authorizer,
-        "GetAuthorizers": get_authorizers,
-        "UpdateAuthorizer": update_authorizer,
-        "DeleteAuthorizer": delete_authorizer,
+        "CreateAuthorizer": partial(create_authorizer, ctx, http),
+        "GetAuthorizer": partial(get_authorizer, ctx, http),
+        "GetAuthorizers": partial(get_authorizers, ctx, http),
+        "UpdateAuthorizer": partial(update_authorizer, ctx, http),
+        "DeleteAuthorizer": partial(delete_authorizer, ctx, http),
     }

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.control.context import ControlContext
 from apigate.store.base import Conflict
-
-if TYPE_CHECKING:
-    from apigate.dataplane.http_api import HttpApis
 
 Doc = dict[str, Any]
 
@@ -22,6 +19,12 @@ AUTHORIZER = "v2authorizer"
 STAGE = "v2stage"
 DEPLOYMENT = "v2deployment"
 SNAPSHOT = "v2snapshot"
+ROUTE_RESPONSE = "v2routeresponse"  # WebSocket APIs only
+INTEGRATION_RESPONSE = "v2integrationresponse"  # WebSocket APIs only
+
+
+def is_websocket(doc: Doc | None) -> bool:
+    return doc is not None and doc.get("ProtocolType") == "WEBSOCKET"
 
 
 def now() -> str:
@@ -77,12 +80,3 @@ def merge(doc: Doc, params: dict[str, Any], fields: tuple[str, ...]) -> None:
     for name in fields:
         if name in params and params[name] is not None:
             doc[name] = params[name]
-
-
-def auto_deploy(ctx: ControlContext, http: HttpApis, api_id: str) -> None:
-    """Something of the API changed: every stage with AutoDeploy gets a new deployment, served at once."""
-    from apigate.control.v2.deploy import deploy
-
-    for stage in ctx.store.list(STAGE, api_id):
-        if stage.get("AutoDeploy"):
-            deploy(ctx, http, api_id, stage, description="Automatic deployment", auto=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from apigate.aws.errors import bad_request, conflict
@@ -9,6 +10,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import INTEGRATION, ROUTE, Doc, drop_none, new_id
+from apigate.control.v2.deploy import auto_deploy
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -96,44 +98,49 @@ def new_integration(
     return doc
 
 
+async def create_integration(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    api_id = params["ApiId"]
+    common.api(ctx, api_id)
+    doc = new_integration(ctx, api_id, params)
+    auto_deploy(ctx, http, api_id)
+    return doc
+
+
+async def get_integration(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    return common.child(ctx, INTEGRATION, params["ApiId"], params["IntegrationId"], "Integration")
+
+
+async def get_integrations(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    common.api(ctx, params["ApiId"])
+    return common.page(ctx.store.list(INTEGRATION, params["ApiId"]), params)
+
+
+async def update_integration(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    api_id = params["ApiId"]
+    doc = common.child(ctx, INTEGRATION, api_id, params["IntegrationId"], "Integration")
+    common.merge(doc, params, _UPDATABLE)
+    _check(doc)
+    ctx.store.put(INTEGRATION, f"{api_id}/{doc['IntegrationId']}", doc, parent=api_id)
+    auto_deploy(ctx, http, api_id)
+    return doc
+
+
+async def delete_integration(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
+    api_id = params["ApiId"]
+    integration_id = params["IntegrationId"]
+    common.child(ctx, INTEGRATION, api_id, integration_id, "Integration")
+    target = f"integrations/{integration_id}"
+    if any(route.get("Target") == target for route in ctx.store.list(ROUTE, api_id)):
+        raise conflict("Cannot delete an integration that routes still target")
+    ctx.store.delete(INTEGRATION, f"{api_id}/{integration_id}")
+    auto_deploy(ctx, http, api_id)
+
+
 def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
-    async def create_integration(params: dict[str, Any]) -> Doc:
-        api_id = params["ApiId"]
-        common.api(ctx, api_id)
-        doc = new_integration(ctx, api_id, params)
-        common.auto_deploy(ctx, http, api_id)
-        return doc
-
-    async def get_integration(params: dict[str, Any]) -> Doc:
-        return common.child(ctx, INTEGRATION, params["ApiId"], params["IntegrationId"], "Integration")
-
-    async def get_integrations(params: dict[str, Any]) -> Doc:
-        common.api(ctx, params["ApiId"])
-        return common.page(ctx.store.list(INTEGRATION, params["ApiId"]), params)
-
-    async def update_integration(params: dict[str, Any]) -> Doc:
-        api_id = params["ApiId"]
-        doc = common.child(ctx, INTEGRATION, api_id, params["IntegrationId"], "Integration")
-        common.merge(doc, params, _UPDATABLE)
-        _check(doc)
-        ctx.store.put(INTEGRATION, f"{api_id}/{doc['IntegrationId']}", doc, parent=api_id)
-        common.auto_deploy(ctx, http, api_id)
-        return doc
-
-    async def delete_integration(params: dict[str, Any]) -> None:
-        api_id = params["ApiId"]
-        integration_id = params["IntegrationId"]
-        common.child(ctx, INTEGRATION, api_id, integration_id, "Integration")
-        target = f"integrations/{integration_id}"
-        if any(route.get("Target") == target for route in ctx.store.list(ROUTE, api_id)):
-            raise conflict("Cannot delete an integration that routes still target")
-        ctx.store.delete(INTEGRATION, f"{api_id}/{integration_id}")
-        common.auto_deploy(ctx, http, api_id)
-
     return {
-        "CreateIntegration": create_integration,
-        "GetIntegration": get_integration,
-        "GetIntegrations": get_integrations,
-        "UpdateIntegration": update_integration,
-        "DeleteIntegration": delete_integration,
+        "CreateIntegration": partial(create_integration, ctx, http),
+        "GetIntegration": partial(get_integration, ctx, http),
+        "GetIntegrations": partial(get_integrations, ctx, http),
+        "UpdateIntegration": partial(update_integration, ctx, http),
+        "DeleteIntegration": partial(delete_integration, ctx, http),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,6 +26,7 @@ from apigate.control.v2.common import (
     drop_none,
     now,
 )
+from apigate.control.v2.deploy import auto_deploy
 from apigate.control.v2.integrations import new_integration
 from apigate.control.v2.routes import new_route
 
@@ -254,75 +256,82 @@ def export(
     return document
 
 
+async def import_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    document = _parse(params.get("Body"))
+    fields = _api_fields(document)
+    api_id = short_id(10)
+    doc: Doc = {
+        "ApiEndpoint": f"https://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",
+        "ApiId": api_id,
+        "ApiKeySelectionExpression": "$request.header.x-api-key",
+        "CreatedDate": now(),
+        "DisableExecuteApiEndpoint": False,
+        "IpAddressType": "ipv4",
+        "ProtocolType": "HTTP",
+        "RouteSelectionExpression": "$request.method $request.path",
+        "Tags": {},
+        **fields,
+    }
+    with ctx.store.transaction():
+        ctx.store.put(API, api_id, doc)
+        warnings = _load(ctx, api_id, document)
+        if warnings and params.get("FailOnWarnings"):
+            raise bad_request("; ".join(warnings))
+    http.declare(api_id)
+    return {**doc, "Warnings": warnings} if warnings else doc
+
+
+async def reimport_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    api_id = params["ApiId"]
+    doc = common.api(ctx, api_id)
+    document = _parse(params.get("Body"))
+    fields = _api_fields(document)
+    doc.pop("CorsConfiguration", None)
+    doc.update(fields)
+    with ctx.store.transaction():
+        for kind in (ROUTE, INTEGRATION, AUTHORIZER):
+            for item in ctx.store.list(kind, api_id):
+                item_id = item.get("RouteId") or item.get("IntegrationId") or item.get("AuthorizerId")
+                ctx.store.delete(kind, f"{api_id}/{item_id}")
+        ctx.store.put(API, api_id, doc)
+        warnings = _load(ctx, api_id, document)
+        if warnings and params.get("FailOnWarnings"):
+            raise bad_request("; ".join(warnings))
+    auto_deploy(ctx, http, api_id)
+    return {**doc, "Warnings": warnings} if warnings else doc
+
+
+async def export_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    api_id = params["ApiId"]
+    api = common.api(ctx, api_id)
+    if params.get("Specification") != "OAS30":
+        raise bad_request("Only the OAS30 specification can be exported")
+    output = params.get("OutputType") or "JSON"
+    if output not in ("JSON", "YAML"):
+        raise bad_request("OutputType must be JSON or YAML")
+    stage_name = params.get("StageName")
+    if stage_name:
+        stage = ctx.store.get(STAGE, f"{api_id}/{stage_name}")
+        if stage is None or not stage.get("DeploymentId"):
+            raise not_found(f"Invalid stage identifier specified {stage_name}")
+        snap = ctx.store.get(SNAPSHOT, f"{api_id}/{stage['DeploymentId']}") or {}
+        api = snap.get("api") or api
+        parts = (snap.get("routes") or [], snap.get("integrations") or [], snap.get("authorizers") or [])
+    else:
+        parts = (
+            ctx.store.list(ROUTE, api_id),
+            ctx.store.list(INTEGRATION, api_id),
+            ctx.store.list(AUTHORIZER, api_id),
+        )
+    document = export(api, *parts, extensions=params.get("IncludeExtensions", True) is not False)
+    if output == "YAML":
+        return {"body": yaml.safe_dump(document, sort_keys=False).encode()}
+    return {"body": orjson.dumps(document)}
+
+
 def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
-    async def import_api(params: dict[str, Any]) -> Doc:
-        document = _parse(params.get("Body"))
-        fields = _api_fields(document)
-        api_id = short_id(10)
-        doc: Doc = {
-            "ApiEndpoint": f"https://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",
-            "ApiId": api_id,
-            "ApiKeySelectionExpression": "$request.header.x-api-key",
-            "CreatedDate": now(),
-            "DisableExecuteApiEndpoint": False,
-            "IpAddressType": "ipv4",
-            "ProtocolType": "HTTP",
-            "RouteSelectionExpression": "$request.method $request.path",
-            "Tags": {},
-            **fields,
-        }
-        with ctx.store.transaction():
-            ctx.store.put(API, api_id, doc)
-            warnings = _load(ctx, api_id, document)
-            if warnings and params.get("FailOnWarnings"):
-                raise bad_request("; ".join(warnings))
-        http.declare(api_id)
-        return {**doc, "Warnings": warnings} if warnings else doc
-
-    async def reimport_api(params: dict[str, Any]) -> Doc:
-        api_id = params["ApiId"]
-        doc = common.api(ctx, api_id)
-        document = _parse(params.get("Body"))
-        fields = _api_fields(document)
-        doc.pop("CorsConfiguration", None)
-        doc.update(fields)
-        with ctx.store.transaction():
-            for kind in (ROUTE, INTEGRATION, AUTHORIZER):
-                for item in ctx.store.list(kind, api_id):
-                    item_id = item.get("RouteId") or item.get("IntegrationId") or item.get("AuthorizerId")
-                    ctx.store.delete(kind, f"{api_id}/{item_id}")
-            ctx.store.put(API, api_id, doc)
-            warnings = _load(ctx, api_id, document)
-            if warnings and params.get("FailOnWarnings"):
-                raise bad_request("; ".join(warnings))
-        common.auto_deploy(ctx, http, api_id)
-        return {**doc, "Warnings": warnings} if warnings else doc
-
-    async def export_api(params: dict[str, Any]) -> Doc:
-        api_id = params["ApiId"]
-        api = common.api(ctx, api_id)
-        if params.get("Specification") != "OAS30":
-            raise bad_request("Only the OAS30 specification can be exported")
-        output = params.get("OutputType") or "JSON"
-        if output not in ("JSON", "YAML"):
-            raise bad_request("OutputType must be JSON or YAML")
-        stage_name = params.get("StageName")
-        if stage_name:
-            stage = ctx.store.get(STAGE, f"{api_id}/{stage_name}")
-            if stage is None or not stage.get("DeploymentId"):
-                raise not_found(f"Invalid stage identifier specified {stage_name}")
-            snap = ctx.store.get(SNAPSHOT, f"{api_id}/{stage['DeploymentId']}") or {}
-            api = snap.get("api") or api
-            parts = (snap.get("routes") or [], snap.get("integrations") or [], snap.get("authorizers") or [])
-        else:
-            parts = (
-                ctx.store.list(ROUTE, api_id),
-                ctx.store.list(INTEGRATION, api_id),
-                ctx.store.list(AUTHORIZER, api_id),
-            )
-        document = export(api, *parts, extensions=params.get("IncludeExtensions", True) is not False)
-        if output == "YAML":
-            return {"body": yaml.safe_dump(document, sort_keys=False).encode()}
-        return {"body": orjson.dumps(document)}
-
-    return {"ImportApi": import_api, "ReimportApi": reimport_api, "ExportApi": export_api}
+    return {
+        "ImportApi": partial(import_api, ctx, http),
+        "ReimportApi": partial(reimport_api, ctx, http),
+        "ExportApi": partial(export_api, ctx, http),
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from apigate.aws.errors import bad_request
@@ -10,6 +11,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import AUTHORIZER, INTEGRATION, ROUTE, Doc, drop_none, new_id
+from apigate.control.v2.deploy import auto_deploy
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -86,42 +88,47 @@ def new_route(ctx: ControlContext, api_id: str, params: dict[str, Any], *, manag
     return doc
 
 
+async def create_route(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    api_id = params["ApiId"]
+    common.api(ctx, api_id)
+    doc = new_route(ctx, api_id, params)
+    auto_deploy(ctx, http, api_id)
+    return doc
+
+
+async def get_route(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    return common.child(ctx, ROUTE, params["ApiId"], params["RouteId"], "Route")
+
+
+async def get_routes(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    common.api(ctx, params["ApiId"])
+    return common.page(ctx.store.list(ROUTE, params["ApiId"]), params)
+
+
+async def update_route(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    api_id = params["ApiId"]
+    doc = common.child(ctx, ROUTE, api_id, params["RouteId"], "Route")
+    common.merge(doc, params, _UPDATABLE)
+    if doc.get("AuthorizationType") == "NONE":
+        doc.pop("AuthorizerId", None)
+    _check(ctx, api_id, doc)
+    common.save_route(ctx, api_id, doc)
+    auto_deploy(ctx, http, api_id)
+    return doc
+
+
+async def delete_route(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
+    api_id = params["ApiId"]
+    common.child(ctx, ROUTE, api_id, params["RouteId"], "Route")
+    ctx.store.delete(ROUTE, f"{api_id}/{params['RouteId']}")
+    auto_deploy(ctx, http, api_id)
+
+
 def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
-    async def create_route(params: dict[str, Any]) -> Doc:
-        api_id = params["ApiId"]
-        common.api(ctx, api_id)
-        doc = new_route(ctx, api_id, params)
-        common.auto_deploy(ctx, http, api_id)
-        return doc
-
-    async def get_route(params: dict[str, Any]) -> Doc:
-        return common.child(ctx, ROUTE, params["ApiId"], params["RouteId"], "Route")
-
-    async def get_routes(params: dict[str, Any]) -> Doc:
-        common.api(ctx, params["ApiId"])
-        return common.page(ctx.store.list(ROUTE, params["ApiId"]), params)
-
-    async def update_route(params: dict[str, Any]) -> Doc:
-        api_id = params["ApiId"]
-        doc = common.child(ctx, ROUTE, api_id, params["RouteId"], "Route")
-        common.merge(doc, params, _UPDATABLE)
-        if doc.get("AuthorizationType") == "NONE":
-            doc.pop("AuthorizerId", None)
-        _check(ctx, api_id, doc)
-        common.save_route(ctx, api_id, doc)
-        common.auto_deploy(ctx, http, api_id)
-        return doc
-
-    async def delete_route(params: dict[str, Any]) -> None:
-        api_id = params["ApiId"]
-        common.child(ctx, ROUTE, api_id, params["RouteId"], "Route")
-        ctx.store.delete(ROUTE, f"{api_id}/{params['RouteId']}")
-        common.auto_deploy(ctx, http, api_id)
-
     return {
-        "CreateRoute": create_route,
-        "GetRoute": get_route,
-        "GetRoutes": get_routes,
-        "UpdateRoute": update_route,
-        "DeleteRoute": delete_route,
+        "CreateRoute": partial(create_route, ctx, http),
+        "GetRoute": partial(get_route, ctx, http),
+        "GetRoutes": partial(get_routes, ctx, http),
+        "UpdateRoute": partial(update_route, ctx, http),
+        "DeleteRoute": partial(delete_route, ctx, http),
     }

@@ -11,7 +11,7 @@ import orjson
 
 from apigate.control.context import ControlContext
 from apigate.control.v2.common import SNAPSHOT, STAGE, Doc
-from apigate.dataplane.deployed import CompiledStage, DeployedStages
+from apigate.registry import CompiledStage, DeployedStages
 
 log = logging.getLogger("apigate")
 

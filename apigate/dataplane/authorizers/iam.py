@@ -15,9 +15,9 @@ from apigate.aws.identity import Identities
 from apigate.aws.policy import Decision, evaluate, evaluate_all
 from apigate.dataplane.authorizers.identity import method_arn
 from apigate.dataplane.authorizers.resource_policy import ACTION, denied, request_context
-from apigate.dataplane.gateway_responses import respond
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.responses.gateway import respond
 from apigate.model import RestMethod
 
 _SERVICE = "execute-api"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from apigate.aws import arns
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.mapping_context import context_value
-from apigate.dataplane.request_path import execute_api_arn
+from apigate.dataplane.mapping.context import context_value
 from apigate.model import RestAuthorizer
 
 # identitySource expressions -> the kind of value each names.
@@ -44,7 +44,7 @@ def method_arn(inv: Invocation) -> str:
     The one ARN that resource policies, IAM policies, Lambda authorizer policies and cache invalidation
     rights are evaluated against."""
     api = inv.api
-    return execute_api_arn(
+    return arns.method_arn(
         api.region, api.account_id, api.api_id, api.stage, inv.request.method, inv.segments
     )
 

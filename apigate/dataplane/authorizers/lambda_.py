@@ -10,16 +10,16 @@ import orjson
 
 from apigate.aws.policy import Decision, PolicyError, evaluate, parse_policy
 from apigate.dataplane.authorizers.cache import AuthorizerCache
+from apigate.dataplane.authorizers.function_answer import TIMEOUT
 from apigate.dataplane.authorizers.identity import identity_values, method_arn
 from apigate.dataplane.authorizers.result import AuthResult
-from apigate.dataplane.events import proxy_event_v1
 from apigate.dataplane.integrations.base import IntegrationServices, call_function
 from apigate.dataplane.integrations.lambda_proxy import function_name
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.lambda_proxy.rest import proxy_event_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import RestAuthorizer
 
-_TIMEOUT = 10.0  # the longest AWS waits for an authorizer function
 _ACTION = "execute-api:Invoke"
 
 
@@ -106,7 +106,7 @@ class LambdaAuthorizer:
             inv.log(f"Endpoint request body after transformations: {payload.decode()}")
         started = time.perf_counter()
         try:
-            result = await call_function(self._services, inv, name, payload, _TIMEOUT)
+            result = await call_function(self._services, inv, name, payload, TIMEOUT)
         except GatewayError as error:
             if error.response_type is ResponseType.INTEGRATION_TIMEOUT:
                 inv.log("AuthorizerFailureException")

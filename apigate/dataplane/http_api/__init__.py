@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
 import time
 
 import orjson
 
-from apigate.dataplane.deployed import DeployedStages
-from apigate.dataplane.events_v2 import HttpCall, proxy_event_v1, proxy_event_v2
+from apigate.dataplane.function_call import FunctionCallFailed, call_function
+from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.http_api.cors import decorate, is_preflight, preflight
 from apigate.dataplane.http_api.jwt_authorizer import JwtVerifier
 from apigate.dataplane.http_api.lambda_authorizer import LambdaAuthorizers
@@ -19,15 +17,18 @@ from apigate.dataplane.http_api.responses import (
     HttpApiError,
     internal_error,
     not_found,
-    parse_v1,
-    parse_v2,
     too_many_requests,
     unavailable,
 )
 from apigate.dataplane.http_api.targets import lambda_function
-from apigate.dataplane.request_path import path_value
-from apigate.functions.directory import FunctionDirectory, FunctionMissing
+from apigate.dataplane.lambda_proxy.http import proxy_event_v1, proxy_event_v2
+from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
+from apigate.dataplane.lambda_proxy.v2 import parse_v2
+from apigate.dataplane.routing import route_http
+from apigate.dataplane.substitution import fill_placeholders, stage_variables
+from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
+from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout, end_to_end
 from apigate.state import MemoryRateLimiter, RateLimiter
@@ -36,8 +37,6 @@ __all__ = ["HttpApis"]
 
 log = logging.getLogger("apigate.dataplane")
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
-_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 
 
 class HttpApis(DeployedStages[DeployedHttpApi]):
@@ -83,7 +82,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         return response
 
     async def _route_and_call(self, call: HttpCall) -> Response:
-        match = call.api.match(call.request.method, call.segments)
+        match = route_http(call.api, call.request.method, call.segments)
         if match is None:
             raise not_found()
         route, call.path_parameters = match
@@ -118,28 +117,23 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         v2 = integration.payload_format_version == "2.0"
         event = orjson.dumps(proxy_event_v2(call) if v2 else proxy_event_v1(call))
         try:
-            result = await asyncio.wait_for(
-                self._functions.invoke(name, event, request_id=call.request_id),
-                timeout=integration.timeout_seconds,
+            result = await call_function(
+                self._functions, name, event, timeout=integration.timeout_seconds, request_id=call.request_id
             )
-        except FunctionMissing:
-            raise internal_error() from None
-        except TimeoutError:
-            raise unavailable() from None
+        except FunctionCallFailed as failed:
+            raise (unavailable() if failed.timed_out else internal_error()) from None
         if result.function_error:
             raise internal_error()
-        return parse_v2(result.payload) if v2 else parse_v1(result.payload)
+        try:
+            if v2:
+                return parse_v2(result.payload)
+            return parse_v1(result.payload, lenient=True, content_type_header="content-type")
+        except ProxyFormatError:
+            raise internal_error() from None
 
     async def _http(self, call: HttpCall, integration: HttpIntegration) -> Response:
-        variables = call.api.stage_variables
-        url = _STAGE_VARIABLE.sub(lambda m: variables.get(m.group(1), ""), integration.uri)
-        params = call.path_parameters
-
-        def fill(found: re.Match[str]) -> str:
-            value = params.get(found.group(1))
-            return "" if value is None else path_value(value)  # never climbs above the URI's base
-
-        url = _PLACEHOLDER.sub(fill, url)
+        url = stage_variables(integration.uri, call.api.stage_variables, braced_only=True)
+        url = fill_placeholders(url, call.path_parameters)
         query = call.request.query_string
         if query:
             url += ("&" if "?" in url else "?") + query

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 import time
 from typing import Any
 
 import orjson
 
-from apigate.dataplane.events_v2 import HttpCall, headers_v2, proxy_event_v1, query_v2, request_context_v2
+from apigate.aws import arns
+from apigate.dataplane.authorizers.function_answer import (
+    TIMEOUT,
+    InvalidAnswer,
+    answer_context,
+    decode_answer,
+    iam_statements,
+    policy_allows,
+    with_principal,
+)
+from apigate.dataplane.function_call import FunctionCallFailed, call_function
+from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.http_api.responses import forbidden, internal_error, unauthorized
 from apigate.dataplane.http_api.targets import lambda_function
-from apigate.dataplane.request_path import execute_api_arn
-from apigate.functions.directory import FunctionDirectory, FunctionMissing
+from apigate.dataplane.lambda_proxy.http import proxy_event_v1, request_context_v2
+from apigate.dataplane.lambda_proxy.v2 import headers_v2, query_v2
+from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import LambdaAuthorizer
 
-_TIMEOUT = 10.0  # AWS gives an authorizer 10 seconds
 _CACHE_MAX = 10_000
 
 
@@ -65,32 +74,9 @@ def _context_value(call: HttpCall, path: str) -> Any:
 def route_arn(call: HttpCall) -> str:
     """The ARN the authorizer's policy is evaluated against: the canonical path the router matched."""
     api = call.api
-    return execute_api_arn(
+    return arns.method_arn(
         api.region, api.account_id, api.api_id, api.stage, call.request.method, call.segments
     )
-
-
-def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile("^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$")
-
-
-def policy_allows(statements: list[dict[str, Any]], arn: str) -> bool:
-    allowed = False
-    for statement in statements:
-        actions = statement.get("Action")
-        actions = [actions] if isinstance(actions, str) else actions or []
-        if not any(a in ("execute-api:Invoke", "execute-api:*", "*") for a in actions):
-            continue
-        resources = statement.get("Resource")
-        resources = [resources] if isinstance(resources, str) else resources or []
-        if not any(_glob(str(r)).match(arn) for r in resources):
-            continue
-        effect = statement.get("Effect")
-        if effect == "Deny":
-            return False
-        if effect == "Allow":
-            allowed = True
-    return allowed
 
 
 class LambdaAuthorizers:
@@ -147,32 +133,25 @@ class LambdaAuthorizers:
             event["identitySource"] = ",".join(values)
             event["authorizationToken"] = ",".join(values)
         try:
-            result = await asyncio.wait_for(
-                self._functions.invoke(name, orjson.dumps(event), request_id=call.request_id),
-                timeout=_TIMEOUT,
+            result = await call_function(
+                self._functions, name, orjson.dumps(event), timeout=TIMEOUT, request_id=call.request_id
             )
-        except (FunctionMissing, TimeoutError):
+        except FunctionCallFailed:
             raise internal_error() from None
         if result.function_error:
             raise internal_error()
-        try:
-            answer = orjson.loads(result.payload)
-        except orjson.JSONDecodeError:
-            raise internal_error() from None
-        if not isinstance(answer, dict):
-            raise internal_error()
         expires = time.monotonic() + authorizer.ttl_seconds
-        context = answer.get("context") or {}
-        if not isinstance(context, dict):
-            raise internal_error()
-        if authorizer.simple_responses:
-            allowed = answer.get("isAuthorized")
-            if not isinstance(allowed, bool):
-                raise internal_error()
-            return _Decision(allowed, context, None, expires)
-        document = answer.get("policyDocument")
-        if not isinstance(document, dict) or not isinstance(document.get("Statement"), list):
-            raise internal_error()
+        try:
+            answer = decode_answer(result.payload)
+            context = answer_context(answer)
+            if authorizer.simple_responses:
+                allowed = answer.get("isAuthorized")
+                if not isinstance(allowed, bool):
+                    raise internal_error()
+                return _Decision(allowed, context, None, expires)
+            statements = iam_statements(answer)
+        except InvalidAnswer:
+            raise internal_error() from None
         if "principalId" in answer:
-            context = {**context, "principalId": answer["principalId"]}
-        return _Decision(False, context, document["Statement"], expires)
+            context = with_principal(context, answer)
+        return _Decision(False, context, statements, expires)

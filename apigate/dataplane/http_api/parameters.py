@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from apigate.dataplane.events_v2 import HttpCall, query_v2, request_context_v2
+from apigate.dataplane.http_api.call import HttpCall
+from apigate.dataplane.lambda_proxy.http import request_context_v2
+from apigate.dataplane.lambda_proxy.v2 import query_v2
 from apigate.dataplane.request_path import encoded_path, path_value
 from apigate.model.http import ParameterMap
 from apigate.server.message import Response

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from apigate.dataplane import function_call
+from apigate.dataplane.function_call import FunctionCallFailed
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables
-from apigate.functions.directory import FunctionMissing
 from apigate.functions.runtime import InvokeResult
 from apigate.model import MethodIntegration
 from apigate.server.message import Response
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 class Integration(Protocol):
-    async def invoke(self, inv: Invocation) -> Response: ...
+    """``integration`` is the matched method's, which the pipeline has already resolved (never None here)."""
+
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response: ...
 
 
 @dataclass(slots=True)
@@ -32,18 +34,18 @@ class IntegrationServices:
 async def call_function(
     services: IntegrationServices, inv: Invocation, name: str, payload: bytes, timeout: float
 ) -> InvokeResult:
-    """Invoke a function for an integration: a missing function is a configuration error (500) and
-    running past the integration's timeout is AWS's 504, whatever the function's own timeout."""
+    """Invoke a function for a REST API integration or authorizer: a missing function is a configuration
+    error (500) and running past the integration's timeout is AWS's 504, whatever the function's own timeout."""
     try:
-        return await asyncio.wait_for(
-            services.functions.invoke(name, payload, request_id=inv.request_id), timeout=timeout
+        return await function_call.call_function(
+            services.functions, name, payload, timeout=timeout, request_id=inv.request_id
         )
-    except FunctionMissing:
+    except FunctionCallFailed as failed:
+        if failed.timed_out:
+            inv.log("Execution failed due to a timeout error")
+            raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
         inv.log(f"Execution failed due to configuration error: Function not found: {name}")
         raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
-    except TimeoutError:
-        inv.log("Execution failed due to a timeout error")
-        raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
 
 
 def integration_uri(inv: Invocation, integration: MethodIntegration) -> str:

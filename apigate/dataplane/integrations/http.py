@@ -6,47 +6,35 @@ no headers (AWS sends its own Accept, Content-Type and User-Agent).
 
 from __future__ import annotations
 
-import re
 import time
 from urllib.parse import urlencode
 
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.request_path import path_value
-from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.substitution import stage_variables
-from apigate.dataplane.transform import (
+from apigate.dataplane.mapping.transform import (
     log_endpoint_request,
     no_response,
     select_response,
     transform_request,
     transform_response,
 )
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.dataplane.substitution import fill_placeholders, stage_variables
+from apigate.model import MethodIntegration
 from apigate.server.message import Response
 from apigate.server.upstream import UpstreamError, UpstreamTimeout, with_added
-
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
 
 
 class HttpIntegration:
     def __init__(self, services: IntegrationServices) -> None:
         self._services = services
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         endpoint = transform_request(inv, integration)
         url = integration.uri or ""
         if integration.uri_is_template:
             url = stage_variables(url, inv.api.stage_variables)
-
-            def fill(match: re.Match[str]) -> str:
-                name = match.group(1)
-                value = endpoint.path.get(name, inv.path_parameters.get(name))
-                return "" if value is None else path_value(value)  # never climbs above the URI's base
-
-            url = _PLACEHOLDER.sub(fill, url)
+            url = fill_placeholders(url, endpoint.path, inv.path_parameters)
         if endpoint.query:
             url += ("&" if "?" in url else "?") + urlencode(endpoint.query)
         headers = [

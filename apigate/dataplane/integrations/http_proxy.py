@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.parameters import request_value
-from apigate.dataplane.request_path import path_value
+from apigate.dataplane.mapping.parameters import request_value
 from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.substitution import stage_variables
+from apigate.dataplane.substitution import fill_placeholders, stage_variables
+from apigate.model import MethodIntegration
 from apigate.server.message import Response
 from apigate.server.upstream import (
     HOP_BY_HOP,
@@ -21,17 +20,12 @@ from apigate.server.upstream import (
     with_added,
 )
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
-
 
 class HttpProxyIntegration:
     def __init__(self, services: IntegrationServices) -> None:
         self._services = services
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         path_values: dict[str, str] = {}
         query_extra: list[tuple[str, str]] = []
         header_extra: dict[str, str] = {}
@@ -49,15 +43,9 @@ class HttpProxyIntegration:
                     header_extra[mapping.name] = ",".join(values)
         url = integration.uri or ""
         if integration.uri_is_template:  # decided at deploy time: most URIs are plain
+            # Without an explicit mapping, a same-named path parameter fills the placeholder.
             url = stage_variables(url, inv.api.stage_variables)
-
-            def fill(match: re.Match[str]) -> str:
-                name = match.group(1)
-                # Without an explicit mapping, a same-named path parameter fills the placeholder.
-                value = path_values.get(name, inv.path_parameters.get(name))
-                return "" if value is None else path_value(value)  # never climbs above the URI's base
-
-            url = _PLACEHOLDER.sub(fill, url)
+            url = fill_placeholders(url, path_values, inv.path_parameters)
         query = inv.request.query_string
         if query_extra:
             query = "&".join(filter(None, [query, urlencode(query_extra)]))

@@ -13,14 +13,15 @@ import orjson
 from apigate.dataplane.integrations.base import IntegrationServices, call_function, integration_uri
 from apigate.dataplane.integrations.lambda_proxy import function_name
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.transform import (
+from apigate.dataplane.mapping.transform import (
     log_endpoint_request,
     no_response,
     select_response,
     transform_request,
     transform_response,
 )
+from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
 
@@ -38,10 +39,7 @@ class LambdaIntegration:
     def __init__(self, services: IntegrationServices) -> None:
         self._services = services
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         uri = integration_uri(inv, integration)
         name = function_name(uri)
         if name is None:

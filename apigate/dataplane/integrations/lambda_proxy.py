@@ -6,11 +6,12 @@ import re
 
 import orjson
 
-from apigate.dataplane.events import proxy_event_v1
 from apigate.dataplane.integrations.base import IntegrationServices, call_function, integration_uri
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.proxy_response import MalformedProxyResponse, parse_v1
+from apigate.dataplane.lambda_proxy.rest import proxy_event_v1
+from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
 _FUNCTION_IN_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+?)/invocations$")
@@ -31,10 +32,7 @@ class LambdaProxyIntegration:
     def __init__(self, services: IntegrationServices) -> None:
         self._services = services
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         uri = integration_uri(inv, integration)
         name = function_name(uri)
         if name is None:
@@ -55,8 +53,8 @@ class LambdaProxyIntegration:
             return parse_v1(
                 result.payload, accept=inv.request.header("accept"), binary_types=inv.api.binary_media_types
             )
-        except MalformedProxyResponse as exc:
+        except ProxyFormatError as exc:
             inv.log(
                 f"Execution failed due to configuration error: Malformed Lambda proxy response ({exc.why})"
             )
-            raise
+            raise GatewayError(ResponseType.INTEGRATION_FAILURE) from exc

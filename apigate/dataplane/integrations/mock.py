@@ -7,15 +7,15 @@ import functools
 import orjson
 
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.templates import ConstantTemplate
-from apigate.dataplane.transform import (
+from apigate.dataplane.mapping.templates import ConstantTemplate
+from apigate.dataplane.mapping.transform import (
     content_type_of,
     no_response,
     select_response,
     transform_request,
     transform_response,
 )
+from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
@@ -25,10 +25,7 @@ class MockIntegration:
         # (integration, request media type) -> the answer, for mocks whose templates are constant: most are.
         self._static: dict[tuple[int, str], tuple[MethodIntegration, Response | None]] = {}
 
-    async def invoke(self, inv: Invocation) -> Response:
-        method = inv.method
-        assert method is not None and method.integration is not None
-        integration = method.integration
+    async def invoke(self, inv: Invocation, integration: MethodIntegration) -> Response:
         if inv.test_log is None:
             static = self._static_answer(integration, content_type_of(inv))
             if static is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from apigate.aws import sigv4
+from apigate.aws import arns, sigv4
 from apigate.aws.identity import Identities
 from apigate.aws.policy import Decision, evaluate_all
 from apigate.dataplane.authorizers.identity import method_arn
@@ -115,8 +115,13 @@ class CacheLookupStep:
                 raise GatewayError(
                     ResponseType.ACCESS_DENIED,
                     f"User: anonymous is not authorized to perform: {_INVALIDATE} on resource: "
-                    f"arn:aws:execute-api:{inv.api.region}:{inv.api.account_id}:{inv.api.api_id}/"
-                    f"{inv.api.stage}/{inv.request.method}{method.resource_path}",
+                    + arns.execute_api_arn(
+                        inv.api.region,
+                        inv.api.account_id,
+                        inv.api.api_id,
+                        inv.api.stage,
+                        f"{inv.request.method}{method.resource_path}",
+                    ),
                 )
             inv.cache_warning = strategy == "SUCCEED_WITH_RESPONSE_HEADER"
         entry = await self._cache.get(f"{inv.api.api_id}/{inv.api.stage}", key)

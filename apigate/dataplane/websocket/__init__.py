@@ -16,15 +16,16 @@ from typing import Any
 import orjson
 
 from apigate.aws.ids import extended_request_id
-from apigate.dataplane.deployed import DeployedStages
+from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.substitution import stage_variables
 from apigate.dataplane.websocket.authorizer import Refused, authorize, forbidden
 from apigate.dataplane.websocket.events import connect_event, disconnect_event, message_event
 from apigate.dataplane.websocket.management import ConnectionsApi
 from apigate.dataplane.websocket.session import Session
-from apigate.functions.directory import FunctionDirectory, FunctionMissing
+from apigate.functions.directory import FunctionDirectory
 from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
+from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 from apigate.server.websocket import WebSocketServer
@@ -280,14 +281,13 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         else:
             payload = orjson.dumps(event())
         try:
-            result = await asyncio.wait_for(
-                self._functions.invoke(name, payload, request_id=request_id),
-                timeout=integration.timeout_seconds,
+            result = await call_function(
+                self._functions, name, payload, timeout=integration.timeout_seconds, request_id=request_id
             )
-        except FunctionMissing:
+        except FunctionCallFailed as failed:
+            if failed.timed_out:
+                return _Outcome(504, error="Endpoint request timed out")
             return _Outcome(error="Internal server error")
-        except TimeoutError:
-            return _Outcome(504, error="Endpoint request timed out")
         if result.function_error:
             return _Outcome(error="Internal server error")
         return _proxy_outcome(result.payload)

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from apigate.dataplane.http_api.lambda_authorizer import policy_allows
+from apigate.aws import arns
+from apigate.dataplane.authorizers.function_answer import (
+    TIMEOUT,
+    InvalidAnswer,
+    answer_context,
+    decode_answer,
+    error_message,
+    iam_statements,
+    policy_allows,
+    with_principal,
+)
+from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.websocket.events import connect_event
-from apigate.functions.directory import FunctionDirectory, FunctionMissing
+from apigate.functions.directory import FunctionDirectory
 from apigate.model.websocket import DeployedWebSocketApi, WsAuthorizer
 
 if TYPE_CHECKING:
     from apigate.dataplane.websocket.session import Session
 
-_TIMEOUT = 10.0  # what AWS gives an authorizer
 
 
 class Refused(Exception):
@@ -78,42 +87,25 @@ async def authorize(
     name = lambda_function(authorizer.function)
     if name is None:
         raise internal_error()
-    arn = f"arn:aws:execute-api:{api.region}:{api.account_id}:{api.api_id}/{api.stage}/$connect"
+    arn = arns.execute_api_arn(api.region, api.account_id, api.api_id, api.stage, "$connect")
     event = connect_event(session, request_id, now_ms)
     event = {"type": "REQUEST", "methodArn": arn, **event, "stageVariables": dict(api.stage_variables)}
     event.pop("isBase64Encoded", None)
     try:
-        result = await asyncio.wait_for(
-            functions.invoke(name, orjson.dumps(event), request_id=request_id), timeout=_TIMEOUT
+        result = await call_function(
+            functions, name, orjson.dumps(event), timeout=TIMEOUT, request_id=request_id
         )
-    except (FunctionMissing, TimeoutError):
+    except FunctionCallFailed:
         raise internal_error() from None
     if result.function_error:
-        message = _error_message(result.payload)
+        message = error_message(result.payload)
         raise unauthorized() if message == "Unauthorized" else internal_error()
     try:
-        answer = orjson.loads(result.payload)
-    except orjson.JSONDecodeError:
+        answer = decode_answer(result.payload)
+        statements = iam_statements(answer)
+        context = answer_context(answer)
+    except InvalidAnswer:
         raise internal_error() from None
-    if not isinstance(answer, dict):
-        raise internal_error()
-    document = answer.get("policyDocument")
-    if not isinstance(document, dict) or not isinstance(document.get("Statement"), list):
-        raise internal_error()
-    context = answer.get("context") or {}
-    if not isinstance(context, dict):
-        raise internal_error()
-    if not policy_allows(document["Statement"], arn):
+    if not policy_allows(statements, arn):
         raise forbidden()
-    granted: dict[str, Any] = {**context}
-    if "principalId" in answer:
-        granted["principalId"] = answer["principalId"]
-    return granted
-
-
-def _error_message(payload: bytes) -> str | None:
-    try:
-        error = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
-    return error.get("errorMessage") if isinstance(error, dict) else None
+    return with_principal(context, answer)

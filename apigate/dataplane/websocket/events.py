@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from apigate.aws.ids import extended_request_id
-from apigate.dataplane.events import request_time
+from apigate.dataplane.lambda_proxy.v1 import request_time
 
 if TYPE_CHECKING:
     from apigate.dataplane.websocket.session import Session

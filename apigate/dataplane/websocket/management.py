@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from apigate.aws import sigv4, wire
+from apigate.aws import arns, sigv4, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.identity import Identities, Identity
 from apigate.aws.policy import Decision, evaluate_all
@@ -55,9 +55,8 @@ def _forbidden() -> AwsError:
 
 
 def connection_arn(deployed: DeployedWebSocketApi, method: str, connection_id: str) -> str:
-    return (
-        f"arn:aws:execute-api:{deployed.region}:{deployed.account_id}:{deployed.api_id}/{deployed.stage}/"
-        f"{method}/@connections/{connection_id}"
+    return arns.execute_api_arn(
+        deployed.region, deployed.account_id, deployed.api_id, deployed.stage, f"{method}/@connections/{connection_id}"
     )
 
 

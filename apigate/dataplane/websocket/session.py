@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 from apigate.state.connections import ConnectionInfo
 
 if TYPE_CHECKING:
-    from apigate.dataplane.websocket import WebSocketApis
     from apigate.server.websocket import WebSocketConnection
+
+
+class SessionOwner(Protocol):
+    """Where a session's messages and close go (WebSocketApis): named here so this module needs no import of
+    the package that imports it."""
+
+    def on_message(self, session: Session, data: str | bytes) -> None: ...
+
+    def on_close(self, session: Session, code: int, reason: str) -> None: ...
 
 
 def new_connection_id() -> str:
@@ -39,7 +47,7 @@ class Session:
 
     def __init__(
         self,
-        apis: WebSocketApis,
+        apis: SessionOwner,
         connection: WebSocketConnection,
         api_id: str,
         stage: str,

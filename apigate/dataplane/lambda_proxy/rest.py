@@ -1,40 +1,14 @@
-"""The Lambda proxy event, payload format 1.0, as REST APIs send it.
-
-Field by field as AWS documents it: single-value maps keep the last value, multi-value maps every value,
-absent maps are null, ``path`` has no stage while ``requestContext.path`` has it.
-"""
+"""A REST API request as the Lambda proxy event (payload format 1.0), and its ``requestContext``, which is also
+``$context`` for mapping templates: ``path`` has no stage while ``requestContext.path`` has it."""
 
 from __future__ import annotations
 
 import base64
-import time
 from typing import Any
 
 from apigate.dataplane.binary import is_binary
 from apigate.dataplane.invocation import Invocation
-
-_last_request_time: tuple[int, str] = (-1, "")
-
-
-def request_time(epoch_ms: int) -> str:
-    """Common Log Format time, as ``requestContext.requestTime``: 04/Mar/2020:19:15:17 +0000."""
-    # Formatted once per second, not per request: gmtime + strftime measured ~3% of a full REST pipeline request.
-    global _last_request_time
-    second = epoch_ms // 1000
-    if _last_request_time[0] != second:
-        _last_request_time = (second, time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second)))
-    return _last_request_time[1]
-
-
-def _multi(pairs: list[tuple[str, str]]) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
-    if not pairs:
-        return None, None
-    single: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    for name, value in pairs:
-        single[name] = value
-        multi.setdefault(name, []).append(value)
-    return single, multi
+from apigate.dataplane.lambda_proxy.v1 import event_v1, multi, request_time
 
 
 def body_of(inv: Invocation) -> tuple[str | None, bool]:
@@ -107,20 +81,14 @@ def request_context(inv: Invocation) -> dict[str, Any]:
 def proxy_event_v1(inv: Invocation) -> dict[str, Any]:
     method = inv.method
     assert method is not None
-    headers, multi_headers = _multi(inv.request.headers)
-    query, multi_query = _multi(inv.query_pairs)
-    body, is_base64 = body_of(inv)
-    return {
-        "resource": method.resource_path,
-        "path": inv.path,
-        "httpMethod": inv.request.method,
-        "headers": headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": multi_query,
-        "pathParameters": inv.path_parameters or None,
-        "stageVariables": dict(inv.api.stage_variables) or None,
-        "requestContext": request_context(inv),
-        "body": body,
-        "isBase64Encoded": is_base64,
-    }
+    return event_v1(
+        resource=method.resource_path,
+        path=inv.path,
+        http_method=inv.request.method,
+        headers=multi(inv.request.headers),
+        query=multi(inv.query_pairs),
+        path_parameters=inv.path_parameters,
+        stage_variables=inv.api.stage_variables,
+        request_context=request_context(inv),
+        body=body_of(inv),
+    )

@@ -1,11 +1,9 @@
-"""Serving WebSocket API stages: a deployment's snapshot compiled into a frozen DeployedWebSocketApi."""
+"""Compiling a WebSocket API stage: a deployment's snapshot into a frozen DeployedWebSocketApi."""
 
 from __future__ import annotations
 
-from apigate.control.context import ControlContext
-from apigate.control.v2 import serving
-from apigate.control.v2.common import API, Doc
-from apigate.control.v2.websocket import is_websocket
+from typing import Any
+
 from apigate.model.websocket import (
     CONNECT,
     DEFAULT,
@@ -17,17 +15,7 @@ from apigate.model.websocket import (
     WsRoute,
 )
 
-
-def serve_stage(ctx: ControlContext, api_id: str, stage: Doc) -> None:
-    if ctx.websocket_apis is not None:
-        serving.serve_stage(ctx, ctx.websocket_apis, compile_stage, "WebSocket API", api_id, stage)
-
-
-def load_all(ctx: ControlContext) -> None:
-    """At startup and after another process changed the data dir: serve every stored WebSocket API stage."""
-    if ctx.websocket_apis is not None:
-        apis = [api for api in ctx.store.list(API) if is_websocket(api)]
-        serving.load_all(ctx, ctx.websocket_apis, compile_stage, "WebSocket API", apis)
+Doc = dict[str, Any]
 
 
 def _mock_response(integration_id: str, responses: list[Doc]) -> str | None:

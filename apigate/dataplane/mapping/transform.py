@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from apigate.dataplane.binary import first_accept, is_binary
-from apigate.dataplane.events import request_context
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping import Template, TemplateError, render_mapping
-from apigate.dataplane.parameters import request_value, response_value
+from apigate.dataplane.mapping.context import mapping_context
+from apigate.dataplane.mapping.parameters import request_value, response_value
+from apigate.dataplane.mapping.templates import ConstantTemplate
 from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.dataplane.templates import ConstantTemplate
 from apigate.model import IntegrationResponse, MethodIntegration
 from apigate.server.message import Response
 
@@ -56,17 +56,16 @@ def template_params(inv: Invocation) -> dict[str, dict[str, str]]:
 
 
 def template_context(inv: Invocation) -> dict[str, object]:
-    context: dict[str, object] = request_context(inv)
-    context.setdefault("authorizer", {})  # the authorizer's principalId, context or claims, when there is one
-    return context
+    return mapping_context(inv)
 
 
 def render(inv: Invocation, template: Template, body: str) -> tuple[str, dict[str, dict[str, object]] | None]:
     if isinstance(template, ConstantTemplate):  # decided at deploy time: no $context to build
         return template.source, None
-    if inv.mapping_variables is None:  # built once per request, shared by request and response templates
-        inv.mapping_variables = (template_params(inv), template_context(inv))
-    params, context = inv.mapping_variables
+    params = inv.mapping_params
+    if params is None:  # built once per request, shared by request and response templates
+        params = inv.mapping_params = template_params(inv)
+    context = mapping_context(inv)
     try:
         return render_mapping(
             template, body=body, params=params, context=context, stage_variables=inv.api.stage_variables
@@ -205,11 +204,11 @@ def transform_response(
     for mapping in chosen.response_parameters:
         value = response_value(inv, mapping.source, headers, text)
         if value is not None:
-            _set_header(out_headers, mapping.name, value)
+            set_header(out_headers, mapping.name, value)
     if overrides is not None:
         response_override = overrides["responseOverride"]
         for name, value in _strings(response_override.get("header")).items():
-            _set_header(out_headers, name, value)
+            set_header(out_headers, name, value)
         override_status = response_override.get("status")
         if override_status is not None:
             try:
@@ -224,7 +223,7 @@ def transform_response(
     return Response(status, list(out_headers.items()), body)
 
 
-def _set_header(headers: dict[str, str], name: str, value: str) -> None:
+def set_header(headers: dict[str, str], name: str, value: str) -> None:
     """Header names compare case-insensitively: a mapped Content-Type replaces the default one."""
     lowered = name.lower()
     for existing in [key for key in headers if key.lower() == lowered]:

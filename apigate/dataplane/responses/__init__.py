@@ -2,23 +2,17 @@
 
 Status, message and ``x-amzn-ErrorType`` per type are AWS's defaults. ``render`` answers with them (one
 pre-rendered body per type); an API's own customisations are compiled at deploy time into
-:class:`CustomResponse` and applied by ``apigate.dataplane.gateway_responses.respond``.
+:class:`apigate.model.CustomResponse` and applied by ``apigate.dataplane.responses.gateway.respond``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
 
 import orjson
 
 from apigate.server.message import Response
-
-if TYPE_CHECKING:
-    from apigate.dataplane.mapping import Template
-    from apigate.model import ParameterSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +98,3 @@ def status_class(response_type: str) -> str | None:
     if response_type in FALLBACK_TYPES:
         return None
     return "DEFAULT_5XX" if ResponseType[response_type].value.status >= 500 else "DEFAULT_4XX"
-
-
-@dataclass(frozen=True, slots=True)
-class CustomResponse:
-    """One customised gateway response as a deployment compiles it (a type's own, or DEFAULT_4XX/5XX)."""
-
-    status: int | None  # None: the status of the type being answered
-    headers: tuple[tuple[str, ParameterSource], ...]  # gatewayresponse.header.{name} = source
-    templates: Mapping[str, Template]  # content type (lower-case) -> parsed template; empty: AWS's body

@@ -9,15 +9,13 @@ validationErrorString holds one entry, worded as AWS words it for the common key
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
 import fastjsonschema
 import orjson
-from fastjsonschema.draft04 import CodeGeneratorDraft04
 
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.regex_budget import RegexBudgetExceeded, compile_user_regex, time_budget
+from apigate.dataplane.regex_budget import RegexBudgetExceeded, time_budget
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import RequestValidation, RestMethod
 
@@ -33,22 +31,6 @@ def _present(inv: Invocation, location: str, name: str) -> bool:
 
 
 REGEX_SECONDS: Final = 0.1  # backtracking-regex time shared by one body's validation
-_FORMAT_KEYS: Final = frozenset(f"{name}_re_pattern" for name in CodeGeneratorDraft04.FORMAT_REGEXS)
-
-
-def bound_schema_patterns(validate: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Swap the ``pattern``/``patternProperties`` regexes fastjsonschema compiled with ``re`` for budgeted ones.
-
-    The generated code looks them up by their source in its ``REGEX_PATTERNS`` global, calling ``.search`` (and
-    ``.match`` for the built-in formats, which are ours and stay). fastjsonschema rewrites ``$`` to ``\\Z`` for
-    ``re``; RE2's ``$`` already means the very end. Raises ``UserRegexError`` for a pattern no engine accepts.
-    """
-    patterns = getattr(validate, "__globals__", {}).get("REGEX_PATTERNS")
-    if isinstance(patterns, dict):
-        for source in list(patterns):
-            if source not in _FORMAT_KEYS:
-                patterns[source] = compile_user_regex(source)
-    return validate
 
 
 def _body(inv: Invocation) -> Any:

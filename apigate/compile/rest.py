@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import fastjsonschema
 import orjson
 
 from apigate.aws.errors import bad_request
-from apigate.control.authorizers import compile_authorizer
-from apigate.dataplane.authorizers.resource_policy import attach_policy, endpoint_type
-from apigate.dataplane.gateway_responses import compile_responses
+from apigate.compile.authorizers import compile_authorizer
+from apigate.compile.gateway_responses import compile_responses
+from apigate.compile.parameters import InvalidMapping, parse_mappings
+from apigate.compile.resource_policy import attach_policy, endpoint_type
+from apigate.compile.schemas import bound_schema_patterns
+from apigate.config import Settings
 from apigate.dataplane.mapping import Template
-from apigate.dataplane.parameters import InvalidMapping, parse_mappings
+from apigate.dataplane.mapping.templates import compile_template
 from apigate.dataplane.regex_budget import UserRegex, UserRegexError, compile_user_regex
-from apigate.dataplane.templates import compile_template
-from apigate.dataplane.validation import bound_schema_patterns
 from apigate.model import (
     BodyModel,
     CacheSetting,
@@ -46,34 +47,30 @@ _MODEL_URI = re.compile(
 )
 _DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 
-# The account-level bucket every method of every stage draws from (AWS: 10,000 rps, burst 5,000 per Region).
-# One per process: `apigate serve --account-rate --account-burst` sets it before anything is compiled.
-_account_limit = Limit("account", 10000.0, 5000)
-
 # cacheClusterSize (GB) -> the stage cache's memory budget in bytes.
 CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
-# `apigate serve --cache-budget-scale` multiplies every budget (for tests and small hosts); set before compiling.
-_cache_budget_scale = 1.0
 MAX_CACHED_BYTES = 1_048_576
+_AWS_ACCOUNT_LIMIT = Limit("account", 10000.0, 5000)  # AWS's default: 10,000 rps, burst 5,000 per Region
 
 
-def set_account_limit(rate: float, burst: int) -> None:
-    global _account_limit
-    _account_limit = Limit("account", float(rate), int(burst))
+@dataclass(frozen=True, slots=True)
+class StageDefaults:
+    """What every stage of this gateway is compiled with, from its settings (not module globals: two gateways
+    in one process, or a test, may differ)."""
 
+    # The account-level bucket every method of every stage draws from: `apigate serve --account-rate --account-burst`.
+    account_limit: Limit = _AWS_ACCOUNT_LIMIT
+    # `apigate serve --cache-budget-scale` multiplies every cache budget (for tests and small hosts).
+    cache_budget_scale: float = 1.0
 
-def set_cache_budget_scale(scale: float) -> None:
-    global _cache_budget_scale
-    _cache_budget_scale = float(scale)
+    @classmethod
+    def of(cls, settings: Settings) -> StageDefaults:
+        limit = Limit("account", float(settings.account_rate), int(settings.account_burst))
+        return cls(limit, float(settings.cache_budget_scale))
 
-
-def cache_budget(size: str) -> int:
-    """The stage cache's budget in bytes for a ``cacheClusterSize`` in GB (GiB, times the budget scale)."""
-    return max(1, int(float(size) * 2**30 * _cache_budget_scale))
-
-
-def account_limit() -> Limit:
-    return _account_limit
+    def cache_budget(self, size: str) -> int:
+        """The stage cache's budget in bytes for a ``cacheClusterSize`` in GB (GiB, times the budget scale)."""
+        return max(1, int(float(size) * 2**30 * self.cache_budget_scale))
 
 
 def snapshot_of(
@@ -179,7 +176,12 @@ class Compiler:
 
 
 def compile_stage(
-    snapshot: Snapshot, stage: Mapping[str, Any], *, region: str, account_id: str
+    snapshot: Snapshot,
+    stage: Mapping[str, Any],
+    *,
+    region: str,
+    account_id: str,
+    defaults: StageDefaults = StageDefaults(),
 ) -> DeployedApi:
     api = snapshot["restApi"]
     compiler = Compiler(snapshot, stage.get("variables") or {})
@@ -204,7 +206,7 @@ def compile_stage(
             parent.literal[part] = node
     if root is None:
         raise ValueError("deployment snapshot has no root resource")
-    _apply_method_settings(nodes.values(), api["id"], stage)
+    _apply_method_settings(nodes.values(), api["id"], stage, defaults.account_limit)
     attach_policy(nodes.values(), api, region=region, account_id=account_id)  # the resource policy, parsed once
     return DeployedApi(
         api_id=api["id"],
@@ -217,7 +219,7 @@ def compile_stage(
         api_key_source=api.get("apiKeySource", "HEADER"),
         region=region,
         account_id=account_id,
-        cache=_stage_cache(stage),
+        cache=_stage_cache(stage, defaults),
         gateway_responses=compile_responses(snapshot.get("gatewayResponses") or ()),
         endpoint_type=endpoint_type(api),
     )
@@ -234,14 +236,14 @@ def setting_key_path(key: str) -> tuple[str, str] | None:
     return path, verb
 
 
-def _stage_cache(stage: Mapping[str, Any]) -> StageCache | None:
+def _stage_cache(stage: Mapping[str, Any], defaults: StageDefaults) -> StageCache | None:
     if not stage.get("cacheClusterEnabled"):
         return None
     size = str(stage.get("cacheClusterSize") or "0.5")
-    return StageCache(cache_budget(size), size)
+    return StageCache(defaults.cache_budget(size), size)
 
 
-def _apply_method_settings(nodes: Any, api_id: str, stage: Mapping[str, Any]) -> None:
+def _apply_method_settings(nodes: Any, api_id: str, stage: Mapping[str, Any], account_limit: Limit) -> None:
     """Each method's stage throttle (its own setting, else ``*/*``), the account's, and its cache setting."""
     settings: dict[str, Mapping[str, Any]] = {}
     default: Mapping[str, Any] | None = None
@@ -258,14 +260,14 @@ def _apply_method_settings(nodes: Any, api_id: str, stage: Mapping[str, Any]) ->
             key = f"{node.path}/{verb}"
             own = settings.get(key)
             setting = own if own is not None else default
-            limits: tuple[Limit, ...] = (_account_limit,)
+            limits: tuple[Limit, ...] = (account_limit,)
             if setting is not None and "throttlingRateLimit" in setting:
                 stage_limit = Limit(
                     f"m:{api_id}:{name}:{key}",
                     float(setting.get("throttlingRateLimit", 10000.0)),
                     int(setting.get("throttlingBurstLimit", 5000)),
                 )
-                limits = (stage_limit, _account_limit)
+                limits = (stage_limit, account_limit)
             cache = None
             # `*/*` turns caching on for GET methods only; a method's own setting for that method whatever its verb.
             enabled = caching and setting is not None and bool(setting.get("cachingEnabled"))

@@ -11,47 +11,20 @@ Templates run through our VTL engine. AWS documents gateway response templates a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping import TemplateError, render_mapping
-from apigate.dataplane.parameters import InvalidMapping, parse_source, request_value
-from apigate.dataplane.responses import CustomResponse, GatewayError, render, status_class
-from apigate.dataplane.templates import compile_template
-from apigate.dataplane.transform import pick_template, template_context, template_params
-from apigate.model import ParameterSource
+from apigate.dataplane.mapping.parameters import request_value
+from apigate.dataplane.mapping.transform import pick_template, set_header, template_context, template_params
+from apigate.dataplane.responses import GatewayError, render, status_class
+from apigate.model import CustomResponse, ParameterSource
 from apigate.server.message import Response
 
 log = logging.getLogger("apigate.dataplane")
-
-_HEADER = "gatewayresponse.header."
-
-
-def compile_responses(documents: Iterable[Mapping[str, Any]]) -> dict[str, CustomResponse]:
-    """GatewayResponse documents (the customised ones) -> compiled responses by type name."""
-    compiled: dict[str, CustomResponse] = {}
-    for doc in documents:
-        headers: list[tuple[str, ParameterSource]] = []
-        for target, source in (doc.get("responseParameters") or {}).items():
-            if not target.startswith(_HEADER):
-                continue  # querystring/path targets mean nothing on a response
-            try:
-                headers.append((target[len(_HEADER) :], parse_source(str(source))))
-            except InvalidMapping:
-                continue  # refused at Put time; an old document must not stop a deployment
-        templates = {
-            content_type.lower(): compile_template(source or "")
-            for content_type, source in (doc.get("responseTemplates") or {}).items()
-        }
-        status = doc.get("statusCode")
-        compiled[doc["responseType"]] = CustomResponse(
-            int(status) if status else None, tuple(headers), templates
-        )
-    return compiled
-
 
 def respond(inv: Invocation, error: GatewayError) -> Response:
     """The response for ``error`` through ``inv``'s API's gateway responses."""
@@ -96,7 +69,7 @@ def _apply(inv: Invocation, error: GatewayError, custom: CustomResponse) -> Resp
     for name, source in custom.headers:
         value = _value(inv, source, context, body)
         if value is not None:
-            _set_header(headers, name, value)
+            set_header(headers, name, value)
     out = list(headers.items())
     out.append(("x-amzn-ErrorType", default.error_type))
     return Response(custom.status or default.status, out, content)
@@ -105,7 +78,7 @@ def _apply(inv: Invocation, error: GatewayError, custom: CustomResponse) -> Resp
 def _context(inv: Invocation, error: GatewayError) -> dict[str, Any]:
     """``$context`` for a gateway response, also when no route matched (no resource fields then), with what an
     authorizer said if one ran before the error."""
-    context: dict[str, Any] = template_context(inv)
+    context: dict[str, Any] = {**template_context(inv)}  # a copy: the invocation's own is shared
     context["error"] = {
         "message": "" if error.message is None else error.message,
         "messageString": orjson.dumps(error.message).decode(),  # quoted: a JSON value as it stands
@@ -125,10 +98,3 @@ def _value(inv: Invocation, source: ParameterSource, context: Mapping[str, Any],
         return None if value is None else str(value)
     values = request_value(inv, source, body)
     return ",".join(values) if values else None
-
-
-def _set_header(headers: dict[str, str], name: str, value: str) -> None:
-    lowered = name.lower()
-    for existing in [key for key in headers if key.lower() == lowered]:
-        del headers[existing]
-    headers[name] = value

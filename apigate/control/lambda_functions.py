@@ -1,0 +1,294 @@
+"""Lambda's management API: create, update, invoke, permissions.
+
+Function configurations are stored as Lambda's FunctionConfiguration documents; code goes to the code
+store, unpacked once per version of the code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import time
+import uuid
+from functools import partial
+from typing import Any
+
+import orjson
+
+from apigate.aws.errors import AwsError, invalid_parameter, resource_conflict
+from apigate.aws.wire import OperationHandler
+from apigate.control.code_links import CodeLinks
+from apigate.functions.code_store import InvalidZipError
+from apigate.functions.directory import FunctionDirectory
+from apigate.functions.runtime import InvokeResult
+from apigate.functions.spec import RESERVED_ENVIRONMENT_KEYS
+from apigate.store.base import Conflict
+
+Doc = dict[str, Any]
+
+
+def _timestamp() -> str:
+    """Lambda's LastModified: ISO 8601 with milliseconds and a +0000 offset."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}+0000"
+
+
+def _validation(field: str, value: Any, constraint: str) -> AwsError:
+    return AwsError(
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {constraint}",
+        400,
+    )
+
+
+def _check_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
+    runtime = params.get("Runtime")
+    if runtime is not None and not str(runtime).startswith("python3"):
+        raise invalid_parameter(
+            f"The runtime parameter of {runtime} is not supported by apigate. Use a python3.x runtime."
+        )
+    timeout = params.get("Timeout")
+    if timeout is not None and not 1 <= int(timeout) <= 900:
+        raise _validation("timeout", timeout, "Member must have value less than or equal to 900")
+    memory = params.get("MemorySize")
+    if memory is not None and not 128 <= int(memory) <= 10240:
+        raise _validation("memorySize", memory, "Member must have value greater than or equal to 128")
+    variables = (params.get("Environment") or {}).get("Variables") or {}
+    reserved = sorted(set(variables) & RESERVED_ENVIRONMENT_KEYS)
+    if reserved:
+        raise invalid_parameter(
+            f"Lambda was unable to configure your environment variables because the environment variables you "
+            f"have provided contains reserved keys that are currently not supported for modification. "
+            f"Reserved keys used in this request: {', '.join(reserved)}"
+        )
+
+
+async def _store_code(directory: FunctionDirectory, links: CodeLinks, name: str, zip_bytes: bytes | None, doc: Doc) -> None:
+    if not zip_bytes:
+        raise invalid_parameter(
+            "apigate accepts function code as a ZipFile only (S3 and images are not served)"
+        )
+    try:
+        # Unpacking a large zip takes a while: keep the event loop serving meanwhile.
+        info = await asyncio.to_thread(directory.code.put, name, zip_bytes)
+    except InvalidZipError as exc:
+        raise invalid_parameter(str(exc)) from exc
+    doc["CodeSha256"] = info.sha256_b64
+    doc["CodeSize"] = info.size
+
+
+def _touch(directory: FunctionDirectory, links: CodeLinks, doc: Doc) -> None:
+    doc["LastModified"] = _timestamp()
+    doc["RevisionId"] = str(uuid.uuid4())
+
+
+async def create_function(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    name = params["FunctionName"]
+    # Answered early, before the upload is unpacked; the insert below is what holds across processes.
+    if directory.store.get("function", name) is not None:
+        raise resource_conflict(f"Function already exist: {name}")
+    if not params.get("Handler"):
+        raise invalid_parameter("Handler is required for functions of package type Zip")
+    _check_configuration(directory, links, params)
+    doc: Doc = {
+        "FunctionName": name,
+        "FunctionArn": directory.arn(name),
+        "Runtime": params.get("Runtime", "python3.12"),
+        "Role": params.get("Role", f"arn:aws:iam::{directory.settings.account_id}:role/lambda-role"),
+        "Handler": params["Handler"],
+        "CodeSize": 0,
+        "Description": params.get("Description", ""),
+        "Timeout": int(params.get("Timeout", 3)),
+        "MemorySize": int(params.get("MemorySize", 128)),
+        "CodeSha256": "",
+        "Version": "$LATEST",
+        "TracingConfig": {"Mode": "PassThrough"},
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": params.get("Architectures") or ["x86_64"],
+        "EphemeralStorage": {"Size": 512},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+    }
+    if (params.get("Environment") or {}).get("Variables"):
+        doc["Environment"] = {"Variables": dict(params["Environment"]["Variables"])}
+    await _store_code(directory, links, name, (params.get("Code") or {}).get("ZipFile"), doc)
+    _touch(directory, links, doc)
+    try:  # the check that holds when another process creates the same name meanwhile
+        directory.store.insert("function", name, doc)
+    except Conflict:
+        raise resource_conflict(f"Function already exist: {name}") from None
+    return doc
+
+
+async def get_function(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    doc = directory.configuration(params["FunctionName"])
+    location = links.link(directory.settings.base_url, doc["FunctionName"], doc["CodeSha256"])
+    return {"Configuration": doc, "Code": {"RepositoryType": "S3", "Location": location}}
+
+
+async def get_function_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    return directory.configuration(params["FunctionName"])
+
+
+async def list_functions(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    functions = directory.store.list("function")
+    marker = params.get("Marker") or "0"
+    if not (marker.isascii() and marker.isdigit()):  # not a marker we handed out ("²" is a digit too)
+        raise invalid_parameter("Invalid marker")
+    start = int(marker)
+    limit = int(params.get("MaxItems") or 50)
+    result: Doc = {"Functions": functions[start : start + limit]}
+    if start + limit < len(functions):
+        result["NextMarker"] = str(start + limit)
+    return result
+
+
+async def update_function_code(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    doc = directory.configuration(params["FunctionName"])
+    await _store_code(directory, links, doc["FunctionName"], params.get("ZipFile"), doc)
+    _touch(directory, links, doc)
+    directory.store.put("function", doc["FunctionName"], doc)
+    await directory.changed(doc["FunctionName"])
+    return doc
+
+
+async def update_function_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    doc = directory.configuration(params["FunctionName"])
+    _check_configuration(directory, links, params)
+    for field in ("Handler", "Runtime", "Role", "Description", "Timeout", "MemorySize"):
+        if field in params:
+            doc[field] = params[field]
+    if "Environment" in params:
+        variables = (params["Environment"] or {}).get("Variables") or {}
+        if variables:
+            doc["Environment"] = {"Variables": dict(variables)}
+        else:
+            doc.pop("Environment", None)
+    _touch(directory, links, doc)
+    directory.store.put("function", doc["FunctionName"], doc)
+    await directory.changed(doc["FunctionName"])
+    return doc
+
+
+async def delete_function(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
+    doc = directory.configuration(params["FunctionName"])
+    name = doc["FunctionName"]
+    with directory.store.transaction():
+        directory.store.delete("function", name)
+        directory.store.delete("function-policy", name)
+    await directory.changed(name)
+    await asyncio.to_thread(directory.code.delete, name)
+
+
+async def invoke(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    doc = directory.configuration(params["FunctionName"])
+    name = doc["FunctionName"]
+    payload = params.get("Payload") or b"{}"
+    try:
+        orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise AwsError(
+            "InvalidRequestContentException", f"Could not parse request body into json: {exc}", 400
+        ) from exc
+    kind = params.get("InvocationType") or "RequestResponse"
+    if kind == "DryRun":
+        return {"StatusCode": 204}
+    if kind == "Event":
+        task = asyncio.create_task(directory.invoke(name, payload))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        return {"StatusCode": 202}
+    result = await directory.invoke(name, payload)
+    out: Doc = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result.payload}
+    if result.function_error:
+        out["FunctionError"] = result.function_error
+    if params.get("LogType") == "Tail":
+        out["LogResult"] = base64.b64encode(result.log_tail.encode()[-4096:]).decode()
+    return out
+
+
+def _policy_of(directory: FunctionDirectory, links: CodeLinks, name: str) -> Doc:
+    return directory.store.get("function-policy", name) or {
+        "Version": "2012-10-17",
+        "Id": "default",
+        "Statement": [],
+    }
+
+
+async def add_permission(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    doc = directory.configuration(params["FunctionName"])
+    name = doc["FunctionName"]
+    # Read, check and write in one write transaction: a statement id stays unique across processes.
+    with directory.store.transaction():
+        policy = _policy_of(directory, links, name)
+        sid = params["StatementId"]
+        if any(statement["Sid"] == sid for statement in policy["Statement"]):
+            raise resource_conflict(
+                f"The statement id ({sid}) provided already exists. Please specify a new statement id, "
+                "or remove the existing statement."
+            )
+        principal = params["Principal"]
+        statement: Doc = {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": principal}
+            if "." in principal and not principal.isdigit()
+            else {"AWS": principal},
+            "Action": params["Action"],
+            "Resource": doc["FunctionArn"],
+        }
+        conditions: Doc = {}
+        if params.get("SourceArn"):
+            conditions.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
+        if params.get("SourceAccount"):
+            conditions.setdefault("StringEquals", {})["AWS:SourceAccount"] = params["SourceAccount"]
+        if conditions:
+            statement["Condition"] = conditions
+        policy["Statement"].append(statement)
+        directory.store.put("function-policy", name, policy)
+    return {"Statement": orjson.dumps(statement).decode()}
+
+
+async def get_policy(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    doc = directory.configuration(params["FunctionName"])
+    policy = directory.store.get("function-policy", doc["FunctionName"])
+    if not policy or not policy["Statement"]:
+        raise AwsError("ResourceNotFoundException", "The resource you requested does not exist.", 404)
+    body = orjson.dumps(policy)
+    return {"Policy": body.decode(), "RevisionId": hashlib.sha256(body).hexdigest()[:36]}
+
+
+async def remove_permission(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
+    doc = directory.configuration(params["FunctionName"])
+    name = doc["FunctionName"]
+    policy = _policy_of(directory, links, name)
+    sid = params["StatementId"]
+    kept = [statement for statement in policy["Statement"] if statement["Sid"] != sid]
+    if len(kept) == len(policy["Statement"]):
+        raise AwsError(
+            "ResourceNotFoundException", f"Statement {sid} is not found in resource policy.", 404
+        )
+    policy["Statement"] = kept
+    directory.store.put("function-policy", name, policy)
+
+
+def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
+    links = CodeLinks(directory.settings.data_dir)  # Code.Location: signed, short-lived, as Lambda's S3 link
+    return {
+        "CreateFunction": partial(create_function, directory, links),
+        "GetFunction": partial(get_function, directory, links),
+        "GetFunctionConfiguration": partial(get_function_configuration, directory, links),
+        "ListFunctions": partial(list_functions, directory, links),
+        "UpdateFunctionCode": partial(update_function_code, directory, links),
+        "UpdateFunctionConfiguration": partial(update_function_configuration, directory, links),
+        "DeleteFunction": partial(delete_function, directory, links),
+        "Invoke": partial(invoke, directory, links),
+        "AddPermission": partial(add_permission, directory, links),
+        "GetPolicy": partial(get_policy, directory, links),
+        "RemovePermission": partial(remove_permission, directory, links),
+    }
+
+
+_background: set[asyncio.Task[InvokeResult]] = set()

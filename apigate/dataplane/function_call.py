@@ -1,0 +1,40 @@
+"""Calling a function from the data plane: one place for the timeout and the missing-function answer.
+
+Every caller (REST AWS and AWS_PROXY integrations, HTTP API integrations and Lambda authorizers, WebSocket
+integrations and authorizers) goes through :func:`call_function`, so how a function is awaited (today
+``asyncio.wait_for`` on ``FunctionDirectory.invoke``) can change in this one place. Each caller turns
+:class:`FunctionCallFailed` into its own API kind's answer (a gateway response, a 500/503, a WebSocket error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from apigate.functions.directory import FunctionMissing
+
+if TYPE_CHECKING:
+    from apigate.functions.directory import FunctionDirectory
+    from apigate.functions.runtime import InvokeResult
+
+
+class FunctionCallFailed(Exception):
+    """The function does not exist (``timed_out`` False) or did not answer within the caller's timeout."""
+
+    def __init__(self, name: str, *, timed_out: bool) -> None:
+        super().__init__(f"{name}: {'timed out' if timed_out else 'not found'}")
+        self.name = name
+        self.timed_out = timed_out
+
+
+async def call_function(
+    functions: FunctionDirectory, name: str, payload: bytes, *, timeout: float, request_id: str | None
+) -> InvokeResult:
+    """Invoke ``name`` with ``payload``; past ``timeout`` seconds (the integration's or authorizer's, whatever
+    the function's own) the call is abandoned. A function error is a result (``function_error``), not a raise."""
+    try:
+        return await asyncio.wait_for(functions.invoke(name, payload, request_id=request_id), timeout=timeout)
+    except FunctionMissing:
+        raise FunctionCallFailed(name, timed_out=False) from None
+    except TimeoutError:
+        raise FunctionCallFailed(name, timed_out=True) from None
