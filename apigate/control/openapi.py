@@ -14,11 +14,24 @@ import orjson
 from apigate.aws import openapi
 from apigate.aws.errors import AwsError, bad_request, not_found
 from apigate.aws.wire import OperationHandler
-from apigate.control import authorizers, gateway_responses, models, resources, rest_apis, validators
+from apigate.control import (
+    authorizers,
+    documentation,
+    gateway_responses,
+    models,
+    resources,
+    rest_apis,
+    validators,
+)
 from apigate.control.common import Doc, drop_none, rest_api
 from apigate.control.context import ControlContext
 
 _CONTENT_TYPES = ("application/json", "application/yaml")
+
+
+def _documented(params: dict[str, Any]) -> bool:
+    """An import creates the definition's documentation parts unless told ``ignore=documentation``."""
+    return (params.get("parameters") or {}).get("ignore") != "documentation"
 
 
 def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
@@ -47,7 +60,13 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             raise bad_request("Warnings found during import:\n\t" + "\n\t".join(definition.warnings))
         return definition
 
-    async def build(api_id: str, definition: openapi.Definition, *, overwrite: bool) -> None:
+    async def build(
+        api_id: str, definition: openapi.Definition, *, overwrite: bool, with_documentation: bool = True
+    ) -> None:
+        declared = definition.extensions.pop(documentation.EXTENSION, None)
+        parts = documentation.parts_in({documentation.EXTENSION: declared})
+        if with_documentation and (parts or overwrite):
+            documentation.import_parts(store, api_id, parts, overwrite=overwrite)
         everything = store.list("resource", api_id)
         root = next(doc for doc in everything if doc.get("parentId") is None)
         if overwrite:
@@ -210,7 +229,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         definition = definition_of(params)
         with store.transaction():
             api = await apis["CreateRestApi"](drop_none(definition.api))
-            await build(api["id"], definition, overwrite=True)
+            await build(api["id"], definition, overwrite=True, with_documentation=_documented(params))
         return {**rest_api(ctx, api["id"]), "warnings": definition.warnings or None}
 
     async def put_rest_api(params: dict[str, Any]) -> Doc:
@@ -233,7 +252,9 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 elif mode == "overwrite" and key in ("description", "version"):
                     doc.pop(key, None)
             store.put("restapi", api_id, doc)
-            await build(api_id, definition, overwrite=mode == "overwrite")
+            await build(
+                api_id, definition, overwrite=mode == "overwrite", with_documentation=_documented(params)
+            )
         return {**rest_api(ctx, api_id), "warnings": definition.warnings or None}
 
     async def get_export(params: dict[str, Any]) -> Doc:
@@ -252,7 +273,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
         content_type = accept if accept in _CONTENT_TYPES else "application/json"
         options = params.get("parameters") or {}
         extensions = {e.strip() for e in str(options.get("extensions") or "").split(",") if e.strip()}
-        unknown = extensions - {"integrations", "apigateway", "authorizers", "postman"}
+        unknown = extensions - {"integrations", "apigateway", "authorizers", "postman", "documentation"}
         if unknown:
             raise bad_request(f"Invalid extensions parameter: {', '.join(sorted(unknown))}")
         document = openapi.export(
@@ -271,6 +292,9 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
             gateway_responses=snapshot.get("gatewayResponses"),
             authorizers=snapshot.get("authorizers"),
         )
+        if "documentation" in extensions:
+            version, parts = documentation.stage_parts(store, api_id, stage)
+            documentation.document(document, parts, version)
         suffix = "yaml" if content_type == "application/yaml" else "json"
         return {
             "contentType": content_type,
