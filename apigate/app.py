@@ -49,6 +49,7 @@ from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.websocket import WebSocketApis
+from apigate.docs_page import DocsPages
 from apigate.functions.directory import FunctionDirectory
 from apigate.registry import Registry
 from apigate.server.message import Request, Response
@@ -168,6 +169,7 @@ class Gateway:
         self.guard = ManagementGuard(self.iam, settings.admin_key, settings.region)
         self.origins = RequestOrigins(settings.host)  # management calls a web page may have sent are refused
         self.code_links = CodeLinks(settings.data_dir)  # GetFunction's Code.Location, checked here
+        self.docs = DocsPages(ctx)  # /_apigate/docs/{apiId}/{stage}: a stage's reference page
         # @connections: signed and allowed by the signer's policies under --admin-key, open otherwise.
         self.websockets.management.secure(
             self.iam, signed_only=settings.admin_key is not None, region=settings.region
@@ -301,7 +303,7 @@ class Gateway:
             return wire.error_response(refusal)
         if path.startswith("/_apigate/code/") and path.endswith(".zip"):
             return self._code(request, unquote(path[len("/_apigate/code/") : -len(".zip")]))
-        if path == "/_apigate/metrics" or path.startswith("/_apigate/openapi/"):
+        if path == "/_apigate/metrics" or path.startswith(("/_apigate/openapi/", "/_apigate/docs/")):
             try:
                 self.guard.caller(request, None)  # under --admin-key: signed by the admin key
             except AwsError as exc:
@@ -312,6 +314,8 @@ class Gateway:
                 [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                 self.state.metrics.render(),
             )
+        if path.startswith("/_apigate/docs/"):
+            return self.docs.serve(path)
         if path.startswith("/_apigate/openapi/") and path.endswith(".json"):
             document = self._management_openapi(path[len("/_apigate/openapi/") : -len(".json")])
             if document is not None:
