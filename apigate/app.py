@@ -138,7 +138,7 @@ class Gateway:
                 **documentation.handlers(ctx), **sdks.handlers(ctx),
             },
             lock=ctx.writes,
-            unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer"}),
+            unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer", "GetSdk"}),  # GetSdk locks itself
         )
         # HTTP APIs (apigatewayv2): their own compiled stages, served again after a restart.
         self.http_apis = ctx.http_apis = HttpApis(self.functions, self.upstream, self.state.limiter)

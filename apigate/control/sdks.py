@@ -11,6 +11,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control import documentation
 from apigate.control.common import Doc, page, rest_api
 from apigate.control.context import ControlContext
+from apigate.sdk import openapi_generator
 
 
 def stage_document(ctx: ControlContext, api_id: str, stage_name: str) -> tuple[Doc, Doc]:
@@ -42,13 +43,17 @@ def stage_document(ctx: ControlContext, api_id: str, stage_name: str) -> tuple[D
     return document, stage
 
 
+def _types() -> dict[str, Doc]:
+    return {**sdk.SDK_TYPES, **openapi_generator.sdk_types()}
+
+
 def _sdk_type(name: Any) -> Doc:
-    found = sdk.SDK_TYPES.get(str(name))
+    found = _types().get(str(name))
     if found is None:
         if name in sdk.UNAVAILABLE:
             raise bad_request(
-                f"SDK type {name} is not available in apigate: no generator for it runs without a download; "
-                f"available: {', '.join(sdk.SDK_TYPES)}"
+                f"SDK type {name} is not available here: OpenAPI Generator makes it when the 'sdk' extra "
+                f"(openapi-generator-cli) and a Java runtime are installed; available: {', '.join(_types())}"
             )
         raise not_found(f"Invalid SDK type specified: {name}")
     return found
@@ -56,19 +61,27 @@ def _sdk_type(name: Any) -> Doc:
 
 def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     async def get_sdk_types(params: dict[str, Any]) -> Doc:
-        return page(list(sdk.SDK_TYPES.values()), params, key="item")
+        return page(list(_types().values()), params, key="item")
 
     async def get_sdk_type(params: dict[str, Any]) -> Doc:
         return _sdk_type(params.get("id"))
 
     async def get_sdk(params: dict[str, Any]) -> Doc:
+        # Not under the management lock (the generators may take seconds): the document is read under it.
         api_id, stage_name, kind = params["restApiId"], params["stageName"], params.get("sdkType")
         if kind in sdk.UNAVAILABLE:
             _sdk_type(kind)
-        document, _ = stage_document(ctx, api_id, stage_name)
+        async with ctx.writes:
+            document, _ = stage_document(ctx, api_id, stage_name)
         _sdk_type(kind)
-        base_url = ctx.settings.invoke_urls(api_id, stage_name)[0]
-        body = sdk.generate(str(kind), document, base_url, ctx.settings.region)
+        if kind in openapi_generator.GENERATORS:
+            try:
+                body = await openapi_generator.generate(str(kind), document, params.get("parameters") or {})
+            except openapi_generator.GeneratorError as exc:
+                raise bad_request(str(exc)) from exc
+        else:
+            base_url = ctx.settings.invoke_urls(api_id, stage_name)[0]
+            body = sdk.generate(str(kind), document, base_url, ctx.settings.region)
         return {
             "contentType": "application/octet-stream",
             "contentDisposition": f'attachment; filename="{kind}_{stage_name}.zip"',

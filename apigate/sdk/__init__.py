@@ -5,8 +5,9 @@ method per operation, ``(params, body, additionalParams)``); ``typescript`` and 
 apigate's own. All three are rendered from Jinja2 templates in ``templates/`` and need nothing at run time beyond
 the platform (fetch and WebCrypto; Python's standard library).
 
-The other types AWS offers (java, android, objectivec, swift, ruby) are refused with AWS's BadRequestException:
-no generator for them runs here without downloading one at run time (see the README).
+The other types AWS offers (java, android, objectivec, swift, ruby) are made by OpenAPI Generator where it can
+run (openapi_generator.py: the ``sdk`` extra and a Java runtime), and refused with AWS's BadRequestException
+elsewhere.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ SDK_TYPES: dict[str, dict[str, Any]] = {
         "configurationProperties": [],
     },
 }
-# AWS's other SDK types: answered with BadRequestException (no generator for them runs here offline).
+# AWS's other SDK types: OpenAPI Generator's where it runs here, BadRequestException elsewhere.
 UNAVAILABLE = ("java", "android", "objectivec", "swift", "ruby")
 
 _FILES: dict[str, tuple[str, dict[str, str | None]]] = {
