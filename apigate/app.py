@@ -22,12 +22,14 @@ from apigate.control import (
     api_keys,
     authorizers,
     deployments,
+    documentation,
     gateway_responses,
     invoke_method,
     models,
     openapi,
     resources,
     rest_apis,
+    sdks,
     usage_plans,
     validators,
 )
@@ -46,6 +48,7 @@ from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.responses.gateway import respond
 from apigate.dataplane.websocket import WebSocketApis
+from apigate.docs_page import DocsPages
 from apigate.functions.directory import FunctionDirectory
 from apigate.registry import Registry
 from apigate.server.message import Request, Response
@@ -143,9 +146,11 @@ class Gateway:
                 **api_keys.handlers(ctx),
                 **usage_plans.handlers(ctx),
                 **authorizers.handlers(ctx),
+                **documentation.handlers(ctx),
+                **sdks.handlers(ctx),
             },
             lock=ctx.writes,
-            unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer"}),
+            unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer", "GetSdk"}),  # GetSdk locks itself
         )
         # HTTP APIs (apigatewayv2): their own compiled stages, served again after a restart.
         self.http_apis = ctx.http_apis = HttpApis(self.functions, self.upstream, self.state.limiter)
@@ -176,6 +181,7 @@ class Gateway:
         self.guard = ManagementGuard(self.iam, settings.admin_key, settings.region)
         self.origins = RequestOrigins(settings.host)  # management calls a web page may have sent are refused
         self.code_links = CodeLinks(settings.data_dir)  # GetFunction's Code.Location, checked here
+        self.docs = DocsPages(ctx)  # /_apigate/docs/{apiId}/{stage}: a stage's reference page
         # @connections: signed and allowed by the signer's policies under --admin-key, open otherwise.
         self.websockets.management.secure(
             self.iam, signed_only=settings.admin_key is not None, region=settings.region
@@ -300,7 +306,7 @@ class Gateway:
             return wire.error_response(refusal)
         if path.startswith("/_apigate/code/") and path.endswith(".zip"):
             return self._code(request, unquote(path[len("/_apigate/code/") : -len(".zip")]))
-        if path == "/_apigate/metrics" or path.startswith("/_apigate/openapi/"):
+        if path == "/_apigate/metrics" or path.startswith(("/_apigate/openapi/", "/_apigate/docs/")):
             try:
                 self.guard.caller(request, None)  # under --admin-key: signed by the admin key
             except AwsError as exc:
@@ -311,6 +317,8 @@ class Gateway:
                 [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                 self.state.metrics.render(),
             )
+        if path.startswith("/_apigate/docs/"):
+            return self.docs.serve(path)
         if path.startswith("/_apigate/openapi/") and path.endswith(".json"):
             document = self._management_openapi(path[len("/_apigate/openapi/") : -len(".json")])
             if document is not None:

@@ -243,6 +243,15 @@ def _client_commands(commands: Any) -> None:
         "--extensions", default="apigateway", help="integrations, apigateway, authorizers, postman (or '')"
     )
     exported.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
+    sdk = client_command("sdk", "write a stage's client library (GetSdk) into a folder")
+    sdk.add_argument("api", help="the API's id or name")
+    sdk.add_argument("stage")
+    sdk.add_argument("--type", default="javascript", help="javascript, typescript or python (default javascript)")
+    sdk.add_argument("--out", type=Path, default=Path("."), help="the folder to unpack into (default .)")
+    docs = client_command("docs", "print a stage's reference page URL; -o writes its documented OpenAPI")
+    docs.add_argument("api", help="the API's id or name")
+    docs.add_argument("stage")
+    docs.add_argument("-o", "--output", type=Path, help="write the stage's OpenAPI (with documentation) here")
     logs = commands.add_parser("logs", help="print a function's log (from the gateway's data dir)")
     logs.add_argument("function")
     logs.add_argument("--data-dir", type=Path, default=Path(".apigate"))
@@ -434,6 +443,11 @@ def _run_client(args: argparse.Namespace) -> int:
 def _client_call(args: argparse.Namespace) -> int:
     import orjson
 
+    if args.command in ("sdk", "docs"):
+        from apigate.sdk.commands import run
+
+        apigw = _client(args, "apigateway")
+        return run(args, apigw, _api_id(apigw, args.api))
     if args.command == "apis":
         apigw = _client(args, "apigateway")
         listed = []

@@ -125,6 +125,7 @@ def _new_stage(ctx: ControlContext,
             "methodSettings": {},
             "variables": params.get("variables") or None,
             "tracingEnabled": bool(params.get("tracingEnabled", False)),
+            "documentationVersion": params.get("documentationVersion"),
             "tags": params.get("tags") or None,
             "createdDate": stamp,
             "lastUpdatedDate": stamp,
@@ -368,6 +369,7 @@ def _bool(value: Any) -> bool:
 
 _STAGE_PATCHABLE: dict[str, patch.PathHandler] = {
     "description": patch.scalar("description"),
+    "documentationVersion": patch.scalar("documentationVersion"),
     "deploymentId": patch.scalar("deploymentId", nullable=False),
     "variables": patch.string_map("variables"),
     "tracingEnabled": patch.scalar("tracingEnabled", convert=_bool, nullable=False),

@@ -15,11 +15,24 @@ import orjson
 from apigate.aws import openapi
 from apigate.aws.errors import AwsError, bad_request, not_found
 from apigate.aws.wire import OperationHandler
-from apigate.control import authorizers, gateway_responses, models, resources, rest_apis, validators
+from apigate.control import (
+    authorizers,
+    documentation,
+    gateway_responses,
+    models,
+    resources,
+    rest_apis,
+    validators,
+)
 from apigate.control.common import Doc, drop_none, rest_api
 from apigate.control.context import ControlContext
 
 _CONTENT_TYPES = ("application/json", "application/yaml")
+
+
+def _documented(params: dict[str, Any]) -> bool:
+    """An import creates the definition's documentation parts unless told ``ignore=documentation``."""
+    return (params.get("parameters") or {}).get("ignore") != "documentation"
 
 
 def _definition_of(ctx: ControlContext, params: dict[str, Any]) -> openapi.Definition:
@@ -40,7 +53,18 @@ def _definition_of(ctx: ControlContext, params: dict[str, Any]) -> openapi.Defin
     return definition
 
 
-async def _build(ctx: ControlContext, api_id: str, definition: openapi.Definition, *, overwrite: bool) -> None:
+async def _build(
+    ctx: ControlContext,
+    api_id: str,
+    definition: openapi.Definition,
+    *,
+    overwrite: bool,
+    with_documentation: bool = True,
+) -> None:
+    declared = definition.extensions.pop(documentation.EXTENSION, None)
+    parts = documentation.parts_in({documentation.EXTENSION: declared})
+    if with_documentation and (parts or overwrite):
+        documentation.import_parts(ctx.store, api_id, parts, overwrite=overwrite)
     everything = ctx.store.list("resource", api_id)
     root = next(doc for doc in everything if doc.get("parentId") is None)
     if overwrite:
@@ -48,21 +72,25 @@ async def _build(ctx: ControlContext, api_id: str, definition: openapi.Definitio
             if doc.get("parentId") == root["id"]:
                 await resources.delete_resource(ctx, {"restApiId": api_id, "resourceId": doc["id"]})
         for verb in list(root.get("resourceMethods") or {}):
-            await resources.delete_method(ctx, {"restApiId": api_id, "resourceId": root["id"], "httpMethod": verb})
+            await resources.delete_method(
+                ctx, {"restApiId": api_id, "resourceId": root["id"], "httpMethod": verb}
+            )
         everything = ctx.store.list("resource", api_id)
         for doc in ctx.store.list("validator", api_id):
-            await validators.delete_request_validator(ctx, {"restApiId": api_id, "requestValidatorId": doc["id"]})
+            await validators.delete_request_validator(
+                ctx, {"restApiId": api_id, "requestValidatorId": doc["id"]}
+            )
         for doc in models.list_models(ctx.store, api_id):
             if doc["name"] not in models.DEFAULT_MODELS:
                 await models.delete_model(ctx, {"restApiId": api_id, "modelName": doc["name"]})
         for doc in ctx.store.list(gateway_responses.KIND, api_id):
-            await gateway_responses.delete_gateway_response(ctx,
-                {"restApiId": api_id, "responseType": doc["responseType"]}
+            await gateway_responses.delete_gateway_response(
+                ctx, {"restApiId": api_id, "responseType": doc["responseType"]}
             )
     for response_type, fields in definition.gateway_responses.items():
         try:
-            await gateway_responses.put_gateway_response(ctx,
-                {"restApiId": api_id, "responseType": response_type, **fields}
+            await gateway_responses.put_gateway_response(
+                ctx, {"restApiId": api_id, "responseType": response_type, **fields}
             )
         except AwsError as exc:
             raise AwsError(
@@ -72,16 +100,18 @@ async def _build(ctx: ControlContext, api_id: str, definition: openapi.Definitio
         text = orjson.dumps(openapi.model_schema(schema, api_id)).decode()
         try:
             if ctx.store.get("model", f"{api_id}/{name}") is None:
-                await models.create_model(ctx,
-                    {"restApiId": api_id, "name": name, "contentType": "application/json", "schema": text}
+                await models.create_model(
+                    ctx,
+                    {"restApiId": api_id, "name": name, "contentType": "application/json", "schema": text},
                 )
             else:
-                await models.update_model(ctx,
+                await models.update_model(
+                    ctx,
                     {
                         "restApiId": api_id,
                         "modelName": name,
                         "patchOperations": [{"op": "replace", "path": "/schema", "value": text}],
-                    }
+                    },
                 )
         except AwsError as exc:
             raise AwsError(
@@ -90,7 +120,8 @@ async def _build(ctx: ControlContext, api_id: str, definition: openapi.Definitio
     validator_ids = {doc.get("name"): doc["id"] for doc in ctx.store.list("validator", api_id)}
     for name, flags in definition.validators.items():
         if name in validator_ids:
-            await validators.update_request_validator(ctx,
+            await validators.update_request_validator(
+                ctx,
                 {
                     "restApiId": api_id,
                     "requestValidatorId": validator_ids[name],
@@ -98,13 +129,15 @@ async def _build(ctx: ControlContext, api_id: str, definition: openapi.Definitio
                         {"op": "replace", "path": f"/{key}", "value": str(value).lower()}
                         for key, value in flags.items()
                     ],
-                }
+                },
             )
         else:
-            created = await validators.create_request_validator(ctx, {"restApiId": api_id, "name": name, **flags})
+            created = await validators.create_request_validator(
+                ctx, {"restApiId": api_id, "name": name, **flags}
+            )
             validator_ids[name] = created["id"]
-    authorizer_ids, imported_authorizers = await _build_authorizers(ctx,
-        api_id, definition, overwrite=overwrite
+    authorizer_ids, imported_authorizers = await _build_authorizers(
+        ctx, api_id, definition, overwrite=overwrite
     )
     by_path: dict[str, str] = {doc["path"]: doc["id"] for doc in everything}
 
@@ -113,8 +146,8 @@ async def _build(ctx: ControlContext, api_id: str, definition: openapi.Definitio
             return by_path[path]
         parent, _, part = path.rpartition("/")
         parent_id = await ensure(parent or "/")
-        created = await resources.create_resource(ctx,
-            {"restApiId": api_id, "parentId": parent_id, "pathPart": part}
+        created = await resources.create_resource(
+            ctx, {"restApiId": api_id, "parentId": parent_id, "pathPart": part}
         )
         new_id = str(created["id"])
         by_path[path] = new_id
@@ -132,13 +165,14 @@ async def _build(ctx: ControlContext, api_id: str, definition: openapi.Definitio
                 await resources.delete_method(ctx, ids)
             validator = validator_ids.get(method.validator) if method.validator else None
             authorizer_id = authorizer_ids.get(method.authorizer) if method.authorizer else None
-            await resources.put_method(ctx,
+            await resources.put_method(
+                ctx,
                 {
                     **ids,
                     **drop_none(
                         {**method.method, "requestValidatorId": validator, "authorizerId": authorizer_id}
                     ),
-                }
+                },
             )
             codes = set()
             for response in method.method_responses:
@@ -148,7 +182,9 @@ async def _build(ctx: ControlContext, api_id: str, definition: openapi.Definitio
                 await resources.put_integration(ctx, {**ids, **drop_none(method.integration)})
                 for response in method.integration_responses:
                     if response["statusCode"] not in codes:  # AWS creates the method response it needs
-                        await resources.put_method_response(ctx, {**ids, "statusCode": response["statusCode"]})
+                        await resources.put_method_response(
+                            ctx, {**ids, "statusCode": response["statusCode"]}
+                        )
                         codes.add(response["statusCode"])
                     await resources.put_integration_response(ctx, {**ids, **drop_none(response)})
         except AwsError as exc:
@@ -167,8 +203,8 @@ async def _build(ctx: ControlContext, api_id: str, definition: openapi.Definitio
     ctx.store.put("openapi", api_id, kept, parent=api_id)
 
 
-async def _build_authorizers(ctx: ControlContext,
-    api_id: str, definition: openapi.Definition, *, overwrite: bool
+async def _build_authorizers(
+    ctx: ControlContext, api_id: str, definition: openapi.Definition, *, overwrite: bool
 ) -> tuple[dict[str, str], list[str]]:
     """The definition's authorizers, created or updated in place by name: their ids by scheme name, and
     the names imports have declared so far. An overwrite removes those an earlier import declared and
@@ -188,8 +224,8 @@ async def _build_authorizers(ctx: ControlContext,
                 doc = existing[name]
                 operations = authorizers.patch_operations(doc, fields)
                 if operations:
-                    doc = await authorizers.update_authorizer(ctx,
-                        {"restApiId": api_id, "authorizerId": doc["id"], "patchOperations": operations}
+                    doc = await authorizers.update_authorizer(
+                        ctx, {"restApiId": api_id, "authorizerId": doc["id"], "patchOperations": operations}
                     )
             else:
                 doc = await authorizers.create_authorizer(ctx, {"restApiId": api_id, **fields})
@@ -205,7 +241,7 @@ async def import_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     definition = _definition_of(ctx, params)
     with ctx.store.transaction():
         api = await rest_apis.create_rest_api(ctx, drop_none(definition.api))
-        await _build(ctx, api["id"], definition, overwrite=True)
+        await _build(ctx, api["id"], definition, overwrite=True, with_documentation=_documented(params))
     return {**rest_api(ctx, api["id"]), "warnings": definition.warnings or None}
 
 
@@ -220,16 +256,16 @@ async def put_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
         doc = rest_api(ctx, api_id)
         fields = dict(definition.api)
         if "endpointConfigurationTypes" not in (params.get("parameters") or {}):
-            fields.pop(
-                "endpointConfiguration", None
-            )  # the endpoint type is not the definition's to change
+            fields.pop("endpointConfiguration", None)  # the endpoint type is not the definition's to change
         for key, value in fields.items():
             if value is not None:
                 doc[key] = value
             elif mode == "overwrite" and key in ("description", "version"):
                 doc.pop(key, None)
         ctx.store.put("restapi", api_id, doc)
-        await _build(ctx, api_id, definition, overwrite=mode == "overwrite")
+        await _build(
+            ctx, api_id, definition, overwrite=mode == "overwrite", with_documentation=_documented(params)
+        )
     return {**rest_api(ctx, api_id), "warnings": definition.warnings or None}
 
 
@@ -249,7 +285,7 @@ async def get_export(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     content_type = accept if accept in _CONTENT_TYPES else "application/json"
     options = params.get("parameters") or {}
     extensions = {e.strip() for e in str(options.get("extensions") or "").split(",") if e.strip()}
-    unknown = extensions - {"integrations", "apigateway", "authorizers", "postman"}
+    unknown = extensions - {"integrations", "apigateway", "authorizers", "postman", "documentation"}
     if unknown:
         raise bad_request(f"Invalid extensions parameter: {', '.join(sorted(unknown))}")
     document = openapi.export(
@@ -268,6 +304,9 @@ async def get_export(ctx: ControlContext, params: dict[str, Any]) -> Doc:
         gateway_responses=snapshot.get("gatewayResponses"),
         authorizers=snapshot.get("authorizers"),
     )
+    if "documentation" in extensions:
+        version, parts = documentation.stage_parts(ctx.store, api_id, stage)
+        documentation.document(document, parts, version)
     suffix = "yaml" if content_type == "application/yaml" else "json"
     return {
         "contentType": content_type,

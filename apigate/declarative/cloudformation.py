@@ -26,7 +26,7 @@ from apigate.control import authorizers, deployments, gateway_responses, openapi
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
-from apigate.declarative import sam, websocket
+from apigate.declarative import documentation, sam, websocket
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
 from apigate.declarative.template import Doc, TemplateError, load
 
@@ -43,9 +43,11 @@ SUPPORTED = (
     "AWS::ApiGateway::Authorizer",
     "AWS::ApiGateway::GatewayResponse",
     *websocket.RESOURCE_TYPES,
+    *documentation.RESOURCE_TYPES,
 )
 _LAST = {
     "AWS::ApiGateway::Deployment": 1,
+    documentation.VERSION: 1,  # a snapshot of every part
     "AWS::ApiGateway::Stage": 2,  # after every method exists
     "AWS::ApiGatewayV2::Deployment": 1,  # after every route and integration exists
     "AWS::ApiGatewayV2::Stage": 2,
@@ -431,6 +433,8 @@ class _Run:
             await self._http_stage(logical_id, props)
         elif kind in websocket.RESOURCE_TYPES:
             await websocket.create(self, logical_id, kind, props)
+        elif kind in documentation.RESOURCE_TYPES:
+            await documentation.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)
@@ -676,6 +680,7 @@ class _Run:
                 "description": props.get("Description"),
                 "tracingEnabled": props.get("TracingEnabled"),
                 "cacheClusterEnabled": props.get("CacheClusterEnabled"),
+                "documentationVersion": props.get("DocumentationVersion"),
             }
             await self.d.deps["CreateStage"]({k: v for k, v in params.items() if v is not None})
             operations: list[Doc] = []
@@ -693,6 +698,10 @@ class _Run:
             operations.append(
                 {"op": "replace", "path": "/description", "value": props.get("Description") or ""}
             )
+            if props.get("DocumentationVersion"):
+                operations.append(
+                    {"op": "replace", "path": "/documentationVersion", "value": props["DocumentationVersion"]}
+                )
         for setting in props.get("MethodSettings") or []:
             resource_path = str(setting.get("ResourcePath") or "/*")
             key = "*" if resource_path == "/*" else resource_path.replace("/", "~1")
@@ -739,6 +748,11 @@ class _Run:
                     await self.d.responses["DeleteGatewayResponse"](
                         {"restApiId": api_id, "responseType": response_type}
                     )
+            elif kind in documentation.RESOURCE_TYPES:
+                stack_apis = {p for t, p in current if t == "AWS::ApiGateway::RestApi"} | {
+                    str(e.get("PhysicalId")) for e in entries if e.get("Type") == "AWS::ApiGateway::RestApi"
+                }
+                await documentation.remove(self, str(kind), str(physical), stack_apis)
             elif kind == "AWS::ApiGatewayV2::Api" and self.ctx.store.get("v2api", physical) is not None:
                 await self._v2("DeleteApi")({"ApiId": physical})
 
