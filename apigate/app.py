@@ -18,6 +18,7 @@ from apigate.aws import service_openapi, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.query import QueryApi, form_params
 from apigate.config import Settings
+from apigate.console import ConsoleAssets
 from apigate.control import (
     api_keys,
     authorizers,
@@ -165,6 +166,9 @@ class Gateway:
         self.guard = ManagementGuard(self.iam, settings.admin_key, settings.region)
         self.origins = RequestOrigins(settings.host)  # management calls a web page may have sent are refused
         self.code_links = CodeLinks(settings.data_dir)  # GetFunction's Code.Location, checked here
+        self.console = ConsoleAssets(
+            region=settings.region, account_id=settings.account_id, signed=settings.admin_key is not None
+        )
         # @connections: signed and allowed by the signer's policies under --admin-key, open otherwise.
         self.websockets.management.secure(
             self.iam, signed_only=settings.admin_key is not None, region=settings.region
@@ -298,7 +302,9 @@ class Gateway:
             return wire.error_response(refusal)
         if path.startswith("/_apigate/code/") and path.endswith(".zip"):
             return self._code(request, unquote(path[len("/_apigate/code/") : -len(".zip")]))
-        if path == "/_apigate/metrics" or path.startswith("/_apigate/openapi/"):
+        if path.startswith("/_apigate/console"):  # static files, the same for all: the calls they make are signed
+            return self.console.answer(request, path)
+        if path in ("/_apigate/metrics", "/_apigate/requests") or path.startswith("/_apigate/openapi/"):
             try:
                 self.guard.caller(request, None)  # under --admin-key: signed by the admin key
             except AwsError as exc:
@@ -309,6 +315,10 @@ class Gateway:
                 [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                 self.state.metrics.render(),
             )
+        if path == "/_apigate/requests":  # the console's live view: the last data plane requests
+            after = dict(wire.parse_query(request.query_string)).get("after", "0")
+            lines = self.state.metrics.lines.since(int(after) if after.isascii() and after.isdigit() else 0)
+            return Response(200, [*_JSON, ("Cache-Control", "no-store")], lines)
         if path.startswith("/_apigate/openapi/") and path.endswith(".json"):
             document = self._management_openapi(path[len("/_apigate/openapi/") : -len(".json")])
             if document is not None:
