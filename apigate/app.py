@@ -302,7 +302,8 @@ class Gateway:
             return wire.error_response(refusal)
         if path.startswith("/_apigate/code/") and path.endswith(".zip"):
             return self._code(request, unquote(path[len("/_apigate/code/") : -len(".zip")]))
-        if path.startswith("/_apigate/console"):  # static files, the same for all: the calls they make are signed
+        # The console: static files, alike for everyone (the management calls they make are signed).
+        if path.startswith("/_apigate/console"):
             return self.console.answer(request, path)
         if path in ("/_apigate/metrics", "/_apigate/requests") or path.startswith("/_apigate/openapi/"):
             try:

@@ -47,6 +47,14 @@ window.__t = {
     }
     return null;
   },
+  // performance.now() when ready() first holds, checked on every change to the page (for load timings).
+  when(ready) {
+    return new Promise((resolve) => {
+      const check = () => { try { if (ready()) { observer.disconnect(); resolve(performance.now()); return true; } } catch (e) {} return false; };
+      const observer = new MutationObserver(check);
+      if (!check()) observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+    });
+  },
   fill(el, value) {
     const proto = el.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype :
       el.tagName === 'SELECT' ? HTMLSelectElement.prototype : HTMLInputElement.prototype;
@@ -70,7 +78,9 @@ class Page:
         return await self.browser.call(method, self.session, **params)
 
     async def evaluate(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        result = await self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in result:
             raise AssertionError(f"{expression}: {result['exceptionDetails']}")
         return result.get("result", {}).get("value")
@@ -79,11 +89,15 @@ class Page:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            value = await self.evaluate(f"(() => {{ try {{ return {expression}; }} catch (e) {{ return null; }} }})()")
+            value = await self.evaluate(
+                f"(() => {{ try {{ return {expression}; }} catch (e) {{ return null; }} }})()"
+            )
             if value:
                 return value
             await asyncio.sleep(0.05)
-        errors = await self.evaluate("Array.from(document.querySelectorAll('.error')).map(e => e.textContent)")
+        errors = await self.evaluate(
+            "Array.from(document.querySelectorAll('.error')).map(e => e.textContent)"
+        )
         shown = (await self.text("main"))[:1500]
         raise AssertionError(f"never true in the page: {expression}; errors shown: {errors}; page: {shown}")
 
@@ -92,11 +106,15 @@ class Page:
         await self.until("document.readyState === 'complete' && !!window.__t")
 
     async def fill(self, label: str, value: str) -> None:
-        found = await self.until(f"__t.byLabel({json.dumps(label)}) && __t.fill(__t.byLabel({json.dumps(label)}), {json.dumps(value)})")
+        found = await self.until(
+            f"__t.byLabel({json.dumps(label)}) && __t.fill(__t.byLabel({json.dumps(label)}), {json.dumps(value)})"
+        )
         assert found
 
     async def press(self, text: str, selector: str = "button, a") -> None:
-        await self.until(f"__t.byText({json.dumps(text)}, {json.dumps(selector)}) && !__t.byText({json.dumps(text)}, {json.dumps(selector)}).disabled")
+        await self.until(
+            f"__t.byText({json.dumps(text)}, {json.dumps(selector)}) && !__t.byText({json.dumps(text)}, {json.dumps(selector)}).disabled"
+        )
         await self.evaluate(f"__t.byText({json.dumps(text)}, {json.dumps(selector)}).click(), true")
 
     async def click(self, selector: str) -> None:
@@ -105,7 +123,9 @@ class Page:
 
     async def check(self, label: str) -> None:
         await self.until(f"!!__t.byLabel({json.dumps(label)})")
-        await self.evaluate(f"(() => {{ const el = __t.byLabel({json.dumps(label)}); if (!el.checked) el.click(); return true; }})()")
+        await self.evaluate(
+            f"(() => {{ const el = __t.byLabel({json.dumps(label)}); if (!el.checked) el.click(); return true; }})()"
+        )
 
     async def text(self, selector: str = "main") -> str:
         return str(await self.evaluate(f"document.querySelector({json.dumps(selector)})?.innerText || ''"))
@@ -158,7 +178,13 @@ class Browser:
         page = Page(self, session)
         await page.call("Page.enable")
         await page.call("Runtime.enable")
-        await page.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        await page.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         await page.call("Page.addScriptToEvaluateOnNewDocument", source=_HELPERS)
         return page
 

@@ -18,7 +18,9 @@ import requests
 from console_helpers import CHROMIUM, Page, chromium
 from helpers import GatewayProcess, RestApi
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,9 @@ def test_console_assets_are_served_only_to_this_gateways_own_pages(gateway: Gate
     assert "frame-ancestors 'none'" in index.headers["Content-Security-Policy"]
     script = requests.get(_console(gateway) + "app.js", timeout=5)
     assert script.headers["Content-Type"].startswith("text/javascript")
-    again = requests.get(_console(gateway) + "app.js", headers={"If-None-Match": script.headers["ETag"]}, timeout=5)
+    again = requests.get(
+        _console(gateway) + "app.js", headers={"If-None-Match": script.headers["ETag"]}, timeout=5
+    )
     assert again.status_code == 304
     assert requests.get(_console(gateway) + "nothing.js", timeout=5).status_code == 404
     moved = requests.get(f"{gateway.url}/_apigate/console", allow_redirects=False, timeout=5)
@@ -54,6 +58,25 @@ def test_console_assets_are_served_only_to_this_gateways_own_pages(gateway: Gate
     assert rebound.status_code == 403
     config = requests.get(_console(gateway) + "config.json", timeout=5).json()
     assert config == {"region": "us-east-1", "accountId": config["accountId"], "signed": False}
+
+
+def test_recent_request_lines_for_the_live_view(gateway: GatewayProcess) -> None:
+    api = RestApi(gateway.client("apigateway"), "lines")
+    api.mock("/seen", "GET", "{}")
+    api.deploy("live")
+    start = requests.get(f"{gateway.url}/_apigate/requests", timeout=5).json()["seq"]
+    assert requests.get(gateway.invoke_url(api.id, "live", "/seen"), timeout=5).status_code == 200
+    assert requests.get(gateway.invoke_url(api.id, "live", "/missing"), timeout=5).status_code == 403
+    answer = requests.get(f"{gateway.url}/_apigate/requests?after={start}", timeout=5)
+    assert answer.headers["Cache-Control"] == "no-store"
+    lines = answer.json()["lines"]
+    assert [(line["method"], line["path"], line["status"], line["error"]) for line in lines] == [
+        ("GET", "/live/seen", 200, ""),
+        ("GET", "/live/missing", 403, "MISSING_AUTHENTICATION_TOKEN"),
+    ]
+    assert all(line["apiId"] == api.id and line["stage"] == "live" and line["latencyMs"] >= 0 for line in lines)
+    assert answer.json()["seq"] == lines[-1]["seq"] == start + 2
+    assert requests.get(f"{gateway.url}/_apigate/requests?after={start + 2}", timeout=5).json()["lines"] == []
 
 
 def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) -> None:
@@ -73,7 +96,9 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
             await page.screenshot(shots / "console-function.png")
             await page.press("Test", "[role=tab]")
             await page.press("Invoke")
-            await page.until("document.querySelector('ol.runs pre.log')?.textContent.includes('saying hello to console')")
+            await page.until(
+                "document.querySelector('ol.runs pre.log')?.textContent.includes('saying hello to console')"
+            )
             await page.press("Functions", "nav a")
             await page.until("!!document.querySelector('#functions-table')")
             await page.screenshot(shots / "console-functions.png")
@@ -82,17 +107,23 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
             await _heading(page, "APIs")
             await page.fill("API name", "tutorial")
             await page.press("Create API")
-            await page.until("location.hash.startsWith('#/apis/') && !!document.querySelector('#resources-heading')")
+            await page.until(
+                "location.hash.startsWith('#/apis/') && !!document.querySelector('#resources-heading')"
+            )
             api_id = str(await page.evaluate("location.hash.split('/')[2]"))
             for part in ("hello", "{name}"):
                 await page.press("Create resource")
                 await page.fill("Resource path part", part)
                 await page.press("Create")
-                await page.until(f"document.querySelector('#resource-heading')?.textContent.endsWith('{part}')")
+                await page.until(
+                    f"document.querySelector('#resource-heading')?.textContent.endsWith('{part}')"
+                )
             await page.fill("Create method", "GET")
             await page.press("Create method", "button")
             await page.until("!!document.querySelector('#method-heading')")
-            await page.until("!!__t.byLabel('Lambda function') && __t.byLabel('Lambda function').value === 'hello-console'")
+            await page.until(
+                "!!__t.byLabel('Lambda function') && __t.byLabel('Lambda function').value === 'hello-console'"
+            )
             await page.press("Save integration")
             await page.until("document.querySelector('.diagram')?.innerText.includes('Lambda hello-console')")
             await page.screenshot(shots / "console-editor.png")
@@ -100,7 +131,9 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
             await page.press("Test", "a.button")
             await page.fill("{name}", "tutorial")
             await page.press("Test", "button[type=submit]")
-            await page.until("document.querySelector('#test-log')?.textContent.includes('Method completed with status: 200')")
+            await page.until(
+                "document.querySelector('#test-log')?.textContent.includes('Method completed with status: 200')"
+            )
             assert await page.text("#test-status") == "200"
             assert "Hello, tutorial!" in await page.text("#test-result")
             await page.screenshot(shots / "console-test.png")
@@ -119,7 +152,9 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
     asyncio.run(walk())
     apigw = gateway.client("apigateway")
     api = next(a for a in apigw.get_rest_apis()["items"] if a["name"] == "tutorial")
-    resource = next(r for r in apigw.get_resources(restApiId=api["id"])["items"] if r["path"] == "/hello/{name}")
+    resource = next(
+        r for r in apigw.get_resources(restApiId=api["id"])["items"] if r["path"] == "/hello/{name}"
+    )
     integration = apigw.get_integration(restApiId=api["id"], resourceId=resource["id"], httpMethod="GET")
     assert integration["type"] == "AWS_PROXY" and "function:hello-console/" in integration["uri"]
     answer = requests.get(gateway.invoke_url(api["id"], "dev", "/hello/python"), timeout=10)
@@ -153,20 +188,26 @@ def test_keys_usage_plan_and_throttling_show_a_429_live(gateway: GatewayProcess,
             await page.until("!!document.querySelector('form[aria-label=\"Method request\"]')")
             await page.check("API key required")
             await page.press("Save method request")
-            await page.until("document.querySelector('.diagram')?.innerText.includes('API key required: yes')")
+            await page.until(
+                "document.querySelector('.diagram')?.innerText.includes('API key required: yes')"
+            )
             await page.click(".diagram a[href$='/integration']")
             await page.fill("Request mapping template for application/json", TEMPLATE)
             await page.until("document.querySelectorAll('.vtl pre .t-directive').length === 4")
             await page.screenshot(shots / "console-integration.png")
             await page.press("Save integration")
-            await page.until("document.querySelector('[role=status]')?.textContent.includes('Integration saved')")
+            await page.until(
+                "document.querySelector('[role=status]')?.textContent.includes('Integration saved')"
+            )
 
             await page.press("Stages", ".tabs a")
             await page.until("!!document.querySelector('#invoke-url')")
             await page.fill("Rate (requests per second)", "1")
             await page.fill("Burst", "1")
             await page.press("Save throttling")
-            await page.until("document.querySelector('[role=status]')?.textContent.includes('Throttling saved')")
+            await page.until(
+                "document.querySelector('[role=status]')?.textContent.includes('Throttling saved')"
+            )
             await page.press("Deploy")  # the method's new API key requirement, deployed to prod
             await page.until("document.querySelectorAll('main table.list tbody tr').length === 2")
 
@@ -177,7 +218,7 @@ def test_keys_usage_plan_and_throttling_show_a_429_live(gateway: GatewayProcess,
             await page.press("Create API key")
             await page.until("document.querySelector('#keys-table')?.innerText.includes('walker')")
             await page.fill("Plan name", "starter")
-            await page.check(f"metered · prod")
+            await page.check("metered · prod")
             await page.fill("Quota (requests)", "1000")
             await page.press("Create usage plan")
             await page.until("document.querySelector('main')?.innerText.includes('Usage plan starter')")
@@ -187,7 +228,9 @@ def test_keys_usage_plan_and_throttling_show_a_429_live(gateway: GatewayProcess,
             # Traffic: without the key a 403; with it, the first passes and the burst of 1 sends back 429s.
             url = gateway.invoke_url(api.id, "prod", "/ping")
             assert requests.get(url, timeout=5).status_code == 403
-            statuses = [requests.get(url, headers={"x-api-key": key_value}, timeout=5).status_code for _ in range(6)]
+            statuses = [
+                requests.get(url, headers={"x-api-key": key_value}, timeout=5).status_code for _ in range(6)
+            ]
             assert statuses[0] == 200 and 429 in statuses, statuses
 
             await page.press("Watch", "nav a")

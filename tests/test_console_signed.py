@@ -14,7 +14,9 @@ import pytest
 from console_helpers import CHROMIUM, Page, chromium
 from helpers import GatewayProcess, create_function
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)"
+)
 
 ADMIN = ("AKIACONSOLEADMIN0001", "console-admin-secret")
 READ_ONLY = {
@@ -25,7 +27,9 @@ READ_ONLY = {
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    process = GatewayProcess(tmp_path_factory.mktemp("console-signed") / "data", ["--admin-key", ":".join(ADMIN)])
+    process = GatewayProcess(
+        tmp_path_factory.mktemp("console-signed") / "data", ["--admin-key", ":".join(ADMIN)]
+    )
     process.start()
     yield process
     process.stop()
@@ -33,7 +37,11 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
 
 def _client(gateway: GatewayProcess, service: str, key: str, secret: str) -> object:
     return boto3.client(
-        service, endpoint_url=gateway.url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret
+        service,
+        endpoint_url=gateway.url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
     )
 
 
@@ -47,7 +55,11 @@ async def _sign_in(page: Page, key: str, secret: str) -> None:
 def test_sign_in_and_signed_calls(guarded: GatewayProcess, tmp_path: Path) -> None:
     apigw = _client(guarded, "apigateway", *ADMIN)
     existing = apigw.create_rest_api(name="made-with-boto3")["id"]  # type: ignore[attr-defined]
-    create_function(_client(guarded, "lambda", *ADMIN), "def lambda_handler(event, context):\n    return 1\n", name="signed-fn")
+    create_function(
+        _client(guarded, "lambda", *ADMIN),
+        "def lambda_handler(event, context):\n    return 1\n",
+        name="signed-fn",
+    )
     iam = _client(guarded, "iam", *ADMIN)
     iam.create_user(UserName="reader")  # type: ignore[attr-defined]
     iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps(READ_ONLY))  # type: ignore[attr-defined]
@@ -71,17 +83,27 @@ def test_sign_in_and_signed_calls(guarded: GatewayProcess, tmp_path: Path) -> No
             await page.press("Create API")  # a signed POST with a JSON body
             await page.until("!!document.querySelector('#resources-heading')")
             await page.press("Functions", "nav a")
-            await page.until("document.querySelector('#functions-table')?.innerText.includes('signed-fn')")  # lambda scope
+            await page.until(
+                "document.querySelector('#functions-table')?.innerText.includes('signed-fn')"
+            )  # lambda scope
             await page.press("Watch", "nav a")
-            await page.until("document.querySelector('main')?.innerText.includes('No requests to a REST API stage yet')")
-            assert await page.evaluate("document.querySelectorAll('main .error').length") == 0  # /_apigate/ signed too
+            await page.until(
+                "document.querySelector('main')?.innerText.includes('No requests to a REST API stage yet')"
+            )
+            assert (
+                await page.evaluate("document.querySelectorAll('main .error').length") == 0
+            )  # /_apigate/ signed too
 
             await page.press("Sign out")
             await _sign_in(page, reader["AccessKeyId"], reader["SecretAccessKey"])
-            await page.until("document.querySelector('#apis-table')?.innerText.includes('made-in-the-console')")
+            await page.until(
+                "document.querySelector('#apis-table')?.innerText.includes('made-in-the-console')"
+            )
             await page.fill("API name", "not-allowed")
             await page.press("Create API")
-            await page.until("document.querySelector('.error')?.textContent.includes('not authorized to perform: apigateway:POST')")
+            await page.until(
+                "document.querySelector('.error')?.textContent.includes('not authorized to perform: apigateway:POST')"
+            )
 
     asyncio.run(walk())
     names = sorted(a["name"] for a in apigw.get_rest_apis()["items"])  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ export function Bars({ label, values, labels = [], width = 320, height = 120, un
   </svg><figcaption>${label}</figcaption></figure>`;
 }
 
-export function Lines({ label, series, width = 320, height = 100, unit = "" }) {
+export function Lines({ label, series, width = 460, height = 90, unit = "" }) {
   // series: [{name, values: [number|null], cls}]
   const all = series.flatMap((s) => s.values.filter((v) => v !== null));
   const max = Math.max(1e-9, ...all);
@@ -22,7 +22,7 @@ export function Lines({ label, series, width = 320, height = 100, unit = "" }) {
   const x = (i) => (i / (n - 1)) * width;
   const y = (v) => height - (v / max) * (height - 6) - 1;
   const last = series.map((s) => [s.name, [...s.values].reverse().find((v) => v !== null && v !== undefined) ?? null]);
-  return html`<figure class="chart"><svg width=${width} height=${height} role="img"
+  return html`<figure class="chart"><svg viewBox=${`0 0 ${width} ${height}`} width="100%" role="img"
       aria-label=${`${label}, latest: ${last.map(([name, v]) => `${name} ${v === null || v === undefined ? "none" : nice(v) + unit}`).join(", ")}`}>
     <line x1="0" y1=${height - 1} x2=${width} y2=${height - 1} class="axis"/>
     <text x="2" y="10" class="tick">${nice(max)}${unit}</text>

@@ -6,17 +6,18 @@ import { Bars } from "./charts.js";
 const day = (d) => d.toISOString().slice(0, 10);
 
 async function loadKeys() {
-  const [keys, plans, apis] = await Promise.all([
-    listAll("/apikeys", "item", { includeValues: true }),
-    listAll("/usageplans"),
-    listAll("/restapis"),
-  ]);
-  const stages = (await Promise.all(apis.map(async (a) => {
+  const [keys, plans] = await Promise.all([listAll("/apikeys", "item", { includeValues: true }), listAll("/usageplans")]);
+  const planKeys = Object.fromEntries(await Promise.all(plans.map(async (plan) => [plan.id, await listAll(p`/usageplans/${plan.id}/keys`)])));
+  return { keys, plans, planKeys };
+}
+
+// Every REST API's stages, for the plan form: one call per API, so loaded after the page shows.
+async function loadStages() {
+  const apis = await listAll("/restapis");
+  return (await Promise.all(apis.map(async (a) => {
     const list = (await call("GET", p`/restapis/${a.id}/stages`)).item || [];
     return list.map((s) => ({ apiId: a.id, apiName: a.name, stage: s.stageName }));
-  }))).flat();
-  const planKeys = Object.fromEntries(await Promise.all(plans.map(async (plan) => [plan.id, await listAll(p`/usageplans/${plan.id}/keys`)])));
-  return { keys, plans, stages, planKeys };
+  }))).flat().sort((x, y) => `${x.apiName} ${x.stage}`.localeCompare(`${y.apiName} ${y.stage}`));
 }
 
 function Usage({ plan, keys }) {
@@ -34,8 +35,9 @@ function Usage({ plan, keys }) {
   })}</div>`;
 }
 
-function PlanForm({ stages, done }) {
+function PlanForm({ done }) {
   const action = useAction();
+  const [stages, stagesError] = useLoad(loadStages, []);
   const submit = (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
@@ -48,7 +50,8 @@ function PlanForm({ stages, done }) {
     <h2 id="plan-heading">Create usage plan</h2>
     <${Field} label="Plan name">${(id) => html`<input id=${id} name="name" required/>`}<//>
     <fieldset class="choice"><legend>API stages</legend>
-      ${stages.length ? stages.map((s) => html`<label><input type="checkbox" name="stage" value=${`${s.apiId}|${s.stage}`}/> ${s.apiName} · ${s.stage}</label>`) : html`<span class="muted">Deploy an API first.</span>`}
+      <${ErrorNote} error=${stagesError}/>
+      ${stages === undefined ? html`<${Loading} what="stages"/>` : stages.length ? stages.map((s) => html`<label><input type="checkbox" name="stage" value=${`${s.apiId}|${s.stage}`}/> ${s.apiName} · ${s.stage}</label>`) : html`<span class="muted">Deploy an API first.</span>`}
     </fieldset>
     <div class="grid2">
       <${Field} label="Rate (requests per second)">${(id) => html`<input id=${id} name="rate" type="number" min="0" step="any"/>`}<//>
@@ -66,7 +69,7 @@ export function KeysPage() {
   const action = useAction();
   if (error) return html`<h1 tabindex="-1">Keys & usage</h1><${ErrorNote} error=${error}/>`;
   if (!data) return html`<h1 tabindex="-1">Keys & usage</h1><${Loading} what="keys and usage plans"/>`;
-  const { keys, plans, stages, planKeys } = data;
+  const { keys, plans, planKeys } = data;
   const createKey = (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
@@ -111,6 +114,6 @@ export function KeysPage() {
           <${Usage} plan=${plan} keys=${keys}/>
         </section>`)}
       </div>
-      <aside class="side"><${PlanForm} stages=${stages} done=${reload}/></aside>
+      <aside class="side"><${PlanForm} done=${reload}/></aside>
     </div>`;
 }

@@ -47,7 +47,13 @@ class Metrics:
         counters[_LAT_SUM] += latency
         request = inv.request
         self.lines.add(
-            api.api_id, api.stage, request.method, inv.stage_path, status, round(latency, 2), inv.error_type or ""
+            api.api_id,
+            api.stage,
+            request.method,
+            inv.stage_path,
+            status,
+            round(latency, 2),
+            inv.error_type or "",
         )
         if inv.integration_ms is not None:
             counters[_INT_SUM] += inv.integration_ms
