@@ -130,6 +130,16 @@ class Page:
     async def text(self, selector: str = "main") -> str:
         return str(await self.evaluate(f"document.querySelector({json.dumps(selector)})?.innerText || ''"))
 
+    async def unlabelled(self) -> list[str]:
+        """The form controls on the page that have no accessible name (a label, aria-label or aria-labelledby)."""
+        found = await self.evaluate(
+            "[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]"
+            ".filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')"
+            " && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim()))"
+            ".map(el => el.outerHTML.slice(0, 120))"
+        )
+        return list(found)
+
     async def screenshot(self, path: Path) -> None:
         await self.evaluate("document.activeElement && document.activeElement.blur(), true")
         size = (await self.call("Page.getLayoutMetrics"))["cssContentSize"]

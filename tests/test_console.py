@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from console_helpers import CHROMIUM, Page, chromium
-from helpers import GatewayProcess, RestApi
+from helpers import GatewayProcess, RestApi, create_function
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)"
@@ -74,7 +74,9 @@ def test_recent_request_lines_for_the_live_view(gateway: GatewayProcess) -> None
         ("GET", "/live/seen", 200, ""),
         ("GET", "/live/missing", 403, "MISSING_AUTHENTICATION_TOKEN"),
     ]
-    assert all(line["apiId"] == api.id and line["stage"] == "live" and line["latencyMs"] >= 0 for line in lines)
+    assert all(
+        line["apiId"] == api.id and line["stage"] == "live" and line["latencyMs"] >= 0 for line in lines
+    )
     assert answer.json()["seq"] == lines[-1]["seq"] == start + 2
     assert requests.get(f"{gateway.url}/_apigate/requests?after={start + 2}", timeout=5).json()["lines"] == []
 
@@ -94,6 +96,7 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
             await _heading(page, "hello-console")
             await page.until("document.querySelector('#code-view')?.value.includes('lambda_handler')")
             await page.screenshot(shots / "console-function.png")
+            assert await page.unlabelled() == []
             await page.press("Test", "[role=tab]")
             await page.press("Invoke")
             await page.until(
@@ -102,6 +105,7 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
             await page.press("Functions", "nav a")
             await page.until("!!document.querySelector('#functions-table')")
             await page.screenshot(shots / "console-functions.png")
+            assert await page.unlabelled() == []
 
             await page.press("APIs", "nav a")
             await _heading(page, "APIs")
@@ -127,6 +131,7 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
             await page.press("Save integration")
             await page.until("document.querySelector('.diagram')?.innerText.includes('Lambda hello-console')")
             await page.screenshot(shots / "console-editor.png")
+            assert await page.unlabelled() == []
 
             await page.press("Test", "a.button")
             await page.fill("{name}", "tutorial")
@@ -137,6 +142,7 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
             assert await page.text("#test-status") == "200"
             assert "Hello, tutorial!" in await page.text("#test-result")
             await page.screenshot(shots / "console-test.png")
+            assert await page.unlabelled() == []
 
             await page.press("Stages", ".tabs a")
             await page.fill("New stage name", "dev")
@@ -144,6 +150,7 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
             invoke = str(await page.until("document.querySelector('#invoke-url')?.href"))
             assert invoke == f"{gateway.url}/_aws/execute-api/{api_id}/dev/"
             await page.screenshot(shots / "console-stages.png")
+            assert await page.unlabelled() == []
 
             tab = await browser.page()
             await tab.goto(invoke + "hello/browser")
@@ -195,6 +202,7 @@ def test_keys_usage_plan_and_throttling_show_a_429_live(gateway: GatewayProcess,
             await page.fill("Request mapping template for application/json", TEMPLATE)
             await page.until("document.querySelectorAll('.vtl pre .t-directive').length === 4")
             await page.screenshot(shots / "console-integration.png")
+            assert await page.unlabelled() == []
             await page.press("Save integration")
             await page.until(
                 "document.querySelector('[role=status]')?.textContent.includes('Integration saved')"
@@ -238,6 +246,7 @@ def test_keys_usage_plan_and_throttling_show_a_429_live(gateway: GatewayProcess,
             await page.until("document.querySelector('#live-table')?.innerText.includes('429')")
             await page.until("document.querySelector('.stage-cards')?.innerText.includes('metered · prod')")
             await page.screenshot(shots / "console-watch.png")
+            assert await page.unlabelled() == []
             await page.fill("Filter", "429")
             await page.until(
                 "[...document.querySelectorAll('#live-table tbody tr')].every(r => r.innerText.includes('429'))"
@@ -246,10 +255,12 @@ def test_keys_usage_plan_and_throttling_show_a_429_live(gateway: GatewayProcess,
             await page.press("Keys & usage", "nav a")
             await page.until("!!document.querySelector('figure.chart svg rect.bar')")
             await page.screenshot(shots / "console-keys.png")
+            assert await page.unlabelled() == []
 
             await page.press("APIs", "nav a")
             await page.until("document.querySelectorAll('#apis-table tbody tr').length >= 1")
             await page.screenshot(shots / "console-apis.png")
+            assert await page.unlabelled() == []
 
     asyncio.run(walk())
     method = apigw.get_method(restApiId=api.id, resourceId=rid, httpMethod="GET")
@@ -260,3 +271,124 @@ def test_keys_usage_plan_and_throttling_show_a_429_live(gateway: GatewayProcess,
     plan = next(p for p in apigw.get_usage_plans()["items"] if p["name"] == "starter")
     assert plan["apiStages"] == [{"apiId": api.id, "stage": "prod"}]
     assert [k["name"] for k in apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == ["walker"]
+
+
+AUTHORIZER = """
+def lambda_handler(event, context):
+    effect = "Allow" if event["authorizationToken"] == "letmein" else "Deny"
+    return {"principalId": "walker", "policyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
+"""
+ECHO = """
+import json
+def lambda_handler(event, context):
+    return {"statusCode": 200, "body": json.dumps({"route": event["routeKey"]})}
+"""
+OPENAPI = {
+    "openapi": "3.0.1",
+    "info": {"title": "imported-pets", "version": "1"},
+    "paths": {
+        "/pets": {
+            "get": {
+                "responses": {"200": {"description": "ok"}},
+                "x-amazon-apigateway-integration": {
+                    "type": "mock",
+                    "requestTemplates": {"application/json": '{"statusCode": 200}'},
+                    "responses": {
+                        "default": {"statusCode": "200", "responseTemplates": {"application/json": "[]"}}
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+def test_import_export_authorizer_test_and_an_http_api(gateway: GatewayProcess, tmp_path: Path) -> None:
+    """Import an OpenAPI file, deploy and export it, test a TOKEN authorizer, build an HTTP API route."""
+    lam = gateway.client("lambda")
+    create_function(lam, AUTHORIZER, name="console-authorizer")
+    create_function(lam, ECHO, name="console-echo")
+    upload = tmp_path / "pets.json"
+    upload.write_text(json.dumps(OPENAPI))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+
+    async def walk() -> str:
+        async with chromium() as browser:
+            await browser.call(
+                "Browser.setDownloadBehavior",
+                behavior="allow",
+                downloadPath=str(downloads),
+                eventsEnabled=True,
+            )
+            page = await browser.page()
+            await page.goto(_console(gateway) + "#/apis")
+            await _heading(page, "APIs")
+            document = await page.call("DOM.getDocument")
+            node = await page.call(
+                "DOM.querySelector", nodeId=document["root"]["nodeId"], selector="input[type=file]"
+            )
+            await page.call("DOM.setFileInputFiles", files=[str(upload)], nodeId=node["nodeId"])
+            await page.press("Import")
+            await page.until("document.querySelector('main h1')?.textContent === 'imported-pets'")
+            await page.until("!!__t.byLabel('/pets')")
+
+            await page.press("Stages", ".tabs a")
+            await page.fill("New stage name", "v1")
+            await page.press("Deploy")
+            await page.until("!!document.querySelector('#invoke-url')")
+            await page.press("OpenAPI 3")
+            # A download is a browser event: wait for the completed one.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 20
+            while not any(
+                e["method"] == "Browser.downloadProgress" and e["params"]["state"] == "completed"
+                for e in browser.events
+            ):
+                assert loop.time() < deadline, "the export never finished downloading"
+                await asyncio.sleep(0.05)
+
+            await page.press("Authorizers", ".tabs a")
+            await page.fill("Name", "token-check")
+            await page.fill("Lambda function (TOKEN, REQUEST)", "console-authorizer")
+            await page.press("Create authorizer")
+            await page.until("!!__t.byText('token-check', 'tbody th')")
+            await page.press("Test", "tbody button")
+            await page.fill("method.request.header.Authorization", "letmein")
+            await page.press("Test authorizer")
+            await page.until("document.querySelector('main')?.innerText.includes('principal walker')")
+            assert '"Effect": "Allow"' in await page.text("main") or '"Effect":"Allow"' in await page.text(
+                "main"
+            )
+            await page.screenshot(shots / "console-authorizers.png")
+            assert await page.unlabelled() == []
+
+            await page.press("APIs", "nav a")
+            await page.check("HTTP API")
+            await page.fill("API name", "quick-http")
+            await page.press("Create API")
+            await page.until(
+                "location.hash.startsWith('#/http/') && !!document.querySelector('#routes-heading')"
+            )
+            http_id = str(await page.evaluate("location.hash.split('/')[2]"))
+            await page.fill("Route key", "GET /hi")
+            await page.fill("Lambda function", "console-echo")
+            await page.press("Add route")
+            await page.until("document.querySelector('main table')?.innerText.includes('GET /hi')")
+            await page.press("Create stage")
+            await page.until("document.querySelector('main')?.innerText.includes('auto-deploy')")
+            await page.screenshot(shots / "console-http-api.png")
+            assert await page.unlabelled() == []
+            return http_id
+
+    shots = tmp_path
+    http_id = asyncio.run(walk())
+    exported = [json.loads(path.read_text()) for path in downloads.iterdir()]
+    assert len(exported) == 1 and exported[0]["openapi"].startswith("3.") and "/pets" in exported[0]["paths"]
+    imported = next(
+        a for a in gateway.client("apigateway").get_rest_apis()["items"] if a["name"] == "imported-pets"
+    )
+    assert requests.get(gateway.invoke_url(imported["id"], "v1", "/pets"), timeout=5).json() == []
+    answer = requests.get(f"{gateway.url}/_aws/execute-api/{http_id}/hi", timeout=10)
+    assert answer.json() == {"route": "GET /hi"}

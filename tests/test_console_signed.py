@@ -73,6 +73,7 @@ def test_sign_in_and_signed_calls(guarded: GatewayProcess, tmp_path: Path) -> No
             await _sign_in(page, ADMIN[0], "not-the-secret")
             await page.until("document.querySelector('.error')?.textContent.includes('signature')")
             await page.screenshot(tmp_path / "console-signin.png")
+            assert await page.unlabelled() == []
 
             await _sign_in(page, *ADMIN)
             await page.until(f"document.querySelector('#apis-table')?.innerText.includes('{existing}')")

@@ -14,14 +14,16 @@ export function Bars({ label, values, labels = [], width = 320, height = 120, un
   </svg><figcaption>${label}</figcaption></figure>`;
 }
 
-export function Lines({ label, series, width = 460, height = 90, unit = "" }) {
+// Each series' legend shows its latest value, or its peak with peak=true (rates: the last second is often 0).
+export function Lines({ label, series, width = 460, height = 90, unit = "", peak = false }) {
   // series: [{name, values: [number|null], cls}]
   const all = series.flatMap((s) => s.values.filter((v) => v !== null));
   const max = Math.max(1e-9, ...all);
   const n = Math.max(2, ...series.map((s) => s.values.length));
   const x = (i) => (i / (n - 1)) * width;
   const y = (v) => height - (v / max) * (height - 6) - 1;
-  const last = series.map((s) => [s.name, [...s.values].reverse().find((v) => v !== null && v !== undefined) ?? null]);
+  const last = series.map((s) => [peak ? `${s.name} peak` : s.name,
+    peak ? Math.max(0, ...s.values.filter((v) => v !== null)) : [...s.values].reverse().find((v) => v !== null && v !== undefined) ?? null]);
   return html`<figure class="chart"><svg viewBox=${`0 0 ${width} ${height}`} width="100%" role="img"
       aria-label=${`${label}, latest: ${last.map(([name, v]) => `${name} ${v === null || v === undefined ? "none" : nice(v) + unit}`).join(", ")}`}>
     <line x1="0" y1=${height - 1} x2=${width} y2=${height - 1} class="axis"/>

@@ -35,9 +35,10 @@ function ResourceTree({ apiId, resources, selected, method, reload }) {
   };
   return html`<nav class="tree card" aria-labelledby="resources-heading">
     <h2 id="resources-heading">Resources</h2>
-    <ul role="tree" aria-label="Resources">${tree(resources).map(([r, depth]) => html`
-      <li role="treeitem" aria-level=${depth + 1} aria-selected=${r.id === current?.id ? "true" : "false"} style=${`--depth:${depth}`}>
-        <a href=${`#/apis/${apiId}/resources/${r.id}`} class="path" aria-current=${r.id === current?.id && !method ? "page" : undefined}>${depth ? "/" + r.pathPart : "/"}</a>
+    <ul aria-label="Resources">${tree(resources).map(([r, depth]) => html`
+      <li style=${`--depth:${depth}`}>
+        <a href=${`#/apis/${apiId}/resources/${r.id}`} class="path" aria-current=${r.id === current?.id && !method ? "page" : undefined}
+          aria-label=${r.path}>${depth ? "/" + r.pathPart : "/"}</a>
         ${Object.keys(r.resourceMethods || {}).sort().map((m) => html`
           <a href=${`#/apis/${apiId}/resources/${r.id}/${m}`} class=${"verb " + m} aria-current=${r.id === current?.id && method === m ? "page" : undefined}
             aria-label=${`${m} ${r.path}`}>${m}</a>`)}
@@ -350,6 +351,8 @@ function MethodPanel({ apiId, resource, verb, part, reload, functions, authorize
   ${part === "test" ? html`<${TestPanel} ...${{ apiId, resource, verb }}/>` : ""}`;
 }
 
+const pretty = (text) => { try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text || ""; } };
+
 function Authorizers({ apiId, functions }) {
   const [list, error, reload] = useLoad(() => listAll(p`/restapis/${apiId}/authorizers`), [apiId]);
   const [testing, setTesting] = useState(null);
@@ -384,8 +387,10 @@ function Authorizers({ apiId, functions }) {
       <h3>Test ${testing.name}</h3>
       <${Field} label=${testing.identitySource || "Identity"}>${(id) => html`<input id=${id} name="value"/>`}<//>
       <button type="submit">Test authorizer</button>
-      ${result ? html`<div aria-live="polite"><p><strong>Status</strong> ${result.clientStatus} · ${result.latency} ms · principal ${result.principalId || "—"}</p>
-        <h4>Policy</h4><${Json} value=${result.policy || ""}/><h4>Log</h4><pre class="code log">${result.log}</pre></div>` : ""}
+      ${result ? html`<div aria-live="polite"><p><strong>Result</strong> ${result.clientStatus === 0
+          ? html`<span class="status s2">authorized</span>` : html`<span class="status s4">${result.clientStatus}</span> (what the client gets)`}
+        · ${result.latency} ms · principal ${result.principalId || "—"}</p>
+        <h4>Policy</h4><${Json} value=${pretty(result.policy)}/><h4>Log</h4><pre class="code log">${result.log}</pre></div>` : ""}
     </form>` : ""}
     <form class="stack" onSubmit=${create} aria-label="Create authorizer">
       <h3>Create authorizer</h3>

@@ -90,7 +90,7 @@ export function WatchPage() {
       <div class="stage-cards">${Object.entries(series).map(([key, s]) => html`<div class="card" key=${key}>
         <h3>${s.apiName} · ${s.stage} <code>${s.apiId}</code></h3>
         <p class="muted">${s.totals.Count} requests · ${s.totals["4XXError"]} 4XX · ${s.totals["5XXError"]} 5XX · ${s.totals.ThrottledCount} throttled</p>
-        <${Lines} label="Requests per second, last minute" series=${[{ name: "req/s", values: s.rate }, { name: "429/s", values: s.throttled, cls: "bad" }]}/>
+        <${Lines} label="Requests per second, last minute" peak=${true} series=${[{ name: "req/s", values: s.rate }, { name: "429/s", values: s.throttled, cls: "bad" }]}/>
         <${Lines} label="Latency" unit=" ms" series=${[{ name: "p50", values: s.p50 }, { name: "p95", values: s.p95, cls: "warn" }, { name: "p99", values: s.p99, cls: "bad" }]}/>
         <${Lines} label="Error rate" unit="%" series=${[{ name: "errors", values: s.errors, cls: "bad" }]}/>
       </div>`)}</div>
