@@ -117,6 +117,22 @@ class Page:
         )
         await self.evaluate(f"__t.byText({json.dumps(text)}, {json.dumps(selector)}).click(), true")
 
+    async def key(self, key: str, code: str, key_code: int) -> None:
+        """A real key press (keyDown and keyUp), as the keyboard sends it."""
+        for kind in ("rawKeyDown", "keyUp"):
+            await self.call(
+                "Input.dispatchKeyEvent", type=kind, key=key, code=code, windowsVirtualKeyCode=key_code
+            )
+        if key == "Enter":
+            await self.call("Input.dispatchKeyEvent", type="char", text="\r", key=key, code=code)
+
+    async def focused(self) -> str:
+        return str(
+            await self.evaluate(
+                "document.activeElement?.id || document.activeElement?.textContent.trim() || ''"
+            )
+        )
+
     async def click(self, selector: str) -> None:
         await self.until(f"!!document.querySelector({json.dumps(selector)})")
         await self.evaluate(f"document.querySelector({json.dumps(selector)}).click(), true")

@@ -91,6 +91,19 @@ def test_first_tutorial_in_the_console(gateway: GatewayProcess, tmp_path: Path) 
             page = await browser.page()
             await page.goto(_console(gateway) + "#/functions")
             await _heading(page, "Functions")
+            # The keyboard: the first Tab reaches "Skip to content", Enter moves to the page; following a link moves
+            # the focus to the new page's heading.
+            await page.key("Tab", "Tab", 9)
+            assert await page.focused() == "Skip to content"
+            await page.key("Enter", "Enter", 13)
+            assert await page.focused() == "main"
+            await page.evaluate("document.querySelector('nav a[href=\"#/keys\"]').focus(), true")
+            await page.key("Enter", "Enter", 13)
+            await page.until(
+                "document.activeElement?.textContent === 'Keys & usage' && document.activeElement.tagName === 'H1'"
+            )
+            await page.evaluate("history.back(), true")
+            await _heading(page, "Functions")
             await page.fill("Function name", "hello-console")
             await page.press("Create function")
             await _heading(page, "hello-console")

@@ -61,10 +61,14 @@ function App() {
     addEventListener("hashchange", changed);
     return () => removeEventListener("hashchange", changed);
   }, []);
-  // After a navigation, move focus to the new page's heading (what a screen reader user expects).
+  // After a navigation between pages, move focus to the new page's heading (where a screen reader user expects
+  // to be); a change within a page (a method's part, a stage) keeps the focus where the user is.
+  const shownPage = useRef("");
   useEffect(() => {
     const h1 = document.querySelector("main h1");
-    if (h1 && document.activeElement === document.body) h1.focus({ preventScroll: true });
+    const key = `${where.name}/${where.args[0] || ""}/${where.args[1] === "stages" ? "stages" : ""}`;
+    if (h1 && shownPage.current && shownPage.current !== key) h1.focus({ preventScroll: true });
+    shownPage.current = key;
     document.title = (h1 ? h1.textContent + " · " : "") + "apigate console";
   });
   const signedOut = config.signed && !credentials();
