@@ -297,6 +297,11 @@ import json
 def lambda_handler(event, context):
     return {"statusCode": 200, "body": json.dumps({"route": event["routeKey"]})}
 """
+EDITED = """
+import json, os
+def lambda_handler(event, context):
+    return {"statusCode": 200, "body": json.dumps({"route": os.environ["GREETING"] + " " + event["routeKey"]})}
+"""
 OPENAPI = {
     "openapi": "3.0.1",
     "info": {"title": "imported-pets", "version": "1"},
@@ -393,6 +398,26 @@ def test_import_export_authorizer_test_and_an_http_api(gateway: GatewayProcess, 
             await page.until("document.querySelector('main')?.innerText.includes('auto-deploy')")
             await page.screenshot(shots / "console-http-api.png")
             assert await page.unlabelled() == []
+
+            # The function behind the route: an environment variable, then its code edited and deployed.
+            await page.press("Functions", "nav a")
+            await page.press("console-echo", "tbody a")
+            await page.press("Configuration", "[role=tab]")
+            await page.fill("Environment variable 1 name", "GREETING")
+            await page.fill("Environment variable 1 value", "bonjour")
+            await page.press("Save configuration")
+            await page.until("document.querySelector('[role=tabpanel] .ok')?.textContent === 'Saved.'")
+            await page.press("Code", "[role=tab]")
+            await page.until("document.querySelector('#code-view')?.value.includes('routeKey')")
+            await page.fill("lambda_function.py", EDITED)
+            await page.press("Deploy code")
+            await page.until(
+                "document.querySelector('#code-view')?.value.includes('GREETING') && !__t.byText('Unsaved changes', 'span')"
+            )
+            await page.press("Test", "[role=tab]")
+            await page.fill("Event (JSON)", '{"routeKey": "console"}')
+            await page.press("Invoke")
+            await page.until("document.querySelector('ol.runs')?.innerText.includes('bonjour console')")
             return http_id
 
     shots = tmp_path
@@ -404,4 +429,6 @@ def test_import_export_authorizer_test_and_an_http_api(gateway: GatewayProcess, 
     )
     assert requests.get(gateway.invoke_url(imported["id"], "v1", "/pets"), timeout=5).json() == []
     answer = requests.get(f"{gateway.url}/_aws/execute-api/{http_id}/hi", timeout=10)
-    assert answer.json() == {"route": "GET /hi"}
+    assert answer.json() == {"route": "bonjour GET /hi"}
+    config = gateway.client("lambda").get_function_configuration(FunctionName="console-echo")
+    assert config["Environment"]["Variables"] == {"GREETING": "bonjour"}

@@ -4,7 +4,8 @@ import { html, useState, useLoad, useAction, ErrorNote, Loading, Field, Json, wh
 import { call, p, listAll, config } from "./api.js";
 import { zipBase64, readZip } from "./zip.js";
 
-const RUNTIMES = ["python3.12", "python3.11", "python3.13", "nodejs20.x", "nodejs22.x", "provided.al2023"];
+// Node.js needs a gateway with the Node.js runtime; apigate says so when it has none.
+const RUNTIMES = ["python3.12", "python3.11", "python3.13", "nodejs20.x", "nodejs22.x"];
 const SAMPLES = {
   python: { file: "lambda_function.py", handler: "lambda_function.lambda_handler", code:
 `import json
@@ -192,6 +193,6 @@ export function FunctionPage({ name }) {
     <section class="card" role="tabpanel" id=${"panel-" + tab} aria-labelledby=${"tab-" + tab}>
       ${tab === "code" ? html`<${CodeView} name=${name} fn=${fn} reload=${reload}/>` : ""}
       ${tab === "test" ? html`<${TestInvoke} name=${name}/>` : ""}
-      ${tab === "configuration" ? html`<${Configuration} key=${conf.RevisionId || conf.LastModified} name=${name} conf=${conf} reload=${reload}/>` : ""}
+      ${tab === "configuration" ? html`<${Configuration} name=${name} conf=${conf} reload=${reload}/>` : ""}
     </section>`;
 }
