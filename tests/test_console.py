@@ -51,6 +51,7 @@ def test_console_assets_are_served_only_to_this_gateways_own_pages(gateway: Gate
     )
     assert again.status_code == 304
     assert requests.get(_console(gateway) + "nothing.js", timeout=5).status_code == 404
+    assert requests.get(f"{gateway.url}/_apigate/consoleapp.js", timeout=5).status_code == 404
     moved = requests.get(f"{gateway.url}/_apigate/console", allow_redirects=False, timeout=5)
     assert moved.status_code == 308 and moved.headers["Location"] == "/_apigate/console/"
     # A DNS-rebound name is refused, as the management API refuses it.

@@ -73,8 +73,8 @@ class ConsoleAssets:
         """``path`` starts with ``/_apigate/console``: a file, a redirect to the folder, or 404."""
         if path == PREFIX.rstrip("/"):
             return Response(308, [("Location", PREFIX)], b"")
-        name = path[len(PREFIX) :] or "index.html"
-        found = self._config if name == "config.json" else self._files.get(name)
+        name = (path[len(PREFIX) :] or "index.html") if path.startswith(PREFIX) else ""
+        found = self._config if name == "config.json" else self._files.get(name)  # exact names: no traversal
         if found is None or request.method not in ("GET", "HEAD"):
             return Response(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}')
         data, content_type, etag = found

@@ -42,11 +42,11 @@ export function VtlEditor({ id, value, onInput, label, rows = 10 }) {
     }
     event.target.dataset.escaped = event.key === "Escape" ? "1" : "";
   };
-  return html`<div class="vtl">
+  return html`<div class="vtl"><div class="vtl-area">
     <pre class="vtl-back" aria-hidden="true" ref=${back}>${tokens(value + "\n").map(([kind, text]) =>
       kind === "plain" ? text : html`<span class=${"t-" + kind}>${text}</span>`)}</pre>
     <textarea id=${id} class="vtl-front" spellcheck="false" rows=${rows} value=${value} aria-label=${label}
-      aria-describedby=${id + "-help"} onInput=${(e) => { onInput(e.target.value); sync(e); }} onScroll=${sync} onKeyDown=${keys}></textarea>
+      aria-describedby=${id + "-help"} onInput=${(e) => { onInput(e.target.value); sync(e); }} onScroll=${sync} onKeyDown=${keys}></textarea></div>
     <small id=${id + "-help"} class="muted">VTL. Tab indents; press Escape, then Tab, to leave the editor.</small>
   </div>`;
 }
