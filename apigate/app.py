@@ -18,6 +18,7 @@ from apigate.aws import service_openapi, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.query import QueryApi, form_params
 from apigate.config import Settings
+from apigate.console import ConsoleAssets
 from apigate.control import (
     api_keys,
     authorizers,
@@ -161,7 +162,9 @@ class Gateway:
             settings.websocket_idle_timeout,
             settings.websocket_max_duration,
         )
-        directory = connection_directory(settings.redis_url, ttl_seconds=int(settings.websocket_max_duration) + 60)
+        directory = connection_directory(
+            settings.redis_url, ttl_seconds=int(settings.websocket_max_duration) + 60
+        )
         self.websockets = ctx.websocket_apis = WebSocketApis(
             self.functions, self.upstream, WebSocketServer(limits), directory
         )
@@ -182,6 +185,9 @@ class Gateway:
         self.origins = RequestOrigins(settings.host)  # management calls a web page may have sent are refused
         self.code_links = CodeLinks(settings.data_dir)  # GetFunction's Code.Location, checked here
         self.docs = DocsPages(ctx)  # /_apigate/docs/{apiId}/{stage}: a stage's reference page
+        self.console = ConsoleAssets(
+            region=settings.region, account_id=settings.account_id, signed=settings.admin_key is not None
+        )
         # @connections: signed and allowed by the signer's policies under --admin-key, open otherwise.
         self.websockets.management.secure(
             self.iam, signed_only=settings.admin_key is not None, region=settings.region
@@ -306,7 +312,12 @@ class Gateway:
             return wire.error_response(refusal)
         if path.startswith("/_apigate/code/") and path.endswith(".zip"):
             return self._code(request, unquote(path[len("/_apigate/code/") : -len(".zip")]))
-        if path == "/_apigate/metrics" or path.startswith(("/_apigate/openapi/", "/_apigate/docs/")):
+        # The console: static files, alike for everyone (the management calls they make are signed).
+        if path.startswith("/_apigate/console"):
+            return self.console.answer(request, path)
+        if path in ("/_apigate/metrics", "/_apigate/requests") or path.startswith(
+            ("/_apigate/openapi/", "/_apigate/docs/")
+        ):
             try:
                 self.guard.caller(request, None)  # under --admin-key: signed by the admin key
             except AwsError as exc:
@@ -319,6 +330,10 @@ class Gateway:
             )
         if path.startswith("/_apigate/docs/"):
             return self.docs.serve(path)
+        if path == "/_apigate/requests":  # the console's live view: the last data plane requests
+            after = dict(wire.parse_query(request.query_string)).get("after", "0")
+            lines = self.state.metrics.lines.since(int(after) if after.isascii() and after.isdigit() else 0)
+            return Response(200, [*_JSON, ("Cache-Control", "no-store")], lines)
         if path.startswith("/_apigate/openapi/") and path.endswith(".json"):
             document = self._management_openapi(path[len("/_apigate/openapi/") : -len(".json")])
             if document is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.steps.request_lines import RequestLines
 
 # Counter slots per stage.
 _COUNT, _4XX, _5XX, _LAT_SUM, _INT_SUM, _INT_COUNT, _HIT, _MISS, _THROTTLED, _QUOTA = range(10)
@@ -27,6 +28,7 @@ _SERIES = (
 class Metrics:
     def __init__(self) -> None:
         self._stages: dict[tuple[str, str, str], list[float]] = {}
+        self.lines = RequestLines()  # the console's live view
 
     def record(self, inv: Invocation) -> None:
         api = inv.api
@@ -41,7 +43,18 @@ class Metrics:
             counters[_4XX] += 1
         elif status >= 500:
             counters[_5XX] += 1
-        counters[_LAT_SUM] += (time.perf_counter() - inv.started) * 1000.0
+        latency = (time.perf_counter() - inv.started) * 1000.0
+        counters[_LAT_SUM] += latency
+        request = inv.request
+        self.lines.add(
+            api.api_id,
+            api.stage,
+            request.method,
+            inv.stage_path,
+            status,
+            round(latency, 2),
+            inv.error_type or "",
+        )
         if inv.integration_ms is not None:
             counters[_INT_SUM] += inv.integration_ms
             counters[_INT_COUNT] += 1
