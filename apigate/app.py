@@ -17,6 +17,7 @@ from apigate import __version__
 from apigate.aws import service_openapi, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.query import QueryApi, form_params
+from apigate.aws.service_endpoints import set_endpoint_overrides, unserved_service_message
 from apigate.config import Settings
 from apigate.control import (
     api_keys,
@@ -43,6 +44,7 @@ from apigate.control.sync import ConfigSync
 from apigate.dataplane import integrations
 from apigate.dataplane.gateway_responses import respond
 from apigate.dataplane.http_api import HttpApis
+from apigate.dataplane.integrations import service_credentials
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType
@@ -102,6 +104,8 @@ class Gateway:
         self.upstream = UpstreamPool()
         set_account_limit(settings.account_rate, settings.account_burst)  # before any stage is compiled
         set_cache_budget_scale(settings.cache_budget_scale)
+        set_endpoint_overrides(dict(settings.aws_endpoints))  # AWS service integrations' endpoints
+        service_credentials.configure(self.store, settings.account_id)  # and the role sessions they sign with
         self.registry = Registry()
         self.state, self._redis = _shared_state(settings, self.registry)
         services = integrations.IntegrationServices(self.functions, self.upstream)
@@ -337,7 +341,7 @@ class Gateway:
         query = wire.parse_query(request.query_string)
         signed = _SIGNING_SERVICE.search(request.header("authorization") or "")
         service = signed.group(1) if signed else None
-        is_query = service in ("iam", "sts") or _is_query_call(request)
+        is_query = service in ("iam", "sts") or (service in (None, "") and _is_query_call(request))
         refusal = self.origins.refusal(request)
         if refusal is not None:
             return self.sts_api.error(refusal) if is_query else wire.error_response(refusal)
@@ -386,6 +390,9 @@ class Gateway:
             return wire.error_response(
                 AwsError("InternalFailure", "The server encountered an internal error", 500)
             )
+        unserved = unserved_service_message(service, request.header("x-amz-target"))
+        if unserved is not None:  # an SDK call meant for another service (a function's DynamoDB client…)
+            return wire.error_response(AwsError("UnknownServiceException", unserved, 404))
         return wire.error_response(
             AwsError(
                 "UnknownOperationException", f"No operation matches {request.method} {request.raw_path}", 404
