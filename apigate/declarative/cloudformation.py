@@ -26,7 +26,7 @@ from apigate.control import authorizers, deployments, gateway_responses, openapi
 from apigate.control import functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
-from apigate.declarative import sam, websocket
+from apigate.declarative import sam, usage, websocket
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
 from apigate.declarative.template import Doc, TemplateError, load
 
@@ -43,12 +43,14 @@ SUPPORTED = (
     "AWS::ApiGateway::Authorizer",
     "AWS::ApiGateway::GatewayResponse",
     *websocket.RESOURCE_TYPES,
+    *usage.RESOURCE_TYPES,
 )
 _LAST = {
     "AWS::ApiGateway::Deployment": 1,
     "AWS::ApiGateway::Stage": 2,  # after every method exists
     "AWS::ApiGatewayV2::Deployment": 1,  # after every route and integration exists
     "AWS::ApiGatewayV2::Stage": 2,
+    **usage.RANKS,
 }
 _METHOD_SETTINGS = {
     "ThrottlingBurstLimit": "throttling/burstLimit",
@@ -425,6 +427,8 @@ class _Run:
             await self._http_stage(logical_id, props)
         elif kind in websocket.RESOURCE_TYPES:
             await websocket.create(self, logical_id, kind, props)
+        elif kind in usage.RESOURCE_TYPES:
+            await usage.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)
