@@ -4,38 +4,17 @@ each kind through a deployed stage and through TestInvokeMethod, with AWS's docu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from moto_server import REGION, MotoServer, free_port
+from moto_server import REGION, MotoServer
 
 from helpers import GatewayProcess, RestApi, create_function, unique
 
 ACCOUNT = "123456789012"  # moto's account
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/apigateway-integration"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def aws_gateway(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> Iterator[GatewayProcess]:
-    # firehose points at a port nothing listens on: the unreachable-service case.
-    dead = f"http://127.0.0.1:{free_port()}"
-    process = GatewayProcess(
-        tmp_path_factory.mktemp("aws-data"), [*moto.gateway_args(), "--aws-endpoint", f"firehose={dead}"]
-    )
-    process.start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="module")

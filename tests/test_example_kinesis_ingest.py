@@ -21,14 +21,6 @@ KEY = "ingest-demo-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    server = MotoServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def ingest(
     tmp_path_factory: pytest.TempPathFactory, moto: MotoServer
 ) -> Iterator[tuple[GatewayProcess, str]]:

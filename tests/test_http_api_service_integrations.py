@@ -1,0 +1,285 @@
+"""HTTP APIs' AWS service integrations (IntegrationSubtype) against moto_server: SQS, Kinesis, EventBridge and
+Step Functions, from the management API and from OpenAPI. StartSyncExecution and AppConfig's GetConfiguration,
+which moto does not implement, are checked against a small recording server speaking those two operations."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+from moto_server import REGION, MotoServer
+
+from helpers import GatewayProcess, unique
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/http-api-integration"
+
+
+@pytest.fixture(scope="module")
+def v2(aws_gateway: GatewayProcess) -> Any:
+    return aws_gateway.client("apigatewayv2")
+
+
+def _api(v2: Any, routes: dict[str, tuple[str, dict[str, str]]]) -> str:
+    """An HTTP API whose routes each call an AWS service through a subtype; its $default stage auto-deploys."""
+    api_id = v2.create_api(Name=unique("svc"), ProtocolType="HTTP")["ApiId"]
+    for route_key, (subtype, parameters) in routes.items():
+        integration = v2.create_integration(
+            ApiId=api_id,
+            IntegrationType="AWS_PROXY",
+            IntegrationSubtype=subtype,
+            PayloadFormatVersion="1.0",
+            CredentialsArn=ROLE,
+            RequestParameters=parameters,
+        )
+        v2.create_route(
+            ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration['IntegrationId']}"
+        )
+    v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    return str(api_id)
+
+
+def _url(gateway: GatewayProcess, api_id: str, path: str) -> str:
+    return f"{gateway.url}/_aws/execute-api/{api_id}{path}"
+
+
+def test_sqs_send_receive_delete_purge(aws_gateway: GatewayProcess, v2: Any, moto: MotoServer) -> None:
+    sqs = moto.client("sqs")
+    queue_url = sqs.create_queue(QueueName=unique("http-orders"))["QueueUrl"]
+    api_id = _api(
+        v2,
+        {
+            "POST /orders": (
+                "SQS-SendMessage",
+                {"QueueUrl": queue_url, "MessageBody": "$request.body.order", "DelaySeconds": "0"},
+            ),
+            "GET /orders": ("SQS-ReceiveMessage", {"QueueUrl": queue_url, "MaxNumberOfMessages": "5"}),
+            "DELETE /orders": (
+                "SQS-DeleteMessage",
+                {"QueueUrl": queue_url, "ReceiptHandle": "$request.header.x-receipt"},
+            ),
+            "POST /purge": ("SQS-PurgeQueue", {"QueueUrl": queue_url}),
+        },
+    )
+    sent = requests.post(_url(aws_gateway, api_id, "/orders"), json={"order": {"id": 7}}, timeout=10)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["MessageId"]
+    received = requests.get(_url(aws_gateway, api_id, "/orders"), timeout=10)
+    assert received.status_code == 200, received.text
+    [message] = received.json()["Messages"]
+    assert json.loads(message["Body"]) == {"id": 7}  # an object member is sent as its JSON text
+    deleted = requests.delete(
+        _url(aws_gateway, api_id, "/orders"), headers={"x-receipt": message["ReceiptHandle"]}, timeout=10
+    )
+    assert deleted.status_code == 200, deleted.text
+    requests.post(
+        _url(aws_gateway, api_id, "/orders"), json={"order": "again"}, timeout=10
+    ).raise_for_status()
+    assert requests.post(_url(aws_gateway, api_id, "/purge"), timeout=10).status_code == 200
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue_url)
+    # A body without the mapped member: the required MessageBody is missing, answered before SQS is called.
+    missing = requests.post(_url(aws_gateway, api_id, "/orders"), json={"other": 1}, timeout=10)
+    assert missing.status_code == 400
+    assert "MessageBody" in missing.json()["message"]
+
+
+def test_kinesis_put_record(aws_gateway: GatewayProcess, v2: Any, moto: MotoServer) -> None:
+    kinesis = moto.client("kinesis")
+    stream = unique("http-stream")
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    api_id = _api(
+        v2,
+        {
+            "POST /events": (
+                "Kinesis-PutRecord",
+                {"StreamName": stream, "Data": "$request.body", "PartitionKey": "$request.header.x-device"},
+            )
+        },
+    )
+    answer = requests.post(
+        _url(aws_gateway, api_id, "/events"), json={"t": 21.5}, headers={"x-device": "d1"}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    shard = answer.json()["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    [record] = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert json.loads(record["Data"]) == {"t": 21.5} and record["PartitionKey"] == "d1"
+
+
+def test_eventbridge_put_events(aws_gateway: GatewayProcess, v2: Any, moto: MotoServer) -> None:
+    events, sqs = moto.client("events"), moto.client("sqs")
+    bus = unique("http-bus")
+    events.create_event_bus(Name=bus)
+    queue_url = sqs.create_queue(QueueName=unique("http-bus-target"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="orders", EventBusName=bus, EventPattern=json.dumps({"source": ["shop.http"]}))
+    events.put_targets(Rule="orders", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    api_id = _api(
+        v2,
+        {
+            "POST /events": (
+                "EventBridge-PutEvents",
+                {
+                    "Detail": "$request.body",
+                    "DetailType": "order",
+                    "Source": "shop.http",
+                    "EventBusName": bus,
+                },
+            )
+        },
+    )
+    answer = requests.post(_url(aws_gateway, api_id, "/events"), json={"order": 3}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["FailedEntryCount"] == 0
+    [message] = sqs.receive_message(QueueUrl=queue_url)["Messages"]
+    assert json.loads(message["Body"])["detail"] == {"order": 3}
+
+
+def test_step_functions_start_and_stop(aws_gateway: GatewayProcess, v2: Any, moto: MotoServer) -> None:
+    sfn = moto.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=unique("http-flow"),
+        definition=json.dumps(
+            {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
+        ),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+    )["stateMachineArn"]
+    api_id = _api(
+        v2,
+        {
+            "POST /runs": (
+                "StepFunctions-StartExecution",
+                {"StateMachineArn": machine, "Input": "$request.body", "Name": "$request.querystring.name"},
+            ),
+            "DELETE /runs": (
+                "StepFunctions-StopExecution",
+                {"ExecutionArn": "$request.querystring.arn", "Cause": "cancelled by the client"},
+            ),
+        },
+    )
+    started = requests.post(_url(aws_gateway, api_id, "/runs?name=run-1"), json={"job": 5}, timeout=10)
+    assert started.status_code == 200, started.text
+    execution = started.json()["executionArn"]
+    assert execution.endswith(":run-1")
+    assert json.loads(sfn.describe_execution(executionArn=execution)["input"]) == {"job": 5}
+    stopped = requests.delete(_url(aws_gateway, api_id, "/runs"), params={"arn": execution}, timeout=10)
+    assert stopped.status_code == 200, stopped.text
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+
+
+def test_subtypes_are_checked(v2: Any) -> None:
+    api_id = v2.create_api(Name=unique("bad"), ProtocolType="HTTP")["ApiId"]
+    base = {"ApiId": api_id, "IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "1.0"}
+    with pytest.raises(ClientError, match="Invalid integration subtype"):
+        v2.create_integration(**base, IntegrationSubtype="SQS-Nope", RequestParameters={"QueueUrl": "q"})
+    with pytest.raises(ClientError, match=r"Missing required request parameters.*MessageBody"):
+        v2.create_integration(
+            **base, IntegrationSubtype="SQS-SendMessage", RequestParameters={"QueueUrl": "q"}
+        )
+    with pytest.raises(ClientError, match=r"Invalid request parameters.*Bogus"):
+        v2.create_integration(
+            **base, IntegrationSubtype="SQS-PurgeQueue", RequestParameters={"QueueUrl": "q", "Bogus": "x"}
+        )
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Step Functions' StartSyncExecution and AppConfig's GetConfiguration, which moto lacks."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[tuple[str, str, dict[str, str], bytes]]] = []
+
+    def _answer(self, status: int, body: bytes, content_type: str = "application/x-amz-json-1.0") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append(("POST", self.path, dict(self.headers), body))
+        if self.headers.get("X-Amz-Target") != "AWSStepFunctions.StartSyncExecution":
+            self._answer(400, b'{"__type": "UnknownOperationException"}')
+            return
+        call = json.loads(body)
+        self._answer(
+            200,
+            json.dumps(
+                {
+                    "executionArn": call["stateMachineArn"].replace(":stateMachine:", ":express:")
+                    + ":sync-1",
+                    "status": "SUCCEEDED",
+                    "input": call["input"],
+                    "output": call["input"],
+                    "startDate": 1.0,
+                    "stopDate": 2.0,
+                }
+            ).encode(),
+        )
+
+    def do_GET(self) -> None:
+        self.seen.append(("GET", self.path, dict(self.headers), b""))
+        self._answer(200, b'{"feature": true}', "application/json")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def recorded_gateway(tmp_path_factory: pytest.TempPathFactory, recorder: str) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(
+        tmp_path_factory.mktemp("sync-data"),
+        ["--aws-endpoint", f"states={recorder}", "--aws-endpoint", f"appconfig={recorder}"],
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_start_sync_execution_and_appconfig(recorded_gateway: GatewayProcess) -> None:
+    v2 = recorded_gateway.client("apigatewayv2")
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:express"
+    api_id = _api(
+        v2,
+        {
+            "POST /sync": (
+                "StepFunctions-StartSyncExecution",
+                {"StateMachineArn": machine, "Input": "$request.body"},
+            ),
+            "GET /config": (
+                "AppConfig-GetConfiguration",
+                {"Application": "shop", "Environment": "prod", "Configuration": "flags", "ClientId": "web-1"},
+            ),
+        },
+    )
+    answer = requests.post(_url(recorded_gateway, api_id, "/sync"), json={"n": 1}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "SUCCEEDED" and json.loads(answer.json()["output"]) == {"n": 1}
+    verb, path, headers, body = _Recorder.seen[-1]
+    assert (verb, path) == ("POST", "/")
+    assert headers["Content-Type"] == "application/x-amz-json-1.0"
+    assert f"/{REGION}/states/aws4_request" in headers["Authorization"]  # signed for Step Functions
+    assert json.loads(body) == {"stateMachineArn": machine, "input": '{"n":1}'}
+    config = requests.get(_url(recorded_gateway, api_id, "/config"), timeout=10)
+    assert config.status_code == 200 and config.json() == {"feature": True}
+    verb, path, headers, _ = _Recorder.seen[-1]
+    assert (verb, path) == (
+        "GET",
+        "/applications/shop/environments/prod/configurations/flags?client_id=web-1",
+    )
+    assert "/appconfig/aws4_request" in headers["Authorization"]
