@@ -3,10 +3,15 @@ on a free loopback port, and the gateway arguments that point every service at i
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
-from typing import Any
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import boto3
 import requests
@@ -67,3 +72,58 @@ class MotoServer:
         for service in SERVICES:
             args += ["--aws-endpoint", f"{service}={self.url}"]
         return args
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Step Functions' StartSyncExecution and AppConfig's GetConfiguration, which moto lacks."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[tuple[str, str, dict[str, str], bytes]]] = []
+
+    def _answer(self, status: int, body: bytes, content_type: str = "application/x-amz-json-1.0") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append(("POST", self.path, dict(self.headers), body))
+        if self.headers.get("X-Amz-Target") != "AWSStepFunctions.StartSyncExecution":
+            self._answer(400, b'{"__type": "UnknownOperationException"}')
+            return
+        call = json.loads(body)
+        self._answer(
+            200,
+            json.dumps(
+                {
+                    "executionArn": call["stateMachineArn"].replace(":stateMachine:", ":express:")
+                    + ":sync-1",
+                    "status": "SUCCEEDED",
+                    "input": call["input"],
+                    "output": call["input"],
+                    "startDate": 1.0,
+                    "stopDate": 2.0,
+                }
+            ).encode(),
+        )
+
+    def do_GET(self) -> None:
+        self.seen.append(("GET", self.path, dict(self.headers), b""))
+        self._answer(200, b'{"feature": true}', "application/json")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def recorder_server() -> Iterator[str]:
+    """A Recorder on a free loopback port: its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,15 +5,13 @@ which moto does not implement, are checked against a small recording server spea
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from moto_server import REGION, MotoServer
+from moto_server import REGION, MotoServer, Recorder, recorder_server
 
 from helpers import GatewayProcess, unique
 
@@ -188,56 +186,10 @@ def test_subtypes_are_checked(v2: Any) -> None:
         )
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    """Step Functions' StartSyncExecution and AppConfig's GetConfiguration, which moto lacks."""
-
-    protocol_version = "HTTP/1.1"
-    seen: ClassVar[list[tuple[str, str, dict[str, str], bytes]]] = []
-
-    def _answer(self, status: int, body: bytes, content_type: str = "application/x-amz-json-1.0") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.seen.append(("POST", self.path, dict(self.headers), body))
-        if self.headers.get("X-Amz-Target") != "AWSStepFunctions.StartSyncExecution":
-            self._answer(400, b'{"__type": "UnknownOperationException"}')
-            return
-        call = json.loads(body)
-        self._answer(
-            200,
-            json.dumps(
-                {
-                    "executionArn": call["stateMachineArn"].replace(":stateMachine:", ":express:")
-                    + ":sync-1",
-                    "status": "SUCCEEDED",
-                    "input": call["input"],
-                    "output": call["input"],
-                    "startDate": 1.0,
-                    "stopDate": 2.0,
-                }
-            ).encode(),
-        )
-
-    def do_GET(self) -> None:
-        self.seen.append(("GET", self.path, dict(self.headers), b""))
-        self._answer(200, b'{"feature": true}', "application/json")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def recorder() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with recorder_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -270,14 +222,14 @@ def test_start_sync_execution_and_appconfig(recorded_gateway: GatewayProcess) ->
     answer = requests.post(_url(recorded_gateway, api_id, "/sync"), json={"n": 1}, timeout=10)
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "SUCCEEDED" and json.loads(answer.json()["output"]) == {"n": 1}
-    verb, path, headers, body = _Recorder.seen[-1]
+    verb, path, headers, body = Recorder.seen[-1]
     assert (verb, path) == ("POST", "/")
     assert headers["Content-Type"] == "application/x-amz-json-1.0"
     assert f"/{REGION}/states/aws4_request" in headers["Authorization"]  # signed for Step Functions
     assert json.loads(body) == {"stateMachineArn": machine, "input": '{"n":1}'}
     config = requests.get(_url(recorded_gateway, api_id, "/config"), timeout=10)
     assert config.status_code == 200 and config.json() == {"feature": True}
-    verb, path, headers, _ = _Recorder.seen[-1]
+    verb, path, headers, _ = Recorder.seen[-1]
     assert (verb, path) == (
         "GET",
         "/applications/shop/environments/prod/configurations/flags?client_id=web-1",
