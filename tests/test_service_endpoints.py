@@ -95,3 +95,17 @@ def test_request_shapes_by_protocol() -> None:
     )
     assert parse_service_uri("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/x", "us-east-1")
     assert parse_service_uri("https://example.com/", "us-east-1") is None
+
+
+def test_functions_execute_api_addresses_reach_the_gateway() -> None:
+    """Inside workers, @connections clients built from AWS's own host names reach the gateway too."""
+    from apigate.functions.execute_api_endpoints import rewrite
+
+    gateway = "http://127.0.0.1:4566"
+    expected = f"{gateway}/_aws/execute-api/abc123/prod"
+    assert rewrite("https://abc123.execute-api.us-east-1.amazonaws.com/prod", gateway) == expected
+    assert rewrite("https://abc123.execute-api.localhost:4566/prod", gateway) == expected
+    assert (
+        rewrite("https://kinesis.us-east-1.amazonaws.com", gateway)
+        == "https://kinesis.us-east-1.amazonaws.com"
+    )
