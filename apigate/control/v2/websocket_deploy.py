@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apigate.control.context import ControlContext
 from apigate.control.v2 import serving
 from apigate.control.v2.common import API, Doc
@@ -46,6 +48,18 @@ def _mock_response(integration_id: str, responses: list[Doc]) -> str | None:
     return None
 
 
+def _service_fields(doc: Doc) -> dict[str, Any]:
+    """An AWS integration's templates (parsed once) and role; only what calling a service needs."""
+    if doc["IntegrationType"] != "AWS":
+        return {}
+    from apigate.dataplane.templates import compile_template
+
+    templates = {
+        key: compile_template(source or "") for key, source in (doc.get("RequestTemplates") or {}).items()
+    }
+    return {"request_templates": templates, "credentials": doc.get("CredentialsArn")}
+
+
 def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> DeployedWebSocketApi:
     api = snap.get("api") or {}
     responses = snap.get("integrationResponses") or []
@@ -58,6 +72,7 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             method=doc.get("IntegrationMethod") or "POST",
             timeout_seconds=int(doc.get("TimeoutInMillis") or 29000) / 1000.0,
             mock_response=_mock_response(doc["IntegrationId"], responses),
+            **_service_fields(doc),
         )
     authorizers = {
         doc["AuthorizerId"]: WsAuthorizer(
