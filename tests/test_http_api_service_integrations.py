@@ -13,7 +13,7 @@ import requests
 from botocore.exceptions import ClientError
 from moto_server import REGION, MotoServer, Recorder, recorder_server
 
-from helpers import GatewayProcess, unique
+from helpers import GatewayProcess, RestApi, signed_request, unique
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/http-api-integration"
@@ -235,3 +235,52 @@ def test_start_sync_execution_and_appconfig(recorded_gateway: GatewayProcess) ->
         "/applications/shop/environments/prod/configurations/flags?client_id=web-1",
     )
     assert "/appconfig/aws4_request" in headers["Authorization"]
+
+
+def test_rest_pass_through_credentials_sign_as_the_caller(recorded_gateway: GatewayProcess) -> None:
+    """A REST AWS integration whose credentials are ``arn:aws:iam::*:user/*`` calls the service as the IAM
+    caller who signed the method request (here seen by the recording server as Step Functions)."""
+    iam = recorded_gateway.client("iam")
+    user = unique("caller")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(
+        UserName=user,
+        PolicyName="invoke",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}],
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    apigw = recorded_gateway.client("apigateway")
+    api = RestApi(apigw, unique("pass-through"))
+    rid = api.resource("/run")
+    apigw.put_method(restApiId=api.id, resourceId=rid, httpMethod="POST", authorizationType="AWS_IAM")
+    apigw.put_integration(
+        restApiId=api.id,
+        resourceId=rid,
+        httpMethod="POST",
+        type="AWS",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:{REGION}:states:action/StartSyncExecution",
+        credentials="arn:aws:iam::*:user/*",
+        requestTemplates={
+            "application/json": '{"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:m", "input": "{}"}'
+        },
+    )
+    apigw.put_method_response(restApiId=api.id, resourceId=rid, httpMethod="POST", statusCode="200")
+    apigw.put_integration_response(restApiId=api.id, resourceId=rid, httpMethod="POST", statusCode="200")
+    api.deploy()
+    answer = signed_request(
+        "POST",
+        recorded_gateway.invoke_url(api.id, "test", "/run"),
+        (key["AccessKeyId"], key["SecretAccessKey"]),
+        body=b"{}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "SUCCEEDED"
+    headers = Recorder.seen[-1][2]
+    assert f"Credential={key['AccessKeyId']}/" in headers["Authorization"]

@@ -43,6 +43,7 @@ _URI = re.compile(
 )
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\+?\}")
 _SECRET_HEADERS = frozenset({"authorization", "x-amz-security-token"})
+PASS_THROUGH = "arn:aws:iam::*:user/*"  # integration credentials: the caller's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ def service_request(
     path_values: Mapping[str, str] | None = None,
     content_type: str | None = None,
     credentials_arn: str | None = None,
+    caller_keys: service_credentials.Keys | None = None,
 ) -> SignedRequest:
     """The signed HTTP request an AWS integration makes; ValueError when the URI names an unknown service."""
     model = service_model(target.service)
@@ -136,7 +138,8 @@ def service_request(
     url = base + path
     if query_pairs:
         url += "?" + urlencode(query_pairs, quote_via=quote, safe="-_.~")
-    return _signed(verb, url, out, body, target.region, model.signing_name, credentials_arn)
+    keys = caller_keys or service_credentials.credentials.keys(credentials_arn)
+    return _signed(verb, url, out, body, target.region, model.signing_name, keys)
 
 
 def _signed(
@@ -146,13 +149,12 @@ def _signed(
     body: bytes,
     region: str,
     signing_name: str,
-    credentials_arn: str | None,
+    keys: service_credentials.Keys,
 ) -> SignedRequest:
     from botocore.auth import S3SigV4Auth, SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    keys = service_credentials.credentials.keys(credentials_arn)
     request = AWSRequest(method=verb, url=url, data=body, headers=headers)
     signer = S3SigV4Auth if signing_name == "s3" else SigV4Auth
     signer(Credentials(keys.access_key, keys.secret_key, keys.token), signing_name, region).add_auth(request)
@@ -201,6 +203,7 @@ class AwsIntegration:
                 path_values=path_values,
                 content_type=inv.request.header("content-type"),
                 credentials_arn=integration.credentials,
+                caller_keys=_caller_keys(inv, integration.credentials),
             )
         except ValueError as exc:
             inv.log(f"Execution failed due to configuration error: {exc}")
@@ -226,6 +229,14 @@ class AwsIntegration:
         if chosen is None:
             raise no_response(inv)
         return transform_response(inv, chosen, answer.body, answer.headers)
+
+
+def _caller_keys(inv: Invocation, credentials: str | None) -> service_credentials.Keys | None:
+    """``arn:aws:iam::*:user/*``: the call is made as the caller who signed the method request (AWS_IAM)."""
+    identity = inv.iam_identity
+    if credentials != PASS_THROUGH or identity is None:
+        return None
+    return service_credentials.Keys(identity.access_key, identity.secret, identity.session_token)
 
 
 def _is_form(headers: Mapping[str, str]) -> bool:
