@@ -198,7 +198,12 @@ def recorded_gateway(tmp_path_factory: pytest.TempPathFactory, recorder: str) ->
         tmp_path_factory.mktemp("sync-data"),
         ["--aws-endpoint", f"states={recorder}", "--aws-endpoint", f"appconfig={recorder}"],
     )
-    process.start()
+    with pytest.MonkeyPatch.context() as env:  # no keys of the machine's: integrations sign as their role
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        env.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        process.start()
     yield process
     process.stop()
 
@@ -226,6 +231,8 @@ def test_start_sync_execution_and_appconfig(recorded_gateway: GatewayProcess) ->
     assert (verb, path) == ("POST", "/")
     assert headers["Content-Type"] == "application/x-amz-json-1.0"
     assert f"/{REGION}/states/aws4_request" in headers["Authorization"]  # signed for Step Functions
+    # signed with a session of the integration's role, issued by apigate's STS
+    assert "Credential=ASIA" in headers["Authorization"] and headers["X-Amz-Security-Token"]
     assert json.loads(body) == {"stateMachineArn": machine, "input": '{"n":1}'}
     config = requests.get(_url(recorded_gateway, api_id, "/config"), timeout=10)
     assert config.status_code == 200 and config.json() == {"feature": True}
