@@ -13,7 +13,7 @@ import pytest
 import requests
 from moto_server import REGION, MotoServer, Recorder, recorder_server
 
-from helpers import GatewayProcess
+from helpers import GatewayProcess, wait_for
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ACCOUNT = "123456789012"
@@ -136,6 +136,8 @@ def test_http_sqs(serve: Callable[..., GatewayProcess], moto: MotoServer) -> Non
     assert answer.status_code == 200 and answer.json()["MessageId"]
     [message] = sqs.receive_message(QueueUrl=queue_url)["Messages"]
     assert json.loads(message["Body"]) == {"form": "contact"}
+    # the start-up table names what the route calls
+    wait_for(lambda: any("/submit" in line and "SQS-SendMessage" in line for line in gateway.output))
 
 
 def test_http_stepfunctions_sync(serve: Callable[..., GatewayProcess]) -> None:

@@ -774,8 +774,9 @@ class _Run:
                 else:  # $default, or a WebSocket API's route key
                     verb, path = ("ANY", "/*") if key == "$default" else ("WS", f"/ ({key})")
                 target_id = str(doc.get("Target") or "").removeprefix("integrations/")
-                uri = str((integrations.get(target_id) or {}).get("IntegrationUri") or "")
-                target = _route_target(uri)
+                found = integrations.get(target_id) or {}
+                uri = str(found.get("IntegrationUri") or "")
+                target = _route_target(uri) or str(found.get("IntegrationSubtype") or "")  # SQS-SendMessage…
                 # The $default stage is served at the API's root: no stage segment in its URLs.
                 routes.append(Route(api_id, "" if stage_name == "$default" else stage_name, verb, path, target))
         return routes
