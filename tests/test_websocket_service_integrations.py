@@ -17,6 +17,7 @@ TEMPLATE = """{
     "Data": "$util.base64Encode($input.json('$.record'))",
     "PartitionKey": "$context.connectionId"
 }"""
+TAGGED = TEMPLATE.replace("$context.connectionId", "tagged")
 
 
 def test_messages_become_kinesis_records(aws_gateway: GatewayProcess, moto: MotoServer) -> None:
@@ -29,8 +30,8 @@ def test_messages_become_kinesis_records(aws_gateway: GatewayProcess, moto: Moto
         IntegrationMethod="POST",
         IntegrationUri=f"arn:aws:apigateway:{REGION}:kinesis:action/PutRecord",
         CredentialsArn="arn:aws:iam::123456789012:role/ws-kinesis",
-        RequestTemplates={"$default": TEMPLATE},
-        TemplateSelectionExpression="\\$default",
+        RequestTemplates={"$default": TEMPLATE, "tagged": TAGGED},
+        TemplateSelectionExpression="$request.body.kind",  # picks a template by the message's "kind"
     )
     api.route("record", integration, two_way=True)
     api.route("fire", integration)  # one-way: nothing comes back
@@ -39,7 +40,7 @@ def test_messages_become_kinesis_records(aws_gateway: GatewayProcess, moto: Moto
     async def session() -> dict[str, Any]:
         async with websockets.connect(api.url()) as socket:
             await socket.send(json.dumps({"action": "fire", "record": {"n": 1}}))
-            await socket.send(json.dumps({"action": "record", "record": {"n": 2}}))
+            await socket.send(json.dumps({"action": "record", "kind": "tagged", "record": {"n": 2}}))
             answer = json.loads(await socket.recv())
             return answer
 
@@ -56,4 +57,5 @@ def test_messages_become_kinesis_records(aws_gateway: GatewayProcess, moto: Moto
 
     wait_for(both_written)
     assert sorted(json.loads(r["Data"])["n"] for r in records) == [1, 2]
-    assert len({r["PartitionKey"] for r in records}) == 1  # both from the same connection
+    keys = {json.loads(r["Data"])["n"]: r["PartitionKey"] for r in records}
+    assert keys[2] == "tagged" and keys[1] not in ("tagged", "")  # the connection id, by the $default template

@@ -28,6 +28,7 @@ class WsIntegration:
     # AWS to a service: the request templates (by selection key) and the role the call is signed as
     request_templates: Mapping[str, Template] = field(default_factory=dict)
     credentials: str | None = None
+    template_selection: str | None = None  # TemplateSelectionExpression: which request template a message uses
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,11 @@ def _service_fields(doc: Doc) -> dict[str, Any]:
     templates = {
         key: compile_template(source or "") for key, source in (doc.get("RequestTemplates") or {}).items()
     }
-    return {"request_templates": templates, "credentials": doc.get("CredentialsArn")}
+    return {
+        "request_templates": templates,
+        "credentials": doc.get("CredentialsArn"),
+        "template_selection": doc.get("TemplateSelectionExpression"),
+    }
 
 
 def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> DeployedWebSocketApi:

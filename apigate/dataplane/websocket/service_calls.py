@@ -1,5 +1,5 @@
 """WebSocket ``AWS`` integrations to AWS services (not a function): the message, through the integration's
-request template when it has one (``$default``, else its only one), signed and sent like a REST ``AWS``
+request template ``TemplateSelectionExpression`` picks, signed and sent like a REST ``AWS``
 integration's request (dataplane/integrations/aws_service.py). The service's answer is what a two-way route
 sends back."""
 
@@ -8,12 +8,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from apigate.dataplane.integrations.aws_service import parse_service_uri, send, service_request
-from apigate.dataplane.mapping import TemplateError, render_mapping
+from apigate.dataplane.mapping import Template, TemplateError, render_mapping
 from apigate.model.websocket import WsIntegration
 from apigate.server.upstream import UpstreamPool
 
 __all__ = ["call_service"]
+
+
+def _template(integration: WsIntegration, message: str) -> Template | None:
+    """The template ``TemplateSelectionExpression`` picks (``\\$default``, or ``$request.body.x``'s value),
+    else ``$default``'s, else the only one."""
+    templates = integration.request_templates
+    if not templates:
+        return None
+    expression = integration.template_selection or ""
+    key = expression.lstrip("\\")
+    if expression.startswith("$request.body."):
+        try:
+            node: Any = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            node = None
+        for part in expression[len("$request.body.") :].split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        key = "" if node is None else str(node)
+    found = templates.get(key) or templates.get("$default")
+    if found is None and len(templates) == 1:
+        found = next(iter(templates.values()))
+    return found
 
 
 class ServiceCallFailed(Exception):
@@ -33,8 +57,7 @@ async def call_service(
     if target is None:
         raise ServiceCallFailed(f"not an AWS service integration URI: {uri}")
     message = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data or ""
-    templates = integration.request_templates
-    template = templates.get("$default") or (next(iter(templates.values())) if len(templates) == 1 else None)
+    template = _template(integration, message)
     body = message.encode()
     if template is not None:
         try:
