@@ -17,6 +17,7 @@ from apigate import __version__
 from apigate.aws import service_openapi, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.query import QueryApi, form_params
+from apigate.aws.service_endpoints import set_endpoint_overrides, unserved_service_message
 from apigate.config import Settings
 from apigate.console import ConsoleAssets
 from apigate.control import (
@@ -44,6 +45,7 @@ from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.dataplane import integrations
 from apigate.dataplane.http_api import HttpApis
+from apigate.dataplane.integrations import service_credentials
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType
@@ -117,6 +119,8 @@ class Gateway:
         self.store = SqliteStore(settings.data_dir / "apigate.db")
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
+        set_endpoint_overrides(dict(settings.aws_endpoints))  # AWS service integrations' endpoints
+        service_credentials.configure(self.store, settings.account_id)  # and the role sessions they sign with
         self.registry = Registry()
         self.state, self._redis = _shared_state(settings, self.registry)
         services = integrations.IntegrationServices(self.functions, self.upstream)
@@ -362,7 +366,7 @@ class Gateway:
         query = wire.parse_query(request.query_string)
         signed = _SIGNING_SERVICE.search(request.header("authorization") or "")
         service = signed.group(1) if signed else None
-        is_query = service in ("iam", "sts") or _is_query_call(request)
+        is_query = service in ("iam", "sts") or (service in (None, "") and _is_query_call(request))
         refusal = self.origins.refusal(request)
         if refusal is not None:
             return self.sts_api.error(refusal) if is_query else wire.error_response(refusal)
@@ -411,6 +415,9 @@ class Gateway:
             return wire.error_response(
                 AwsError("InternalFailure", "The server encountered an internal error", 500)
             )
+        unserved = unserved_service_message(service, request.header("x-amz-target"))
+        if unserved is not None:  # an SDK call meant for another service (a function's DynamoDB client…)
+            return wire.error_response(AwsError("UnknownServiceException", unserved, 404))
         return wire.error_response(
             AwsError(
                 "UnknownOperationException", f"No operation matches {request.method} {request.raw_path}", 404

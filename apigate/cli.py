@@ -133,6 +133,15 @@ def _access_options(serve: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="also listen here as a VPC endpoint: PRIVATE APIs are served only on this listener",
     )
+    serve.add_argument(
+        "--aws-endpoint",
+        action="append",
+        default=[],
+        metavar="SERVICE=URL",
+        help="where AWS service integrations (and functions' SDK calls) reach SERVICE, e.g. "
+        "kinesis=http://127.0.0.1:5000; else AWS_ENDPOINT_URL_<SERVICE>, the AWS config file's services "
+        "section, else the real regional AWS endpoint. Repeatable",
+    )
     serve.add_argument("--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id")
     serve.add_argument("--vpc-id", default="vpc-0123456789abcdef0", help="the private listener's VPC id")
 
@@ -554,6 +563,17 @@ def _logs(args: argparse.Namespace) -> int:
         return 0
 
 
+def parse_aws_endpoints(items: list[str]) -> dict[str, str]:
+    """`--aws-endpoint kinesis=http://host:port` -> {service: URL}."""
+    endpoints: dict[str, str] = {}
+    for item in items:
+        service, sep, url = item.partition("=")
+        if not sep or not service or not url.startswith(("http://", "https://")):
+            raise SystemExit(f"apigate: error: --aws-endpoint expects SERVICE=http(s)://HOST[:PORT], not {item!r}")
+        endpoints[service.strip().lower()] = url.strip()
+    return endpoints
+
+
 def parse_user_pools(items: list[str]) -> dict[str, str]:
     """``POOL_ID=ISSUER_URL`` pairs from ``--user-pool``."""
     pools: dict[str, str] = {}
@@ -592,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         websocket_frame_size=args.websocket_frame_size,
         websocket_message_size=args.websocket_message_size,
         user_pools=tuple(parse_user_pools(args.user_pool).items()),
+        aws_endpoints=tuple(parse_aws_endpoints(args.aws_endpoint).items()),
         function_init_timeout=args.function_init_timeout,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,

@@ -28,6 +28,8 @@ class Settings:
     websocket_idle_timeout: float = 600.0
     websocket_max_duration: float = 7200.0
     sync_interval: float = 0.5  # seconds between checks for changes made by other processes on the data dir
+    # `--aws-endpoint SERVICE=URL`: where AWS service integrations and functions' SDK calls reach a service
+    aws_endpoints: tuple[tuple[str, str], ...] = ()
     user_pools: tuple[tuple[str, str], ...] = ()  # Cognito user pool id -> issuer URL (`--user-pool ID=URL`)
     function_init_timeout: float = 10.0  # Lambda's init phase budget; past it the init is retried in the call
     header_timeout: float = 10.0  # a client's first byte -> end of its headers (slowloris)

@@ -12,8 +12,9 @@ Every proxy row (nginx proxy_pass and apigate HTTP_PROXY) thus pays for its upst
 so the two are compared on equal terms. All load goes to 127.0.0.1. See benchmarks/README.md.
 
 After the wrk rows: latency at a fixed 1,000 req/s (benchmarks/fixed_rate.py, upstream direct vs through apigate),
-10,000 idle keep-alive connections held (benchmarks/connections.py, memory per connection), and
-`apigate serve --workers 2` against `--workers 1` (both cores shared with wrk: this machine has only two).
+10,000 idle keep-alive connections held (benchmarks/connections.py, memory per connection),
+`apigate serve --workers 2` against `--workers 1` (both cores shared with wrk: this machine has only two), and a
+Kinesis PutRecord AWS integration against the same call made with botocore (benchmarks/service_integration.py).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ FULL_TEMPLATE = (
 BUSY_WARNING = 10.0  # percent of cores 0-1 busy with other work before a row that makes it suspect
 # wrk rows, then the measurements of their own (fixed-rate latency, held connections, --workers).
 LOAD_ROWS = ("mock", "lambda", "http_proxy", "http_api", "full", "full_cached")
-EXTRA_ROWS = ("latency", "connections", "workers")
+EXTRA_ROWS = ("latency", "connections", "workers", "kinesis")
 ALL_ROWS = LOAD_ROWS + EXTRA_ROWS
 LATENCY_RATE = 1000.0  # requests per second of the fixed-rate latency measurement
 LATENCY_TARGET_MS = 1.0  # issue #9: p99 added over calling the upstream directly
@@ -945,6 +946,13 @@ def run_extras(
             extras["workers"] = measure_workers(procs, args, upstream_port)
         except Exception as exc:
             extras["workers"] = _describe(exc)
+    # An AWS service integration: its own gateway and moto_server (benchmarks/service_integration.py).
+    if "kinesis" in args.rows:
+        try:
+            print("  Kinesis PutRecord integration vs botocore direct", flush=True)
+            extras["kinesis"] = _helper("service_integration.py", ["--requests", "2000"], CLIENT_CORE, 600)
+        except Exception as exc:
+            extras["kinesis"] = _describe(exc)
 
 
 def extras_table(extras: dict[str, Any]) -> str:
@@ -985,6 +993,15 @@ def extras_table(extras: dict[str, Any]) -> str:
             f"{workers['2']['requests_per_sec']:,.0f} vs {workers['1']['requests_per_sec']:,.0f} req/s: "
             f"{workers['ratio']:.2f} x | ≥ {workers['target']:.1f} x | "
             f"{'met' if workers['target_met'] else 'MISSED'} (2 cores shared with wrk) |"
+        )
+    kinesis = extras.get("kinesis")
+    if isinstance(kinesis, dict):
+        lines.append(
+            f"| Kinesis PutRecord AWS integration vs the same call with botocore (moto_server, same run) | "
+            f"apigate {kinesis['apigate_cpu_us_per_request']:,.0f} µs CPU a request (template, SigV4, proxy) vs "
+            f"botocore client {kinesis['botocore_client_cpu_us_per_call']:,.0f} µs a call; p50 through apigate "
+            f"{kinesis['through_apigate_p50_ms']:.3f} ms vs direct {kinesis['direct_botocore_p50_ms']:.3f} ms | "
+            "— | — |"
         )
     for key, value in extras.items():
         if isinstance(value, str):

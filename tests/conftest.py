@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto_server import MotoServer, free_port
 
 from helpers import GatewayProcess, function_writable_dir
 
@@ -30,6 +31,27 @@ def faults_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
     process = GatewayProcess(
         tmp_path_factory.mktemp("faults-data"),
         ["--function-init-timeout", "3", "--header-timeout", "1", "--body-timeout", "1"],
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    """A real AWS-compatible server (moto_server) for AWS service integrations, on a free loopback port."""
+    server = MotoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_gateway(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> Iterator[GatewayProcess]:
+    """A gateway whose AWS service integrations reach the moto server (and firehose a port nobody serves)."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    process = GatewayProcess(
+        tmp_path_factory.mktemp("aws-data"), [*moto.gateway_args(), "--aws-endpoint", f"firehose={dead}"]
     )
     process.start()
     yield process

@@ -47,6 +47,18 @@ def parameter_maps(mapping: Any) -> tuple[ParameterMap, ...]:
     return tuple(out)
 
 
+def service_fields(doc: Doc) -> dict[str, Any]:
+    """An AWS service integration's subtype, role and parameters (by name), for HttpIntegration."""
+    if not doc.get("IntegrationSubtype"):
+        return {"credentials": doc.get("CredentialsArn")}
+    parameters = tuple((str(k), str(v)) for k, v in (doc.get("RequestParameters") or {}).items())
+    return {
+        "subtype": doc["IntegrationSubtype"],
+        "credentials": doc.get("CredentialsArn"),
+        "service_parameters": parameters,
+    }
+
+
 def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> DeployedHttpApi:
     api = snap["api"] or {}
     integrations: dict[str, HttpIntegration] = {}
@@ -58,10 +70,13 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             method=doc.get("IntegrationMethod"),
             payload_format_version=doc.get("PayloadFormatVersion") or "1.0",
             timeout_seconds=int(doc.get("TimeoutInMillis") or 30000) / 1000.0,
-            request_parameters=parameter_maps(doc.get("RequestParameters")),
+            request_parameters=()
+            if doc.get("IntegrationSubtype")
+            else parameter_maps(doc.get("RequestParameters")),
             response_parameters={
                 status: parameter_maps(maps) for status, maps in (doc.get("ResponseParameters") or {}).items()
             },
+            **service_fields(doc),
         )
     authorizers: dict[str, JwtAuthorizer | LambdaAuthorizer] = {}
     for doc in snap["authorizers"]:

@@ -352,6 +352,7 @@ def compile_integration(doc: Mapping[str, Any]) -> MethodIntegration:
         responses=responses,
         content_handling=doc.get("contentHandling"),
         uri_is_template=any(mark in (doc.get("uri") or "") for mark in ("{", "$")),
+        credentials=doc.get("credentials"),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apigate.dataplane.mapping.templates import compile_template
 from apigate.model.websocket import (
     CONNECT,
     DEFAULT,
@@ -34,6 +35,20 @@ def _mock_response(integration_id: str, responses: list[Doc]) -> str | None:
     return None
 
 
+def _service_fields(doc: Doc) -> dict[str, Any]:
+    """An AWS integration's templates (parsed once) and role; only what calling a service needs."""
+    if doc["IntegrationType"] != "AWS":
+        return {}
+    return {
+        # keys as the integration names them: a template selection expression's value picks one
+        "request_templates": {
+            key: compile_template(source or "") for key, source in (doc.get("RequestTemplates") or {}).items()
+        },
+        "credentials": doc.get("CredentialsArn"),
+        "template_selection": doc.get("TemplateSelectionExpression"),
+    }
+
+
 def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> DeployedWebSocketApi:
     api = snap.get("api") or {}
     responses = snap.get("integrationResponses") or []
@@ -46,6 +61,7 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             method=doc.get("IntegrationMethod") or "POST",
             timeout_seconds=int(doc.get("TimeoutInMillis") or 29000) / 1000.0,
             mock_response=_mock_response(doc["IntegrationId"], responses),
+            **_service_fields(doc),
         )
     authorizers = {
         doc["AuthorizerId"]: WsAuthorizer(

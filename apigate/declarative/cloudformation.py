@@ -26,7 +26,7 @@ from apigate.control import authorizers, deployments, gateway_responses, openapi
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
-from apigate.declarative import documentation, sam, websocket
+from apigate.declarative import documentation, sam, usage, websocket
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
 from apigate.declarative.template import Doc, TemplateError, load
 
@@ -44,6 +44,7 @@ SUPPORTED = (
     "AWS::ApiGateway::GatewayResponse",
     *websocket.RESOURCE_TYPES,
     *documentation.RESOURCE_TYPES,
+    *usage.RESOURCE_TYPES,
 )
 _LAST = {
     "AWS::ApiGateway::Deployment": 1,
@@ -51,6 +52,7 @@ _LAST = {
     "AWS::ApiGateway::Stage": 2,  # after every method exists
     "AWS::ApiGatewayV2::Deployment": 1,  # after every route and integration exists
     "AWS::ApiGatewayV2::Stage": 2,
+    **usage.RANKS,
 }
 _METHOD_SETTINGS = {
     "ThrottlingBurstLimit": "throttling/burstLimit",
@@ -435,6 +437,8 @@ class _Run:
             await websocket.create(self, logical_id, kind, props)
         elif kind in documentation.RESOURCE_TYPES:
             await documentation.create(self, logical_id, kind, props)
+        elif kind in usage.RESOURCE_TYPES:
+            await usage.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)
@@ -790,8 +794,9 @@ class _Run:
                 else:  # $default, or a WebSocket API's route key
                     verb, path = ("ANY", "/*") if key == "$default" else ("WS", f"/ ({key})")
                 target_id = str(doc.get("Target") or "").removeprefix("integrations/")
-                uri = str((integrations.get(target_id) or {}).get("IntegrationUri") or "")
-                target = _route_target(uri)
+                found = integrations.get(target_id) or {}
+                uri = str(found.get("IntegrationUri") or "")
+                target = _route_target(uri) or str(found.get("IntegrationSubtype") or "")  # SQS-SendMessage…
                 # The $default stage is served at the API's root: no stage segment in its URLs.
                 routes.append(Route(api_id, "" if stage_name == "$default" else stage_name, verb, path, target))
         return routes

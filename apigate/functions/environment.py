@@ -7,6 +7,8 @@ import secrets
 import time
 from pathlib import Path
 
+from apigate.aws.service_endpoints import endpoint_environment
+
 from .spec import RESERVED_ENVIRONMENT_KEYS, Credentials, FunctionSpec
 
 __all__ = ["RUNTIME_DIR", "new_log_stream_name", "worker_environment"]
@@ -46,6 +48,7 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
         "AWS_SESSION_TOKEN": credentials.session_token,
         "_HANDLER": spec.handler,
     }
+    env.update(endpoint_environment())  # the services the gateway reaches elsewhere (DynamoDB, S3…): the same
     for key, value in spec.environment.items():
         if key not in RESERVED_ENVIRONMENT_KEYS:
             env[key] = value

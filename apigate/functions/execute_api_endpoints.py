@@ -19,7 +19,10 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-_EXECUTE_API = re.compile(r"^https?://([A-Za-z0-9]+)\.execute-api\.localhost(?::\d+)?(/.*)?$")
+# {api}.execute-api.localhost, and AWS's own {api}.execute-api.{region}.amazonaws.com (code written for AWS).
+_EXECUTE_API = re.compile(
+    r"^https?://([A-Za-z0-9]+)\.execute-api\.(?:localhost|[a-z0-9-]+\.amazonaws\.com)(?::\d+)?(/.*)?$"
+)
 _TARGET = "botocore.session"
 # Session.create_client(service_name, region_name, api_version, use_ssl, verify, endpoint_url, ...)
 _ENDPOINT_URL_POSITION = 5

@@ -29,6 +29,9 @@ class HttpIntegration:
     timeout_seconds: float
     request_parameters: tuple[ParameterMap, ...] = ()
     response_parameters: dict[str, tuple[ParameterMap, ...]] = field(default_factory=dict)  # by status code
+    subtype: str | None = None  # IntegrationSubtype: an AWS service integration (SQS-SendMessage…)
+    credentials: str | None = None  # CredentialsArn: the role a service integration signs as
+    service_parameters: tuple[tuple[str, str], ...] = ()  # a subtype's RequestParameters: (name, source)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ class MethodIntegration:
     responses: tuple[IntegrationResponse, ...]
     content_handling: str | None = None
     uri_is_template: bool = True  # holds {placeholders} or stage variables: substituted per request
+    credentials: str | None = None  # the role (or keys' owner) an AWS service integration signs as
 
 
 @dataclass(frozen=True, slots=True)

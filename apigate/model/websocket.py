@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from apigate.dataplane.mapping import Template
 
 CONNECT = "$connect"
 DISCONNECT = "$disconnect"
@@ -20,6 +25,10 @@ class WsIntegration:
     timeout_seconds: float
     # MOCK: what a two-way route sends back (the $default integration response's $default template, as text)
     mock_response: str | None = None
+    # AWS to a service: the request templates (by selection key) and the role the call is signed as
+    request_templates: Mapping[str, Template] = field(default_factory=dict)
+    credentials: str | None = None
+    template_selection: str | None = None  # TemplateSelectionExpression: which request template a message uses
 
 
 @dataclass(frozen=True, slots=True)

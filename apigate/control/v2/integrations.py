@@ -6,6 +6,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from apigate.aws.errors import bad_request, conflict
+from apigate.aws.integration_subtypes import SUBTYPES
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
@@ -33,7 +34,35 @@ _UPDATABLE = (
 )
 
 
+def _check_subtype(doc: Doc) -> None:
+    """An AWS service integration (``IntegrationSubtype``): AWS_PROXY, payload 1.0, its subtype's parameters."""
+    subtype = SUBTYPES.get(str(doc["IntegrationSubtype"]))
+    if subtype is None:
+        raise bad_request(
+            f"Invalid integration subtype {doc['IntegrationSubtype']}: use one of {', '.join(sorted(SUBTYPES))}"
+        )
+    if doc.get("IntegrationType") != "AWS_PROXY":
+        raise bad_request("IntegrationSubtype requires IntegrationType AWS_PROXY")
+    if doc.get("PayloadFormatVersion") != "1.0":
+        raise bad_request("PayloadFormatVersion must be 1.0 for AWS service integrations")
+    parameters = doc.get("RequestParameters") or {}
+    unknown = sorted(set(parameters) - subtype.names)
+    if unknown:
+        raise bad_request(f"Invalid request parameters for {doc['IntegrationSubtype']}: {', '.join(unknown)}")
+    missing = [name for name in subtype.required if name not in parameters]
+    if missing:
+        raise bad_request(
+            f"Missing required request parameters for {doc['IntegrationSubtype']}: {', '.join(missing)}"
+        )
+    timeout = doc.get("TimeoutInMillis")
+    if not isinstance(timeout, int) or not 50 <= timeout <= 30000:
+        raise bad_request("Timeout must be between 50 milliseconds and 30000 milliseconds.")
+
+
 def _check(doc: Doc) -> None:
+    if doc.get("IntegrationSubtype"):
+        _check_subtype(doc)
+        return
     kind = doc.get("IntegrationType")
     if kind not in _TYPES:
         raise bad_request(f"Unsupported integration type {kind} for an HTTP API: use AWS_PROXY or HTTP_PROXY")
@@ -81,12 +110,13 @@ def new_integration(
             "CredentialsArn": params.get("CredentialsArn"),
             "Description": params.get("Description"),
             "IntegrationId": integration_id,
+            "IntegrationSubtype": params.get("IntegrationSubtype"),
             "IntegrationMethod": params.get("IntegrationMethod")
             or ("POST" if kind == "AWS_PROXY" else "ANY"),
             "IntegrationType": kind,
             "IntegrationUri": params.get("IntegrationUri"),
             "PayloadFormatVersion": params.get("PayloadFormatVersion")
-            or ("1.0" if kind == "HTTP_PROXY" else None),
+            or ("1.0" if kind == "HTTP_PROXY" or params.get("IntegrationSubtype") else None),
             "RequestParameters": params.get("RequestParameters") or None,
             "ResponseParameters": params.get("ResponseParameters") or None,
             "TimeoutInMillis": params.get("TimeoutInMillis", 30000),

@@ -143,6 +143,9 @@ def _load(ctx: ControlContext, api_id: str, document: Doc) -> list[str]:
                             or ("1.0" if kind == "HTTP_PROXY" else None),
                             "TimeoutInMillis": extension.get("timeoutInMillis"),
                             "ConnectionType": extension.get("connectionType"),
+                            "IntegrationSubtype": extension.get("integrationSubtype"),
+                            "CredentialsArn": extension.get("credentials"),
+                            "RequestParameters": extension.get("requestParameters"),
                         }
                     ),
                 )
@@ -215,6 +218,9 @@ def export(
                     "payloadFormatVersion": integration.get("PayloadFormatVersion"),
                     "connectionType": integration.get("ConnectionType"),
                     "timeoutInMillis": integration.get("TimeoutInMillis"),
+                    "integrationSubtype": integration.get("IntegrationSubtype"),
+                    "credentials": integration.get("CredentialsArn"),
+                    "requestParameters": integration.get("RequestParameters"),
                 }
             )
         paths.setdefault(path, {})[_ANY if verb == "ANY" else verb.lower()] = operation

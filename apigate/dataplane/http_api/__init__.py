@@ -20,6 +20,7 @@ from apigate.dataplane.http_api.responses import (
     too_many_requests,
     unavailable,
 )
+from apigate.dataplane.http_api.service_calls import call_service
 from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.lambda_proxy.http import proxy_event_v1, proxy_event_v2
 from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
@@ -98,7 +99,9 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         integration = route.integration
         if integration is None:
             raise not_found()
-        if integration.type == "AWS_PROXY":
+        if integration.subtype is not None:  # an AWS service integration (SQS-SendMessage…)
+            response = await call_service(call, integration, self._upstream)
+        elif integration.type == "AWS_PROXY":
             response = await self._lambda(call, integration)
         elif integration.type == "HTTP_PROXY":
             response = await self._http(call, integration)

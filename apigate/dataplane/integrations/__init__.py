@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from apigate.dataplane.integrations.aws_service import AwsIntegration
 from apigate.dataplane.integrations.base import Integration, IntegrationServices
 from apigate.dataplane.integrations.http import HttpIntegration
 from apigate.dataplane.integrations.http_proxy import HttpProxyIntegration
-from apigate.dataplane.integrations.lambda_ import LambdaIntegration
 from apigate.dataplane.integrations.lambda_proxy import LambdaProxyIntegration
 from apigate.dataplane.integrations.mock import MockIntegration
 
@@ -15,7 +15,7 @@ def build(services: IntegrationServices) -> dict[str, Integration]:
         "MOCK": MockIntegration(),
         "HTTP": HttpIntegration(services),
         "HTTP_PROXY": HttpProxyIntegration(services),
-        "AWS": LambdaIntegration(services),
+        "AWS": AwsIntegration(services),  # a function, or any other AWS service
         "AWS_PROXY": LambdaProxyIntegration(services),
     }
 

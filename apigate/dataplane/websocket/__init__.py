@@ -22,6 +22,7 @@ from apigate.dataplane.substitution import stage_variables
 from apigate.dataplane.websocket.authorizer import Refused, authorize, forbidden
 from apigate.dataplane.websocket.events import connect_event, disconnect_event, message_event
 from apigate.dataplane.websocket.management import ConnectionsApi
+from apigate.dataplane.websocket.service_calls import ServiceCallFailed, call_service
 from apigate.dataplane.websocket.session import Session
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
@@ -274,6 +275,8 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                 return _Outcome(error="Internal server error")
             return _Outcome(answer.status, answer.body.decode(errors="replace"))
         name = lambda_function(uri)
+        if name is None and kind == "AWS":  # an AWS service (Kinesis, SQS…), not a function
+            return await self._service(integration, uri, event, data, deployed)
         if name is None:
             return _Outcome(error="Internal server error")
         if kind == "AWS":  # non-proxy: the message itself is the payload (no mapping templates here)
@@ -291,6 +294,28 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         if result.function_error:
             return _Outcome(error="Internal server error")
         return _proxy_outcome(result.payload)
+
+    async def _service(
+        self,
+        integration: WsIntegration,
+        uri: str,
+        event: Callable[[], dict[str, Any]],
+        data: str | bytes | None,
+        deployed: DeployedWebSocketApi,
+    ) -> _Outcome:
+        context = event()["requestContext"]  # $context.connectionId, routeKey… for the template
+        try:
+            status, body = await call_service(
+                integration, uri, self._upstream, data, context, deployed.stage_variables, deployed.region
+            )
+        except ServiceCallFailed as exc:
+            log.warning("WebSocket AWS integration failed: %s", exc)
+            return _Outcome(error="Internal server error")
+        except UpstreamTimeout:
+            return _Outcome(504, error="Endpoint request timed out")
+        except UpstreamError:
+            return _Outcome(error="Internal server error")
+        return _Outcome(status, body.decode(errors="replace"))
 
     # --- the close ------------------------------------------------------------------------------------------
 

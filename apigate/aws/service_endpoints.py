@@ -1,0 +1,163 @@
+"""Where an AWS service lives, and how it speaks: resolved the way botocore resolves it for an SDK client.
+
+The endpoint of a service comes, in order, from ``apigate serve --aws-endpoint SERVICE=URL``, then botocore's own
+configuration (``AWS_ENDPOINT_URL_<SERVICE_ID>``, ``AWS_ENDPOINT_URL``, the ``services`` section of the AWS config
+file), else the service's real regional endpoint. So a user points apigate at a local Kinesis exactly as they point
+their SDKs at it. A service's wire protocol (query, JSON 1.x with ``X-Amz-Target``, REST) is read once from
+botocore's service model.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ServiceModel",
+    "client_name",
+    "configured_endpoint",
+    "endpoint_environment",
+    "resolve_endpoint",
+    "service_model",
+    "set_endpoint_overrides",
+]
+
+# Integration URIs name services by their endpoint prefix; botocore names a few clients otherwise.
+_CLIENT_NAMES = {
+    "states": "stepfunctions",
+    "monitoring": "cloudwatch",
+    "email": "ses",
+    "elasticloadbalancing": "elbv2",
+    "execute-api": "apigateway",
+}
+# Services whose action URIs API Gateway calls with the query protocol (Action=... in a form), even where
+# botocore's model has since moved to JSON (SQS still accepts the query API; AWS's own SQS examples use it).
+_QUERY_SERVICES = frozenset({"sqs", "sns", "sts", "iam", "ses", "ec2", "cloudformation", "monitoring", "rds"})
+
+# `apigate serve --aws-endpoint kinesis=http://…` (client name or endpoint prefix -> URL); set before serving.
+_overrides: dict[str, str] = {}
+
+
+def set_endpoint_overrides(pairs: dict[str, str]) -> None:
+    _overrides.clear()
+    for name, url in pairs.items():
+        _overrides[client_name(name.lower())] = url.rstrip("/")
+    configured_endpoint.cache_clear()
+
+
+def client_name(service: str) -> str:
+    """botocore's client name for a service named by its endpoint prefix (``states`` -> ``stepfunctions``)."""
+    return _CLIENT_NAMES.get(service, service)
+
+
+@functools.cache
+def _config() -> tuple[dict[str, Any], dict[str, Any]]:
+    import botocore.session
+
+    session = botocore.session.Session()
+    try:
+        return session.full_config, session.get_scoped_config()
+    except Exception:  # a broken or missing profile: no configured endpoints from files
+        return {}, {}
+
+
+@functools.cache
+def configured_endpoint(service: str) -> str | None:
+    """The endpoint the configuration names for a service (endpoint prefix or client name), else None."""
+    from botocore.configprovider import ConfiguredEndpointProvider
+
+    name = client_name(service)
+    if name in _overrides:
+        return _overrides[name]
+    full, scoped = _config()
+    found = ConfiguredEndpointProvider(full, scoped, name, os.environ).provide()
+    return str(found).rstrip("/") if found else None
+
+
+def resolve_endpoint(service: str, region: str, subdomain: str = "") -> str:
+    """Where to send a service's requests: the configured endpoint, else AWS's own in ``region``."""
+    configured = configured_endpoint(service)
+    if configured is not None:
+        return configured
+    if service == "s3" and subdomain:
+        return f"https://{subdomain}.s3.{region}.amazonaws.com"
+    prefix = f"{subdomain}." if subdomain else ""
+    return f"https://{prefix}{service}.{region}.amazonaws.com"
+
+
+def _env_name(service_id: str) -> str:
+    return "AWS_ENDPOINT_URL_" + service_id.replace(" ", "_").upper()
+
+
+def endpoint_environment() -> dict[str, str]:
+    """``AWS_ENDPOINT_URL_<SERVICE_ID>`` for each service the gateway has an endpoint for (its own environment
+    and ``--aws-endpoint``), to hand to function workers: their SDK calls then reach the same services."""
+    env = {key: value for key, value in os.environ.items() if key.startswith("AWS_ENDPOINT_URL_") and value}
+    for name, url in _overrides.items():
+        try:
+            env[_env_name(service_model(name).service_id)] = url
+        except ValueError:
+            env[_env_name(name)] = url
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceModel:
+    endpoint_prefix: str
+    service_id: str
+    signing_name: str
+    protocol: str  # query | json | rest-json | rest-xml
+    target_prefix: str
+    json_version: str
+    api_version: str
+
+
+@functools.cache
+def service_model(service: str) -> ServiceModel:
+    """What botocore's model says of a service (its URI name); ValueError for a service botocore does not know."""
+    import botocore.exceptions
+    import botocore.loaders
+
+    name = client_name(service)
+    try:
+        metadata = botocore.loaders.create_loader().load_service_model(name, "service-2")["metadata"]
+    except botocore.exceptions.UnknownServiceError:
+        raise ValueError(f"unknown AWS service: {service}") from None
+    protocol = str(metadata.get("protocol") or "rest-json")
+    prefix = str(metadata.get("endpointPrefix") or service)
+    if service in _QUERY_SERVICES or prefix in _QUERY_SERVICES or protocol == "ec2":
+        protocol = "query"
+    return ServiceModel(
+        endpoint_prefix=prefix,
+        service_id=str(metadata.get("serviceId") or name),
+        signing_name=str(metadata.get("signingName") or prefix),
+        protocol=protocol,
+        target_prefix=str(metadata.get("targetPrefix") or ""),
+        json_version=str(metadata.get("jsonVersion") or "1.0"),
+        api_version=str(metadata.get("apiVersion") or ""),
+    )
+
+
+# Services the gateway itself answers at its root (signing names).
+_SERVED = frozenset({"apigateway", "lambda", "iam", "sts", "execute-api"})
+
+
+def unserved_service_message(signing_service: str | None, target: str | None) -> str | None:
+    """For a call that reached the gateway but names a service it does not serve: what to configure."""
+    service = signing_service or ""
+    if not service and target:  # X-Amz-Target: Kinesis_20131202.PutRecord
+        service = target.split(".", 1)[0].split("_", 1)[0].lower()
+    if not service or service in _SERVED:
+        return None
+    try:
+        service_id = service_model(service).service_id
+    except ValueError:
+        service_id = service
+    return (
+        f"apigate does not serve the {service_id} API and has no endpoint configured for it. Point the gateway "
+        f"at a {service_id} server with `apigate serve --aws-endpoint {service}=URL` or "
+        f"{_env_name(service_id)}=URL (or the AWS config file's services section): functions then get "
+        "that endpoint too"
+    )

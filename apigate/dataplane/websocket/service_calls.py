@@ -1,0 +1,77 @@
+"""WebSocket ``AWS`` integrations to AWS services (not a function): the message, through the integration's
+request template ``TemplateSelectionExpression`` picks, signed and sent like a REST ``AWS``
+integration's request (dataplane/integrations/aws_service.py). The service's answer is what a two-way route
+sends back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from apigate.dataplane.integrations.aws_service import parse_service_uri, send, service_request
+from apigate.dataplane.mapping import Template, TemplateError, render_mapping
+from apigate.model.websocket import WsIntegration
+from apigate.server.upstream import UpstreamPool
+
+__all__ = ["call_service"]
+
+
+def _template(integration: WsIntegration, message: str) -> Template | None:
+    """The template ``TemplateSelectionExpression`` picks (``\\$default``, or ``$request.body.x``'s value),
+    else ``$default``'s, else the only one."""
+    templates = integration.request_templates
+    if not templates:
+        return None
+    expression = integration.template_selection or ""
+    key = expression.lstrip("\\")
+    if expression.startswith("$request.body."):
+        try:
+            node: Any = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            node = None
+        for part in expression[len("$request.body.") :].split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        key = "" if node is None else str(node)
+    found = templates.get(key) or templates.get("$default")
+    if found is None and len(templates) == 1:
+        found = next(iter(templates.values()))
+    return found
+
+
+class ServiceCallFailed(Exception):
+    """The service could not be called (a configuration error): the route answers an error frame."""
+
+
+async def call_service(
+    integration: WsIntegration,
+    uri: str,
+    upstream: UpstreamPool,
+    data: str | bytes | None,
+    context: Mapping[str, Any],
+    stage_variables: Mapping[str, str],
+    region: str,
+) -> tuple[int, bytes]:
+    target = parse_service_uri(uri, region)
+    if target is None:
+        raise ServiceCallFailed(f"not an AWS service integration URI: {uri}")
+    message = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data or ""
+    template = _template(integration, message)
+    body = message.encode()
+    if template is not None:
+        try:
+            output, _ = render_mapping(
+                template, body=message, params={}, context=context, stage_variables=stage_variables
+            )
+        except TemplateError as exc:
+            raise ServiceCallFailed(f"Unable to transform request: {exc}") from None
+        body = output.encode()
+    try:
+        request = service_request(
+            target, integration.method or "POST", body, headers={}, credentials_arn=integration.credentials
+        )
+    except ValueError as exc:
+        raise ServiceCallFailed(str(exc)) from None
+    answer = await send(upstream, request, integration.timeout_seconds)
+    return answer.status, answer.body
