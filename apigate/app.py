@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import os
 import re
@@ -120,7 +121,9 @@ class Gateway:
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
         set_endpoint_overrides(dict(settings.aws_endpoints))  # AWS service integrations' endpoints
-        service_credentials.configure(self.store, settings.account_id)  # and the role sessions they sign with
+        service_credentials.configure(  # and the role sessions they sign with
+            functools.partial(iam_control.execution_role_session, self.store, settings.account_id)
+        )
         self.registry = Registry()
         self.state, self._redis = _shared_state(settings, self.registry)
         services = integrations.IntegrationServices(self.functions, self.upstream)

@@ -10,13 +10,13 @@ placeholder keys, which local AWS-compatible servers accept.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-from apigate.control.iam import execution_role_session
-
-if TYPE_CHECKING:
-    from apigate.store.base import DocumentStore
+# (role ARN, session name, seconds) -> STS ``Credentials``: apigate's own STS, handed in by the gateway (the data
+# plane does not import the control plane).
+SessionIssuer = Callable[[str, str, float], Mapping[str, Any]]
 
 _SESSION_SECONDS = 3600.0
 _RENEW_BEFORE = 300.0
@@ -60,9 +60,8 @@ def _configured_keys() -> Keys | None:
 
 
 class ServiceCredentials:
-    def __init__(self, store: DocumentStore | None = None, account_id: str = "") -> None:
-        self._store = store
-        self._account_id = account_id
+    def __init__(self, issue_session: SessionIssuer | None = None) -> None:
+        self._issue_session = issue_session
         self._configured: Keys | bool | None = False  # False: not looked up yet
         self._sessions: dict[str, tuple[Keys, float]] = {}
 
@@ -71,24 +70,22 @@ class ServiceCredentials:
             self._configured = _configured_keys()
         if isinstance(self._configured, Keys):
             return self._configured
-        if not role_arn or self._store is None or ":role/" not in role_arn:
+        if not role_arn or self._issue_session is None or ":role/" not in role_arn:
             return _PLACEHOLDER
         cached = self._sessions.get(role_arn)
         now = time.time()
         if cached is not None and cached[1] > now:
             return cached[0]
-        session = execution_role_session(
-            self._store, self._account_id, role_arn, "apigateway-integration", _SESSION_SECONDS
-        )
+        session = self._issue_session(role_arn, "apigateway-integration", _SESSION_SECONDS)
         keys = Keys(session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"])
         self._sessions[role_arn] = (keys, float(session["ExpiresAt"]) - _RENEW_BEFORE)
         return keys
 
 
-# The gateway's instance (app.py gives it the store); the data plane reads it when it signs.
+# The gateway's instance (app.py gives it apigate's STS); the data plane reads it when it signs.
 credentials = ServiceCredentials()
 
 
-def configure(store: DocumentStore, account_id: str) -> None:
+def configure(issue_session: SessionIssuer) -> None:
     global credentials
-    credentials = ServiceCredentials(store, account_id)
+    credentials = ServiceCredentials(issue_session)
