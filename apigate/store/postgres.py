@@ -19,8 +19,9 @@ fails, nothing is half written, and serving goes on with what each host compiled
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -367,6 +368,24 @@ class PostgresStore:
     def delete_blobs(self, prefix: str) -> None:
         with self._connection() as conn:
             conn.execute("DELETE FROM blobs WHERE starts_with(key, %s)", (prefix,))
+
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever a host commits a change (``NOTIFY``), until cancelled. A dropped connection
+        (PostgreSQL restarting) is opened again, with backoff; ``wake`` is called on every (re)connection,
+        since commits made while nobody listened were not announced."""
+        delay = 0.25
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    wake()
+                    delay = 0.25
+                    async for _ in conn.notifies():
+                        wake()
+            except (psycopg.OperationalError, OSError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def close(self) -> None:
         self._pool.close()
