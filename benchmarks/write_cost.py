@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ class Gateway:
         self.started_in = time.perf_counter() - begin
         assert "ready on " in line, line
         self.url = line.split("ready on ", 1)[1].split()[0]
+        # It prints a line per stage served: drain them, or a full pipe stops the gateway.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
     def rss_mb(self) -> float:
         assert self.proc is not None

@@ -125,25 +125,30 @@ def test_two_stores_racing_one_value_make_one_document(opened: Opener) -> None:
     stores = [opened(), opened()]
     for round_ in range(10):
         value = f"value-{round_}-" * 4
-        barrier = threading.Barrier(RACERS)
-        won: list[int] = []
-
-        def run(i: int, value: str = value) -> None:
-            barrier.wait()
-            key = f"{value}{i}"
-            try:
-                stores[i % 2].put("apikey", key, key_doc(key, value))
-                won.append(i)
-            except Conflict:
-                pass
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(RACERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(won) == 1
+        assert _race(stores, value) == 1
         assert [d["value"] for d in stores[0].list("apikey")].count(value) == 1
+
+
+def _race(stores: list[Any], value: str) -> int:
+    """RACERS threads put a key with ``value`` at once, alternating between the stores: how many won."""
+    barrier = threading.Barrier(RACERS)
+    won: list[int] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        key = f"{value}{i}"
+        try:
+            stores[i % 2].put("apikey", key, key_doc(key, value))
+            won.append(i)
+        except Conflict:
+            pass
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(won)
 
 
 # --- the change feed -----------------------------------------------------------------------------------------
@@ -265,7 +270,7 @@ def test_hosts_starting_together_migrate_once() -> None:
 
 
 def test_an_unreachable_server_is_reported_as_such() -> None:
-    with pytest.raises(StoreUnavailable, match="127.0.0.1:1/"):
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:1/"):
         PostgresStore("postgresql://postgres@127.0.0.1:1/nothing", timeout=1)
 
 
