@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 import requests
 
+# --repo: measure another checkout of apigate (the code before a change, say) with this same script.
 REPO = Path(__file__).resolve().parent.parent
 METHODS = 10
 
@@ -211,7 +212,11 @@ def main() -> int:
     parser.add_argument("--apis", default="1,100,1000,10000")
     parser.add_argument("--store", help="a PostgreSQL server URL (a database per size is made on it)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--repo", type=Path, help="the apigate checkout to measure (default: this one)")
     args = parser.parse_args()
+    if args.repo:
+        global REPO
+        REPO = args.repo.resolve()
     rows = []
     for size in [int(n) for n in args.apis.split(",")]:
         url = None
