@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -37,6 +38,10 @@ log = logging.getLogger("apigate")
 
 _PLAN_KINDS = frozenset({"apikey", "usageplan", "usageplankey"})
 _HEARTBEAT_EVERY = 2.0  # seconds between this host's entries in the store's host list
+# Start-up with more stored REST stages than this defers their compilation (see registry.py): 10,000 APIs of
+# 10 methods take ~10 s to compile here, longer than a host should take to start.
+DEFER_ABOVE = 500
+_DEFERRED_BATCH = 10  # stages compiled per turn of the event loop in the background
 
 
 class ConfigSync:
@@ -55,6 +60,7 @@ class ConfigSync:
         self.error = ""  # why the last check failed ("" when it did not)
         self.checked_at = 0.0  # time.time() of the last successful check
         self._beat_at = 0.0
+        self._defer = False  # while loading everything: defer compilation (many stages)
 
     @property
     def digest(self) -> str:
@@ -86,8 +92,12 @@ class ConfigSync:
         ids = [api["id"] for api in store.list("restapi")]
         for api_id in self._rest.keys() - set(ids):
             self._reload_rest_api(api_id)
-        for api_id in ids:
-            self._reload_rest_api(api_id)
+        self._defer = len(ids) > DEFER_ABOVE
+        try:
+            for api_id in ids:
+                self._reload_rest_api(api_id)
+        finally:
+            self._defer = False
         refresh_plans(self._ctx)
         for reload in self.also_reload:
             try:
@@ -144,7 +154,10 @@ class ConfigSync:
             name = stage["stageName"]
             fingerprint = orjson.dumps(stage, option=orjson.OPT_SORT_KEYS)
             current[name] = fingerprint
-            if known.get(name) == fingerprint and ctx.registry.get(api_id, name) is not None:
+            if known.get(name) == fingerprint and ctx.registry.known(api_id, name):
+                continue
+            if self._defer:
+                ctx.registry.defer(api_id, name, functools.partial(self._compile_rest_stage, api_id, stage))
                 continue
             snapshot = store.get("snapshot", f"{api_id}/{stage['deploymentId']}")
             if snapshot is None:
@@ -164,6 +177,26 @@ class ConfigSync:
             self._rest[api_id] = current
         else:
             self._rest.pop(api_id, None)
+
+    def _compile_rest_stage(self, api_id: str, stage: dict[str, Any]) -> Any:
+        """A deferred stage, compiled when first requested or by the background task."""
+        snapshot = self._ctx.store.get("snapshot", f"{api_id}/{stage['deploymentId']}")
+        if snapshot is None:
+            log.error("stage %s of %s points at a missing deployment", stage["stageName"], api_id)
+            return None
+        settings = self._ctx.settings
+        return compile_stage(snapshot, stage, region=settings.region, account_id=settings.account_id)
+
+    async def _compile_deferred(self) -> None:
+        """Compile deferred stages a few at a time, letting requests in between; freeze them when done."""
+        registry = self._ctx.registry
+        if not registry.deferred():
+            return
+        began = time.monotonic()
+        while registry.compile_deferred(_DEFERRED_BATCH):
+            await asyncio.sleep(0)
+        gc.freeze()
+        log.info("deferred stages compiled in %.1f s", time.monotonic() - began)
 
     def _reload_v2_apis(self, api_ids: set[str]) -> None:
         """HTTP and WebSocket APIs: each named API's stages served as stored, compiled again only when the
@@ -258,6 +291,7 @@ class ConfigSync:
         self.check()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._run(interval)))
+        self._tasks.append(loop.create_task(self._compile_deferred()))
         listen = getattr(self._ctx.store, "listen", None)
         if listen is not None:  # PostgreSQL: LISTEN for other hosts' commits
             self._tasks.append(loop.create_task(listen(self._wake.set)))
