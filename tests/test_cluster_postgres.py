@@ -35,7 +35,7 @@ from helpers import (
     unique,
     wait_for,
 )
-from postgres_helpers import scratch_database
+from postgres_helpers import Cuttable, scratch_database
 from websocket_helpers import ECHO, SocketApi, run
 
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
@@ -337,3 +337,37 @@ def test_postgresql_restarted_under_load_hosts_serve_on_and_changes_resume(
         wait_for(lambda host=host: served(host, created[0], "prod", "/v"), timeout=15)
     outcomes = poller.stop()
     assert outcomes and set(outcomes) == {"200"}, set(outcomes)
+
+
+def test_a_host_cut_off_from_postgresql_serves_what_it_has_and_converges(
+    hosts: list[GatewayProcess], store_url: str, tmp_path: Path
+) -> None:
+    link = Cuttable()
+    island = start_host("127.0.0.5", tmp_path / "island", link.url(store_url))
+    try:
+        apigw = hosts[0].client("apigateway")
+        api = RestApi(apigw, unique("before-the-cut"))
+        api.mock("/v", "GET", '{"color": "$stageVariables.color"}')
+        api.deploy("prod", variables={"color": "red"})
+        wait_for(lambda: served(island, api.id, "prod", "/v"), timeout=PROPAGATION)
+        link.cut()
+        apigw.update_stage(
+            restApiId=api.id,
+            stageName="prod",
+            patchOperations=[{"op": "replace", "path": "/variables/color", "value": "blue"}],
+        )
+        later = RestApi(apigw, unique("during-the-cut"))
+        later.mock("/v", "GET", '{"color": "green"}')
+        later.deploy("prod")
+        for host in hosts:
+            wait_for(lambda host=host: served(host, later.id, "prod", "/v"), timeout=PROPAGATION)
+        # Cut off, the island serves what it had: the old variables, and not the API it never heard of.
+        for _ in range(20):
+            assert body(island, api.id, "prod", "/v") == {"color": "red"}
+            assert not served(island, later.id, "prod", "/v")
+        link.mend()
+        wait_for(lambda: served(island, later.id, "prod", "/v"), timeout=15)
+        assert body(island, api.id, "prod", "/v") == {"color": "blue"}
+    finally:
+        island.stop()
+        link.close()

@@ -275,7 +275,9 @@ class ConfigSync:
         """
         if self._ctx.writes.locked():
             return False
-        answer = self._ctx.store.changes_since(self.version)
+        return self._apply_answer(self._ctx.store.changes_since(self.version))
+
+    def _apply_answer(self, answer: tuple[int, list[Change]] | None) -> bool:
         self.checked_at = time.time()
         if answer is None:
             self.reload()
@@ -297,16 +299,24 @@ class ConfigSync:
             self._tasks.append(loop.create_task(listen(self._wake.set)))
 
     async def _run(self, interval: float) -> None:
+        """The periodic and notified checks. The store is read in a thread: a store that does not answer
+        (a partition: connections that hang until their timeout) never stalls the requests this host serves."""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
+            if self._ctx.writes.locked():
+                continue
+            base = self.version
             try:
-                self.check()
+                answer = await asyncio.to_thread(self._ctx.store.changes_since, base)
+                # Applied on the loop, unless this process's own write moved on meanwhile (read again next time).
+                if self.version == base and not self._ctx.writes.locked():
+                    self._apply_answer(answer)
                 self.error = ""
-                self._heartbeat()
-            except Exception as exc:  # a locked database, PostgreSQL restarting: serve on, try again
-                if self.error != str(exc):
+                await asyncio.to_thread(self._heartbeat)
+            except Exception as exc:  # a locked database, PostgreSQL unreachable: serve on, try again
+                if self.error != (str(exc) or type(exc).__name__):
                     log.warning("reading configuration changes failed (serving what was loaded): %s", exc)
                 self.error = str(exc) or type(exc).__name__
 

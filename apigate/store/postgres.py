@@ -104,7 +104,8 @@ class PostgresStore:
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True},
+            # connect_timeout: a host cut off from PostgreSQL fails its reads in seconds, not minutes.
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
             # A connection PostgreSQL dropped (a restart) is noticed when taken, not by the caller's query.
             check=ConnectionPool.check_connection,
             timeout=timeout,
