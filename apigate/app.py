@@ -290,7 +290,13 @@ class Gateway:
                 list(_JSON),
                 orjson.dumps(
                     # pid: which process of `apigate serve --workers N` answered
-                    {"status": "ok", "version": __version__, "config": self.sync.digest, "pid": os.getpid()}
+                    {
+                        "status": "ok",
+                        "version": __version__,
+                        "config": self.sync.digest,
+                        "pid": os.getpid(),
+                        "deferred": self.registry.deferred(),  # stages not compiled yet (registry.py)
+                    }
                 ),
             )
         refusal = self.origins.refusal(request)

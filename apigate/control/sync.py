@@ -41,7 +41,7 @@ _HEARTBEAT_EVERY = 2.0  # seconds between this host's entries in the store's hos
 # Start-up with more stored REST stages than this defers their compilation (see registry.py): 10,000 APIs of
 # 10 methods take ~10 s to compile here, longer than a host should take to start.
 DEFER_ABOVE = 500
-_DEFERRED_BATCH = 10  # stages compiled per turn of the event loop in the background
+_DEFERRED_BATCH = 1  # stages compiled per turn of the event loop in the background (~1 ms each)
 
 
 class ConfigSync:
