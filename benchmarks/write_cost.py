@@ -72,7 +72,7 @@ class Gateway:
     def start(self) -> None:
         argv = [sys.executable, "-m", "apigate.cli", "serve", "--port", "0", "--data-dir", str(self.data_dir)]
         argv += ["--log-level", "WARNING"] + (["--store", self.store] if self.store else [])
-        begin = time.perf_counter()
+        begin = self.began = time.perf_counter()
         # cwd too: `python -m` puts the working directory first on sys.path.
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO
