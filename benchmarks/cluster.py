@@ -11,7 +11,10 @@ Rows (``wrk -t1 -c{connections}``, keep-alive):
 
 - one host, direct;
 - one host behind nginx (nginx's own cost, to separate it from the cluster's);
-- three hosts behind nginx (round robin, keep-alive upstreams).
+- three hosts behind nginx (round robin, keep-alive upstreams);
+
+then a stage throttle (``--rate``, ``--burst``) over the three hosts behind nginx, offered far more than it
+admits: how close the sum admitted by all three is to the configured rate.
 
 On a 2-core machine the three hosts, nginx and wrk share the same two cores: the figure shows the overhead of
 the cluster (nginx hop, Redis, three processes competing), not scaling. On N machines each host has its own
@@ -85,15 +88,27 @@ class Host:
 
 
 def wrk(url: str, duration: int, connections: int) -> float:
+    rate, _, refused, out = wrk_counts(url, duration, connections)
+    if refused:
+        raise RuntimeError(f"{url}: {refused} error responses under load:\n{out}")
+    return rate
+
+
+def wrk_counts(url: str, duration: int, connections: int) -> tuple[float, tuple[int, float], int, str]:
+    """req/s, (requests, seconds), non-2xx answers, wrk's output."""
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", url], capture_output=True, text=True, check=True
     ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"{url}: {errors.group(1)} error responses under load:\n{out}")
+    total = re.search(r"(\d+) requests in ([\d.]+)s", out)
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert match, out
-    return float(match.group(1))
+    assert match and total, out
+    return (
+        float(match.group(1)),
+        (int(total.group(1)), float(total.group(2))),
+        int(errors.group(1)) if errors else 0,
+        out,
+    )
 
 
 def wait_served(url: str) -> None:
@@ -116,6 +131,8 @@ def main() -> int:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=200.0, help="the stage throttle of the accuracy row")
+    parser.add_argument("--burst", type=int, default=50)
     args = parser.parse_args()
     name = f"apigate_cluster_bench_{os.getpid()}"
     with psycopg.connect(args.store, autocommit=True) as conn:
@@ -163,7 +180,7 @@ def main() -> int:
             nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", str(Path(tmp) / "nginx.conf")])
             for port in ports:
                 wait_served(f"http://127.0.0.1:{port}{path}")
-            rows = [
+            rows: list[tuple[str, float]] = [
                 ("one host, direct", wrk(hosts[0].url + path, args.duration, args.connections)),
                 (
                     "one host behind nginx",
@@ -174,6 +191,22 @@ def main() -> int:
                     wrk(f"http://127.0.0.1:{ports[1]}{path}", args.duration, args.connections),
                 ),
             ]
+            # One stage throttle over the three hosts (its bucket in Redis): how close the sum admitted by all
+            # three is to the configured rate, with far more offered than admitted.
+            session.patch(
+                f"{hosts[0].url}/restapis/{api['id']}/stages/bench",
+                json={
+                    "patchOperations": [
+                        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(args.rate)},
+                        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(args.burst)},
+                    ]
+                },
+            ).raise_for_status()
+            _in_step(hosts)
+            _, (total, seconds), refused, _ = wrk_counts(
+                f"http://127.0.0.1:{ports[1]}{path}", args.duration, args.connections
+            )
+            admitted = (total - refused - args.burst) / seconds
     finally:
         if nginx is not None:
             nginx.terminate()
@@ -186,7 +219,24 @@ def main() -> int:
     print("|---|---:|---:|")
     for label, rate in rows:
         print(f"| {label} | {rate:,.0f} | {rate / rows[0][1]:.2f} |")
+    print()
+    print(
+        f"stage throttle {args.rate:g} req/s, burst {args.burst}, over the three hosts: {total:,} requests in "
+        f"{seconds:.1f} s, {total - refused:,} admitted: (admitted - burst) / seconds = {admitted:.1f} req/s, "
+        f"{(admitted / args.rate - 1) * 100:+.1f}% of the configured rate"
+    )
     return 0
+
+
+def _in_step(hosts: list[Host]) -> None:
+    """Every host serves the same configuration version."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        versions = {requests.get(f"{h.url}/_apigate/health", timeout=5).json()["config"] for h in hosts}
+        if len(versions) == 1:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("hosts did not converge")
 
 
 def _free_port() -> int:
