@@ -284,3 +284,32 @@ def test_blobs_are_kept_by_key() -> None:
         store.delete_blobs("code/f/")
         assert store.get_blob("code/f/ab") is None and store.get_blob("code/g/cd") == b"other"
         store.close()
+
+
+def test_the_public_surface_is_pinned() -> None:
+    import apigate.store
+    import apigate.store.postgres
+
+    assert sorted(apigate.store.__all__) == [
+        "Change",
+        "Conflict",
+        "DocumentStore",
+        "SqliteStore",
+        "feed",
+        "open_store",
+    ]
+    assert sorted(apigate.store.postgres.__all__) == ["CHANNEL", "PostgresStore", "StoreUnavailable"]
+
+
+def test_open_store_picks_the_backend_by_url(tmp_path: Path) -> None:
+    from apigate.store import open_store
+
+    sqlite = open_store(None, tmp_path)
+    assert isinstance(sqlite, SqliteStore) and (tmp_path / "apigate.db").exists()
+    sqlite.close()
+    with pytest.raises(ValueError, match="not a postgresql:// URL"):
+        open_store("mysql://db/apigate", tmp_path)
+    with scratch_database() as url:
+        postgres = open_store(url, tmp_path)
+        assert isinstance(postgres, PostgresStore)
+        postgres.close()
