@@ -262,6 +262,9 @@ def _client_commands(commands: Any) -> None:
     cluster.add_argument(
         "--stale-after", type=float, default=10.0, metavar="SECONDS", help="a host silent this long is gone"
     )
+    cluster.add_argument(
+        "--forget-after", type=float, default=600.0, metavar="SECONDS", help="a host silent this long is not listed"
+    )
     cluster.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -575,6 +578,8 @@ def _cluster_status(args: argparse.Namespace) -> int:
         version, hosts = store.version(), store.hosts()
     finally:
         store.close()
+    # A process restarted under a new pid leaves its old entry behind: shown as gone for a while, then not.
+    hosts = [host for host in hosts if host["seconds_ago"] <= args.forget_after]
     for host in hosts:
         if host["seconds_ago"] > args.stale_after:
             host["status"] = "gone"

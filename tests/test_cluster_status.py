@@ -54,3 +54,4 @@ def test_processes_on_one_data_dir_are_listed_with_their_version(tmp_path: Path)
             gateway.stop()
     code, answer = status(tmp_path, "--stale-after", "0")
     assert code == 3 and {host["status"] for host in answer["hosts"]} == {"gone"}
+    assert status(tmp_path, "--forget-after", "0") == (0, {"version": answer["version"], "hosts": []})
