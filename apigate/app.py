@@ -59,7 +59,7 @@ from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamPool
 from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
 from apigate.state.connections import connection_directory
-from apigate.store.sqlite import SqliteStore
+from apigate.store import open_store
 
 log = logging.getLogger("apigate")
 
@@ -117,7 +117,7 @@ def _shared_state(settings: Settings, registry: Registry) -> tuple[SharedState, 
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = SqliteStore(settings.data_dir / "apigate.db")
+        self.store = open_store(settings.store_url, settings.data_dir)
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
         set_endpoint_overrides(dict(settings.aws_endpoints))  # AWS service integrations' endpoints
@@ -203,7 +203,7 @@ class Gateway:
         # the guard evaluates that role's policies, naming Lambda operations through the Lambda API's routes.
         self.guard.lambda_api = self.lambda_api
         # Serve every stored stage again after a restart, and later what other processes on this data dir change.
-        self.sync = ConfigSync(ctx, settings.data_dir / "apigate.db")
+        self.sync = ConfigSync(ctx, f"{settings.host}:{settings.port}#{os.getpid()}")
         self.sync.reload()
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
 
@@ -311,7 +311,13 @@ class Gateway:
                 list(_JSON),
                 orjson.dumps(
                     # pid: which process of `apigate serve --workers N` answered
-                    {"status": "ok", "version": __version__, "config": self.sync.digest, "pid": os.getpid()}
+                    {
+                        "status": "ok",
+                        "version": __version__,
+                        "config": self.sync.digest,
+                        "pid": os.getpid(),
+                        "deferred": self.registry.deferred(),  # stages not compiled yet (registry.py)
+                    }
                 ),
             )
         refusal = self.origins.refusal(request)

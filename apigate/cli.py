@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
         help="keep throttles, quotas, usage and the cache in Redis (redis://127.0.0.1:6379/0), shared by processes",
     )
     serve.add_argument(
+        "--store",
+        metavar="URL",
+        help="keep the configuration in PostgreSQL (postgresql://user@host/db) shared by several hosts, "
+        "instead of SQLite in the data dir (see docs/cluster.md)",
+    )
+    serve.add_argument(
         "--on-state-error",
         choices=("allow", "deny"),
         default="allow",
@@ -265,6 +271,19 @@ def _client_commands(commands: Any) -> None:
     logs.add_argument("function")
     logs.add_argument("--data-dir", type=Path, default=Path(".apigate"))
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    cluster = commands.add_parser("cluster", help="the hosts serving from one store")
+    cluster.add_argument("action", choices=("status",))
+    cluster.add_argument(
+        "--store", metavar="URL", help="the cluster's PostgreSQL (default: SQLite in --data-dir)"
+    )
+    cluster.add_argument("--data-dir", type=Path, default=Path(".apigate"))
+    cluster.add_argument(
+        "--stale-after", type=float, default=10.0, metavar="SECONDS", help="a host silent this long is gone"
+    )
+    cluster.add_argument(
+        "--forget-after", type=float, default=600.0, metavar="SECONDS", help="a host silent this long is not listed"
+    )
+    cluster.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -309,7 +328,12 @@ async def serve(
     # Bind first: with --port 0 the URLs handed to functions and printed below must carry the real port.
     sock = listener if listener is not None else _bind(settings.host, settings.port)
     settings = dataclasses.replace(settings, port=sock.getsockname()[1])
-    gateway = Gateway(settings)
+    try:
+        gateway = Gateway(settings)
+    except ConnectionError as exc:  # --store names a PostgreSQL that does not answer
+        print(f"apigate: error: {exc}", file=sys.stderr, flush=True)
+        sock.close()
+        return 1
     app = None
     if template is not None:
         from apigate.declarative.app import DeclarativeApp
@@ -574,6 +598,46 @@ def parse_aws_endpoints(items: list[str]) -> dict[str, str]:
     return endpoints
 
 
+def _cluster_status(args: argparse.Namespace) -> int:
+    """``apigate cluster status``: every host that serves from the store, its configuration version and
+    health, from the heartbeats hosts write (every 2 s) into the store itself."""
+    from apigate.store import open_store
+
+    try:
+        store = open_store(args.store, args.data_dir)
+    except (ConnectionError, ValueError) as exc:
+        print(f"apigate: error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        version, hosts = store.version(), store.hosts()
+    finally:
+        store.close()
+    # A process restarted under a new pid leaves its old entry behind: shown as gone for a while, then not.
+    hosts = [host for host in hosts if host["seconds_ago"] <= args.forget_after]
+    for host in hosts:
+        if host["seconds_ago"] > args.stale_after:
+            host["status"] = "gone"
+        host["behind"] = max(0, version - int(host.get("version", 0)))
+    if args.json:
+        _print_json({"version": version, "hosts": hosts})
+    else:
+        print(f"store version {version}")
+        rows = [
+            [
+                h["host"],
+                str(h.get("version")),
+                str(h["behind"]),
+                h.get("status", "?"),
+                f"{h['seconds_ago']}s",
+                h.get("error", ""),
+            ]
+            for h in hosts
+        ]
+        _table(rows, ["HOST", "VERSION", "BEHIND", "STATUS", "SEEN", "ERROR"])
+    # Exit 3 when a host is degraded (its store reads fail) or gone: for scripts and health checks.
+    return 0 if all(h.get("status") == "ok" for h in hosts) else 3
+
+
 def parse_user_pools(items: list[str]) -> dict[str, str]:
     """``POOL_ID=ISSUER_URL`` pairs from ``--user-pool``."""
     pools: dict[str, str] = {}
@@ -589,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "logs":
         return _logs(args)
+    if args.command == "cluster":
+        return _cluster_status(args)
     if args.command != "serve":
         return _run_client(args)
     logging.basicConfig(
@@ -605,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         account_rate=args.account_rate,
         account_burst=args.account_burst,
         redis_url=args.redis,
+        store_url=args.store,
         on_state_error=args.on_state_error,
         cache_budget_scale=args.cache_budget_scale,
         websocket_idle_timeout=args.websocket_idle_timeout,

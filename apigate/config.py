@@ -27,7 +27,10 @@ class Settings:
     websocket_message_size: int = 128 * 1024
     websocket_idle_timeout: float = 600.0
     websocket_max_duration: float = 7200.0
-    sync_interval: float = 0.5  # seconds between checks for changes made by other processes on the data dir
+    sync_interval: float = 0.5  # seconds between checks for changes made by other processes and hosts
+    store_url: str | None = (
+        None  # `--store postgresql://…`: the cluster's store (None: SQLite in the data dir)
+    )
     # `--aws-endpoint SERVICE=URL`: where AWS service integrations and functions' SDK calls reach a service
     aws_endpoints: tuple[tuple[str, str], ...] = ()
     user_pools: tuple[tuple[str, str], ...] = ()  # Cognito user pool id -> issuer URL (`--user-pool ID=URL`)

@@ -5,15 +5,27 @@ One stage registry for every API kind: ``Registry`` for REST APIs (with the usag
 stage dict is replaced rather than edited, so a request that already holds a snapshot finishes on it. Beside each
 stage is the fingerprint of the stage document it was compiled from: reloading from the store compiles only the
 stages whose document changed.
+
+A host that starts with thousands of stored REST stages does not compile them all before serving: ConfigSync
+``defer``s them, the first request to a stage compiles it (``get``), and a background task compiles the rest
+a few at a time between requests. Only a miss among the compiled stages ever looks at the deferred ones, so the
+hot path is the same lookups either way.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 from apigate.model import DeployedApi, PlanIndex
 
-__all__ = ["CompiledStage", "DeployedStages", "Registry"]
+__all__ = ["Compile", "CompiledStage", "DeployedStages", "Registry"]
+
+log = logging.getLogger("apigate")
+
+# Reads the stage's deployment and compiles it; None: nothing to serve.
+Compile = Callable[[], "DeployedApi | None"]
 
 
 class CompiledStage(Protocol):
@@ -72,6 +84,9 @@ class DeployedStages(Generic[_D]):
     def stages(self) -> list[_D]:
         return [deployed for stages in self._apis.values() for deployed in stages.values()]
 
+    def stage_names(self, api_id: str) -> set[str]:
+        return set(self._apis.get(api_id) or ())
+
 
 class Registry(DeployedStages[DeployedApi]):
     """REST API stages, and the API keys and usage plans (replaced whole on every change: they need no deployment)."""
@@ -79,3 +94,54 @@ class Registry(DeployedStages[DeployedApi]):
     def __init__(self) -> None:
         super().__init__()
         self.plans = PlanIndex()
+        self._deferred: dict[tuple[str, str], Compile] = {}
+
+    def get(self, api_id: str, stage: str) -> DeployedApi | None:
+        deployed = super().get(api_id, stage)
+        if deployed is None and self._deferred:
+            return self._compile((api_id, stage))
+        return deployed
+
+    def install(self, deployed: DeployedApi) -> None:
+        self._deferred.pop((deployed.api_id, deployed.stage), None)
+        super().install(deployed)
+
+    def forget(self, api_id: str, stage: str) -> None:
+        self._deferred.pop((api_id, stage), None)
+        super().forget(api_id, stage)
+
+    def forget_api(self, api_id: str) -> None:
+        for key in [key for key in self._deferred if key[0] == api_id]:
+            del self._deferred[key]
+        super().forget_api(api_id)
+
+    def defer(self, api_id: str, stage: str, compile_stage: Compile) -> None:
+        """Serve the stage as ``compile_stage`` makes it, compiled when first needed."""
+        super().forget(api_id, stage)
+        self._deferred[(api_id, stage)] = compile_stage
+
+    def known(self, api_id: str, stage: str) -> bool:
+        """Served, compiled or not (without compiling it)."""
+        return super().get(api_id, stage) is not None or (api_id, stage) in self._deferred
+
+    def compile_deferred(self, budget: int) -> int:
+        """Compile up to ``budget`` deferred stages; how many are left."""
+        for key in list(self._deferred)[:budget]:
+            self._compile(key)
+        return len(self._deferred)
+
+    def deferred(self) -> int:
+        return len(self._deferred)
+
+    def _compile(self, key: tuple[str, str]) -> DeployedApi | None:
+        compile_stage = self._deferred.pop(key, None)
+        if compile_stage is None:
+            return None
+        try:
+            deployed = compile_stage()
+        except Exception:
+            log.exception("stage %s of %s could not be compiled", key[1], key[0])
+            return None
+        if deployed is not None:
+            super().install(deployed)
+        return deployed

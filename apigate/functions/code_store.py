@@ -2,6 +2,10 @@
 
 Layout: ``root/<function name>/<sha256 hex>.zip`` and ``root/<function name>/<sha256 hex>/``. Every method
 does blocking file I/O; call them from a thread when on the event loop.
+
+In cluster mode (``--store postgresql://…``) every zip is also kept in the store's ``blobs`` under
+``code/<function name>/<sha256 hex>``, written before the function's document names it: a host that never
+saw the upload fetches the zip from there on first use, so any host can start any function.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol, runtime_checkable
 
-__all__ = ["CodeInfo", "CodeNotFoundError", "CodeStore", "InvalidZipError"]
+__all__ = ["Blobs", "CodeInfo", "CodeNotFoundError", "CodeStore", "InvalidZipError"]
 
 UNZIP_FAILED = "Could not unzip uploaded file. Please check your file, then try to upload again."
 MAX_UNZIPPED_BYTES = 262_144_000  # Lambda's limit for a function's unzipped code
@@ -44,9 +49,21 @@ class CodeInfo:
     zip_path: Path
 
 
+@runtime_checkable
+class Blobs(Protocol):
+    """Bytes by key, shared by every host (``store.postgres.PostgresStore``)."""
+
+    def put_blob(self, key: str, data: bytes) -> None: ...
+
+    def get_blob(self, key: str) -> bytes | None: ...
+
+    def delete_blobs(self, prefix: str) -> None: ...
+
+
 class CodeStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, blobs: Blobs | None = None) -> None:
         self._root = Path(root)
+        self._blobs = blobs
 
     def put(self, function_name: str, zip_bytes: bytes) -> CodeInfo:
         """Store a zip durably and unpack it; storing the same bytes again is a no-op."""
@@ -57,6 +74,8 @@ class CodeStore:
         zip_path = home / f"{digest.hex()}.zip"
         if not zip_path.exists():
             _write_durably(zip_path, zip_bytes)
+        if self._blobs is not None:
+            self._blobs.put_blob(f"code/{function_name}/{digest.hex()}", zip_bytes)
         code_dir = home / digest.hex()
         if not code_dir.is_dir():
             _unpack(zip_bytes, members, code_dir)
@@ -71,6 +90,7 @@ class CodeStore:
             os.chmod(code_dir, 0o755)
             return code_dir
         zip_bytes = self._read_zip(home, hex_digest)
+        home.mkdir(parents=True, exist_ok=True)
         _unpack(zip_bytes, _checked_members(zip_bytes), code_dir)
         return code_dir
 
@@ -79,6 +99,8 @@ class CodeStore:
 
     def delete(self, function_name: str) -> None:
         home = self._home(function_name)
+        if self._blobs is not None:
+            self._blobs.delete_blobs(f"code/{function_name}/")
         # Rename first so a half-deleted tree is never mistaken for live code.
         grave = self._root / f".deleted-{function_name}-{os.urandom(4).hex()}"
         try:
@@ -92,12 +114,17 @@ class CodeStore:
             raise ValueError(f"invalid function name: {function_name!r}")
         return self._root / function_name
 
-    @staticmethod
-    def _read_zip(home: Path, hex_digest: str) -> bytes:
+    def _read_zip(self, home: Path, hex_digest: str) -> bytes:
         try:
             return (home / f"{hex_digest}.zip").read_bytes()
         except FileNotFoundError:
-            raise CodeNotFoundError(f"no code {hex_digest} for {home.name}") from None
+            pass
+        shared = None if self._blobs is None else self._blobs.get_blob(f"code/{home.name}/{hex_digest}")
+        if shared is None:
+            raise CodeNotFoundError(f"no code {hex_digest} for {home.name}")
+        home.mkdir(parents=True, exist_ok=True)  # uploaded on another host: kept here from now on
+        _write_durably(home / f"{hex_digest}.zip", shared)
+        return shared
 
 
 def _hex(sha256_b64: str) -> str:

@@ -11,7 +11,7 @@ import time
 from apigate.aws.errors import function_not_found
 from apigate.config import Settings
 from apigate.control.iam import execution_role_session
-from apigate.functions.code_store import CodeStore
+from apigate.functions.code_store import Blobs, CodeStore
 from apigate.functions.environment import RUNTIME_DIR
 from apigate.functions.runtime import FunctionRuntime, InvokeResult
 from apigate.functions.sandbox import Sandbox, function_user
@@ -41,7 +41,7 @@ class FunctionDirectory:
     def __init__(self, settings: Settings, store: DocumentStore) -> None:
         self.settings = settings
         self.store = store
-        self.code = CodeStore(settings.data_dir / "functions")
+        self.code = CodeStore(settings.data_dir / "functions", store if isinstance(store, Blobs) else None)
         user = function_user(settings.function_user)
         self.runtime = FunctionRuntime(
             settings.data_dir / "logs",

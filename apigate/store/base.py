@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Document = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One document written or deleted by a committed transaction; ``kind`` and ``key`` are ``"*"`` when
+    ``delete_parent`` removed everything under ``parent``."""
+
+    kind: str
+    key: str
+    parent: str
+
+
+_Documents = list[Document]  # named here because the Protocol's own ``list`` shadows the builtin
+_Changes = tuple[int, list[Change]]
 
 
 class Conflict(Exception):
@@ -45,5 +60,22 @@ class DocumentStore(Protocol):
     def delete_parent(self, parent: str) -> None: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    def version(self) -> int:
+        """The configuration version: raised by one by every committed transaction that wrote something."""
+        ...
+
+    def changes_since(self, version: int) -> _Changes | None:
+        """What committed transactions after ``version`` changed, and the version that brings the reader
+        to; None when that history is no longer kept (the reader must then look at everything)."""
+        ...
+
+    def heartbeat(self, host: str, info: Document) -> None:
+        """Record that ``host`` is alive and what it serves (``apigate cluster status`` lists them)."""
+        ...
+
+    def hosts(self) -> _Documents:
+        """Every host's last heartbeat, with ``seconds_ago`` (by the store's clock)."""
+        ...
 
     def close(self) -> None: ...

@@ -7,6 +7,10 @@ data dir; reads, and so serving, go on, and writes work again once space is free
 Uniqueness (see ``uniqueness``) lives in a second table, ``claims``, whose primary key is the claimed value:
 a write checks and records its claims in its own ``BEGIN IMMEDIATE`` transaction, which holds SQLite's
 write lock from its first statement, so two processes on one data dir cannot both pass the check.
+
+The change feed (see ``feed``): a transaction that writes takes the next version from the one-row ``feed``
+table and lists what it wrote in ``changes``; writers are serialised by that same lock, so versions commit
+in order and a reader that saw version N has seen everything up to N.
 """
 
 from __future__ import annotations
@@ -14,16 +18,19 @@ from __future__ import annotations
 import errno
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 
-from apigate.store import uniqueness
-from apigate.store.base import Conflict, Document
+from apigate.store import feed, uniqueness
+from apigate.store.base import Change, Conflict, Document
 
 _Claims = list[tuple[str, str]]  # (rule, value); named here because the class's own ``list`` shadows it
+_Documents = list[Document]
+_Changes = tuple[int, list[Change]]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -44,6 +51,24 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 CREATE INDEX IF NOT EXISTS claims_by_owner ON claims (kind, key);
 CREATE INDEX IF NOT EXISTS claims_by_parent ON claims (parent);
+CREATE TABLE IF NOT EXISTS feed (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    seq    INTEGER NOT NULL,
+    pruned INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO feed (id, seq, pruned) VALUES (1, 0, 0);
+CREATE TABLE IF NOT EXISTS changes (
+    seq    INTEGER NOT NULL,
+    kind   TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    parent TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_seq ON changes (seq);
+CREATE TABLE IF NOT EXISTS hosts (
+    host TEXT PRIMARY KEY,
+    info BLOB NOT NULL,
+    seen REAL NOT NULL
+);
 """
 
 
@@ -59,6 +84,7 @@ class SqliteStore:
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self._depth = 0
+        self._seq: int | None = None  # the version the open transaction writes, once it wrote something
         self._migrate()
 
     def _migrate(self) -> None:
@@ -110,7 +136,12 @@ class SqliteStore:
                 raise
             self._depth -= 1
             if outermost:
-                self._run_write("COMMIT")
+                try:
+                    if self._seq is not None and self._seq % feed.PRUNE_EVERY == 0:
+                        self._prune(self._seq)
+                    self._run_write("COMMIT")
+                finally:
+                    self._seq = None
 
     def _run_write(self, statement: str) -> None:
         try:
@@ -121,7 +152,52 @@ class SqliteStore:
                 raise self._disk_full_error() from exc
             raise
 
+    def _record(self, kind: str, key: str, parent: str) -> None:
+        if self._seq is None:
+            self._seq = int(self._db.execute("UPDATE feed SET seq = seq + 1 RETURNING seq").fetchone()[0])
+        self._db.execute(
+            "INSERT INTO changes (seq, kind, key, parent) VALUES (?, ?, ?, ?)", (self._seq, kind, key, parent)
+        )
+
+    def _prune(self, seq: int) -> None:
+        below = seq - feed.KEEP
+        if below > 0:
+            self._db.execute("DELETE FROM changes WHERE seq <= ?", (below,))
+            self._db.execute("UPDATE feed SET pruned = ? WHERE pruned < ?", (below, below))
+
+    def version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT seq FROM feed").fetchone()[0])
+
+    def changes_since(self, version: int) -> _Changes | None:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, kind, key, parent FROM changes WHERE seq > ? ORDER BY seq", (version,)
+            ).fetchall()
+            # Read after the rows: a prune that ran in between shows here, and the rows may be incomplete.
+            if version < int(self._db.execute("SELECT pruned FROM feed").fetchone()[0]):
+                return None
+        return feed.collect(version, rows)
+
+    def heartbeat(self, host: str, info: Document) -> None:
+        # Not a transaction of ours: a heartbeat is no configuration change and takes no version.
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO hosts (host, info, seen) VALUES (?, ?, ?) "
+                "ON CONFLICT (host) DO UPDATE SET info = excluded.info, seen = excluded.seen",
+                (host, orjson.dumps(info), time.time()),
+            )
+
+    def hosts(self) -> _Documents:
+        with self._lock:
+            rows = self._db.execute("SELECT host, info, seen FROM hosts ORDER BY host").fetchall()
+        now = time.time()
+        return [
+            {**_decode(info), "host": host, "seconds_ago": round(now - seen, 1)} for host, info, seen in rows
+        ]
+
     def _rollback(self) -> None:
+        self._seq = None
         # SQLite may already have rolled back on its own (a full disk does that): then there is nothing
         # to undo, and a ROLLBACK would fail and hide the original error.
         if self._db.in_transaction:
@@ -176,6 +252,7 @@ class SqliteStore:
             "ON CONFLICT (kind, key) DO UPDATE SET body=excluded.body, parent=excluded.parent",
             (kind, key, parent, orjson.dumps(document)),
         )
+        self._record(kind, key, parent)
         if kind in uniqueness.RULES:
             self._db.execute("DELETE FROM claims WHERE kind=? AND key=?", (kind, key))
             self._db.executemany(
@@ -191,8 +268,12 @@ class SqliteStore:
 
     def delete(self, kind: str, key: str) -> bool:
         with self.transaction():
-            cursor = self._db.execute("DELETE FROM documents WHERE kind=? AND key=?", (kind, key))
-            deleted = cursor.rowcount > 0
+            row = self._db.execute(
+                "DELETE FROM documents WHERE kind=? AND key=? RETURNING parent", (kind, key)
+            ).fetchone()
+            deleted = row is not None
+            if deleted:
+                self._record(kind, key, row[0])
             if kind in uniqueness.RULES:
                 self._db.execute("DELETE FROM claims WHERE kind=? AND key=?", (kind, key))
         return deleted
@@ -201,6 +282,7 @@ class SqliteStore:
         with self.transaction():
             self._db.execute("DELETE FROM documents WHERE parent=?", (parent,))
             self._db.execute("DELETE FROM claims WHERE parent=?", (parent,))
+            self._record("*", "*", parent)
 
     def close(self) -> None:
         with self._lock:
