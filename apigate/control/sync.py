@@ -212,10 +212,10 @@ class ConfigSync:
         for api_id in api_ids:
             doc = store.get(API, api_id)
             stages = store.list(STAGE, api_id) if doc is not None else []
-            is_websocket = doc is not None and is_websocket(doc)
+            websocket_api = doc is not None and is_websocket(doc)
             kinds: list[tuple[Any, Any, str, bool]] = [
-                (ctx.http_apis, http_deploy.compile_stage, "HTTP API", doc is not None and not is_websocket),
-                (ctx.websocket_apis, websocket_deploy.compile_stage, "WebSocket API", is_websocket),
+                (ctx.http_apis, http_deploy.compile_stage, "HTTP API", doc is not None and not websocket_api),
+                (ctx.websocket_apis, websocket_deploy.compile_stage, "WebSocket API", websocket_api),
             ]
             for served, compile_v2, kind, owns in kinds:
                 if served is None:
