@@ -50,7 +50,7 @@ def test_stages_are_deferred_at_start_and_compiled_on_first_use(
         assert first is not None and first.api_id == ids[1] and registry.deferred() == 2
         assert registry.get(ids[1], "prod") is first  # once
         assert registry.get(ids[1], "nope") is None
-        registry.remove_api(ids[2])  # deleted before it was ever compiled: never served
+        registry.forget_api(ids[2])  # deleted before it was ever compiled: never served
         assert registry.get(ids[2], "prod") is None and registry.deferred() == 1
         assert registry.compile_deferred(10) == 0
         assert {d.api_id for d in registry.stages()} == {ids[0], ids[1]}
