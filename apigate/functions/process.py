@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from . import frames
-from .procfs import peak_rss_kb
+from .procfs import peak_rss_kb, runnable
 from .sandbox import Sandbox
 
 __all__ = ["Reply", "WorkerGone", "WorkerProcess"]
@@ -142,6 +142,10 @@ class WorkerProcess:
         self.log_stream_name = log_stream_name
         self.on_exit: Callable[[WorkerProcess], None] | None = None
         self.init_duration_ms: float | None = None  # set by a cold start, reported by its first REPORT
+        # The output reader stopped at its chunk limit with output left in the pipe. Otherwise everything the
+        # worker wrote before its reply was read before the reply is seen: the worker writes its output
+        # first, so one poll reports both, and the event loop runs I/O callbacks before the awaiting task.
+        self.backlog = False
         # Resolves to the exit status (negative: killed by that signal) once reaped and the channel closed.
         self.exited: asyncio.Future[int] = self._loop.create_future()
         os.set_blocking(output_fd, False)
@@ -231,7 +235,11 @@ class WorkerProcess:
         """Move what the worker has written so far (or the next ``chunks`` reads of it) to the current sink,
         without blocking."""
         fd = self._output_fd
-        while fd >= 0 and chunks != 0:
+        self.backlog = False
+        while fd >= 0:
+            if chunks == 0:
+                self.backlog = True
+                return
             try:
                 chunk = os.read(fd, 65536)
             except BlockingIOError:
@@ -245,6 +253,10 @@ class WorkerProcess:
     def peak_rss_kb(self) -> int:
         """The process's peak RSS so far (Linux), for REPORT lines of workers that never replied."""
         return peak_rss_kb(self._proc.pid)
+
+    def runnable(self) -> bool:
+        """Running or waiting for a core, rather than blocked (sleeping, waiting for I/O)."""
+        return runnable(self._proc.pid)
 
     def rss_kb(self) -> int:
         """The process's resident memory now (Linux; 0 where /proc is missing or the process is gone)."""

@@ -17,6 +17,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,10 @@ class WorkerStartError(RuntimeError):
     """The worker process could not be started at all (not the function's fault)."""
 
 
+class _CallerTimeout(Exception):
+    """The caller's timeout ran out before the function's own."""
+
+
 class _OutOfMemory(Exception):
     """The memory poll found a busy worker over its function's MemorySize."""
 
@@ -53,8 +58,13 @@ class InvokeResult:
     function_error: str | None  # "Unhandled" on any error, as Lambda's X-Amz-Function-Error
     request_id: str
     duration_ms: float
-    log_tail: str  # the last 4 KB of this invocation's log (LogType=Tail; base64 it for the header)
+    tail: bytes  # the last 4 KB of this invocation's log, as written
     status: InvokeStatus
+
+    @property
+    def log_tail(self) -> str:
+        """The last 4 KB of this invocation's log (LogType=Tail; base64 it for the header)."""
+        return self.tail.decode("utf-8", "replace")
 
 
 class FunctionRuntime:
@@ -80,6 +90,7 @@ class FunctionRuntime:
         # Busy workers whose memory is polled: limit in KiB and the future their reply will resolve.
         self._watched: dict[WorkerProcess, tuple[int, asyncio.Future[Reply]]] = {}
         self._watch_timer: asyncio.TimerHandle | None = None
+        self._spares: set[asyncio.Task[None]] = set()  # background starts of a stalled queue's workers
 
     async def invoke(
         self,
@@ -88,16 +99,38 @@ class FunctionRuntime:
         *,
         request_id: str | None = None,
         invoked_arn: str | None = None,
+        timeout: float | None = None,
     ) -> InvokeResult:
-        """Run the handler once. Raises only for the runtime's own failures (closed, cannot spawn)."""
+        """Run the handler once. Raises only for the runtime's own failures (closed, cannot spawn), and
+        TimeoutError when the caller's ``timeout`` (an integration's, shorter than the function's own) runs
+        out first: that costs the worker, as a cancelled call does, and spares the caller a ``wait_for``."""
         if self._closed:
             raise RuntimeError("the function runtime is closed")
         request_id = request_id or str(uuid.uuid4())
-        pool = self._pool(spec)
+        pool = self._pools.get(spec.name)
+        if pool is None or pool.key != spec.worker_key:
+            pool = self._pool(spec)
         log = InvocationLog(self._logs.get(spec.name))
+        arn = invoked_arn or spec.arn
         self._in_flight += 1
         try:
-            return await self._invoke(pool, spec, log, request_id, invoked_arn or spec.arn, payload or b"{}")
+            got = pool.take()
+            if got is not None and not isinstance(got, asyncio.Future):  # the hot path: a warm worker
+                try:
+                    log.line(f"START RequestId: {request_id} Version: $LATEST")
+                    return await self._run(
+                        got, spec, log, request_id, arn, payload or b"{}", spec.timeout, timeout
+                    )
+                except BaseException:
+                    got.kill()  # cancelled mid-call: its reply would arrive for nobody
+                    raise
+                finally:
+                    pool.release(got)
+            if timeout is None:
+                return await self._invoke(pool, got, spec, log, request_id, arn, payload or b"{}", None)
+            deadline = asyncio.get_running_loop().time() + timeout
+            async with asyncio.timeout_at(deadline):
+                return await self._invoke(pool, got, spec, log, request_id, arn, payload or b"{}", deadline)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0 and self._drained is not None:
@@ -106,13 +139,16 @@ class FunctionRuntime:
     async def _invoke(
         self,
         pool: WorkerPool,
+        got: asyncio.Future[WorkerProcess | None] | None,
         spec: FunctionSpec,
         log: InvocationLog,
         request_id: str,
         arn: str,
         payload: bytes,
+        deadline: float | None,
     ) -> InvokeResult:
-        worker = await pool.acquire()
+        """The slow path: wait in the queue, or start a worker."""
+        worker = None if got is None else await pool.wait(got)
         try:
             budget = spec.timeout
             if worker is None:
@@ -122,7 +158,8 @@ class FunctionRuntime:
                 worker, budget = started
             else:
                 log.line(f"START RequestId: {request_id} Version: $LATEST")
-            return await self._run(worker, spec, log, request_id, arn, payload, budget)
+            left = None if deadline is None else deadline - asyncio.get_running_loop().time()
+            return await self._run(worker, spec, log, request_id, arn, payload, budget, left)
         except BaseException:
             if worker is not None:
                 worker.kill()  # cancelled mid-call: its reply would arrive for nobody
@@ -142,6 +179,8 @@ class FunctionRuntime:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        for spare in list(self._spares):
+            spare.cancel()
         for worker in list(self._workers):
             worker.kill()
         if self._in_flight:  # let the calls that lost their worker write their logs first
@@ -165,16 +204,53 @@ class FunctionRuntime:
         if pool is None or pool.key != spec.worker_key:
             if pool is not None:
                 pool.retire()  # new code or configuration: old workers finish their call and go
-            pool = self._pools[spec.name] = WorkerPool(spec.worker_key, self._max_workers)
+            pool = self._pools[spec.name] = WorkerPool(
+                spec.worker_key, self._max_workers, lambda started: self._start_spare(spec, started)
+            )
         return pool
 
-    async def _spawn(self, spec: FunctionSpec, pool: WorkerPool, log: InvocationLog) -> WorkerProcess:
+    def _start_spare(self, spec: FunctionSpec, pool: WorkerPool) -> None:
+        """The pool's queue stalled: start one more worker in the background (see pool.py)."""
+        task = asyncio.get_running_loop().create_task(self._spare(spec, pool))
+        self._spares.add(task)
+        task.add_done_callback(self._spares.discard)
+
+    async def _spare(self, spec: FunctionSpec, pool: WorkerPool) -> None:
+        # No invocation owns this init: its lines and output go to the function log, and its duration to the
+        # REPORT of the worker's first invocation, as Lambda reports a cold start.
+        function_log = self._logs.get(spec.name)
+        function_log.write(
+            f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}\n".encode()
+        )
+        started = time.perf_counter()
+        worker: WorkerProcess | None = None
+        try:
+            worker = await self._spawn(spec, pool, function_log.write)
+            async with asyncio.timeout(self._init_timeout):
+                reply = await worker.next_reply()
+            if reply.kind != frames.READY:
+                raise WorkerGone()
+            worker.init_duration_ms = _ms_since(started)
+        except (Exception, asyncio.CancelledError):
+            if worker is not None:
+                worker.kill()
+                worker.drain()
+                worker = None
+            if not self._closed:
+                line = f"INIT_REPORT Init Duration: {_ms_since(started):.2f} ms\tPhase: init\tStatus: error\n"
+                function_log.write(line.encode())
+        finally:
+            pool.spare_started(worker)
+
+    async def _spawn(
+        self, spec: FunctionSpec, pool: WorkerPool, sink: Callable[[bytes], None]
+    ) -> WorkerProcess:
         stream = new_log_stream_name()
         try:
             worker = await WorkerProcess.spawn(
                 cwd=spec.code_dir,
                 env=worker_environment(spec, self._endpoint_url, stream),
-                sink=log.feed,  # init output opens this invocation's block
+                sink=sink,  # a cold start's init output opens its invocation's block
                 log_stream_name=stream,
                 sandbox=self._sandbox,
             )
@@ -199,7 +275,7 @@ class FunctionRuntime:
         (and START logged), or the invocation's failed result."""
         log.line(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
         started = time.perf_counter()
-        worker = await self._spawn(spec, pool, log)
+        worker = await self._spawn(spec, pool, log.feed)
         try:
             async with asyncio.timeout(self._init_timeout):
                 reply = await worker.next_reply()
@@ -231,7 +307,7 @@ class FunctionRuntime:
         init and the handler share the function's timeout. A module that hangs on import costs the caller
         the init budget plus the timeout, and its workers are killed."""
         started = time.perf_counter()
-        worker = await self._spawn(spec, pool, log)
+        worker = await self._spawn(spec, pool, log.feed)
         try:
             async with asyncio.timeout(spec.timeout):
                 reply = await worker.next_reply()
@@ -295,6 +371,7 @@ class FunctionRuntime:
         arn: str,
         payload: bytes,
         timeout: float,
+        caller_timeout: float | None,
     ) -> InvokeResult:
         # Output from before this call was already logged by the pipe's reader; no drain needed here.
         worker.sink = log.feed
@@ -303,7 +380,11 @@ class FunctionRuntime:
         deadline_ms = int((time.time() + timeout) * 1000)
         started = time.perf_counter()
         reply_future = worker.request(request_id.encode(), arn.encode(), deadline_ms, payload)
-        timer = loop.call_later(timeout, _expire, reply_future)
+        # One timer for both limits: the function's own (kills, a function error) and the caller's.
+        if caller_timeout is not None and caller_timeout < timeout:
+            timer = loop.call_later(max(caller_timeout, 0.0), _expire, reply_future, _CallerTimeout)
+        else:
+            timer = loop.call_later(timeout, _expire, reply_future, TimeoutError)
         limit_kb = spec.memory_size * 1024
         self._watch(loop, worker, limit_kb, reply_future)
         try:
@@ -314,6 +395,14 @@ class FunctionRuntime:
             worker.drain()
             worker.sink = self._logs.get(spec.name).write
             return self._timed_out(spec, log, request_id, spec.timeout, _ms_since(started), rss, init_ms)
+        except _CallerTimeout:
+            worker.kill()  # as a cancelled call: its reply would arrive for nobody
+            worker.drain()
+            worker.sink = self._logs.get(spec.name).write
+            self._finished(
+                spec, log, request_id, "timeout", b"", _ms_since(started), worker.peak_rss_kb(), init_ms
+            )
+            raise TimeoutError() from None
         except _OutOfMemory:
             return self._out_of_memory(worker, spec, log, request_id, _ms_since(started), init_ms)
         except WorkerGone:
@@ -323,7 +412,8 @@ class FunctionRuntime:
             self._watched.pop(worker, None)
         if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > limit_kb:
             return self._out_of_memory(worker, spec, log, request_id, reply.duration_ms, init_ms)
-        worker.drain()  # everything printed before the reply was sent is in the pipe now
+        if worker.backlog:  # the pipe's reader left output behind: take it before the END line
+            worker.drain()
         worker.sink = self._logs.get(spec.name).write  # stray output between calls
         status: InvokeStatus = "ok" if reply.kind == frames.RESULT else "error"
         return self._finished(
@@ -462,9 +552,9 @@ class FunctionRuntime:
         return InvokeResult(body, function_error, request_id, duration_ms, tail, status)
 
 
-def _expire(reply_future: asyncio.Future[Reply]) -> None:
+def _expire(reply_future: asyncio.Future[Reply], error: type[Exception]) -> None:
     if not reply_future.done():
-        reply_future.set_exception(TimeoutError())
+        reply_future.set_exception(error())
 
 
 def _ms_since(started: float) -> float:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import decimal
 import importlib
+import io
 import json
 import logging
 import os
@@ -64,18 +65,37 @@ class CognitoIdentity:
         self.cognito_identity_pool_id: str | None = None
 
 
+def _environment_fields() -> tuple[str | None, ...]:
+    env = os.environ
+    return (
+        env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+        env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+        env.get("AWS_LAMBDA_FUNCTION_NAME"),
+        env.get(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+        ),  # a string, as in AWS (it comes from the environment there too)
+        env.get("AWS_LAMBDA_FUNCTION_VERSION"),
+    )
+
+
 class LambdaContext:
     """The handler's second argument, with the attributes of the Python runtime's LambdaContext."""
 
+    # Read from the environment once per worker (set by main): the runtime owns these variables.
+    _environment: tuple[str | None, ...] | None = None
+
     def __init__(self, request_id: str, invoked_function_arn: str, deadline_ms: int) -> None:
-        env = os.environ
+        fields = LambdaContext._environment
+        if fields is None:
+            fields = LambdaContext._environment = _environment_fields()
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
-        # A string, as in AWS (it comes from the environment there too).
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        (
+            self.log_group_name,
+            self.log_stream_name,
+            self.function_name,
+            self.memory_limit_in_mb,
+            self.function_version,
+        ) = fields
         self.invoked_function_arn = invoked_function_arn
         self.client_context: Any = None
         self.identity = CognitoIdentity()
@@ -199,10 +219,43 @@ def _log_error(document: dict[str, Any]) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def _loads(payload: bytes) -> Any:
+    """The event, as the stdlib decoder reads it: orjson where it agrees (3x cheaper), json where it may not
+    (NaN and Infinity, integers past 64 bits, other encodings, which orjson refuses)."""
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(payload)
+        except ValueError:
+            pass
+    return json.loads(payload)
+
+
+_fast_loads: Callable[[bytes], Any] | None = None
+
+
+def _load_orjson() -> None:
+    """orjson for the runtime's own use, kept out of ``sys.modules``: a function that bundles its own
+    version imports that one."""
+    global _fast_loads
+    try:
+        import orjson
+    except ImportError:
+        return
+    finally:
+        sys.modules.pop("orjson", None)
+    _fast_loads = orjson.loads
+
+
 def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
+    out, err = sys.stdout, sys.stderr
+    if out is _streams[0] and err is _streams[1]:  # ours, and they write through (python -u)
+        return
+    for stream in (out, err):
         with contextlib.suppress(OSError, ValueError, AttributeError):  # user code replaced or closed it
             stream.flush()
+
+
+_streams: tuple[object, object] = (None, None)  # stdout and stderr when they need no flush (set by main)
 
 
 class _Worker:
@@ -246,7 +299,7 @@ class _Worker:
     def _call(self, request_id: str, arn: str, deadline_ms: int, payload: bytes) -> tuple[int, bytes]:
         try:
             try:
-                event = json.loads(payload)
+                event = _loads(payload)
             except ValueError as e:
                 raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
             response = self._handler(event, LambdaContext(request_id, arn, deadline_ms))
@@ -316,6 +369,16 @@ def _not_dumpable() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
+def _write_through() -> None:
+    global _streams
+    out, err = sys.stdout, sys.stderr
+    if all(
+        getattr(s, "write_through", False) and isinstance(getattr(s, "buffer", None), io.FileIO)
+        for s in (out, err)
+    ):
+        _streams = (out, err)
+
+
 def main(argv: list[str]) -> int:
     if "--sandboxed" in argv[2:]:
         _not_dumpable()  # before any of the function's code runs
@@ -326,6 +389,8 @@ def main(argv: list[str]) -> int:
         sys.path.insert(0, task_root)
     _setup_logging()
     _memory_backstop()
+    _load_orjson()
+    _write_through()
     execute_api_endpoints.install()  # boto3 aimed at https://{api}.execute-api.localhost reaches the gateway
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -118,9 +117,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         v2 = integration.payload_format_version == "2.0"
         event = orjson.dumps(proxy_event_v2(call) if v2 else proxy_event_v1(call))
         try:
-            result = await asyncio.wait_for(
-                self._functions.invoke(name, event, request_id=call.request_id),
-                timeout=integration.timeout_seconds,
+            result = await self._functions.invoke(
+                name, event, request_id=call.request_id, timeout=integration.timeout_seconds
             )
         except FunctionMissing:
             raise internal_error() from None

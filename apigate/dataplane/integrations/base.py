@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,9 +34,7 @@ async def call_function(
     """Invoke a function for an integration: a missing function is a configuration error (500) and
     running past the integration's timeout is AWS's 504, whatever the function's own timeout."""
     try:
-        return await asyncio.wait_for(
-            services.functions.invoke(name, payload, request_id=inv.request_id), timeout=timeout
-        )
+        return await services.functions.invoke(name, payload, request_id=inv.request_id, timeout=timeout)
     except FunctionMissing:
         inv.log(f"Execution failed due to configuration error: Function not found: {name}")
         raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
