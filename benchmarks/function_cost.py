@@ -1,6 +1,6 @@
 """Core time per request of the function path: gateway and its workers, in CPU microseconds.
 
-    python benchmarks/function_cost.py [--duration 5] [--connections 32] [--rounds 3] [--rows lambda,http_api]
+    python benchmarks/function_cost.py [--duration 5] [--connections 32] [--rounds 3] [--rows lambda,http_api,mock]
 
 Throughput on a shared machine moves with other load; the CPU time the gateway's process tree spends per
 request moves far less. The gateway (and the workers it spawns) run on core 0, ``wrk`` on core 1, as in
@@ -69,10 +69,23 @@ def cpu_ns(root: int, *, alone: bool = False) -> int:
     return total
 
 
+def _counters(pid: int) -> tuple[int, int, int]:
+    """utime and stime (clock ticks) and context switches (voluntary + not) of one process."""
+    with open(f"/proc/{pid}/stat", "rb") as stat:
+        fields = stat.read().rsplit(b")", 1)[1].split()
+    switches = 0
+    with open(f"/proc/{pid}/status", "rb") as status:
+        for line in status:
+            if line.endswith(b"ctxt_switches:") or b"ctxt_switches:" in line:
+                switches += int(line.split()[1])
+    return int(fields[11]), int(fields[12]), switches
+
+
 def start_gateway(tmp: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     stdout = tmp / "gateway.stdout"
+    profile = [os.environ["PROFILE"]] if os.environ.get("PROFILE") else ["-m"]
     argv = [
-        "taskset", "-c", "0", sys.executable, "-m", "apigate.cli", "serve", "--port", "0",
+        "taskset", "-c", "0", sys.executable, *profile, "apigate.cli", "serve", "--port", "0",
         "--data-dir", str(tmp / "data"), "--log-level", "WARNING",
         "--account-rate", "1000000000", "--account-burst", "1000000000", *extra,
     ]  # fmt: skip
@@ -112,10 +125,17 @@ def configure(endpoint: str) -> dict[str, str]:
         restApiId=api, resourceId=res, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
         uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations",
     )  # fmt: skip
+    mock = apigw.create_resource(restApiId=api, parentId=root, pathPart="mock")["id"]
+    ids = {"restApiId": api, "resourceId": mock, "httpMethod": "GET"}
+    apigw.put_method(**ids, authorizationType="NONE")
+    apigw.put_integration(**ids, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'})
+    apigw.put_method_response(**ids, statusCode="200")
+    apigw.put_integration_response(**ids, statusCode="200", responseTemplates={"application/json": '{"m":1}'})
     apigw.create_deployment(restApiId=api, stageName="bench")
     http = v2.create_api(Name="cost", ProtocolType="HTTP", Target=arn, RouteKey="GET /lambda")["ApiId"]
     return {
         "lambda": f"{endpoint}/_aws/execute-api/{api}/bench/lambda",
+        "mock": f"{endpoint}/_aws/execute-api/{api}/bench/mock",
         "http_api": f"{endpoint}/_aws/execute-api/{http}/lambda",
     }
 
@@ -138,11 +158,15 @@ def measure(pid: int, url: str, args: argparse.Namespace) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=30) as answer:  # a cold start, alone, as run.py's check does
         assert answer.status == 200
     wrk(url, args.warmup, args.connections)
-    costs, gateway, rates = [], [], []
+    costs, gateway, rates, split = [], [], [], []
     for _ in range(args.rounds):
         before, alone, started = cpu_ns(pid), cpu_ns(pid, alone=True), time.monotonic()
+        counters = _counters(pid)
         requests = wrk(url, args.duration, args.connections)
         elapsed, used = time.monotonic() - started, cpu_ns(pid) - before
+        after = _counters(pid)
+        user, system, switches = (b - a for a, b in zip(counters, after, strict=True))
+        split.append(f"user {user / (user + system or 1):.0%}, {switches / requests:.2f} switches/request")
         costs.append(used / requests / 1000)
         gateway.append((cpu_ns(pid, alone=True) - alone) / requests / 1000)
         rates.append(requests / elapsed)
@@ -151,6 +175,7 @@ def measure(pid: int, url: str, args: argparse.Namespace) -> dict[str, Any]:
         "gateway": statistics.median(gateway),
         "all": costs,
         "rps": statistics.median(rates),
+        "split": split[-1],
     }
 
 
@@ -172,7 +197,7 @@ def main() -> int:
                 spread = ", ".join(f"{c:.0f}" for c in result["all"])
                 print(
                     f"{row:9} {result['us']:6.1f} us CPU/request (rounds: {spread}; gateway process "
-                    f"{result['gateway']:.0f}), "
+                    f"{result['gateway']:.0f}: {result['split']}), "
                     f"{result['rps']:,.0f} req/s, processes: {len(_tree(proc.pid))}",
                     flush=True,
                 )

@@ -1,9 +1,10 @@
 """The workers of one function configuration: warm ones reused newest-first, callers queued first-come.
 
-A slot is a worker that exists or is being started. ``take`` returns an idle worker, ``None`` meaning "the
-slot is yours: start a worker" (only when the function has no worker at all), or a future to await for one of
-those; every slot taken is given back by one ``release`` (of the worker, or of ``None`` when no worker came
-of it).
+A slot is a worker that exists or is being started. ``take`` returns an idle worker; ``reserve`` a slot to
+start one in (only when the function has no worker at all); otherwise the call waits in the queue until a
+worker or a freed slot is handed to it through ``serve``, straight from ``release``: no task wakes up in
+between, the next call is sent from the callback that received the previous reply. Every slot taken is given
+back by one ``release`` (of the worker, or of ``None`` when no worker came of it).
 
 A busy function queues its callers rather than starting a worker per concurrent call: on one core, one warm
 worker serves a trivial handler ~3x cheaper than eight round-robined ones (their caches stay cold), and a queue
@@ -22,10 +23,11 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from .process import WorkerProcess
 
-__all__ = ["STALL_SECONDS", "PoolClosedError", "WorkerPool"]
+__all__ = ["STALL_SECONDS", "PoolClosedError", "Queued", "WorkerPool"]
 
 STALL_SECONDS = 0.01  # queue wait that asks for another worker (if the queue also stopped moving)
 _CONFIRM_SECONDS = 0.001  # one more turn of the loop, I/O included, before deciding
@@ -36,13 +38,27 @@ class PoolClosedError(RuntimeError):
     pass
 
 
+class Queued(Protocol):
+    """A call waiting for a worker: done once its caller gave up (or its deadline, in loop time, passed)."""
+
+    deadline: float | None
+    result: asyncio.Future[Any]
+
+
 class WorkerPool:
-    def __init__(self, key: str, limit: int, start_spare: Callable[[WorkerPool], None] | None = None) -> None:
+    def __init__(
+        self,
+        key: str,
+        limit: int,
+        serve: Callable[[WorkerProcess | None, Any], None],
+        start_spare: Callable[[WorkerPool], None] | None = None,
+    ) -> None:
         self.key = key
         self._limit = limit
         self._size = 0
         self._idle: list[WorkerProcess] = []  # a stack: the most recently used stays warm
-        self._waiters: deque[tuple[float, asyncio.Future[WorkerProcess | None]]] = deque()
+        self._queue: deque[tuple[float, Queued]] = deque()  # (enqueued at, call)
+        self._serve = serve  # hands a worker, or a free slot (None), to a queued call
         self._retired = False
         self._start_spare = start_spare
         self._starting = 0  # spares being started in the background
@@ -50,7 +66,8 @@ class WorkerPool:
         self._timer: asyncio.TimerHandle | None = None
         self._busy: set[WorkerProcess] = set()
 
-    def take(self) -> WorkerProcess | asyncio.Future[WorkerProcess | None] | None:
+    def take(self) -> WorkerProcess | None:
+        """An idle worker, now busy; or None."""
         idle = self._idle
         while idle:
             worker = idle.pop()
@@ -58,29 +75,20 @@ class WorkerPool:
                 self._busy.add(worker)
                 return worker
             self._size -= 1  # died while idle and not yet forgotten
+        return None
+
+    def reserve(self) -> bool:
+        """Take a slot to start a worker in, when the function has none (or nothing starts spares)."""
         if self._size == 0 or (self._start_spare is None and self._size < self._limit):
             self._size += 1
-            return None
+            return True
+        return False
+
+    def enqueue(self, call: Queued) -> None:
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[WorkerProcess | None] = loop.create_future()
-        self._waiters.append((loop.time(), waiter))
-        if self._timer is None and self._start_spare is not None:
+        self._queue.append((loop.time(), call))
+        if self._timer is None:
             self._timer = loop.call_at(loop.time() + STALL_SECONDS, self._check, loop)
-        return waiter
-
-    async def acquire(self) -> WorkerProcess | None:
-        got = self.take()
-        if not isinstance(got, asyncio.Future):
-            return got
-        return await self.wait(got)
-
-    async def wait(self, waiter: asyncio.Future[WorkerProcess | None]) -> WorkerProcess | None:
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.release(waiter.result())  # handed over just as we were cancelled: pass it on
-            raise
 
     def release(self, worker: WorkerProcess | None) -> None:
         if worker is not None:
@@ -89,13 +97,13 @@ class WorkerPool:
                 worker.kill()
                 worker = None
         self._served += 1
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()[1]
-            if not waiter.done():
-                waiter.set_result(worker)  # a worker, or its free slot
+        queue = self._queue
+        while queue:
+            call = queue.popleft()[1]
+            if not call.result.done():
                 if worker is not None:
                     self._busy.add(worker)
+                self._serve(worker, call)  # a worker, or its free slot
                 return
         if worker is None:
             self._size -= 1
@@ -107,15 +115,20 @@ class WorkerPool:
         self._starting -= 1
         self.release(worker)
 
-    def _head(self) -> tuple[float, asyncio.Future[WorkerProcess | None]] | None:
-        waiters = self._waiters
-        while waiters and waiters[0][1].done():  # cancelled callers
-            waiters.popleft()
-        return waiters[0] if waiters else None
+    def _head(self, now: float) -> tuple[float, Queued] | None:
+        """The oldest call still waiting; calls past their deadline are failed here (TimeoutError)."""
+        queue = self._queue
+        if any(call.deadline is not None and call.deadline <= now for _, call in queue):
+            for _, call in queue:
+                if call.deadline is not None and call.deadline <= now and not call.result.done():
+                    call.result.set_exception(TimeoutError())
+        while queue and queue[0][1].result.done():  # callers gone
+            queue.popleft()
+        return queue[0] if queue else None
 
     def _check(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
-        head = self._head()
+        head = self._head(loop.time())
         if head is None or self._retired:
             return
         if loop.time() - head[0] < STALL_SECONDS:
@@ -123,26 +136,27 @@ class WorkerPool:
             return
         self._timer = loop.call_later(_CONFIRM_SECONDS, self._confirm, loop, head[1], self._served)
 
-    def _confirm(
-        self, loop: asyncio.AbstractEventLoop, head: asyncio.Future[WorkerProcess | None], served: int
-    ) -> None:
-        # A timer runs before the callbacks its turn's I/O scheduled (a reply read, the task it wakes):
+    def _confirm(self, loop: asyncio.AbstractEventLoop, head: Queued, served: int) -> None:
+        # A timer runs before the callbacks its turn's I/O scheduled (a reply read, the call it serves):
         # decide after them, or a reply that had arrived would count as a stall.
         loop.call_soon(self._decide, loop, head, served)
 
-    def _decide(
-        self, loop: asyncio.AbstractEventLoop, head: asyncio.Future[WorkerProcess | None], served: int
-    ) -> None:
+    def _decide(self, loop: asyncio.AbstractEventLoop, head: Queued, served: int) -> None:
         self._timer = None
         if self._retired:
             return
-        if not head.done() and self._served == served and self._start_spare is not None and self._helps():
-            wanted = min(len(self._waiters) - self._starting, self._limit - self._size)
+        if (
+            not head.result.done()
+            and self._served == served
+            and self._start_spare is not None
+            and self._helps()
+        ):
+            wanted = min(len(self._queue) - self._starting, self._limit - self._size)
             for _ in range(wanted):
                 self._size += 1
                 self._starting += 1
                 self._start_spare(self)
-        if self._head() is not None:
+        if self._head(loop.time()) is not None:
             self._timer = loop.call_later(STALL_SECONDS, self._check, loop)
 
     def _helps(self) -> bool:
@@ -172,7 +186,7 @@ class WorkerPool:
 
     def close(self) -> None:
         self.retire()
-        while self._waiters:
-            waiter = self._waiters.popleft()[1]
-            if not waiter.done():
-                waiter.set_exception(PoolClosedError("the function runtime is closed"))
+        while self._queue:
+            call = self._queue.popleft()[1]
+            if not call.result.done():
+                call.result.set_exception(PoolClosedError("the function runtime is closed"))

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from . import frames
 from .environment import new_log_stream_name, worker_environment
@@ -90,6 +91,7 @@ class FunctionRuntime:
         # Busy workers whose memory is polled: limit in KiB and the future their reply will resolve.
         self._watched: dict[WorkerProcess, tuple[int, asyncio.Future[Reply]]] = {}
         self._watch_timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # cold starts, spares, failed calls' endings
         self._spares: set[asyncio.Task[None]] = set()  # background starts of a stalled queue's workers
 
     async def invoke(
@@ -106,65 +108,173 @@ class FunctionRuntime:
         out first: that costs the worker, as a cancelled call does, and spares the caller a ``wait_for``."""
         if self._closed:
             raise RuntimeError("the function runtime is closed")
-        request_id = request_id or str(uuid.uuid4())
+        loop = asyncio.get_running_loop()
         pool = self._pools.get(spec.name)
         if pool is None or pool.key != spec.worker_key:
             pool = self._pool(spec)
-        log = InvocationLog(self._logs.get(spec.name))
-        arn = invoked_arn or spec.arn
+        call = _Call(
+            spec,
+            pool,
+            InvocationLog(self._logs.get(spec.name)),
+            request_id or str(uuid.uuid4()),
+            invoked_arn or spec.arn,
+            payload or b"{}",
+            None if timeout is None else loop.time() + timeout,
+            loop.create_future(),
+        )
+        worker = pool.take()
+        if worker is not None:
+            self._dispatch(worker, call)
+        elif pool.reserve():
+            self._serve(None, call)
+        else:
+            pool.enqueue(call)
         self._in_flight += 1
         try:
-            got = pool.take()
-            if got is not None and not isinstance(got, asyncio.Future):  # the hot path: a warm worker
-                try:
-                    log.line(f"START RequestId: {request_id} Version: $LATEST")
-                    return await self._run(
-                        got, spec, log, request_id, arn, payload or b"{}", spec.timeout, timeout
-                    )
-                except BaseException:
-                    got.kill()  # cancelled mid-call: its reply would arrive for nobody
-                    raise
-                finally:
-                    pool.release(got)
-            if timeout is None:
-                return await self._invoke(pool, got, spec, log, request_id, arn, payload or b"{}", None)
-            deadline = asyncio.get_running_loop().time() + timeout
-            async with asyncio.timeout_at(deadline):
-                return await self._invoke(pool, got, spec, log, request_id, arn, payload or b"{}", deadline)
+            return await call.result
+        except asyncio.CancelledError:
+            if call.worker is not None:
+                call.worker.kill()  # cancelled mid-call: its reply would arrive for nobody
+            if call.task is not None:
+                call.task.cancel()
+            raise
         finally:
             self._in_flight -= 1
             if self._in_flight == 0 and self._drained is not None:
                 self._drained.set()
 
-    async def _invoke(
-        self,
-        pool: WorkerPool,
-        got: asyncio.Future[WorkerProcess | None] | None,
-        spec: FunctionSpec,
-        log: InvocationLog,
-        request_id: str,
-        arn: str,
-        payload: bytes,
-        deadline: float | None,
-    ) -> InvokeResult:
-        """The slow path: wait in the queue, or start a worker."""
-        worker = None if got is None else await pool.wait(got)
+    def _serve(self, worker: WorkerProcess | None, call: _Call) -> None:
+        """Run a call on a worker, or start one for it in the slot it was given."""
+        if worker is not None:
+            self._dispatch(worker, call)
+        else:
+            call.task = self._background(self._cold_call(call))
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _dispatch(self, worker: WorkerProcess, call: _Call) -> None:
+        """Send a call to a warm worker; ``_replied`` takes it from there. No task, no coroutine: the hot path."""
+        call.worker = worker
+        spec, log = call.spec, call.log
+        log.line(f"START RequestId: {call.request_id} Version: $LATEST")
+        worker.sink = log.feed
+        call.init_ms, worker.init_duration_ms = worker.init_duration_ms, None
+        loop = asyncio.get_running_loop()
+        timeout = spec.timeout
+        call.started = time.perf_counter()
+        reply = worker.request(
+            call.request_id.encode(), call.arn.encode(), int((time.time() + timeout) * 1000), call.payload
+        )
+        # One timer for both limits: the function's own (kills, a function error) and the caller's.
+        left = None if call.deadline is None else call.deadline - loop.time()
+        if left is not None and left < timeout:
+            call.timer = loop.call_later(max(left, 0.0), _expire, reply, _CallerTimeout)
+        else:
+            call.timer = loop.call_later(timeout, _expire, reply, TimeoutError)
+        self._watch(loop, worker, spec.memory_size * 1024, reply)
+        reply.add_done_callback(functools.partial(self._replied, call))
+
+    def _replied(self, call: _Call, reply_future: asyncio.Future[Reply]) -> None:
+        worker = call.worker
+        assert worker is not None and call.timer is not None
+        call.timer.cancel()
+        self._watched.pop(worker, None)
+        error = reply_future.exception()
+        if error is not None:
+            call.task = self._background(self._failed(call, worker, error))
+            return
+        reply: Reply = reply_future.result()
+        spec = call.spec
+        if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > spec.memory_size * 1024:
+            result = self._out_of_memory(
+                worker, spec, call.log, call.request_id, reply.duration_ms, call.init_ms
+            )
+        else:
+            if worker.backlog:  # the pipe's reader left output behind: take it before the END line
+                worker.drain()
+            worker.sink = self._logs.get(spec.name).write  # stray output between calls
+            status: InvokeStatus = "ok" if reply.kind == frames.RESULT else "error"
+            result = self._finished(
+                spec,
+                call.log,
+                call.request_id,
+                status,
+                reply.body,
+                reply.duration_ms,
+                reply.max_rss_kb,
+                call.init_ms,
+            )
+        call.worker = None
+        if not call.result.done():
+            call.result.set_result(result)
+        call.pool.release(worker)  # may send the next queued call at once
+
+    async def _failed(self, call: _Call, worker: WorkerProcess, error: BaseException) -> None:
+        """The reply did not come: a timeout, the memory limit, the worker's death, or the caller's timeout."""
+        spec, log, request_id, init_ms = call.spec, call.log, call.request_id, call.init_ms
+        outcome: InvokeResult | BaseException
         try:
-            budget = spec.timeout
-            if worker is None:
-                started = await self._start(spec, pool, log, request_id)
-                if isinstance(started, InvokeResult):
-                    return started
-                worker, budget = started
-            else:
-                log.line(f"START RequestId: {request_id} Version: $LATEST")
-            left = None if deadline is None else deadline - asyncio.get_running_loop().time()
-            return await self._run(worker, spec, log, request_id, arn, payload, budget, left)
-        except BaseException:
-            if worker is not None:
-                worker.kill()  # cancelled mid-call: its reply would arrive for nobody
+            duration_ms = _ms_since(call.started)
+            if isinstance(error, TimeoutError):
+                rss = worker.peak_rss_kb()
+                worker.kill()
+                worker.drain()
+                worker.sink = self._logs.get(spec.name).write
+                outcome = self._timed_out(spec, log, request_id, spec.timeout, duration_ms, rss, init_ms)
+            elif isinstance(error, _CallerTimeout):
+                worker.kill()  # as a cancelled call: its reply would arrive for nobody
+                worker.drain()
+                worker.sink = self._logs.get(spec.name).write
+                self._finished(
+                    spec, log, request_id, "timeout", b"", duration_ms, worker.peak_rss_kb(), init_ms
+                )
+                outcome = TimeoutError()
+            elif isinstance(error, _OutOfMemory):
+                outcome = self._out_of_memory(worker, spec, log, request_id, duration_ms, init_ms)
+            else:  # WorkerGone
+                outcome = await self._crashed(worker, spec, log, request_id, duration_ms, init_ms)
+        except BaseException as exc:
+            worker.kill()
+            outcome = exc
             raise
         finally:
+            call.worker = None
+            _settle(call.result, outcome)
+            call.pool.release(worker)
+
+    async def _cold_call(self, call: _Call) -> None:
+        """The slow path: start a worker for this call (its own cold start), then run the call on it."""
+        spec, log, pool = call.spec, call.log, call.pool
+        worker: WorkerProcess | None = None
+        outcome: InvokeResult | BaseException
+        try:
+            async with asyncio.timeout_at(call.deadline):
+                started = await self._start(spec, pool, log, call.request_id)
+                if isinstance(started, InvokeResult):
+                    outcome = started
+                else:
+                    worker, budget = started
+                    left = (
+                        None if call.deadline is None else call.deadline - asyncio.get_running_loop().time()
+                    )
+                    outcome = await self._run(
+                        worker, spec, log, call.request_id, call.arn, call.payload, budget, left
+                    )
+        except Exception as exc:
+            if worker is not None:
+                worker.kill()
+            outcome = exc
+        except BaseException as exc:  # cancelled: the caller is gone
+            if worker is not None:
+                worker.kill()
+            outcome = exc
+            raise
+        finally:
+            _settle(call.result, outcome)
             pool.release(worker)
 
     async def retire(self, function_name: str) -> None:
@@ -205,15 +315,18 @@ class FunctionRuntime:
             if pool is not None:
                 pool.retire()  # new code or configuration: old workers finish their call and go
             pool = self._pools[spec.name] = WorkerPool(
-                spec.worker_key, self._max_workers, lambda started: self._start_spare(spec, started)
+                spec.worker_key,
+                self._max_workers,
+                self._serve,
+                lambda started: self._start_spare(spec, started),
             )
         return pool
 
     def _start_spare(self, spec: FunctionSpec, pool: WorkerPool) -> None:
         """The pool's queue stalled: start one more worker in the background (see pool.py)."""
-        task = asyncio.get_running_loop().create_task(self._spare(spec, pool))
-        self._spares.add(task)
-        task.add_done_callback(self._spares.discard)
+        spare = self._background(self._spare(spec, pool))
+        self._spares.add(spare)
+        spare.add_done_callback(self._spares.discard)
 
     async def _spare(self, spec: FunctionSpec, pool: WorkerPool) -> None:
         # No invocation owns this init: its lines and output go to the function log, and its duration to the
@@ -550,6 +663,62 @@ class FunctionRuntime:
         tail = log.finish()
         function_error = None if status == "ok" else "Unhandled"
         return InvokeResult(body, function_error, request_id, duration_ms, tail, status)
+
+
+class _Call:
+    """One invocation on its way: queued, running on a worker, or being finished."""
+
+    __slots__ = (
+        "arn",
+        "deadline",
+        "init_ms",
+        "log",
+        "payload",
+        "pool",
+        "request_id",
+        "result",
+        "spec",
+        "started",
+        "task",
+        "timer",
+        "worker",
+    )
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        pool: WorkerPool,
+        log: InvocationLog,
+        request_id: str,
+        arn: str,
+        payload: bytes,
+        deadline: float | None,
+        result: asyncio.Future[InvokeResult],
+    ) -> None:
+        self.spec = spec
+        self.pool = pool
+        self.log = log
+        self.request_id = request_id
+        self.arn = arn
+        self.payload = payload
+        self.deadline = deadline  # the caller's, in loop time
+        self.result = result
+        self.worker: WorkerProcess | None = None  # while it runs on one
+        self.task: asyncio.Task[None] | None = None  # its cold start, or the ending of a failed call
+        self.timer: asyncio.TimerHandle | None = None
+        self.init_ms: float | None = None
+        self.started = 0.0
+
+
+def _settle(result: asyncio.Future[InvokeResult], outcome: InvokeResult | BaseException) -> None:
+    if result.done():
+        return
+    if isinstance(outcome, InvokeResult):
+        result.set_result(outcome)
+    elif isinstance(outcome, Exception):
+        result.set_exception(outcome)
+    else:
+        result.cancel()
 
 
 def _expire(reply_future: asyncio.Future[Reply], error: type[Exception]) -> None:
