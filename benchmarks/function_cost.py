@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+REPO = Path(os.environ.get("APIGATE_REPO", HERE.parent))  # another checkout, to compare against
 REGION = "us-east-1"
 SOURCE = (
     "def lambda_handler(event, context):\n"

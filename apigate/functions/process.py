@@ -54,6 +54,8 @@ class _Channel(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        # Kept: get_running_loop() costs a getpid() system call each time (CPython checks for a fork).
+        self.loop = asyncio.get_running_loop()
         self.lost: asyncio.Future[None] | None = None
         self._buffer = bytearray()
         self._replies: deque[Reply] = deque()
@@ -63,7 +65,7 @@ class _Channel(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
-        self.lost = asyncio.get_running_loop().create_future()
+        self.lost = self.loop.create_future()
 
     def data_received(self, data: bytes) -> None:
         head = frames.REPLY.size
@@ -114,7 +116,7 @@ class _Channel(asyncio.Protocol):
         return self._closed
 
     def next_reply(self) -> asyncio.Future[Reply]:
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Reply] = self.loop.create_future()
         if self._replies:
             future.set_result(self._replies.popleft())
         elif self._closed:
@@ -135,7 +137,7 @@ class WorkerProcess:
         sink: Callable[[bytes], None],
         log_stream_name: str,
     ) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._loop = self.loop = channel.loop  # see _Channel.loop
         self._proc = proc
         self._channel = channel
         self._output_fd = output_fd

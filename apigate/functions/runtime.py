@@ -8,6 +8,38 @@ with its process group, and the next invocation starts a fresh one.
 
 Memory is enforced on the worker's resident memory, as Lambda's cgroup does: polled while a call runs, and
 checked against the peak the worker reports with its reply (which catches spikes between polls).
+
+The hot path (issue #14), and why it looks like this. Core time per AWS_PROXY request, gateway and workers on
+one core, trivial function, ``benchmarks/function_cost.py`` (wrk -c32, /proc schedstat of the process tree;
+the machine was shared, so each pair was measured back to back):
+
+=====================================================  ===========  =========
+design                                                 µs/request   workers
+=====================================================  ===========  =========
+before: a worker per concurrent call (up to 8),        176-235      8
+wait_for task, timer, unbuffered log write, drain
+one warm worker, queue, buffered logs, no wait_for     ~130-140     1
++ calls sent and finished by callbacks (no task)       ~125-140     1
++ on one core: wait for a short call's reply in place  ~100-147     1
+(HTTP API, same function: 160-260 before, 91-113 after; MOCK, for scale: 25-31)
+=====================================================  ===========  =========
+
+- One worker serves a busy function until its queue *stalls* (pool.py): eight warm workers round-robining on
+  one core made every call ~3x dearer (cold caches), and Lambda's model is concurrency on demand, not by default.
+- A warm call costs no task and no coroutine here: ``_dispatch`` sends it, ``_replied`` (a future callback)
+  finishes it and hands the worker straight to the next queued call, and the caller's timeout rides on the
+  call's one timer instead of ``asyncio.wait_for``.
+- On one core the worker only runs when the gateway blocks, so for a worker whose recent calls were short
+  (< 0.5 ms) the gateway blocks on the reply right after sending (``WorkerProcess.wait_reply``, at most
+  1 ms, output pipe included): the answer comes back inside the same callback, with no turn of the loop.
+  With several cores the worker runs in parallel and the gateway serves others meanwhile, as before.
+- Logs: START/END/REPORT are buffered per function and written once per turn of the loop (logs.py).
+- Measured and not taken: several calls in flight on one worker (pipelined, the worker runs them one after
+  another): ~99 vs ~124 µs (1.0 vs 1.6 context switches a call) in a hack, but a call queued behind a slow one
+  on the same worker cannot be moved to a fresh worker (head-of-line blocking, where Lambda would start an
+  environment), and output read from the shared pipe can no longer be told apart between the calls in flight
+  (it would have to travel in frames on the channel). In-process calls (no isolation) are cheaper still and
+  break crash isolation and memory limits. Worker processes with SCHED_BATCH: no measurable change.
 """
 
 from __future__ import annotations
@@ -173,7 +205,7 @@ class FunctionRuntime:
         log.line(f"START RequestId: {call.request_id} Version: $LATEST")
         worker.sink = log.feed
         call.init_ms, worker.init_duration_ms = worker.init_duration_ms, None
-        loop = asyncio.get_running_loop()
+        loop = worker.loop
         timeout = spec.timeout
         call.started = time.perf_counter()
         reply = worker.request(
