@@ -152,7 +152,8 @@ class WorkerProcess:
         # first, so one poll reports both, and the event loop runs I/O callbacks before the awaiting task.
         self.backlog = False
         self.recent_ms = 0.0  # the handler's recent duration (a moving average), for wait_reply's callers
-        self._poll: select.poll | None = None
+        self._poll: select.poll | None = None  # wait_reply's, made on first use
+        self._channel_fd = -1
         # Resolves to the exit status (negative: killed by that signal) once reaped and the channel closed.
         self.exited: asyncio.Future[int] = self._loop.create_future()
         os.set_blocking(output_fd, False)
@@ -249,12 +250,13 @@ class WorkerProcess:
         poll = self._poll
         if poll is None:
             poll = self._poll = select.poll()
+            self._channel_fd = channel.transport.get_extra_info("socket").fileno()
             # The channel first: poll checks in order, and output is written before the reply, so a ready
             # channel is seen with the output that preceded it.
-            poll.register(channel.transport.get_extra_info("socket").fileno(), select.POLLIN)
+            poll.register(self._channel_fd, select.POLLIN)
             if self._output_fd >= 0:
                 poll.register(self._output_fd, select.POLLIN)
-        channel_fd = channel.transport.get_extra_info("socket").fileno()
+        channel_fd = self._channel_fd
         deadline = time.monotonic() + timeout_ms / 1000.0
         while True:
             events = poll.poll(timeout_ms)
