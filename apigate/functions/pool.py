@@ -162,8 +162,11 @@ class WorkerPool:
     def _helps(self) -> bool:
         """Would another worker serve the queue sooner? Yes if a busy one is blocked (sleeping, waiting for
         I/O) or a core is left; no if they all run, or wait for a core, on every core we have: more
-        workers would only share the same cores (and a starved gateway is no reason to start any)."""
+        workers would only share the same cores. And no if a reply waits unread: the gateway was only
+        starved (the event loop had not read it yet), which is no reason to start any."""
         busy = self._busy
+        if any(worker.reply_pending() for worker in busy):
+            return False
         return len(busy) < _CORES or not all(worker.runnable() for worker in busy)
 
     def forget(self, worker: WorkerProcess) -> None:

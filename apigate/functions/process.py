@@ -13,7 +13,6 @@ import math
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -50,10 +49,12 @@ class Reply(NamedTuple):
 
 
 class _Channel(asyncio.Protocol):
-    """Length-prefixed reply frames from the worker; one request is in flight at a time."""
+    """Length-prefixed reply frames from the worker's reply pipe (and the request pipe to write to); one request
+    is in flight at a time."""
 
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.ReadTransport | None = None  # the reply pipe
+        self.writer: asyncio.WriteTransport | None = None  # the request pipe
         # Kept: get_running_loop() costs a getpid() system call each time (CPython checks for a fork).
         self.loop = asyncio.get_running_loop()
         self.lost: asyncio.Future[None] | None = None
@@ -64,7 +65,7 @@ class _Channel(asyncio.Protocol):
         self.violated = False  # the worker wrote something that is not a reply frame
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self.transport = cast(asyncio.ReadTransport, transport)  # uvloop's transports are not subclasses
         self.lost = self.loop.create_future()
 
     def data_received(self, data: bytes) -> None:
@@ -100,11 +101,18 @@ class _Channel(asyncio.Protocol):
         """Not a frame our runtime writes: stop reading, and treat the worker as gone (it is killed)."""
         self.violated = True
         self._buffer.clear()
+        self.close()  # connection_lost fails the waiter
+
+    def close(self) -> None:
         if self.transport is not None:
-            self.transport.abort()  # connection_lost fails the waiter
+            self.transport.close()
+        if self.writer is not None:
+            self.writer.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        if self.writer is not None:
+            self.writer.close()
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(WorkerGone())
@@ -172,7 +180,10 @@ class WorkerProcess:
     ) -> WorkerProcess:
         """Start a worker in ``cwd``; with a ``sandbox``, as its unprivileged user (see sandbox.py)."""
         loop = asyncio.get_running_loop()
-        ours, theirs = socket.socketpair()
+        # Two pipes, not a socket pair: a round trip on one core costs half as much (6 vs 12 µs measured here).
+        request_read, request_write = os.pipe()  # gateway -> worker
+        reply_read, reply_write = os.pipe()  # worker -> gateway
+        ours, theirs = (request_write, reply_read), (reply_write, request_read)
         out_read, out_write = os.pipe()
         with contextlib.suppress(AttributeError, OSError):  # Linux only; the default 64 KiB works, slower
             # A larger pipe lets a chatty function write more per wake-up of the reader.
@@ -180,7 +191,7 @@ class WorkerProcess:
         try:
             with contextlib.ExitStack() as stack:
                 options: dict[str, Any] = {}
-                argv = [sys.executable, "-u", "-m", "apigate.functions.worker", str(theirs.fileno())]
+                argv = [sys.executable, "-u", "-m", "apigate.functions.worker", *map(str, theirs)]
                 if sandbox is not None:
                     options = stack.enter_context(sandbox.spawning(cwd, env))
                     argv[0] = options.pop("argv0")
@@ -190,23 +201,27 @@ class WorkerProcess:
                     stdin=subprocess.DEVNULL,
                     stdout=out_write,
                     stderr=out_write,  # one pipe keeps prints and tracebacks in order
-                    pass_fds=(theirs.fileno(), *options.pop("pass_fds", ())),
+                    pass_fds=(*theirs, *options.pop("pass_fds", ())),
                     cwd=cwd,  # entered as the gateway's user, before the switch to the function's
                     env=env,
                     start_new_session=True,  # its own process group: one killpg ends its children too
                     **options,
                 )
         except BaseException:
-            ours.close()
-            os.close(out_read)
+            for fd in (*ours, out_read):
+                os.close(fd)
             raise
         finally:
-            theirs.close()
-            os.close(out_write)
+            for fd in (*theirs, out_write):
+                os.close(fd)
+        replies = open(reply_read, "rb", buffering=0)  # noqa: SIM115 - the transport owns it
+        requests = open(request_write, "wb", buffering=0)  # noqa: SIM115 - the transport owns it
         try:
-            _, channel = await loop.create_unix_connection(_Channel, sock=ours)
+            _, channel = await loop.connect_read_pipe(_Channel, replies)
+            channel.writer, _ = await loop.connect_write_pipe(asyncio.Protocol, requests)
         except BaseException:
-            ours.close()
+            replies.close()
+            requests.close()
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()  # just SIGKILLed: returns at once
             os.close(out_read)
@@ -233,7 +248,7 @@ class WorkerProcess:
         self, request_id: bytes, arn: bytes, deadline_ms: int, payload: bytes
     ) -> asyncio.Future[Reply]:
         future = self._channel.next_reply()
-        transport = self._channel.transport
+        transport = self._channel.writer
         if transport is not None and not transport.is_closing():
             head = frames.REQUEST.pack(len(payload), len(request_id), len(arn), deadline_ms)
             transport.write(head + request_id + arn + payload)
@@ -250,7 +265,7 @@ class WorkerProcess:
         poll = self._poll
         if poll is None:
             poll = self._poll = select.poll()
-            self._channel_fd = channel.transport.get_extra_info("socket").fileno()
+            self._channel_fd = channel.transport.get_extra_info("pipe").fileno()
             # The channel first: poll checks in order, and output is written before the reply, so a ready
             # channel is seen with the output that preceded it.
             poll.register(self._channel_fd, select.POLLIN)
@@ -301,6 +316,17 @@ class WorkerProcess:
         """The process's peak RSS so far (Linux), for REPORT lines of workers that never replied."""
         return peak_rss_kb(self._proc.pid)
 
+    def reply_pending(self) -> bool:
+        """A reply (or the end) waits in the reply pipe, not yet read by the event loop."""
+        transport = self._channel.transport
+        if transport is None or self._channel.closed:
+            return False
+        try:
+            ready, _, _ = select.select((transport.get_extra_info("pipe").fileno(),), (), (), 0)
+        except (OSError, ValueError):
+            return False
+        return bool(ready)
+
     def runnable(self) -> bool:
         """Running or waiting for a core, rather than blocked (sleeping, waiting for I/O)."""
         return runnable(self._proc.pid)
@@ -347,7 +373,7 @@ class WorkerProcess:
         if lost is None or lost.done():
             self._finish()
             return
-        # Replies written just before the exit are still in the socket: let the channel reach EOF itself.
+        # Replies written just before the exit are still in the pipe: let the channel reach EOF itself.
         timer = self._loop.call_later(_CHANNEL_GRACE_SECONDS, self._close_channel)
 
         def on_lost(_: asyncio.Future[None]) -> None:
@@ -357,8 +383,7 @@ class WorkerProcess:
         lost.add_done_callback(on_lost)
 
     def _close_channel(self) -> None:
-        if self._channel.transport is not None:
-            self._channel.transport.abort()
+        self._channel.close()
 
     def _close_output(self) -> None:
         if self._output_fd >= 0:

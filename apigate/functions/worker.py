@@ -1,11 +1,11 @@
 """The worker process: one Lambda execution environment running the Python runtime loop.
 
-Started by the gateway as ``python -u -m apigate.functions.worker FD`` with the function's code directory as the
-working directory (Lambda's /var/task). It imports the handler once, reports READY (or the init error), then
-serves requests from the socket FD one at a time. Behaviour and wording follow AWS's Python runtime
+Started by the gateway as ``python -u -m apigate.functions.worker REPLY_FD REQUEST_FD`` with the function's
+code directory as the working directory (Lambda's /var/task). It imports the handler once, reports READY (or
+the init error) on the reply pipe, then serves requests from the request pipe one at a time. Behaviour and wording follow AWS's Python runtime
 (awslambdaric): error documents, marshalling, the context object and the root logger's format.
 
-stdout and stderr belong to user code (they become the function's log), so the protocol uses its own socket.
+stdout and stderr belong to user code (they become the function's log), so the protocol uses its own pipes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import resource
-import socket
 import sys
 import time
 import traceback
@@ -259,9 +258,9 @@ _streams: tuple[object, object] = (None, None)  # stdout and stderr when they ne
 
 
 class _Worker:
-    def __init__(self, channel: socket.socket, handler: Handler) -> None:
-        self._reader: BinaryIO = channel.makefile("rb")
-        self._send = channel.sendall
+    def __init__(self, reader: BinaryIO, send: Callable[[bytes], None], handler: Handler) -> None:
+        self._reader = reader
+        self._send = send
         self._handler = handler
         ascii_only = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"  # as awslambdaric
         self._encode = _Encoder(ensure_ascii=ascii_only).encode
@@ -382,8 +381,16 @@ def _write_through() -> None:
 def main(argv: list[str]) -> int:
     if "--sandboxed" in argv[2:]:
         _not_dumpable()  # before any of the function's code runs
-    channel = socket.socket(fileno=int(argv[1]))
-    os.set_inheritable(channel.fileno(), False)  # user subprocesses must not hold the channel
+    # Two pipes, not a socket pair: a round trip on one core costs half as much (6 vs 12 µs measured here).
+    reply_fd, request_fd = int(argv[1]), int(argv[2])
+    for fd in (reply_fd, request_fd):
+        os.set_inheritable(fd, False)  # user subprocesses must not hold the channel
+
+    def send(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(reply_fd, view) :]
+
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     if sys.path[0] != task_root:
         sys.path.insert(0, task_root)
@@ -399,11 +406,12 @@ def main(argv: list[str]) -> int:
         _log_error(document)
         _flush()
         body = json.dumps(document).encode()
-        channel.sendall(REPLY.pack(len(body), INIT_ERROR, 0, 0.0) + body)
+        send(REPLY.pack(len(body), INIT_ERROR, 0, 0.0) + body)
         return 1  # like awslambdaric: an init error ends the environment
     _flush()
-    channel.sendall(REPLY.pack(0, READY, 0, 0.0))
-    _Worker(channel, handler).serve()
+    send(REPLY.pack(0, READY, 0, 0.0))
+    with open(request_fd, "rb") as requests:
+        _Worker(requests, send, handler).serve()
     return 0
 
 
