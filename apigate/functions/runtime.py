@@ -10,19 +10,21 @@ Memory is enforced on the worker's resident memory, as Lambda's cgroup does: pol
 checked against the peak the worker reports with its reply (which catches spikes between polls).
 
 The hot path (issue #14), and why it looks like this. Core time per AWS_PROXY request, gateway and workers on
-one core, trivial function, ``benchmarks/function_cost.py`` (wrk -c32, /proc schedstat of the process tree;
-the machine was shared, so each pair was measured back to back):
+one core, trivial function, ``benchmarks/function_cost.py`` (wrk -c32, /proc schedstat of the process tree).
+The machine was shared (load average 3-9), so each comparison was run back to back:
 
-=====================================================  ===========  =========
-design                                                 µs/request   workers
-=====================================================  ===========  =========
-before: a worker per concurrent call (up to 8),        176-235      8
-wait_for task, timer, unbuffered log write, drain
-one warm worker, queue, buffered logs, no wait_for     ~130-140     1
-+ calls sent and finished by callbacks (no task)       ~125-140     1
-+ on one core: wait for a short call's reply in place  ~100-147     1
-(HTTP API, same function: 160-260 before, 91-113 after; MOCK, for scale: 25-31)
-=====================================================  ===========  =========
+=====================================================  ===============  =========
+design                                                 µs/request       workers
+=====================================================  ===============  =========
+before: a worker per concurrent call (up to 8),        176-235          8
+wait_for task, timer, unbuffered log write, drain      (263-455 loaded)
+one warm worker, queue, buffered logs, no wait_for     ~125-140         1
++ calls sent and finished by callbacks (no task)       ~124-140         1
++ on one core: wait for a short call's reply in place  94-115           1
++ the worker channel as two pipes, not a socket pair   (132-175 loaded) 1
+=====================================================  ===============  =========
+
+(HTTP API, same function: 134-260 before, 81-97 after; MOCK, for scale: 22-31; nginx ``return 200``: 8-10.)
 
 - One worker serves a busy function until its queue *stalls* (pool.py): eight warm workers round-robining on
   one core made every call ~3x dearer (cold caches), and Lambda's model is concurrency on demand, not by default.
@@ -34,6 +36,8 @@ one warm worker, queue, buffered logs, no wait_for     ~130-140     1
   1 ms, output pipe included): the answer comes back inside the same callback, with no turn of the loop.
   With several cores the worker runs in parallel and the gateway serves others meanwhile, as before.
 - Logs: START/END/REPORT are buffered per function and written once per turn of the loop (logs.py).
+- The channel is two pipes (process.py): a same-core round trip costs 6 µs against 12-13.5 µs for a socket
+  pair here, and a call costs the gateway ~1.0 context switch instead of 1.5-1.8.
 - Measured and not taken: several calls in flight on one worker (pipelined, the worker runs them one after
   another): ~99 vs ~124 µs (1.0 vs 1.6 context switches a call) in a hack, but a call queued behind a slow one
   on the same worker cannot be moved to a fresh worker (head-of-line blocking, where Lambda would start an
