@@ -1,14 +1,13 @@
 """Calling a function from the data plane: one place for the timeout and the missing-function answer.
 
 Every caller (REST AWS and AWS_PROXY integrations, HTTP API integrations and Lambda authorizers, WebSocket
-integrations and authorizers) goes through :func:`call_function`, so how a function is awaited (today
-``asyncio.wait_for`` on ``FunctionDirectory.invoke``) can change in this one place. Each caller turns
+integrations and authorizers) goes through :func:`call_function`, so how a function is awaited (``FunctionDirectory.invoke``
+with the caller's timeout: no task per call, see functions/runtime.py) is decided in this one place. Each caller turns
 :class:`FunctionCallFailed` into its own API kind's answer (a gateway response, a 500/503, a WebSocket error).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from apigate.functions.directory import FunctionMissing
@@ -33,7 +32,7 @@ async def call_function(
     """Invoke ``name`` with ``payload``; past ``timeout`` seconds (the integration's or authorizer's, whatever
     the function's own) the call is abandoned. A function error is a result (``function_error``), not a raise."""
     try:
-        return await asyncio.wait_for(functions.invoke(name, payload, request_id=request_id), timeout=timeout)
+        return await functions.invoke(name, payload, request_id=request_id, timeout=timeout)
     except FunctionMissing:
         raise FunctionCallFailed(name, timed_out=False) from None
     except TimeoutError:

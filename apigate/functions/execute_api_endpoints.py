@@ -48,8 +48,11 @@ def _wrap(module: ModuleType, gateway_url: str) -> None:
         if "endpoint_url" in kwargs:
             kwargs["endpoint_url"] = rewrite(kwargs["endpoint_url"], gateway_url)
         elif len(args) > _ENDPOINT_URL_POSITION:
-            args = (*args[:_ENDPOINT_URL_POSITION], rewrite(args[_ENDPOINT_URL_POSITION], gateway_url),
-                    *args[_ENDPOINT_URL_POSITION + 1 :])
+            args = (
+                *args[:_ENDPOINT_URL_POSITION],
+                rewrite(args[_ENDPOINT_URL_POSITION], gateway_url),
+                *args[_ENDPOINT_URL_POSITION + 1 :],
+            )
         return original(self, *args, **kwargs)
 
     session.create_client = create_client

@@ -8,16 +8,18 @@ function printing without end can neither fill the disk nor hold the gateway's m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import os
 from pathlib import Path
-from typing import BinaryIO
 
 __all__ = ["OUTPUT_LIMIT_BYTES", "FunctionLog", "InvocationLog", "LogDirectory", "report_line"]
 
 TAIL_BYTES = 4096  # what Invoke's LogType=Tail returns
 OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024  # what one invocation's own output may add to the log
 _SPILL_BYTES = 1 << 20
+_FLUSH_BYTES = 1 << 18  # buffered log bytes written at once, without waiting for the end of the loop's turn
 
 _logger = logging.getLogger("apigate.functions")
 
@@ -25,20 +27,48 @@ _logger = logging.getLogger("apigate.functions")
 class FunctionLog:
     """Appends to ``<log_dir>/<function name>.log``; the file is opened on first use and reopened after close.
 
+    Writes are buffered and go out once per turn of the event loop (``call_soon``), after the responses of
+    that turn: one system call for every invocation the turn finished, off the request path. Without a
+    running loop, or past ``_FLUSH_BYTES``, a write goes out at once.
+
     A write that fails (a full disk, a removed directory) loses that output, never the invocation: logs are
     the function's, and serving must go on without them. The failure is reported once until writes work again.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._file: BinaryIO | None = None
+        self._fd = -1
         self._failing = False
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
 
     def write(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= _FLUSH_BYTES:
+            self.flush()
+        elif not self._scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop: nothing to batch with
+                self.flush()
+                return
+            self._scheduled = True
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending.clear()
+        self._size = 0
         try:
-            if self._file is None:
-                self._file = open(self._path, "ab", buffering=0)  # noqa: SIM115 - kept open across writes
-            self._file.write(data)
+            if self._fd < 0:
+                self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
         except OSError as exc:
             if not self._failing:
                 self._failing = True
@@ -49,9 +79,10 @@ class FunctionLog:
             _logger.warning("writing the function log %s again", self._path)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()  # unbuffered: nothing is left to write that could fail
-            self._file = None
+        self.flush()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class LogDirectory:
@@ -129,16 +160,17 @@ class InvocationLog:
         self._parts.clear()
         self._size = 0
 
-    def finish(self) -> str:
-        """Write the block out; return its last 4 KB for LogType=Tail."""
-        block = b"".join(self._parts)
+    def finish(self) -> bytes:
+        """Write the block out; return its last 4 KB for LogType=Tail (decoded only by who asks for it)."""
+        parts = self._parts
+        block = b"".join(parts) if len(parts) != 1 else parts[0]
         self._log.write(block)
-        self._parts.clear()
+        self._parts = []
         self._done = True
         tail = block[-TAIL_BYTES:]
         if len(tail) < TAIL_BYTES and self._behind:
             tail = (self._behind + tail)[-TAIL_BYTES:]
-        return tail.decode("utf-8", "replace")
+        return tail
 
 
 def report_line(

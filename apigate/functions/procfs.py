@@ -1,4 +1,4 @@
-"""A process's peak memory as Linux's /proc reports it.
+"""A process's peak memory and scheduling state as Linux's /proc reports them.
 
 Shared by the gateway and the worker, so it imports nothing: the worker loads it before user code.
 """
@@ -16,3 +16,12 @@ def peak_rss_kb(pid: int | str = "self") -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def runnable(pid: int) -> bool:
+    """The process is running or waiting for a core (state R), rather than blocked; False if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"R"
+    except (OSError, IndexError):
+        return False

@@ -8,19 +8,58 @@ with its process group, and the next invocation starts a fresh one.
 
 Memory is enforced on the worker's resident memory, as Lambda's cgroup does: polled while a call runs, and
 checked against the peak the worker reports with its reply (which catches spikes between polls).
+
+The hot path (issue #14), and why it looks like this. Core time per AWS_PROXY request, gateway and workers on
+one core, trivial function, ``benchmarks/function_cost.py`` (wrk -c32, /proc schedstat of the process tree).
+The machine was shared (load average 3-9), so each comparison was run back to back:
+
+=====================================================  ===============  =========
+design                                                 µs/request       workers
+=====================================================  ===============  =========
+before: a worker per concurrent call (up to 8),        176-235          8
+wait_for task, timer, unbuffered log write, drain      (263-455 loaded)
+one warm worker, queue, buffered logs, no wait_for     ~125-140         1
++ calls sent and finished by callbacks (no task)       ~124-140         1
++ on one core: wait for a short call's reply in place  94-115           1
++ the worker channel as two pipes, not a socket pair   (132-175 loaded) 1
+=====================================================  ===============  =========
+
+(HTTP API, same function: 134-260 before, 81-97 after; MOCK, for scale: 22-31; nginx ``return 200``: 8-10.)
+
+- One worker serves a busy function until its queue *stalls* (pool.py): eight warm workers round-robining on
+  one core made every call ~3x dearer (cold caches), and Lambda's model is concurrency on demand, not by default.
+- A warm call costs no task and no coroutine here: ``_dispatch`` sends it, ``_replied`` (a future callback)
+  finishes it and hands the worker straight to the next queued call, and the caller's timeout rides on the
+  call's one timer instead of ``asyncio.wait_for``.
+- On one core the worker only runs when the gateway blocks, so for a worker whose recent calls were short
+  (< 0.5 ms) the gateway blocks on the reply right after sending (``WorkerProcess.wait_reply``, at most
+  1 ms, output pipe included): the answer comes back inside the same callback, with no turn of the loop.
+  With several cores the worker runs in parallel and the gateway serves others meanwhile, as before.
+- Logs: START/END/REPORT are buffered per function and written once per turn of the loop (logs.py).
+- The channel is two pipes (process.py): a same-core round trip costs 6 µs against 12-13.5 µs for a socket
+  pair here, and a call costs the gateway ~1.0 context switch instead of 1.5-1.8.
+- Measured and not taken: several calls in flight on one worker (pipelined, the worker runs them one after
+  another): ~99 vs ~124 µs (1.0 vs 1.6 context switches a call) in a hack, but a call queued behind a slow one
+  on the same worker cannot be moved to a fresh worker (head-of-line blocking, where Lambda would start an
+  environment), and output read from the shared pipe can no longer be told apart between the calls in flight
+  (it would have to travel in frames on the channel). In-process calls (no isolation) are cheaper still and
+  break crash isolation and memory limits. Worker processes with SCHED_BATCH: no measurable change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import os
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from . import frames
 from .environment import new_log_stream_name, worker_environment
@@ -43,6 +82,10 @@ class WorkerStartError(RuntimeError):
     """The worker process could not be started at all (not the function's fault)."""
 
 
+class _CallerTimeout(Exception):
+    """The caller's timeout ran out before the function's own."""
+
+
 class _OutOfMemory(Exception):
     """The memory poll found a busy worker over its function's MemorySize."""
 
@@ -53,8 +96,13 @@ class InvokeResult:
     function_error: str | None  # "Unhandled" on any error, as Lambda's X-Amz-Function-Error
     request_id: str
     duration_ms: float
-    log_tail: str  # the last 4 KB of this invocation's log (LogType=Tail; base64 it for the header)
+    tail: bytes  # the last 4 KB of this invocation's log, as written
     status: InvokeStatus
+
+    @property
+    def log_tail(self) -> str:
+        """The last 4 KB of this invocation's log (LogType=Tail; base64 it for the header)."""
+        return self.tail.decode("utf-8", "replace")
 
 
 class FunctionRuntime:
@@ -80,6 +128,14 @@ class FunctionRuntime:
         # Busy workers whose memory is polled: limit in KiB and the future their reply will resolve.
         self._watched: dict[WorkerProcess, tuple[int, asyncio.Future[Reply]]] = {}
         self._watch_timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # cold starts, spares, failed calls' endings
+        self._spares: set[asyncio.Task[None]] = set()  # background starts of a stalled queue's workers
+        # On one core (the gateway pinned, its workers inheriting that), a worker runs only when the gateway
+        # blocks: block on a short call's reply right after sending it, instead of in the event loop. The
+        # answer comes back within the same callback, without a turn of the loop or a task wakeup
+        # (measured: -25% of the core time of a trivial AWS_PROXY call). With more cores the worker runs in
+        # parallel and the gateway serves others meanwhile.
+        self._wait_ms = _SHORT_CALL_WAIT_MS if _one_core() else 0
 
     async def invoke(
         self,
@@ -88,46 +144,190 @@ class FunctionRuntime:
         *,
         request_id: str | None = None,
         invoked_arn: str | None = None,
+        timeout: float | None = None,
     ) -> InvokeResult:
-        """Run the handler once. Raises only for the runtime's own failures (closed, cannot spawn)."""
+        """Run the handler once. Raises only for the runtime's own failures (closed, cannot spawn), and
+        TimeoutError when the caller's ``timeout`` (an integration's, shorter than the function's own) runs
+        out first: that costs the worker, as a cancelled call does, and spares the caller a ``wait_for``."""
         if self._closed:
             raise RuntimeError("the function runtime is closed")
-        request_id = request_id or str(uuid.uuid4())
-        pool = self._pool(spec)
-        log = InvocationLog(self._logs.get(spec.name))
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(spec.name)
+        if pool is None or pool.key != spec.worker_key:
+            pool = self._pool(spec)
+        call = _Call(
+            spec,
+            pool,
+            InvocationLog(self._logs.get(spec.name)),
+            request_id or str(uuid.uuid4()),
+            invoked_arn or spec.arn,
+            payload or b"{}",
+            None if timeout is None else loop.time() + timeout,
+            loop.create_future(),
+        )
+        worker = pool.take()
+        if worker is not None:
+            self._dispatch(worker, call, self._wait_ms)
+            if call.result.done():  # answered while we waited: no suspension, no turn of the loop
+                return call.result.result()
+        elif pool.reserve():
+            self._serve(None, call)
+        else:
+            pool.enqueue(call)
         self._in_flight += 1
         try:
-            return await self._invoke(pool, spec, log, request_id, invoked_arn or spec.arn, payload or b"{}")
+            return await call.result
+        except asyncio.CancelledError:
+            if call.worker is not None:
+                call.worker.kill()  # cancelled mid-call: its reply would arrive for nobody
+            if call.task is not None:
+                call.task.cancel()
+            raise
         finally:
             self._in_flight -= 1
             if self._in_flight == 0 and self._drained is not None:
                 self._drained.set()
 
-    async def _invoke(
-        self,
-        pool: WorkerPool,
-        spec: FunctionSpec,
-        log: InvocationLog,
-        request_id: str,
-        arn: str,
-        payload: bytes,
-    ) -> InvokeResult:
-        worker = await pool.acquire()
+    def _serve(self, worker: WorkerProcess | None, call: _Call) -> None:
+        """Run a call on a worker, or start one for it in the slot it was given."""
+        if worker is not None:
+            self._dispatch(worker, call)
+        else:
+            call.task = self._background(self._cold_call(call))
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _dispatch(self, worker: WorkerProcess, call: _Call, wait_ms: int = 0) -> None:
+        """Send a call to a warm worker; ``_replied`` takes it from there. No task, no coroutine: the hot path.
+        With ``wait_ms``, a worker whose calls are short is waited for right here (see ``_wait_ms``)."""
+        call.worker = worker
+        spec, log = call.spec, call.log
+        log.line(f"START RequestId: {call.request_id} Version: $LATEST")
+        worker.sink = log.feed
+        call.init_ms, worker.init_duration_ms = worker.init_duration_ms, None
+        loop = worker.loop
+        timeout = spec.timeout
+        call.started = time.perf_counter()
+        reply = worker.request(
+            call.request_id.encode(), call.arn.encode(), int((time.time() + timeout) * 1000), call.payload
+        )
+        if wait_ms and worker.recent_ms < _SHORT_CALL_MS:
+            worker.wait_reply(wait_ms)
+            if reply.done():
+                self._replied(call, reply)
+                return
+        # One timer for both limits: the function's own (kills, a function error) and the caller's.
+        left = None if call.deadline is None else call.deadline - loop.time()
+        if left is not None and left < timeout:
+            call.timer = loop.call_later(max(left, 0.0), _expire, reply, _CallerTimeout)
+        else:
+            call.timer = loop.call_later(timeout, _expire, reply, TimeoutError)
+        self._watch(loop, worker, spec.memory_size * 1024, reply)
+        reply.add_done_callback(functools.partial(self._replied, call))
+
+    def _replied(self, call: _Call, reply_future: asyncio.Future[Reply]) -> None:
+        worker = call.worker
+        assert worker is not None
+        if call.timer is not None:
+            call.timer.cancel()
+            self._watched.pop(worker, None)
+        error = reply_future.exception()
+        if error is not None:
+            call.task = self._background(self._failed(call, worker, error))
+            return
+        reply: Reply = reply_future.result()
+        spec = call.spec
+        worker.recent_ms += (reply.duration_ms - worker.recent_ms) * 0.25
+        if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > spec.memory_size * 1024:
+            result = self._out_of_memory(
+                worker, spec, call.log, call.request_id, reply.duration_ms, call.init_ms
+            )
+        else:
+            if worker.backlog:  # the pipe's reader left output behind: take it before the END line
+                worker.drain()
+            worker.sink = self._logs.get(spec.name).write  # stray output between calls
+            status: InvokeStatus = "ok" if reply.kind == frames.RESULT else "error"
+            result = self._finished(
+                spec,
+                call.log,
+                call.request_id,
+                status,
+                reply.body,
+                reply.duration_ms,
+                reply.max_rss_kb,
+                call.init_ms,
+            )
+        call.worker = None
+        if not call.result.done():
+            call.result.set_result(result)
+        call.pool.release(worker)  # may send the next queued call at once
+
+    async def _failed(self, call: _Call, worker: WorkerProcess, error: BaseException) -> None:
+        """The reply did not come: a timeout, the memory limit, the worker's death, or the caller's timeout."""
+        spec, log, request_id, init_ms = call.spec, call.log, call.request_id, call.init_ms
+        outcome: InvokeResult | BaseException
         try:
-            budget = spec.timeout
-            if worker is None:
-                started = await self._start(spec, pool, log, request_id)
-                if isinstance(started, InvokeResult):
-                    return started
-                worker, budget = started
-            else:
-                log.line(f"START RequestId: {request_id} Version: $LATEST")
-            return await self._run(worker, spec, log, request_id, arn, payload, budget)
-        except BaseException:
-            if worker is not None:
-                worker.kill()  # cancelled mid-call: its reply would arrive for nobody
+            duration_ms = _ms_since(call.started)
+            if isinstance(error, TimeoutError):
+                rss = worker.peak_rss_kb()
+                worker.kill()
+                worker.drain()
+                worker.sink = self._logs.get(spec.name).write
+                outcome = self._timed_out(spec, log, request_id, spec.timeout, duration_ms, rss, init_ms)
+            elif isinstance(error, _CallerTimeout):
+                worker.kill()  # as a cancelled call: its reply would arrive for nobody
+                worker.drain()
+                worker.sink = self._logs.get(spec.name).write
+                self._finished(
+                    spec, log, request_id, "timeout", b"", duration_ms, worker.peak_rss_kb(), init_ms
+                )
+                outcome = TimeoutError()
+            elif isinstance(error, _OutOfMemory):
+                outcome = self._out_of_memory(worker, spec, log, request_id, duration_ms, init_ms)
+            else:  # WorkerGone
+                outcome = await self._crashed(worker, spec, log, request_id, duration_ms, init_ms)
+        except BaseException as exc:
+            worker.kill()
+            outcome = exc
             raise
         finally:
+            call.worker = None
+            _settle(call.result, outcome)
+            call.pool.release(worker)
+
+    async def _cold_call(self, call: _Call) -> None:
+        """The slow path: start a worker for this call (its own cold start), then run the call on it."""
+        spec, log, pool = call.spec, call.log, call.pool
+        worker: WorkerProcess | None = None
+        outcome: InvokeResult | BaseException
+        try:
+            async with asyncio.timeout_at(call.deadline):
+                started = await self._start(spec, pool, log, call.request_id)
+                if isinstance(started, InvokeResult):
+                    outcome = started
+                else:
+                    worker, budget = started
+                    left = (
+                        None if call.deadline is None else call.deadline - asyncio.get_running_loop().time()
+                    )
+                    outcome = await self._run(
+                        worker, spec, log, call.request_id, call.arn, call.payload, budget, left
+                    )
+        except Exception as exc:
+            if worker is not None:
+                worker.kill()
+            outcome = exc
+        except BaseException as exc:  # cancelled: the caller is gone
+            if worker is not None:
+                worker.kill()
+            outcome = exc
+            raise
+        finally:
+            _settle(call.result, outcome)
             pool.release(worker)
 
     async def retire(self, function_name: str) -> None:
@@ -142,6 +342,8 @@ class FunctionRuntime:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        for spare in list(self._spares):
+            spare.cancel()
         for worker in list(self._workers):
             worker.kill()
         if self._in_flight:  # let the calls that lost their worker write their logs first
@@ -165,16 +367,56 @@ class FunctionRuntime:
         if pool is None or pool.key != spec.worker_key:
             if pool is not None:
                 pool.retire()  # new code or configuration: old workers finish their call and go
-            pool = self._pools[spec.name] = WorkerPool(spec.worker_key, self._max_workers)
+            pool = self._pools[spec.name] = WorkerPool(
+                spec.worker_key,
+                self._max_workers,
+                self._serve,
+                lambda started: self._start_spare(spec, started),
+            )
         return pool
 
-    async def _spawn(self, spec: FunctionSpec, pool: WorkerPool, log: InvocationLog) -> WorkerProcess:
+    def _start_spare(self, spec: FunctionSpec, pool: WorkerPool) -> None:
+        """The pool's queue stalled: start one more worker in the background (see pool.py)."""
+        spare = self._background(self._spare(spec, pool))
+        self._spares.add(spare)
+        spare.add_done_callback(self._spares.discard)
+
+    async def _spare(self, spec: FunctionSpec, pool: WorkerPool) -> None:
+        # No invocation owns this init: its lines and output go to the function log, and its duration to the
+        # REPORT of the worker's first invocation, as Lambda reports a cold start.
+        function_log = self._logs.get(spec.name)
+        function_log.write(
+            f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}\n".encode()
+        )
+        started = time.perf_counter()
+        worker: WorkerProcess | None = None
+        try:
+            worker = await self._spawn(spec, pool, function_log.write)
+            async with asyncio.timeout(self._init_timeout):
+                reply = await worker.next_reply()
+            if reply.kind != frames.READY:
+                raise WorkerGone()
+            worker.init_duration_ms = _ms_since(started)
+        except (Exception, asyncio.CancelledError):
+            if worker is not None:
+                worker.kill()
+                worker.drain()
+                worker = None
+            if not self._closed:
+                line = f"INIT_REPORT Init Duration: {_ms_since(started):.2f} ms\tPhase: init\tStatus: error\n"
+                function_log.write(line.encode())
+        finally:
+            pool.spare_started(worker)
+
+    async def _spawn(
+        self, spec: FunctionSpec, pool: WorkerPool, sink: Callable[[bytes], None]
+    ) -> WorkerProcess:
         stream = new_log_stream_name()
         try:
             worker = await WorkerProcess.spawn(
                 cwd=spec.code_dir,
                 env=worker_environment(spec, self._endpoint_url, stream),
-                sink=log.feed,  # init output opens this invocation's block
+                sink=sink,  # a cold start's init output opens its invocation's block
                 log_stream_name=stream,
                 sandbox=self._sandbox,
             )
@@ -199,7 +441,7 @@ class FunctionRuntime:
         (and START logged), or the invocation's failed result."""
         log.line(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
         started = time.perf_counter()
-        worker = await self._spawn(spec, pool, log)
+        worker = await self._spawn(spec, pool, log.feed)
         try:
             async with asyncio.timeout(self._init_timeout):
                 reply = await worker.next_reply()
@@ -231,7 +473,7 @@ class FunctionRuntime:
         init and the handler share the function's timeout. A module that hangs on import costs the caller
         the init budget plus the timeout, and its workers are killed."""
         started = time.perf_counter()
-        worker = await self._spawn(spec, pool, log)
+        worker = await self._spawn(spec, pool, log.feed)
         try:
             async with asyncio.timeout(spec.timeout):
                 reply = await worker.next_reply()
@@ -295,6 +537,7 @@ class FunctionRuntime:
         arn: str,
         payload: bytes,
         timeout: float,
+        caller_timeout: float | None,
     ) -> InvokeResult:
         # Output from before this call was already logged by the pipe's reader; no drain needed here.
         worker.sink = log.feed
@@ -303,7 +546,11 @@ class FunctionRuntime:
         deadline_ms = int((time.time() + timeout) * 1000)
         started = time.perf_counter()
         reply_future = worker.request(request_id.encode(), arn.encode(), deadline_ms, payload)
-        timer = loop.call_later(timeout, _expire, reply_future)
+        # One timer for both limits: the function's own (kills, a function error) and the caller's.
+        if caller_timeout is not None and caller_timeout < timeout:
+            timer = loop.call_later(max(caller_timeout, 0.0), _expire, reply_future, _CallerTimeout)
+        else:
+            timer = loop.call_later(timeout, _expire, reply_future, TimeoutError)
         limit_kb = spec.memory_size * 1024
         self._watch(loop, worker, limit_kb, reply_future)
         try:
@@ -314,6 +561,14 @@ class FunctionRuntime:
             worker.drain()
             worker.sink = self._logs.get(spec.name).write
             return self._timed_out(spec, log, request_id, spec.timeout, _ms_since(started), rss, init_ms)
+        except _CallerTimeout:
+            worker.kill()  # as a cancelled call: its reply would arrive for nobody
+            worker.drain()
+            worker.sink = self._logs.get(spec.name).write
+            self._finished(
+                spec, log, request_id, "timeout", b"", _ms_since(started), worker.peak_rss_kb(), init_ms
+            )
+            raise TimeoutError() from None
         except _OutOfMemory:
             return self._out_of_memory(worker, spec, log, request_id, _ms_since(started), init_ms)
         except WorkerGone:
@@ -323,7 +578,8 @@ class FunctionRuntime:
             self._watched.pop(worker, None)
         if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > limit_kb:
             return self._out_of_memory(worker, spec, log, request_id, reply.duration_ms, init_ms)
-        worker.drain()  # everything printed before the reply was sent is in the pipe now
+        if worker.backlog:  # the pipe's reader left output behind: take it before the END line
+            worker.drain()
         worker.sink = self._logs.get(spec.name).write  # stray output between calls
         status: InvokeStatus = "ok" if reply.kind == frames.RESULT else "error"
         return self._finished(
@@ -462,9 +718,73 @@ class FunctionRuntime:
         return InvokeResult(body, function_error, request_id, duration_ms, tail, status)
 
 
-def _expire(reply_future: asyncio.Future[Reply]) -> None:
+class _Call:
+    """One invocation on its way: queued, running on a worker, or being finished."""
+
+    __slots__ = (
+        "arn",
+        "deadline",
+        "init_ms",
+        "log",
+        "payload",
+        "pool",
+        "request_id",
+        "result",
+        "spec",
+        "started",
+        "task",
+        "timer",
+        "worker",
+    )
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        pool: WorkerPool,
+        log: InvocationLog,
+        request_id: str,
+        arn: str,
+        payload: bytes,
+        deadline: float | None,
+        result: asyncio.Future[InvokeResult],
+    ) -> None:
+        self.spec = spec
+        self.pool = pool
+        self.log = log
+        self.request_id = request_id
+        self.arn = arn
+        self.payload = payload
+        self.deadline = deadline  # the caller's, in loop time
+        self.result = result
+        self.worker: WorkerProcess | None = None  # while it runs on one
+        self.task: asyncio.Task[None] | None = None  # its cold start, or the ending of a failed call
+        self.timer: asyncio.TimerHandle | None = None
+        self.init_ms: float | None = None
+        self.started = 0.0
+
+
+def _settle(result: asyncio.Future[InvokeResult], outcome: InvokeResult | BaseException) -> None:
+    if result.done():
+        return
+    if isinstance(outcome, InvokeResult):
+        result.set_result(outcome)
+    elif isinstance(outcome, Exception):
+        result.set_exception(outcome)
+    else:
+        result.cancel()
+
+
+_SHORT_CALL_MS = 0.5  # a worker whose recent calls took less is waited for synchronously (on one core)
+_SHORT_CALL_WAIT_MS = 1  # for at most this long; then the call goes on through the event loop
+
+
+def _one_core() -> bool:
+    return hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) == 1
+
+
+def _expire(reply_future: asyncio.Future[Reply], error: type[Exception]) -> None:
     if not reply_future.done():
-        reply_future.set_exception(TimeoutError())
+        reply_future.set_exception(error())
 
 
 def _ms_since(started: float) -> float:

@@ -1,11 +1,11 @@
 """The worker process: one Lambda execution environment running the Python runtime loop.
 
-Started by the gateway as ``python -u -m apigate.functions.worker FD`` with the function's code directory as the
-working directory (Lambda's /var/task). It imports the handler once, reports READY (or the init error), then
-serves requests from the socket FD one at a time. Behaviour and wording follow AWS's Python runtime
+Started by the gateway as ``python -u -m apigate.functions.worker REPLY_FD REQUEST_FD`` with the function's
+code directory as the working directory (Lambda's /var/task). It imports the handler once, reports READY (or
+the init error) on the reply pipe, then serves requests from the request pipe one at a time. Behaviour and wording follow AWS's Python runtime
 (awslambdaric): error documents, marshalling, the context object and the root logger's format.
 
-stdout and stderr belong to user code (they become the function's log), so the protocol uses its own socket.
+stdout and stderr belong to user code (they become the function's log), so the protocol uses its own pipes.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import decimal
 import importlib
+import io
 import json
 import logging
 import os
 import resource
-import socket
 import sys
 import time
 import traceback
@@ -64,18 +64,37 @@ class CognitoIdentity:
         self.cognito_identity_pool_id: str | None = None
 
 
+def _environment_fields() -> tuple[str | None, ...]:
+    env = os.environ
+    return (
+        env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+        env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+        env.get("AWS_LAMBDA_FUNCTION_NAME"),
+        env.get(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+        ),  # a string, as in AWS (it comes from the environment there too)
+        env.get("AWS_LAMBDA_FUNCTION_VERSION"),
+    )
+
+
 class LambdaContext:
     """The handler's second argument, with the attributes of the Python runtime's LambdaContext."""
 
+    # Read from the environment once per worker (set by main): the runtime owns these variables.
+    _environment: tuple[str | None, ...] | None = None
+
     def __init__(self, request_id: str, invoked_function_arn: str, deadline_ms: int) -> None:
-        env = os.environ
+        fields = LambdaContext._environment
+        if fields is None:
+            fields = LambdaContext._environment = _environment_fields()
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
-        # A string, as in AWS (it comes from the environment there too).
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        (
+            self.log_group_name,
+            self.log_stream_name,
+            self.function_name,
+            self.memory_limit_in_mb,
+            self.function_version,
+        ) = fields
         self.invoked_function_arn = invoked_function_arn
         self.client_context: Any = None
         self.identity = CognitoIdentity()
@@ -199,16 +218,49 @@ def _log_error(document: dict[str, Any]) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def _loads(payload: bytes) -> Any:
+    """The event, as the stdlib decoder reads it: orjson where it agrees (3x cheaper), json where it may not
+    (NaN and Infinity, integers past 64 bits, other encodings, which orjson refuses)."""
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(payload)
+        except ValueError:
+            pass
+    return json.loads(payload)
+
+
+_fast_loads: Callable[[bytes], Any] | None = None
+
+
+def _load_orjson() -> None:
+    """orjson for the runtime's own use, kept out of ``sys.modules``: a function that bundles its own
+    version imports that one."""
+    global _fast_loads
+    try:
+        import orjson
+    except ImportError:
+        return
+    finally:
+        sys.modules.pop("orjson", None)
+    _fast_loads = orjson.loads
+
+
 def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
+    out, err = sys.stdout, sys.stderr
+    if out is _streams[0] and err is _streams[1]:  # ours, and they write through (python -u)
+        return
+    for stream in (out, err):
         with contextlib.suppress(OSError, ValueError, AttributeError):  # user code replaced or closed it
             stream.flush()
 
 
+_streams: tuple[object, object] = (None, None)  # stdout and stderr when they need no flush (set by main)
+
+
 class _Worker:
-    def __init__(self, channel: socket.socket, handler: Handler) -> None:
-        self._reader: BinaryIO = channel.makefile("rb")
-        self._send = channel.sendall
+    def __init__(self, reader: BinaryIO, send: Callable[[bytes], None], handler: Handler) -> None:
+        self._reader = reader
+        self._send = send
         self._handler = handler
         ascii_only = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"  # as awslambdaric
         self._encode = _Encoder(ensure_ascii=ascii_only).encode
@@ -246,7 +298,7 @@ class _Worker:
     def _call(self, request_id: str, arn: str, deadline_ms: int, payload: bytes) -> tuple[int, bytes]:
         try:
             try:
-                event = json.loads(payload)
+                event = _loads(payload)
             except ValueError as e:
                 raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
             response = self._handler(event, LambdaContext(request_id, arn, deadline_ms))
@@ -316,16 +368,36 @@ def _not_dumpable() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
+def _write_through() -> None:
+    global _streams
+    out, err = sys.stdout, sys.stderr
+    if all(
+        getattr(s, "write_through", False) and isinstance(getattr(s, "buffer", None), io.FileIO)
+        for s in (out, err)
+    ):
+        _streams = (out, err)
+
+
 def main(argv: list[str]) -> int:
     if "--sandboxed" in argv[2:]:
         _not_dumpable()  # before any of the function's code runs
-    channel = socket.socket(fileno=int(argv[1]))
-    os.set_inheritable(channel.fileno(), False)  # user subprocesses must not hold the channel
+    # Two pipes, not a socket pair: a round trip on one core costs half as much (6 vs 12 µs measured here).
+    reply_fd, request_fd = int(argv[1]), int(argv[2])
+    for fd in (reply_fd, request_fd):
+        os.set_inheritable(fd, False)  # user subprocesses must not hold the channel
+
+    def send(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(reply_fd, view) :]
+
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     if sys.path[0] != task_root:
         sys.path.insert(0, task_root)
     _setup_logging()
     _memory_backstop()
+    _load_orjson()
+    _write_through()
     execute_api_endpoints.install()  # boto3 aimed at https://{api}.execute-api.localhost reaches the gateway
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
@@ -334,11 +406,12 @@ def main(argv: list[str]) -> int:
         _log_error(document)
         _flush()
         body = json.dumps(document).encode()
-        channel.sendall(REPLY.pack(len(body), INIT_ERROR, 0, 0.0) + body)
+        send(REPLY.pack(len(body), INIT_ERROR, 0, 0.0) + body)
         return 1  # like awslambdaric: an init error ends the environment
     _flush()
-    channel.sendall(REPLY.pack(0, READY, 0, 0.0))
-    _Worker(channel, handler).serve()
+    send(REPLY.pack(0, READY, 0, 0.0))
+    with open(request_fd, "rb") as requests:
+        _Worker(requests, send, handler).serve()
     return 0
 
 

@@ -593,3 +593,43 @@ def test_close_during_cold_starts(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert _children() == []
+
+
+def test_on_one_core_a_short_call_is_answered_in_place(tmp_path: Path) -> None:
+    # A gateway pinned to one core waits for a short call's reply right after sending it (the worker runs
+    # while it blocks): the same results, logs, timeouts and crashes as through the event loop.
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs Linux's CPU affinity")
+    code = _code(tmp_path)
+    chatty, sleepy = _spec(code, "chatty", timeout=1), _spec(code, "sleepy", name="sleepy", timeout=1)
+    boom, exit3 = _spec(code, "boom", name="boom"), _spec(code, "exit3", name="exit3")
+    cores = os.sched_getaffinity(0)
+
+    async def body(runtime: FunctionRuntime) -> None:
+        assert runtime._wait_ms > 0  # the synchronous wait is on
+        for n in range(3):
+            result = await runtime.invoke(chatty, b"{}", request_id=f"req-{n}")
+            assert (result.status, _json(result)) == ("ok", "done")
+            assert f"hello from req-{n}\nto stderr\nEND RequestId: req-{n}\n" in result.log_tail
+        assert (await runtime.invoke(boom, b"{}")).function_error == "Unhandled"
+        assert (await runtime.invoke(boom, b"{}")).status == "error"
+        warm = _json(await runtime.invoke(sleepy, b"{}"))["pid"]
+        assert _json(await runtime.invoke(sleepy, b'{"sleep": 0.05}'))["pid"] == warm  # past the wait: async
+        assert (await runtime.invoke(sleepy, b'{"sleep": 5}')).status == "timeout"
+        assert (await runtime.invoke(sleepy, b"{}")).status == "ok"
+        for _ in range(2):
+            assert (await runtime.invoke(exit3, b"{}")).status == "crashed"
+        results = await asyncio.gather(*(runtime.invoke(chatty, b"{}") for _ in range(20)))
+        assert {r.status for r in results} == {"ok"}
+
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        _run(tmp_path, body)
+    finally:
+        os.sched_setaffinity(0, cores)
+    log = (tmp_path / "logs" / "fn.log").read_text()
+    for n in range(3):
+        assert (
+            f"START RequestId: req-{n} Version: $LATEST\nhello from req-{n}\nto stderr\nEND RequestId: req-{n}\n"
+            in log
+        )
