@@ -38,10 +38,12 @@ class FakeFunctions:
     hang: set[str] = field(default_factory=set)
     calls: list[tuple[str, bytes]] = field(default_factory=list)
 
-    async def invoke(self, name: str, payload: bytes, *, request_id: str | None = None) -> FakeResult:
+    async def invoke(
+        self, name: str, payload: bytes, *, request_id: str | None = None, timeout: float | None = None
+    ) -> FakeResult:
         self.calls.append((name, payload))
-        if name in self.hang:
-            await asyncio.Event().wait()  # never set: only the caller's timeout ends this
+        if name in self.hang:  # only the caller's timeout ends this, raising TimeoutError as invoke does
+            await asyncio.wait_for(asyncio.Event().wait(), timeout)
         handler = self.handlers.get(name)
         if handler is None:
             raise FunctionMissing(name)
