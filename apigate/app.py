@@ -86,6 +86,17 @@ def _execute_api_address(request: Request) -> tuple[str, str, str] | None:
     return None
 
 
+def _is_signed(request: Request) -> bool:
+    """A SigV4-signed request (every SDK and CLI call): with an API at the root, these still reach the
+    management API, and everything else is the API's."""
+    authorization = request.header("authorization") or ""
+    return (
+        authorization.startswith("AWS4-HMAC-SHA256")
+        or "X-Amz-Signature=" in request.query_string
+        or _is_query_call(request)
+    )
+
+
 def _is_query_call(request: Request) -> bool:
     """An unsigned IAM/STS call: a form POST to ``/`` (no rest-json operation posts a form there)."""
     return (
@@ -122,6 +133,8 @@ class Gateway:
         set_endpoint_overrides(dict(settings.aws_endpoints))  # AWS service integrations' endpoints
         service_credentials.configure(self.store, settings.account_id)  # and the role sessions they sign with
         self.registry = Registry()
+        # `apigate serve TEMPLATE --api-at-root`: (api id, stage or "" for $default) served at "/" as well.
+        self.root_api: tuple[str, str] | None = None
         self.state, self._redis = _shared_state(settings, self.registry)
         services = integrations.IntegrationServices(self.functions, self.upstream)
         self.pipeline = Pipeline(
@@ -256,6 +269,10 @@ class Gateway:
         path = request.raw_path
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
+        if self.root_api is not None and not _is_signed(request):
+            api_id, stage = self.root_api
+            prefix = f"/{stage}" if stage else ""
+            return self._execute(request, api_id, prefix + path, f"{api_id}.execute-api.localhost")
         return self._manage(request)
 
     def upgrade(self, request: Request, transport: Any, protocol: Any) -> None:
