@@ -27,7 +27,7 @@ from apigate.control import authorizers, deployments, gateway_responses, openapi
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
-from apigate.declarative import documentation, iam, sam, translator, usage, websocket
+from apigate.declarative import documentation, iam, includes, models, stored, translator, usage, websocket
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
 from apigate.declarative.template import Doc, TemplateError, load
 
@@ -47,6 +47,8 @@ SUPPORTED = (
     *documentation.RESOURCE_TYPES,
     *usage.RESOURCE_TYPES,
     *iam.RESOURCE_TYPES,
+    *models.RESOURCE_TYPES,
+    *stored.RESOURCE_TYPES,
 )
 _LAST = {
     "AWS::ApiGateway::Deployment": 1,
@@ -203,6 +205,14 @@ class _Run:
             if allowed is not None and str(value) not in [str(a) for a in allowed]:
                 raise self.error(f"parameter {name}: {value} is not one of {', '.join(map(str, allowed))}")
             kind = str(spec.get("Type", "String"))
+            if kind.startswith("AWS::SSM::Parameter::Value<"):
+                found = stored.ssm_value(self.ctx, str(value))
+                if found is None:
+                    raise self.error(
+                        f"parameter {name} reads SSM parameter {value}, which apigate's store does not have "
+                        "(an AWS::SSM::Parameter resource of a template served before creates it)"
+                    )
+                value, kind = found, kind.removeprefix("AWS::SSM::Parameter::Value<").removesuffix(">")
             if kind.startswith("List<") or kind == "CommaDelimitedList":
                 value = value if isinstance(value, list) else [v.strip() for v in str(value).split(",")]
             else:
@@ -238,6 +248,8 @@ class _Run:
         if name in self.attributes:
             found = self.attributes[name].get(attribute)
             if found is None:
+                if self.types.get(name) in stored.RESOURCE_TYPES:
+                    return f"stored:{self.types[name]}:{name}.{attribute}"
                 raise IntrinsicError(f"{name} has no attribute {attribute}")
             return found
         if name in self.types and self.types[name] not in SUPPORTED:
@@ -269,8 +281,9 @@ class _Run:
     # --- the run -------------------------------------------------------------------------------------------
 
     async def run(self) -> Deployed:
+        self.template = includes.expand(self.template, self.path)
         parameters = self._parameters()
-        if translator.is_sam(self.template) and os.environ.get("APIGATE_SAM_TRANSFORM") != "apigate":
+        if translator.is_sam(self.template):
             self.template = translator.translate(
                 self.template, parameters, self.path, self.ctx.settings.region
             )
@@ -287,9 +300,8 @@ class _Run:
                 if not resolver.conditions[condition]:
                     continue
             active[logical_id] = resource
-        transformed = sam.transform({**self.template, "Resources": active}, self.base, self.path, self.stack)
         kept: dict[str, Doc] = {}
-        for logical_id, resource in transformed.resources.items():
+        for logical_id, resource in active.items():
             self.types[logical_id] = resource["Type"]
             kept[logical_id] = resource
         self.unsupported = sorted({r["Type"] for r in kept.values() if r["Type"] not in SUPPORTED})
@@ -328,14 +340,12 @@ class _Run:
                         "TemplatePath": str(self.path),
                         "Resources": {k: {"Type": t, "PhysicalId": p} for k, (t, p) in self.physical.items()},
                         "Outputs": outputs,
-                        "HttpApiEvents": transformed.http_api_events,
-                        "ApiSettings": transformed.api_settings,
                     },
                 )
         except BaseException:
             self._reinstall()
             raise
-        warnings = [*self._skipped_lines(kept), *transformed.warnings, *self.warnings]
+        warnings = [*self._skipped_lines(kept), *self.warnings]
         return Deployed(
             self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs
         )
@@ -479,6 +489,10 @@ class _Run:
             await usage.create(self, logical_id, kind, props)
         elif kind in iam.RESOURCE_TYPES:
             await iam.create(self, logical_id, kind, props)
+        elif kind in models.RESOURCE_TYPES:
+            await models.create(self, logical_id, kind, props)
+        elif kind in stored.RESOURCE_TYPES:
+            stored.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)
@@ -492,10 +506,13 @@ class _Run:
             await websocket.create_api(self, logical_id, props)
             return
         body = props.get("Body")
+        if body is None:  # quick create (Target), or Route/Integration/Stage resources of its own
+            await websocket.create_api(self, logical_id, props, protocol="HTTP")
+            if props.get("Target"):  # quick create's $default stage serves: the route table lists it
+                self.http_stages.append((self.physical[logical_id][1], "$default"))
+            return
         if not isinstance(body, dict):
-            raise IntrinsicError(
-                "Body must be an OpenAPI 3.0 document (only Body-defined HTTP APIs are served)"
-            )
+            raise IntrinsicError("Body must be an OpenAPI 3.0 document")
         if props.get("Name"):
             body = {**body, "info": {**(body.get("info") or {}), "title": props["Name"]}}
         existing = self._old(logical_id, "AWS::ApiGatewayV2::Api")
