@@ -893,7 +893,7 @@ def local_urls(text: str, base_url: str) -> str:
     def local(match: re.Match[str]) -> str:
         scheme = "ws" if match["scheme"].startswith("ws") else "http"
         base = scheme + base_url.removeprefix("http")
-        return f"{base}/_aws/execute-api/{match['api']}{match['rest'] or '/'}"
+        return f"{base}/_aws/execute-api/{match['api']}{match['rest'] or ''}"
 
     return _AWS_INVOKE_URL.sub(local, text)
 
