@@ -35,7 +35,9 @@ def outputs(gateway: GatewayProcess) -> dict[str, str]:
 
 def subset(expected: Any, actual: Any) -> bool:
     if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(k in actual and subset(v, actual[k]) for k, v in expected.items())
+        return isinstance(actual, dict) and all(
+            k in actual and subset(v, actual[k]) for k, v in expected.items()
+        )
     return bool(expected == actual)
 
 

@@ -27,7 +27,17 @@ from apigate.control import authorizers, deployments, gateway_responses, openapi
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
-from apigate.declarative import documentation, iam, includes, models, stored, translator, usage, websocket
+from apigate.declarative import (
+    assemblies,
+    documentation,
+    iam,
+    includes,
+    models,
+    stored,
+    translator,
+    usage,
+    websocket,
+)
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
 from apigate.declarative.template import Doc, TemplateError, load
 
@@ -70,6 +80,7 @@ _METHOD_SETTINGS = {
 }
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _USER_POOL = "AWS::Cognito::UserPool"
+_QUIET = ("AWS::CDK::Metadata",)  # CDK's analytics record: no AWS resource, nothing for a user to learn
 
 
 @dataclass(slots=True)
@@ -144,9 +155,11 @@ class Deployer:
         )
 
     async def deploy(self, path: Path, overrides: dict[str, str], stack_name: str | None = None) -> Deployed:
-        path = path.resolve()
+        given = path.resolve()
+        path = assemblies.template_path(given, stack_name)
         template = load(path)
-        stack = stack_name or _stack_name(path)
+        assemblies.local_code(template, path.parent)
+        stack = stack_name or _stack_name(given if given.is_dir() else path)
         # One management call as far as others are concerned: its transaction spans awaits.
         async with self.ctx.writes:
             with contextlib.redirect_stdout(
@@ -156,7 +169,10 @@ class Deployer:
 
 
 def _stack_name(path: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9-]", "-", path.parent.name).strip("-")
+    folder = path.parent
+    if folder.name == "build" and folder.parent.name == ".aws-sam":  # `sam build` output: the project's name
+        folder = folder.parent.parent
+    name = re.sub(r"[^A-Za-z0-9-]", "-", folder.name).strip("-")
     return name if name and name[0].isalpha() else f"apigate-{name or 'stack'}"
 
 
@@ -207,6 +223,9 @@ class _Run:
             kind = str(spec.get("Type", "String"))
             if kind.startswith("AWS::SSM::Parameter::Value<"):
                 found = stored.ssm_value(self.ctx, str(value))
+                used = references({k: self.template.get(k) for k in ("Resources", "Outputs", "Conditions")})
+                if found is None and name not in used:  # e.g. CDK's BootstrapVersion, read by Rules only
+                    found = f"unresolved-ssm:{value}"
                 if found is None:
                     raise self.error(
                         f"parameter {name} reads SSM parameter {value}, which apigate's store does not have "
@@ -355,7 +374,7 @@ class _Run:
         lines = []
         for logical_id, resource in kept.items():
             kind = resource["Type"]
-            if kind in SUPPORTED:
+            if kind in SUPPORTED or kind in _QUIET:
                 continue
             if kind == _USER_POOL:
                 lines.append(

@@ -4,8 +4,8 @@ function gets carries its policies.
 
 apigate's IAM keeps inline policies only: a managed policy of the template becomes an inline policy of each role
 and user it names (and of each role whose ``ManagedPolicyArns`` lists it), which evaluates the same. AWS-managed
-policies are not known here; the two every SAM function gets (basic logging, X-Ray) grant nothing apigate serves,
-any other one is named in a warning.
+policies are not known here; those that only grant logging and tracing (what SAM and CDK attach by default) grant
+nothing apigate serves, any other one is named in a warning.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ _HARMLESS = (
     "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
     "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",
+    "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
 )
 
 
