@@ -32,6 +32,7 @@ from apigate.control import (
     resources,
     rest_apis,
     sdks,
+    tags,
     usage_plans,
     validators,
 )
@@ -166,6 +167,7 @@ class Gateway:
                 **authorizers.handlers(ctx),
                 **documentation.handlers(ctx),
                 **sdks.handlers(ctx),
+                **tags.handlers(ctx),
             },
             lock=ctx.writes,
             unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer", "GetSdk"}),  # GetSdk locks itself
@@ -187,7 +189,9 @@ class Gateway:
         )
         self._upgrades: set[Any] = set()
         self.apigatewayv2 = wire.ServiceApi(
-            "apigatewayv2", http_api_control.handlers(ctx, self.http_apis), lock=ctx.writes
+            "apigatewayv2",
+            {**http_api_control.handlers(ctx, self.http_apis), **tags.v2_handlers(ctx)},
+            lock=ctx.writes,
         )
         http_api_control.load_all(ctx, self.http_apis)
         self.lambda_api = wire.ServiceApi(
