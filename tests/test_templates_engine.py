@@ -177,7 +177,7 @@ def test_ssm_parameters_across_stacks(tmp_path: Path, serve: Any) -> None:
                         "Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "loop.json"}}
                     },
                 }
-            },  # fmt: skip
+            },
             "AWS::Include loop: template.json -> loop.json -> loop.json",
         ),
         (
