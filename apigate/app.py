@@ -33,6 +33,7 @@ from apigate.control import (
     resources,
     rest_apis,
     sdks,
+    tags,
     usage_plans,
     validators,
 )
@@ -87,6 +88,17 @@ def _execute_api_address(request: Request) -> tuple[str, str, str] | None:
     return None
 
 
+def _is_signed(request: Request) -> bool:
+    """A SigV4-signed request (every SDK and CLI call): with an API at the root, these still reach the
+    management API, and everything else is the API's."""
+    authorization = request.header("authorization") or ""
+    return (
+        authorization.startswith("AWS4-HMAC-SHA256")
+        or "X-Amz-Signature=" in request.query_string
+        or _is_query_call(request)
+    )
+
+
 def _is_query_call(request: Request) -> bool:
     """An unsigned IAM/STS call: a form POST to ``/`` (no rest-json operation posts a form there)."""
     return (
@@ -125,6 +137,8 @@ class Gateway:
             functools.partial(iam_control.execution_role_session, self.store, settings.account_id)
         )
         self.registry = Registry()
+        # `apigate serve TEMPLATE --api-at-root`: (api id, stage or "" for $default) served at "/" as well.
+        self.root_api: tuple[str, str] | None = None
         self.state, self._redis = _shared_state(settings, self.registry)
         services = integrations.IntegrationServices(self.functions, self.upstream)
         self.pipeline = Pipeline(
@@ -156,6 +170,7 @@ class Gateway:
                 **authorizers.handlers(ctx),
                 **documentation.handlers(ctx),
                 **sdks.handlers(ctx),
+                **tags.handlers(ctx),
             },
             lock=ctx.writes,
             unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer", "GetSdk"}),  # GetSdk locks itself
@@ -177,7 +192,9 @@ class Gateway:
         )
         self._upgrades: set[Any] = set()
         self.apigatewayv2 = wire.ServiceApi(
-            "apigatewayv2", http_api_control.handlers(ctx, self.http_apis), lock=ctx.writes
+            "apigatewayv2",
+            {**http_api_control.handlers(ctx, self.http_apis), **tags.v2_handlers(ctx)},
+            lock=ctx.writes,
         )
         http_api_control.load_all(ctx, self.http_apis)
         self.lambda_api = wire.ServiceApi(
@@ -259,6 +276,10 @@ class Gateway:
         path = request.raw_path
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
+        if self.root_api is not None and not _is_signed(request):
+            api_id, stage = self.root_api
+            prefix = f"/{stage}" if stage else ""
+            return self._execute(request, api_id, prefix + path, f"{api_id}.execute-api.localhost")
         return self._manage(request)
 
     def upgrade(self, request: Request, transport: Any, protocol: Any) -> None:

@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--stack-name", help="the stack's name (default: the template's folder name)")
     serve.add_argument("--no-watch", action="store_true", help="do not reload on code or template changes")
+    serve.add_argument(
+        "--api-at-root",
+        action="store_true",
+        help="also serve the template's single API at the root (http://127.0.0.1:PORT/hello), as `sam local "
+        "start-api` does; signed SDK calls still reach the management API",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4566)
     serve.add_argument("--data-dir", type=Path, default=Path(".apigate"))
@@ -148,7 +154,9 @@ def _access_options(serve: argparse.ArgumentParser) -> None:
         "kinesis=http://127.0.0.1:5000; else AWS_ENDPOINT_URL_<SERVICE>, the AWS config file's services "
         "section, else the real regional AWS endpoint. Repeatable",
     )
-    serve.add_argument("--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id")
+    serve.add_argument(
+        "--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id"
+    )
     serve.add_argument("--vpc-id", default="vpc-0123456789abcdef0", help="the private listener's VPC id")
 
 
@@ -261,7 +269,9 @@ def _client_commands(commands: Any) -> None:
     sdk = client_command("sdk", "write a stage's client library (GetSdk) into a folder")
     sdk.add_argument("api", help="the API's id or name")
     sdk.add_argument("stage")
-    sdk.add_argument("--type", default="javascript", help="javascript, typescript or python (default javascript)")
+    sdk.add_argument(
+        "--type", default="javascript", help="javascript, typescript or python (default javascript)"
+    )
     sdk.add_argument("--out", type=Path, default=Path("."), help="the folder to unpack into (default .)")
     docs = client_command("docs", "print a stage's reference page URL; -o writes its documented OpenAPI")
     docs.add_argument("api", help="the API's id or name")
@@ -292,6 +302,7 @@ class TemplateOptions:
     overrides: dict[str, str]
     stack_name: str | None = None
     watch: bool = True
+    api_at_root: bool = False
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:
@@ -339,7 +350,9 @@ async def serve(
         from apigate.declarative.app import DeclarativeApp
         from apigate.declarative.template import TemplateError
 
-        app = DeclarativeApp(gateway, template.path, template.overrides, template.stack_name)
+        app = DeclarativeApp(
+            gateway, template.path, template.overrides, template.stack_name, api_at_root=template.api_at_root
+        )
         try:
             await app.deploy()
         except TemplateError as exc:
@@ -593,7 +606,9 @@ def parse_aws_endpoints(items: list[str]) -> dict[str, str]:
     for item in items:
         service, sep, url = item.partition("=")
         if not sep or not service or not url.startswith(("http://", "https://")):
-            raise SystemExit(f"apigate: error: --aws-endpoint expects SERVICE=http(s)://HOST[:PORT], not {item!r}")
+            raise SystemExit(
+                f"apigate: error: --aws-endpoint expects SERVICE=http(s)://HOST[:PORT], not {item!r}"
+            )
         endpoints[service.strip().lower()] = url.strip()
     return endpoints
 
@@ -693,7 +708,9 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"apigate: error: {exc}", file=sys.stderr)
             return 2
-        template = TemplateOptions(args.template, overrides, args.stack_name, not args.no_watch)
+        template = TemplateOptions(
+            args.template, overrides, args.stack_name, not args.no_watch, args.api_at_root
+        )
     try:
         from apigate.functions.sandbox import function_user
 

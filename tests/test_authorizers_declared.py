@@ -546,9 +546,13 @@ def test_sam_auth(tmp_path: Path, started: list[GatewayProcess], pool: UserPool)
     )
     output = "\n".join(gateway.output)
     assert "Auth is stored but not enforced" not in output
-    assert "AWS::Cognito::UserPool" in output  # listed as not served
+    assert "(AWS::Cognito::UserPool): not created" in output  # its own line, saying how it is verified
     apigw = gateway.client("apigateway")
-    api_id = next(api["id"] for api in apigw.get_rest_apis()["items"] if api["name"] == "SiteApi")
+    api_id = next(
+        api["id"]
+        for api in apigw.get_rest_apis()["items"]
+        if api["tags"]["aws:cloudformation:logical-id"] == "SiteApi"
+    )
     authorizers = _authorizers(apigw, api_id)
     assert set(authorizers) == {"TokenAuth", "PoolAuth", "RequestAuth"}
     assert authorizers["RequestAuth"]["type"] == "REQUEST"
@@ -679,9 +683,8 @@ def test_cloudformation_authorizer(tmp_path: Path, started: list[GatewayProcess]
     created = _authorizers(apigw, api_id)["cfn-token"]
     assert created["type"] == "TOKEN"
     assert f"AuthorizerId: {created['id']}" in "\n".join(first.output)
-    warning = next(line for line in first.output if "resource types not served" in line)
-    assert "AWS::DynamoDB::Table" in warning
-    assert "Authorizer" not in warning and "GatewayResponse" not in warning
+    skipped = [line for line in first.output if line.startswith("Warning: skipped ")]
+    assert len(skipped) == 1 and "(AWS::DynamoDB::Table)" in skipped[0]
     url = first.invoke_url(api_id, "live", "/secret")
     denied = requests.get(url, timeout=30)
     assert denied.status_code == 401

@@ -30,6 +30,7 @@ Resources:
         Authorizers:
           Gatekeeper:
             FunctionArn: !GetAtt Gatekeeper.Arn
+            AuthorizerPayloadFormatVersion: "2.0"  # AWS's transform requires it
             EnableSimpleResponses: true
             Identity:
               Headers: [X-Pass]

@@ -571,9 +571,10 @@ def test_openapi_top_level_scopes_apply_to_routes_without_their_own(
     assert call(f"{base}/reports", issuer.token(scope="reports")) == 200
 
 
-def test_sam_rest_authorizer_scopes_fill_in_an_empty_event_list(tmp_path: Path) -> None:
-    """SAM's rule for REST APIs too: an event's empty AuthorizationScopes falls back to the authorizer's."""
-    from apigate.declarative.sam import transform
+def test_sam_rest_authorizer_scopes_as_aws_transform_writes_them(tmp_path: Path) -> None:
+    """AWS's transform for REST APIs: an event without scopes gets the authorizer's, an event's own list (even
+    an empty one, which clears them) wins."""
+    from apigate.declarative.translator import translate
 
     template = {
         "Transform": "AWS::Serverless-2016-10-31",
@@ -610,7 +611,7 @@ def test_sam_rest_authorizer_scopes_fill_in_an_empty_event_list(tmp_path: Path) 
                                 "RestApiId": {"Ref": "Api"},
                                 "Path": "/b",
                                 "Method": "get",
-                                "Auth": {"AuthorizationScopes": []},
+                                "Auth": {"Authorizer": "Pool", "AuthorizationScopes": []},
                             },
                         },
                         "Own": {
@@ -619,7 +620,7 @@ def test_sam_rest_authorizer_scopes_fill_in_an_empty_event_list(tmp_path: Path) 
                                 "RestApiId": {"Ref": "Api"},
                                 "Path": "/c",
                                 "Method": "get",
-                                "Auth": {"AuthorizationScopes": ["reports"]},
+                                "Auth": {"Authorizer": "Pool", "AuthorizationScopes": ["reports"]},
                             },
                         },
                     },
@@ -628,8 +629,8 @@ def test_sam_rest_authorizer_scopes_fill_in_an_empty_event_list(tmp_path: Path) 
         },
     }
     (tmp_path / "src").mkdir()
-    out = transform(template, tmp_path, tmp_path / "template.yaml", "stack")
-    paths = out.resources["Api"]["Properties"]["Body"]["paths"]
+    out = translate(template, {}, tmp_path / "template.yaml", "us-east-1")  # AWS's own transform
+    paths = out["Resources"]["Api"]["Properties"]["Body"]["paths"]
     assert paths["/a"]["get"]["security"] == [{"Pool": ["admin"]}]
-    assert paths["/b"]["get"]["security"] == [{"Pool": ["admin"]}]
+    assert paths["/b"]["get"]["security"] == [{"Pool": []}]
     assert paths["/c"]["get"]["security"] == [{"Pool": ["reports"]}]

@@ -52,6 +52,11 @@ def _malformed(exc: PolicyError) -> AwsError:
     return AwsError("MalformedPolicyDocument", str(exc), 400)
 
 
+def check_policy(document: str | None, *, trust: bool = False) -> str:
+    """A policy document checked as IAM checks one (templates' roles too), returned as given."""
+    return _check_policy(document, trust=trust)
+
+
 def _check_policy(document: str | None, *, trust: bool = False) -> str:
     if not document:
         raise AwsError("ValidationError", "1 validation error detected: policyDocument must not be null", 400)

@@ -54,7 +54,9 @@ class DeclarativeApp:
         stack_name: str | None = None,
         *,
         poll_interval: float = 0.3,
+        api_at_root: bool = False,
     ) -> None:
+        self.api_at_root = api_at_root
         self.gateway = gateway
         self.template = template
         self.overrides = overrides
@@ -68,7 +70,24 @@ class DeclarativeApp:
     async def deploy(self) -> Deployed:
         self.deployed = await self.deployer.deploy(self.template, self.overrides, self.stack_name)
         self._seen = self._fingerprints()
+        self._place_root(self.deployed)
         return self.deployed
+
+    def _place_root(self, deployed: Deployed) -> None:
+        """``--api-at-root``: the template's one API (its stage with routes; SAM's extra ``Stage`` stage is not
+        preferred) answers at ``/``."""
+        if not self.api_at_root:
+            return
+        stages = list(dict.fromkeys((route.api_id, route.stage) for route in deployed.routes))
+        apis = list(dict.fromkeys(api for api, _ in stages))
+        if len(apis) != 1:
+            raise TemplateError(
+                f"--api-at-root serves a template with a single API; this one has {len(apis)}"
+                + (f" ({', '.join(apis)})" if apis else ""),
+                file=self.template,
+            )
+        preferred = [s for s in stages if s[1] != "Stage"] or stages
+        self.gateway.root_api = preferred[0]
 
     def report(self) -> None:
         deployed = self.deployed
@@ -83,6 +102,12 @@ class DeclarativeApp:
         width = max((len(url) for _, url, _ in rows), default=0)
         for verb, url, target in rows:
             print(f"  {verb:<7} {url:<{width}}  -> {target}", flush=True)
+        root = self.gateway.root_api
+        if root is not None:
+            print(f"At the root ({root[0]} {root[1] or '$default'}):", flush=True)
+            for route in deployed.routes:
+                if (route.api_id, route.stage) == root:
+                    print(f"  {route.verb:<7} {settings.base_url}{route.path}  -> {route.target}", flush=True)
         if deployed.outputs:
             print("Outputs:", flush=True)
             for name, value in deployed.outputs.items():
@@ -140,6 +165,10 @@ class DeclarativeApp:
             return
         self.deployed = deployed
         self._seen = self._fingerprints()
+        try:
+            self._place_root(deployed)
+        except TemplateError as exc:
+            print(f"Reloaded, but {exc}", flush=True)
         print(
             f"Reloaded {self.template.name}: {len(deployed.routes)} routes, {len(deployed.code_dirs)} code folders",
             flush=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import heapq
 import io
 import os
 import re
@@ -26,7 +27,17 @@ from apigate.control import authorizers, deployments, gateway_responses, openapi
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
-from apigate.declarative import documentation, sam, usage, websocket
+from apigate.declarative import (
+    assemblies,
+    documentation,
+    iam,
+    includes,
+    models,
+    stored,
+    translator,
+    usage,
+    websocket,
+)
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
 from apigate.declarative.template import Doc, TemplateError, load
 
@@ -45,6 +56,9 @@ SUPPORTED = (
     *websocket.RESOURCE_TYPES,
     *documentation.RESOURCE_TYPES,
     *usage.RESOURCE_TYPES,
+    *iam.RESOURCE_TYPES,
+    *models.RESOURCE_TYPES,
+    *stored.RESOURCE_TYPES,
 )
 _LAST = {
     "AWS::ApiGateway::Deployment": 1,
@@ -66,6 +80,7 @@ _METHOD_SETTINGS = {
 }
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _USER_POOL = "AWS::Cognito::UserPool"
+_QUIET = ("AWS::CDK::Metadata",)  # CDK's analytics record: no AWS resource, nothing for a user to learn
 
 
 @dataclass(slots=True)
@@ -113,6 +128,7 @@ def _changed_configuration(existing: Doc, config: Doc) -> bool:
             existing.get(key) != config[key]
             for key in ("Handler", "Runtime", "Timeout", "MemorySize", "Description")
         )
+        or ("Role" in config and existing.get("Role") != config["Role"])
         or variables != config["Environment"]["Variables"]
     )
 
@@ -139,9 +155,11 @@ class Deployer:
         )
 
     async def deploy(self, path: Path, overrides: dict[str, str], stack_name: str | None = None) -> Deployed:
-        path = path.resolve()
+        given = path.resolve()
+        path = assemblies.template_path(given, stack_name)
         template = load(path)
-        stack = stack_name or _stack_name(path)
+        assemblies.local_code(template, path.parent)
+        stack = stack_name or _stack_name(given if given.is_dir() else path)
         # One management call as far as others are concerned: its transaction spans awaits.
         async with self.ctx.writes:
             with contextlib.redirect_stdout(
@@ -151,7 +169,10 @@ class Deployer:
 
 
 def _stack_name(path: Path) -> str:
-    name = re.sub(r"[^A-Za-z0-9-]", "-", path.parent.name).strip("-")
+    folder = path.parent
+    if folder.name == "build" and folder.parent.name == ".aws-sam":  # `sam build` output: the project's name
+        folder = folder.parent.parent
+    name = re.sub(r"[^A-Za-z0-9-]", "-", folder.name).strip("-")
     return name if name and name[0].isalpha() else f"apigate-{name or 'stack'}"
 
 
@@ -174,6 +195,8 @@ class _Run:
         self.unsupported: list[str] = []
         self.stages: list[str] = []  # "api/stage" of every stage deployed
         self.http_stages: list[tuple[str, str]] = []  # (api, stage) of every HTTP API stage deployed
+        self.warnings: list[str] = []  # from resource handlers, one line each
+        self.managed_policies: dict[str, str] = {}  # a template's managed policies by ARN -> document
 
     def error(self, message: str, resource: str | None = None) -> TemplateError:
         return TemplateError(message, file=self.path, resource=resource)
@@ -198,6 +221,17 @@ class _Run:
             if allowed is not None and str(value) not in [str(a) for a in allowed]:
                 raise self.error(f"parameter {name}: {value} is not one of {', '.join(map(str, allowed))}")
             kind = str(spec.get("Type", "String"))
+            if kind.startswith("AWS::SSM::Parameter::Value<"):
+                found = stored.ssm_value(self.ctx, str(value))
+                used = references({k: self.template.get(k) for k in ("Resources", "Outputs", "Conditions")})
+                if found is None and name not in used:  # e.g. CDK's BootstrapVersion, read by Rules only
+                    found = f"unresolved-ssm:{value}"
+                if found is None:
+                    raise self.error(
+                        f"parameter {name} reads SSM parameter {value}, which apigate's store does not have "
+                        "(an AWS::SSM::Parameter resource of a template served before creates it)"
+                    )
+                value, kind = found, kind.removeprefix("AWS::SSM::Parameter::Value<").removesuffix(">")
             if kind.startswith("List<") or kind == "CommaDelimitedList":
                 value = value if isinstance(value, list) else [v.strip() for v in str(value).split(",")]
             else:
@@ -225,7 +259,7 @@ class _Run:
             if self.types[name] == _USER_POOL:
                 return self._pool_id(name)
             if self.types[name] not in SUPPORTED:
-                return name  # a resource apigate does not create: its name stands in for it
+                return skipped(self.types[name], name)
             raise IntrinsicError(f"{name} is referenced before it exists (a dependency cycle?)")
         raise IntrinsicError(f"unknown name {name} (not a parameter, pseudo parameter or resource)")
 
@@ -233,13 +267,15 @@ class _Run:
         if name in self.attributes:
             found = self.attributes[name].get(attribute)
             if found is None:
+                if self.types.get(name) in stored.RESOURCE_TYPES:
+                    return f"stored:{self.types[name]}:{name}.{attribute}"
                 raise IntrinsicError(f"{name} has no attribute {attribute}")
             return found
         if name in self.types and self.types[name] not in SUPPORTED:
             region, account = self.ctx.settings.region, self.ctx.settings.account_id
             if self.types[name] == _USER_POOL and attribute == "Arn":
                 return f"arn:aws:cognito-idp:{region}:{account}:userpool/{self._pool_id(name)}"
-            return f"arn:aws:apigate:{region}:{account}:{name}/{attribute}"
+            return skipped(self.types[name], f"{name}.{attribute}")
         return self._ref(name)
 
     def _pool_id(self, name: str) -> str:
@@ -264,8 +300,14 @@ class _Run:
     # --- the run -------------------------------------------------------------------------------------------
 
     async def run(self) -> Deployed:
+        self.template = includes.expand(self.template, self.path)
+        parameters = self._parameters()
+        if translator.is_sam(self.template):
+            self.template = translator.translate(
+                self.template, parameters, self.path, self.ctx.settings.region
+            )
         resolver = Resolver(
-            self._parameters(), ref=self._ref, get_att=self._get_att, mappings=self.template.get("Mappings")
+            parameters, ref=self._ref, get_att=self._get_att, mappings=self.template.get("Mappings")
         )
         self._conditions(resolver)
         active: Doc = {}
@@ -277,13 +319,13 @@ class _Run:
                 if not resolver.conditions[condition]:
                     continue
             active[logical_id] = resource
-        transformed = sam.transform({**self.template, "Resources": active}, self.base, self.path, self.stack)
         kept: dict[str, Doc] = {}
-        for logical_id, resource in transformed.resources.items():
+        for logical_id, resource in active.items():
             self.types[logical_id] = resource["Type"]
             kept[logical_id] = resource
         self.unsupported = sorted({r["Type"] for r in kept.values() if r["Type"] not in SUPPORTED})
-        known = set(resolver.values) | set(self.types) | {"AWS::NoValue"}
+        # Resources a false condition left out stay known names: only the branches of Fn::If taken are resolved.
+        known = set(resolver.values) | set(self.types) | set(self.template["Resources"]) | {"AWS::NoValue"}
         for logical_id, resource in kept.items():
             for name in references(resource.get("Properties") or {}) - known:
                 raise self.error(
@@ -317,21 +359,34 @@ class _Run:
                         "TemplatePath": str(self.path),
                         "Resources": {k: {"Type": t, "PhysicalId": p} for k, (t, p) in self.physical.items()},
                         "Outputs": outputs,
-                        "HttpApiEvents": transformed.http_api_events,
-                        "ApiSettings": transformed.api_settings,
                     },
                 )
         except BaseException:
             self._reinstall()
             raise
-        warnings = list(transformed.warnings)
-        if self.unsupported:
-            warnings.insert(
-                0, f"resource types not served by apigate (skipped): {', '.join(self.unsupported)}"
-            )
+        warnings = [*self._skipped_lines(kept), *self.warnings]
         return Deployed(
             self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs
         )
+
+    def _skipped_lines(self, kept: dict[str, Doc]) -> list[str]:
+        """One line per resource apigate does not create, saying what references to it give."""
+        lines = []
+        for logical_id, resource in kept.items():
+            kind = resource["Type"]
+            if kind in SUPPORTED or kind in _QUIET:
+                continue
+            if kind == _USER_POOL:
+                lines.append(
+                    f"skipped {logical_id} ({kind}): not created; Cognito authorizers naming it verify tokens of "
+                    f"the issuer `--user-pool {self._pool_id(logical_id)}=ISSUER` gives"
+                )
+                continue
+            lines.append(
+                f"skipped {logical_id} ({kind}): apigate does not serve this type; "
+                f"references to it give {skipped(kind, logical_id)!r}"
+            )
+        return lines
 
     def _reinstall(self) -> None:
         """After a rollback: the registry serves again exactly what the store holds."""
@@ -357,35 +412,45 @@ class _Run:
                     )
 
     def _order(self, kept: dict[str, Doc]) -> list[str]:
+        """Creation order from real references only (Ref, GetAtt, Sub, DependsOn): a cycle there is the
+        template's. Among resources that are ready, lower ranks go first (methods before the deployment that
+        snapshots them, stages before the usage plans naming them), which never makes a cycle of its own."""
         graph: dict[str, set[str]] = {}
         for logical_id, resource in kept.items():
             needs = references(resource.get("Properties") or {}) & set(kept)
             depends = resource.get("DependsOn") or []
             for name in [depends] if isinstance(depends, str) else depends:
                 if name not in kept:
+                    if name in self.template["Resources"]:
+                        continue  # left out by a false condition
                     raise self.error(
                         f"DependsOn names {name}, which is not a resource of the template", logical_id
                     )
                 needs.add(name)
-            rank = _LAST.get(resource["Type"], 0)
-            needs |= {other for other, r in kept.items() if _LAST.get(r["Type"], 0) < rank}
             graph[logical_id] = needs - {logical_id}
+        position = {name: index for index, name in enumerate(kept)}
+        waiting = {name: len(needs) for name, needs in graph.items()}
+        users: dict[str, list[str]] = {name: [] for name in graph}
+        for name, needs in graph.items():
+            for need in needs:
+                users[need].append(name)
+
+        def key(name: str) -> tuple[int, int, str]:
+            return (_LAST.get(kept[name]["Type"], 0), position[name], name)
+
+        ready = [key(name) for name, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
         order: list[str] = []
-        state: dict[str, int] = {}
-
-        def visit(name: str, trail: list[str]) -> None:
-            if state.get(name) == 2:
-                return
-            if state.get(name) == 1:
-                raise self.error(f"circular dependency: {' -> '.join([*trail, name])}", name)
-            state[name] = 1
-            for need in sorted(graph[name]):
-                visit(need, [*trail, name])
-            state[name] = 2
+        while ready:
+            name = heapq.heappop(ready)[2]
             order.append(name)
-
-        for name in graph:
-            visit(name, [])
+            for user in users[name]:
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    heapq.heappush(ready, key(user))
+        if len(order) < len(graph):
+            stuck = sorted(name for name, count in waiting.items() if count > 0)
+            raise self.error(f"circular dependency among {', '.join(stuck)}", stuck[0])
         return order
 
     def _old(self, logical_id: str, kind: str) -> str | None:
@@ -423,6 +488,8 @@ class _Run:
                 {k: v for k, v in params.items() if v is not None}
             )
             self.physical[logical_id] = (kind, created["id"])
+            if props.get("StageName"):  # the stage it made serves too: the route table lists it
+                self.stages.append(f"{props.get('RestApiId')}/{props['StageName']}")
         elif kind == "AWS::ApiGateway::Stage":
             await self._stage(logical_id, props)
         elif kind == "AWS::ApiGateway::Authorizer":
@@ -439,6 +506,12 @@ class _Run:
             await documentation.create(self, logical_id, kind, props)
         elif kind in usage.RESOURCE_TYPES:
             await usage.create(self, logical_id, kind, props)
+        elif kind in iam.RESOURCE_TYPES:
+            await iam.create(self, logical_id, kind, props)
+        elif kind in models.RESOURCE_TYPES:
+            await models.create(self, logical_id, kind, props)
+        elif kind in stored.RESOURCE_TYPES:
+            stored.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)
@@ -452,10 +525,13 @@ class _Run:
             await websocket.create_api(self, logical_id, props)
             return
         body = props.get("Body")
+        if body is None:  # quick create (Target), or Route/Integration/Stage resources of its own
+            await websocket.create_api(self, logical_id, props, protocol="HTTP")
+            if props.get("Target"):  # quick create's $default stage serves: the route table lists it
+                self.http_stages.append((self.physical[logical_id][1], "$default"))
+            return
         if not isinstance(body, dict):
-            raise IntrinsicError(
-                "Body must be an OpenAPI 3.0 document (only Body-defined HTTP APIs are served)"
-            )
+            raise IntrinsicError("Body must be an OpenAPI 3.0 document")
         if props.get("Name"):
             body = {**body, "info": {**(body.get("info") or {}), "title": props["Name"]}}
         existing = self._old(logical_id, "AWS::ApiGatewayV2::Api")
@@ -528,6 +604,9 @@ class _Run:
                 }
             },
         }
+        role = props.get("Role")
+        if isinstance(role, str) and role.startswith("arn:"):  # its sessions carry the role's policies
+            config["Role"] = role
         existing = self.ctx.store.get("function", name)
         if existing is None:
             doc = await self.d.lam["CreateFunction"]({**config, "Code": {"ZipFile": zipped}})
@@ -565,7 +644,9 @@ class _Run:
         if not isinstance(body, dict):
             raise IntrinsicError("Body must be an OpenAPI document")
         if props.get("BinaryMediaTypes"):
-            body = {**body, "x-amazon-apigateway-binary-media-types": list(props["BinaryMediaTypes"])}
+            # CloudFormation applies them as patch paths, where "~1" is "/" (SAM passes them through encoded).
+            binary = [str(t).replace("~1", "/") for t in props["BinaryMediaTypes"]]
+            body = {**body, "x-amazon-apigateway-binary-media-types": binary}
         parameters = {**(props.get("Parameters") or {}), "endpointConfigurationTypes": ",".join(types)}
         existing = self._old(logical_id, "AWS::ApiGateway::RestApi")
         raw = orjson.dumps(body)
@@ -580,6 +661,12 @@ class _Run:
             doc["name"] = name
         if props.get("Description"):
             doc["description"] = props["Description"]
+        # As CloudFormation tags what it creates: tests and tools find a stack's APIs by logical id.
+        doc["tags"] = {
+            **(doc.get("tags") or {}),
+            "aws:cloudformation:logical-id": logical_id,
+            "aws:cloudformation:stack-name": self.stack,
+        }
         if endpoint.get("VpcEndpointIds"):
             doc.setdefault("endpointConfiguration", {})["vpcEndpointIds"] = list(endpoint["VpcEndpointIds"])
         self.ctx.store.put("restapi", api["id"], doc)
@@ -757,6 +844,8 @@ class _Run:
                     str(e.get("PhysicalId")) for e in entries if e.get("Type") == "AWS::ApiGateway::RestApi"
                 }
                 await documentation.remove(self, str(kind), str(physical), stack_apis)
+            elif kind in iam.RESOURCE_TYPES:
+                iam.remove(self.ctx, str(kind), str(physical))
             elif kind == "AWS::ApiGatewayV2::Api" and self.ctx.store.get("v2api", physical) is not None:
                 await self._v2("DeleteApi")({"ApiId": physical})
 
@@ -770,12 +859,13 @@ class _Run:
                 value = resolver.resolve((output or {}).get("Value"))
             except IntrinsicError as exc:
                 raise self.error(f"output {name}: {exc}") from exc
-            outputs[name] = value if isinstance(value, str) else orjson.dumps(value).decode()
+            text = value if isinstance(value, str) else orjson.dumps(value).decode()
+            outputs[name] = local_urls(text, self.ctx.settings.base_url)
         return outputs
 
     def _routes(self) -> list[Route]:  # the table printed at start-up
         routes: list[Route] = []
-        for physical in self.stages:
+        for physical in dict.fromkeys(self.stages):
             api_id, stage_name = physical.split("/", 1)
             stage = self.ctx.store.get("stage", physical) or {}
             snapshot = self.ctx.store.get("snapshot", f"{api_id}/{stage.get('deploymentId')}") or {}
@@ -798,8 +888,33 @@ class _Run:
                 uri = str(found.get("IntegrationUri") or "")
                 target = _route_target(uri) or str(found.get("IntegrationSubtype") or "")  # SQS-SendMessage…
                 # The $default stage is served at the API's root: no stage segment in its URLs.
-                routes.append(Route(api_id, "" if stage_name == "$default" else stage_name, verb, path, target))
+                routes.append(
+                    Route(api_id, "" if stage_name == "$default" else stage_name, verb, path, target)
+                )
         return routes
+
+
+def skipped(kind: str, what: str) -> str:
+    """What a reference to a resource apigate does not create gives: a value that says so, never a made-up ARN
+    that would pass for a real one."""
+    return f"skipped:{kind}:{what}"
+
+
+_AWS_INVOKE_URL = re.compile(
+    r"(?P<scheme>https?|wss?)://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(?P<rest>/[^\s\"']*)?"
+)
+
+
+def local_urls(text: str, base_url: str) -> str:
+    """AWS invoke URLs (``https://{api}.execute-api.{region}.amazonaws.com/Prod/hello``) as the gateway's own
+    (``http://127.0.0.1:PORT/_aws/execute-api/{api}/Prod/hello``): an Output must be an address that answers."""
+
+    def local(match: re.Match[str]) -> str:
+        scheme = "ws" if match["scheme"].startswith("ws") else "http"
+        base = scheme + base_url.removeprefix("http")
+        return f"{base}/_aws/execute-api/{match['api']}{match['rest'] or ''}"
+
+    return _AWS_INVOKE_URL.sub(local, text)
 
 
 def _route_target(uri: str) -> str:

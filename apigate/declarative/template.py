@@ -91,6 +91,17 @@ for _name in _FUNCTIONS:
 
 def parse(text: str, file: Path | str = "<template>") -> Doc:
     """A template's document; size, depth and YAML alias expansion bounded as for imports (``aws.limits``)."""
+    document = parse_document(text, file)
+    if not isinstance(document.get("Resources"), dict) or not document["Resources"]:
+        raise TemplateError("the template has no Resources", file=file)
+    for logical_id, resource in document["Resources"].items():
+        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
+            raise TemplateError("every resource needs a Type", file=file, resource=str(logical_id))
+    return document
+
+
+def parse_document(text: str, file: Path | str = "<document>") -> Doc:
+    """A JSON or YAML mapping with CloudFormation's tags (a template, an OpenAPI file, an AWS::Include part)."""
     document: Any
     try:
         limits.check_size(text, what="template")
@@ -109,17 +120,19 @@ def parse(text: str, file: Path | str = "<template>") -> Doc:
         raise TemplateError(str(exc), file=file) from exc
     if not isinstance(document, dict):
         raise TemplateError("a template is a mapping with a Resources section", file=file)
-    if not isinstance(document.get("Resources"), dict) or not document["Resources"]:
-        raise TemplateError("the template has no Resources", file=file)
-    for logical_id, resource in document["Resources"].items():
-        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
-            raise TemplateError("every resource needs a Type", file=file, resource=str(logical_id))
     return document
 
 
 def load(path: Path) -> Doc:
+    return parse(_read(path), path)
+
+
+def load_document(path: Path) -> Doc:
+    return parse_document(_read(path), path)
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise TemplateError(f"cannot read the template: {exc.strerror}", file=path) from exc
-    return parse(text, path)
+        raise TemplateError(f"cannot read {path.name}: {exc.strerror}", file=path) from exc

@@ -59,22 +59,34 @@ def _pick(props: Doc, names: tuple[str, ...]) -> Doc:
     return {name: props[name] for name in names if props.get(name) is not None}
 
 
-async def create_api(run: Run, logical_id: str, props: Doc) -> None:
+_QUICK_CREATE = ("Target", "RouteKey", "CredentialsArn")
+
+
+async def create_api(run: Run, logical_id: str, props: Doc, protocol: str = "WEBSOCKET") -> None:
+    """A WebSocket API, or an HTTP API defined without a Body: by quick create (``Target``) or by its own
+    ``Route``/``Integration``/``Stage`` resources. A redeploy keeps the API's id and recreates what hangs off it."""
     params = _pick(
         props,
         ("ApiKeySelectionExpression", "Description", "DisableSchemaValidation", "Name", "RouteSelectionExpression",
-         "Version", "Tags"),
+         "Version", "Tags", "CorsConfiguration", "DisableExecuteApiEndpoint"),
     )  # fmt: skip
     params["Name"] = params.get("Name") or logical_id
+    quick = _pick(props, _QUICK_CREATE) if protocol == "HTTP" else {}
     store = run.ctx.store
     existing = run._old(logical_id, "AWS::ApiGatewayV2::Api")
-    if existing is not None and (store.get(API, existing) or {}).get("ProtocolType") == "WEBSOCKET":
+    if (
+        existing is not None
+        and (store.get(API, existing) or {}).get("ProtocolType") == protocol
+        and not quick
+    ):
         for kind in (ROUTE_RESPONSE, INTEGRATION_RESPONSE, ROUTE, AUTHORIZER, INTEGRATION):
             for doc in store.list(kind, existing):
                 store.delete(kind, _key(existing, kind, doc))
         api = await run._v2("UpdateApi")({"ApiId": existing, **params})
     else:
-        api = await run._v2("CreateApi")({**params, "ProtocolType": "WEBSOCKET"})
+        if existing is not None and store.get(API, existing) is not None:
+            await run._v2("DeleteApi")({"ApiId": existing})
+        api = await run._v2("CreateApi")({**params, **quick, "ProtocolType": protocol})
     run.physical[logical_id] = ("AWS::ApiGatewayV2::Api", api["ApiId"])
     run.attributes[logical_id] = {"ApiId": api["ApiId"], "ApiEndpoint": api["ApiEndpoint"]}
 
