@@ -1,0 +1,359 @@
+"""Custom domains over HTTPS: ACM certificates from the local CA, base path mappings (v1 and v2), SNI, TLS
+policies, and stable API ids, all through real TLS connections (ssl, httpx, curl --resolve)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+import httpx
+import pytest
+
+from tests.helpers import GatewayProcess, wait_for
+
+DOMAIN = "api.example.test"
+
+
+@dataclass
+class Https:
+    process: GatewayProcess
+    port: int
+    ca_file: Path
+
+    def client(self, service: str) -> Any:
+        return self.process.client(service)
+
+    def get(self, host: str, path: str, **headers: str) -> httpx.Response:
+        """GET https://{host}{path}, connected to 127.0.0.1 (as curl --resolve does), verified by the local CA."""
+        transport = httpx.HTTPTransport(verify=ssl.create_default_context(cafile=str(self.ca_file)))
+        with httpx.Client(transport=transport) as client:
+            return client.get(
+                f"https://127.0.0.1:{self.port}{path}",
+                headers={"Host": host, **headers},
+                extensions={"sni_hostname": host},
+            )
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Https]:
+    data: Path = tmp_path_factory.mktemp("domains")
+    process = GatewayProcess(data, ["--https-port", "0"])
+    process.start()
+    wait_for(lambda: any(line.startswith("  https on ") for line in process.output))
+    line = next(line for line in process.output if line.startswith("  https on "))
+    ca_file = data.parent / f"{data.name}-local-ca.pem"
+    subprocess.run(
+        [sys.executable, "-m", "apigate.cli", "ca", "export", "--data-dir", str(data), "-o", str(ca_file)],
+        check=True,
+    )
+    yield Https(process, int(line.rsplit(":", 1)[1]), ca_file)
+    process.stop()
+
+
+def mock_api(apigw: Any, name: str, **create: Any) -> str:
+    """A REST API whose GET /pets (and GET /pets/{id}) answers with its name, $context.path and the resource."""
+    api = apigw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]}, **create)
+    root = api["rootResourceId"]
+    pets = apigw.create_resource(restApiId=api["id"], parentId=root, pathPart="pets")["id"]
+    one = apigw.create_resource(restApiId=api["id"], parentId=pets, pathPart="{id}")["id"]
+    template = json.dumps(
+        {"api": name, "path": "$context.path", "resource": "$context.resourcePath", "stage": "$context.stage"}
+    )
+    for resource in (pets, one):
+        apigw.put_method(restApiId=api["id"], resourceId=resource, httpMethod="GET", authorizationType="NONE")
+        apigw.put_integration(
+            restApiId=api["id"],
+            resourceId=resource,
+            httpMethod="GET",
+            type="MOCK",
+            requestTemplates={"application/json": '{"statusCode": 200}'},
+        )
+        apigw.put_method_response(
+            restApiId=api["id"], resourceId=resource, httpMethod="GET", statusCode="200"
+        )
+        apigw.put_integration_response(
+            restApiId=api["id"],
+            resourceId=resource,
+            httpMethod="GET",
+            statusCode="200",
+            responseTemplates={"application/json": template},
+        )
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    return str(api["id"])
+
+
+@pytest.fixture(scope="module")
+def certificate(gw: Https) -> str:
+    acm = gw.client("acm")
+    return str(
+        acm.request_certificate(DomainName=DOMAIN, SubjectAlternativeNames=["*.example.test"])[
+            "CertificateArn"
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def versions(gw: Https, certificate: str) -> tuple[str, str, str]:
+    """api.example.test: /v1 -> one API's prod, /v2 -> another's (an apigatewayv2 mapping), /v3/beta -> a third."""
+    apigw, v2 = gw.client("apigateway"), gw.client("apigatewayv2")
+    one, two, three = mock_api(apigw, "one"), mock_api(apigw, "two"), mock_api(apigw, "three")
+    apigw.create_domain_name(
+        domainName=DOMAIN, regionalCertificateArn=certificate, endpointConfiguration={"types": ["REGIONAL"]}
+    )
+    apigw.create_base_path_mapping(domainName=DOMAIN, basePath="v1", restApiId=one, stage="prod")
+    v2.create_api_mapping(DomainName=DOMAIN, ApiId=two, ApiMappingKey="v2", Stage="prod")
+    apigw.create_base_path_mapping(domainName=DOMAIN, basePath="v3/beta", restApiId=three, stage="prod")
+    return one, two, three
+
+
+def test_base_paths_route_to_their_apis_over_https(gw: Https, versions: tuple[str, str, str]) -> None:
+    first = gw.get(DOMAIN, "/v1/pets")
+    assert first.status_code == 200, first.text
+    assert first.json() == {"api": "one", "path": "/v1/pets", "resource": "/pets", "stage": "prod"}
+    second = gw.get(DOMAIN, "/v2/pets/7")
+    assert second.json() == {"api": "two", "path": "/v2/pets/7", "resource": "/pets/{id}", "stage": "prod"}
+    third = gw.get(DOMAIN, "/v3/beta/pets")
+    assert third.json()["api"] == "three"
+    # whole segments only; nothing mapped at the root: AWS's 403
+    for path in ("/v10/pets", "/v3/pets", "/pets"):
+        refused = gw.get(DOMAIN, path)
+        assert refused.status_code == 403, path
+        assert refused.json() == {"message": "Forbidden"}
+
+
+def test_curl_resolve_reaches_each_version(gw: Https, versions: tuple[str, str, str]) -> None:
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.fail("curl is required for this test (the CI installs it)")
+    answers = []
+    for path in ("/v1/pets", "/v2/pets"):
+        done = subprocess.run(
+            [
+                curl,
+                "-sS",
+                "--cacert",
+                str(gw.ca_file),
+                "--resolve",
+                f"{DOMAIN}:{gw.port}:127.0.0.1",
+                f"https://{DOMAIN}:{gw.port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        answers.append(json.loads(done.stdout)["api"])
+    assert answers == ["one", "two"]
+
+
+def _handshake(gw: Https, server_name: str, **options: Any) -> ssl.SSLSocket:
+    context = ssl.create_default_context(cafile=str(gw.ca_file))
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    for name, value in options.items():
+        setattr(context, name, value)
+    sock = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    try:
+        return context.wrap_socket(sock, server_hostname=server_name)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def test_sni_picks_the_domain_certificate_and_alpn_http11(gw: Https, versions: tuple[str, str, str]) -> None:
+    with _handshake(gw, DOMAIN) as tls:
+        assert tls.selected_alpn_protocol() == "http/1.1"
+        subject = dict(item[0] for item in tls.getpeercert()["subject"])  # type: ignore[index]
+        assert subject["commonName"] == DOMAIN
+    with _handshake(gw, "localhost") as tls:  # no domain: the listener's default certificate
+        subject = dict(item[0] for item in tls.getpeercert()["subject"])  # type: ignore[index]
+        assert subject["commonName"] == "localhost"
+
+
+def test_security_policy_sets_the_lowest_tls_version(gw: Https, certificate: str) -> None:
+    apigw = gw.client("apigateway")
+    apigw.create_domain_name(
+        domainName="strict.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        securityPolicy="SecurityPolicy_TLS13_1_3_2025_09",
+    )
+    with _handshake(gw, "strict.example.test") as tls:
+        assert tls.version() == "TLSv1.3"
+    # TLS 1.2 to a TLS 1.3-only domain: the connection is closed before any request is served
+    answer = b""
+    try:
+        with _handshake(gw, "strict.example.test", maximum_version=ssl.TLSVersion.TLSv1_2) as tls:
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: strict.example.test\r\n\r\n")
+            answer = tls.recv(1024)
+    except (ConnectionError, ssl.SSLError):
+        pass
+    assert answer == b""
+    with _handshake(gw, DOMAIN, maximum_version=ssl.TLSVersion.TLSv1_2) as tls:  # TLS_1_2 (the default)
+        assert tls.version() == "TLSv1.2"
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        apigw.create_domain_name(
+            domainName="bad.example.test",
+            regionalCertificateArn=certificate,
+            endpointConfiguration={"types": ["REGIONAL"]},
+            securityPolicy="TLS_9_9",
+        )
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_acm_subset(gw: Https, certificate: str, versions: tuple[str, str, str]) -> None:
+    acm = gw.client("acm")
+    described = acm.describe_certificate(CertificateArn=certificate)["Certificate"]
+    assert described["Status"] == "ISSUED" and described["Type"] == "AMAZON_ISSUED"
+    assert described["DomainName"] == DOMAIN
+    assert described["SubjectAlternativeNames"] == [DOMAIN, "*.example.test"]
+    assert f"arn:aws:apigateway:us-east-1::/domainnames/{DOMAIN}" in described["InUseBy"]
+    listed = acm.list_certificates()["CertificateSummaryList"]
+    assert certificate in [item["CertificateArn"] for item in listed]
+    pem = acm.get_certificate(CertificateArn=certificate)
+    assert pem["CertificateChain"].strip() == gw.ca_file.read_text().strip()
+    with pytest.raises(botocore.exceptions.ClientError) as in_use:
+        acm.delete_certificate(CertificateArn=certificate)
+    assert in_use.value.response["Error"]["Code"] == "ResourceInUseException"
+    missing = certificate[:-4] + "0000"
+    with pytest.raises(botocore.exceptions.ClientError) as gone:
+        acm.describe_certificate(CertificateArn=missing)
+    assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_imported_certificate_serves_its_domain(gw: Https, tmp_path: Path) -> None:
+    from apigate.control.local_ca import LocalCa
+
+    own_ca = LocalCa(tmp_path / "own-ca")  # someone else's CA: the client trusts it alone
+    issued = own_ca.issue(["imported.example.test"])
+    acm, apigw = gw.client("acm"), gw.client("apigateway")
+    with pytest.raises(botocore.exceptions.ClientError) as mismatch:
+        other = own_ca.issue(["other.example.test"])
+        acm.import_certificate(Certificate=issued.certificate.encode(), PrivateKey=other.private_key.encode())
+    assert mismatch.value.response["Error"]["Code"] == "ValidationException"
+    arn = acm.import_certificate(
+        Certificate=issued.certificate.encode(),
+        PrivateKey=issued.private_key.encode(),
+        CertificateChain=issued.chain.encode(),
+    )["CertificateArn"]
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Type"] == "IMPORTED"
+    api = mock_api(apigw, "imported")
+    apigw.create_domain_name(
+        domainName="imported.example.test",
+        regionalCertificateArn=arn,
+        endpointConfiguration={"types": ["REGIONAL"]},
+    )
+    apigw.create_base_path_mapping(domainName="imported.example.test", restApiId=api, stage="prod")
+    context = ssl.create_default_context(cadata=own_ca.root_pem)
+    with (
+        socket.create_connection(("127.0.0.1", gw.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="imported.example.test") as tls,
+    ):
+        tls.sendall(b"GET /pets HTTP/1.1\r\nHost: imported.example.test\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert json.loads(body) == {"api": "imported", "path": "/pets", "resource": "/pets", "stage": "prod"}
+
+
+def test_domain_and_mapping_management(gw: Https, certificate: str, versions: tuple[str, str, str]) -> None:
+    apigw, v2 = gw.client("apigateway"), gw.client("apigatewayv2")
+    got = apigw.get_domain_name(domainName=DOMAIN)
+    assert got["regionalCertificateArn"] == certificate
+    assert got["endpointConfiguration"]["types"] == ["REGIONAL"]
+    assert got["securityPolicy"] == "TLS_1_2"
+    paths = sorted(m["basePath"] for m in apigw.get_base_path_mappings(domainName=DOMAIN)["items"])
+    assert paths == ["v1", "v2", "v3/beta"]
+    seen = v2.get_domain_name(DomainName=DOMAIN)
+    assert seen["DomainNameConfigurations"][0]["CertificateArn"] == certificate
+    keys = sorted(m["ApiMappingKey"] for m in v2.get_api_mappings(DomainName=DOMAIN)["Items"])
+    assert keys == ["v1", "v2", "v3/beta"]
+    with pytest.raises(botocore.exceptions.ClientError) as taken:
+        apigw.create_base_path_mapping(domainName=DOMAIN, basePath="v1", restApiId=versions[1], stage="prod")
+    assert taken.value.response["Error"]["Code"] == "ConflictException"
+    with pytest.raises(botocore.exceptions.ClientError) as again:
+        apigw.create_domain_name(
+            domainName=DOMAIN,
+            regionalCertificateArn=certificate,
+            endpointConfiguration={"types": ["REGIONAL"]},
+        )
+    assert again.value.response["Error"]["Code"] == "ConflictException"
+    # a v2 domain with a mapping, moved by UpdateApiMapping, then deleted with its mappings
+    created = v2.create_domain_name(
+        DomainName="moving.example.test",
+        DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
+    )
+    assert created["DomainNameConfigurations"][0]["SecurityPolicy"] == "TLS_1_2"
+    mapping = v2.create_api_mapping(
+        DomainName="moving.example.test", ApiId=versions[0], Stage="prod", ApiMappingKey=""
+    )
+    assert gw.get("moving.example.test", "/pets").json()["api"] == "one"
+    v2.update_api_mapping(
+        DomainName="moving.example.test",
+        ApiMappingId=mapping["ApiMappingId"],
+        ApiId=versions[1],
+        ApiMappingKey="x",
+    )
+    assert gw.get("moving.example.test", "/x/pets").json() == {
+        "api": "two",
+        "path": "/x/pets",
+        "resource": "/pets",
+        "stage": "prod",
+    }
+    assert gw.get("moving.example.test", "/pets").status_code == 403
+    v2.delete_domain_name(DomainName="moving.example.test")
+    with pytest.raises(botocore.exceptions.ClientError):
+        apigw.get_domain_name(domainName="moving.example.test")
+
+
+def test_custom_id_tag_keeps_the_id_across_recreation(gw: Https) -> None:
+    apigw, v2 = gw.client("apigateway"), gw.client("apigatewayv2")
+    first = apigw.create_rest_api(name="stable", tags={"_custom_id_": "petstore"})
+    assert first["id"] == "petstore"
+    with pytest.raises(botocore.exceptions.ClientError) as clash:
+        apigw.create_rest_api(name="stable", tags={"_custom_id_": "petstore"})
+    assert clash.value.response["Error"]["Code"] == "ConflictException"
+    with pytest.raises(botocore.exceptions.ClientError) as across:  # one id space for every kind of API
+        v2.create_api(Name="h", ProtocolType="HTTP", Tags={"_custom_id_": "petstore"})
+    assert across.value.response["Error"]["Code"] == "ConflictException"
+    apigw.delete_rest_api(restApiId="petstore")
+    assert apigw.create_rest_api(name="stable", tags={"_custom_id_": "petstore"})["id"] == "petstore"
+    assert (
+        v2.create_api(Name="h", ProtocolType="HTTP", Tags={"_custom_id_": "httpstable"})["ApiId"]
+        == "httpstable"
+    )
+    socket_api = v2.create_api(
+        Name="w",
+        ProtocolType="WEBSOCKET",
+        RouteSelectionExpression="$request.body.action",
+        Tags={"_custom_id_": "wsstable"},
+    )
+    assert socket_api["ApiId"] == "wsstable"
+    document = {
+        "openapi": "3.0.1",
+        "info": {"title": "imported", "version": "1"},
+        "tags": [{"name": "_custom_id_", "x-amazon-apigateway-tag-value": "importedapi"}],
+        "paths": {},
+    }
+    imported = apigw.import_rest_api(body=json.dumps(document).encode())
+    assert imported["id"] == "importedapi"
+    assert (
+        v2.import_api(
+            Body=json.dumps(
+                {
+                    **document,
+                    "tags": [{"name": "_custom_id_", "x-amazon-apigateway-tag-value": "importedhttp"}],
+                }
+            )
+        )["ApiId"]
+        == "importedhttp"
+    )
