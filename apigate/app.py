@@ -19,6 +19,7 @@ from apigate.aws.errors import AwsError
 from apigate.aws.json_rpc import JsonApi
 from apigate.aws.query import QueryApi, form_params
 from apigate.aws.service_endpoints import set_endpoint_overrides, unserved_service_message
+from apigate.compile.canary import pick
 from apigate.config import Settings
 from apigate.console import ConsoleAssets
 from apigate.control import (
@@ -335,6 +336,10 @@ class Gateway:
             return _forbidden()
         if (deployed.endpoint_type == "PRIVATE") != (request.vpce_id is not None):
             return _forbidden()  # a private API from outside its VPC endpoint, or a public one from inside
+        if deployed.execute_api_disabled:  # disableExecuteApiEndpoint: reachable through custom domains only
+            return _forbidden()
+        if deployed.canary is not None:
+            deployed = pick(deployed)
         if not slash:  # "/{stage}" without the slash names no resource, not even the root
             inv = Invocation(request, deployed, "/", f"/{stage}", domain)
             return respond(inv, GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN))
@@ -359,6 +364,8 @@ class Gateway:
         deployed = self.registry.get(api_id, stage or "")
         if deployed is None or deployed.endpoint_type == "PRIVATE":
             return _forbidden()
+        if deployed.canary is not None:
+            deployed = pick(deployed)
         return self.pipeline.run(Invocation(request, deployed, below, request.raw_path, host))
 
     def _internal(self, request: Request, path: str) -> Response:

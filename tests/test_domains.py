@@ -357,3 +357,106 @@ def test_custom_id_tag_keeps_the_id_across_recreation(gw: Https) -> None:
         )["ApiId"]
         == "importedhttp"
     )
+
+
+def _versioned_api(apigw: Any, name: str) -> tuple[str, str, str]:
+    """A REST API whose GET / answers with a version letter, the stage variable `color` and isCanaryRequest:
+    deployed to prod as "a", then changed to "b" (not deployed). (api id, root id, prod's deployment id)"""
+    api = apigw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})
+    root = api["rootResourceId"]
+    apigw.put_method(restApiId=api["id"], resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    apigw.put_method_response(restApiId=api["id"], resourceId=root, httpMethod="GET", statusCode="200")
+
+    def answer(version: str) -> None:
+        template = f'{{"version": "{version}", "color": "$stageVariables.color", "canary": "$context.isCanaryRequest"}}'
+        apigw.put_integration_response(
+            restApiId=api["id"],
+            resourceId=root,
+            httpMethod="GET",
+            statusCode="200",
+            responseTemplates={"application/json": template},
+        )
+
+    answer("a")
+    first = apigw.create_deployment(restApiId=api["id"], stageName="prod", variables={"color": "blue"})["id"]
+    answer("b")
+    return str(api["id"]), root, str(first)
+
+
+def test_canary_release_splits_traffic(gw: Https) -> None:
+    apigw = gw.client("apigateway")
+    api_id, _, _ = _versioned_api(apigw, "canary")
+    canary = apigw.create_deployment(
+        restApiId=api_id,
+        stageName="prod",
+        canarySettings={"percentTraffic": 10.0, "stageVariableOverrides": {"color": "green"}},
+    )
+    stage = apigw.get_stage(restApiId=api_id, stageName="prod")
+    assert stage["canarySettings"]["deploymentId"] == canary["id"]
+    assert stage["canarySettings"]["percentTraffic"] == 10.0
+    assert stage["deploymentId"] != canary["id"]
+    seen: dict[str, int] = {}
+    bodies = {}
+    url = f"{gw.process.url}/_aws/execute-api/{api_id}/prod/"
+    with httpx.Client() as client:  # keep-alive, as a load balancer's clients would be
+        for _ in range(1000):
+            body = client.get(url).json()
+            seen[body["version"]] = seen.get(body["version"], 0) + 1
+            bodies[body["version"]] = body
+    assert set(seen) == {"a", "b"}
+    assert abs(seen["b"] - 100) <= 40, seen  # 10% ± 4% (over 4 standard deviations of a fair split)
+    assert bodies["b"] == {"version": "b", "color": "green", "canary": "true"}
+    assert bodies["a"] == {"version": "a", "color": "blue", "canary": "false"}
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        apigw.create_deployment(restApiId=api_id, stageName="prod", canarySettings={"percentTraffic": 101})
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_canary_at_full_traffic_and_created_with_the_stage(gw: Https) -> None:
+    apigw = gw.client("apigateway")
+    api_id, _, first = _versioned_api(apigw, "canary-stage")
+    second = apigw.create_deployment(restApiId=api_id)["id"]
+    apigw.create_stage(
+        restApiId=api_id,
+        stageName="beta",
+        deploymentId=first,
+        canarySettings={"percentTraffic": 100.0, "deploymentId": second, "useStageCache": False},
+    )
+    url = f"{gw.process.url}/_aws/execute-api/{api_id}/beta/"
+    with httpx.Client() as client:
+        assert {client.get(url).json()["version"] for _ in range(20)} == {"b"}
+    # promotion: the stage moves to the canary's deployment
+    apigw.update_stage(
+        restApiId=api_id,
+        stageName="beta",
+        patchOperations=[{"op": "replace", "path": "/deploymentId", "value": second}],
+    )
+    assert apigw.get_stage(restApiId=api_id, stageName="beta")["deploymentId"] == second
+
+
+def test_disable_execute_api_endpoint_leaves_custom_domains(gw: Https, certificate: str) -> None:
+    apigw = gw.client("apigateway")
+    api_id = mock_api(apigw, "hidden")
+    assert httpx.get(f"{gw.process.url}/_aws/execute-api/{api_id}/prod/pets").status_code == 200
+    apigw.update_rest_api(
+        restApiId=api_id,
+        patchOperations=[{"op": "replace", "path": "/disableExecuteApiEndpoint", "value": "true"}],
+    )
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    refused = httpx.get(f"{gw.process.url}/_aws/execute-api/{api_id}/prod/pets")
+    assert refused.status_code == 403 and refused.json() == {"message": "Forbidden"}
+    apigw.create_domain_name(
+        domainName="hidden.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+    )
+    apigw.create_base_path_mapping(domainName="hidden.example.test", restApiId=api_id, basePath="api")
+    # a mapping without a stage: the next segment names it
+    assert gw.get("hidden.example.test", "/api/prod/pets").json()["api"] == "hidden"

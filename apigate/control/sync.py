@@ -17,8 +17,8 @@ from pathlib import Path
 
 import orjson
 
-from apigate.compile.rest import StageDefaults, compile_stage
 from apigate.control.context import ControlContext
+from apigate.control.deployments import compile_with_canary
 from apigate.control.usage_plans import refresh_plans
 
 log = logging.getLogger("apigate")
@@ -41,7 +41,7 @@ class ConfigSync:
     def reload(self) -> None:
         """Install every stage whose document changed since the last look; drop stages that are gone."""
         ctx = self._ctx
-        store, settings = ctx.store, ctx.settings
+        store = ctx.store
         current: dict[tuple[str, str], bytes] = {}
         for api in store.list("restapi"):
             for stage in store.list("stage", api["id"]):
@@ -55,13 +55,7 @@ class ConfigSync:
                     log.error("stage %s of %s points at a missing deployment", stage["stageName"], api["id"])
                     continue
                 try:
-                    deployed = compile_stage(
-                        snapshot,
-                        stage,
-                        region=settings.region,
-                        account_id=settings.account_id,
-                        defaults=StageDefaults.of(settings),
-                    )
+                    deployed = compile_with_canary(ctx, api["id"], snapshot, stage)
                 except Exception:
                     log.exception("stage %s of %s could not be compiled", stage["stageName"], api["id"])
                     continue
