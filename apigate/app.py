@@ -240,7 +240,8 @@ class Gateway:
                 log.error("domain %s names a missing certificate %s", doc["domainName"], arn)
                 continue
             chain, key = certificates.pem_bundle(cert)
-            sites[doc["domainName"]] = Site(chain, key, doc.get("securityPolicy"))
+            trust = self.store.get(domain_names.TRUSTSTORE, doc["domainName"])
+            sites[doc["domainName"]] = Site(chain, key, doc.get("securityPolicy"), trust["pem"] if trust else None)
         self.tls.install(sites)
 
     async def _query(self, request: Request, service: str | None) -> Response:
@@ -349,6 +350,8 @@ class Gateway:
     def _custom_domain(self, request: Request, domain: str) -> Response | Coroutine[Any, Any, Response]:
         """A request to a custom domain: its base path mapping names the API and stage. Under a base path,
         ``path`` and the resource are below it, ``requestContext.path`` is the whole path (AWS's rules)."""
+        if domain in self.domains.mutual_tls and (request.tls is None or not request.tls.getpeercert(True)):
+            return _forbidden()  # mutual TLS: no certificate (an untrusted one failed the handshake already)
         route = self.domains.route(domain, request.raw_path)
         if route is None:
             return _forbidden()

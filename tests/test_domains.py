@@ -460,3 +460,80 @@ def test_disable_execute_api_endpoint_leaves_custom_domains(gw: Https, certifica
     apigw.create_base_path_mapping(domainName="hidden.example.test", restApiId=api_id, basePath="api")
     # a mapping without a stage: the next segment names it
     assert gw.get("hidden.example.test", "/api/prod/pets").json()["api"] == "hidden"
+
+
+def _client_get(gw: Https, host: str, path: str, cert: Path | None) -> tuple[int, Any]:
+    """GET over TLS with an optional client certificate (PEM with its key); (status, JSON body)."""
+    context = ssl.create_default_context(cafile=str(gw.ca_file))
+    if cert is not None:
+        context.load_cert_chain(str(cert))
+    transport = httpx.HTTPTransport(verify=context)
+    with httpx.Client(transport=transport) as client:
+        response = client.get(
+            f"https://127.0.0.1:{gw.port}{path}", headers={"Host": host}, extensions={"sni_hostname": host}
+        )
+    return response.status_code, response.json()
+
+
+def test_mutual_tls_accepts_trusted_client_certificates_only(
+    gw: Https, certificate: str, tmp_path: Path
+) -> None:
+    from apigate.control.local_ca import LocalCa
+
+    clients, strangers = LocalCa(tmp_path / "clients"), LocalCa(tmp_path / "strangers")
+    truststore = tmp_path / "truststore.pem"
+    truststore.write_text(clients.root_pem)
+    trusted, untrusted = tmp_path / "trusted.pem", tmp_path / "untrusted.pem"
+    for path, ca in ((trusted, clients), (untrusted, strangers)):
+        issued = ca.issue(["device-17"], client=True)
+        path.write_text(issued.private_key + issued.certificate)
+    apigw = gw.client("apigateway")
+    api = apigw.create_rest_api(name="mtls", endpointConfiguration={"types": ["REGIONAL"]})
+    root = api["rootResourceId"]
+    apigw.put_method(restApiId=api["id"], resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    apigw.put_method_response(restApiId=api["id"], resourceId=root, httpMethod="GET", statusCode="200")
+    apigw.put_integration_response(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        statusCode="200",
+        responseTemplates={
+            "application/json": '{"subject": "$context.identity.clientCert.subjectDN",'
+            ' "issuer": "$context.identity.clientCert.issuerDN"}'
+        },
+    )
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    created = apigw.create_domain_name(
+        domainName="mtls.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        mutualTlsAuthentication={"truststoreUri": f"file://{truststore}"},
+    )
+    assert created["mutualTlsAuthentication"]["truststoreUri"] == f"file://{truststore}"
+    apigw.create_base_path_mapping(domainName="mtls.example.test", restApiId=api["id"], stage="prod")
+
+    status, body = _client_get(gw, "mtls.example.test", "/", trusted)
+    assert status == 200
+    assert body["subject"] == "CN=device-17"
+    assert "apigate local CA" in body["issuer"]
+    status, body = _client_get(gw, "mtls.example.test", "/", None)  # no certificate: AWS's 403
+    assert (status, body) == (403, {"message": "Forbidden"})
+    with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+        _client_get(gw, "mtls.example.test", "/", untrusted)  # not trusted: refused in the handshake
+    # a domain without mutual TLS still serves clients that present no certificate
+    assert gw.get(DOMAIN, "/v1/pets").status_code == 200
+    with pytest.raises(botocore.exceptions.ClientError) as bad_store:
+        apigw.create_domain_name(
+            domainName="nostore.example.test",
+            regionalCertificateArn=certificate,
+            endpointConfiguration={"types": ["REGIONAL"]},
+            mutualTlsAuthentication={"truststoreUri": f"file://{tmp_path}/missing.pem"},
+        )
+    assert bad_store.value.response["Error"]["Code"] == "BadRequestException"

@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import partial
+from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
@@ -27,6 +30,7 @@ __all__ = ["DOMAIN", "MAPPING", "delete_domain", "handlers", "new_domain", "new_
 
 DOMAIN = "domainname"
 MAPPING = "basepathmapping"
+TRUSTSTORE = "truststore"  # a domain's truststore (PEM), read when the domain names it (child of the domain)
 NONE = "(none)"  # v1's name for the empty base path
 _ENDPOINT_TYPES = ("EDGE", "REGIONAL", "PRIVATE")
 _DOMAIN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
@@ -108,8 +112,34 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             else None,
         }
     )
-    ctx.store.insert(DOMAIN, name, doc)
+    with ctx.store.transaction():
+        ctx.store.insert(DOMAIN, name, doc)
+        store_truststore(ctx, doc)
     return doc
+
+
+def store_truststore(ctx: ControlContext, doc: Doc) -> None:
+    """Read the truststore the domain names (``file://`` URI or a path) and keep its certificates, so what
+    the listener trusts changes only when the domain does (AWS keeps a version of the S3 object)."""
+    mtls = doc.get("mutualTlsAuthentication")
+    if not mtls:
+        ctx.store.delete(TRUSTSTORE, doc["domainName"])
+        return
+    uri = str(mtls["truststoreUri"])
+    if uri.startswith("s3://"):
+        raise bad_request(
+            f"apigate reads truststores from local files (file:///path/truststore.pem), not {uri}"
+        )
+    path = Path(uri.removeprefix("file://"))
+    try:
+        text = path.read_text()
+        certificates_found = x509.load_pem_x509_certificates(text.encode())
+    except (OSError, ValueError) as exc:
+        raise bad_request(f"Invalid truststore {uri}: {exc}") from exc
+    if not certificates_found:
+        raise bad_request(f"Invalid truststore {uri}: no certificate")
+    mtls["truststoreWarnings"] = []
+    ctx.store.put(TRUSTSTORE, doc["domainName"], {"pem": text}, parent=doc["domainName"])
 
 
 def delete_domain(ctx: ControlContext, name: str) -> None:
@@ -195,7 +225,9 @@ async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc
     _certificate(ctx, doc.get("certificateArn"))
     _certificate(ctx, doc.get("regionalCertificateArn"))
     _check_policy(doc.get("securityPolicy"))
-    ctx.store.put(DOMAIN, doc["domainName"], doc)
+    with ctx.store.transaction():
+        store_truststore(ctx, doc)
+        ctx.store.put(DOMAIN, doc["domainName"], doc)
     return doc
 
 

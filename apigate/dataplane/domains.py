@@ -8,7 +8,7 @@ what no other mapping takes; no mapping at all answers 403 Forbidden.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from apigate.store.base import Document
@@ -33,11 +33,12 @@ class DomainRouter:
     def __init__(self) -> None:
         self._hosts: dict[str, tuple[Mapping, ...]] = {}
         self.endpoint_types: dict[str, str] = {}
+        self.mutual_tls: frozenset[str] = frozenset()  # domains whose clients must present a certificate
 
     def __bool__(self) -> bool:
         return bool(self._hosts)
 
-    def build(self, domains: Iterable[Document], mappings: dict[str, list[Document]]) -> None:
+    def build(self, domains: Sequence[Document], mappings: dict[str, list[Document]]) -> None:
         hosts: dict[str, tuple[Mapping, ...]] = {}
         types: dict[str, str] = {}
         for domain in domains:
@@ -51,6 +52,7 @@ class DomainRouter:
             hosts[name] = tuple(found)
             types[name] = domain["endpointConfiguration"]["types"][0]
         self._hosts, self.endpoint_types = hosts, types
+        self.mutual_tls = frozenset(d["domainName"] for d in domains if d.get("mutualTlsAuthentication"))
 
     def serves(self, host: str) -> str | None:
         """The domain name serving ``host`` (itself, or the wildcard domain covering it), or None."""

@@ -36,9 +36,13 @@ def minimum_version(policy: str | None) -> ssl.TLSVersion:
 
 
 def server_context(
-    cert_file: str | Path, key_file: str | Path | None = None, policy: str | None = None
+    cert_file: str | Path,
+    key_file: str | Path | None = None,
+    policy: str | None = None,
+    truststore: str | None = None,
 ) -> ssl.SSLContext:
-    """A server context for one certificate: HTTP/1.1 by ALPN, the policy's lowest TLS version."""
+    """A server context for one certificate: HTTP/1.1 by ALPN, the policy's lowest TLS version; with a
+    ``truststore`` (PEM), client certificates are verified against it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     version = minimum_version(policy)
     if version < ssl.TLSVersion.TLSv1_2:
@@ -46,6 +50,9 @@ def server_context(
     context.minimum_version = version
     context.set_alpn_protocols(["http/1.1"])
     context.load_cert_chain(str(cert_file), None if key_file is None else str(key_file))
+    if truststore:
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(cadata=truststore)
     return context
 
 
@@ -56,6 +63,7 @@ class Site:
     certificate: str
     private_key: str
     policy: str | None = None
+    truststore: str | None = None  # PEM: mutual TLS, client certificates must chain to one of these
 
 
 class TlsSites:
@@ -77,15 +85,21 @@ class TlsSites:
         table: dict[str, ssl.SSLContext] = {}
         cache: dict[str, ssl.SSLContext] = {}
         for host, site in sites.items():
-            digest = hashlib.sha256(
-                f"{site.certificate}\0{site.private_key}\0{site.policy}".encode()
-            ).hexdigest()
+            fields = (site.certificate, site.private_key, site.policy or "", site.truststore or "")
+            digest = hashlib.sha256("\0".join(fields).encode()).hexdigest()
             context = self._cache.get(digest) or cache.get(digest)
             if context is None:
-                context = server_context(self._file(digest, site), policy=site.policy)
+                context = server_context(
+                    self._file(digest, site), policy=site.policy, truststore=site.truststore
+                )
             cache[digest] = context
             table[host.lower()] = context
         self._by_host, self._cache = table, cache
+        # OpenSSL decides whether to ask for a client certificate by the listener's context, before SNI
+        # switches to the domain's; the domain's truststore then verifies it. So the listener asks whenever a
+        # domain uses mutual TLS (a domain without it then refuses a certificate offered to it).
+        mutual = any(site.truststore for site in sites.values())
+        self._default.verify_mode = ssl.CERT_OPTIONAL if mutual else ssl.CERT_NONE
 
     def _file(self, digest: str, site: Site) -> Path:
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)

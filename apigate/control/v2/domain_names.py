@@ -127,7 +127,9 @@ async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc
             }
         else:
             doc.pop("mutualTlsAuthentication", None)
-    ctx.store.put(v1.DOMAIN, name, doc)
+    with ctx.store.transaction():
+        v1.store_truststore(ctx, doc)
+        ctx.store.put(v1.DOMAIN, name, doc)
     return _v2_domain(doc)
 
 
