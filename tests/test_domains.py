@@ -537,3 +537,83 @@ def test_mutual_tls_accepts_trusted_client_certificates_only(
             mutualTlsAuthentication={"truststoreUri": f"file://{tmp_path}/missing.pem"},
         )
     assert bad_store.value.response["Error"]["Code"] == "BadRequestException"
+
+
+TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Cert:
+    Type: AWS::CertificateManager::Certificate
+    Properties:
+      DomainName: tpl.example.test
+      SubjectAlternativeNames: [tpl2.example.test]
+      ValidationMethod: DNS
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      EndpointConfiguration: {Types: [REGIONAL]}
+      Body:
+        openapi: "3.0.1"
+        info: {title: templated, version: "1"}
+        tags:
+          - name: _custom_id_
+            x-amazon-apigateway-tag-value: tplapi
+        paths:
+          /pets:
+            get:
+              responses: {"200": {description: ok}}
+              x-amazon-apigateway-integration:
+                type: mock
+                requestTemplates: {application/json: '{"statusCode": 200}'}
+                responses:
+                  default:
+                    statusCode: "200"
+                    responseTemplates: {application/json: '{"from": "template", "path": "$context.path"}'}
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    Properties: {RestApiId: !Ref Api, StageName: prod}
+  Domain:
+    Type: AWS::ApiGateway::DomainName
+    Properties:
+      DomainName: tpl.example.test
+      RegionalCertificateArn: !Ref Cert
+      EndpointConfiguration: {Types: [REGIONAL]}
+      SecurityPolicy: TLS_1_2
+  Mapping:
+    Type: AWS::ApiGateway::BasePathMapping
+    DependsOn: [Deployment, Domain]
+    Properties: {DomainName: tpl.example.test, BasePath: v1, RestApiId: !Ref Api, Stage: prod}
+  HttpDomain:
+    Type: AWS::ApiGatewayV2::DomainName
+    Properties:
+      DomainName: tpl2.example.test
+      DomainNameConfigurations: [{CertificateArn: !Ref Cert, EndpointType: REGIONAL}]
+  HttpMapping:
+    Type: AWS::ApiGatewayV2::ApiMapping
+    DependsOn: [Deployment, HttpDomain]
+    Properties: {DomainName: tpl2.example.test, ApiId: !Ref Api, Stage: prod, ApiMappingKey: "a/b"}
+Outputs:
+  Regional:
+    Value: !GetAtt Domain.RegionalDomainName
+"""
+
+
+def test_domains_from_a_template(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(TEMPLATE)
+    data = tmp_path / "data"
+    process = GatewayProcess(data, [str(template), "--no-watch", "--https-port", "0"])
+    process.start()
+    try:
+        wait_for(lambda: any(line.startswith("  https on ") for line in process.output))
+        line = next(line for line in process.output if line.startswith("  https on "))
+        ca_file = tmp_path / "ca.pem"
+        ca_file.write_text((data / "ca" / "root.pem").read_text())
+        gw = Https(process, int(line.rsplit(":", 1)[1]), ca_file)
+        answer = gw.get("tpl.example.test", "/v1/pets")
+        assert answer.json() == {"from": "template", "path": "/v1/pets"}
+        assert gw.get("tpl2.example.test", "/a/b/pets").json() == {"from": "template", "path": "/a/b/pets"}
+        assert process.client("apigateway").get_rest_api(restApiId="tplapi")["name"] == "templated"
+        wait_for(lambda: any("Regional: d-" in line for line in process.output))
+    finally:
+        process.stop()

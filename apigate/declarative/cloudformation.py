@@ -26,7 +26,7 @@ from apigate.control import authorizers, deployments, gateway_responses, openapi
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
-from apigate.declarative import documentation, sam, usage, websocket
+from apigate.declarative import documentation, domains, sam, usage, websocket
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
 from apigate.declarative.template import Doc, TemplateError, load
 
@@ -45,6 +45,7 @@ SUPPORTED = (
     *websocket.RESOURCE_TYPES,
     *documentation.RESOURCE_TYPES,
     *usage.RESOURCE_TYPES,
+    *domains.RESOURCE_TYPES,
 )
 _LAST = {
     "AWS::ApiGateway::Deployment": 1,
@@ -53,6 +54,7 @@ _LAST = {
     "AWS::ApiGatewayV2::Deployment": 1,  # after every route and integration exists
     "AWS::ApiGatewayV2::Stage": 2,
     **usage.RANKS,
+    **domains.RANKS,
 }
 _METHOD_SETTINGS = {
     "ThrottlingBurstLimit": "throttling/burstLimit",
@@ -439,6 +441,8 @@ class _Run:
             await documentation.create(self, logical_id, kind, props)
         elif kind in usage.RESOURCE_TYPES:
             await usage.create(self, logical_id, kind, props)
+        elif kind in domains.RESOURCE_TYPES:
+            await domains.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)

@@ -52,7 +52,7 @@ def _v2_domain(doc: Doc) -> Doc:
     )
 
 
-def _v1_params(params: dict[str, Any]) -> Doc:
+def v1_params(params: dict[str, Any]) -> Doc:
     configs = params.get("DomainNameConfigurations") or [{}]
     if len(configs) != 1:
         raise bad_request("Only one domain name configuration is supported")
@@ -98,7 +98,7 @@ def _mapping_by_id(ctx: ControlContext, name: str, mapping_id: str) -> Doc:
 
 
 async def create_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc:
-    return _v2_domain(v1.new_domain(ctx, _v1_params(params)))
+    return _v2_domain(v1.new_domain(ctx, v1_params(params)))
 
 
 async def get_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc:
@@ -113,7 +113,7 @@ async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc
     name = str(params["DomainName"]).lower()
     doc = v1.domain(ctx, name)
     if params.get("DomainNameConfigurations"):
-        changes = _v1_params({**params, "DomainName": name})
+        changes = v1_params({**params, "DomainName": name})
         for key in ("certificateArn", "regionalCertificateArn", "securityPolicy"):
             if key in changes:
                 doc[key] = changes[key]
