@@ -617,3 +617,32 @@ def test_domains_from_a_template(tmp_path: Path) -> None:
         wait_for(lambda: any("Regional: d-" in line for line in process.output))
     finally:
         process.stop()
+
+
+def test_edge_apis_show_cloudfront_headers(gw: Https) -> None:
+    apigw = gw.client("apigateway")
+    regional = mock_api(apigw, "regional")
+    edge_api = apigw.create_rest_api(name="edge")  # EDGE: the default endpoint type
+    root = edge_api["rootResourceId"]
+    apigw.put_method(restApiId=edge_api["id"], resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(
+        restApiId=edge_api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    apigw.put_method_response(restApiId=edge_api["id"], resourceId=root, httpMethod="GET", statusCode="200")
+    apigw.put_integration_response(
+        restApiId=edge_api["id"], resourceId=root, httpMethod="GET", statusCode="200"
+    )
+    apigw.create_deployment(restApiId=edge_api["id"], stageName="prod")
+    edge = httpx.get(f"{gw.process.url}/_aws/execute-api/{edge_api['id']}/prod/")
+    assert edge.status_code == 200
+    assert edge.headers["via"].endswith(".cloudfront.net (CloudFront)")
+    assert len(edge.headers["x-amz-cf-id"]) == 56
+    assert edge.headers["x-cache"] == "Miss from cloudfront"
+    other = httpx.get(f"{gw.process.url}/_aws/execute-api/{edge_api['id']}/prod/")
+    assert other.headers["x-amz-cf-id"] != edge.headers["x-amz-cf-id"]
+    plain = httpx.get(f"{gw.process.url}/_aws/execute-api/{regional}/prod/pets")
+    assert plain.status_code == 200 and "via" not in plain.headers and "x-amz-cf-id" not in plain.headers
