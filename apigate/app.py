@@ -348,8 +348,9 @@ class Gateway:
         return self.pipeline.run(Invocation(request, deployed, below, f"/{stage}{below}", domain))
 
     def _custom_domain(self, request: Request, domain: str) -> Response | Coroutine[Any, Any, Response]:
-        """A request to a custom domain: its base path mapping names the API and stage. Under a base path,
-        ``path`` and the resource are below it, ``requestContext.path`` is the whole path (AWS's rules)."""
+        """A request to a custom domain: its base path mapping names the API and stage. Under a base path the
+        resource is what is below it; a REST event's ``path``, ``requestContext.path`` and an HTTP API's
+        ``rawPath`` keep the whole path, base path included (AWS's rules)."""
         if domain in self.domains.mutual_tls and (request.tls is None or not request.tls.getpeercert(True)):
             return _forbidden()  # mutual TLS: no certificate (an untrusted one failed the handshake already)
         route = self.domains.route(domain, request.raw_path)
@@ -358,9 +359,8 @@ class Gateway:
         api_id, stage, below = route.mapping.api_id, route.mapping.stage, route.below
         host = (request.header("host") or domain).partition(":")[0]
         if api_id in self.http_apis:
-            return self.http_apis.serve(
-                request, api_id, below if stage == "$default" else f"/{stage}{below}", host
-            )
+            below = below if stage == "$default" else f"/{stage}{below}"
+            return self.http_apis.serve(request, api_id, below, host, request.raw_path)
         if stage is None:  # a v1 mapping without a stage: the next segment names it
             stage, _, rest = below[1:].partition("/")
             below = "/" + rest
@@ -369,7 +369,9 @@ class Gateway:
             return _forbidden()
         if deployed.canary is not None:
             deployed = pick(deployed)
-        return self.pipeline.run(Invocation(request, deployed, below, request.raw_path, host))
+        inv = Invocation(request, deployed, below, request.raw_path, host)
+        inv.event_path = request.raw_path
+        return self.pipeline.run(inv)
 
     def _internal(self, request: Request, path: str) -> Response:
         """``/_apigate/*``: health for anyone; metrics and the OpenAPI documents for the management API's own

@@ -18,7 +18,7 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from tests.helpers import GatewayProcess, wait_for
+from tests.helpers import ECHO_EVENT, GatewayProcess, create_function, lambda_uri, wait_for
 
 DOMAIN = "api.example.test"
 
@@ -646,3 +646,50 @@ def test_edge_apis_show_cloudfront_headers(gw: Https) -> None:
     assert other.headers["x-amz-cf-id"] != edge.headers["x-amz-cf-id"]
     plain = httpx.get(f"{gw.process.url}/_aws/execute-api/{regional}/prod/pets")
     assert plain.status_code == 200 and "via" not in plain.headers and "x-amz-cf-id" not in plain.headers
+
+
+def test_proxy_events_under_a_base_path(gw: Https, certificate: str) -> None:
+    """AWS's rules: a REST event's path and requestContext.path keep the base path, its resource does not;
+    an HTTP API's rawPath keeps the mapping key, its routeKey does not; the client certificate is absent."""
+    apigw, v2, lam = gw.client("apigateway"), gw.client("apigatewayv2"), gw.client("lambda")
+    function = create_function(lam, ECHO_EVENT)
+    rest = apigw.create_rest_api(name="events", endpointConfiguration={"types": ["REGIONAL"]})
+    items = apigw.create_resource(restApiId=rest["id"], parentId=rest["rootResourceId"], pathPart="items")
+    item = apigw.create_resource(restApiId=rest["id"], parentId=items["id"], pathPart="{id}")
+    apigw.put_method(restApiId=rest["id"], resourceId=item["id"], httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(
+        restApiId=rest["id"],
+        resourceId=item["id"],
+        httpMethod="GET",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=lambda_uri(function),
+    )
+    apigw.create_deployment(restApiId=rest["id"], stageName="live")
+    http = v2.create_api(Name="events-http", ProtocolType="HTTP", Target=lambda_uri(function))
+    v2.create_domain_name(
+        DomainName="events.example.test",
+        DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
+    )
+    v2.create_api_mapping(
+        DomainName="events.example.test", ApiId=rest["id"], Stage="live", ApiMappingKey="rest/v1"
+    )
+    v2.create_api_mapping(
+        DomainName="events.example.test", ApiId=http["ApiId"], Stage="$default", ApiMappingKey="h"
+    )
+
+    event = gw.get("events.example.test", "/rest/v1/items/42").json()
+    assert event["path"] == "/rest/v1/items/42"
+    assert event["resource"] == "/items/{id}"
+    assert event["pathParameters"] == {"id": "42"}
+    assert event["requestContext"]["path"] == "/rest/v1/items/42"
+    assert event["requestContext"]["stage"] == "live"
+    assert event["requestContext"]["domainName"] == "events.example.test"
+    assert event["requestContext"]["identity"]["clientCert"] is None
+
+    event = gw.get("events.example.test", "/h/anything/here").json()
+    assert event["rawPath"] == "/h/anything/here"
+    assert event["requestContext"]["http"]["path"] == "/h/anything/here"
+    assert event["routeKey"] == "$default"
+    assert event["requestContext"]["domainName"] == "events.example.test"
+    assert "authentication" not in event["requestContext"]

@@ -84,7 +84,7 @@ def proxy_event_v1(inv: Invocation) -> dict[str, Any]:
     assert method is not None
     return event_v1(
         resource=method.resource_path,
-        path=inv.path,
+        path=inv.path if inv.event_path is None else inv.event_path,
         http_method=inv.request.method,
         headers=multi(inv.request.headers),
         query=multi(inv.query_pairs),
