@@ -111,7 +111,7 @@ def _store(
         ) from exc
     try:
         private = serialization.load_pem_private_key(key, None)
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # ValueError, TypeError, UnsupportedAlgorithm: all the caller's input
         raise _validation("The private key is not supported or is encrypted") from exc
     public = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -33,6 +33,7 @@ MAPPING = "basepathmapping"
 TRUSTSTORE = "truststore"  # a domain's truststore (PEM), read when the domain names it (child of the domain)
 NONE = "(none)"  # v1's name for the empty base path
 _ENDPOINT_TYPES = ("EDGE", "REGIONAL", "PRIVATE")
+_TRUSTSTORE_LIMIT = 1024 * 1024  # AWS's limit on a truststore file
 _DOMAIN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _BASE_PATH = re.compile(r"^[a-zA-Z0-9$_.+!*'()-]+(/[a-zA-Z0-9$_.+!*'()-]+)*$")
 
@@ -122,7 +123,8 @@ def store_truststore(ctx: ControlContext, doc: Doc) -> None:
     """Read the truststore the domain names (``file://`` URI or a path) and keep its certificates, so what
     the listener trusts changes only when the domain does (AWS keeps a version of the S3 object)."""
     mtls = doc.get("mutualTlsAuthentication")
-    if not mtls:
+    if not mtls or not mtls.get("truststoreUri"):
+        doc.pop("mutualTlsAuthentication", None)
         ctx.store.delete(TRUSTSTORE, doc["domainName"])
         return
     uri = str(mtls["truststoreUri"])
@@ -132,11 +134,17 @@ def store_truststore(ctx: ControlContext, doc: Doc) -> None:
         )
     path = Path(uri.removeprefix("file://"))
     try:
-        text = path.read_text()
-        certificates_found = x509.load_pem_x509_certificates(text.encode())
+        if not path.is_file():
+            raise OSError(f"{path} is not a file")
+        with path.open("rb") as source:
+            data = source.read(_TRUSTSTORE_LIMIT + 1)
+        if len(data) > _TRUSTSTORE_LIMIT:
+            raise ValueError("larger than 1 MB")
+        text = data.decode("ascii")
+        found = x509.load_pem_x509_certificates(data)
     except (OSError, ValueError) as exc:
         raise bad_request(f"Invalid truststore {uri}: {exc}") from exc
-    if not certificates_found:
+    if not found:
         raise bad_request(f"Invalid truststore {uri}: no certificate")
     mtls["truststoreWarnings"] = []
     ctx.store.put(TRUSTSTORE, doc["domainName"], {"pem": text}, parent=doc["domainName"])
