@@ -693,3 +693,34 @@ def test_proxy_events_under_a_base_path(gw: Https, certificate: str) -> None:
     assert event["routeKey"] == "$default"
     assert event["requestContext"]["domainName"] == "events.example.test"
     assert "authentication" not in event["requestContext"]
+
+
+def test_http_api_events_carry_the_client_certificate(gw: Https, certificate: str, tmp_path: Path) -> None:
+    from apigate.control.local_ca import LocalCa
+
+    clients = LocalCa(tmp_path / "clients")
+    truststore, trusted = tmp_path / "truststore.pem", tmp_path / "trusted.pem"
+    truststore.write_text(clients.root_pem)
+    issued = clients.issue(["sensor-3"], client=True)
+    trusted.write_text(issued.private_key + issued.certificate)
+    v2, lam = gw.client("apigatewayv2"), gw.client("lambda")
+    http = v2.create_api(
+        Name="mtls-http", ProtocolType="HTTP", Target=lambda_uri(create_function(lam, ECHO_EVENT))
+    )
+    v2.create_domain_name(
+        DomainName="mtls-http.example.test",
+        DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
+        MutualTlsAuthentication={"TruststoreUri": f"file://{truststore}"},
+    )
+    v2.create_api_mapping(
+        DomainName="mtls-http.example.test", ApiId=http["ApiId"], Stage="$default", ApiMappingKey=""
+    )
+    status, event = _client_get(gw, "mtls-http.example.test", "/x", trusted)
+    assert status == 200
+    cert = event["requestContext"]["authentication"]["clientCert"]
+    assert cert["subjectDN"] == "CN=sensor-3"
+    assert cert["clientCertPem"].startswith("-----BEGIN CERTIFICATE-----")
+    assert set(cert["validity"]) == {"notBefore", "notAfter"}
+    assert v2.get_domain_name(DomainName="mtls-http.example.test")["MutualTlsAuthentication"][
+        "TruststoreUri"
+    ] == (f"file://{truststore}")
