@@ -17,15 +17,19 @@ import orjson
 from apigate import __version__
 from apigate.aws import service_openapi, wire
 from apigate.aws.errors import AwsError
+from apigate.aws.json_rpc import JsonApi
 from apigate.aws.query import QueryApi, form_params
 from apigate.aws.service_endpoints import set_endpoint_overrides, unserved_service_message
+from apigate.compile.canary import pick
 from apigate.config import Settings
 from apigate.console import ConsoleAssets
 from apigate.control import (
     api_keys,
     authorizers,
+    certificates,
     deployments,
     documentation,
+    domain_names,
     gateway_responses,
     invoke_method,
     models,
@@ -43,9 +47,12 @@ from apigate.control import v2 as http_api_control
 from apigate.control.admin import ManagementGuard
 from apigate.control.code_links import CodeLinks
 from apigate.control.context import ControlContext
+from apigate.control.local_ca import LocalCa
 from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
+from apigate.control.v2 import domain_names as v2_domain_names
 from apigate.dataplane import integrations
+from apigate.dataplane.domains import DomainRouter
 from apigate.dataplane.http_api import HttpApis
 from apigate.dataplane.integrations import service_credentials
 from apigate.dataplane.invocation import Invocation
@@ -57,6 +64,7 @@ from apigate.docs_page import DocsPages
 from apigate.functions.directory import FunctionDirectory
 from apigate.registry import Registry
 from apigate.server.message import Request, Response
+from apigate.server.tls import Site, TlsSites
 from apigate.server.upstream import UpstreamPool
 from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
 from apigate.state.connections import connection_directory
@@ -171,6 +179,7 @@ class Gateway:
                 **documentation.handlers(ctx),
                 **sdks.handlers(ctx),
                 **tags.handlers(ctx),
+                **domain_names.handlers(ctx),
             },
             lock=ctx.writes,
             unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer", "GetSdk"}),  # GetSdk locks itself
@@ -193,9 +202,19 @@ class Gateway:
         self._upgrades: set[Any] = set()
         self.apigatewayv2 = wire.ServiceApi(
             "apigatewayv2",
-            {**http_api_control.handlers(ctx, self.http_apis), **tags.v2_handlers(ctx)},
+            {
+                **http_api_control.handlers(ctx, self.http_apis),
+                **tags.v2_handlers(ctx),
+                **v2_domain_names.handlers(ctx),
+            },
             lock=ctx.writes,
         )
+        # Certificates (an ACM subset, JSON protocol) from imports or the local CA, and the custom domains
+        # they serve: the domain router in front of the API routers, and the HTTPS listener's SNI table.
+        self.ca = LocalCa(settings.data_dir / "ca")
+        self.acm = JsonApi("CertificateManager", certificates.handlers(ctx, self.ca), ctx.writes)
+        self.domains = DomainRouter()
+        self.tls: TlsSites | None = None  # set when an HTTPS listener serves (cli.serve)
         http_api_control.load_all(ctx, self.http_apis)
         self.lambda_api = wire.ServiceApi(
             "lambda", lambda_api.handlers(self.functions), lock=ctx.writes, unlocked=frozenset({"Invoke"})
@@ -223,6 +242,29 @@ class Gateway:
         self.sync = ConfigSync(ctx, f"{settings.host}:{settings.port}#{os.getpid()}")
         self.sync.reload()
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
+        self.sync.also_reload.append(self.reload_domains)
+        self.reload_domains()
+
+    def reload_domains(self) -> None:
+        """Rebuild the domain router and the SNI table from the stored domains (after a change)."""
+        docs = self.store.list(domain_names.DOMAIN)
+        self.domains.build(
+            docs,
+            {doc["domainName"]: self.store.list(domain_names.MAPPING, doc["domainName"]) for doc in docs},
+        )
+        if self.tls is None:
+            return
+        sites: dict[str, Site] = {}
+        for doc in docs:
+            arn = doc.get("regionalCertificateArn") or doc.get("certificateArn")
+            cert = self.store.get(certificates.KIND, arn) if arn else None
+            if cert is None:
+                log.error("domain %s names a missing certificate %s", doc["domainName"], arn)
+                continue
+            chain, key = certificates.pem_bundle(cert)
+            trust = self.store.get(domain_names.TRUSTSTORE, doc["domainName"])
+            sites[doc["domainName"]] = Site(chain, key, doc.get("securityPolicy"), trust["pem"] if trust else None)
+        self.tls.install(sites)
 
     async def _query(self, request: Request, service: str | None) -> Response:
         """IAM and STS calls (the query protocol), told apart by the signature's scope or else by the action."""
@@ -273,6 +315,10 @@ class Gateway:
         found = _execute_api_address(request)
         if found is not None:
             return self._execute(request, *found)
+        if self.domains:
+            domain = self.domains.serves((request.header("host") or "").partition(":")[0].lower())
+            if domain is not None:
+                return self._custom_domain(request, domain)
         path = request.raw_path
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
@@ -317,11 +363,41 @@ class Gateway:
             return _forbidden()
         if (deployed.endpoint_type == "PRIVATE") != (request.vpce_id is not None):
             return _forbidden()  # a private API from outside its VPC endpoint, or a public one from inside
+        if deployed.execute_api_disabled:  # disableExecuteApiEndpoint: reachable through custom domains only
+            return _forbidden()
+        if deployed.canary is not None:
+            deployed = pick(deployed)
         if not slash:  # "/{stage}" without the slash names no resource, not even the root
             inv = Invocation(request, deployed, "/", f"/{stage}", domain)
             return respond(inv, GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN))
         below = "/" + rest
         return self.pipeline.run(Invocation(request, deployed, below, f"/{stage}{below}", domain))
+
+    def _custom_domain(self, request: Request, domain: str) -> Response | Coroutine[Any, Any, Response]:
+        """A request to a custom domain: its base path mapping names the API and stage. Under a base path the
+        resource is what is below it; a REST event's ``path``, ``requestContext.path`` and an HTTP API's
+        ``rawPath`` keep the whole path, base path included (AWS's rules)."""
+        if domain in self.domains.mutual_tls and (request.tls is None or not request.tls.getpeercert(True)):
+            return _forbidden()  # mutual TLS: no certificate (an untrusted one failed the handshake already)
+        route = self.domains.route(domain, request.raw_path)
+        if route is None:
+            return _forbidden()
+        api_id, stage, below = route.mapping.api_id, route.mapping.stage, route.below
+        host = (request.header("host") or domain).partition(":")[0]
+        if api_id in self.http_apis:
+            below = below if stage == "$default" else f"/{stage}{below}"
+            return self.http_apis.serve(request, api_id, below, host, request.raw_path)
+        if stage is None:  # a v1 mapping without a stage: the next segment names it
+            stage, _, rest = below[1:].partition("/")
+            below = "/" + rest
+        deployed = self.registry.get(api_id, stage or "")
+        if deployed is None or deployed.endpoint_type == "PRIVATE":
+            return _forbidden()
+        if deployed.canary is not None:
+            deployed = pick(deployed)
+        inv = Invocation(request, deployed, below, request.raw_path, host)
+        inv.event_path = request.raw_path
+        return self.pipeline.run(inv)
 
     def _internal(self, request: Request, path: str) -> Response:
         """``/_apigate/*``: health for anyone; metrics and the OpenAPI documents for the management API's own
@@ -410,6 +486,11 @@ class Gateway:
             return self.sts_api.error(exc) if is_query else wire.error_response(exc)
         if is_query:
             return await self._query(request, service)
+        if self.acm.handles(request):
+            try:
+                return await self.acm.dispatch(request)
+            finally:
+                self.reload_domains()
         order = (
             [self.lambda_api, self.apigateway] if service == "lambda" else [self.apigateway, self.lambda_api]
         )
@@ -421,6 +502,7 @@ class Gateway:
                 if response is not None:
                     if request.method != "GET":
                         self.sync.check()  # this process serves its own change before answering
+                        self.reload_domains()
                     return response
         except AwsError as exc:
             return wire.error_response(exc)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
 import socket
 import sys
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4566)
     serve.add_argument("--data-dir", type=Path, default=Path(".apigate"))
+    tls = serve.add_argument_group("HTTPS (custom domains pick their certificate by SNI)")
+    tls.add_argument("--https-port", type=int, metavar="PORT", help="serve HTTPS on this port too")
+    tls.add_argument("--tls-cert", type=Path, metavar="PEM", help="the HTTPS listener's default certificate")
+    tls.add_argument("--tls-key", type=Path, metavar="PEM", help="its private key (default: in --tls-cert)")
     serve.add_argument(
         "--region", default="us-east-1", help="the region in ARNs and in functions' environment"
     )
@@ -118,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
         )
     _access_options(serve)
     _client_commands(commands)
+    ca = commands.add_parser("ca", help="the local certificate authority RequestCertificate issues from")
+    ca_commands = ca.add_subparsers(dest="ca_command", required=True)
+    export = ca_commands.add_parser("export", help="print the root certificate (PEM), for clients to trust")
+    export.add_argument("--data-dir", type=Path, default=Path(".apigate"))
+    export.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
     return parser
 
 
@@ -370,6 +380,11 @@ async def serve(
         idle_timeout=settings.idle_timeout,
     )
     await server.start(None, 0, gateway, limits, sock=sock)
+    https = None
+    if settings.https_port is not None:
+        https = Server()
+        https.on_upgrade = gateway.upgrade
+        await https.start(settings.host, settings.https_port, gateway, limits, tls=_tls_sites(gateway).context)
     private = None
     if settings.private_listen is not None:  # PRIVATE APIs, as through a VPC endpoint
         private = Server()
@@ -379,6 +394,8 @@ async def serve(
         on_ready()
     else:
         print(f"apigate {__version__} ready on {settings.base_url} (data in {settings.data_dir})", flush=True)
+    if https is not None and on_ready is None:
+        print(f"  https on {settings.base_url.replace('http:', 'https:').rsplit(':', 1)[0]}:{https.port}", flush=True)
     if private is not None and on_ready is None:
         host = settings.private_listen[0] if settings.private_listen else ""
         print(f"  private endpoint {settings.vpce_id} on http://{host}:{private.port}", flush=True)
@@ -408,9 +425,52 @@ async def serve(
     if app is not None:
         await app.stop_watching()
     await server.shutdown(grace=10.0)
+    if https is not None:
+        await https.shutdown(grace=1.0)
     if private is not None:
         await private.shutdown(grace=1.0)
     await gateway.close()
+    return 0
+
+
+def _tls_sites(gateway: Any) -> Any:
+    """The HTTPS listener's SNI table, its default certificate --tls-cert or one the local CA issues for
+    localhost and ``*.execute-api.localhost``."""
+    from apigate.server.tls import TlsSites, server_context
+
+    settings = gateway.settings
+    folder = settings.data_dir / "tls"
+    if settings.tls_cert is not None:
+        default = server_context(settings.tls_cert, settings.tls_key)
+    else:
+        bundle = folder / "default.pem"
+        if not bundle.exists():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            issued = gateway.ca.issue(["localhost", "*.execute-api.localhost"])
+            fd = os.open(bundle, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(issued.private_key + issued.certificate + issued.chain)
+        default = server_context(bundle)
+    gateway.tls = TlsSites(folder, default)
+    gateway.reload_domains()
+    return gateway.tls
+
+
+def _https_port(args: argparse.Namespace) -> int | None:
+    if args.https_port is not None and args.workers:
+        raise SystemExit("apigate: error: --https-port is not supported with --workers yet")
+    return int(args.https_port) if args.https_port is not None else None
+
+
+def _ca(args: argparse.Namespace) -> int:
+    from apigate.control.local_ca import LocalCa
+
+    prepare_data_dir(args.data_dir)
+    pem = LocalCa(args.data_dir / "ca").root_pem
+    if args.output is not None:
+        args.output.write_text(pem)
+    else:
+        sys.stdout.write(pem)
     return 0
 
 
@@ -670,6 +730,8 @@ def main(argv: list[str] | None = None) -> int:
         return _logs(args)
     if args.command == "cluster":
         return _cluster_status(args)
+    if args.command == "ca":
+        return _ca(args)
     if args.command != "serve":
         return _run_client(args)
     logging.basicConfig(
@@ -699,6 +761,9 @@ def main(argv: list[str] | None = None) -> int:
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         idle_timeout=args.idle_timeout,
+        https_port=_https_port(args),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         **access_settings(args),
     )
     template = None

@@ -47,6 +47,9 @@ class Settings:
     )
     vpce_id: str = "vpce-0123456789abcdef0"  # the VPC endpoint the private listener stands for (`--vpce-id`)
     vpc_id: str = "vpc-0123456789abcdef0"  # and its VPC (`--vpc-id`)
+    https_port: int | None = None  # `--https-port`: an HTTPS listener too (custom domains, SNI)
+    tls_cert: Path | None = None  # `--tls-cert`/`--tls-key`: its default certificate (else one the local CA issues)
+    tls_key: Path | None = None
 
     @property
     def base_url(self) -> str:

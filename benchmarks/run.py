@@ -31,6 +31,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import string
 import subprocess
@@ -88,7 +89,7 @@ FULL_TEMPLATE = (
 
 BUSY_WARNING = 10.0  # percent of cores 0-1 busy with other work before a row that makes it suspect
 # wrk rows, then the measurements of their own (fixed-rate latency, held connections, --workers).
-LOAD_ROWS = ("mock", "lambda", "http_proxy", "http_api", "full", "full_cached")
+LOAD_ROWS = ("mock", "lambda", "http_proxy", "http_api", "full", "full_cached", "https_mock")
 EXTRA_ROWS = ("latency", "connections", "workers", "kinesis")
 ALL_ROWS = LOAD_ROWS + EXTRA_ROWS
 LATENCY_RATE = 1000.0  # requests per second of the fixed-rate latency measurement
@@ -160,6 +161,8 @@ def plan_rows(selected: list[str]) -> list[Row]:
         rows.append(Row("nginx_return", "nginx return 200 (baseline A)", BASELINE_BODY))
     if {"http_proxy", "full"} & set(selected):
         rows.append(Row("nginx_proxy", "nginx proxy_pass (baseline B)", UPSTREAM_BODY))
+    if "https_mock" in selected:
+        rows.append(Row("nginx_tls", "nginx return 200 over TLS (baseline C)", BASELINE_BODY))
     if "mock" in selected:
         rows.append(Row("mock", "apigate MOCK", MOCK_BODY, baseline="nginx_return", target=0.35))
     if "lambda" in selected:
@@ -187,6 +190,9 @@ def plan_rows(selected: list[str]) -> list[Row]:
                     refusals=(("x-api-key", 403), ("Authorization", 401)),
                 )
             )
+    if "https_mock" in selected:
+        # Issue #18: the same MOCK over HTTPS (uvloop's TLS transport), against nginx with the same certificate.
+        rows.append(Row("https_mock", "apigate MOCK over HTTPS", MOCK_BODY, baseline="nginx_tls", target=0.3))
     if "http_api" in selected:
         # HTTP APIs exist for low latency: at least the REST AWS_PROXY path's throughput, in the same run.
         if "lambda" in selected:
@@ -370,6 +376,30 @@ def nginx_return_server(port: int, body: str) -> str:
     return string.Template((HERE / "nginx.return.template").read_text()).substitute(port=port, body=body)
 
 
+def nginx_tls_server(port: int, body: str, certificate: Path, key: Path) -> str:
+    """Baseline C: baseline A over TLS, with the certificate apigate's HTTPS listener serves."""
+    return (
+        f"    server {{\n        listen 127.0.0.1:{port} ssl;\n"
+        f"        ssl_certificate {certificate};\n        ssl_certificate_key {key};\n"
+        "        ssl_protocols TLSv1.2 TLSv1.3;\n"
+        "        location / {\n            default_type application/json;\n"
+        f"            return 200 '{body}';\n        }}\n    }}\n"
+    )
+
+
+def bench_certificate(tmp: Path) -> tuple[Path, Path]:
+    """One certificate for localhost (apigate's local CA code), served by nginx and by apigate alike."""
+    if str(REPO) not in sys.path:  # the gateway runs from this checkout (start_gateway's PYTHONPATH)
+        sys.path.insert(0, str(REPO))
+    from apigate.control.local_ca import LocalCa
+
+    issued = LocalCa(tmp / "bench-ca").issue(["localhost"])
+    certificate, key = tmp / "bench-cert.pem", tmp / "bench-key.pem"
+    certificate.write_text(issued.certificate + issued.chain)
+    key.write_text(issued.private_key)
+    return certificate, key
+
+
 def nginx_proxy_server(port: int, upstream_port: int) -> str:
     return string.Template((HERE / "nginx.proxy.template").read_text()).substitute(
         port=port, upstream_port=upstream_port
@@ -449,7 +479,9 @@ def boto_clients(endpoint: str) -> tuple[Any, Any]:
     )
 
 
-def configure_gateway(endpoint: str, rows: dict[str, Row], upstream_port: int) -> None:
+def configure_gateway(
+    endpoint: str, rows: dict[str, Row], upstream_port: int, https_endpoint: str | None = None
+) -> None:
     """Build the REST API (one resource per selected row) and deploy it; a row that fails keeps its error."""
     apigw, lam = boto_clients(endpoint)
     api_id = apigw.create_rest_api(name="apigate-bench")["id"]
@@ -464,8 +496,11 @@ def configure_gateway(endpoint: str, rows: dict[str, Row], upstream_port: int) -
         "full": _setup_full,
     }
     full_rows = [rows[key] for key in ("full", "full_cached") if key in rows]
+    https = rows.get("https_mock")
     for key, setup in setups.items():
         row = rows.get(key)
+        if key == "mock" and row is None:
+            row = https  # the HTTPS row calls the MOCK method too
         if row is None and not (key == "full" and full_rows):
             continue
         resource_id = None
@@ -486,6 +521,8 @@ def configure_gateway(endpoint: str, rows: dict[str, Row], upstream_port: int) -
             if done is not None:
                 done.url = f"{endpoint}/_aws/execute-api/{api_id}/{STAGE}/{_path_part(key)}"
                 done.note = note or ""
+        if key == "mock" and https is not None and https_endpoint is not None:
+            https.url = f"{https_endpoint}/_aws/execute-api/{api_id}/{STAGE}/{_path_part(key)}"
     deployment = apigw.create_deployment(restApiId=api_id, stageName=STAGE)["id"]
     if full_rows and full_rows[0].url:
         try:
@@ -683,7 +720,10 @@ def _describe(exc: BaseException) -> str:
 # ------------------------------------------------------------------------------------------ load
 
 
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, whatever the env says
+# Loopback only, whatever the env says; HTTPS rows use the benchmark's own certificate (not verified here).
+_OPENER = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ssl._create_unverified_context())
+)
 
 
 def verify(row: Row) -> None:
@@ -1189,26 +1229,43 @@ def main(argv: list[str] | None = None) -> int:
         procs = Processes(Path(tmp_name))
         try:
             upstream_port, return_port, proxy_port = free_port(), free_port(), free_port()
+            tls_port, https_port = free_port(), free_port()
             procs.nginx(
                 "upstream", CLIENT_CORE, {upstream_port: nginx_return_server(upstream_port, UPSTREAM_BODY)}
             )
-            procs.nginx(
-                "front",
-                SERVER_CORE,
-                {
-                    return_port: nginx_return_server(return_port, BASELINE_BODY),
-                    proxy_port: nginx_proxy_server(proxy_port, upstream_port),
-                },
-            )
+            front = {
+                return_port: nginx_return_server(return_port, BASELINE_BODY),
+                proxy_port: nginx_proxy_server(proxy_port, upstream_port),
+            }
+            tls_extra: tuple[str, ...] = ()
+            if "https_mock" in by_key:
+                certificate, key = bench_certificate(procs.tmp)
+                front[tls_port] = nginx_tls_server(tls_port, BASELINE_BODY, certificate, key)
+                tls_extra = (
+                    "--https-port",
+                    str(https_port),
+                    "--tls-cert",
+                    str(certificate),
+                    "--tls-key",
+                    str(key),
+                )
+            procs.nginx("front", SERVER_CORE, front)
             for row in rows:
                 if row.key == "nginx_return":
                     row.url = f"http://127.0.0.1:{return_port}/"
                 elif row.key == "nginx_proxy":
                     row.url = f"http://127.0.0.1:{proxy_port}/"
-            gateway_url, ready = start_gateway(procs)
+                elif row.key == "nginx_tls":
+                    row.url = f"https://127.0.0.1:{tls_port}/"
+            gateway_url, ready = start_gateway(procs, extra=tls_extra)
             notes.append(ready)
             print(f"{ready}\n", flush=True)
-            configure_gateway(gateway_url, {k: r for k, r in by_key.items() if r.baseline}, upstream_port)
+            configure_gateway(
+                gateway_url,
+                {k: r for k, r in by_key.items() if r.baseline},
+                upstream_port,
+                f"https://127.0.0.1:{https_port}" if tls_extra else None,
+            )
 
             print("measuring:", flush=True)
             gateway = procs.process("apigate")

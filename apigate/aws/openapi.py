@@ -252,6 +252,13 @@ def parse(document: Doc, *, basepath: str = "ignore", endpoint_types: str | None
         api["policy"] = policy if isinstance(policy, str) else orjson.dumps(policy).decode()
     if "x-amazon-apigateway-minimum-compression-size" in document:
         api["minimumCompressionSize"] = int(document["x-amazon-apigateway-minimum-compression-size"])
+    tags = {
+        str(tag["name"]): str(tag["x-amazon-apigateway-tag-value"])
+        for tag in document.get("tags") or ()
+        if isinstance(tag, dict) and tag.get("name") and "x-amazon-apigateway-tag-value" in tag
+    }
+    if tags:  # AWS's way of tagging in a definition (and of naming the id: `_custom_id_`)
+        api["tags"] = tags
 
     schemas = document.get("definitions") if swagger else (document.get("components") or {}).get("schemas")
     models = {name: _inline_refs(document, schema) for name, schema in (schemas or {}).items()}

@@ -222,6 +222,7 @@ def compile_stage(
         cache=_stage_cache(stage, defaults),
         gateway_responses=compile_responses(snapshot.get("gatewayResponses") or ()),
         endpoint_type=endpoint_type(api),
+        execute_api_disabled=bool(api.get("disableExecuteApiEndpoint")),
     )
 
 

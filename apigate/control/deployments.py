@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -11,10 +12,12 @@ from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.canary import attach_canary
 from apigate.compile.rest import CACHE_SIZES, StageDefaults, compile_stage, snapshot_of
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
 from apigate.control.models import list_models
+from apigate.model import DeployedApi
 from apigate.store.base import Conflict
 
 log = logging.getLogger("apigate")
@@ -86,14 +89,26 @@ def _publish(ctx: ControlContext, api_id: str, stage: Doc) -> None:
     snapshot = ctx.store.get("snapshot", _stage_key(ctx, api_id, stage["deploymentId"]))
     if snapshot is None:  # a stage always points at a stored deployment; see create/update below
         raise not_found("Invalid Deployment identifier specified")
-    ctx.registry.install(
-        compile_stage(
-            snapshot,
-            stage,
+    ctx.registry.install(compile_with_canary(ctx, api_id, snapshot, stage))
+
+
+def compile_with_canary(ctx: ControlContext, api_id: str, snapshot: Doc, stage: Doc) -> DeployedApi:
+    """The stage compiled, with its canary release (if any) attached."""
+
+    def compiled(snap: Doc, doc: Mapping[str, Any]) -> DeployedApi:
+        return compile_stage(
+            snap,
+            doc,
             region=ctx.settings.region,
             account_id=ctx.settings.account_id,
             defaults=StageDefaults.of(ctx.settings),
         )
+
+    return attach_canary(
+        compiled(snapshot, stage),
+        stage,
+        lambda deployment_id: ctx.store.get("snapshot", _stage_key(ctx, api_id, deployment_id)),
+        compiled,
     )
 
 
@@ -180,7 +195,15 @@ async def create_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             ),
             parent=api_id,
         )
-        if stage_name:
+        canary = params.get("canarySettings")
+        if canary is not None:  # a canary release: the stage keeps its deployment, the canary gets the new one
+            stage = ctx.store.get("stage", _stage_key(ctx, api_id, stage_name or ""))
+            if stage is None:
+                raise bad_request("Invalid stage identifier specified")
+            stage["canarySettings"] = canary_settings(canary, deployment_id)
+            stage["lastUpdatedDate"] = now()
+            _save_stage(ctx, api_id, stage)
+        elif stage_name:
             stage = ctx.store.get("stage", _stage_key(ctx, api_id, stage_name))
             if stage is None:
                 stage = _new_stage(ctx,
@@ -195,6 +218,26 @@ async def create_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
                     stage["variables"] = {**(stage.get("variables") or {}), **params["variables"]}
                 _save_stage(ctx, api_id, stage)
     return deployment
+
+
+def canary_settings(params: Mapping[str, Any], deployment_id: str) -> Doc:
+    """A stage's ``canarySettings`` from CreateDeployment's or CreateStage's (checked as AWS checks them)."""
+    percent = params.get("percentTraffic", 0.0)
+    try:
+        percent = float(percent)
+    except (TypeError, ValueError):
+        percent = -1.0
+    if not 0.0 <= percent <= 100.0:
+        raise bad_request("Canary traffic percentage must be between 0.0 and 100.0")
+    _check_variables(params.get("stageVariableOverrides"))
+    return drop_none(
+        {
+            "percentTraffic": percent,
+            "deploymentId": params.get("deploymentId") or deployment_id,
+            "stageVariableOverrides": params.get("stageVariableOverrides") or None,
+            "useStageCache": bool(params.get("useStageCache", False)),
+        }
+    )
 
 
 async def get_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
@@ -231,6 +274,9 @@ async def create_stage(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     name = params.get("stageName") or ""
     _get_deployment_doc(ctx, api_id, params.get("deploymentId") or "")
     stage = _new_stage(ctx, api_id, name, params["deploymentId"], params, params.get("description"))
+    if params.get("canarySettings") is not None:
+        stage["canarySettings"] = canary_settings(params["canarySettings"], params["deploymentId"])
+        _get_deployment_doc(ctx, api_id, stage["canarySettings"]["deploymentId"])
     with ctx.store.transaction():  # the name is claimed and the stage served, or neither
         try:
             ctx.store.insert("stage", _stage_key(ctx, api_id, name), stage, parent=api_id)

@@ -10,6 +10,7 @@ from apigate.aws.errors import bad_request
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.compile.resource_policy import store_form
+from apigate.control.api_ids import new_api_id
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
 
@@ -35,7 +36,7 @@ async def create_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             "Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]"
         )
     ip_type = endpoint.get("ipAddressType") or ("dualstack" if types[0] == "PRIVATE" else "ipv4")
-    api_id = short_id(10)
+    api_id, _ = new_api_id(ctx.store, params.get("tags"))
     root_id = short_id(10)
     doc = drop_none(
         {

@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
-from apigate.compile.rest import StageDefaults, compile_stage
 from apigate.control.context import ControlContext
+from apigate.control.deployments import compile_with_canary
 from apigate.control.usage_plans import refresh_plans
 from apigate.store.base import Change
 
@@ -139,7 +139,7 @@ class ConfigSync:
         self._functions_changed(functions)
 
     def _reload_rest_api(self, api_id: str) -> None:
-        ctx, store, settings = self._ctx, self._ctx.store, self._ctx.settings
+        ctx, store = self._ctx, self._ctx.store
         known = self._rest.get(api_id, {})
         stages = store.list("stage", api_id) if store.get("restapi", api_id) is not None else []
         current: dict[str, bytes] = {}
@@ -157,13 +157,7 @@ class ConfigSync:
                 log.error("stage %s of %s points at a missing deployment", name, api_id)
                 continue
             try:
-                deployed = compile_stage(
-                    snapshot,
-                    stage,
-                    region=settings.region,
-                    account_id=settings.account_id,
-                    defaults=StageDefaults.of(settings),
-                )
+                deployed = compile_with_canary(ctx, api_id, snapshot, stage)
             except Exception:
                 log.exception("stage %s of %s could not be compiled", name, api_id)
                 continue
@@ -181,14 +175,7 @@ class ConfigSync:
         if snapshot is None:
             log.error("stage %s of %s points at a missing deployment", stage["stageName"], api_id)
             return None
-        settings = self._ctx.settings
-        return compile_stage(
-            snapshot,
-            stage,
-            region=settings.region,
-            account_id=settings.account_id,
-            defaults=StageDefaults.of(settings),
-        )
+        return compile_with_canary(self._ctx, api_id, snapshot, stage)
 
     async def _compile_deferred(self) -> None:
         """Compile deferred stages a few at a time, letting requests in between; freeze them when done."""

@@ -52,6 +52,9 @@ class Invocation:
     iam_identity: Identity | None = None  # who signed the request (AWS_IAM methods): $context.identity.*
     # The resource policy explicitly allowed the call: a Lambda authorizer's silence then suffices (Table A).
     policy_allowed: bool = False
+    # The Lambda proxy event's ``path`` when it is not ``path``: under a custom domain, AWS sends the whole
+    # path, base path included (``/v1/pets``), while routing and ``resource`` see what is below it.
+    event_path: str | None = None
     # The path below the stage as routing sees it (decoded, empty and dot segments resolved): the router, the
     # method ARN and every key derive from these, never from ``path`` (see request_path.py).
     segments: list[str] = field(init=False)

@@ -20,6 +20,7 @@ from apigate.dataplane.authorizers.cache import AuthorizerCache
 from apigate.dataplane.authorizers.iam import IamAuthStep
 from apigate.dataplane.authorizers.resource_policy import ResourcePolicyStep
 from apigate.dataplane.authorizers.step import AuthorizerStep
+from apigate.dataplane.edge import cloudfront_headers
 from apigate.dataplane.integrations import Integration, IntegrationServices
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.request_path import canonical_segments
@@ -163,3 +164,5 @@ class Pipeline:
         assert inv.response is not None
         inv.response.headers.append(("x-amzn-RequestId", inv.request_id))
         inv.response.headers.append(("x-amz-apigw-id", inv.extended_request_id))
+        if inv.api.endpoint_type == "EDGE":  # CloudFront's headers (dataplane/edge.py)
+            inv.response.headers += cloudfront_headers()

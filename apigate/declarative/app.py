@@ -69,6 +69,7 @@ class DeclarativeApp:
 
     async def deploy(self) -> Deployed:
         self.deployed = await self.deployer.deploy(self.template, self.overrides, self.stack_name)
+        self.gateway.reload_domains()  # custom domains the template made or changed
         self._seen = self._fingerprints()
         self._place_root(self.deployed)
         return self.deployed

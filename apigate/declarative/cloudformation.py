@@ -30,6 +30,7 @@ from apigate.control.context import ControlContext
 from apigate.declarative import (
     assemblies,
     documentation,
+    domains,
     iam,
     includes,
     models,
@@ -59,6 +60,7 @@ SUPPORTED = (
     *iam.RESOURCE_TYPES,
     *models.RESOURCE_TYPES,
     *stored.RESOURCE_TYPES,
+    *domains.RESOURCE_TYPES,
 )
 _LAST = {
     "AWS::ApiGateway::Deployment": 1,
@@ -67,6 +69,7 @@ _LAST = {
     "AWS::ApiGatewayV2::Deployment": 1,  # after every route and integration exists
     "AWS::ApiGatewayV2::Stage": 2,
     **usage.RANKS,
+    **domains.RANKS,
 }
 _METHOD_SETTINGS = {
     "ThrottlingBurstLimit": "throttling/burstLimit",
@@ -512,6 +515,8 @@ class _Run:
             await models.create(self, logical_id, kind, props)
         elif kind in stored.RESOURCE_TYPES:
             stored.create(self, logical_id, kind, props)
+        elif kind in domains.RESOURCE_TYPES:
+            await domains.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)

@@ -16,12 +16,8 @@ Doc = dict[str, Any]
 
 SSM_PARAMETER = "AWS::SSM::Parameter"
 _LATER = {
-    "AWS::ApiGateway::DomainName": "custom domains are not served by this version; call the API by its URL",
-    "AWS::ApiGateway::DomainNameV2": "custom domains are not served by this version; call the API by its URL",
-    "AWS::ApiGateway::BasePathMapping": "custom domains are not served by this version; call the API by its URL",
-    "AWS::ApiGateway::BasePathMappingV2": "custom domains are not served by this version; call the API by its URL",
-    "AWS::ApiGatewayV2::DomainName": "custom domains are not served by this version; call the API by its URL",
-    "AWS::ApiGatewayV2::ApiMapping": "custom domains are not served by this version; call the API by its URL",
+    "AWS::ApiGateway::DomainNameV2": "private custom domains are recorded only; call the API by its URL",
+    "AWS::ApiGateway::BasePathMappingV2": "private custom domains are recorded only; call the API by its URL",
     "AWS::ApiGateway::VpcLink": "VPC links are recorded only; integrations through them call their URI directly",
     "AWS::ApiGatewayV2::VpcLink": "VPC links are recorded only; integrations through them call their URI directly",
     "AWS::ApiGateway::ClientCertificate": "client certificates are recorded only; upstream calls present none",
@@ -75,14 +71,6 @@ def _values(run: Run, logical_id: str, kind: str, props: Doc) -> tuple[str, dict
         if kind == "AWS::Lambda::Version":
             return f"{function}:1", {"Version": "1", "FunctionArn": f"{function}:1"}
         return f"{function}:{props.get('Name')}", {"AliasArn": f"{function}:{props.get('Name')}"}
-    if kind in ("AWS::ApiGateway::DomainName", "AWS::ApiGatewayV2::DomainName"):
-        name = str(props.get("DomainName") or marker)
-        return name, {
-            "DistributionDomainName": marker + ".DistributionDomainName",
-            "RegionalDomainName": marker + ".RegionalDomainName",
-            "RegionalHostedZoneId": marker + ".RegionalHostedZoneId",
-            "DistributionHostedZoneId": marker + ".DistributionHostedZoneId",
-        }
     return marker, {}
 
 

@@ -144,3 +144,8 @@ class DeployedApi:
     # Customised gateway responses by type (DEFAULT_4XX/5XX included); empty: AWS's defaults for every type.
     gateway_responses: Mapping[str, CustomResponse] = field(default_factory=dict)
     endpoint_type: str = "EDGE"  # PRIVATE: served only through a private listener (`serve --private-listen`)
+    # A canary release (compile/canary.py): the snapshot that takes canary_percent of the stage's requests.
+    canary: DeployedApi | None = None
+    canary_percent: float = 0.0
+    is_canary: bool = False  # this is a stage's canary ($context.isCanaryRequest)
+    execute_api_disabled: bool = False  # disableExecuteApiEndpoint: only custom domains reach the API

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 
 from apigate.server.message import Handler
 from apigate.server.protocol import HttpProtocol, Limits, ServerState, UpgradeHandler
@@ -52,14 +53,18 @@ class Server:
         *,
         sock: socket.socket | None = None,
         reuse_port: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        """Bind ``host:port`` (``host`` None: all interfaces) or serve on a bound ``sock`` (host/port ignored)."""
+        """Bind ``host:port`` (``host`` None: all interfaces) or serve on a bound ``sock`` (host/port ignored);
+        ``tls``: serve HTTPS (uvloop's TLS transport under the same protocol)."""
         if self._server is not None:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
         state = ServerState(handler, limits, self._on_upgrade)
         if sock is not None:
-            server = await loop.create_server(lambda: HttpProtocol(state), sock=sock, backlog=_BACKLOG)
+            server = await loop.create_server(
+                lambda: HttpProtocol(state), sock=sock, backlog=_BACKLOG, ssl=tls
+            )
         else:
             server = await loop.create_server(
                 lambda: HttpProtocol(state),
@@ -68,6 +73,7 @@ class Server:
                 backlog=_BACKLOG,
                 reuse_address=True,
                 reuse_port=reuse_port or None,
+                ssl=tls,
             )
         state.start()
         self._server, self._state = server, state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from ssl import SSLObject
 
 
 @dataclass(slots=True)
@@ -24,6 +25,7 @@ class Request:
     scheme: str = "http"
     vpce_id: str | None = None  # set by a private listener (`serve --private-listen`): the VPC endpoint it stands for
     vpc_id: str | None = None  # and the VPC it is in (`serve --vpc-id`)
+    tls: SSLObject | None = None  # an HTTPS request's TLS session (SNI, the client's certificate)
     _index: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def _lower_index(self) -> dict[str, list[str]]:

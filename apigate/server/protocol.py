@@ -18,6 +18,7 @@ import contextlib
 import logging
 import math
 import socket
+import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from urllib.parse import quote_from_bytes
 import httptools
 
 from apigate.server.message import Handler, Request, Response
+from apigate.server.tls import below_policy
 
 __all__ = ["HttpProtocol", "Limits", "ServerState", "UpgradeHandler"]
 
@@ -208,6 +210,7 @@ class HttpProtocol(asyncio.Protocol):
         "_parser",
         "_queue",
         "_reject",
+        "_ssl",
         "_state",
         "_stopped",
         "_transport",
@@ -238,6 +241,7 @@ class HttpProtocol(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._parser = httptools.HttpRequestParser(self)
         self._client: tuple[str, int] = ("", 0)
+        self._ssl: ssl.SSLObject | None = None  # an HTTPS connection's TLS session
         self.deadline = math.inf  # when on_deadline() should run; the server's ticker checks it
         self.upgrade_data = b""  # bytes read past an upgrade request, for the upgrade handler
         # the request being parsed
@@ -280,6 +284,7 @@ class HttpProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self._client = (str(peer[0]), int(peer[1]))
+        self._ssl = transport.get_extra_info("ssl_object")
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):  # the peer may already be gone
@@ -287,6 +292,8 @@ class HttpProtocol(asyncio.Protocol):
         self._state.add(self)
         self._closing = self._state.closing
         self.deadline = self._state.now + self._idle_timeout
+        if self._ssl is not None and below_policy(self._ssl):
+            transport.abort()  # a custom domain's TLS policy refuses the version the handshake settled on
 
     def connection_lost(self, exc: Exception | None) -> None:
         # A handler still running finishes on its own; its response is dropped (see _respond).
@@ -418,6 +425,8 @@ class HttpProtocol(asyncio.Protocol):
         else:
             path, query = _split_target(url)
         request = Request(self._method, path, query, self._headers, body, self._client, self._version)
+        if self._ssl is not None:
+            request.scheme, request.tls = "https", self._ssl
         flags = self._flags
         if flags & _UPGRADE:
             self._upgrading = True  # data_received stops parsing at the upgrade point

@@ -6,8 +6,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from apigate.aws.errors import bad_request
-from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.control.api_ids import new_api_id
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.common import API, INTEGRATION, ROUTE, Doc, drop_none, now
@@ -80,7 +80,7 @@ async def create_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]
     protocol = params.get("ProtocolType")
     if protocol != "HTTP":
         raise bad_request(f"Unsupported protocol type {protocol}: apigate serves HTTP APIs here")
-    api_id = short_id(10)
+    api_id, _ = new_api_id(ctx.store, params.get("Tags"))
     doc = drop_none(
         {
             "ApiEndpoint": f"https://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",

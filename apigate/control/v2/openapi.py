@@ -12,6 +12,7 @@ from apigate.aws import limits
 from apigate.aws.errors import bad_request, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.control.api_ids import document_tags, new_api_id
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
 from apigate.control.v2.authorizers import check_authorizer
@@ -265,7 +266,8 @@ def export(
 async def import_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
     document = _parse(params.get("Body"))
     fields = _api_fields(document)
-    api_id = short_id(10)
+    tags = document_tags(document)
+    api_id, _ = new_api_id(ctx.store, tags)
     doc: Doc = {
         "ApiEndpoint": f"https://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",
         "ApiId": api_id,
@@ -275,11 +277,11 @@ async def import_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]
         "IpAddressType": "ipv4",
         "ProtocolType": "HTTP",
         "RouteSelectionExpression": "$request.method $request.path",
-        "Tags": {},
+        "Tags": tags,
         **fields,
     }
     with ctx.store.transaction():
-        ctx.store.put(API, api_id, doc)
+        ctx.store.insert(API, api_id, doc)
         warnings = _load(ctx, api_id, document)
         if warnings and params.get("FailOnWarnings"):
             raise bad_request("; ".join(warnings))

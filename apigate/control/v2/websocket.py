@@ -13,8 +13,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from apigate.aws.errors import bad_request, conflict
-from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.control.api_ids import new_api_id
 from apigate.control.context import ControlContext
 from apigate.control.v2 import apis, common, stages
 from apigate.control.v2.common import (
@@ -141,7 +141,7 @@ async def create_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]
         raise bad_request("Name is required")
     if params.get("Target") or params.get("RouteKey"):
         raise bad_request("Quick create is not supported for WEBSOCKET APIs")
-    api_id = short_id(10)
+    api_id, _ = new_api_id(ctx.store, params.get("Tags"))
     doc = drop_none(
         {
             "ApiEndpoint": f"wss://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",

@@ -53,7 +53,10 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
 
-    async def serve(self, request: Request, api_id: str, path: str, domain: str) -> Response:
+    async def serve(
+        self, request: Request, api_id: str, path: str, domain: str, raw_path: str | None = None
+    ) -> Response:
+        """``raw_path``: rawPath when it is not ``path`` (under a custom domain: with the API mapping key)."""
         stages = self._apis.get(api_id) or {}
         first, _, rest = path[1:].partition("/")
         deployed = stages.get(first) if first != "$default" else None
@@ -64,7 +67,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             below = path
             if deployed is None:
                 return not_found().response()
-        call = HttpCall(request, deployed, below, path, domain, int(time.time() * 1000))
+        call = HttpCall(request, deployed, below, raw_path or path, domain, int(time.time() * 1000))
         cors = deployed.cors
         if cors is not None and is_preflight(request):
             response = preflight(cors, request)

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.lambda_proxy.v1 import event_v1, multi, request_time
 from apigate.dataplane.lambda_proxy.v2 import body_v2, headers_v2, query_v2
+from apigate.server.client_cert import client_cert
 
 
 def route_key(call: HttpCall) -> str:
@@ -36,6 +37,10 @@ def request_context_v2(call: HttpCall) -> dict[str, Any]:
     }
     if call.authorizer is not None:
         context["authorizer"] = call.authorizer
+    if request.tls is not None:  # mutual TLS: the client's certificate
+        cert = client_cert(request.tls)
+        if cert is not None:
+            context["authentication"] = {"clientCert": cert}
     return context
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from apigate.dataplane.binary import is_binary
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.lambda_proxy.v1 import event_v1, multi, request_time
+from apigate.server.client_cert import client_cert
 
 
 def body_of(inv: Invocation) -> tuple[str | None, bool]:
@@ -36,7 +37,7 @@ def identity(inv: Invocation) -> dict[str, Any]:
         "user": None,
         "apiKey": inv.api_key,
         "apiKeyId": inv.api_key_id,
-        "clientCert": None,
+        "clientCert": None if inv.request.tls is None else client_cert(inv.request.tls),
     }
     signer = inv.iam_identity
     if signer is not None:  # an AWS_IAM method: who signed
@@ -83,7 +84,7 @@ def proxy_event_v1(inv: Invocation) -> dict[str, Any]:
     assert method is not None
     return event_v1(
         resource=method.resource_path,
-        path=inv.path,
+        path=inv.path if inv.event_path is None else inv.event_path,
         http_method=inv.request.method,
         headers=multi(inv.request.headers),
         query=multi(inv.query_pairs),

@@ -17,6 +17,9 @@ def mapping_context(inv: Invocation) -> dict[str, object]:
         return cached[1]
     context: dict[str, object] = request_context(inv)
     context.setdefault("authorizer", {})  # the authorizer's principalId, context or claims, when there is one
+    api = inv.api
+    if api.canary is not None or api.is_canary:  # present only while the stage has a canary (AWS's rule)
+        context["isCanaryRequest"] = api.is_canary
     inv.context_cache = (key, context)
     return context
 
