@@ -16,8 +16,13 @@ import orjson
 from apigate import __version__
 from apigate.aws import service_openapi, wire
 from apigate.aws.errors import AwsError
+from apigate.aws.ids import request_id
 from apigate.aws.query import QueryApi, form_params
-from apigate.aws.service_endpoints import set_endpoint_overrides, unserved_service_message
+from apigate.aws.service_endpoints import (
+    set_endpoint_overrides,
+    unserved_service_error,
+    unserved_service_message,
+)
 from apigate.config import Settings
 from apigate.console import ConsoleAssets
 from apigate.control import (
@@ -363,6 +368,13 @@ class Gateway:
         return orjson.dumps(service_openapi.describe(api.model, api.handlers))
 
     async def _manage(self, request: Request) -> Response:
+        """Every management answer carries AWS's request id header (SDKs log it; some tools require it)."""
+        response = await self._manage_call(request)
+        if not any(name.lower() == "x-amzn-requestid" for name, _ in response.headers):
+            response.headers.append(("x-amzn-RequestId", request_id()))
+        return response
+
+    async def _manage_call(self, request: Request) -> Response:
         query = wire.parse_query(request.query_string)
         signed = _SIGNING_SERVICE.search(request.header("authorization") or "")
         service = signed.group(1) if signed else None
@@ -417,7 +429,7 @@ class Gateway:
             )
         unserved = unserved_service_message(service, request.header("x-amz-target"))
         if unserved is not None:  # an SDK call meant for another service (a function's DynamoDB client…)
-            return wire.error_response(AwsError("UnknownServiceException", unserved, 404))
+            return unserved_service_error(service, request.header("x-amz-target"), unserved)
         return wire.error_response(
             AwsError(
                 "UnknownOperationException", f"No operation matches {request.method} {request.raw_path}", 404

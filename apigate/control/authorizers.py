@@ -159,7 +159,7 @@ _PATCHABLE: dict[str, patch.PathHandler] = {
     "authorizerResultTtlInSeconds": patch.scalar(
         "authorizerResultTtlInSeconds", convert=_ttl, nullable=False
     ),
-    "providerARNs": patch.string_list("providerARNs"),
+    "providerARNs": patch.string_list("providerARNs", item_in_value=True),
 }
 
 

@@ -264,6 +264,11 @@ async def update_stage(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     patch.apply(stage, plain, _STAGE_PATCHABLE)
     _check_variables(stage.get("variables"))
     _get_deployment_doc(ctx, api_id, stage["deploymentId"])
+    canary = stage.get("canarySettings")
+    if canary is not None:
+        canary.setdefault("deploymentId", stage["deploymentId"])
+        _check_variables(canary.get("stageVariableOverrides"))
+        _get_deployment_doc(ctx, api_id, canary["deploymentId"])
     if stage.get("cacheClusterEnabled") and not stage.get("cacheClusterSize"):
         stage["cacheClusterSize"] = "0.5"
     _check_cache_size(stage.get("cacheClusterSize"))
@@ -367,8 +372,63 @@ def _bool(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
+def _access_log_settings(stage: Doc, op: str, value: Any, rest: list[str]) -> None:
+    """``remove /accessLogSettings`` (logging off), ``replace /accessLogSettings/destinationArn|format``."""
+    if not rest and op == "remove":
+        stage.pop("accessLogSettings", None)
+        return
+    if len(rest) != 1 or rest[0] not in ("destinationArn", "format") or op not in ("replace", "add", "remove"):
+        raise bad_request(f"Invalid patch path /accessLogSettings{''.join('/' + part for part in rest)}")
+    settings: Doc = stage.setdefault("accessLogSettings", {})
+    if op == "remove" or value in (None, ""):
+        settings.pop(rest[0], None)
+    else:
+        settings[rest[0]] = str(value)
+    if not settings:
+        stage.pop("accessLogSettings")
+
+
+def _canary_settings(stage: Doc, op: str, value: Any, rest: list[str]) -> None:
+    """``remove /canarySettings``; ``replace /canarySettings/percentTraffic|useStageCache|deploymentId``;
+    ``replace|remove /canarySettings/stageVariableOverrides/{name}`` (stored here; serving the split is the
+    canary release's own work)."""
+    where = "/canarySettings" + "".join("/" + part for part in rest)
+    if not rest:
+        if op != "remove":
+            raise bad_request(f"Invalid patch path {where}")
+        stage.pop("canarySettings", None)
+        return
+    canary: Doc = stage.setdefault("canarySettings", {})
+    field = rest[0]
+    if field == "stageVariableOverrides" and len(rest) == 2 and op in ("replace", "add", "remove"):
+        overrides: Doc = canary.setdefault("stageVariableOverrides", {})
+        if op == "remove":
+            overrides.pop(rest[1], None)
+        else:
+            overrides[rest[1]] = "" if value is None else str(value)
+        return
+    if len(rest) != 1 or op != "replace":
+        raise bad_request(f"Invalid patch path {where}")
+    if field == "percentTraffic":
+        try:
+            percent = float(value)
+        except (TypeError, ValueError):
+            percent = -1.0
+        if not 0.0 <= percent <= 100.0:
+            raise bad_request("Canary weight must be between 0.0 and 100.0")
+        canary["percentTraffic"] = percent
+    elif field == "useStageCache":
+        canary["useStageCache"] = _bool(value)
+    elif field == "deploymentId":
+        canary["deploymentId"] = str(value)
+    else:
+        raise bad_request(f"Invalid patch path {where}")
+
+
 _STAGE_PATCHABLE: dict[str, patch.PathHandler] = {
-    "description": patch.scalar("description"),
+    "accessLogSettings": _access_log_settings,
+    "canarySettings": _canary_settings,
+    "description": patch.scalar("description", allowed_ops=("replace", "remove")),
     "documentationVersion": patch.scalar("documentationVersion"),
     "deploymentId": patch.scalar("deploymentId", nullable=False),
     "variables": patch.string_map("variables"),

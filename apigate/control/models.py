@@ -127,6 +127,7 @@ async def update_model(ctx: ControlContext, params: dict[str, Any]) -> Doc:
         doc,
         params.get("patchOperations") or [],
         {"schema": patch.scalar("schema"), "description": patch.scalar("description")},
+        replace_only=True,
     )
     _check_schema(doc.get("schema"))
     ctx.store.put("model", _key(api_id, doc["name"]), doc, parent=api_id)

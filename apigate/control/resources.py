@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from apigate.aws import patch
-from apigate.aws.errors import bad_request, conflict, not_found
+from apigate.aws.errors import AwsError, bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.compile.parameters import InvalidMapping, parse_mappings
@@ -134,6 +134,7 @@ async def update_resource(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             "pathPart": patch.scalar("pathPart", nullable=False),
             "parentId": patch.scalar("parentId", nullable=False),
         },
+        replace_only=True,
     )
     parent = resource(ctx, api_id, doc["parentId"])
     everything = {d["id"]: d for d in ctx.store.list("resource", api_id)}
@@ -207,11 +208,7 @@ def _new_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     methods = res.setdefault("resourceMethods", {})
     if verb in methods:
         raise conflict("Method already exists for this resource")
-    auth = params.get("authorizationType")
-    if auth not in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
-        raise bad_request(
-            "Invalid authorization type specified. Must be one of: [NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS]"
-        )
+    auth = _authorization_type(params.get("authorizationType"))
     _check_method_references(ctx, api_id, params)
     method = drop_none(
         {
@@ -238,6 +235,9 @@ async def get_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
 async def update_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     res, method = _method_of(ctx, params)
     patch.apply(method, params.get("patchOperations") or [], _METHOD_PATCHABLE)
+    method["authorizationType"] = _authorization_type(method.get("authorizationType"))
+    if method["authorizationType"] in ("NONE", "AWS_IAM"):  # AWS drops the authorizer with the type
+        method.pop("authorizerId", None)
     _check_method_references(ctx, params["restApiId"], method)
     _save(ctx, params["restApiId"], res)
     return method
@@ -308,10 +308,8 @@ async def delete_integration(ctx: ControlContext, params: dict[str, Any]) -> Non
 
 
 async def put_integration_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
-    res, method, integration = _integration_of(ctx, params)
-    code = _status(params["statusCode"])
-    if code not in (method.get("methodResponses") or {}):
-        raise not_found("Invalid Response status code specified")
+    res, _, integration = _integration_of(ctx, params)
+    code = _status(params["statusCode"])  # AWS accepts it without a method response for the code
     response = drop_none(
         {
             "statusCode": code,
@@ -400,6 +398,16 @@ def _view(doc: Doc, embed: bool) -> Doc:
     return {**doc, "resourceMethods": {verb: {} for verb in doc["resourceMethods"]}}
 
 
+def _authorization_type(value: Any) -> str:
+    """AWS takes the type in any case (``none``) and answers it in capitals."""
+    auth = str(value).upper() if isinstance(value, str) else ""
+    if auth not in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
+        raise bad_request(
+            "Invalid authorization type specified. Must be one of: [NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS]"
+        )
+    return auth
+
+
 def _status(code: str) -> str:
     if not _STATUS.match(code):
         raise bad_request("Invalid response status code specified")
@@ -432,9 +440,11 @@ def _check_mappings(parameters: dict[str, str] | None, target_prefix: str) -> No
 
 def _integration(params: dict[str, Any], resource_id: str) -> Doc:
     kind = params.get("type")
-    if kind not in INTEGRATION_TYPES:
-        raise bad_request(
-            "Invalid integration type specified. Must be one of: [HTTP, AWS, MOCK, HTTP_PROXY, AWS_PROXY]"
+    if kind not in INTEGRATION_TYPES:  # AWS's front door checks the enum: a ValidationException
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{kind}' at 'putIntegrationInput.type' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [HTTP, AWS, MOCK, HTTP_PROXY, AWS_PROXY]",
         )
     uri = params.get("uri")
     verb = params.get("integrationHttpMethod")
@@ -481,7 +491,7 @@ def _integration(params: dict[str, Any], resource_id: str) -> Doc:
 _METHOD_PATCHABLE: dict[str, patch.PathHandler] = {
     "authorizationType": patch.scalar("authorizationType", nullable=False),
     "authorizerId": patch.scalar("authorizerId"),
-    "authorizationScopes": patch.string_list("authorizationScopes"),
+    "authorizationScopes": patch.string_list("authorizationScopes", item_in_value=True),
     "apiKeyRequired": patch.scalar(
         "apiKeyRequired", convert=lambda v: str(v).lower() == "true", nullable=False
     ),
