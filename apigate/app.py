@@ -28,6 +28,7 @@ from apigate.console import ConsoleAssets
 from apigate.control import (
     api_keys,
     authorizers,
+    client_certificates,
     deployments,
     documentation,
     gateway_responses,
@@ -39,6 +40,7 @@ from apigate.control import (
     sdks,
     usage_plans,
     validators,
+    vpc_links,
 )
 from apigate.control import iam as iam_control
 from apigate.control import lambda_functions as lambda_api
@@ -158,6 +160,8 @@ class Gateway:
                 **authorizers.handlers(ctx),
                 **documentation.handlers(ctx),
                 **sdks.handlers(ctx),
+                **client_certificates.handlers(ctx),
+                **vpc_links.handlers(ctx),
             },
             lock=ctx.writes,
             unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer", "GetSdk"}),  # GetSdk locks itself

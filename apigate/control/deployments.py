@@ -194,17 +194,24 @@ async def create_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
                 if params.get("variables"):
                     stage["variables"] = {**(stage.get("variables") or {}), **params["variables"]}
                 _save_stage(ctx, api_id, stage)
-    return deployment
+    return _deployment_view(deployment, {})
+
+
+def _deployment_view(doc: Doc, params: dict[str, Any]) -> Doc:
+    """AWS shows a deployment's ``apiSummary`` only when asked (``embed=apisummary``)."""
+    if "apisummary" in [str(item).lower() for item in params.get("embed") or []]:
+        return doc
+    return {key: value for key, value in doc.items() if key != "apiSummary"}
 
 
 async def get_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
-    return _get_deployment_doc(ctx, params["restApiId"], params["deploymentId"])
+    return _deployment_view(_get_deployment_doc(ctx, params["restApiId"], params["deploymentId"]), params)
 
 
 async def get_deployments(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     api_id = params["restApiId"]
     rest_api(ctx, api_id)
-    return page(ctx.store.list("deployment", api_id), params)
+    return page([_deployment_view(doc, {}) for doc in ctx.store.list("deployment", api_id)], params)
 
 
 async def update_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
@@ -212,7 +219,7 @@ async def update_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     doc = _get_deployment_doc(ctx, api_id, params["deploymentId"])
     patch.apply(doc, params.get("patchOperations") or [], {"description": patch.scalar("description")})
     ctx.store.put("deployment", _stage_key(ctx, api_id, doc["id"]), doc, parent=api_id)
-    return doc
+    return _deployment_view(doc, {})
 
 
 async def delete_deployment(ctx: ControlContext, params: dict[str, Any]) -> None:
