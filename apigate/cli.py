@@ -142,6 +142,15 @@ def _access_options(serve: argparse.ArgumentParser) -> None:
         "kinesis=http://127.0.0.1:5000; else AWS_ENDPOINT_URL_<SERVICE>, the AWS config file's services "
         "section, else the real regional AWS endpoint. Repeatable",
     )
+    serve.add_argument(
+        "--vpc-link-target",
+        action="append",
+        default=[],
+        metavar="ARN=URL",
+        help="the address a VPC link's target (a network load balancer's ARN) stands for here, e.g. "
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/app/1a2b=http://127.0.0.1:8080; "
+        "an integration through the link reaches it. Repeatable",
+    )
     serve.add_argument("--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id")
     serve.add_argument("--vpc-id", default="vpc-0123456789abcdef0", help="the private listener's VPC id")
 
@@ -574,6 +583,17 @@ def parse_aws_endpoints(items: list[str]) -> dict[str, str]:
     return endpoints
 
 
+def parse_vpc_link_targets(items: list[str]) -> dict[str, str]:
+    """`--vpc-link-target ARN=http://host:port` -> {ARN: URL}."""
+    targets: dict[str, str] = {}
+    for item in items:
+        arn, sep, url = item.partition("=")
+        if not sep or not arn.startswith("arn:") or not url.startswith(("http://", "https://")):
+            raise SystemExit(f"apigate: error: --vpc-link-target expects ARN=http(s)://HOST[:PORT], not {item!r}")
+        targets[arn.strip()] = url.strip().rstrip("/")
+    return targets
+
+
 def parse_user_pools(items: list[str]) -> dict[str, str]:
     """``POOL_ID=ISSUER_URL`` pairs from ``--user-pool``."""
     pools: dict[str, str] = {}
@@ -613,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         websocket_message_size=args.websocket_message_size,
         user_pools=tuple(parse_user_pools(args.user_pool).items()),
         aws_endpoints=tuple(parse_aws_endpoints(args.aws_endpoint).items()),
+        vpc_link_targets=tuple(parse_vpc_link_targets(args.vpc_link_target).items()),
         function_init_timeout=args.function_init_timeout,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,

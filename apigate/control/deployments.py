@@ -165,21 +165,19 @@ async def create_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             },
         }
     )
+    snapshot = snapshot_of(
+        api,
+        resources,
+        models=list_models(ctx.store, api_id),
+        validators=ctx.store.list("validator", api_id),
+        gateway_responses=ctx.store.list("gatewayresponse", api_id),
+        authorizers=ctx.store.list("authorizer", api_id),
+    )
+    # the VPC links' targets as they are now (AWS resolves a link when called; a deployment is our moment)
+    snapshot["vpcLinks"] = {link["id"]: link["targetArns"][0] for link in ctx.store.list("vpclink")}
     with ctx.store.transaction():
         ctx.store.put("deployment", _stage_key(ctx, api_id, deployment_id), deployment, parent=api_id)
-        ctx.store.put(
-            "snapshot",
-            _stage_key(ctx, api_id, deployment_id),
-            snapshot_of(
-                api,
-                resources,
-                models=list_models(ctx.store, api_id),
-                validators=ctx.store.list("validator", api_id),
-                gateway_responses=ctx.store.list("gatewayresponse", api_id),
-                authorizers=ctx.store.list("authorizer", api_id),
-            ),
-            parent=api_id,
-        )
+        ctx.store.put("snapshot", _stage_key(ctx, api_id, deployment_id), snapshot, parent=api_id)
         if stage_name:
             stage = ctx.store.get("stage", _stage_key(ctx, api_id, stage_name))
             if stage is None:
