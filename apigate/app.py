@@ -179,7 +179,12 @@ class Gateway:
             settings.redis_url, ttl_seconds=int(settings.websocket_max_duration) + 60
         )
         self.websockets = ctx.websocket_apis = WebSocketApis(
-            self.functions, self.upstream, WebSocketServer(limits), directory
+            self.functions,
+            self.upstream,
+            WebSocketServer(limits),
+            directory,
+            lambda: self.registry.plans,
+            self.state.limiter,
         )
         self._upgrades: set[Any] = set()
         self.apigatewayv2 = wire.ServiceApi(

@@ -26,7 +26,7 @@ def parse_route_key(key: str) -> tuple[str | None, tuple[str, ...]]:
     return verb, tuple(stripped.split("/")) if stripped else ()
 
 
-def _throttle(key: str, settings: Any, fallback: Any) -> Limit | None:
+def route_throttle(key: str, settings: Any, fallback: Any) -> Limit | None:
     """A route's bucket: its RouteSettings limits, each falling back to DefaultRouteSettings."""
     rate = burst = None
     for source in (settings, fallback):
@@ -121,7 +121,7 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             integration=integration,
             authorizer=authorizer,
             scopes=tuple(doc.get("AuthorizationScopes") or ()),
-            limit=_throttle(
+            limit=route_throttle(
                 bucket_prefix + doc["RouteKey"], route_settings.get(doc["RouteKey"]), default_settings
             ),
         )
