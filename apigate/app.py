@@ -185,6 +185,7 @@ class Gateway:
             directory,
             lambda: self.registry.plans,
             self.state.limiter,
+            lambda: self.state.identities,
         )
         self._upgrades: set[Any] = set()
         self.apigatewayv2 = wire.ServiceApi(

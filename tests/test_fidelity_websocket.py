@@ -27,6 +27,14 @@ async def _status(url: str, headers: dict[str, str] | None = None) -> int:
         return exc.response.status_code
 
 
+async def _refusal(url: str) -> tuple[int, str]:
+    try:
+        async with websockets.connect(url):
+            return 101, ""
+    except InvalidStatus as exc:
+        return exc.response.status_code, json.loads(exc.response.body or b"{}").get("message", "")
+
+
 def test_api_key_required_on_connect(gateway: GatewayProcess, apigw: Any) -> None:
     api = SocketApi(gateway)
     api.route("$connect", None, ApiKeyRequired=True)
@@ -106,3 +114,39 @@ def test_request_templates_shape_non_proxy_function_calls(gateway: GatewayProces
 
     received = run(one())
     assert received["said"] == "hello" and received["who"]
+
+
+def _presigned(url: str, key: str, secret: str) -> str:
+    """A wss-style URL presigned for execute-api, as SigV4 WebSocket clients connect."""
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url=url.replace("ws://", "http://", 1))
+    SigV4QueryAuth(Credentials(key, secret), "execute-api", "us-east-1", expires=300).add_auth(request)
+    return str(request.prepare().url).replace("http://", "ws://", 1)
+
+
+def test_aws_iam_on_connect(gateway: GatewayProcess) -> None:
+    iam = gateway.client("iam")
+    api = SocketApi(gateway)
+    api.route("$connect", None, AuthorizationType="AWS_IAM")
+    api.route("$default", api.integration(api.function(ECHO)), two_way=True)
+    api.deploy("iam")
+    allowed = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "execute-api:Invoke",
+        "Resource": f"arn:aws:execute-api:us-east-1:*:{api.id}/iam/$connect"}]})
+    keys = []
+    for name, policies in (("ws-allowed", [allowed]), ("ws-nothing", [])):
+        user = f"{name}-{api.id}"
+        iam.create_user(UserName=user)
+        for index, document in enumerate(policies):
+            iam.put_user_policy(UserName=user, PolicyName=f"p{index}", PolicyDocument=document)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        keys.append((key["AccessKeyId"], key["SecretAccessKey"]))
+    assert run(_refusal(api.url("iam"))) == (403, "Missing Authentication Token")
+    assert run(_status(_presigned(api.url("iam"), *keys[0]))) == 101
+    status, message = run(_refusal(_presigned(api.url("iam"), *keys[1])))
+    assert status == 403 and message.startswith("User: arn:aws:iam::") and "is not authorized" in message
+    status, message = run(_refusal(_presigned(api.url("iam"), keys[0][0], "wrong-secret")))
+    assert status == 403 and "signature" in message.lower()

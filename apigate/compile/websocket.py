@@ -125,6 +125,7 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             two_way=doc["RouteId"] in two_way,
             authorizer=authorizer,
             api_key_required=bool(doc.get("ApiKeyRequired")),
+            iam=doc.get("AuthorizationType") == "AWS_IAM",
             **_route_models(doc, validators),
             limit=route_throttle(
                 bucket_prefix + doc["RouteKey"],

@@ -56,6 +56,7 @@ class WsRoute:
     request_models: Mapping[str, Callable[[object], object]] = field(default_factory=dict)
     model_selection: RouteSelection | None = None
     limit: Limit | None = None  # the stage's RouteSettings (or DefaultRouteSettings) throttle for this route
+    iam: bool = False  # AuthorizationType AWS_IAM ($connect only): a SigV4-signed handshake its policies allow
 
 
 @dataclass(frozen=True, slots=True)

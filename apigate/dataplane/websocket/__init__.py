@@ -15,7 +15,10 @@ from typing import Any
 
 import orjson
 
+from apigate.aws import arns, sigv4
+from apigate.aws.identity import Identities
 from apigate.aws.ids import extended_request_id
+from apigate.aws.policy import Decision, evaluate_all
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.substitution import stage_variables
@@ -71,8 +74,10 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         directory: ConnectionDirectory,
         plans: Callable[[], PlanIndex] = PlanIndex,
         limiter: RateLimiter | None = None,
+        identities: Callable[[], Identities | None] = lambda: None,
     ) -> None:
         super().__init__()
+        self._identities = identities  # who may sign an AWS_IAM $connect (the gateway's IAM directory)
         self._limiter = limiter or MemoryRateLimiter()  # RouteSettings throttles, shared as HTTP APIs' are
         self._plans = plans  # the API keys and usage plans (REST's registry keeps them for both kinds)
         self._functions = functions
@@ -165,6 +170,8 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             if route is not None and not await self._allowed(route):
                 raise Refused(429, "Too Many Requests")
             if route is not None:
+                if route.iam:
+                    self._check_iam(request, deployed)
                 if route.authorizer is not None:
                     session.authorizer = await authorize(
                         self._functions, route.authorizer, session, deployed, request_id, now_ms
@@ -203,6 +210,28 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         except Exception:
             log.warning(
                 "could not record connection %s in the shared state", session.connection_id, exc_info=True
+            )
+
+    def _check_iam(self, request: Request, deployed: DeployedWebSocketApi) -> None:
+        """AWS_IAM on $connect: the handshake signed for execute-api (headers or query string, as SigV4 clients
+        presign a wss:// URL), and the signer's policies allowing execute-api:Invoke on the $connect route."""
+        identities = self._identities()
+        if identities is None:
+            raise forbidden()
+        try:
+            identity = sigv4.authenticate(request, identities, service="execute-api", region=deployed.region)
+        except sigv4.SignatureError as exc:
+            raise Refused(403, exc.message, exc.failure.error_type) from None
+        arn = arns.execute_api_arn(deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT)
+        if identity.is_root:
+            return
+        context = {"aws:sourceip": request.client[0], "aws:epochtime": str(int(time.time()))}
+        decision = evaluate_all(identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn)
+        if decision is not Decision.ALLOW:
+            raise Refused(
+                403,
+                f"User: {identity.arn} is not authorized to perform: execute-api:Invoke on resource: {arn}",
+                "AccessDeniedException",
             )
 
     async def _allowed(self, route: WsRoute) -> bool:
