@@ -145,6 +145,57 @@ def test_authorizer_is_dropped_when_authorization_becomes_none(apigw: Any, lam: 
     assert method["authorizationType"] == "NONE" and "authorizerId" not in method
 
 
+def test_deployments_show_api_summary_only_when_asked(apigw: Any) -> None:
+    api = RestApi(apigw, "fidelity-summary")
+    api.mock("/s", "GET", "{}")
+    created = apigw.create_deployment(restApiId=api.id, stageName="s")
+    assert "apiSummary" not in created
+    assert "apiSummary" not in apigw.get_deployment(restApiId=api.id, deploymentId=created["id"])
+    assert all("apiSummary" not in item for item in apigw.get_deployments(restApiId=api.id)["items"])
+    embedded = apigw.get_deployment(restApiId=api.id, deploymentId=created["id"], embed=["apisummary"])
+    assert embedded["apiSummary"] == {"/s": {"GET": {"authorizationType": "NONE", "apiKeyRequired": False}}}
+
+
+def test_shapes_of_imports_and_responses(apigw: Any, gateway: GatewayProcess) -> None:
+    spec = (
+        "openapi: 3.0.1\ninfo: {title: shapes, version: 1.0}\npaths:\n  /x:\n    get:\n"
+        "      x-amazon-apigateway-integration:\n        type: mock\n"
+        "        requestTemplates: {application/json: '{\"statusCode\": 200}'}\n"
+        "        responses:\n          default: {statusCode: '200'}\n"
+    )
+    api = apigw.import_rest_api(body=spec.encode())
+    rid = next(r["id"] for r in apigw.get_resources(restApiId=api["id"])["items"] if r["path"] == "/x")
+    answer = apigw.get_integration_response(restApiId=api["id"], resourceId=rid, httpMethod="GET", statusCode="200")
+    assert "selectionPattern" not in answer
+    response = apigw.put_method_response(
+        restApiId=api["id"], resourceId=rid, httpMethod="GET", statusCode="201", responseModels={}
+    )
+    assert response["responseModels"] == {}
+    v2 = gateway.client("apigatewayv2")
+    http_api = v2.import_api(Body='{"openapi": "3.0.1", "info": {"title": "v", "version": 1.0}, "paths": {}}')
+    assert http_api["Version"] == "1.0"
+    authorizer = v2.create_authorizer(
+        ApiId=http_api["ApiId"], Name="fn", AuthorizerType="REQUEST", AuthorizerPayloadFormatVersion="2.0",
+        AuthorizerUri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+        "arn:aws:lambda:us-east-1:000000000000:function:auth/invocations",
+        AuthorizerCredentialsArn="arn:aws:iam::000000000000:role/invoker", IdentitySource=["$request.header.a"],
+    )
+    assert authorizer["AuthorizerCredentialsArn"] == "arn:aws:iam::000000000000:role/invoker"
+
+
+def test_boolean_mapping_values_in_imports_are_refused_not_a_crash(apigw: Any) -> None:
+    spec = (
+        "openapi: 3.0.1\ninfo: {title: bools, version: '1'}\npaths:\n  /x:\n    get:\n"
+        "      x-amazon-apigateway-integration:\n        type: http\n        httpMethod: GET\n"
+        "        uri: https://example.com\n        requestParameters:\n"
+        "          integration.request.header.x: true\n"
+        "        responses:\n          default: {statusCode: '200'}\n"
+    )
+    code, status, message = error_of(apigw.import_rest_api, body=spec.encode())
+    assert (code, status) == ("BadRequestException", 400)
+    assert message.startswith("Errors found during import:") and "true" in message
+
+
 # --- class 4: UpdateRestApi as Terraform drives it ----------------------------------------------------------
 
 

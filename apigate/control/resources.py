@@ -258,7 +258,7 @@ async def put_method_response(ctx: ControlContext, params: dict[str, Any]) -> Do
         {
             "statusCode": code,
             "responseParameters": params.get("responseParameters") or None,
-            "responseModels": params.get("responseModels") or None,
+            "responseModels": params.get("responseModels"),  # an empty map given is answered back, as AWS does
         }
     )
     method.setdefault("methodResponses", {})[code] = response
