@@ -132,3 +132,46 @@ def test_the_vpc_link_target_option_is_checked(tmp_path: Path) -> None:
     assert parse_vpc_link_targets([f"{NLB}=http://127.0.0.1:81/"]) == {NLB: "http://127.0.0.1:81"}
     with pytest.raises(SystemExit):
         parse_vpc_link_targets(["orders=http://127.0.0.1:81"])
+
+
+def test_http_api_stage_and_deployment_operations(gateway: GatewayProcess, upstream: str) -> None:
+    v2 = gateway.client("apigatewayv2")
+    api = v2.create_api(Name="v2-ops", ProtocolType="HTTP")
+    integration = v2.create_integration(
+        ApiId=api["ApiId"], IntegrationType="HTTP_PROXY", IntegrationMethod="GET", IntegrationUri=upstream,
+        PayloadFormatVersion="1.0",
+    )
+    v2.create_route(ApiId=api["ApiId"], RouteKey="GET /a", Target=f"integrations/{integration['IntegrationId']}")
+    deployment = v2.create_deployment(ApiId=api["ApiId"], Description="first")
+    updated = v2.update_deployment(ApiId=api["ApiId"], DeploymentId=deployment["DeploymentId"], Description="1st")
+    assert updated["Description"] == "1st"
+    v2.create_stage(
+        ApiId=api["ApiId"], StageName="s", DeploymentId=deployment["DeploymentId"],
+        RouteSettings={"GET /a": {"ThrottlingBurstLimit": 0, "ThrottlingRateLimit": 0.0}},
+    )
+    url = f"{gateway.url}/_aws/execute-api/{api['ApiId']}/s/a"
+    assert requests.get(url, timeout=5).status_code == 429
+    v2.delete_route_settings(ApiId=api["ApiId"], StageName="s", RouteKey="GET /a")
+    assert v2.get_stage(ApiId=api["ApiId"], StageName="s")["RouteSettings"] == {}
+    assert requests.get(url, timeout=5).status_code == 200
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        v2.delete_route_settings(ApiId=api["ApiId"], StageName="s", RouteKey="GET /a")
+    assert caught.value.response["Error"]["Code"] == "NotFoundException"
+    reset = v2.reset_authorizers_cache(ApiId=api["ApiId"], StageName="s")
+    assert reset["ResponseMetadata"]["HTTPStatusCode"] == 204
+
+
+def test_websocket_integration_responses_update(gateway: GatewayProcess) -> None:
+    v2 = gateway.client("apigatewayv2")
+    api = v2.create_api(Name="ws-ir", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.a")
+    mock = v2.create_integration(ApiId=api["ApiId"], IntegrationType="MOCK")
+    made = v2.create_integration_response(
+        ApiId=api["ApiId"], IntegrationId=mock["IntegrationId"], IntegrationResponseKey="$default",
+        ResponseTemplates={"$default": "{}"},
+    )
+    changed = v2.update_integration_response(
+        ApiId=api["ApiId"], IntegrationId=mock["IntegrationId"], IntegrationResponseId=made["IntegrationResponseId"],
+        ResponseTemplates={"$default": '{"v": 2}'}, TemplateSelectionExpression="\\$default",
+    )
+    assert changed["ResponseTemplates"] == {"$default": '{"v": 2}'}
+    assert changed["TemplateSelectionExpression"] == "\\$default"
