@@ -175,3 +175,35 @@ def test_websocket_integration_responses_update(gateway: GatewayProcess) -> None
     )
     assert changed["ResponseTemplates"] == {"$default": '{"v": 2}'}
     assert changed["TemplateSelectionExpression"] == "\\$default"
+
+
+LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/orders/50dc6c495c0c9188/f2f7dc8efc522ab2"
+
+
+@pytest.fixture(scope="module")
+def private_gateway(tmp_path_factory: pytest.TempPathFactory, upstream: str) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(tmp_path_factory.mktemp("private-data"), ["--vpc-link-target", f"{LISTENER}={upstream}"])
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_http_api_private_integration_reaches_the_mapped_listener(private_gateway: GatewayProcess) -> None:
+    v2 = private_gateway.client("apigatewayv2")
+    link = v2.create_vpc_link(Name="orders", SubnetIds=["subnet-1"])
+    api = v2.create_api(Name="private", ProtocolType="HTTP")
+    integration = v2.create_integration(
+        ApiId=api["ApiId"], IntegrationType="HTTP_PROXY", IntegrationMethod="ANY", IntegrationUri=LISTENER,
+        ConnectionType="VPC_LINK", ConnectionId=link["VpcLinkId"], PayloadFormatVersion="1.0",
+    )
+    v2.create_route(ApiId=api["ApiId"], RouteKey="GET /orders/{id}",
+                    Target=f"integrations/{integration['IntegrationId']}")
+    v2.create_stage(ApiId=api["ApiId"], StageName="prod", AutoDeploy=True)
+    answer = requests.get(f"{private_gateway.url}/_aws/execute-api/{api['ApiId']}/prod/orders/7?x=1", timeout=5)
+    assert answer.status_code == 200 and answer.json()["path"] == "/prod/orders/7?x=1"
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        v2.create_integration(
+            ApiId=api["ApiId"], IntegrationType="HTTP_PROXY", IntegrationMethod="ANY", IntegrationUri=LISTENER,
+            ConnectionType="VPC_LINK", PayloadFormatVersion="1.0",
+        )
+    assert caught.value.response["Error"]["Code"] == "BadRequestException"

@@ -62,11 +62,15 @@ def service_fields(doc: Doc) -> dict[str, Any]:
 def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> DeployedHttpApi:
     api = snap["api"] or {}
     integrations: dict[str, HttpIntegration] = {}
+    targets = snap.get("vpcLinkTargets") or {}
     for doc in snap["integrations"]:
+        uri = doc.get("IntegrationUri") or ""
+        private = doc.get("ConnectionType") == "VPC_LINK" and uri in targets
         integrations[doc["IntegrationId"]] = HttpIntegration(
             id=doc["IntegrationId"],
             type=doc["IntegrationType"],
-            uri=doc.get("IntegrationUri") or "",
+            uri=targets[uri] if private else uri,
+            private=private,
             method=doc.get("IntegrationMethod"),
             payload_format_version=doc.get("PayloadFormatVersion") or "1.0",
             timeout_seconds=int(doc.get("TimeoutInMillis") or 30000) / 1000.0,

@@ -138,6 +138,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
     async def _http(self, call: HttpCall, integration: HttpIntegration) -> Response:
         url = stage_variables(integration.uri, call.api.stage_variables, braced_only=True)
         url = fill_placeholders(url, call.path_parameters)
+        if integration.private:
+            url += call.raw_path
         query = call.request.query_string
         if query:
             url += ("&" if "?" in url else "?") + query
