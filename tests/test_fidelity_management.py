@@ -106,11 +106,50 @@ def test_replace_only_patch_errors_name_the_op_and_the_allowed_paths(apigw: Any)
         400,
         "Invalid patch path  '/pathPart' specified for op 'remove'. Please choose supported operations",
     )
-    apigw.create_model(restApiId=api.id, name="Pet", contentType="application/json", schema="{}")
+    apigw.create_model(restApiId=api.id, name="Pet", contentType="application/json", schema='{"type": "object"}')
     assert error_of(
         apigw.update_model, restApiId=api.id, modelName="Pet",
         patchOperations=[{"op": "replace", "path": "/name", "value": "Dog"}],
     )[2] == "Invalid patch path  '/name' specified for op 'replace'. Must be one of: [/description, /schema]"
+
+
+def test_recorded_refusals_of_methods_models_validators_and_authorizers(apigw: Any) -> None:
+    api = RestApi(apigw, "fidelity-recorded")
+    rid = api.resource("/r")
+    assert error_of(
+        apigw.put_method, restApiId=api.id, resourceId=rid, httpMethod="GET", authorizationType="NONE",
+        requestParameters={"method.request.querystring.a": True, "method.request.header.a": True},
+    ) == ("BadRequestException", 400, "Parameter names must be unique across querystring, header and path")
+    model = {"restApiId": api.id, "contentType": "application/json"}
+    assert error_of(apigw.create_model, **model, name="", schema='{"type": "object"}') == (
+        "BadRequestException", 400, "Model name must be non-empty"
+    )
+    empty = ("BadRequestException", 400, "Model schema must have at least 1 property or array items defined")
+    assert error_of(apigw.create_model, **model, name="A", schema="{}") == empty
+    assert error_of(apigw.create_model, **model, name="A") == empty
+    apigw.create_model(**model, name="C", schema='{"type": "object"}')
+    assert error_of(
+        apigw.update_model, restApiId=api.id, modelName="C",
+        patchOperations=[{"op": "replace", "path": "/schema", "value": "{}"}],
+    ) == empty
+    assert error_of(
+        apigw.update_model, restApiId=api.id, modelName="C",
+        patchOperations=[{"op": "add", "path": "/wrong-path", "value": "x"}],
+    )[2] == "Invalid patch path  '/wrong-path' specified for op 'add'. Please choose supported operations"
+    assert error_of(apigw.create_request_validator, restApiId="test-fake-rest-id", name="v") == (
+        "BadRequestException", 400, "Invalid REST API identifier specified"
+    )
+    assert error_of(apigw.get_request_validator, restApiId="test-fake-rest-id", requestValidatorId="x") == (
+        "NotFoundException", 404, "Invalid Request Validator identifier specified"
+    )
+    assert error_of(
+        apigw.create_authorizer, restApiId="test-fake-rest-id", name="x", type="TOKEN",
+        identitySource="method.request.header.Authorization",
+        authorizerUri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+        "arn:aws:lambda:us-east-1:000000000000:function:f/invocations",
+    ) == (
+        "ConflictException", 409, "Unable to complete operation due to concurrent modification. Please try again later."
+    )
 
 
 # --- class 3: answers shaped as AWS shapes them -------------------------------------------------------------

@@ -178,7 +178,11 @@ async def delete_resource(ctx: ControlContext, params: dict[str, Any]) -> None:
 
 
 def _check_method_references(ctx: ControlContext, api_id: str, fields: Doc) -> None:
-    """A method may name only validators and models its API has, as AWS checks on write."""
+    """A method may name only validators and models its API has, as AWS checks on write; a request
+    parameter's name is used once across the query string, headers and path."""
+    parameters = [key.split(".", 3)[-1] for key in fields.get("requestParameters") or {} if key.count(".") >= 3]
+    if len(parameters) != len(set(parameters)):
+        raise bad_request("Parameter names must be unique across querystring, header and path")
     validator_id = fields.get("requestValidatorId")
     if validator_id and ctx.store.get("validator", f"{api_id}/{validator_id}") is None:
         raise bad_request("Invalid Request Validator identifier specified")
