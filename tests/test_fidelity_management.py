@@ -152,6 +152,30 @@ def test_recorded_refusals_of_methods_models_validators_and_authorizers(apigw: A
     )
 
 
+def test_request_validator_patch_refusals(apigw: Any) -> None:
+    api = RestApi(apigw, "fidelity-validator-patch")
+    validator = apigw.create_request_validator(restApiId=api.id, name="v")["id"]
+    ids = {"restApiId": api.id, "requestValidatorId": validator}
+    for op in ("add", "remove"):
+        assert error_of(
+            apigw.update_request_validator, **ids,
+            patchOperations=[{"op": op, "path": "/validateRequestBody", "value": "true"}],
+        )[2] == f"Invalid patch path  '/validateRequestBody' specified for op '{op}'. Please choose supported operations"
+    assert error_of(
+        apigw.update_request_validator, **ids, patchOperations=[{"op": "replace", "path": "/invalidPath"}]
+    )[2] == (
+        "Invalid patch path  '/invalidPath' specified for op 'replace'. "
+        "Must be one of: [/name, /validateRequestParameters, /validateRequestBody]"
+    )
+    assert error_of(
+        apigw.update_request_validator, **ids, patchOperations=[{"op": "replace", "path": "/name", "value": ""}]
+    ) == ("BadRequestException", 400, "Request Validator name cannot be blank")
+    cleared = apigw.update_request_validator(
+        **ids, patchOperations=[{"op": "replace", "path": "/validateRequestBody"}]
+    )
+    assert cleared["validateRequestBody"] is False
+
+
 # --- class 3: answers shaped as AWS shapes them -------------------------------------------------------------
 
 

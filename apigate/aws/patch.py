@@ -51,7 +51,7 @@ def apply(
         if replace_only and op != "replace":
             raise bad_request(f"Invalid patch path  '{path}' specified for op '{op}'. Please choose supported operations")
         if handler is None and replace_only:
-            allowed = ", ".join(sorted(f"/{name}" for name in handlers))
+            allowed = ", ".join(f"/{name}" for name in handlers)  # the caller's order is AWS's listing order
             raise bad_request(f"Invalid patch path  '{path}' specified for op '{op}'. Must be one of: [{allowed}]")
         if handler is None:
             raise bad_request(f"Invalid patch path {path}")

@@ -130,7 +130,7 @@ async def update_model(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     patch.apply(
         doc,
         params.get("patchOperations") or [],
-        {"schema": patch.scalar("schema"), "description": patch.scalar("description")},
+        {"description": patch.scalar("description"), "schema": patch.scalar("schema")},  # AWS's listing order
         replace_only=True,
     )
     _check_schema(doc.get("schema"), imported=bool(params.get("_imported")))

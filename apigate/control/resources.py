@@ -130,9 +130,9 @@ async def update_resource(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     patch.apply(
         doc,
         params.get("patchOperations") or [],
-        {
-            "pathPart": patch.scalar("pathPart", nullable=False),
+        {  # in the order AWS lists them in its refusal
             "parentId": patch.scalar("parentId", nullable=False),
+            "pathPart": patch.scalar("pathPart", nullable=False),
         },
         replace_only=True,
     )

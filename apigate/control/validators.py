@@ -60,14 +60,17 @@ async def update_request_validator(ctx: ControlContext, params: dict[str, Any]) 
     patch.apply(
         doc,
         params.get("patchOperations") or [],
-        {
+        {  # in the order AWS lists them in its refusal
             "name": patch.scalar("name"),
-            "validateRequestBody": patch.scalar("validateRequestBody", convert=_flag, nullable=False),
             "validateRequestParameters": patch.scalar(
                 "validateRequestParameters", convert=_flag, nullable=False
             ),
+            "validateRequestBody": patch.scalar("validateRequestBody", convert=_flag, nullable=False),
         },
+        replace_only=True,
     )
+    if not doc.get("name"):
+        raise bad_request("Request Validator name cannot be blank")
     ctx.store.put("validator", _key(api_id, doc["id"]), doc, parent=api_id)
     return doc
 
