@@ -86,3 +86,29 @@ def test_test_invoke_method_falls_back_to_any(apigw: Any) -> None:
     assert answer["status"] == 200 and json.loads(answer["body"]) == {"any": True}
     assert "Method request path:" in answer["log"]
     assert "Method completed with status: 200" in answer["log"]
+
+
+def test_test_invoke_log_of_a_mock_is_awss(apigw: Any) -> None:
+    """The lines and their order as AWS records them for a MOCK method (dates and ids aside)."""
+    api = RestApi(apigw, "fidelity-test-invoke-log")
+    api.mock("/pets", "GET", '{"pets": "all the pets"}')
+    answer = apigw.test_invoke_method(
+        restApiId=api.id, resourceId=api.ids["/pets"], httpMethod="GET", pathWithQueryString="/pets"
+    )
+    first, *rest = answer["log"].split("\n")
+    assert first.startswith("Execution log for request ")
+    assert rest[-1] == ""
+    lines = [line.split(" : ", 1)[1] for line in rest[:-1]]
+    assert lines[1:] == [
+        "HTTP Method: GET, Resource Path: /pets",
+        "Method request path: {}",
+        "Method request query string: {}",
+        "Method request headers: {}",
+        "Method request body before transformations: ",
+        'Method response body after transformations: {"pets": "all the pets"}',
+        "Method response headers: {Content-Type=application/json}",
+        "Successfully completed execution",
+        "Method completed with status: 200",
+    ]
+    assert lines[0].startswith("Starting execution for request: ")
+    assert answer["multiValueHeaders"] == {"Content-Type": ["application/json"]}

@@ -189,7 +189,8 @@ def transform_response(
     headers: Sequence[tuple[str, str]] = (),
 ) -> Response:
     """The method response for integration response ``chosen`` given the endpoint's body and headers."""
-    if inv.test_log is not None:
+    mock = inv.method is not None and inv.method.integration is not None and inv.method.integration.type == "MOCK"
+    if inv.test_log is not None and not mock:
         inv.log(f"Endpoint response headers: {java_map(headers)}")
         inv.log(f"Endpoint response body before transformations: {body.decode('utf-8', errors='replace')}")
     if chosen.content_handling == "CONVERT_TO_TEXT":
