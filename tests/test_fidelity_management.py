@@ -77,7 +77,7 @@ def test_integration_refusals(apigw: Any) -> None:
         "ValidationException",
         400,
         "1 validation error detected: Value 'FOO' at 'putIntegrationInput.type' failed to satisfy constraint: "
-        "Member must satisfy enum value set: [HTTP, AWS, MOCK, HTTP_PROXY, AWS_PROXY]",
+        "Member must satisfy enum value set: [HTTP, MOCK, AWS_PROXY, HTTP_PROXY, AWS]",
     )
     for kind in ("HTTP", "HTTP_PROXY", "AWS", "AWS_PROXY"):
         assert error_of(apigw.put_integration, **ids, type=kind, uri="https://example.com") == (
@@ -174,6 +174,31 @@ def test_request_validator_patch_refusals(apigw: Any) -> None:
         **ids, patchOperations=[{"op": "replace", "path": "/validateRequestBody"}]
     )
     assert cleared["validateRequestBody"] is False
+
+
+def test_recorded_refusals_of_documentation_parts_and_test_invoke(apigw: Any) -> None:
+    api = RestApi(apigw, "fidelity-doc-parts")
+    made = apigw.create_documentation_part(
+        restApiId=api.id, location={"type": "API"}, properties='{"description": "d"}'
+    )["id"]
+    unknown_part = ("NotFoundException", 404, "Invalid Documentation part identifier specified")
+    assert error_of(apigw.get_documentation_part, restApiId="api_id", documentationPartId=made) == unknown_part
+    assert error_of(
+        apigw.update_documentation_part, restApiId="api_id", documentationPartId=made, patchOperations=[]
+    ) == unknown_part
+    assert error_of(apigw.delete_documentation_part, restApiId="api_id", documentationPartId=made)[2].startswith(
+        "Invalid API identifier specified"
+    )
+    ids = {"restApiId": api.id, "documentationPartId": made}
+    assert error_of(
+        apigw.update_documentation_part, **ids, patchOperations=[{"op": "add", "path": "/properties", "value": "{}"}]
+    )[2] == "Invalid patch path  '/properties' specified for op 'add'. Please choose supported operations"
+    assert error_of(
+        apigw.update_documentation_part, **ids, patchOperations=[{"op": "replace", "path": "/invalidPath"}]
+    )[2] == "Invalid patch path  '/invalidPath' specified for op 'replace'. Must be one of: [/properties]"
+    assert error_of(
+        apigw.test_invoke_method, restApiId="nosuchapi", resourceId=api.ids["/"], httpMethod="GET"
+    ) == ("NotFoundException", 404, "Invalid Resource identifier specified")
 
 
 # --- class 3: answers shaped as AWS shapes them -------------------------------------------------------------

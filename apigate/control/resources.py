@@ -448,7 +448,7 @@ def _integration(params: dict[str, Any], resource_id: str) -> Doc:
         raise AwsError(
             "ValidationException",
             f"1 validation error detected: Value '{kind}' at 'putIntegrationInput.type' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [HTTP, AWS, MOCK, HTTP_PROXY, AWS_PROXY]",
+            "constraint: Member must satisfy enum value set: [HTTP, MOCK, AWS_PROXY, HTTP_PROXY, AWS]",
         )
     uri = params.get("uri")
     verb = params.get("integrationHttpMethod")
