@@ -201,6 +201,29 @@ def test_recorded_refusals_of_documentation_parts_and_test_invoke(apigw: Any) ->
     ) == ("NotFoundException", 404, "Invalid Resource identifier specified")
 
 
+def test_integration_response_status_codes_are_checked_first(apigw: Any) -> None:
+    api = RestApi(apigw, "fidelity-status-pattern")
+    rid = api.resource("/r")
+    apigw.put_method(restApiId=api.id, resourceId=rid, httpMethod="GET", authorizationType="NONE")
+    wrong = (
+        "ValidationException",
+        400,
+        "1 validation error detected: Value 'wrong' at 'statusCode' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [1-5]\\d\\d",
+    )
+    ids = {"restApiId": api.id, "resourceId": rid, "httpMethod": "GET", "statusCode": "wrong"}
+    assert error_of(apigw.put_integration_response, **ids) == wrong
+    assert error_of(apigw.get_integration_response, **ids) == wrong
+    assert error_of(apigw.get_integration_response, **{**ids, "statusCode": "200"}) == (
+        "NotFoundException", 404, "Invalid Integration identifier specified"
+    )
+    made = apigw.put_method_response(
+        restApiId=api.id, resourceId=rid, httpMethod="GET", statusCode="200", responseModels={},
+        responseParameters={},
+    )
+    assert (made["responseModels"], made["responseParameters"]) == ({}, {})
+
+
 # --- class 3: answers shaped as AWS shapes them -------------------------------------------------------------
 
 

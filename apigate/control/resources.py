@@ -256,13 +256,14 @@ async def delete_method(ctx: ControlContext, params: dict[str, Any]) -> None:
 
 
 async def put_method_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
-    res, method = _method_of(ctx, params)
     code = _status(params["statusCode"])
+    res, method = _method_of(ctx, params)
     response = drop_none(
         {
             "statusCode": code,
-            "responseParameters": params.get("responseParameters") or None,
-            "responseModels": params.get("responseModels"),  # an empty map given is answered back, as AWS does
+            # empty maps given are answered back, as AWS does
+            "responseParameters": params.get("responseParameters"),
+            "responseModels": params.get("responseModels"),
         }
     )
     method.setdefault("methodResponses", {})[code] = response
@@ -312,8 +313,8 @@ async def delete_integration(ctx: ControlContext, params: dict[str, Any]) -> Non
 
 
 async def put_integration_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
-    res, _, integration = _integration_of(ctx, params)
     code = _status(params["statusCode"])  # AWS accepts it without a method response for the code
+    res, _, integration = _integration_of(ctx, params)
     response = drop_none(
         {
             "statusCode": code,
@@ -351,6 +352,7 @@ async def update_method_response(ctx: ControlContext, params: dict[str, Any]) ->
 
 
 async def get_integration_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    _status(params["statusCode"])
     _, _, integration = _integration_of(ctx, params)
     response: Doc | None = (integration.get("integrationResponses") or {}).get(params["statusCode"])
     if response is None:
@@ -413,8 +415,12 @@ def _authorization_type(value: Any) -> str:
 
 
 def _status(code: str) -> str:
-    if not _STATUS.match(code):
-        raise bad_request("Invalid response status code specified")
+    if not _STATUS.match(code):  # AWS's front door checks the pattern before looking anything up
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{code}' at 'statusCode' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: [1-5]\\d\\d",
+        )
     return code
 
 
