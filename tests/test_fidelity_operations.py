@@ -12,7 +12,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from helpers import GatewayProcess, RestApi
+from helpers import GatewayProcess, RestApi, wait_for
 
 NLB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/orders/50dc6c495c0c9188"
 
@@ -207,3 +207,16 @@ def test_http_api_private_integration_reaches_the_mapped_listener(private_gatewa
             ConnectionType="VPC_LINK", PayloadFormatVersion="1.0",
         )
     assert caught.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_a_stage_naming_a_client_certificate_is_reported(gateway: GatewayProcess, apigw: Any) -> None:
+    api = RestApi(apigw, "with-client-cert")
+    api.mock("/m", "GET", "{}")
+    api.deploy("prod")
+    certificate = apigw.generate_client_certificate()["clientCertificateId"]
+    apigw.update_stage(
+        restApiId=api.id, stageName="prod",
+        patchOperations=[{"op": "replace", "path": "/clientCertificateId", "value": certificate}],
+    )
+    wanted = f"warning: stage prod of {api.id} names client certificate {certificate}"
+    wait_for(lambda: any(wanted in line and "does not present" in line for line in gateway.output))

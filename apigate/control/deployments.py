@@ -100,6 +100,12 @@ def _publish(ctx: ControlContext, api_id: str, stage: Doc) -> None:
 def _save_stage(ctx: ControlContext, api_id: str, stage: Doc, *, announce: bool = False) -> None:
     ctx.store.put("stage", _stage_key(ctx, api_id, stage["stageName"]), stage, parent=api_id)
     _publish(ctx, api_id, stage)
+    if stage.get("clientCertificateId"):  # stored and answered, not yet applied: said when it is deployed
+        print(  # on stdout, beside the stage announcements, where a user running `apigate serve` looks
+            f"  warning: stage {stage['stageName']} of {api_id} names client certificate "
+            f"{stage['clientCertificateId']}: apigate does not present client certificates to HTTP backends yet",
+            flush=True,
+        )
     if announce:  # on stdout, like the table `apigate serve` prints at start
         path_url, host_url = ctx.settings.invoke_urls(api_id, stage["stageName"])
         print(f"  stage {stage['stageName']} of {api_id}: {path_url}  {host_url}", flush=True)
