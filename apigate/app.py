@@ -17,9 +17,14 @@ import orjson
 from apigate import __version__
 from apigate.aws import service_openapi, wire
 from apigate.aws.errors import AwsError
+from apigate.aws.ids import request_id
 from apigate.aws.json_rpc import JsonApi
 from apigate.aws.query import QueryApi, form_params
-from apigate.aws.service_endpoints import set_endpoint_overrides, unserved_service_message
+from apigate.aws.service_endpoints import (
+    set_endpoint_overrides,
+    unserved_service_error,
+    unserved_service_message,
+)
 from apigate.compile.canary import pick
 from apigate.config import Settings
 from apigate.console import ConsoleAssets
@@ -27,6 +32,7 @@ from apigate.control import (
     api_keys,
     authorizers,
     certificates,
+    client_certificates,
     deployments,
     documentation,
     domain_names,
@@ -40,6 +46,7 @@ from apigate.control import (
     tags,
     usage_plans,
     validators,
+    vpc_links,
 )
 from apigate.control import iam as iam_control
 from apigate.control import lambda_functions as lambda_api
@@ -180,6 +187,8 @@ class Gateway:
                 **sdks.handlers(ctx),
                 **tags.handlers(ctx),
                 **domain_names.handlers(ctx),
+                **client_certificates.handlers(ctx),
+                **vpc_links.handlers(ctx),
             },
             lock=ctx.writes,
             unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer", "GetSdk"}),  # GetSdk locks itself
@@ -197,7 +206,13 @@ class Gateway:
             settings.redis_url, ttl_seconds=int(settings.websocket_max_duration) + 60
         )
         self.websockets = ctx.websocket_apis = WebSocketApis(
-            self.functions, self.upstream, WebSocketServer(limits), directory
+            self.functions,
+            self.upstream,
+            WebSocketServer(limits),
+            directory,
+            lambda: self.registry.plans,
+            self.state.limiter,
+            lambda: self.state.identities,
         )
         self._upgrades: set[Any] = set()
         self.apigatewayv2 = wire.ServiceApi(
@@ -263,7 +278,9 @@ class Gateway:
                 continue
             chain, key = certificates.pem_bundle(cert)
             trust = self.store.get(domain_names.TRUSTSTORE, doc["domainName"])
-            sites[doc["domainName"]] = Site(chain, key, doc.get("securityPolicy"), trust["pem"] if trust else None)
+            sites[doc["domainName"]] = Site(
+                chain, key, doc.get("securityPolicy"), trust["pem"] if trust else None
+            )
         self.tls.install(sites)
 
     async def _query(self, request: Request, service: str | None) -> Response:
@@ -469,6 +486,13 @@ class Gateway:
         return orjson.dumps(service_openapi.describe(api.model, api.handlers))
 
     async def _manage(self, request: Request) -> Response:
+        """Every management answer carries AWS's request id header (SDKs log it; some tools require it)."""
+        response = await self._manage_call(request)
+        if not any(name.lower() == "x-amzn-requestid" for name, _ in response.headers):
+            response.headers.append(("x-amzn-RequestId", request_id()))
+        return response
+
+    async def _manage_call(self, request: Request) -> Response:
         query = wire.parse_query(request.query_string)
         signed = _SIGNING_SERVICE.search(request.header("authorization") or "")
         service = signed.group(1) if signed else None
@@ -529,7 +553,7 @@ class Gateway:
             )
         unserved = unserved_service_message(service, request.header("x-amz-target"))
         if unserved is not None:  # an SDK call meant for another service (a function's DynamoDB client…)
-            return wire.error_response(AwsError("UnknownServiceException", unserved, 404))
+            return unserved_service_error(service, request.header("x-amz-target"), unserved)
         return wire.error_response(
             AwsError(
                 "UnknownOperationException", f"No operation matches {request.method} {request.raw_path}", 404

@@ -165,6 +165,15 @@ def _access_options(serve: argparse.ArgumentParser) -> None:
         "section, else the real regional AWS endpoint. Repeatable",
     )
     serve.add_argument(
+        "--vpc-link-target",
+        action="append",
+        default=[],
+        metavar="ARN=URL",
+        help="the address a VPC link's target (a network load balancer's ARN) stands for here, e.g. "
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/app/1a2b=http://127.0.0.1:8080; "
+        "an integration through the link reaches it. Repeatable",
+    )
+    serve.add_argument(
         "--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id"
     )
     serve.add_argument("--vpc-id", default="vpc-0123456789abcdef0", help="the private listener's VPC id")
@@ -301,7 +310,11 @@ def _client_commands(commands: Any) -> None:
         "--stale-after", type=float, default=10.0, metavar="SECONDS", help="a host silent this long is gone"
     )
     cluster.add_argument(
-        "--forget-after", type=float, default=600.0, metavar="SECONDS", help="a host silent this long is not listed"
+        "--forget-after",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="a host silent this long is not listed",
     )
     cluster.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -384,7 +397,9 @@ async def serve(
     if settings.https_port is not None:
         https = Server()
         https.on_upgrade = gateway.upgrade
-        await https.start(settings.host, settings.https_port, gateway, limits, tls=_tls_sites(gateway).context)
+        await https.start(
+            settings.host, settings.https_port, gateway, limits, tls=_tls_sites(gateway).context
+        )
     private = None
     if settings.private_listen is not None:  # PRIVATE APIs, as through a VPC endpoint
         private = Server()
@@ -395,7 +410,10 @@ async def serve(
     else:
         print(f"apigate {__version__} ready on {settings.base_url} (data in {settings.data_dir})", flush=True)
     if https is not None and on_ready is None:
-        print(f"  https on {settings.base_url.replace('http:', 'https:').rsplit(':', 1)[0]}:{https.port}", flush=True)
+        print(
+            f"  https on {settings.base_url.replace('http:', 'https:').rsplit(':', 1)[0]}:{https.port}",
+            flush=True,
+        )
     if private is not None and on_ready is None:
         host = settings.private_listen[0] if settings.private_listen else ""
         print(f"  private endpoint {settings.vpce_id} on http://{host}:{private.port}", flush=True)
@@ -713,6 +731,19 @@ def _cluster_status(args: argparse.Namespace) -> int:
     return 0 if all(h.get("status") == "ok" for h in hosts) else 3
 
 
+def parse_vpc_link_targets(items: list[str]) -> dict[str, str]:
+    """`--vpc-link-target ARN=http://host:port` -> {ARN: URL}."""
+    targets: dict[str, str] = {}
+    for item in items:
+        arn, sep, url = item.partition("=")
+        if not sep or not arn.startswith("arn:") or not url.startswith(("http://", "https://")):
+            raise SystemExit(
+                f"apigate: error: --vpc-link-target expects ARN=http(s)://HOST[:PORT], not {item!r}"
+            )
+        targets[arn.strip()] = url.strip().rstrip("/")
+    return targets
+
+
 def parse_user_pools(items: list[str]) -> dict[str, str]:
     """``POOL_ID=ISSUER_URL`` pairs from ``--user-pool``."""
     pools: dict[str, str] = {}
@@ -757,6 +788,7 @@ def main(argv: list[str] | None = None) -> int:
         websocket_message_size=args.websocket_message_size,
         user_pools=tuple(parse_user_pools(args.user_pool).items()),
         aws_endpoints=tuple(parse_aws_endpoints(args.aws_endpoint).items()),
+        vpc_link_targets=tuple(parse_vpc_link_targets(args.vpc_link_target).items()),
         function_init_timeout=args.function_init_timeout,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,

@@ -33,6 +33,9 @@ class Settings:
     )
     # `--aws-endpoint SERVICE=URL`: where AWS service integrations and functions' SDK calls reach a service
     aws_endpoints: tuple[tuple[str, str], ...] = ()
+    # `--vpc-link-target ARN=URL`: the address a VPC link's load balancer (or an HTTP API private integration's
+    # listener / Cloud Map service) stands for here
+    vpc_link_targets: tuple[tuple[str, str], ...] = ()
     user_pools: tuple[tuple[str, str], ...] = ()  # Cognito user pool id -> issuer URL (`--user-pool ID=URL`)
     function_init_timeout: float = 10.0  # Lambda's init phase budget; past it the init is retried in the call
     header_timeout: float = 10.0  # a client's first byte -> end of its headers (slowloris)

@@ -310,7 +310,7 @@ def test_a_full_disk_fails_writes_clearly_and_serving_continues(small_disk: Path
         ]  # nothing half-saved
 
         filler.unlink()  # space again: writes work, without a restart
-        apigw.create_model(restApiId=api.id, name="Big", contentType="application/json", schema="{}")
+        apigw.create_model(restApiId=api.id, name="Big", contentType="application/json", schema='{"type": "object"}')
         assert "Big" in [m["name"] for m in apigw.get_models(restApiId=api.id)["items"]]
         create_function(lam, ECHO_EVENT)
     finally:

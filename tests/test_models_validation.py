@@ -166,10 +166,10 @@ def test_model_crud(apigw: Any) -> None:
     )
     assert updated["schema"] == '{"type": "array"}'
     with pytest.raises(ClientError) as exc:
-        apigw.create_model(restApiId=api.id, name="Thing", contentType="application/json", schema="{}")
+        apigw.create_model(restApiId=api.id, name="Thing", contentType="application/json", schema='{"type": "object"}')
     assert exc.value.response["Error"]["Code"] == "ConflictException"
     with pytest.raises(ClientError) as exc:
-        apigw.create_model(restApiId=api.id, name="bad-name", contentType="application/json", schema="{}")
+        apigw.create_model(restApiId=api.id, name="bad-name", contentType="application/json", schema='{"type": "object"}')
     assert exc.value.response["Error"]["Code"] == "BadRequestException"
     with pytest.raises(ClientError) as exc:
         apigw.create_model(restApiId=api.id, name="Broken", contentType="application/json", schema="{nope")

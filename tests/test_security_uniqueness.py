@@ -157,7 +157,7 @@ def _rest_names_round(pair: Pair, apigw: Any) -> None:
     outcomes = race(
         pair,
         "apigateway",
-        lambda c, i: c.create_model(restApiId=api, name="Pet", contentType="application/json", schema="{}"),
+        lambda c, i: c.create_model(restApiId=api, name="Pet", contentType="application/json", schema='{"type": "object"}'),
     )
     assert_one_winner(outcomes, "ConflictException", "Model name already exists for this REST API")
     assert [m["name"] for m in apigw.get_models(restApiId=api)["items"]].count("Pet") == 1

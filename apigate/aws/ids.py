@@ -7,6 +7,7 @@ import itertools
 import os
 import secrets
 import string
+import time
 from random import getrandbits
 
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -51,3 +52,11 @@ def extended_request_id() -> str:
 
 
 ACCOUNT_ID = "000000000000"
+
+
+def trace_header(given: str | None) -> str:
+    """The ``X-Amzn-Trace-Id`` an integration receives: the client's when it carries a root, else a new root
+    (``Root=1-{epoch seconds, hex}-{96 random bits, hex}``, X-Ray's form)."""
+    if given and "Root=1-" in given:
+        return given
+    return f"Root=1-{int(time.time()):08x}-{_uuid_prefix.replace('-', '')[:12]}{next(_counter) & 0xFFFFFFFFFFFF:012x}"

@@ -514,7 +514,7 @@ def _method(
             integration_responses.append(
                 {
                     "statusCode": str(response.get("statusCode", "200")),
-                    "selectionPattern": "" if pattern == "default" else str(pattern),
+                    "selectionPattern": None if pattern == "default" else str(pattern),  # AWS leaves it out
                     "responseParameters": response.get("responseParameters"),
                     "responseTemplates": response.get("responseTemplates"),
                     "contentHandling": response.get("contentHandling"),

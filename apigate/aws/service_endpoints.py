@@ -13,6 +13,12 @@ import functools
 import os
 from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape
+
+import orjson
+
+from apigate.aws.ids import request_id
+from apigate.server.message import Response
 
 __all__ = [
     "ServiceModel",
@@ -160,4 +166,32 @@ def unserved_service_message(signing_service: str | None, target: str | None) ->
         f"at a {service_id} server with `apigate serve --aws-endpoint {service}=URL` or "
         f"{_env_name(service_id)}=URL (or the AWS config file's services section): functions then get "
         "that endpoint too"
+    )
+
+
+def unserved_service_error(signing_service: str | None, target: str | None, message: str) -> Response:
+    """``UnknownServiceException`` in the error shape of the calling SDK's protocol, so that its client raises
+    an error naming the code and the message (a JSON body under an XML protocol reads as an unknown error)."""
+    service = signing_service or ""
+    try:
+        protocol = service_model(service).protocol if service else "json"
+    except ValueError:
+        protocol = "json" if target else "rest-json"
+    code, rid = "UnknownServiceException", request_id()
+    if protocol in ("query", "ec2"):
+        if service == "ec2":
+            xml = (f"<Response><Errors><Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+                   f"</Errors><RequestID>{rid}</RequestID></Response>")
+        else:
+            xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}"
+                   f"</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>")
+        return Response(404, [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)], xml.encode())
+    if protocol == "rest-xml":
+        xml = f"<Error><Code>{code}</Code><Message>{escape(message)}</Message><RequestId>{rid}</RequestId></Error>"
+        return Response(404, [("Content-Type", "application/xml"), ("x-amz-request-id", rid)], xml.encode())
+    content_type = "application/x-amz-json-1.1" if protocol == "json" else "application/json"
+    return Response(
+        404,
+        [("Content-Type", content_type), ("x-amzn-ErrorType", code), ("x-amzn-RequestId", rid)],
+        orjson.dumps({"__type": code, "message": message}),
     )

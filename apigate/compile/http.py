@@ -26,7 +26,7 @@ def parse_route_key(key: str) -> tuple[str | None, tuple[str, ...]]:
     return verb, tuple(stripped.split("/")) if stripped else ()
 
 
-def _throttle(key: str, settings: Any, fallback: Any) -> Limit | None:
+def route_throttle(key: str, settings: Any, fallback: Any) -> Limit | None:
     """A route's bucket: its RouteSettings limits, each falling back to DefaultRouteSettings."""
     rate = burst = None
     for source in (settings, fallback):
@@ -62,11 +62,15 @@ def service_fields(doc: Doc) -> dict[str, Any]:
 def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> DeployedHttpApi:
     api = snap["api"] or {}
     integrations: dict[str, HttpIntegration] = {}
+    targets = snap.get("vpcLinkTargets") or {}
     for doc in snap["integrations"]:
+        uri = doc.get("IntegrationUri") or ""
+        private = doc.get("ConnectionType") == "VPC_LINK" and uri in targets
         integrations[doc["IntegrationId"]] = HttpIntegration(
             id=doc["IntegrationId"],
             type=doc["IntegrationType"],
-            uri=doc.get("IntegrationUri") or "",
+            uri=targets[uri] if private else uri,
+            private=private,
             method=doc.get("IntegrationMethod"),
             payload_format_version=doc.get("PayloadFormatVersion") or "1.0",
             timeout_seconds=int(doc.get("TimeoutInMillis") or 30000) / 1000.0,
@@ -121,7 +125,7 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             integration=integration,
             authorizer=authorizer,
             scopes=tuple(doc.get("AuthorizationScopes") or ()),
-            limit=_throttle(
+            limit=route_throttle(
                 bucket_prefix + doc["RouteKey"], route_settings.get(doc["RouteKey"]), default_settings
             ),
         )

@@ -21,7 +21,9 @@ class InvalidMapping(ValueError):
     """A mapping expression AWS would refuse; the message is AWS's."""
 
 
-def parse_source(expression: str) -> ParameterSource:
+def parse_source(expression: str | bool | float) -> ParameterSource:
+    if not isinstance(expression, str):  # YAML's `true` in an imported document: read as AWS reads it, text
+        expression = str(expression).lower() if isinstance(expression, bool) else str(expression)
     expression = expression.strip()
     if len(expression) >= 2 and expression[0] == expression[-1] == "'":
         return ParameterSource("literal", expression[1:-1])

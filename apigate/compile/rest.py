@@ -62,11 +62,13 @@ class StageDefaults:
     account_limit: Limit = _AWS_ACCOUNT_LIMIT
     # `apigate serve --cache-budget-scale` multiplies every cache budget (for tests and small hosts).
     cache_budget_scale: float = 1.0
+    # `apigate serve --vpc-link-target ARN=URL`: what a VPC link's load balancer stands for here.
+    vpc_link_targets: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, settings: Settings) -> StageDefaults:
         limit = Limit("account", float(settings.account_rate), int(settings.account_burst))
-        return cls(limit, float(settings.cache_budget_scale))
+        return cls(limit, float(settings.cache_budget_scale), tuple(settings.vpc_link_targets))
 
     def cache_budget(self, size: str) -> int:
         """The stage cache's budget in bytes for a ``cacheClusterSize`` in GB (GiB, times the budget scale)."""
@@ -109,6 +111,24 @@ class Compiler:
                 self._schemas[model["name"]] = {}
         self._validators = {doc["id"]: doc for doc in snapshot.get("validators") or ()}
         self._compiled: dict[str, BodyModel] = {}
+        self.vpc_links: dict[str, str] = {}  # VPC link id -> the address its load balancer stands for here
+
+    def through_vpc_link(self, integration: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """An integration through a VPC link reaches the mapped address: the URI's path on the link's target
+        (the URI's own host when the target is not mapped, as written)."""
+        if integration is None or integration.get("connectionType") != "VPC_LINK":
+            return integration
+        link = str(integration.get("connectionId") or "")
+        found = re.fullmatch(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}", link)
+        if found is not None:
+            link = self._stage_variables.get(found.group(1), "")
+        address = self.vpc_links.get(link)
+        uri = str(integration.get("uri") or "")
+        if address is None or "://" not in uri:
+            return integration
+        rest = uri.split("://", 1)[1]
+        path = rest[rest.index("/") :] if "/" in rest else ""
+        return {**integration, "uri": address + path}
 
     def _resolve(self, uri: str) -> Any:
         found = _MODEL_URI.match(uri)
@@ -185,6 +205,10 @@ def compile_stage(
 ) -> DeployedApi:
     api = snapshot["restApi"]
     compiler = Compiler(snapshot, stage.get("variables") or {})
+    targets = dict(defaults.vpc_link_targets)
+    compiler.vpc_links = {
+        link: targets[arn] for link, arn in (snapshot.get("vpcLinks") or {}).items() if arn in targets
+    }
     resources = {doc["id"]: doc for doc in snapshot["resources"]}
     nodes = {rid: RouteNode(rid, doc["path"]) for rid, doc in resources.items()}
     root: RouteNode | None = None
@@ -301,7 +325,7 @@ def _cache_setting(method: RestMethod, setting: Mapping[str, Any]) -> CacheSetti
 def compile_method(
     doc: Mapping[str, Any], resource_id: str, resource_path: str, compiler: Compiler
 ) -> RestMethod:
-    integration = doc.get("methodIntegration")
+    integration = compiler.through_vpc_link(doc.get("methodIntegration"))
     return RestMethod(
         http_method=doc["httpMethod"],
         resource_id=resource_id,

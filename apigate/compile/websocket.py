@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import fastjsonschema
+import orjson
+
+from apigate.compile.http import route_throttle
+from apigate.compile.schemas import bound_schema_patterns
 from apigate.dataplane.mapping.templates import compile_template
+from apigate.dataplane.regex_budget import UserRegexError
 from apigate.model.websocket import (
     CONNECT,
     DEFAULT,
@@ -36,8 +43,8 @@ def _mock_response(integration_id: str, responses: list[Doc]) -> str | None:
 
 
 def _service_fields(doc: Doc) -> dict[str, Any]:
-    """An AWS integration's templates (parsed once) and role; only what calling a service needs."""
-    if doc["IntegrationType"] != "AWS":
+    """A non-proxy integration's request templates (parsed once) and role (AWS and HTTP integrations)."""
+    if doc["IntegrationType"] not in ("AWS", "HTTP"):
         return {}
     return {
         # keys as the integration names them: a template selection expression's value picks one
@@ -46,6 +53,33 @@ def _service_fields(doc: Doc) -> dict[str, Any]:
         },
         "credentials": doc.get("CredentialsArn"),
         "template_selection": doc.get("TemplateSelectionExpression"),
+    }
+
+
+def _validators(models: list[Doc]) -> dict[str, Callable[[object], object]]:
+    """Each model's schema compiled once (draft 4, patterns bounded); a schema that does not compile checks
+    nothing rather than failing the deployment (CreateModel checked it is JSON)."""
+    compiled: dict[str, Callable[[object], object]] = {}
+    for doc in models:
+        try:
+            schema = orjson.loads(doc.get("Schema") or "{}")
+            if isinstance(schema, dict) and "$schema" not in schema:
+                schema = {**schema, "$schema": "http://json-schema.org/draft-04/schema#"}
+            compiled[doc["Name"]] = bound_schema_patterns(fastjsonschema.compile(schema, use_default=False))
+        except (orjson.JSONDecodeError, fastjsonschema.JsonSchemaDefinitionException, UserRegexError):
+            continue
+    return compiled
+
+
+def _route_models(doc: Doc, validators: dict[str, Callable[[object], object]]) -> dict[str, Any]:
+    names = doc.get("RequestModels") or {}
+    models = {key: validators[name] for key, name in names.items() if name in validators}
+    if not models:
+        return {}
+    expression = doc.get("ModelSelectionExpression")
+    return {
+        "request_models": models,
+        "model_selection": RouteSelection.parse(expression) if expression else None,
     }
 
 
@@ -73,6 +107,9 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
         for doc in snap.get("authorizers") or []
     }
     two_way = {doc.get("_RouteId") for doc in snap.get("routeResponses") or []}
+    validators = _validators(snap.get("models") or [])
+    route_settings = stage.get("RouteSettings") or {}
+    bucket_prefix = f"wsapi:{api.get('ApiId')}:{stage['StageName']}:"
     routes: dict[str, WsRoute] = {}
     for doc in snap.get("routes") or []:
         target = doc.get("Target") or ""
@@ -88,6 +125,13 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             two_way=doc["RouteId"] in two_way,
             authorizer=authorizer,
             api_key_required=bool(doc.get("ApiKeyRequired")),
+            iam=doc.get("AuthorizationType") == "AWS_IAM",
+            **_route_models(doc, validators),
+            limit=route_throttle(
+                bucket_prefix + doc["RouteKey"],
+                route_settings.get(doc["RouteKey"]),
+                stage.get("DefaultRouteSettings"),
+            ),
         )
     return DeployedWebSocketApi(
         api_id=api.get("ApiId") or "",

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from apigate.aws import patch
-from apigate.aws.errors import bad_request, not_found
+from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.compile.authorizers import DEFAULT_TTL, PROVIDER_ARN, compile_authorizer
@@ -159,7 +159,7 @@ _PATCHABLE: dict[str, patch.PathHandler] = {
     "authorizerResultTtlInSeconds": patch.scalar(
         "authorizerResultTtlInSeconds", convert=_ttl, nullable=False
     ),
-    "providerARNs": patch.string_list("providerARNs"),
+    "providerARNs": patch.string_list("providerARNs", item_in_value=True),
 }
 
 
@@ -182,6 +182,8 @@ def _save(ctx: ControlContext, api_id: str, doc: Doc) -> None:
 
 async def create_authorizer(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     api_id = params["restApiId"]
+    if ctx.store.get("restapi", api_id) is None:  # what AWS answers for an unknown API here, as recorded
+        raise conflict("Unable to complete operation due to concurrent modification. Please try again later.")
     doc = drop_none(
         {
             "id": short_id(6),

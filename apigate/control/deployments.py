@@ -115,13 +115,19 @@ def compile_with_canary(ctx: ControlContext, api_id: str, snapshot: Doc, stage: 
 def _save_stage(ctx: ControlContext, api_id: str, stage: Doc, *, announce: bool = False) -> None:
     ctx.store.put("stage", _stage_key(ctx, api_id, stage["stageName"]), stage, parent=api_id)
     _publish(ctx, api_id, stage)
+    if stage.get("clientCertificateId"):  # stored and answered, not yet applied: said when it is deployed
+        print(  # on stdout, beside the stage announcements, where a user running `apigate serve` looks
+            f"  warning: stage {stage['stageName']} of {api_id} names client certificate "
+            f"{stage['clientCertificateId']}: apigate does not present client certificates to HTTP backends yet",
+            flush=True,
+        )
     if announce:  # on stdout, like the table `apigate serve` prints at start
         path_url, host_url = ctx.settings.invoke_urls(api_id, stage["stageName"])
         print(f"  stage {stage['stageName']} of {api_id}: {path_url}  {host_url}", flush=True)
 
 
-def _new_stage(ctx: ControlContext,
-    api_id: str, name: str, deployment_id: str, params: dict[str, Any], description: Any
+def _new_stage(
+    ctx: ControlContext, api_id: str, name: str, deployment_id: str, params: dict[str, Any], description: Any
 ) -> Doc:
     if not _STAGE_NAME.match(name):
         raise bad_request("Stage name only allows a-zA-Z0-9_-")
@@ -152,9 +158,7 @@ async def create_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     api_id = params["restApiId"]
     api = rest_api(ctx, api_id)
     resources = ctx.store.list("resource", api_id)
-    methods = [
-        (doc, verb, m) for doc in resources for verb, m in (doc.get("resourceMethods") or {}).items()
-    ]
+    methods = [(doc, verb, m) for doc in resources for verb, m in (doc.get("resourceMethods") or {}).items()]
     if not methods:
         raise bad_request("The REST API doesn't contain any methods")
     for _, _, method in methods:
@@ -180,23 +184,23 @@ async def create_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             },
         }
     )
+    snapshot = snapshot_of(
+        api,
+        resources,
+        models=list_models(ctx.store, api_id),
+        validators=ctx.store.list("validator", api_id),
+        gateway_responses=ctx.store.list("gatewayresponse", api_id),
+        authorizers=ctx.store.list("authorizer", api_id),
+    )
+    # the VPC links' targets as they are now (AWS resolves a link when called; a deployment is our moment)
+    snapshot["vpcLinks"] = {link["id"]: link["targetArns"][0] for link in ctx.store.list("vpclink")}
     with ctx.store.transaction():
         ctx.store.put("deployment", _stage_key(ctx, api_id, deployment_id), deployment, parent=api_id)
-        ctx.store.put(
-            "snapshot",
-            _stage_key(ctx, api_id, deployment_id),
-            snapshot_of(
-                api,
-                resources,
-                models=list_models(ctx.store, api_id),
-                validators=ctx.store.list("validator", api_id),
-                gateway_responses=ctx.store.list("gatewayresponse", api_id),
-                authorizers=ctx.store.list("authorizer", api_id),
-            ),
-            parent=api_id,
-        )
+        ctx.store.put("snapshot", _stage_key(ctx, api_id, deployment_id), snapshot, parent=api_id)
         canary = params.get("canarySettings")
-        if canary is not None:  # a canary release: the stage keeps its deployment, the canary gets the new one
+        if (
+            canary is not None
+        ):  # a canary release: the stage keeps its deployment, the canary gets the new one
             stage = ctx.store.get("stage", _stage_key(ctx, api_id, stage_name or ""))
             if stage is None:
                 raise bad_request("Invalid stage identifier specified")
@@ -206,8 +210,8 @@ async def create_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
         elif stage_name:
             stage = ctx.store.get("stage", _stage_key(ctx, api_id, stage_name))
             if stage is None:
-                stage = _new_stage(ctx,
-                    api_id, stage_name, deployment_id, params, params.get("stageDescription")
+                stage = _new_stage(
+                    ctx, api_id, stage_name, deployment_id, params, params.get("stageDescription")
                 )
                 _save_stage(ctx, api_id, stage, announce=True)
             else:
@@ -217,7 +221,14 @@ async def create_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
                 if params.get("variables"):
                     stage["variables"] = {**(stage.get("variables") or {}), **params["variables"]}
                 _save_stage(ctx, api_id, stage)
-    return deployment
+    return _deployment_view(deployment, {})
+
+
+def _deployment_view(doc: Doc, params: dict[str, Any]) -> Doc:
+    """AWS shows a deployment's ``apiSummary`` only when asked (``embed=apisummary``)."""
+    if "apisummary" in [str(item).lower() for item in params.get("embed") or []]:
+        return doc
+    return {key: value for key, value in doc.items() if key != "apiSummary"}
 
 
 def canary_settings(params: Mapping[str, Any], deployment_id: str) -> Doc:
@@ -241,13 +252,13 @@ def canary_settings(params: Mapping[str, Any], deployment_id: str) -> Doc:
 
 
 async def get_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
-    return _get_deployment_doc(ctx, params["restApiId"], params["deploymentId"])
+    return _deployment_view(_get_deployment_doc(ctx, params["restApiId"], params["deploymentId"]), params)
 
 
 async def get_deployments(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     api_id = params["restApiId"]
     rest_api(ctx, api_id)
-    return page(ctx.store.list("deployment", api_id), params)
+    return page([_deployment_view(doc, {}) for doc in ctx.store.list("deployment", api_id)], params)
 
 
 async def update_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
@@ -255,7 +266,7 @@ async def update_deployment(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     doc = _get_deployment_doc(ctx, api_id, params["deploymentId"])
     patch.apply(doc, params.get("patchOperations") or [], {"description": patch.scalar("description")})
     ctx.store.put("deployment", _stage_key(ctx, api_id, doc["id"]), doc, parent=api_id)
-    return doc
+    return _deployment_view(doc, {})
 
 
 async def delete_deployment(ctx: ControlContext, params: dict[str, Any]) -> None:
@@ -310,6 +321,11 @@ async def update_stage(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     patch.apply(stage, plain, _STAGE_PATCHABLE)
     _check_variables(stage.get("variables"))
     _get_deployment_doc(ctx, api_id, stage["deploymentId"])
+    canary = stage.get("canarySettings")
+    if canary is not None:
+        canary.setdefault("deploymentId", stage["deploymentId"])
+        _check_variables(canary.get("stageVariableOverrides"))
+        _get_deployment_doc(ctx, api_id, canary["deploymentId"])
     if stage.get("cacheClusterEnabled") and not stage.get("cacheClusterSize"):
         stage["cacheClusterSize"] = "0.5"
     _check_cache_size(stage.get("cacheClusterSize"))
@@ -413,8 +429,67 @@ def _bool(value: Any) -> bool:
     return str(value).lower() == "true"
 
 
+def _access_log_settings(stage: Doc, op: str, value: Any, rest: list[str]) -> None:
+    """``remove /accessLogSettings`` (logging off), ``replace /accessLogSettings/destinationArn|format``."""
+    if not rest and op == "remove":
+        stage.pop("accessLogSettings", None)
+        return
+    if (
+        len(rest) != 1
+        or rest[0] not in ("destinationArn", "format")
+        or op not in ("replace", "add", "remove")
+    ):
+        raise bad_request(f"Invalid patch path /accessLogSettings{''.join('/' + part for part in rest)}")
+    settings: Doc = stage.setdefault("accessLogSettings", {})
+    if op == "remove" or value in (None, ""):
+        settings.pop(rest[0], None)
+    else:
+        settings[rest[0]] = str(value)
+    if not settings:
+        stage.pop("accessLogSettings")
+
+
+def _canary_settings(stage: Doc, op: str, value: Any, rest: list[str]) -> None:
+    """``remove /canarySettings``; ``replace /canarySettings/percentTraffic|useStageCache|deploymentId``;
+    ``replace|remove /canarySettings/stageVariableOverrides/{name}`` (stored here; serving the split is the
+    canary release's own work)."""
+    where = "/canarySettings" + "".join("/" + part for part in rest)
+    if not rest:
+        if op != "remove":
+            raise bad_request(f"Invalid patch path {where}")
+        stage.pop("canarySettings", None)
+        return
+    canary: Doc = stage.setdefault("canarySettings", {})
+    field = rest[0]
+    if field == "stageVariableOverrides" and len(rest) == 2 and op in ("replace", "add", "remove"):
+        overrides: Doc = canary.setdefault("stageVariableOverrides", {})
+        if op == "remove":
+            overrides.pop(rest[1], None)
+        else:
+            overrides[rest[1]] = "" if value is None else str(value)
+        return
+    if len(rest) != 1 or op != "replace":
+        raise bad_request(f"Invalid patch path {where}")
+    if field == "percentTraffic":
+        try:
+            percent = float(value)
+        except (TypeError, ValueError):
+            percent = -1.0
+        if not 0.0 <= percent <= 100.0:
+            raise bad_request("Canary weight must be between 0.0 and 100.0")
+        canary["percentTraffic"] = percent
+    elif field == "useStageCache":
+        canary["useStageCache"] = _bool(value)
+    elif field == "deploymentId":
+        canary["deploymentId"] = str(value)
+    else:
+        raise bad_request(f"Invalid patch path {where}")
+
+
 _STAGE_PATCHABLE: dict[str, patch.PathHandler] = {
-    "description": patch.scalar("description"),
+    "accessLogSettings": _access_log_settings,
+    "canarySettings": _canary_settings,
+    "description": patch.scalar("description", allowed_ops=("replace", "remove")),
     "documentationVersion": patch.scalar("documentationVersion"),
     "deploymentId": patch.scalar("deploymentId", nullable=False),
     "variables": patch.string_map("variables"),

@@ -186,7 +186,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     store = ctx.store
 
     def part(api_id: str, part_id: str) -> Doc:
-        rest_api(ctx, api_id)
+        # Get and Update name the part, not the API, when the API is unknown (Delete names the API), as recorded
         doc = store.get(PART, f"{api_id}/{part_id}")
         if doc is None:
             raise not_found("Invalid Documentation part identifier specified")
@@ -227,13 +227,16 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     async def update_documentation_part(params: dict[str, Any]) -> Doc:
         api_id = params["restApiId"]
         doc = part(api_id, params["documentationPartId"])
-        patch.apply(doc, params.get("patchOperations") or [], {"properties": patch.scalar("properties")})
+        patch.apply(
+            doc, params.get("patchOperations") or [], {"properties": patch.scalar("properties")}, replace_only=True
+        )
         doc["properties"] = _properties(doc.get("properties"))
         store.put(PART, f"{api_id}/{doc['id']}", doc, parent=api_id)
         return doc
 
     async def delete_documentation_part(params: dict[str, Any]) -> None:
         api_id = params["restApiId"]
+        rest_api(ctx, api_id)
         doc = part(api_id, params["documentationPartId"])
         store.delete(PART, f"{api_id}/{doc['id']}")
 

@@ -30,10 +30,11 @@ def _stamp() -> str:
 
 async def test_invoke_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     api_id = params["restApiId"]
+    res = resource(ctx, api_id, params["resourceId"])  # an unknown API is an unknown resource here, as recorded
     api = rest_api(ctx, api_id)
-    res = resource(ctx, api_id, params["resourceId"])
     verb = params["httpMethod"]
-    method_doc = (res.get("resourceMethods") or {}).get(verb)
+    methods = res.get("resourceMethods") or {}
+    method_doc = methods.get(verb) or methods.get("ANY")  # AWS tests a GET on an ANY method as the ANY method
     if method_doc is None:
         raise not_found("Invalid Method identifier specified")
     stage = {

@@ -55,9 +55,9 @@ def list_models(store: DocumentStore, api_id: str) -> list[Doc]:
     return sorted(store.list("model", api_id), key=lambda doc: doc["name"])
 
 
-def _check_schema(schema: str | None) -> None:
-    if schema is None:
-        return
+def _check_schema(schema: str | None, *, imported: bool = False) -> None:
+    if schema is None or not schema.strip():
+        raise bad_request("Model schema must have at least 1 property or array items defined")
     try:
         document = orjson.loads(schema)
     except orjson.JSONDecodeError:
@@ -66,6 +66,8 @@ def _check_schema(schema: str | None) -> None:
         raise bad_request(
             "Invalid model specified: Validation Result: warnings : [], errors : [Invalid model schema specified]"
         )
+    if not document and not imported:  # AWS's words for an empty schema ("{}"), as recorded
+        raise bad_request("Model schema must have at least 1 property or array items defined")
 
 
 def _references(method: Doc, name: str) -> bool:
@@ -88,11 +90,13 @@ async def create_model(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     api_id = params["restApiId"]
     rest_api(ctx, api_id)
     name = params.get("name") or ""
+    if not name:
+        raise bad_request("Model name must be non-empty")
     if not _NAME.match(name):
         raise bad_request("Model name must be non-empty and alphanumeric")
     if not params.get("contentType"):
         raise bad_request("Model content type must be non-empty")
-    _check_schema(params.get("schema"))
+    _check_schema(params.get("schema"), imported=bool(params.get("_imported")))  # an OpenAPI `{}` schema is kept
     list_models(ctx.store, api_id)
     doc = drop_none(
         {
@@ -126,9 +130,10 @@ async def update_model(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     patch.apply(
         doc,
         params.get("patchOperations") or [],
-        {"schema": patch.scalar("schema"), "description": patch.scalar("description")},
+        {"description": patch.scalar("description"), "schema": patch.scalar("schema")},  # AWS's listing order
+        replace_only=True,
     )
-    _check_schema(doc.get("schema"))
+    _check_schema(doc.get("schema"), imported=bool(params.get("_imported")))
     ctx.store.put("model", _key(api_id, doc["name"]), doc, parent=api_id)
     return doc
 

@@ -102,7 +102,13 @@ async def _build(
             if ctx.store.get("model", f"{api_id}/{name}") is None:
                 await models.create_model(
                     ctx,
-                    {"restApiId": api_id, "name": name, "contentType": "application/json", "schema": text},
+                    {
+                        "restApiId": api_id,
+                        "name": name,
+                        "contentType": "application/json",
+                        "schema": text,
+                        "_imported": True,
+                    },
                 )
             else:
                 await models.update_model(
@@ -111,6 +117,7 @@ async def _build(
                         "restApiId": api_id,
                         "modelName": name,
                         "patchOperations": [{"op": "replace", "path": "/schema", "value": text}],
+                        "_imported": True,
                     },
                 )
         except AwsError as exc:

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from apigate.aws import patch
-from apigate.aws.errors import bad_request, conflict, not_found
+from apigate.aws.errors import AwsError, bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.compile.parameters import InvalidMapping, parse_mappings
@@ -130,10 +130,11 @@ async def update_resource(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     patch.apply(
         doc,
         params.get("patchOperations") or [],
-        {
-            "pathPart": patch.scalar("pathPart", nullable=False),
+        {  # in the order AWS lists them in its refusal
             "parentId": patch.scalar("parentId", nullable=False),
+            "pathPart": patch.scalar("pathPart", nullable=False),
         },
+        replace_only=True,
     )
     parent = resource(ctx, api_id, doc["parentId"])
     everything = {d["id"]: d for d in ctx.store.list("resource", api_id)}
@@ -177,7 +178,11 @@ async def delete_resource(ctx: ControlContext, params: dict[str, Any]) -> None:
 
 
 def _check_method_references(ctx: ControlContext, api_id: str, fields: Doc) -> None:
-    """A method may name only validators and models its API has, as AWS checks on write."""
+    """A method may name only validators and models its API has, as AWS checks on write; a request
+    parameter's name is used once across the query string, headers and path."""
+    parameters = [key.split(".", 3)[-1] for key in fields.get("requestParameters") or {} if key.count(".") >= 3]
+    if len(parameters) != len(set(parameters)):
+        raise bad_request("Parameter names must be unique across querystring, header and path")
     validator_id = fields.get("requestValidatorId")
     if validator_id and ctx.store.get("validator", f"{api_id}/{validator_id}") is None:
         raise bad_request("Invalid Request Validator identifier specified")
@@ -207,11 +212,7 @@ def _new_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     methods = res.setdefault("resourceMethods", {})
     if verb in methods:
         raise conflict("Method already exists for this resource")
-    auth = params.get("authorizationType")
-    if auth not in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
-        raise bad_request(
-            "Invalid authorization type specified. Must be one of: [NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS]"
-        )
+    auth = _authorization_type(params.get("authorizationType"))
     _check_method_references(ctx, api_id, params)
     method = drop_none(
         {
@@ -238,6 +239,9 @@ async def get_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
 async def update_method(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     res, method = _method_of(ctx, params)
     patch.apply(method, params.get("patchOperations") or [], _METHOD_PATCHABLE)
+    method["authorizationType"] = _authorization_type(method.get("authorizationType"))
+    if method["authorizationType"] in ("NONE", "AWS_IAM"):  # AWS drops the authorizer with the type
+        method.pop("authorizerId", None)
     _check_method_references(ctx, params["restApiId"], method)
     _save(ctx, params["restApiId"], res)
     return method
@@ -252,13 +256,14 @@ async def delete_method(ctx: ControlContext, params: dict[str, Any]) -> None:
 
 
 async def put_method_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
-    res, method = _method_of(ctx, params)
     code = _status(params["statusCode"])
+    res, method = _method_of(ctx, params)
     response = drop_none(
         {
             "statusCode": code,
-            "responseParameters": params.get("responseParameters") or None,
-            "responseModels": params.get("responseModels") or None,
+            # empty maps given are answered back, as AWS does
+            "responseParameters": params.get("responseParameters"),
+            "responseModels": params.get("responseModels"),
         }
     )
     method.setdefault("methodResponses", {})[code] = response
@@ -308,10 +313,8 @@ async def delete_integration(ctx: ControlContext, params: dict[str, Any]) -> Non
 
 
 async def put_integration_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
-    res, method, integration = _integration_of(ctx, params)
-    code = _status(params["statusCode"])
-    if code not in (method.get("methodResponses") or {}):
-        raise not_found("Invalid Response status code specified")
+    code = _status(params["statusCode"])  # AWS accepts it without a method response for the code
+    res, _, integration = _integration_of(ctx, params)
     response = drop_none(
         {
             "statusCode": code,
@@ -349,6 +352,7 @@ async def update_method_response(ctx: ControlContext, params: dict[str, Any]) ->
 
 
 async def get_integration_response(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    _status(params["statusCode"])
     _, _, integration = _integration_of(ctx, params)
     response: Doc | None = (integration.get("integrationResponses") or {}).get(params["statusCode"])
     if response is None:
@@ -400,9 +404,23 @@ def _view(doc: Doc, embed: bool) -> Doc:
     return {**doc, "resourceMethods": {verb: {} for verb in doc["resourceMethods"]}}
 
 
+def _authorization_type(value: Any) -> str:
+    """AWS takes the type in any case (``none``) and answers it in capitals."""
+    auth = str(value).upper() if isinstance(value, str) else ""
+    if auth not in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
+        raise bad_request(
+            "Invalid authorization type specified. Must be one of: [NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS]"
+        )
+    return auth
+
+
 def _status(code: str) -> str:
-    if not _STATUS.match(code):
-        raise bad_request("Invalid response status code specified")
+    if not _STATUS.match(code):  # AWS's front door checks the pattern before looking anything up
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{code}' at 'statusCode' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: [1-5]\\d\\d",
+        )
     return code
 
 
@@ -432,9 +450,11 @@ def _check_mappings(parameters: dict[str, str] | None, target_prefix: str) -> No
 
 def _integration(params: dict[str, Any], resource_id: str) -> Doc:
     kind = params.get("type")
-    if kind not in INTEGRATION_TYPES:
-        raise bad_request(
-            "Invalid integration type specified. Must be one of: [HTTP, AWS, MOCK, HTTP_PROXY, AWS_PROXY]"
+    if kind not in INTEGRATION_TYPES:  # AWS's front door checks the enum: a ValidationException
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{kind}' at 'putIntegrationInput.type' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [HTTP, MOCK, AWS_PROXY, HTTP_PROXY, AWS]",
         )
     uri = params.get("uri")
     verb = params.get("integrationHttpMethod")
@@ -481,7 +501,7 @@ def _integration(params: dict[str, Any], resource_id: str) -> Doc:
 _METHOD_PATCHABLE: dict[str, patch.PathHandler] = {
     "authorizationType": patch.scalar("authorizationType", nullable=False),
     "authorizerId": patch.scalar("authorizerId"),
-    "authorizationScopes": patch.string_list("authorizationScopes"),
+    "authorizationScopes": patch.string_list("authorizationScopes", item_in_value=True),
     "apiKeyRequired": patch.scalar(
         "apiKeyRequired", convert=lambda v: str(v).lower() == "true", nullable=False
     ),

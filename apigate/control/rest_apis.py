@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any
 
 from apigate.aws import patch
-from apigate.aws.errors import bad_request
+from apigate.aws.errors import AwsError, bad_request
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.compile.resource_policy import store_form
@@ -15,6 +15,7 @@ from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
 
 _ENDPOINT_TYPES = {"EDGE", "REGIONAL", "PRIVATE"}
+_KEY_SOURCES = {"HEADER", "AUTHORIZER"}
 
 
 async def create_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
@@ -31,10 +32,21 @@ async def create_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
         raise bad_request("REGIONAL Configuration and EDGE Configuration cannot be both DISABLED.")
     if len(types) > 1:
         raise bad_request("Cannot create an api with multiple Endpoint Types.")
-    if types[0] not in _ENDPOINT_TYPES:
-        raise bad_request(
-            "Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]"
+    if types[0] not in _ENDPOINT_TYPES:  # AWS's front door checks the enum
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '[{', '.join(map(str, types))}]' at "
+            "'createRestApiInput.endpointConfiguration.types' failed to satisfy constraint: Member must "
+            "satisfy constraint: [Member must satisfy enum value set: [PRIVATE, EDGE, REGIONAL]]",
         )
+    key_source = params.get("apiKeySource") or "HEADER"
+    if key_source not in _KEY_SOURCES:
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{key_source}' at 'createRestApiInput.apiKeySource' failed to "
+            "satisfy constraint: Member must satisfy enum value set: [HEADER, AUTHORIZER]",
+        )
+    compression = _compression_size(params.get("minimumCompressionSize"))
     ip_type = endpoint.get("ipAddressType") or ("dualstack" if types[0] == "PRIVATE" else "ipv4")
     api_id, _ = new_api_id(ctx.store, params.get("tags"))
     root_id = short_id(10)
@@ -46,7 +58,8 @@ async def create_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             "createdDate": now(),
             "version": params.get("version"),
             "binaryMediaTypes": params.get("binaryMediaTypes") or None,
-            "apiKeySource": params.get("apiKeySource") or "HEADER",
+            "apiKeySource": key_source,
+            "minimumCompressionSize": compression,
             "endpointConfiguration": {"types": types, "ipAddressType": ip_type, **_vpce(endpoint)},
             "policy": store_form(
                 params.get("policy"), region=ctx.settings.region, account_id=ctx.settings.account_id, api_id=api_id
@@ -79,7 +92,7 @@ async def update_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     if policy is not None:  # validated, kept as AWS keeps it; the next deployment compiles it
         doc["policy"] = policy
     ctx.store.put("restapi", doc["id"], doc)
-    return doc
+    return {**doc, "tags": doc.get("tags") or {}}  # AWS's UpdateRestApi answer always carries tags
 
 
 async def delete_rest_api(ctx: ControlContext, params: dict[str, Any]) -> None:
@@ -106,39 +119,90 @@ def _vpce(endpoint: dict[str, Any]) -> dict[str, Any]:
     return {"vpcEndpointIds": ids} if ids else {}
 
 
-def _compression(document: Doc, value: Any, rest: list[str]) -> None:
-    if rest:
-        raise bad_request(f"Invalid patch path /minimumCompressionSize/{'/'.join(rest)}")
+def _compression_size(value: Any) -> int | None:
     if value in (None, ""):  # AWS clears the setting for an empty value
-        document.pop("minimumCompressionSize", None)
-        return
+        return None
     try:
         size = int(value)
     except (TypeError, ValueError):
         size = -1
     if not 0 <= size <= 10485760:
         raise bad_request("Invalid minimum compression size, must be between 0 and 10485760")
-    document["minimumCompressionSize"] = size
+    return size
 
 
-def _endpoint_type(document: Doc, op: str, value: Any, rest: list[str]) -> None:
-    """``replace /endpointConfiguration/types/REGIONAL`` with ``PRIVATE`` (and back): AWS's one way to switch."""
-    types = document.setdefault("endpointConfiguration", {"types": ["EDGE"]}).setdefault("types", ["EDGE"])
-    if op != "replace" or len(rest) != 2 or rest[0] != "types" or rest[1] not in types:
-        raise bad_request(f"Invalid patch path /endpointConfiguration/{'/'.join(rest)}")
-    if value not in _ENDPOINT_TYPES:
-        raise bad_request("Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]")
-    document["endpointConfiguration"]["types"] = [value if kind == rest[1] else kind for kind in types]
+def _compression(document: Doc, op: str, value: Any, rest: list[str]) -> None:
+    if rest:
+        raise bad_request(f"Invalid patch path /minimumCompressionSize/{'/'.join(rest)}")
+    if op != "replace":
+        raise bad_request("Invalid patch operation specified. Must be one of: [replace]")
+    size = _compression_size(value)
+    if size is None:
+        document.pop("minimumCompressionSize", None)
+    else:
+        document["minimumCompressionSize"] = size
+
+
+def _key_source(document: Doc, op: str, value: Any, rest: list[str]) -> None:
+    if rest or op != "replace":
+        raise bad_request(f"Invalid patch path /apiKeySource{''.join('/' + part for part in rest)}")
+    if value not in _KEY_SOURCES:
+        raise bad_request(f"Invalid API Key Source specified: {value}. Must be one of: [HEADER, AUTHORIZER]")
+    document["apiKeySource"] = value
+
+
+def _endpoint_configuration(document: Doc, op: str, value: Any, rest: list[str]) -> None:
+    """``replace /endpointConfiguration/types/REGIONAL`` (or ``/types/0``, as Terraform sends it) switches the
+    type; ``add``/``remove /endpointConfiguration/vpcEndpointIds`` (the id as the value) edits a private API's
+    endpoints; ``replace /endpointConfiguration/ipAddressType`` sets ipv4 or dualstack."""
+    config = document.setdefault("endpointConfiguration", {"types": ["EDGE"]})
+    types = config.setdefault("types", ["EDGE"])
+    where = "/endpointConfiguration" + "".join("/" + part for part in rest)
+    if rest[:1] == ["types"] and len(rest) == 2 and op == "replace":
+        index = types.index(rest[1]) if rest[1] in types else _index(rest[1], len(types))
+        if index is None:
+            raise bad_request(f"Invalid patch path {where}")
+        if value not in _ENDPOINT_TYPES:
+            raise bad_request(
+                "Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]"
+            )
+        types[index] = value
+        if value != "PRIVATE":
+            config.pop("vpcEndpointIds", None)
+        return
+    if rest == ["vpcEndpointIds"] and op in ("add", "remove", "replace"):
+        ids: list[str] = config.setdefault("vpcEndpointIds", [])
+        given = [part.strip() for part in str(value or "").split(",") if part.strip()]
+        if op == "replace":
+            ids[:] = given
+        for endpoint in given if op != "replace" else []:
+            if op == "add" and endpoint not in ids:
+                ids.append(endpoint)
+            elif op == "remove" and endpoint in ids:
+                ids.remove(endpoint)
+        if not ids:
+            config.pop("vpcEndpointIds")
+        return
+    if rest == ["ipAddressType"] and op == "replace":
+        if value not in ("ipv4", "dualstack"):
+            raise bad_request("Invalid IP address type specified. Must be one of: [ipv4, dualstack]")
+        config["ipAddressType"] = value
+        return
+    raise bad_request(f"Invalid patch path {where}")
+
+
+def _index(text: str, length: int) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and int(text) < length else None
 
 
 _PATCHABLE: dict[str, patch.PathHandler] = {
-    "endpointConfiguration": _endpoint_type,
+    "endpointConfiguration": _endpoint_configuration,
     "name": patch.scalar("name", nullable=False),
-    "description": patch.scalar("description"),
+    "description": patch.scalar("description", allowed_ops=("replace", "remove")),
     "version": patch.scalar("version"),
-    "policy": patch.scalar("policy"),
-    "apiKeySource": patch.scalar("apiKeySource", nullable=False),
-    "minimumCompressionSize": lambda doc, op, value, rest: _compression(doc, value, rest),
+    "policy": patch.scalar("policy", allowed_ops=("replace", "remove")),
+    "apiKeySource": _key_source,
+    "minimumCompressionSize": _compression,
     "disableExecuteApiEndpoint": patch.scalar(
         "disableExecuteApiEndpoint", convert=lambda v: str(v).lower() == "true", nullable=False
     ),

@@ -131,9 +131,10 @@ def _check_stages(ctx: ControlContext, stages: list[Doc]) -> list[Doc]:
     seen = set()
     for item in stages:
         api_id, stage = item.get("apiId") or "", item.get("stage") or ""
-        if ctx.store.get("restapi", api_id) is None:
+        websocket = (ctx.store.get("v2api", api_id) or {}).get("ProtocolType") == "WEBSOCKET"
+        if ctx.store.get("restapi", api_id) is None and not websocket:  # plans meter WebSocket APIs too
             raise not_found(f"Invalid API identifier specified {ctx.settings.account_id}:{api_id}")
-        if ctx.store.get("stage", f"{api_id}/{stage}") is None:
+        if ctx.store.get("v2stage" if websocket else "stage", f"{api_id}/{stage}") is None:
             raise not_found(f"Invalid stage identifier specified {api_id}:{stage}")
         if (api_id, stage) in seen:
             raise conflict(f"API Stage {api_id}:{stage} is already in the usage plan")
@@ -257,8 +258,7 @@ async def get_usage_plan_key(ctx: ControlContext, params: dict[str, Any]) -> Doc
 
 
 async def get_usage_plan_keys(ctx: ControlContext, params: dict[str, Any]) -> Doc:
-    plan_id = params["usagePlanId"]
-    get_plan_doc(ctx, plan_id)
+    plan_id = params["usagePlanId"]  # an unknown plan has no keys: AWS answers an empty list, not a 404
     items = [_plan_key_doc(ctx, plan_id, k["id"]) for k in ctx.store.list("usageplankey", plan_id)]
     if params.get("nameQuery"):
         items = [i for i in items if str(i.get("name") or "").startswith(params["nameQuery"])]

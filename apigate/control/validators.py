@@ -22,7 +22,7 @@ def _flag(value: Any) -> bool:
 
 
 def _validator(ctx: ControlContext, api_id: str, validator_id: str) -> Doc:
-    rest_api(ctx, api_id)
+    # an unknown API is answered as an unknown validator, as AWS records it
     doc = ctx.store.get("validator", _key(api_id, validator_id))
     if doc is None:
         raise not_found("Invalid Request Validator identifier specified")
@@ -31,7 +31,8 @@ def _validator(ctx: ControlContext, api_id: str, validator_id: str) -> Doc:
 
 async def create_request_validator(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     api_id = params["restApiId"]
-    rest_api(ctx, api_id)
+    if ctx.store.get("restapi", api_id) is None:  # AWS's answer here is a 400 of its own, as recorded
+        raise bad_request("Invalid REST API identifier specified")
     doc: Doc = {
         "id": short_id(6),
         "validateRequestBody": bool(params.get("validateRequestBody", False)),
@@ -59,14 +60,17 @@ async def update_request_validator(ctx: ControlContext, params: dict[str, Any]) 
     patch.apply(
         doc,
         params.get("patchOperations") or [],
-        {
+        {  # in the order AWS lists them in its refusal
             "name": patch.scalar("name"),
-            "validateRequestBody": patch.scalar("validateRequestBody", convert=_flag, nullable=False),
             "validateRequestParameters": patch.scalar(
                 "validateRequestParameters", convert=_flag, nullable=False
             ),
+            "validateRequestBody": patch.scalar("validateRequestBody", convert=_flag, nullable=False),
         },
+        replace_only=True,
     )
+    if not doc.get("name"):
+        raise bad_request("Request Validator name cannot be blank")
     ctx.store.put("validator", _key(api_id, doc["id"]), doc, parent=api_id)
     return doc
 

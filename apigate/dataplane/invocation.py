@@ -35,6 +35,8 @@ class Invocation:
     validation_error: str | None = None
     # $input.params() of this request, built the first time a mapping template needs them.
     mapping_params: dict[str, dict[str, str]] | None = None
+    # what the request template wrote to $context.requestOverride: response templates see it too, as on AWS
+    request_override: dict[str, object] | None = None
     # $context, with the step state it was built from (mapping/context.py): built once, rebuilt only when a
     # step has since changed what it shows (the matched method, the authorizer's answer, the signer, the key).
     context_cache: tuple[tuple[object, ...], dict[str, object]] | None = None

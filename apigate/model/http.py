@@ -32,6 +32,9 @@ class HttpIntegration:
     subtype: str | None = None  # IntegrationSubtype: an AWS service integration (SQS-SendMessage…)
     credentials: str | None = None  # CredentialsArn: the role a service integration signs as
     service_parameters: tuple[tuple[str, str], ...] = ()  # a subtype's RequestParameters: (name, source)
+    # a private integration (ConnectionType VPC_LINK): ``uri`` is the mapped target, the request's rawPath
+    # (the stage included for a named stage, as AWS forwards it) goes on it
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import orjson
+
+from apigate.state.base import Limit
 
 if TYPE_CHECKING:
     from apigate.dataplane.mapping import Template
@@ -50,6 +52,11 @@ class WsRoute:
     two_way: bool = False  # a $default route response: the integration's answer goes back to the sender
     authorizer: WsAuthorizer | None = None
     api_key_required: bool = False
+    # RequestModels: a message's body is checked against the model ModelSelectionExpression picks (by key)
+    request_models: Mapping[str, Callable[[object], object]] = field(default_factory=dict)
+    model_selection: RouteSelection | None = None
+    limit: Limit | None = None  # the stage's RouteSettings (or DefaultRouteSettings) throttle for this route
+    iam: bool = False  # AuthorizationType AWS_IAM ($connect only): a SigV4-signed handshake its policies allow
 
 
 @dataclass(frozen=True, slots=True)

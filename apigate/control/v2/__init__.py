@@ -6,7 +6,17 @@ from typing import TYPE_CHECKING
 
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
-from apigate.control.v2 import apis, authorizers, integrations, openapi, routes, stages, websocket
+from apigate.control.v2 import (
+    apis,
+    authorizers,
+    integrations,
+    models,
+    openapi,
+    routes,
+    stages,
+    vpc_links,
+    websocket,
+)
 from apigate.control.v2.deploy import load_all
 
 if TYPE_CHECKING:
@@ -27,5 +37,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
             **stages.handlers(ctx, http),
             **authorizers.handlers(ctx, http),
             **openapi.handlers(ctx, http),
+            **models.handlers(ctx, http),
+            **vpc_links.handlers(ctx, http),
         },
     )

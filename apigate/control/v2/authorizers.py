@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
 
 _UPDATABLE = (
+    "AuthorizerCredentialsArn",
     "AuthorizerPayloadFormatVersion",
     "AuthorizerResultTtlInSeconds",
     "AuthorizerType",
@@ -72,6 +73,7 @@ async def create_authorizer(ctx: ControlContext, http: HttpApis, params: dict[st
     kind = params.get("AuthorizerType")
     doc = drop_none(
         {
+            "AuthorizerCredentialsArn": params.get("AuthorizerCredentialsArn"),  # kept and returned, as AWS does
             "AuthorizerId": authorizer_id,
             "AuthorizerPayloadFormatVersion": params.get("AuthorizerPayloadFormatVersion"),
             "AuthorizerResultTtlInSeconds": params.get("AuthorizerResultTtlInSeconds")

@@ -38,6 +38,7 @@ def snapshot(ctx: ControlContext, api_id: str) -> Doc:
     if is_websocket(snap["api"]):  # and the route and integration responses only they have
         snap["routeResponses"] = ctx.store.list(ROUTE_RESPONSE, api_id)
         snap["integrationResponses"] = ctx.store.list(INTEGRATION_RESPONSE, api_id)
+        snap["models"] = ctx.store.list("v2model", api_id)
     return snap
 
 

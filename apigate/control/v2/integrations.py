@@ -74,7 +74,12 @@ def _check(doc: Doc) -> None:
     if kind == "HTTP_PROXY":
         if version != "1.0":
             raise bad_request("PayloadFormatVersion must be 1.0 for HTTP_PROXY integrations")
-        if not str(doc["IntegrationUri"]).startswith(("http://", "https://")):
+        private = doc.get("ConnectionType") == "VPC_LINK"
+        if private and not doc.get("ConnectionId"):
+            raise bad_request("ConnectionId is required for VPC_LINK integrations")
+        if private and not str(doc["IntegrationUri"]).startswith("arn:"):  # a listener or Cloud Map service
+            raise bad_request("IntegrationUri must be a load balancer listener or Cloud Map service ARN")
+        if not private and not str(doc["IntegrationUri"]).startswith(("http://", "https://")):
             raise bad_request("IntegrationUri must be an HTTP(S) URL for HTTP_PROXY integrations")
     for key in doc.get("RequestParameters") or {}:
         action, _, target = key.partition(":")
@@ -106,6 +111,7 @@ def new_integration(
     doc = drop_none(
         {
             "ApiGatewayManaged": True if managed else None,
+            "ConnectionId": params.get("ConnectionId"),
             "ConnectionType": params.get("ConnectionType") or "INTERNET",
             "CredentialsArn": params.get("CredentialsArn"),
             "Description": params.get("Description"),

@@ -175,7 +175,7 @@ def _api_fields(document: Doc) -> Doc:
         raise bad_request("The OpenAPI definition needs info.title, the API's name")
     fields: Doc = {
         "Name": info["title"],
-        "Version": info.get("version"),
+        "Version": None if info.get("version") is None else str(info["version"]),  # YAML's 1.0 is a number
         "Description": info.get("description"),
     }
     cors = document.get(_CORS)

@@ -6,7 +6,7 @@ import re
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from apigate.aws.errors import bad_request
+from apigate.aws.errors import bad_request, not_found
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
@@ -124,8 +124,21 @@ async def delete_route(ctx: ControlContext, http: HttpApis, params: dict[str, An
     auto_deploy(ctx, http, api_id)
 
 
+async def delete_route_request_parameter(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
+    api_id = params["ApiId"]
+    doc = common.child(ctx, ROUTE, api_id, params["RouteId"], "Route")
+    parameters = doc.get("RequestParameters") or {}
+    if parameters.pop(params["RequestParameterKey"], None) is None:
+        raise not_found(f"Invalid request parameter key specified {params['RequestParameterKey']}")
+    if not parameters:
+        doc.pop("RequestParameters", None)
+    common.save_route(ctx, api_id, doc)
+    auto_deploy(ctx, http, api_id)
+
+
 def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]:
     return {
+        "DeleteRouteRequestParameter": partial(delete_route_request_parameter, ctx, http),
         "CreateRoute": partial(create_route, ctx, http),
         "GetRoute": partial(get_route, ctx, http),
         "GetRoutes": partial(get_routes, ctx, http),

@@ -44,6 +44,7 @@ def serve_stage(
             log.error("stage %s of %s %s points at a missing deployment", name, kind, api_id)
         served.forget(api_id, name)
         return
+    snap = _with_settings(ctx, snap)
     served.install(compile_stage(snap, stage, region=ctx.settings.region, account_id=ctx.settings.account_id))
     served.remember(api_id, name, _fingerprint(stage))
 
@@ -78,13 +79,19 @@ def load_all(
                 continue
             try:
                 stages[name] = compile_stage(
-                    snap, stage, region=ctx.settings.region, account_id=ctx.settings.account_id
+                    _with_settings(ctx, snap), stage, region=ctx.settings.region, account_id=ctx.settings.account_id
                 )
             except Exception:
                 log.exception("stage %s of %s %s could not be compiled", name, kind, api_id)
                 continue
             served.remember(api_id, name, _fingerprint(stage))
     served.replace_all(compiled)
+
+
+def _with_settings(ctx: ControlContext, snap: Doc) -> Doc:
+    """What the gateway's settings add to a deployment: where private integrations' targets are here
+    (`apigate serve --vpc-link-target ARN=URL`), read at each compile, not frozen into the deployment."""
+    return {**snap, "vpcLinkTargets": dict(ctx.settings.vpc_link_targets)}
 
 
 def _fingerprint(stage: Doc) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from apigate.aws.errors import bad_request, conflict
+from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.wire import OperationHandler
 from apigate.control.context import ControlContext
 from apigate.control.v2 import common
@@ -124,6 +124,34 @@ async def get_deployments(ctx: ControlContext, http: HttpApis, params: dict[str,
     return common.page(ctx.store.list(DEPLOYMENT, params["ApiId"]), params)
 
 
+async def update_deployment(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    api_id = params["ApiId"]
+    doc = common.child(ctx, DEPLOYMENT, api_id, params["DeploymentId"], "Deployment")
+    common.merge(doc, params, ("Description",))
+    ctx.store.put(DEPLOYMENT, f"{api_id}/{doc['DeploymentId']}", doc, parent=api_id)
+    return doc
+
+
+async def delete_route_settings(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
+    api_id = params["ApiId"]
+    doc = common.child(ctx, STAGE, api_id, params["StageName"], "Stage")
+    settings = doc.get("RouteSettings") or {}
+    if settings.pop(params["RouteKey"], None) is None:
+        raise not_found(f"Unable to find Route Settings for route key {params['RouteKey']}")
+    doc["RouteSettings"] = settings
+    doc["LastUpdatedDate"] = now()
+    ctx.store.put(STAGE, f"{api_id}/{doc['StageName']}", doc, parent=api_id)
+    serve_stage(ctx, http, api_id, doc)
+
+
+async def reset_authorizers_cache(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
+    """The stage's next requests call their Lambda authorizers again (JWTs are verified, not cached as
+    authorizer results)."""
+    api_id = params["ApiId"]
+    doc = common.child(ctx, STAGE, api_id, params["StageName"], "Stage")
+    http.lambda_authorizers.flush(api_id, doc["StageName"])
+
+
 async def delete_deployment(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
     api_id = params["ApiId"]
     deployment_id = params["DeploymentId"]
@@ -146,4 +174,7 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         "GetDeployment": partial(get_deployment, ctx, http),
         "GetDeployments": partial(get_deployments, ctx, http),
         "DeleteDeployment": partial(delete_deployment, ctx, http),
+        "UpdateDeployment": partial(update_deployment, ctx, http),
+        "DeleteRouteSettings": partial(delete_route_settings, ctx, http),
+        "ResetAuthorizersCache": partial(reset_authorizers_cache, ctx, http),
     }

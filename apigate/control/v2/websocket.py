@@ -432,6 +432,29 @@ async def get_integration_responses(ctx: ControlContext, http: HttpApis, params:
     return common.page(_integration_responses(ctx, http, params["ApiId"], params["IntegrationId"]), params)
 
 
+async def update_integration_response(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> Doc:
+    doc = _integration_response(ctx, http, params)
+    api_id, integration_id = params["ApiId"], params["IntegrationId"]
+    fields = (
+        "ContentHandlingStrategy",
+        "IntegrationResponseKey",
+        "ResponseParameters",
+        "ResponseTemplates",
+        "TemplateSelectionExpression",
+    )
+    common.merge(doc, params, fields)
+    try:  # a new key stays unique among the integration's responses (uniqueness.RULES)
+        ctx.store.put(
+            INTEGRATION_RESPONSE, f"{api_id}/{integration_id}/{doc['IntegrationResponseId']}", doc, parent=api_id
+        )
+    except Conflict:
+        raise conflict(
+            f"An IntegrationResponse with key {doc['IntegrationResponseKey']} already exists for this Integration"
+        ) from None
+    _served(ctx, http, api_id)
+    return _public(ctx, http, doc)
+
+
 async def delete_integration_response(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
     doc = _integration_response(ctx, http, params)
     api_id = params["ApiId"]
@@ -482,5 +505,6 @@ def handlers(
         "CreateIntegrationResponse": partial(create_integration_response, ctx, http),
         "GetIntegrationResponse": partial(get_integration_response, ctx, http),
         "GetIntegrationResponses": partial(get_integration_responses, ctx, http),
+        "UpdateIntegrationResponse": partial(update_integration_response, ctx, http),
         "DeleteIntegrationResponse": partial(delete_integration_response, ctx, http),
     }

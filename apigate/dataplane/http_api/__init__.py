@@ -7,6 +7,7 @@ import time
 
 import orjson
 
+from apigate.aws.ids import trace_header
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.http_api.cors import decorate, is_preflight, preflight
@@ -140,6 +141,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
     async def _http(self, call: HttpCall, integration: HttpIntegration) -> Response:
         url = stage_variables(integration.uri, call.api.stage_variables, braced_only=True)
         url = fill_placeholders(url, call.path_parameters)
+        if integration.private:
+            url += call.raw_path
         query = call.request.query_string
         if query:
             url += ("&" if "?" in url else "?") + query
@@ -147,6 +150,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         verb = request.method if integration.method in (None, "ANY") else integration.method
         # What the client's Connection names goes before the mappings add theirs (a client cannot remove them).
         headers = end_to_end(request.headers)
+        if request.header("x-amzn-trace-id") is None:  # AWS starts a trace when the client did not
+            headers = [*headers, ("X-Amzn-Trace-Id", trace_header(None))]  # never the request's own list
         if integration.request_parameters:
             url, headers = map_request(call, integration.request_parameters, url, list(headers))
         try:

@@ -84,6 +84,11 @@ class LambdaAuthorizers:
         self._functions = functions
         self._cache: dict[tuple[str, ...], _Decision] = {}
 
+    def flush(self, api_id: str, stage: str) -> None:
+        """ResetAuthorizersCache: the stage's next requests call their authorizers again."""
+        for key in [key for key in self._cache if key[:2] == (api_id, stage)]:
+            del self._cache[key]
+
     async def authorize(self, authorizer: LambdaAuthorizer, call: HttpCall) -> dict[str, Any]:
         values = identity_values(call, authorizer.identity_source)
         if values is None and authorizer.identity_source:

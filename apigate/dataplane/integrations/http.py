@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 
+from apigate.aws.ids import trace_header
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping.transform import (
@@ -42,6 +43,7 @@ class HttpIntegration:
             ("Accept", inv.request.header("accept") or "application/json"),
             ("User-Agent", f"AmazonAPIGateway_{inv.api.api_id}"),
             ("Content-Type", inv.request.header("content-type") or "application/json"),
+            ("X-Amzn-Trace-Id", trace_header(inv.request.header("x-amzn-trace-id"))),
         ]
         if endpoint.headers:  # no client header is forwarded here: only what the API maps
             headers = with_added(headers, endpoint.headers.items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from apigate.aws.ids import trace_header
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping.parameters import request_value
@@ -54,6 +55,8 @@ class HttpProxyIntegration:
         # What the client's Connection names goes first, then the mapped headers are added: a client cannot
         # remove a header the API adds. The pool drops the fixed hop-by-hop set and sets Host itself.
         headers = end_to_end(inv.request.headers)
+        if inv.request.header("x-amzn-trace-id") is None:  # AWS starts a trace when the client did not
+            headers = [*headers, ("X-Amzn-Trace-Id", trace_header(None))]  # never the request's own list
         if header_extra:
             headers = with_added(headers, header_extra.items())
         verb = inv.request.method if integration.http_method in (None, "ANY") else integration.http_method

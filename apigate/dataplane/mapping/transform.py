@@ -68,7 +68,12 @@ def render(inv: Invocation, template: Template, body: str) -> tuple[str, dict[st
     context = mapping_context(inv)
     try:
         return render_mapping(
-            template, body=body, params=params, context=context, stage_variables=inv.api.stage_variables
+            template,
+            body=body,
+            params=params,
+            context=context,
+            stage_variables=inv.api.stage_variables,
+            request_override=inv.request_override,
         )
     except TemplateError as exc:
         inv.log(f"Execution failed due to configuration error: Unable to transform request: {exc}")
@@ -117,7 +122,7 @@ def transform_request(inv: Invocation, integration: MethodIntegration) -> Endpoi
         else:
             endpoint.path[mapping.name] = values[-1]
     if overrides is not None:
-        request_override = overrides["requestOverride"]
+        request_override = inv.request_override = overrides["requestOverride"]
         for name, value in _strings(request_override.get("header")).items():
             endpoint.headers[name] = value
         query = _strings(request_override.get("querystring"))
@@ -184,7 +189,8 @@ def transform_response(
     headers: Sequence[tuple[str, str]] = (),
 ) -> Response:
     """The method response for integration response ``chosen`` given the endpoint's body and headers."""
-    if inv.test_log is not None:
+    mock = inv.method is not None and inv.method.integration is not None and inv.method.integration.type == "MOCK"
+    if inv.test_log is not None and not mock:
         inv.log(f"Endpoint response headers: {java_map(headers)}")
         inv.log(f"Endpoint response body before transformations: {body.decode('utf-8', errors='replace')}")
     if chosen.content_handling == "CONVERT_TO_TEXT":

@@ -71,6 +71,7 @@ def render_mapping(
     params: Params,
     context: Mapping[str, object],
     stage_variables: Mapping[str, str],
+    request_override: dict[str, object] | None = None,
 ) -> tuple[str, dict[str, dict[str, object]]]:
     """Render a mapping template; returns the output and the overrides it set.
 
@@ -78,7 +79,8 @@ def render_mapping(
     "responseOverride": {"header": {}, "status"?: value}}`` holding the values as the template set them
     (``status`` present only when set). ``context`` itself is not modified (it is copied one level deep).
     """
-    request_override: dict[str, object] = {"header": {}, "path": {}, "querystring": {}}
+    if request_override is None:
+        request_override = {"header": {}, "path": {}, "querystring": {}}
     response_override: dict[str, object] = {"header": {}}
     template_context = dict(context)
     template_context["requestOverride"] = request_override

@@ -15,22 +15,28 @@ from typing import Any
 
 import orjson
 
+from apigate.aws import arns, sigv4
+from apigate.aws.identity import Identities
 from apigate.aws.ids import extended_request_id
+from apigate.aws.policy import Decision, evaluate_all
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.substitution import stage_variables
 from apigate.dataplane.websocket.authorizer import Refused, authorize, forbidden
 from apigate.dataplane.websocket.events import connect_event, disconnect_event, message_event
 from apigate.dataplane.websocket.management import ConnectionsApi
-from apigate.dataplane.websocket.service_calls import ServiceCallFailed, call_service
+from apigate.dataplane.websocket.service_calls import ServiceCallFailed, call_service, render_request
 from apigate.dataplane.websocket.session import Session
 from apigate.functions.directory import FunctionDirectory
+from apigate.model.usage import PlanIndex
 from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
 from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 from apigate.server.websocket import WebSocketServer
+from apigate.state.base import RateLimiter
 from apigate.state.connections import ConnectionDirectory, ConnectionInfo, PostResult
+from apigate.state.memory import MemoryRateLimiter
 
 __all__ = ["WebSocketApis"]
 
@@ -66,8 +72,14 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         upstream: UpstreamPool,
         server: WebSocketServer,
         directory: ConnectionDirectory,
+        plans: Callable[[], PlanIndex] = PlanIndex,
+        limiter: RateLimiter | None = None,
+        identities: Callable[[], Identities | None] = lambda: None,
     ) -> None:
         super().__init__()
+        self._identities = identities  # who may sign an AWS_IAM $connect (the gateway's IAM directory)
+        self._limiter = limiter or MemoryRateLimiter()  # RouteSettings throttles, shared as HTTP APIs' are
+        self._plans = plans  # the API keys and usage plans (REST's registry keeps them for both kinds)
         self._functions = functions
         self._upstream = upstream
         self.server = server
@@ -155,11 +167,17 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                 raise forbidden()
             headers: list[tuple[str, str]] = []
             route = deployed.routes.get(CONNECT)
+            if route is not None and not await self._allowed(route):
+                raise Refused(429, "Too Many Requests")
             if route is not None:
+                if route.iam:
+                    self._check_iam(request, deployed)
                 if route.authorizer is not None:
                     session.authorizer = await authorize(
                         self._functions, route.authorizer, session, deployed, request_id, now_ms
                     )
+                if route.api_key_required:  # after the authorizer: it may be where the key comes from
+                    self._check_api_key(session, deployed)
                 if route.integration is not None:
                     event = connect_event(session, request_id, now_ms)
                     outcome = await self._call(route.integration, lambda: event, None, request_id, deployed)
@@ -194,6 +212,47 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                 "could not record connection %s in the shared state", session.connection_id, exc_info=True
             )
 
+    def _check_iam(self, request: Request, deployed: DeployedWebSocketApi) -> None:
+        """AWS_IAM on $connect: the handshake signed for execute-api (headers or query string, as SigV4 clients
+        presign a wss:// URL), and the signer's policies allowing execute-api:Invoke on the $connect route."""
+        identities = self._identities()
+        if identities is None:
+            raise forbidden()
+        try:
+            identity = sigv4.authenticate(request, identities, service="execute-api", region=deployed.region)
+        except sigv4.SignatureError as exc:
+            raise Refused(403, exc.message, exc.failure.error_type) from None
+        arn = arns.execute_api_arn(deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT)
+        if identity.is_root:
+            return
+        context = {"aws:sourceip": request.client[0], "aws:epochtime": str(int(time.time()))}
+        decision = evaluate_all(identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn)
+        if decision is not Decision.ALLOW:
+            raise Refused(
+                403,
+                f"User: {identity.arn} is not authorized to perform: execute-api:Invoke on resource: {arn}",
+                "AccessDeniedException",
+            )
+
+    async def _allowed(self, route: WsRoute) -> bool:
+        return route.limit is None or (await self._limiter.acquire((route.limit,))).allowed
+
+    def _check_api_key(self, session: Session, deployed: DeployedWebSocketApi) -> None:
+        """A known, enabled key in a usage plan of this stage, taken where ApiKeySelectionExpression says (the
+        ``x-api-key`` header, or the authorizer's ``usageIdentifierKey``); else AWS's 403."""
+        selection = deployed.api_key_selection
+        value: object = None
+        if selection.startswith("$request.header."):
+            wanted = selection[len("$request.header.") :].lower()
+            value = next((v for k, v in session.raw_headers if k.lower() == wanted), None)
+        elif selection == "$context.authorizer.usageIdentifierKey" and session.authorizer:
+            value = session.authorizer.get("usageIdentifierKey")
+        plans = self._plans()
+        entry = plans.keys.get(str(value)) if value else None
+        stage_plans = plans.stages.get((deployed.api_id, deployed.stage)) if entry is not None else None
+        if entry is None or not entry.enabled or stage_plans is None or entry.id not in stage_plans:
+            raise forbidden()
+
     # --- messages ---------------------------------------------------------------------------------------------
 
     def on_message(self, session: Session, data: str | bytes) -> None:
@@ -222,6 +281,12 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             return
         if route.integration is None:
             self._error_frame(session, "Internal server error", request_id)
+            return
+        if not await self._allowed(route):
+            self._error_frame(session, "Too Many Requests", request_id)
+            return
+        if route.request_models and not _valid_body(route, data):
+            self._error_frame(session, "Invalid request body", request_id)
             return
         try:
             key = route.route_key
@@ -261,6 +326,11 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             uri = stage_variables(uri, deployed.stage_variables)
         if kind in ("HTTP", "HTTP_PROXY"):
             body = data.encode() if isinstance(data, str) else data or b""
+            if kind == "HTTP" and integration.request_templates and data is not None:
+                try:
+                    body = self._rendered(integration, event, data, deployed) or body
+                except ServiceCallFailed:
+                    return _Outcome(error="Internal server error")
             try:
                 answer = await self._upstream.request(
                     integration.method or "POST",
@@ -279,8 +349,13 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             return await self._service(integration, uri, event, data, deployed)
         if name is None:
             return _Outcome(error="Internal server error")
-        if kind == "AWS":  # non-proxy: the message itself is the payload (no mapping templates here)
+        if kind == "AWS":  # non-proxy: the message through its request template, else the message itself
             payload = data.encode() if isinstance(data, str) else data or orjson.dumps(event())
+            if integration.request_templates and data is not None:
+                try:
+                    payload = self._rendered(integration, event, data, deployed) or payload
+                except ServiceCallFailed:
+                    return _Outcome(error="Internal server error")
         else:
             payload = orjson.dumps(event())
         try:
@@ -294,6 +369,16 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         if result.function_error:
             return _Outcome(error="Internal server error")
         return _proxy_outcome(result.payload)
+
+    def _rendered(
+        self,
+        integration: WsIntegration,
+        event: Callable[[], dict[str, Any]],
+        data: str | bytes,
+        deployed: DeployedWebSocketApi,
+    ) -> bytes | None:
+        context = event()["requestContext"]  # $context.connectionId, routeKey… for the template
+        return render_request(integration, data, context, deployed.stage_variables)
 
     async def _service(
         self,
@@ -366,6 +451,23 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             return False
         session.connection.close(1000, "")
         return True
+
+
+def _valid_body(route: WsRoute, data: str | bytes) -> bool:
+    """The message against the route's model: the one ModelSelectionExpression's value names, else $default."""
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    key = route.model_selection.evaluate(body) if route.model_selection is not None else "$default"
+    validate = route.request_models.get(key) or route.request_models.get("$default")
+    if validate is None:
+        return True
+    try:
+        validate(body)
+    except Exception:  # fastjsonschema's JsonSchemaValueException, or a budgeted pattern giving up
+        return False
+    return True
 
 
 def _proxy_outcome(payload: bytes) -> _Outcome:

@@ -15,7 +15,7 @@ from apigate.dataplane.mapping import Template, TemplateError, render_mapping
 from apigate.model.websocket import WsIntegration
 from apigate.server.upstream import UpstreamPool
 
-__all__ = ["call_service"]
+__all__ = ["call_service", "render_request"]
 
 
 def _template(integration: WsIntegration, message: str) -> Template | None:
@@ -44,6 +44,27 @@ class ServiceCallFailed(Exception):
     """The service could not be called (a configuration error): the route answers an error frame."""
 
 
+def render_request(
+    integration: WsIntegration,
+    data: str | bytes | None,
+    context: Mapping[str, Any],
+    stage_variables: Mapping[str, str],
+) -> bytes | None:
+    """The message through the request template the integration selects; None when it has no template (a
+    non-proxy integration then gets the message as it is)."""
+    message = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data or ""
+    template = _template(integration, message)
+    if template is None:
+        return None
+    try:
+        output, _ = render_mapping(
+            template, body=message, params={}, context=context, stage_variables=stage_variables
+        )
+    except TemplateError as exc:
+        raise ServiceCallFailed(f"Unable to transform request: {exc}") from None
+    return output.encode()
+
+
 async def call_service(
     integration: WsIntegration,
     uri: str,
@@ -57,16 +78,8 @@ async def call_service(
     if target is None:
         raise ServiceCallFailed(f"not an AWS service integration URI: {uri}")
     message = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data or ""
-    template = _template(integration, message)
-    body = message.encode()
-    if template is not None:
-        try:
-            output, _ = render_mapping(
-                template, body=message, params={}, context=context, stage_variables=stage_variables
-            )
-        except TemplateError as exc:
-            raise ServiceCallFailed(f"Unable to transform request: {exc}") from None
-        body = output.encode()
+    rendered = render_request(integration, message, context, stage_variables)
+    body = message.encode() if rendered is None else rendered
     try:
         request = service_request(
             target, integration.method or "POST", body, headers={}, credentials_arn=integration.credentials
