@@ -164,5 +164,6 @@ class Pipeline:
         assert inv.response is not None
         inv.response.headers.append(("x-amzn-RequestId", inv.request_id))
         inv.response.headers.append(("x-amz-apigw-id", inv.extended_request_id))
-        if inv.api.endpoint_type == "EDGE":  # CloudFront's headers (dataplane/edge.py)
+        # CloudFront's headers (dataplane/edge.py); TestInvokeMethod does not go through the distribution
+        if inv.api.endpoint_type == "EDGE" and inv.test_log is None:
             inv.response.headers += cloudfront_headers()
