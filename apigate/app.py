@@ -43,7 +43,7 @@ from apigate.control.code_links import CodeLinks
 from apigate.control.context import ControlContext
 from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
-from apigate.dataplane import integrations
+from apigate.dataplane import function_call, integrations
 from apigate.dataplane.http_api import HttpApis
 from apigate.dataplane.integrations import service_credentials
 from apigate.dataplane.invocation import Invocation
@@ -53,6 +53,7 @@ from apigate.dataplane.responses.gateway import respond
 from apigate.dataplane.websocket import WebSocketApis
 from apigate.docs_page import DocsPages
 from apigate.functions.directory import FunctionDirectory
+from apigate.observe.console import RequestConsole
 from apigate.registry import Registry
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamPool
@@ -203,6 +204,18 @@ class Gateway:
         self.sync = ConfigSync(ctx, settings.data_dir / "apigate.db")
         self.sync.reload()
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
+        self.request_console: RequestConsole | None = None
+        if settings.console:
+            self._attach_console(RequestConsole(function_output=settings.function_output))
+
+    def _attach_console(self, console: RequestConsole) -> None:
+        """Request lines, function errors and function output on stderr (rendered by the console's own task)."""
+        self.request_console = console
+        self.state.metrics.console = console
+        self.http_apis.console = console
+        function_call.observe_errors(console.function_error)
+        # The function logs' echo: the one hook in functions/ (its runtime's log directory).
+        self.functions.runtime._logs.tee = console.output
 
     async def _query(self, request: Request, service: str | None) -> Response:
         """IAM and STS calls (the query protocol), told apart by the signature's scope or else by the action."""
@@ -237,9 +250,14 @@ class Gateway:
     def start_sync(self) -> None:
         """Poll for changes other processes made to the shared data dir (needs the running loop)."""
         self.sync.start(self.settings.sync_interval)
+        if self.request_console is not None:
+            self.request_console.start()
 
     async def close(self) -> None:
         await self.websockets.close()  # before the functions: $disconnect still runs
+        if self.request_console is not None:
+            await self.request_console.close()
+            function_call.observe_errors(None)
         await self.sync.stop()
         await self.functions.close()
         await self.upstream.close()

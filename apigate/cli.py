@@ -19,13 +19,47 @@ from apigate.config import Settings, prepare_data_dir
 log = logging.getLogger("apigate")
 
 _DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
+DATA_DIR_VARIABLE = "APIGATE_DATA_DIR"
+
+
+def _default_data_dir() -> Path:
+    import os
+
+    return Path(os.environ.get(DATA_DIR_VARIABLE) or ".apigate")
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
+    if level not in _LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a log level (pick one of {', '.join(_LOG_LEVELS).lower()})")
+    return level
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, except where there is none worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, [], ()) or isinstance(action, argparse._VersionAction):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="apigate", description="A self-hosted AWS API Gateway.")
+    parser = argparse.ArgumentParser(
+        prog="apigate", description="A self-hosted AWS API Gateway.", formatter_class=_HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"apigate {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the management API and every deployed stage")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the management API and every deployed stage",
+        description="Serve the management API and every deployed stage; with a template, deploy it first.",
+        formatter_class=_HelpFormatter,
+    )
     serve.add_argument(
         "template", nargs="?", type=Path, help="a SAM or CloudFormation template to deploy and serve"
     )
@@ -38,14 +72,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--stack-name", help="the stack's name (default: the template's folder name)")
     serve.add_argument("--no-watch", action="store_true", help="do not reload on code or template changes")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=4566)
-    serve.add_argument("--data-dir", type=Path, default=Path(".apigate"))
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=4566, help="the port to listen on (0: any free port)")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=_default_data_dir(),
+        help=f"where APIs, functions and logs are kept (or ${DATA_DIR_VARIABLE})",
+    )
     serve.add_argument(
         "--region", default="us-east-1", help="the region in ARNs and in functions' environment"
     )
-    serve.add_argument("--max-workers-per-function", type=int, default=8)
-    serve.add_argument("--log-level", default="INFO")
+    serve.add_argument(
+        "--max-workers-per-function", type=int, default=8, help="worker processes one function may run at once"
+    )
+    serve.add_argument(
+        "--log-level",
+        type=_log_level,
+        default="INFO",
+        metavar="LEVEL",
+        help="debug, info, warning, error or critical; debug also prints tracebacks of start-up errors",
+    )
+    console = serve.add_argument_group("console (stderr)")
+    console.add_argument(
+        "--quiet", action="store_true", help="no request lines (the default without a template)"
+    )
+    console.add_argument(
+        "--access-log", action="store_true", help="print request lines even without a template"
+    )
+    console.add_argument(
+        "--no-function-output",
+        dest="function_output",
+        action="store_false",
+        help="do not echo what functions print (prefixed with the function's name) with the request lines",
+    )
     serve.add_argument(
         "--account-rate", type=float, default=10000.0, help="account-level throttle, requests per second"
     )
@@ -69,10 +129,10 @@ def _parser() -> argparse.ArgumentParser:
         help="multiply each stage cache's byte budget (cacheClusterSize) by FACTOR, e.g. 0.001 on a small host",
     )
     websocket = serve.add_argument_group("WebSocket APIs (AWS's limits by default)")
-    websocket.add_argument("--websocket-idle-timeout", type=float, default=600.0, metavar="SECONDS")
-    websocket.add_argument("--websocket-max-duration", type=float, default=7200.0, metavar="SECONDS")
-    websocket.add_argument("--websocket-frame-size", type=int, default=32 * 1024, metavar="BYTES")
-    websocket.add_argument("--websocket-message-size", type=int, default=128 * 1024, metavar="BYTES")
+    websocket.add_argument("--websocket-idle-timeout", type=float, default=600.0, metavar="SECONDS", help="seconds a WebSocket connection may stay silent")
+    websocket.add_argument("--websocket-max-duration", type=float, default=7200.0, metavar="SECONDS", help="seconds a WebSocket connection may last")
+    websocket.add_argument("--websocket-frame-size", type=int, default=32 * 1024, metavar="BYTES", help="largest WebSocket frame, in bytes")
+    websocket.add_argument("--websocket-message-size", type=int, default=128 * 1024, metavar="BYTES", help="largest WebSocket message, in bytes")
     serve.add_argument(
         "--workers",
         type=int,
@@ -224,46 +284,60 @@ def _client_commands(commands: Any) -> None:
     """Commands that talk to a running gateway over its management API, as the AWS CLI would."""
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
-        command: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
-        command.add_argument(
-            "--endpoint", default=_DEFAULT_ENDPOINT, help=f"the gateway ({_DEFAULT_ENDPOINT})"
+        command: argparse.ArgumentParser = commands.add_parser(
+            name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".", formatter_class=_HelpFormatter
         )
-        command.add_argument("--region", default="us-east-1")
+        command.add_argument(
+            "--endpoint", default=_DEFAULT_ENDPOINT, help="the gateway's URL"
+        )
+        command.add_argument("--region", default="us-east-1", help="the region the gateway signs for")
         command.add_argument("--json", action="store_true", help="machine-readable output")
         return command
 
     client_command("apis", "list the REST APIs, their stages and invoke URLs")
     invoke = client_command("invoke", "invoke a function and print what it returned")
-    invoke.add_argument("function")
+    invoke.add_argument("function", help="the function's name")
     invoke.add_argument("--payload", default="{}", help="the event, as JSON")
     imported = client_command("import", "import an OpenAPI definition (JSON or YAML) as a REST API")
-    imported.add_argument("file", type=Path)
+    imported.add_argument("file", type=Path, help="the OpenAPI 2 or 3 file")
     imported.add_argument("--api-id", help="update this API (PutRestApi) instead of creating one")
-    imported.add_argument("--mode", choices=("merge", "overwrite"), default="overwrite")
-    imported.add_argument("--basepath", choices=("ignore", "prepend", "split"), default="ignore")
-    imported.add_argument("--endpoint-type", choices=("EDGE", "REGIONAL", "PRIVATE"))
-    imported.add_argument("--fail-on-warnings", action="store_true")
+    imported.add_argument("--mode", choices=("merge", "overwrite"), default="overwrite", help="how --api-id is updated")
+    imported.add_argument(
+        "--basepath", choices=("ignore", "prepend", "split"), default="ignore", help="what to do with a base path"
+    )
+    imported.add_argument("--endpoint-type", choices=("EDGE", "REGIONAL", "PRIVATE"), help="the API's endpoint type")
+    imported.add_argument("--fail-on-warnings", action="store_true", help="refuse a definition with warnings")
     exported = client_command("export", "print a deployed stage as an OpenAPI definition")
     exported.add_argument("api", help="the API's id or name")
-    exported.add_argument("stage")
-    exported.add_argument("--type", choices=("oas30", "swagger"), default="oas30")
-    exported.add_argument("--format", choices=("json", "yaml"), default="json")
+    exported.add_argument("stage", help="the stage's name")
+    exported.add_argument("--type", choices=("oas30", "swagger"), default="oas30", help="OpenAPI 3 or Swagger 2")
+    exported.add_argument("--format", choices=("json", "yaml"), default="json", help="the output's format")
     exported.add_argument(
         "--extensions", default="apigateway", help="integrations, apigateway, authorizers, postman (or '')"
     )
     exported.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
     sdk = client_command("sdk", "write a stage's client library (GetSdk) into a folder")
     sdk.add_argument("api", help="the API's id or name")
-    sdk.add_argument("stage")
+    sdk.add_argument("stage", help="the stage's name")
     sdk.add_argument("--type", default="javascript", help="javascript, typescript or python (default javascript)")
     sdk.add_argument("--out", type=Path, default=Path("."), help="the folder to unpack into (default .)")
     docs = client_command("docs", "print a stage's reference page URL; -o writes its documented OpenAPI")
     docs.add_argument("api", help="the API's id or name")
-    docs.add_argument("stage")
+    docs.add_argument("stage", help="the stage's name")
     docs.add_argument("-o", "--output", type=Path, help="write the stage's OpenAPI (with documentation) here")
-    logs = commands.add_parser("logs", help="print a function's log (from the gateway's data dir)")
-    logs.add_argument("function")
-    logs.add_argument("--data-dir", type=Path, default=Path(".apigate"))
+    logs = commands.add_parser(
+        "logs",
+        help="print a function's log (from the gateway's data dir)",
+        description="Print a function's log from the data dir of a gateway serving on this machine.",
+        formatter_class=_HelpFormatter,
+    )
+    logs.add_argument("function", help="the function's name")
+    logs.add_argument(
+        "--data-dir",
+        type=Path,
+        help=f"the gateway's data dir (default: ${DATA_DIR_VARIABLE}, else that of the one `apigate serve` "
+        "running here, else .apigate)",
+    )
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
 
 
@@ -383,9 +457,12 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise _bind_error(host, port, exc) from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host!r}: not an address — pick another with --host") from exc
     sock.setblocking(False)
     return sock
 
@@ -585,14 +662,48 @@ def parse_user_pools(items: list[str]) -> dict[str, str]:
     return pools
 
 
+class StartupError(Exception):
+    """A reason `apigate serve` cannot start, worded for the user: cause and fix in one or two lines."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Errors are one line naming the cause and the fix; a traceback only with ``--log-level debug``."""
     args = _parser().parse_args(argv)
+    debug = getattr(args, "log_level", "INFO") == "DEBUG"
+    try:
+        return _main(args)
+    except BrokenPipeError:  # `apigate apis | head`: the reader left; end quietly, flushing nothing more
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except StartupError as exc:
+        if debug:
+            raise
+        print(f"apigate: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"apigate: error: {type(exc).__name__}: {exc}\n"
+            "  (this looks like a bug in apigate; run again with --log-level debug for the traceback)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.command == "logs":
         return _logs(args)
     if args.command != "serve":
         return _run_client(args)
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=args.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -617,6 +728,8 @@ def main(argv: list[str] | None = None) -> int:
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         idle_timeout=args.idle_timeout,
+        console=(args.template is not None or args.access_log) and not args.quiet,
+        function_output=args.function_output,
         **access_settings(args),
     )
     template = None
@@ -631,15 +744,59 @@ def main(argv: list[str] | None = None) -> int:
         from apigate.functions.sandbox import function_user
 
         function_user(settings.function_user)  # an unknown user is a clear error now, not at the first call
-        prepare_data_dir(settings.data_dir)
     except (ValueError, OSError) as exc:
         print(f"apigate: error: {exc}", file=sys.stderr)
         return 2
+    _prepare_data_dir(settings.data_dir)
     # --workers N: the supervisor forks its gateways, which inherit these settings (the admin key too)
     # in memory, never through a command line or an environment of theirs.
     if args.workers:
         return _supervise(settings, template, args.workers)
     return _run(serve(settings, template))
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    import errno
+
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StartupError(
+            f"the data dir {data_dir} is a file, not a folder — pass --data-dir with a folder's path"
+        )
+    try:
+        prepare_data_dir(data_dir)
+    except OSError as exc:
+        where = exc.filename or data_dir
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise StartupError(
+                f"cannot write the data dir {where}: {exc.strerror} — pass --data-dir with a folder you can "
+                "write, or fix its permissions"
+            ) from exc
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            blocker = next((p for p in data_dir.absolute().parents if p.exists() and not p.is_dir()), where)
+            raise StartupError(
+                f"cannot make the data dir {data_dir}: {blocker} is a file — pass --data-dir with a folder's path"
+            ) from exc
+        raise StartupError(
+            f"cannot prepare the data dir {data_dir}: {exc.strerror or exc} — pass --data-dir with another folder"
+        ) from exc
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> StartupError:
+    import errno
+
+    if exc.errno == errno.EADDRINUSE:
+        from apigate.server.port_owner import port_owner
+
+        owner = port_owner(port)
+        held = f" (pid {owner[0]}: {owner[1]})" if owner else ""
+        return StartupError(f"port {port} is in use{held} — pick another with --port, or stop that process")
+    if exc.errno == errno.EACCES:
+        return StartupError(
+            f"not allowed to listen on port {port} (ports below 1024 need root) — pick another with --port"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return StartupError(f"{host} is not an address of this machine — pick another with --host")
+    return StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc} — check --host and --port")
 
 
 def _run(main: Coroutine[Any, Any, int]) -> int:
@@ -660,8 +817,7 @@ def _supervise(settings: Settings, template: TemplateOptions | None, workers: in
     try:
         sockets = bind_slots(settings.host, settings.port, workers)
     except OSError as exc:
-        print(f"apigate: error: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
-        return 1
+        raise _bind_error(settings.host, settings.port, exc) from exc
 
     def worker(settings: Settings, sock: socket.socket, slot: int, ready: Callable[[], None]) -> int:
         # Only the first slot deploys (and watches) a template; the others serve what it stored.

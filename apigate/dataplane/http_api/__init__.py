@@ -29,6 +29,7 @@ from apigate.dataplane.routing import route_http
 from apigate.dataplane.substitution import fill_placeholders, stage_variables
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
+from apigate.observe.console import RequestConsole
 from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout, end_to_end
@@ -52,8 +53,10 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         self._upstream = upstream
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
+        self.console: RequestConsole | None = None  # request lines on stderr (apigate/observe/console.py)
 
     async def serve(self, request: Request, api_id: str, path: str, domain: str) -> Response:
+        started = time.perf_counter()
         stages = self._apis.get(api_id) or {}
         first, _, rest = path[1:].partition("/")
         deployed = stages.get(first) if first != "$default" else None
@@ -80,6 +83,19 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         if cors is not None:
             decorate(cors, request, response)
         response.headers.append(("apigw-requestid", call.request_id))
+        console = self.console
+        if console is not None:
+            route = call.route
+            console.request(
+                deployed.api_id,
+                deployed.stage,
+                request.method,
+                below,
+                response.status,
+                (time.perf_counter() - started) * 1000.0,
+                None if route is None else route.integration,
+                call.request_id,
+            )
         return response
 
     async def _route_and_call(self, call: HttpCall) -> Response:

@@ -11,6 +11,7 @@ import time
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.steps.request_lines import RequestLines
+from apigate.observe.console import RequestConsole
 
 # Counter slots per stage.
 _COUNT, _4XX, _5XX, _LAT_SUM, _INT_SUM, _INT_COUNT, _HIT, _MISS, _THROTTLED, _QUOTA = range(10)
@@ -28,7 +29,8 @@ _SERIES = (
 class Metrics:
     def __init__(self) -> None:
         self._stages: dict[tuple[str, str, str], list[float]] = {}
-        self.lines = RequestLines()  # the console's live view
+        self.lines = RequestLines()  # the web console's live view
+        self.console: RequestConsole | None = None  # request lines on stderr (`apigate serve TEMPLATE`)
 
     def record(self, inv: Invocation) -> None:
         api = inv.api
@@ -55,6 +57,19 @@ class Metrics:
             round(latency, 2),
             inv.error_type or "",
         )
+        console = self.console
+        if console is not None:
+            method = inv.method
+            console.request(
+                api.api_name or api.api_id,
+                api.stage,
+                request.method,
+                inv.path,
+                status,
+                latency,
+                None if method is None else method.integration,
+                inv.request_id,
+            )
         if inv.integration_ms is not None:
             counters[_INT_SUM] += inv.integration_ms
             counters[_INT_COUNT] += 1
