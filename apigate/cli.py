@@ -521,6 +521,8 @@ def _run_client(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    except BrokenPipeError:
+        raise  # main() ends quietly
     except (LookupError, OSError, ValueError) as exc:
         print(f"apigate: {exc}", file=sys.stderr)
         return 1

@@ -163,3 +163,4 @@ class Pipeline:
         assert inv.response is not None
         inv.response.headers.append(("x-amzn-RequestId", inv.request_id))
         inv.response.headers.append(("x-amz-apigw-id", inv.extended_request_id))
+        inv.response.headers.append(("X-Amzn-Trace-Id", inv.trace_id))
