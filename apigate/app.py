@@ -53,6 +53,7 @@ from apigate.dataplane.responses.gateway import respond
 from apigate.dataplane.websocket import WebSocketApis
 from apigate.docs_page import DocsPages
 from apigate.functions.directory import FunctionDirectory
+from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
 from apigate.registry import Registry
 from apigate.server.message import Request, Response
@@ -205,6 +206,7 @@ class Gateway:
         self.sync.reload()
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
         self.request_console: RequestConsole | None = None
+        self.access_logs = self.state.metrics.access_logs = AccessLogs(settings.data_dir / "logs" / "access")
         if settings.console:
             self._attach_console(RequestConsole(function_output=settings.function_output))
 
@@ -252,12 +254,14 @@ class Gateway:
         self.sync.start(self.settings.sync_interval)
         if self.request_console is not None:
             self.request_console.start()
+        self.access_logs.start()
 
     async def close(self) -> None:
         await self.websockets.close()  # before the functions: $disconnect still runs
         if self.request_console is not None:
             await self.request_console.close()
             function_call.observe_errors(None)
+        await self.access_logs.close()
         await self.sync.stop()
         await self.functions.close()
         await self.upstream.close()

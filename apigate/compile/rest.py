@@ -37,6 +37,7 @@ from apigate.model import (
     RouteNode,
     StageCache,
 )
+from apigate.observe.access_log import compile_access_log
 from apigate.state import Limit
 
 # {"restApi": RestApi document, "resources": [Resource], "models": [Model], "validators": [RequestValidator]}
@@ -222,6 +223,7 @@ def compile_stage(
         cache=_stage_cache(stage, defaults),
         gateway_responses=compile_responses(snapshot.get("gatewayResponses") or ()),
         endpoint_type=endpoint_type(api),
+        access_log=compile_access_log(stage.get("accessLogSettings")),
     )
 
 

@@ -377,4 +377,7 @@ _STAGE_PATCHABLE: dict[str, patch.PathHandler] = {
     "cacheClusterSize": patch.scalar("cacheClusterSize"),
     "clientCertificateId": patch.scalar("clientCertificateId"),
     "webAclArn": patch.scalar("webAclArn"),
+    # /accessLogSettings/format and /destinationArn (a minimal store for #19's access logs; helper F owns the
+    # full AWS behaviour of these paths)
+    "accessLogSettings": patch.string_map("accessLogSettings"),
 }

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from apigate.aws.policy import Policy
     from apigate.dataplane.mapping import Template
     from apigate.dataplane.regex_budget import UserRegex
+    from apigate.observe.access_log import AccessLogFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +145,4 @@ class DeployedApi:
     # Customised gateway responses by type (DEFAULT_4XX/5XX included); empty: AWS's defaults for every type.
     gateway_responses: Mapping[str, CustomResponse] = field(default_factory=dict)
     endpoint_type: str = "EDGE"  # PRIVATE: served only through a private listener (`serve --private-listen`)
+    access_log: AccessLogFormat | None = None  # the stage's accessLogSettings, compiled (observe/access_log.py)

@@ -11,6 +11,7 @@ import time
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.steps.request_lines import RequestLines
+from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
 
 # Counter slots per stage.
@@ -31,6 +32,7 @@ class Metrics:
         self._stages: dict[tuple[str, str, str], list[float]] = {}
         self.lines = RequestLines()  # the web console's live view
         self.console: RequestConsole | None = None  # request lines on stderr (`apigate serve TEMPLATE`)
+        self.access_logs: AccessLogs | None = None  # stages' accessLogSettings (observe/access_log.py)
 
     def record(self, inv: Invocation) -> None:
         api = inv.api
@@ -57,6 +59,9 @@ class Metrics:
             round(latency, 2),
             inv.error_type or "",
         )
+        access_log = api.access_log
+        if access_log is not None and self.access_logs is not None:
+            self.access_logs.add(access_log, inv, status, latency)
         console = self.console
         if console is not None:
             method = inv.method
