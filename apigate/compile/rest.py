@@ -15,6 +15,7 @@ import fastjsonschema
 import orjson
 
 from apigate.aws.errors import bad_request
+from apigate.compile.access_log import compile_access_log
 from apigate.compile.authorizers import compile_authorizer
 from apigate.compile.gateway_responses import compile_responses
 from apigate.compile.parameters import InvalidMapping, parse_mappings
@@ -37,7 +38,6 @@ from apigate.model import (
     RouteNode,
     StageCache,
 )
-from apigate.observe.access_log import compile_access_log
 from apigate.state import Limit
 
 # {"restApi": RestApi document, "resources": [Resource], "models": [Model], "validators": [RequestValidator]}

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from apigate.aws.policy import Policy
     from apigate.dataplane.mapping import Template
     from apigate.dataplane.regex_budget import UserRegex
-    from apigate.observe.access_log import AccessLogFormat
+    from apigate.model.access_log import AccessLogFormat
 
 
 @dataclass(frozen=True, slots=True)
