@@ -88,7 +88,7 @@ FULL_TEMPLATE = (
 
 BUSY_WARNING = 10.0  # percent of cores 0-1 busy with other work before a row that makes it suspect
 # wrk rows, then the measurements of their own (fixed-rate latency, held connections, --workers).
-LOAD_ROWS = ("mock", "lambda", "http_proxy", "http_api", "full", "full_cached")
+LOAD_ROWS = ("mock", "mock_logged", "lambda", "http_proxy", "http_api", "full", "full_cached")
 EXTRA_ROWS = ("latency", "connections", "workers", "kinesis")
 ALL_ROWS = LOAD_ROWS + EXTRA_ROWS
 LATENCY_RATE = 1000.0  # requests per second of the fixed-rate latency measurement
@@ -156,12 +156,17 @@ class Row:
 def plan_rows(selected: list[str]) -> list[Row]:
     """The wrk rows; targets are issue #9's."""
     rows: list[Row] = []
-    if {"mock", "lambda", "http_api", "full_cached"} & set(selected):
+    if {"mock", "mock_logged", "lambda", "http_api", "full_cached"} & set(selected):
         rows.append(Row("nginx_return", "nginx return 200 (baseline A)", BASELINE_BODY))
     if {"http_proxy", "full"} & set(selected):
         rows.append(Row("nginx_proxy", "nginx proxy_pass (baseline B)", UPSTREAM_BODY))
-    if "mock" in selected:
+    if "mock" in selected or "mock_logged" in selected:  # the logged row is measured against this one
         rows.append(Row("mock", "apigate MOCK", MOCK_BODY, baseline="nginx_return", target=0.35))
+    if "mock_logged" in selected:
+        # Issue #19: a stage access log (the CLF preset, to a file) may cost at most 5% of the MOCK row.
+        rows.append(
+            Row("mock_logged", "apigate MOCK, access log on", MOCK_BODY, baseline="mock", target=0.95)
+        )
     if "lambda" in selected:
         rows.append(Row("lambda", "apigate AWS_PROXY", LAMBDA_BODY, baseline="nginx_return", target=0.15))
     if "http_proxy" in selected:
@@ -464,6 +469,7 @@ def configure_gateway(endpoint: str, rows: dict[str, Row], upstream_port: int) -
         "full": _setup_full,
     }
     full_rows = [rows[key] for key in ("full", "full_cached") if key in rows]
+    logged = rows.get("mock_logged")
     for key, setup in setups.items():
         row = rows.get(key)
         if row is None and not (key == "full" and full_rows):
@@ -487,6 +493,21 @@ def configure_gateway(endpoint: str, rows: dict[str, Row], upstream_port: int) -
                 done.url = f"{endpoint}/_aws/execute-api/{api_id}/{STAGE}/{_path_part(key)}"
                 done.note = note or ""
     deployment = apigw.create_deployment(restApiId=api_id, stageName=STAGE)["id"]
+    mock = rows.get("mock")
+    if logged is not None and mock is not None and mock.url is not None:
+        try:
+            apigw.create_stage(restApiId=api_id, stageName="logged", deploymentId=deployment)
+            apigw.update_stage(
+                restApiId=api_id,
+                stageName="logged",
+                patchOperations=[
+                    {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": LOG_GROUP_ARN},
+                    {"op": "replace", "path": "/accessLogSettings/format", "value": "CLF"},
+                ],
+            )
+            logged.url = f"{endpoint}/_aws/execute-api/{api_id}/logged/{_path_part('mock')}"
+        except Exception as exc:
+            logged.error = f"setup failed: {_describe(exc)}"
     if full_rows and full_rows[0].url:
         try:
             _setup_full_stages(apigw, api_id, deployment)
@@ -608,6 +629,9 @@ def _setup_full(apigw: Any, lam: Any, api_id: str, resource_id: str, upstream: i
     apigw.put_method_response(**ids, statusCode="200")
     apigw.put_integration_response(**ids, statusCode="200", selectionPattern="")
     return note
+
+
+LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:000000000000:log-group:apigate-bench-access"
 
 
 def _setup_full_stages(apigw: Any, api_id: str, deployment: str) -> None:
