@@ -35,7 +35,9 @@ def _log_level(value: str) -> str:
     level = value.strip().upper()
     level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
     if level not in _LOG_LEVELS:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a log level (pick one of {', '.join(_LOG_LEVELS).lower()})")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a log level (pick one of {', '.join(_LOG_LEVELS).lower()})"
+        )
     return level
 
 
@@ -84,7 +86,10 @@ def _parser() -> argparse.ArgumentParser:
         "--region", default="us-east-1", help="the region in ARNs and in functions' environment"
     )
     serve.add_argument(
-        "--max-workers-per-function", type=int, default=8, help="worker processes one function may run at once"
+        "--max-workers-per-function",
+        type=int,
+        default=8,
+        help="worker processes one function may run at once",
     )
     serve.add_argument(
         "--log-level",
@@ -129,10 +134,34 @@ def _parser() -> argparse.ArgumentParser:
         help="multiply each stage cache's byte budget (cacheClusterSize) by FACTOR, e.g. 0.001 on a small host",
     )
     websocket = serve.add_argument_group("WebSocket APIs (AWS's limits by default)")
-    websocket.add_argument("--websocket-idle-timeout", type=float, default=600.0, metavar="SECONDS", help="seconds a WebSocket connection may stay silent")
-    websocket.add_argument("--websocket-max-duration", type=float, default=7200.0, metavar="SECONDS", help="seconds a WebSocket connection may last")
-    websocket.add_argument("--websocket-frame-size", type=int, default=32 * 1024, metavar="BYTES", help="largest WebSocket frame, in bytes")
-    websocket.add_argument("--websocket-message-size", type=int, default=128 * 1024, metavar="BYTES", help="largest WebSocket message, in bytes")
+    websocket.add_argument(
+        "--websocket-idle-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="seconds a WebSocket connection may stay silent",
+    )
+    websocket.add_argument(
+        "--websocket-max-duration",
+        type=float,
+        default=7200.0,
+        metavar="SECONDS",
+        help="seconds a WebSocket connection may last",
+    )
+    websocket.add_argument(
+        "--websocket-frame-size",
+        type=int,
+        default=32 * 1024,
+        metavar="BYTES",
+        help="largest WebSocket frame, in bytes",
+    )
+    websocket.add_argument(
+        "--websocket-message-size",
+        type=int,
+        default=128 * 1024,
+        metavar="BYTES",
+        help="largest WebSocket message, in bytes",
+    )
     serve.add_argument(
         "--workers",
         type=int,
@@ -202,7 +231,9 @@ def _access_options(serve: argparse.ArgumentParser) -> None:
         "kinesis=http://127.0.0.1:5000; else AWS_ENDPOINT_URL_<SERVICE>, the AWS config file's services "
         "section, else the real regional AWS endpoint. Repeatable",
     )
-    serve.add_argument("--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id")
+    serve.add_argument(
+        "--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id"
+    )
     serve.add_argument("--vpc-id", default="vpc-0123456789abcdef0", help="the private listener's VPC id")
 
 
@@ -285,32 +316,48 @@ def _client_commands(commands: Any) -> None:
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
         command: argparse.ArgumentParser = commands.add_parser(
-            name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".", formatter_class=_HelpFormatter
+            name,
+            help=help_text,
+            description=help_text[0].upper() + help_text[1:] + ".",
+            formatter_class=_HelpFormatter,
         )
-        command.add_argument(
-            "--endpoint", default=_DEFAULT_ENDPOINT, help="the gateway's URL"
-        )
+        command.add_argument("--endpoint", default=_DEFAULT_ENDPOINT, help="the gateway's URL")
         command.add_argument("--region", default="us-east-1", help="the region the gateway signs for")
         command.add_argument("--json", action="store_true", help="machine-readable output")
         return command
 
-    client_command("apis", "list the REST APIs, their stages and invoke URLs")
+    client_command("apis", "list the REST, HTTP and WebSocket APIs, their stages and invoke URLs")
     invoke = client_command("invoke", "invoke a function and print what it returned")
     invoke.add_argument("function", help="the function's name")
     invoke.add_argument("--payload", default="{}", help="the event, as JSON")
     imported = client_command("import", "import an OpenAPI definition (JSON or YAML) as a REST API")
     imported.add_argument("file", type=Path, help="the OpenAPI 2 or 3 file")
     imported.add_argument("--api-id", help="update this API (PutRestApi) instead of creating one")
-    imported.add_argument("--mode", choices=("merge", "overwrite"), default="overwrite", help="how --api-id is updated")
     imported.add_argument(
-        "--basepath", choices=("ignore", "prepend", "split"), default="ignore", help="what to do with a base path"
+        "--update",
+        metavar="API",
+        help="update the API of this name or id in place (PutRestApi) instead of creating one",
     )
-    imported.add_argument("--endpoint-type", choices=("EDGE", "REGIONAL", "PRIVATE"), help="the API's endpoint type")
+    imported.add_argument("--stage", help="deploy the imported API to this stage (created if needed)")
+    imported.add_argument(
+        "--mode", choices=("merge", "overwrite"), default="overwrite", help="how --api-id is updated"
+    )
+    imported.add_argument(
+        "--basepath",
+        choices=("ignore", "prepend", "split"),
+        default="ignore",
+        help="what to do with a base path",
+    )
+    imported.add_argument(
+        "--endpoint-type", choices=("EDGE", "REGIONAL", "PRIVATE"), help="the API's endpoint type"
+    )
     imported.add_argument("--fail-on-warnings", action="store_true", help="refuse a definition with warnings")
     exported = client_command("export", "print a deployed stage as an OpenAPI definition")
     exported.add_argument("api", help="the API's id or name")
     exported.add_argument("stage", help="the stage's name")
-    exported.add_argument("--type", choices=("oas30", "swagger"), default="oas30", help="OpenAPI 3 or Swagger 2")
+    exported.add_argument(
+        "--type", choices=("oas30", "swagger"), default="oas30", help="OpenAPI 3 or Swagger 2"
+    )
     exported.add_argument("--format", choices=("json", "yaml"), default="json", help="the output's format")
     exported.add_argument(
         "--extensions", default="apigateway", help="integrations, apigateway, authorizers, postman (or '')"
@@ -319,7 +366,9 @@ def _client_commands(commands: Any) -> None:
     sdk = client_command("sdk", "write a stage's client library (GetSdk) into a folder")
     sdk.add_argument("api", help="the API's id or name")
     sdk.add_argument("stage", help="the stage's name")
-    sdk.add_argument("--type", default="javascript", help="javascript, typescript or python (default javascript)")
+    sdk.add_argument(
+        "--type", default="javascript", help="javascript, typescript or python (default javascript)"
+    )
     sdk.add_argument("--out", type=Path, default=Path("."), help="the folder to unpack into (default .)")
     docs = client_command("docs", "print a stage's reference page URL; -o writes its documented OpenAPI")
     docs.add_argument("api", help="the API's id or name")
@@ -499,11 +548,45 @@ def _print_json(value: Any) -> None:
 
 
 def _api_id(apigw: Any, name_or_id: str) -> str:
+    """An API's id from its id or its name; two APIs of that name are an error, not a guess."""
     apis = apigw.get_rest_apis(limit=500)["items"]
     for api in apis:
-        if name_or_id in (api["id"], api["name"]):
+        if api["id"] == name_or_id:
             return str(api["id"])
+    named = [api["id"] for api in apis if api["name"] == name_or_id]
+    if len(named) > 1:
+        raise LookupError(
+            f"{len(named)} REST APIs are named {name_or_id} ({', '.join(sorted(named))}): pass the id instead"
+        )
+    if named:
+        return str(named[0])
     raise LookupError(f"no REST API named {name_or_id}")
+
+
+def _list_apis(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """REST, HTTP and WebSocket APIs with each stage and its invoke URL."""
+    base = args.endpoint.rstrip("/")
+    apigw = _client(args, "apigateway")
+    listed: list[dict[str, Any]] = []
+    for api in apigw.get_rest_apis(limit=500)["items"]:
+        stages = apigw.get_stages(restApiId=api["id"])["item"]
+        for stage in stages or [{}]:
+            name = stage.get("stageName")
+            url = f"{base}/_aws/execute-api/{api['id']}/{name}/" if name else ""
+            listed.append({"id": api["id"], "name": api["name"], "type": "REST", "stage": name, "url": url})
+    v2 = _client(args, "apigatewayv2")
+    for api in v2.get_apis(MaxResults="500").get("Items", []):
+        kind = "WEBSOCKET" if api.get("ProtocolType") == "WEBSOCKET" else "HTTP"
+        stages = v2.get_stages(ApiId=api["ApiId"], MaxResults="500").get("Items", [])
+        for stage in stages or [{}]:
+            name = stage.get("StageName")
+            url = ""
+            if name:
+                url = f"{base}/_aws/execute-api/{api['ApiId']}/" + ("" if name == "$default" else f"{name}/")
+                if kind == "WEBSOCKET":
+                    url = "ws" + url.removeprefix("http").rstrip("/")
+            listed.append({"id": api["ApiId"], "name": api["Name"], "type": kind, "stage": name, "url": url})
+    return listed
 
 
 def _run_client(args: argparse.Namespace) -> int:
@@ -537,21 +620,13 @@ def _client_call(args: argparse.Namespace) -> int:
         apigw = _client(args, "apigateway")
         return run(args, apigw, _api_id(apigw, args.api))
     if args.command == "apis":
-        apigw = _client(args, "apigateway")
-        listed = []
-        base = args.endpoint.rstrip("/")
-        for api in apigw.get_rest_apis(limit=500)["items"]:
-            stages = apigw.get_stages(restApiId=api["id"])["item"]
-            for stage in stages or [{}]:
-                name = stage.get("stageName")
-                url = f"{base}/_aws/execute-api/{api['id']}/{name}/" if name else ""
-                listed.append({"id": api["id"], "name": api["name"], "stage": name, "url": url})
+        listed = _list_apis(args)
         if args.json:
             _print_json(listed)
         else:
             _table(
-                [[a["id"], a["name"], a["stage"] or "-", a["url"]] for a in listed],
-                ["ID", "NAME", "STAGE", "URL"],
+                [[a["id"], a["name"], a["type"], a["stage"] or "-", a["url"]] for a in listed],
+                ["ID", "NAME", "TYPE", "STAGE", "URL"],
             )
         return 0
     if args.command == "invoke":
@@ -575,9 +650,10 @@ def _client_call(args: argparse.Namespace) -> int:
         parameters = {"basepath": args.basepath}
         if args.endpoint_type:
             parameters["endpointConfigurationTypes"] = args.endpoint_type
-        if args.api_id:
+        target = args.api_id or (args.update and _api_id(apigw, args.update))
+        if target:
             api = apigw.put_rest_api(
-                restApiId=args.api_id,
+                restApiId=target,
                 mode=args.mode,
                 body=body,
                 parameters=parameters,
@@ -588,10 +664,18 @@ def _client_call(args: argparse.Namespace) -> int:
                 body=body, parameters=parameters, failOnWarnings=args.fail_on_warnings
             )
         api.pop("ResponseMetadata", None)
+        if args.stage:  # deployed, so that it serves at once
+            deployment = apigw.create_deployment(restApiId=api["id"], stageName=args.stage)
+            base = args.endpoint.rstrip("/")
+            api["stage"] = {"name": args.stage, "deploymentId": deployment["id"]}
+            api["url"] = f"{base}/_aws/execute-api/{api['id']}/{args.stage}/"
         if args.json:
             _print_json(api)
         else:
-            print(f"{api['id']}  {api['name']}")
+            print(
+                f"{api['id']}  {api['name']}"
+                + (f"  deployed to {args.stage}: {api['url']}" if args.stage else "")
+            )
             for warning in api.get("warnings") or []:
                 print(f"Warning: {warning}", file=sys.stderr)
         return 0
@@ -648,7 +732,9 @@ def parse_aws_endpoints(items: list[str]) -> dict[str, str]:
     for item in items:
         service, sep, url = item.partition("=")
         if not sep or not service or not url.startswith(("http://", "https://")):
-            raise SystemExit(f"apigate: error: --aws-endpoint expects SERVICE=http(s)://HOST[:PORT], not {item!r}")
+            raise SystemExit(
+                f"apigate: error: --aws-endpoint expects SERVICE=http(s)://HOST[:PORT], not {item!r}"
+            )
         endpoints[service.strip().lower()] = url.strip()
     return endpoints
 
