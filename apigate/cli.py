@@ -701,10 +701,70 @@ def _client_call(args: argparse.Namespace) -> int:
     raise ValueError(f"unknown command {args.command}")
 
 
+def _serving_data_dirs() -> list[Path]:
+    """The data dirs of the `apigate serve` processes on this machine that we may inspect (Linux's /proc):
+    each one's --data-dir, else its $APIGATE_DATA_DIR, else .apigate, resolved against its working dir."""
+    import os
+
+    found: list[Path] = []
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = [
+                a.decode(errors="replace")
+                for a in Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+            ]
+            if "serve" not in argv or not any("apigate" in a for a in argv[: argv.index("serve")]):
+                continue
+            cwd = Path(os.readlink(f"/proc/{entry.name}/cwd"))
+            data_dir: str | None = None
+            for i, arg in enumerate(argv):
+                if arg == "--data-dir" and i + 1 < len(argv):
+                    data_dir = argv[i + 1]
+                elif arg.startswith("--data-dir="):
+                    data_dir = arg.split("=", 1)[1]
+            if data_dir is None:
+                environ = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
+                prefix = f"{DATA_DIR_VARIABLE}=".encode()
+                data_dir = next(
+                    (e[len(prefix) :].decode() for e in environ if e.startswith(prefix)), ".apigate"
+                )
+        except (OSError, ValueError):
+            continue
+        path = (cwd / data_dir).resolve()
+        if path not in found:
+            found.append(path)
+    return found
+
+
+def _logs_data_dir(args: argparse.Namespace) -> Path:
+    import os
+
+    if args.data_dir is not None:
+        return Path(args.data_dir)
+    if os.environ.get(DATA_DIR_VARIABLE):
+        return Path(os.environ[DATA_DIR_VARIABLE])
+    serving = [d for d in _serving_data_dirs() if (d / "logs" / f"{args.function}.log").exists()]
+    if len(serving) == 1:
+        return serving[0]
+    if len(serving) > 1:
+        raise LookupError(
+            f"{len(serving)} running gateways have a log for {args.function} "
+            f"({', '.join(map(str, serving))}): pick one with --data-dir"
+        )
+    return Path(".apigate")
+
+
 def _logs(args: argparse.Namespace) -> int:
     import time
 
-    path = args.data_dir / "logs" / f"{args.function}.log"
+    try:
+        data_dir = _logs_data_dir(args)
+    except LookupError as exc:
+        print(f"apigate: {exc}", file=sys.stderr)
+        return 2
+    path = data_dir / "logs" / f"{args.function}.log"
     if not path.exists() and not args.follow:
         print(f"apigate: no log for {args.function} in {path.parent}", file=sys.stderr)
         return 1

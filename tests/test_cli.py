@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,17 @@ def test_invoke_and_logs(gateway: GatewayProcess, lam: Any) -> None:
     assert logs.returncode == 0
     assert "got 21" in logs.stdout and "REPORT RequestId" in logs.stdout
     assert apigate(gateway, "logs", "no-such-function", "--data-dir", str(gateway.data_dir)).returncode == 1
+    # Without --data-dir: the serving gateway's own data dir, found from its process (run from elsewhere).
+    found = subprocess.run(
+        [sys.executable, "-m", "apigate.cli", "logs", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={k: v for k, v in os.environ.items() if k != "APIGATE_DATA_DIR"},
+    )
+    assert found.returncode == 0, found.stderr
+    assert "got 21" in found.stdout
 
 
 def test_apis_lists_http_and_websocket_apis(gateway: GatewayProcess) -> None:
