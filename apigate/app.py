@@ -56,6 +56,7 @@ from apigate.functions.directory import FunctionDirectory
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
 from apigate.registry import Registry
+from apigate.root_page import root_page, wants_root_page
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamPool
 from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
@@ -278,6 +279,8 @@ class Gateway:
         path = request.raw_path
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
+        if path == "/" and wants_root_page(request):
+            return root_page(self, request)
         return self._manage(request)
 
     def upgrade(self, request: Request, transport: Any, protocol: Any) -> None:
