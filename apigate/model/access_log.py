@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = ["AccessLogFormat"]
 
@@ -15,13 +14,3 @@ class AccessLogFormat:
     literals: tuple[str, ...]
     paths: tuple[tuple[str, ...], ...]
     destination: str
-
-    def render(self, context: dict[str, Any]) -> str:
-        out = [self.literals[0]]
-        for path, literal in zip(self.paths, self.literals[1:], strict=True):
-            value: Any = context
-            for part in path:
-                value = value.get(part) if isinstance(value, dict) else None
-            out.append("-" if value is None or value == "" else str(value))
-            out.append(literal)
-        return "".join(out)
