@@ -92,3 +92,35 @@ def test_turned_off_by_removing_the_settings(gateway: GatewayProcess, apigw: Any
     path = gateway.data_dir / "logs" / "access" / f"{group}.log"
     wait_for(lambda: any(after.headers["x-amzn-RequestId"] in line for line in _lines(path)))
     assert _lines(path) == [f"marker {after.headers['x-amzn-RequestId']}"]
+
+
+def test_http_api_access_log(gateway: GatewayProcess) -> None:
+    v2 = gateway.client("apigatewayv2")
+    api = v2.create_api(Name=unique("access-http"), ProtocolType="HTTP")["ApiId"]
+    integration = v2.create_integration(
+        ApiId=api,
+        IntegrationType="HTTP_PROXY",
+        IntegrationMethod="ANY",
+        IntegrationUri="http://127.0.0.1:9/",
+        PayloadFormatVersion="1.0",
+    )["IntegrationId"]
+    v2.create_route(ApiId=api, RouteKey="GET /items", Target=f"integrations/{integration}")
+    group = unique("http-access")
+    v2.create_stage(
+        ApiId=api,
+        StageName="$default",
+        AutoDeploy=True,
+        AccessLogSettings={
+            "DestinationArn": ARN + group,
+            "Format": "$context.requestId $context.routeKey $context.status $context.identity.sourceIp "
+            "$context.integrationErrorMessage",
+        },
+    )
+    url = f"{gateway.url}/_aws/execute-api/{api}/items"
+    wait_for(lambda: requests.get(url, timeout=10).status_code != 404)  # AutoDeploy: served shortly
+    answered = requests.get(url, timeout=10)
+    request_id = answered.headers["apigw-requestid"]
+    path = gateway.data_dir / "logs" / "access" / f"{group}.log"
+    wait_for(lambda: any(line.startswith(request_id) for line in _lines(path)))
+    line = next(line for line in _lines(path) if line.startswith(request_id))
+    assert line == f"{request_id} GET /items {answered.status_code} 127.0.0.1 -"

@@ -23,12 +23,16 @@ from apigate.dataplane.lambda_proxy.v1 import request_time
 from apigate.model.access_log import AccessLogFormat
 
 if TYPE_CHECKING:
+    from apigate.dataplane.http_api.call import HttpCall
     from apigate.dataplane.invocation import Invocation
+    from apigate.server.message import Response
 
 __all__ = ["AccessLogs"]
 
 
-_Getter = Callable[["Invocation", int, float], Any]
+_Getter = Callable[
+    [Any, int, float], Any
+]  # (an Invocation, or an HTTP API's (HttpCall, Response)), status, ms
 
 
 def _integration_ms(inv: Invocation) -> int | None:
@@ -80,11 +84,46 @@ _GETTERS: dict[str, _Getter] = {
 _Plan = tuple[tuple[_Getter, ...], tuple[tuple[int, tuple[str, ...]], ...]]
 
 
+def _http_response_length(subject: Any) -> int | None:
+    body = subject[1].body
+    return len(body) if isinstance(body, bytes) else None
+
+
+# HTTP APIs' $context (subject: (HttpCall, Response)); a variable not listed here renders "-".
+_HTTP_GETTERS: dict[str, _Getter] = {
+    "requestId": lambda s, status, ms: s[0].request_id,
+    "extendedRequestId": lambda s, status, ms: s[0].request_id,
+    "httpMethod": lambda s, status, ms: s[0].request.method,
+    "path": lambda s, status, ms: s[0].raw_path,
+    "routeKey": lambda s, status, ms: None if s[0].route is None else s[0].route.route_key,
+    "stage": lambda s, status, ms: s[0].api.stage,
+    "apiId": lambda s, status, ms: s[0].api.api_id,
+    "accountId": lambda s, status, ms: s[0].api.account_id,
+    "domainName": lambda s, status, ms: s[0].domain_name,
+    "domainPrefix": lambda s, status, ms: s[0].domain_name.split(".", 1)[0],
+    "protocol": lambda s, status, ms: f"HTTP/{s[0].request.http_version}",
+    "requestTime": lambda s, status, ms: request_time(s[0].start_epoch_ms),
+    "requestTimeEpoch": lambda s, status, ms: s[0].start_epoch_ms,
+    "identity": lambda s, status, ms: {
+        "sourceIp": s[0].request.client[0],
+        "userAgent": s[0].request.header("user-agent"),
+    },
+    "status": lambda s, status, ms: status,
+    "responseLength": lambda s, status, ms: _http_response_length(s),
+    "responseLatency": lambda s, status, ms: int(ms),
+    "authorizer": lambda s, status, ms: s[0].authorizer or {},
+}
+
+
 def _full_context(key: str) -> _Getter:
     return lambda inv, status, ms: request_context(inv).get(key)
 
 
-def plan(fmt: AccessLogFormat) -> _Plan:
+def _missing(subject: Any, status: int, ms: float) -> None:
+    return None
+
+
+def plan(fmt: AccessLogFormat, http: bool = False) -> _Plan:
     """Each top-level variable's getter once, and for each variable in the format: (getter index, the rest of
     its path). Made once per compiled format."""
     tops: list[str] = []
@@ -93,7 +132,10 @@ def plan(fmt: AccessLogFormat) -> _Plan:
         if path[0] not in tops:
             tops.append(path[0])
         slots.append((tops.index(path[0]), path[1:]))
-    getters = tuple(_GETTERS.get(top) or _full_context(top) for top in tops)
+    if http:
+        getters = tuple(_HTTP_GETTERS.get(top, _missing) for top in tops)
+    else:
+        getters = tuple(_GETTERS.get(top) or _full_context(top) for top in tops)
     return getters, tuple(slots)
 
 
@@ -119,13 +161,18 @@ class AccessLogs:
     def __init__(self, folder: Path, *, interval: float = 0.05, capacity: int = 100_000) -> None:
         self._folder = folder
         self._interval = interval
-        self._queue: deque[tuple[AccessLogFormat, Invocation, int, float]] = deque(maxlen=capacity)
+        self._queue: deque[tuple[AccessLogFormat, Any, int, float, bool]] = deque(maxlen=capacity)
         self._files: dict[str, BinaryIO] = {}
         self._task: asyncio.Task[None] | None = None
-        self._plans: dict[int, tuple[AccessLogFormat, _Plan]] = {}
+        self._plans: dict[tuple[int, bool], tuple[AccessLogFormat, _Plan]] = {}
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
-        self._queue.append((fmt, inv, status, latency_ms))  # the request path's whole cost
+        """A REST API request (the invocation is complete: nothing changes it after this)."""
+        self._queue.append((fmt, inv, status, latency_ms, False))  # the request path's whole cost
+
+    def add_http(self, fmt: AccessLogFormat, call: HttpCall, response: Response, latency_ms: float) -> None:
+        """An HTTP API request."""
+        self._queue.append((fmt, (call, response), response.status, latency_ms, True))
 
     def start(self) -> None:
         if self._task is None:
@@ -155,12 +202,12 @@ class AccessLogs:
             plans.clear()
         queue = self._queue
         while queue:
-            fmt, inv, status, latency_ms = queue.popleft()
+            fmt, subject, status, latency_ms, http = queue.popleft()
             try:
-                made = plans.get(id(fmt))
+                made = plans.get((id(fmt), http))
                 if made is None or made[0] is not fmt:
-                    made = plans[id(fmt)] = (fmt, plan(fmt))
-                line = render(fmt, inv, status, latency_ms, made[1])
+                    made = plans[(id(fmt), http)] = (fmt, plan(fmt, http))
+                line = render(fmt, subject, status, latency_ms, made[1])
             except Exception:  # a log line is never worth a crash of the writer
                 continue
             by_destination.setdefault(fmt.destination, []).append(line)

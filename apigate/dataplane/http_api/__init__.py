@@ -29,6 +29,7 @@ from apigate.dataplane.routing import route_http
 from apigate.dataplane.substitution import fill_placeholders, stage_variables
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
+from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
 from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
@@ -54,6 +55,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
         self.console: RequestConsole | None = None  # request lines on stderr (apigate/observe/console.py)
+        self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (apigate/observe/access_log.py)
 
     async def serve(self, request: Request, api_id: str, path: str, domain: str) -> Response:
         started = time.perf_counter()
@@ -83,6 +85,9 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         if cors is not None:
             decorate(cors, request, response)
         response.headers.append(("apigw-requestid", call.request_id))
+        access_log = deployed.access_log
+        if access_log is not None and self.access_logs is not None:
+            self.access_logs.add_http(access_log, call, response, (time.perf_counter() - started) * 1000.0)
         console = self.console
         if console is not None:
             route = call.route
