@@ -207,7 +207,7 @@ class Gateway:
         self.sync.reload()
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
         self.request_console: RequestConsole | None = None
-        self.access_logs = AccessLogs(settings.data_dir / "logs" / "access")
+        self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")
         self.state.metrics.access_logs = self.http_apis.access_logs = self.access_logs
         if settings.console:
             self._attach_console(RequestConsole(function_output=settings.function_output))

@@ -45,7 +45,7 @@ def test_custom_format_with_context_variables(gateway: GatewayProcess, apigw: An
     assert stage["accessLogSettings"] == {"destinationArn": ARN + group, "format": log_format}
     ok = requests.get(gateway.invoke_url(api.id, "test", "/ping"), timeout=10)
     missing = requests.get(gateway.invoke_url(api.id, "test", "/nowhere"), timeout=10)
-    path = gateway.data_dir / "logs" / "access" / f"{group}.log"
+    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
     wait_for(lambda: len(_lines(path)) >= 2)
     first, second = (json.loads(line) for line in _lines(path))
     assert first == {
@@ -66,7 +66,7 @@ def test_clf_preset(gateway: GatewayProcess, apigw: Any) -> None:
     group = unique("clf")
     api = _api_with_log(apigw, group, "CLF")
     ok = requests.get(gateway.invoke_url(api.id, "test", "/ping"), timeout=10)
-    path = gateway.data_dir / "logs" / "access" / f"{group}.log"
+    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
     wait_for(lambda: len(_lines(path)) >= 1)
     line = _lines(path)[0]
     assert line.startswith("127.0.0.1 - - [")
@@ -89,7 +89,7 @@ def test_turned_off_by_removing_the_settings(gateway: GatewayProcess, apigw: Any
     marker = _api_with_log(apigw, group, "marker $context.requestId")  # the same group, still on
     requests.get(gateway.invoke_url(api.id, "test", "/ping"), timeout=10)
     after = requests.get(gateway.invoke_url(marker.id, "test", "/ping"), timeout=10)
-    path = gateway.data_dir / "logs" / "access" / f"{group}.log"
+    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
     wait_for(lambda: any(after.headers["x-amzn-RequestId"] in line for line in _lines(path)))
     assert _lines(path) == [f"marker {after.headers['x-amzn-RequestId']}"]
 
@@ -120,7 +120,7 @@ def test_http_api_access_log(gateway: GatewayProcess) -> None:
     wait_for(lambda: requests.get(url, timeout=10).status_code != 404)  # AutoDeploy: served shortly
     answered = requests.get(url, timeout=10)
     request_id = answered.headers["apigw-requestid"]
-    path = gateway.data_dir / "logs" / "access" / f"{group}.log"
+    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
     wait_for(lambda: any(line.startswith(request_id) for line in _lines(path)))
     line = next(line for line in _lines(path) if line.startswith(request_id))
     assert line == f"{request_id} GET /items {answered.status_code} 127.0.0.1 -"

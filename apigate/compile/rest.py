@@ -275,7 +275,15 @@ def _apply_method_settings(nodes: Any, api_id: str, stage: Mapping[str, Any], ac
             enabled = caching and setting is not None and bool(setting.get("cachingEnabled"))
             if enabled and setting is not None and (own is not None or verb == "GET"):
                 cache = _cache_setting(method, setting)
-            node.methods[verb] = replace(method, setting_key=key, limits=limits, cache=cache)
+            level = str((setting or {}).get("loggingLevel") or "OFF").upper()
+            node.methods[verb] = replace(
+                method,
+                setting_key=key,
+                limits=limits,
+                cache=cache,
+                log_level=level if level in ("INFO", "ERROR") else None,
+                data_trace=bool((setting or {}).get("dataTraceEnabled")),
+            )
 
 
 def _cache_setting(method: RestMethod, setting: Mapping[str, Any]) -> CacheSetting | None:

@@ -31,6 +31,8 @@ class Invocation:
     path_parameters: dict[str, str] = field(default_factory=dict)
     response: Response | None = None
     test_log: list[str] | None = None  # set by TestInvokeMethod, which returns the execution log
+    # The same lines for the stage's execution log, when its method setting logging/loglevel is INFO or ERROR.
+    execution_log: list[str] | None = None
     # $context.error.validationErrorString of a failed request validation, for gateway responses.
     validation_error: str | None = None
     # $input.params() of this request, built the first time a mapping template needs them.
@@ -63,6 +65,8 @@ class Invocation:
     def log(self, line: str) -> None:
         if self.test_log is not None:
             self.test_log.append(line)
+        elif self.execution_log is not None:
+            self.execution_log.append(line)
 
     @property
     def trace_id(self) -> str:

@@ -36,6 +36,7 @@ from apigate.dataplane.steps import (
 )
 from apigate.dataplane.steps.validation import ValidationStep
 from apigate.model import RestMethod
+from apigate.observe.execution_log import start_execution_log
 from apigate.registry import Registry
 from apigate.server.message import Response
 from apigate.state import MemoryQuotaCounter, MemoryRateLimiter, QuotaCounter, RateLimiter
@@ -118,6 +119,8 @@ class Pipeline:
         response_steps = self._unrouted_response_steps
         try:
             method = self.route(inv)  # always first: the method decides which other steps apply
+            if method.log_level is not None and inv.test_log is None:
+                start_execution_log(inv, method)
             request_steps, response_steps = self._plan(method)
             for step in request_steps:
                 await step(inv)

@@ -115,6 +115,8 @@ class RestMethod:
     authorizer: RestAuthorizer | None = None  # CUSTOM and COGNITO_USER_POOLS methods only
     authorization_scopes: tuple[str, ...] = ()  # Cognito: the access token must carry one of these
     resource_policy: Policy | None = None  # the API's resource policy, compiled at deploy time (None: no policy)
+    log_level: str | None = None  # stage method setting logging/loglevel: INFO | ERROR (None: OFF)
+    data_trace: bool = False  # logging/dataTrace: request and response bodies and headers in execution logs
 
 
 @dataclass(slots=True)

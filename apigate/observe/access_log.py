@@ -3,7 +3,7 @@ compiled once per deployment, one line per request written to the stage's destin
 
 Off the hot path: a request appends (format, invocation, status, latency) to a deque; a background task
 builds ``$context`` and renders the lines (AWS writes ``-`` for a variable with no value). Destinations:
-``arn:aws:logs:…:log-group:NAME`` -> ``<data dir>/logs/access/NAME.log`` (one file per log group, until a
+``arn:aws:logs:…:log-group:NAME`` -> ``<data dir>/logs/groups/NAME.log`` (one file per log group, until a
 CloudWatch Logs API serves them), and two apigate extensions, ``file:///absolute/path`` and ``stdout``.
 """
 
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import re
 import sys
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -79,6 +80,14 @@ _GETTERS: dict[str, _Getter] = {
     "integration": lambda inv, status, ms: {"latency": _integration_ms(inv)},
     "authorizer": lambda inv, status, ms: {} if inv.authorizer is None else inv.authorizer.request_context(),
 }
+
+
+_GROUP_ARN = "arn:aws:logs:-:-:log-group:"
+
+
+def _iso(epoch_ms: int) -> str:
+    seconds, millis = divmod(epoch_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 _Plan = tuple[tuple[_Getter, ...], tuple[tuple[int, tuple[str, ...]], ...]]
@@ -161,7 +170,11 @@ class AccessLogs:
     def __init__(self, folder: Path, *, interval: float = 0.05, capacity: int = 100_000) -> None:
         self._folder = folder
         self._interval = interval
-        self._queue: deque[tuple[AccessLogFormat, Any, int, float, bool]] = deque(maxlen=capacity)
+        # (format, subject, status, latency, kind): kind False a REST request, True an HTTP API's, 2 an
+        # execution log block (no format; subject (group, request id, epoch ms, lines))
+        self._queue: deque[tuple[AccessLogFormat | None, Any, int, float, bool | int]] = deque(
+            maxlen=capacity
+        )
         self._files: dict[str, BinaryIO] = {}
         self._task: asyncio.Task[None] | None = None
         self._plans: dict[tuple[int, bool], tuple[AccessLogFormat, _Plan]] = {}
@@ -169,6 +182,10 @@ class AccessLogs:
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
         """A REST API request (the invocation is complete: nothing changes it after this)."""
         self._queue.append((fmt, inv, status, latency_ms, False))  # the request path's whole cost
+
+    def add_execution(self, group: str, request_id: str, epoch_ms: int, lines: list[str]) -> None:
+        """A REST request's execution log block, for the log group ``group``."""
+        self._queue.append((None, (group, request_id, epoch_ms, lines), 0, 0.0, 2))
 
     def add_http(self, fmt: AccessLogFormat, call: HttpCall, response: Response, latency_ms: float) -> None:
         """An HTTP API request."""
@@ -203,6 +220,14 @@ class AccessLogs:
         queue = self._queue
         while queue:
             fmt, subject, status, latency_ms, http = queue.popleft()
+            if fmt is None:
+                group, request_id, epoch_ms, block = subject
+                stamp = _iso(epoch_ms)
+                by_destination.setdefault(f"{_GROUP_ARN}{group}", []).extend(
+                    f"{stamp} ({request_id}) {line}" for line in block
+                )
+                continue
+            http = bool(http)
             try:
                 made = plans.get((id(fmt), http))
                 if made is None or made[0] is not fmt:

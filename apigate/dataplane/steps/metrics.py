@@ -13,6 +13,7 @@ from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.steps.request_lines import RequestLines
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
+from apigate.observe.execution_log import execution_log_group, finish_execution_log
 
 # Counter slots per stage.
 _COUNT, _4XX, _5XX, _LAT_SUM, _INT_SUM, _INT_COUNT, _HIT, _MISS, _THROTTLED, _QUOTA = range(10)
@@ -62,6 +63,11 @@ class Metrics:
         access_log = api.access_log
         if access_log is not None and self.access_logs is not None:
             self.access_logs.add(access_log, inv, status, latency)
+        if inv.execution_log is not None and self.access_logs is not None:
+            block = finish_execution_log(inv, status)
+            if block is not None:
+                group = execution_log_group(api.api_id, api.stage)
+                self.access_logs.add_execution(group, inv.request_id, inv.start_epoch_ms, block)
         console = self.console
         if console is not None:
             method = inv.method
