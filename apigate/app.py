@@ -55,6 +55,7 @@ from apigate.docs_page import DocsPages
 from apigate.functions.directory import FunctionDirectory
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
+from apigate.observe.tracing import Tracing
 from apigate.registry import Registry
 from apigate.root_page import root_page, wants_root_page
 from apigate.server.message import Request, Response
@@ -209,6 +210,9 @@ class Gateway:
         self.request_console: RequestConsole | None = None
         self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")
         self.state.metrics.access_logs = self.http_apis.access_logs = self.access_logs
+        self.tracing: Tracing | None = None
+        if settings.otlp_endpoint:
+            self.tracing = self.pipeline.tracing = self.state.metrics.tracing = Tracing(settings.otlp_endpoint)
         if settings.console:
             self._attach_console(RequestConsole(function_output=settings.function_output))
 
@@ -264,6 +268,8 @@ class Gateway:
             await self.request_console.close()
             function_call.observe_errors(None)
         await self.access_logs.close()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.close)
         await self.sync.stop()
         await self.functions.close()
         await self.upstream.close()

@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="LEVEL",
         help="debug, info, warning, error or critical; debug also prints tracebacks of start-up errors",
     )
+    serve.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="send OpenTelemetry traces (OTLP/HTTP, e.g. http://127.0.0.1:4318) of the stages whose "
+        "tracingEnabled is true; off without it",
+    )
     console = serve.add_argument_group("console (stderr)")
     console.add_argument(
         "--quiet", action="store_true", help="no request lines (the default without a template)"
@@ -878,6 +884,7 @@ def _main(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         console=(args.template is not None or args.access_log) and not args.quiet,
         function_output=args.function_output,
+        otlp_endpoint=args.otlp_endpoint,
         **access_settings(args),
     )
     template = None

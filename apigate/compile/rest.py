@@ -224,6 +224,7 @@ def compile_stage(
         gateway_responses=compile_responses(snapshot.get("gatewayResponses") or ()),
         endpoint_type=endpoint_type(api),
         access_log=compile_access_log(stage.get("accessLogSettings")),
+        tracing=bool(stage.get("tracingEnabled")),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from apigate.aws.ids import extended_request_id, request_id, trace_id, trace_root
@@ -33,6 +33,7 @@ class Invocation:
     test_log: list[str] | None = None  # set by TestInvokeMethod, which returns the execution log
     # The same lines for the stage's execution log, when its method setting logging/loglevel is INFO or ERROR.
     execution_log: list[str] | None = None
+    span: Any = None  # the request's OpenTelemetry span, on a traced stage (observe/tracing.py)
     # $context.error.validationErrorString of a failed request validation, for gateway responses.
     validation_error: str | None = None
     # $input.params() of this request, built the first time a mapping template needs them.

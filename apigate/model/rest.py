@@ -147,4 +147,5 @@ class DeployedApi:
     # Customised gateway responses by type (DEFAULT_4XX/5XX included); empty: AWS's defaults for every type.
     gateway_responses: Mapping[str, CustomResponse] = field(default_factory=dict)
     endpoint_type: str = "EDGE"  # PRIVATE: served only through a private listener (`serve --private-listen`)
+    tracing: bool = False  # the stage's tracingEnabled (spans are made only with `serve --otlp-endpoint`)
     access_log: AccessLogFormat | None = None  # the stage's accessLogSettings, compiled (observe/access_log.py)

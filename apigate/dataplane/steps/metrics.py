@@ -14,6 +14,7 @@ from apigate.dataplane.steps.request_lines import RequestLines
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
 from apigate.observe.execution_log import execution_log_group, finish_execution_log
+from apigate.observe.tracing import Tracing
 
 # Counter slots per stage.
 _COUNT, _4XX, _5XX, _LAT_SUM, _INT_SUM, _INT_COUNT, _HIT, _MISS, _THROTTLED, _QUOTA = range(10)
@@ -34,6 +35,7 @@ class Metrics:
         self.lines = RequestLines()  # the web console's live view
         self.console: RequestConsole | None = None  # request lines on stderr (`apigate serve TEMPLATE`)
         self.access_logs: AccessLogs | None = None  # stages' accessLogSettings (observe/access_log.py)
+        self.tracing: Tracing | None = None  # `serve --otlp-endpoint` (observe/tracing.py)
 
     def record(self, inv: Invocation) -> None:
         api = inv.api
@@ -60,6 +62,8 @@ class Metrics:
             round(latency, 2),
             inv.error_type or "",
         )
+        if inv.span is not None and self.tracing is not None:
+            self.tracing.finish(inv, status)
         access_log = api.access_log
         if access_log is not None and self.access_logs is not None:
             self.access_logs.add(access_log, inv, status, latency)
