@@ -88,7 +88,7 @@ FULL_TEMPLATE = (
 
 BUSY_WARNING = 10.0  # percent of cores 0-1 busy with other work before a row that makes it suspect
 # wrk rows, then the measurements of their own (fixed-rate latency, held connections, --workers).
-LOAD_ROWS = ("mock", "mock_logged", "lambda", "http_proxy", "http_api", "full", "full_cached")
+LOAD_ROWS = ("mock", "mock_logged", "mock_traced", "lambda", "http_proxy", "http_api", "full", "full_cached")
 EXTRA_ROWS = ("latency", "connections", "workers", "kinesis")
 ALL_ROWS = LOAD_ROWS + EXTRA_ROWS
 LATENCY_RATE = 1000.0  # requests per second of the fixed-rate latency measurement
@@ -156,17 +156,22 @@ class Row:
 def plan_rows(selected: list[str]) -> list[Row]:
     """The wrk rows; targets are issue #9's."""
     rows: list[Row] = []
-    if {"mock", "mock_logged", "lambda", "http_api", "full_cached"} & set(selected):
+    if {"mock", "mock_logged", "mock_traced", "lambda", "http_api", "full_cached"} & set(selected):
         rows.append(Row("nginx_return", "nginx return 200 (baseline A)", BASELINE_BODY))
     if {"http_proxy", "full"} & set(selected):
         rows.append(Row("nginx_proxy", "nginx proxy_pass (baseline B)", UPSTREAM_BODY))
-    if "mock" in selected or "mock_logged" in selected:  # the logged row is measured against this one
+    if {"mock", "mock_logged", "mock_traced"} & set(
+        selected
+    ):  # the logged and traced rows are measured against it
         rows.append(Row("mock", "apigate MOCK", MOCK_BODY, baseline="nginx_return", target=0.35))
     if "mock_logged" in selected:
         # Issue #19: a stage access log (the CLF preset, to a file) may cost at most 5% of the MOCK row.
         rows.append(
             Row("mock_logged", "apigate MOCK, access log on", MOCK_BODY, baseline="mock", target=0.95)
         )
+    if "mock_traced" in selected:
+        # Issue #19: OpenTelemetry spans (stage tracingEnabled, `serve --otlp-endpoint`) may cost at most 25%.
+        rows.append(Row("mock_traced", "apigate MOCK, tracing on", MOCK_BODY, baseline="mock", target=0.75))
     if "lambda" in selected:
         rows.append(Row("lambda", "apigate AWS_PROXY", LAMBDA_BODY, baseline="nginx_return", target=0.15))
     if "http_proxy" in selected:
@@ -494,6 +499,15 @@ def configure_gateway(endpoint: str, rows: dict[str, Row], upstream_port: int) -
                 done.note = note or ""
     deployment = apigw.create_deployment(restApiId=api_id, stageName=STAGE)["id"]
     mock = rows.get("mock")
+    traced = rows.get("mock_traced")
+    if traced is not None and mock is not None and mock.url is not None:
+        try:
+            apigw.create_stage(
+                restApiId=api_id, stageName="traced", deploymentId=deployment, tracingEnabled=True
+            )
+            traced.url = f"{endpoint}/_aws/execute-api/{api_id}/traced/{_path_part('mock')}"
+        except Exception as exc:
+            traced.error = f"setup failed: {_describe(exc)}"
     if logged is not None and mock is not None and mock.url is not None:
         try:
             apigw.create_stage(restApiId=api_id, stageName="logged", deploymentId=deployment)
@@ -1229,7 +1243,13 @@ def main(argv: list[str] | None = None) -> int:
                     row.url = f"http://127.0.0.1:{return_port}/"
                 elif row.key == "nginx_proxy":
                     row.url = f"http://127.0.0.1:{proxy_port}/"
-            gateway_url, ready = start_gateway(procs)
+            extra: tuple[str, ...] = ()
+            if "mock_traced" in by_key:  # spans go to a sink on the load generator's core
+                sink_port = free_port()
+                sink = [sys.executable, str(HERE / "otlp_sink.py"), str(sink_port)]
+                procs.start("otlp-sink", sink, CLIENT_CORE, procs.tmp / "otlp-sink.log")
+                extra = ("--otlp-endpoint", f"http://127.0.0.1:{sink_port}")
+            gateway_url, ready = start_gateway(procs, extra=extra)
             notes.append(ready)
             print(f"{ready}\n", flush=True)
             configure_gateway(gateway_url, {k: r for k, r in by_key.items() if r.baseline}, upstream_port)
