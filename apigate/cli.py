@@ -237,9 +237,7 @@ def _access_options(serve: argparse.ArgumentParser) -> None:
         "kinesis=http://127.0.0.1:5000; else AWS_ENDPOINT_URL_<SERVICE>, the AWS config file's services "
         "section, else the real regional AWS endpoint. Repeatable",
     )
-    serve.add_argument(
-        "--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id"
-    )
+    serve.add_argument("--vpce-id", default="vpce-0123456789abcdef0", help="the private listener's VPC endpoint id")
     serve.add_argument("--vpc-id", default="vpc-0123456789abcdef0", help="the private listener's VPC id")
 
 
@@ -372,9 +370,7 @@ def _client_commands(commands: Any) -> None:
     sdk = client_command("sdk", "write a stage's client library (GetSdk) into a folder")
     sdk.add_argument("api", help="the API's id or name")
     sdk.add_argument("stage", help="the stage's name")
-    sdk.add_argument(
-        "--type", default="javascript", help="javascript, typescript or python (default javascript)"
-    )
+    sdk.add_argument("--type", default="javascript", help="javascript, typescript or python (default javascript)")
     sdk.add_argument("--out", type=Path, default=Path("."), help="the folder to unpack into (default .)")
     docs = client_command("docs", "print a stage's reference page URL; -o writes its documented OpenAPI")
     docs.add_argument("api", help="the API's id or name")
@@ -798,9 +794,7 @@ def parse_aws_endpoints(items: list[str]) -> dict[str, str]:
     for item in items:
         service, sep, url = item.partition("=")
         if not sep or not service or not url.startswith(("http://", "https://")):
-            raise SystemExit(
-                f"apigate: error: --aws-endpoint expects SERVICE=http(s)://HOST[:PORT], not {item!r}"
-            )
+            raise SystemExit(f"apigate: error: --aws-endpoint expects SERVICE=http(s)://HOST[:PORT], not {item!r}")
         endpoints[service.strip().lower()] = url.strip()
     return endpoints
 

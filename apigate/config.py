@@ -44,8 +44,10 @@ class Settings:
     )
     vpce_id: str = "vpce-0123456789abcdef0"  # the VPC endpoint the private listener stands for (`--vpce-id`)
     vpc_id: str = "vpc-0123456789abcdef0"  # and its VPC (`--vpc-id`)
-    console: bool = False  # a line per request on stderr (`serve TEMPLATE`, `--access-log`; `--quiet` stops it)
-    otlp_endpoint: str | None = None  # `--otlp-endpoint URL`: OpenTelemetry spans of stages with tracingEnabled
+    # A line per request on stderr (`serve TEMPLATE`, `--access-log`; `--quiet` stops it).
+    console: bool = False
+    # `--otlp-endpoint URL`: OpenTelemetry spans of the stages with tracingEnabled.
+    otlp_endpoint: str | None = None
     function_output: bool = True  # with the console: what functions print, prefixed with their names
 
     @property

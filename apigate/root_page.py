@@ -36,6 +36,7 @@ class Gateway(Protocol):
     http_apis: HttpApis
     websockets: WebSocketApis
 
+
 __all__ = ["root_page", "wants_root_page"]
 
 

@@ -45,15 +45,23 @@ async def call_function(
     """Invoke ``name`` with ``payload``; past ``timeout`` seconds (the integration's or authorizer's, whatever
     the function's own) the call is abandoned. A function error is a result (``function_error``), not a raise."""
     try:
-        result = await asyncio.wait_for(functions.invoke(name, payload, request_id=request_id), timeout=timeout)
+        result = await asyncio.wait_for(
+            functions.invoke(name, payload, request_id=request_id), timeout=timeout
+        )
     except FunctionMissing:
         if _observer is not None:
-            _observer(name, request_id, b'{"errorType":"Function.NotFound","errorMessage":"no such function"}')
+            _observer(
+                name, request_id, b'{"errorType":"Function.NotFound","errorMessage":"no such function"}'
+            )
         raise FunctionCallFailed(name, timed_out=False) from None
     except TimeoutError:
         if _observer is not None:
             message = f"the integration's timeout ({timeout:g} s) passed before the function answered"
-            _observer(name, request_id, b'{"errorType":"Integration.Timeout","errorMessage":"%s"}' % message.encode())
+            _observer(
+                name,
+                request_id,
+                b'{"errorType":"Integration.Timeout","errorMessage":"%s"}' % message.encode(),
+            )
         raise FunctionCallFailed(name, timed_out=True) from None
     if result.function_error and _observer is not None:
         _observer(name, request_id, result.payload)
