@@ -212,7 +212,7 @@ class Gateway:
         self.state.metrics.access_logs = self.http_apis.access_logs = self.access_logs
         self.tracing: Tracing | None = None
         if settings.otlp_endpoint:
-            self.tracing = Tracing(settings.otlp_endpoint)
+            self.tracing = Tracing(settings.otlp_endpoint, ratio=settings.otlp_sample_ratio)
             self.pipeline.tracing = self.state.metrics.tracing = self.tracing
         if settings.console:
             self._attach_console(RequestConsole(function_output=settings.function_output))

@@ -104,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
         help="send OpenTelemetry traces (OTLP/HTTP, e.g. http://127.0.0.1:4318) of the stages whose "
         "tracingEnabled is true; off without it",
     )
+    serve.add_argument(
+        "--otlp-sample-ratio",
+        type=float,
+        default=0.05,
+        metavar="RATIO",
+        help="with --otlp-endpoint: the first request of each second is traced, then this share of the others "
+        "(X-Ray's default rule); 1 traces every request",
+    )
     console = serve.add_argument_group("console (stderr)")
     console.add_argument(
         "--quiet", action="store_true", help="no request lines (the default without a template)"
@@ -879,6 +887,7 @@ def _main(args: argparse.Namespace) -> int:
         console=(args.template is not None or args.access_log) and not args.quiet,
         function_output=args.function_output,
         otlp_endpoint=args.otlp_endpoint,
+        otlp_sample_ratio=args.otlp_sample_ratio,
         **access_settings(args),
     )
     template = None

@@ -48,6 +48,7 @@ class Settings:
     console: bool = False
     # `--otlp-endpoint URL`: OpenTelemetry spans of the stages with tracingEnabled.
     otlp_endpoint: str | None = None
+    otlp_sample_ratio: float = 0.05  # besides the first request of each second, as X-Ray's default rule
     function_output: bool = True  # with the console: what functions print, prefixed with their names
 
     @property

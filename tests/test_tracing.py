@@ -53,7 +53,9 @@ class Collector:
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, Collector]]:
     collector = Collector()
-    process = GatewayProcess(tmp_path_factory.mktemp("traced"), ["--otlp-endpoint", collector.url])
+    process = GatewayProcess(
+        tmp_path_factory.mktemp("traced"), ["--otlp-endpoint", collector.url, "--otlp-sample-ratio", "1"]
+    )
     process.start()
     yield process, collector
     process.stop()
