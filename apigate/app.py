@@ -58,7 +58,7 @@ from apigate.control.local_ca import LocalCa
 from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.control.v2 import domain_names as v2_domain_names
-from apigate.dataplane import integrations
+from apigate.dataplane import function_call, integrations
 from apigate.dataplane.domains import DomainRouter
 from apigate.dataplane.http_api import HttpApis
 from apigate.dataplane.integrations import service_credentials
@@ -69,7 +69,11 @@ from apigate.dataplane.responses.gateway import respond
 from apigate.dataplane.websocket import WebSocketApis
 from apigate.docs_page import DocsPages
 from apigate.functions.directory import FunctionDirectory
+from apigate.observe.access_log import AccessLogs
+from apigate.observe.console import RequestConsole
+from apigate.observe.tracing import Tracing
 from apigate.registry import Registry
+from apigate.root_page import root_page, wants_root_page
 from apigate.server.message import Request, Response
 from apigate.server.tls import Site, TlsSites
 from apigate.server.upstream import UpstreamPool
@@ -259,6 +263,24 @@ class Gateway:
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
         self.sync.also_reload.append(self.reload_domains)
         self.reload_domains()
+        self.request_console: RequestConsole | None = None
+        self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")
+        self.state.metrics.access_logs = self.http_apis.access_logs = self.access_logs
+        self.tracing: Tracing | None = None
+        if settings.otlp_endpoint:
+            self.tracing = Tracing(settings.otlp_endpoint, ratio=settings.otlp_sample_ratio)
+            self.pipeline.tracing = self.state.metrics.tracing = self.tracing
+        if settings.console:
+            self._attach_console(RequestConsole(function_output=settings.function_output))
+
+    def _attach_console(self, console: RequestConsole) -> None:
+        """Request lines, function errors and function output on stderr (rendered by the console's own task)."""
+        self.request_console = console
+        self.state.metrics.console = console
+        self.http_apis.console = console
+        function_call.observe_errors(console.function_error)
+        # The function logs' echo: the one hook in functions/ (its runtime's log directory).
+        self.functions.runtime._logs.tee = console.output
 
     def reload_domains(self) -> None:
         """Rebuild the domain router and the SNI table from the stored domains (after a change)."""
@@ -316,9 +338,18 @@ class Gateway:
     def start_sync(self) -> None:
         """Poll for changes other processes made to the shared data dir (needs the running loop)."""
         self.sync.start(self.settings.sync_interval)
+        if self.request_console is not None:
+            self.request_console.start()
+        self.access_logs.start()
 
     async def close(self) -> None:
         await self.websockets.close()  # before the functions: $disconnect still runs
+        if self.request_console is not None:
+            await self.request_console.close()
+            function_call.observe_errors(None)
+        await self.access_logs.close()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.close)
         await self.sync.stop()
         await self.functions.close()
         await self.upstream.close()
@@ -339,10 +370,12 @@ class Gateway:
         path = request.raw_path
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
-        if self.root_api is not None and not _is_signed(request):
+        if self.root_api is not None and not _is_signed(request):  # `--api-at-root`: the API keeps the root
             api_id, stage = self.root_api
             prefix = f"/{stage}" if stage else ""
             return self._execute(request, api_id, prefix + path, f"{api_id}.execute-api.localhost")
+        if path == "/" and wants_root_page(request):
+            return root_page(self, request)
         return self._manage(request)
 
     def upgrade(self, request: Request, transport: Any, protocol: Any) -> None:

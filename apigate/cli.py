@@ -20,13 +20,49 @@ from apigate.config import Settings, prepare_data_dir
 log = logging.getLogger("apigate")
 
 _DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
+DATA_DIR_VARIABLE = "APIGATE_DATA_DIR"
+
+
+def _default_data_dir() -> Path:
+    import os
+
+    return Path(os.environ.get(DATA_DIR_VARIABLE) or ".apigate")
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
+    if level not in _LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a log level (pick one of {', '.join(_LOG_LEVELS).lower()})"
+        )
+    return level
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, except where there is none worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, [], ()) or isinstance(action, argparse._VersionAction):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="apigate", description="A self-hosted AWS API Gateway.")
+    parser = argparse.ArgumentParser(
+        prog="apigate", description="A self-hosted AWS API Gateway.", formatter_class=_HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"apigate {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the management API and every deployed stage")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the management API and every deployed stage",
+        description="Serve the management API and every deployed stage; with a template, deploy it first.",
+        formatter_class=_HelpFormatter,
+    )
     serve.add_argument(
         "template", nargs="?", type=Path, help="a SAM or CloudFormation template to deploy and serve"
     )
@@ -45,9 +81,14 @@ def _parser() -> argparse.ArgumentParser:
         help="also serve the template's single API at the root (http://127.0.0.1:PORT/hello), as `sam local "
         "start-api` does; signed SDK calls still reach the management API",
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=4566)
-    serve.add_argument("--data-dir", type=Path, default=Path(".apigate"))
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=4566, help="the port to listen on (0: any free port)")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=_default_data_dir(),
+        help=f"where APIs, functions and logs are kept (or ${DATA_DIR_VARIABLE})",
+    )
     tls = serve.add_argument_group("HTTPS (custom domains pick their certificate by SNI)")
     tls.add_argument("--https-port", type=int, metavar="PORT", help="serve HTTPS on this port too")
     tls.add_argument("--tls-cert", type=Path, metavar="PEM", help="the HTTPS listener's default certificate")
@@ -55,8 +96,46 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--region", default="us-east-1", help="the region in ARNs and in functions' environment"
     )
-    serve.add_argument("--max-workers-per-function", type=int, default=8)
-    serve.add_argument("--log-level", default="INFO")
+    serve.add_argument(
+        "--max-workers-per-function",
+        type=int,
+        default=8,
+        help="worker processes one function may run at once",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=_log_level,
+        default="INFO",
+        metavar="LEVEL",
+        help="debug, info, warning, error or critical; debug also prints tracebacks of start-up errors",
+    )
+    serve.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="send OpenTelemetry traces (OTLP/HTTP, e.g. http://127.0.0.1:4318) of the stages whose "
+        "tracingEnabled is true; off without it",
+    )
+    serve.add_argument(
+        "--otlp-sample-ratio",
+        type=float,
+        default=0.05,
+        metavar="RATIO",
+        help="with --otlp-endpoint: the first request of each second is traced, then this share of the others "
+        "(X-Ray's default rule); 1 traces every request",
+    )
+    console = serve.add_argument_group("console (stderr)")
+    console.add_argument(
+        "--quiet", action="store_true", help="no request lines (the default without a template)"
+    )
+    console.add_argument(
+        "--access-log", action="store_true", help="print request lines even without a template"
+    )
+    console.add_argument(
+        "--no-function-output",
+        dest="function_output",
+        action="store_false",
+        help="do not echo what functions print (prefixed with the function's name) with the request lines",
+    )
     serve.add_argument(
         "--account-rate", type=float, default=10000.0, help="account-level throttle, requests per second"
     )
@@ -86,10 +165,34 @@ def _parser() -> argparse.ArgumentParser:
         help="multiply each stage cache's byte budget (cacheClusterSize) by FACTOR, e.g. 0.001 on a small host",
     )
     websocket = serve.add_argument_group("WebSocket APIs (AWS's limits by default)")
-    websocket.add_argument("--websocket-idle-timeout", type=float, default=600.0, metavar="SECONDS")
-    websocket.add_argument("--websocket-max-duration", type=float, default=7200.0, metavar="SECONDS")
-    websocket.add_argument("--websocket-frame-size", type=int, default=32 * 1024, metavar="BYTES")
-    websocket.add_argument("--websocket-message-size", type=int, default=128 * 1024, metavar="BYTES")
+    websocket.add_argument(
+        "--websocket-idle-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="seconds a WebSocket connection may stay silent",
+    )
+    websocket.add_argument(
+        "--websocket-max-duration",
+        type=float,
+        default=7200.0,
+        metavar="SECONDS",
+        help="seconds a WebSocket connection may last",
+    )
+    websocket.add_argument(
+        "--websocket-frame-size",
+        type=int,
+        default=32 * 1024,
+        metavar="BYTES",
+        help="largest WebSocket frame, in bytes",
+    )
+    websocket.add_argument(
+        "--websocket-message-size",
+        type=int,
+        default=128 * 1024,
+        metavar="BYTES",
+        help="largest WebSocket message, in bytes",
+    )
     serve.add_argument(
         "--workers",
         type=int,
@@ -257,48 +360,78 @@ def _client_commands(commands: Any) -> None:
     """Commands that talk to a running gateway over its management API, as the AWS CLI would."""
 
     def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
-        command: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
-        command.add_argument(
-            "--endpoint", default=_DEFAULT_ENDPOINT, help=f"the gateway ({_DEFAULT_ENDPOINT})"
+        command: argparse.ArgumentParser = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text[0].upper() + help_text[1:] + ".",
+            formatter_class=_HelpFormatter,
         )
-        command.add_argument("--region", default="us-east-1")
+        command.add_argument("--endpoint", default=_DEFAULT_ENDPOINT, help="the gateway's URL")
+        command.add_argument("--region", default="us-east-1", help="the region the gateway signs for")
         command.add_argument("--json", action="store_true", help="machine-readable output")
         return command
 
-    client_command("apis", "list the REST APIs, their stages and invoke URLs")
+    client_command("apis", "list the REST, HTTP and WebSocket APIs, their stages and invoke URLs")
     invoke = client_command("invoke", "invoke a function and print what it returned")
-    invoke.add_argument("function")
+    invoke.add_argument("function", help="the function's name")
     invoke.add_argument("--payload", default="{}", help="the event, as JSON")
     imported = client_command("import", "import an OpenAPI definition (JSON or YAML) as a REST API")
-    imported.add_argument("file", type=Path)
+    imported.add_argument("file", type=Path, help="the OpenAPI 2 or 3 file")
     imported.add_argument("--api-id", help="update this API (PutRestApi) instead of creating one")
-    imported.add_argument("--mode", choices=("merge", "overwrite"), default="overwrite")
-    imported.add_argument("--basepath", choices=("ignore", "prepend", "split"), default="ignore")
-    imported.add_argument("--endpoint-type", choices=("EDGE", "REGIONAL", "PRIVATE"))
-    imported.add_argument("--fail-on-warnings", action="store_true")
+    imported.add_argument(
+        "--update",
+        metavar="API",
+        help="update the API of this name or id in place (PutRestApi) instead of creating one",
+    )
+    imported.add_argument("--stage", help="deploy the imported API to this stage (created if needed)")
+    imported.add_argument(
+        "--mode", choices=("merge", "overwrite"), default="overwrite", help="how --api-id is updated"
+    )
+    imported.add_argument(
+        "--basepath",
+        choices=("ignore", "prepend", "split"),
+        default="ignore",
+        help="what to do with a base path",
+    )
+    imported.add_argument(
+        "--endpoint-type", choices=("EDGE", "REGIONAL", "PRIVATE"), help="the API's endpoint type"
+    )
+    imported.add_argument("--fail-on-warnings", action="store_true", help="refuse a definition with warnings")
     exported = client_command("export", "print a deployed stage as an OpenAPI definition")
     exported.add_argument("api", help="the API's id or name")
-    exported.add_argument("stage")
-    exported.add_argument("--type", choices=("oas30", "swagger"), default="oas30")
-    exported.add_argument("--format", choices=("json", "yaml"), default="json")
+    exported.add_argument("stage", help="the stage's name")
+    exported.add_argument(
+        "--type", choices=("oas30", "swagger"), default="oas30", help="OpenAPI 3 or Swagger 2"
+    )
+    exported.add_argument("--format", choices=("json", "yaml"), default="json", help="the output's format")
     exported.add_argument(
         "--extensions", default="apigateway", help="integrations, apigateway, authorizers, postman (or '')"
     )
     exported.add_argument("-o", "--output", type=Path, help="write to a file instead of stdout")
     sdk = client_command("sdk", "write a stage's client library (GetSdk) into a folder")
     sdk.add_argument("api", help="the API's id or name")
-    sdk.add_argument("stage")
+    sdk.add_argument("stage", help="the stage's name")
     sdk.add_argument(
         "--type", default="javascript", help="javascript, typescript or python (default javascript)"
     )
     sdk.add_argument("--out", type=Path, default=Path("."), help="the folder to unpack into (default .)")
     docs = client_command("docs", "print a stage's reference page URL; -o writes its documented OpenAPI")
     docs.add_argument("api", help="the API's id or name")
-    docs.add_argument("stage")
+    docs.add_argument("stage", help="the stage's name")
     docs.add_argument("-o", "--output", type=Path, help="write the stage's OpenAPI (with documentation) here")
-    logs = commands.add_parser("logs", help="print a function's log (from the gateway's data dir)")
-    logs.add_argument("function")
-    logs.add_argument("--data-dir", type=Path, default=Path(".apigate"))
+    logs = commands.add_parser(
+        "logs",
+        help="print a function's log (from the gateway's data dir)",
+        description="Print a function's log from the data dir of a gateway serving on this machine.",
+        formatter_class=_HelpFormatter,
+    )
+    logs.add_argument("function", help="the function's name")
+    logs.add_argument(
+        "--data-dir",
+        type=Path,
+        help=f"the gateway's data dir (default: ${DATA_DIR_VARIABLE}, else that of the one `apigate serve` "
+        "running here, else .apigate)",
+    )
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     cluster = commands.add_parser("cluster", help="the hosts serving from one store")
     cluster.add_argument("action", choices=("status",))
@@ -498,9 +631,12 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise _bind_error(host, port, exc) from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host!r}: not an address — pick another with --host") from exc
     sock.setblocking(False)
     return sock
 
@@ -537,11 +673,45 @@ def _print_json(value: Any) -> None:
 
 
 def _api_id(apigw: Any, name_or_id: str) -> str:
+    """An API's id from its id or its name; two APIs of that name are an error, not a guess."""
     apis = apigw.get_rest_apis(limit=500)["items"]
     for api in apis:
-        if name_or_id in (api["id"], api["name"]):
+        if api["id"] == name_or_id:
             return str(api["id"])
+    named = [api["id"] for api in apis if api["name"] == name_or_id]
+    if len(named) > 1:
+        raise LookupError(
+            f"{len(named)} REST APIs are named {name_or_id} ({', '.join(sorted(named))}): pass the id instead"
+        )
+    if named:
+        return str(named[0])
     raise LookupError(f"no REST API named {name_or_id}")
+
+
+def _list_apis(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """REST, HTTP and WebSocket APIs with each stage and its invoke URL."""
+    base = args.endpoint.rstrip("/")
+    apigw = _client(args, "apigateway")
+    listed: list[dict[str, Any]] = []
+    for api in apigw.get_rest_apis(limit=500)["items"]:
+        stages = apigw.get_stages(restApiId=api["id"])["item"]
+        for stage in stages or [{}]:
+            name = stage.get("stageName")
+            url = f"{base}/_aws/execute-api/{api['id']}/{name}/" if name else ""
+            listed.append({"id": api["id"], "name": api["name"], "type": "REST", "stage": name, "url": url})
+    v2 = _client(args, "apigatewayv2")
+    for api in v2.get_apis(MaxResults="500").get("Items", []):
+        kind = "WEBSOCKET" if api.get("ProtocolType") == "WEBSOCKET" else "HTTP"
+        stages = v2.get_stages(ApiId=api["ApiId"], MaxResults="500").get("Items", [])
+        for stage in stages or [{}]:
+            name = stage.get("StageName")
+            url = ""
+            if name:
+                url = f"{base}/_aws/execute-api/{api['ApiId']}/" + ("" if name == "$default" else f"{name}/")
+                if kind == "WEBSOCKET":
+                    url = "ws" + url.removeprefix("http").rstrip("/")
+            listed.append({"id": api["ApiId"], "name": api["Name"], "type": kind, "stage": name, "url": url})
+    return listed
 
 
 def _run_client(args: argparse.Namespace) -> int:
@@ -559,6 +729,8 @@ def _run_client(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    except BrokenPipeError:
+        raise  # main() ends quietly
     except (LookupError, OSError, ValueError) as exc:
         print(f"apigate: {exc}", file=sys.stderr)
         return 1
@@ -573,21 +745,13 @@ def _client_call(args: argparse.Namespace) -> int:
         apigw = _client(args, "apigateway")
         return run(args, apigw, _api_id(apigw, args.api))
     if args.command == "apis":
-        apigw = _client(args, "apigateway")
-        listed = []
-        base = args.endpoint.rstrip("/")
-        for api in apigw.get_rest_apis(limit=500)["items"]:
-            stages = apigw.get_stages(restApiId=api["id"])["item"]
-            for stage in stages or [{}]:
-                name = stage.get("stageName")
-                url = f"{base}/_aws/execute-api/{api['id']}/{name}/" if name else ""
-                listed.append({"id": api["id"], "name": api["name"], "stage": name, "url": url})
+        listed = _list_apis(args)
         if args.json:
             _print_json(listed)
         else:
             _table(
-                [[a["id"], a["name"], a["stage"] or "-", a["url"]] for a in listed],
-                ["ID", "NAME", "STAGE", "URL"],
+                [[a["id"], a["name"], a["type"], a["stage"] or "-", a["url"]] for a in listed],
+                ["ID", "NAME", "TYPE", "STAGE", "URL"],
             )
         return 0
     if args.command == "invoke":
@@ -611,9 +775,10 @@ def _client_call(args: argparse.Namespace) -> int:
         parameters = {"basepath": args.basepath}
         if args.endpoint_type:
             parameters["endpointConfigurationTypes"] = args.endpoint_type
-        if args.api_id:
+        target = args.api_id or (args.update and _api_id(apigw, args.update))
+        if target:
             api = apigw.put_rest_api(
-                restApiId=args.api_id,
+                restApiId=target,
                 mode=args.mode,
                 body=body,
                 parameters=parameters,
@@ -624,10 +789,18 @@ def _client_call(args: argparse.Namespace) -> int:
                 body=body, parameters=parameters, failOnWarnings=args.fail_on_warnings
             )
         api.pop("ResponseMetadata", None)
+        if args.stage:  # deployed, so that it serves at once
+            deployment = apigw.create_deployment(restApiId=api["id"], stageName=args.stage)
+            base = args.endpoint.rstrip("/")
+            api["stage"] = {"name": args.stage, "deploymentId": deployment["id"]}
+            api["url"] = f"{base}/_aws/execute-api/{api['id']}/{args.stage}/"
         if args.json:
             _print_json(api)
         else:
-            print(f"{api['id']}  {api['name']}")
+            print(
+                f"{api['id']}  {api['name']}"
+                + (f"  deployed to {args.stage}: {api['url']}" if args.stage else "")
+            )
             for warning in api.get("warnings") or []:
                 print(f"Warning: {warning}", file=sys.stderr)
         return 0
@@ -653,10 +826,70 @@ def _client_call(args: argparse.Namespace) -> int:
     raise ValueError(f"unknown command {args.command}")
 
 
+def _serving_data_dirs() -> list[Path]:
+    """The data dirs of the `apigate serve` processes on this machine that we may inspect (Linux's /proc):
+    each one's --data-dir, else its $APIGATE_DATA_DIR, else .apigate, resolved against its working dir."""
+    import os
+
+    found: list[Path] = []
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = [
+                a.decode(errors="replace")
+                for a in Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+            ]
+            if "serve" not in argv or not any("apigate" in a for a in argv[: argv.index("serve")]):
+                continue
+            cwd = Path(os.readlink(f"/proc/{entry.name}/cwd"))
+            data_dir: str | None = None
+            for i, arg in enumerate(argv):
+                if arg == "--data-dir" and i + 1 < len(argv):
+                    data_dir = argv[i + 1]
+                elif arg.startswith("--data-dir="):
+                    data_dir = arg.split("=", 1)[1]
+            if data_dir is None:
+                environ = Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0")
+                prefix = f"{DATA_DIR_VARIABLE}=".encode()
+                data_dir = next(
+                    (e[len(prefix) :].decode() for e in environ if e.startswith(prefix)), ".apigate"
+                )
+        except (OSError, ValueError):
+            continue
+        path = (cwd / data_dir).resolve()
+        if path not in found:
+            found.append(path)
+    return found
+
+
+def _logs_data_dir(args: argparse.Namespace) -> Path:
+    import os
+
+    if args.data_dir is not None:
+        return Path(args.data_dir)
+    if os.environ.get(DATA_DIR_VARIABLE):
+        return Path(os.environ[DATA_DIR_VARIABLE])
+    serving = [d for d in _serving_data_dirs() if (d / "logs" / f"{args.function}.log").exists()]
+    if len(serving) == 1:
+        return serving[0]
+    if len(serving) > 1:
+        raise LookupError(
+            f"{len(serving)} running gateways have a log for {args.function} "
+            f"({', '.join(map(str, serving))}): pick one with --data-dir"
+        )
+    return Path(".apigate")
+
+
 def _logs(args: argparse.Namespace) -> int:
     import time
 
-    path = args.data_dir / "logs" / f"{args.function}.log"
+    try:
+        data_dir = _logs_data_dir(args)
+    except LookupError as exc:
+        print(f"apigate: {exc}", file=sys.stderr)
+        return 2
+    path = data_dir / "logs" / f"{args.function}.log"
     if not path.exists() and not args.follow:
         print(f"apigate: no log for {args.function} in {path.parent}", file=sys.stderr)
         return 1
@@ -755,8 +988,42 @@ def parse_user_pools(items: list[str]) -> dict[str, str]:
     return pools
 
 
+class StartupError(Exception):
+    """A reason `apigate serve` cannot start, worded for the user: cause and fix in one or two lines."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Errors are one line naming the cause and the fix; a traceback only with ``--log-level debug``."""
     args = _parser().parse_args(argv)
+    debug = getattr(args, "log_level", "INFO") == "DEBUG"
+    try:
+        return _main(args)
+    except BrokenPipeError:  # `apigate apis | head`: the reader left; end quietly, flushing nothing more
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except StartupError as exc:
+        if debug:
+            raise
+        print(f"apigate: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"apigate: error: {type(exc).__name__}: {exc}\n"
+            "  (this looks like a bug in apigate; run again with --log-level debug for the traceback)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.command == "logs":
         return _logs(args)
     if args.command == "cluster":
@@ -766,7 +1033,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "serve":
         return _run_client(args)
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=args.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -796,6 +1063,10 @@ def main(argv: list[str] | None = None) -> int:
         https_port=_https_port(args),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        console=(args.template is not None or args.access_log) and not args.quiet,
+        function_output=args.function_output,
+        otlp_endpoint=args.otlp_endpoint,
+        otlp_sample_ratio=args.otlp_sample_ratio,
         **access_settings(args),
     )
     template = None
@@ -812,15 +1083,59 @@ def main(argv: list[str] | None = None) -> int:
         from apigate.functions.sandbox import function_user
 
         function_user(settings.function_user)  # an unknown user is a clear error now, not at the first call
-        prepare_data_dir(settings.data_dir)
     except (ValueError, OSError) as exc:
         print(f"apigate: error: {exc}", file=sys.stderr)
         return 2
+    _prepare_data_dir(settings.data_dir)
     # --workers N: the supervisor forks its gateways, which inherit these settings (the admin key too)
     # in memory, never through a command line or an environment of theirs.
     if args.workers:
         return _supervise(settings, template, args.workers)
     return _run(serve(settings, template))
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    import errno
+
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StartupError(
+            f"the data dir {data_dir} is a file, not a folder — pass --data-dir with a folder's path"
+        )
+    try:
+        prepare_data_dir(data_dir)
+    except OSError as exc:
+        where = exc.filename or data_dir
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise StartupError(
+                f"cannot write the data dir {where}: {exc.strerror} — pass --data-dir with a folder you can "
+                "write, or fix its permissions"
+            ) from exc
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            blocker = next((p for p in data_dir.absolute().parents if p.exists() and not p.is_dir()), where)
+            raise StartupError(
+                f"cannot make the data dir {data_dir}: {blocker} is a file — pass --data-dir with a folder's path"
+            ) from exc
+        raise StartupError(
+            f"cannot prepare the data dir {data_dir}: {exc.strerror or exc} — pass --data-dir with another folder"
+        ) from exc
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> StartupError:
+    import errno
+
+    if exc.errno == errno.EADDRINUSE:
+        from apigate.server.port_owner import port_owner
+
+        owner = port_owner(port)
+        held = f" (pid {owner[0]}: {owner[1]})" if owner else ""
+        return StartupError(f"port {port} is in use{held} — pick another with --port, or stop that process")
+    if exc.errno == errno.EACCES:
+        return StartupError(
+            f"not allowed to listen on port {port} (ports below 1024 need root) — pick another with --port"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return StartupError(f"{host} is not an address of this machine — pick another with --host")
+    return StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc} — check --host and --port")
 
 
 def _run(main: Coroutine[Any, Any, int]) -> int:
@@ -841,8 +1156,7 @@ def _supervise(settings: Settings, template: TemplateOptions | None, workers: in
     try:
         sockets = bind_slots(settings.host, settings.port, workers)
     except OSError as exc:
-        print(f"apigate: error: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
-        return 1
+        raise _bind_error(settings.host, settings.port, exc) from exc
 
     def worker(settings: Settings, sock: socket.socket, slot: int, ready: Callable[[], None]) -> int:
         # Only the first slot deploys (and watches) a template; the others serve what it stored.

@@ -53,6 +53,12 @@ class Settings:
     https_port: int | None = None  # `--https-port`: an HTTPS listener too (custom domains, SNI)
     tls_cert: Path | None = None  # `--tls-cert`/`--tls-key`: its default certificate (else one the local CA issues)
     tls_key: Path | None = None
+    # A line per request on stderr (`serve TEMPLATE`, `--access-log`; `--quiet` stops it).
+    console: bool = False
+    # `--otlp-endpoint URL`: OpenTelemetry spans of the stages with tracingEnabled.
+    otlp_endpoint: str | None = None
+    otlp_sample_ratio: float = 0.05  # besides the first request of each second, as X-Ray's default rule
+    function_output: bool = True  # with the console: what functions print, prefixed with their names
 
     @property
     def base_url(self) -> str:

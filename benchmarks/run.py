@@ -89,7 +89,17 @@ FULL_TEMPLATE = (
 
 BUSY_WARNING = 10.0  # percent of cores 0-1 busy with other work before a row that makes it suspect
 # wrk rows, then the measurements of their own (fixed-rate latency, held connections, --workers).
-LOAD_ROWS = ("mock", "lambda", "http_proxy", "http_api", "full", "full_cached", "https_mock")
+LOAD_ROWS = (
+    "mock",
+    "mock_logged",
+    "mock_traced",
+    "lambda",
+    "http_proxy",
+    "http_api",
+    "full",
+    "full_cached",
+    "https_mock",
+)
 EXTRA_ROWS = ("latency", "connections", "workers", "kinesis")
 ALL_ROWS = LOAD_ROWS + EXTRA_ROWS
 LATENCY_RATE = 1000.0  # requests per second of the fixed-rate latency measurement
@@ -157,14 +167,24 @@ class Row:
 def plan_rows(selected: list[str]) -> list[Row]:
     """The wrk rows; targets are issue #9's."""
     rows: list[Row] = []
-    if {"mock", "lambda", "http_api", "full_cached"} & set(selected):
+    if {"mock", "mock_logged", "mock_traced", "lambda", "http_api", "full_cached"} & set(selected):
         rows.append(Row("nginx_return", "nginx return 200 (baseline A)", BASELINE_BODY))
     if {"http_proxy", "full"} & set(selected):
         rows.append(Row("nginx_proxy", "nginx proxy_pass (baseline B)", UPSTREAM_BODY))
     if "https_mock" in selected:
         rows.append(Row("nginx_tls", "nginx return 200 over TLS (baseline C)", BASELINE_BODY))
-    if "mock" in selected:
+    if {"mock", "mock_logged", "mock_traced"} & set(
+        selected
+    ):  # the logged and traced rows are measured against it
         rows.append(Row("mock", "apigate MOCK", MOCK_BODY, baseline="nginx_return", target=0.35))
+    if "mock_logged" in selected:
+        # Issue #19: a stage access log (the CLF preset, to a file) may cost at most 5% of the MOCK row.
+        rows.append(
+            Row("mock_logged", "apigate MOCK, access log on", MOCK_BODY, baseline="mock", target=0.95)
+        )
+    if "mock_traced" in selected:
+        # Issue #19: OpenTelemetry spans (stage tracingEnabled, `serve --otlp-endpoint`) may cost at most 25%.
+        rows.append(Row("mock_traced", "apigate MOCK, tracing on", MOCK_BODY, baseline="mock", target=0.75))
     if "lambda" in selected:
         rows.append(Row("lambda", "apigate AWS_PROXY", LAMBDA_BODY, baseline="nginx_return", target=0.15))
     if "http_proxy" in selected:
@@ -497,6 +517,7 @@ def configure_gateway(
     }
     full_rows = [rows[key] for key in ("full", "full_cached") if key in rows]
     https = rows.get("https_mock")
+    logged = rows.get("mock_logged")
     for key, setup in setups.items():
         row = rows.get(key)
         if key == "mock" and row is None:
@@ -524,6 +545,30 @@ def configure_gateway(
         if key == "mock" and https is not None and https_endpoint is not None:
             https.url = f"{https_endpoint}/_aws/execute-api/{api_id}/{STAGE}/{_path_part(key)}"
     deployment = apigw.create_deployment(restApiId=api_id, stageName=STAGE)["id"]
+    mock = rows.get("mock")
+    traced = rows.get("mock_traced")
+    if traced is not None and mock is not None and mock.url is not None:
+        try:
+            apigw.create_stage(
+                restApiId=api_id, stageName="traced", deploymentId=deployment, tracingEnabled=True
+            )
+            traced.url = f"{endpoint}/_aws/execute-api/{api_id}/traced/{_path_part('mock')}"
+        except Exception as exc:
+            traced.error = f"setup failed: {_describe(exc)}"
+    if logged is not None and mock is not None and mock.url is not None:
+        try:
+            apigw.create_stage(restApiId=api_id, stageName="logged", deploymentId=deployment)
+            apigw.update_stage(
+                restApiId=api_id,
+                stageName="logged",
+                patchOperations=[
+                    {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": LOG_GROUP_ARN},
+                    {"op": "replace", "path": "/accessLogSettings/format", "value": "CLF"},
+                ],
+            )
+            logged.url = f"{endpoint}/_aws/execute-api/{api_id}/logged/{_path_part('mock')}"
+        except Exception as exc:
+            logged.error = f"setup failed: {_describe(exc)}"
     if full_rows and full_rows[0].url:
         try:
             _setup_full_stages(apigw, api_id, deployment)
@@ -645,6 +690,9 @@ def _setup_full(apigw: Any, lam: Any, api_id: str, resource_id: str, upstream: i
     apigw.put_method_response(**ids, statusCode="200")
     apigw.put_integration_response(**ids, statusCode="200", selectionPattern="")
     return note
+
+
+LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:000000000000:log-group:apigate-bench-access"
 
 
 def _setup_full_stages(apigw: Any, api_id: str, deployment: str) -> None:
@@ -1257,7 +1305,13 @@ def main(argv: list[str] | None = None) -> int:
                     row.url = f"http://127.0.0.1:{proxy_port}/"
                 elif row.key == "nginx_tls":
                     row.url = f"https://127.0.0.1:{tls_port}/"
-            gateway_url, ready = start_gateway(procs, extra=tls_extra)
+            extra: tuple[str, ...] = tuple(tls_extra)
+            if "mock_traced" in by_key:  # spans go to a sink on the load generator's core
+                sink_port = free_port()
+                sink = [sys.executable, str(HERE / "otlp_sink.py"), str(sink_port)]
+                procs.start("otlp-sink", sink, CLIENT_CORE, procs.tmp / "otlp-sink.log")
+                extra = ("--otlp-endpoint", f"http://127.0.0.1:{sink_port}")
+            gateway_url, ready = start_gateway(procs, extra=extra)
             notes.append(ready)
             print(f"{ready}\n", flush=True)
             configure_gateway(

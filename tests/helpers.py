@@ -37,13 +37,18 @@ def lambda_handler(event, context):
 class GatewayProcess:
     """``apigate serve`` started the way the README says, on a free loopback port."""
 
-    def __init__(self, data_dir: Path, args: list[str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, args: list[str] | None = None, *, capture_stderr: bool = False
+    ) -> None:
         self.data_dir = data_dir
         self.args = list(args or [])  # extra arguments for `apigate serve` (a template, its options)
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.port = 0
         self.output: list[str] = []  # what the gateway prints, line by line
+        self.capture_stderr = capture_stderr
+        self.errors: list[str] = []  # its stderr, line by line, when captured
+        self._errors_thread: threading.Thread | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -61,8 +66,15 @@ class GatewayProcess:
                 *self.args,
             ],
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if self.capture_stderr else None,
             text=True,
         )
+        self._errors_thread = None
+        if self.proc.stderr is not None:
+            self._errors_thread = threading.Thread(
+                target=self._collect_errors, args=(self.proc.stderr,), daemon=True
+            )
+            self._errors_thread.start()
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         assert "ready on " in line, f"gateway did not start: {line!r}"
@@ -76,12 +88,19 @@ class GatewayProcess:
         for line in stream:
             self.output.append(line.rstrip("\n"))
 
+    def _collect_errors(self, stream: Any) -> None:
+        with stream:  # closed here, at the gateway's end: its last lines are read first
+            for line in stream:
+                self.errors.append(line.rstrip("\n"))
+
     def stop(self) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=20)
         if self.proc.stdout:
             self.proc.stdout.close()
+        if self._errors_thread is not None:
+            self._errors_thread.join(timeout=20)
         self.proc = None
         return code
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
 from helpers import GatewayProcess, create_function, unique
@@ -49,11 +51,17 @@ def test_import_apis_export(gateway: GatewayProcess, apigw: Any, tmp_path: Path)
     listed = apigate(gateway, "apis", "--json")
     rows = [row for row in json.loads(listed.stdout) if row["id"] == api_id]
     assert rows == [
-        {"id": api_id, "name": name, "stage": "cli", "url": f"{gateway.url}/_aws/execute-api/{api_id}/cli/"}
+        {
+            "id": api_id,
+            "name": name,
+            "type": "REST",
+            "stage": "cli",
+            "url": f"{gateway.url}/_aws/execute-api/{api_id}/cli/",
+        }
     ]
     table = apigate(gateway, "apis").stdout.splitlines()
-    assert table[0].split() == ["ID", "NAME", "STAGE", "URL"]
-    assert any(line.split()[:3] == [api_id, name, "cli"] for line in table)
+    assert table[0].split() == ["ID", "NAME", "TYPE", "STAGE", "URL"]
+    assert any(line.split()[:4] == [api_id, name, "REST", "cli"] for line in table)
 
     exported = apigate(gateway, "export", name, "cli", "--format", "yaml")
     assert exported.returncode == 0, exported.stderr
@@ -80,3 +88,59 @@ def test_invoke_and_logs(gateway: GatewayProcess, lam: Any) -> None:
     assert logs.returncode == 0
     assert "got 21" in logs.stdout and "REPORT RequestId" in logs.stdout
     assert apigate(gateway, "logs", "no-such-function", "--data-dir", str(gateway.data_dir)).returncode == 1
+    # Without --data-dir: the serving gateway's own data dir, found from its process (run from elsewhere).
+    found = subprocess.run(
+        [sys.executable, "-m", "apigate.cli", "logs", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={k: v for k, v in os.environ.items() if k != "APIGATE_DATA_DIR"},
+    )
+    assert found.returncode == 0, found.stderr
+    assert "got 21" in found.stdout
+
+
+def test_apis_lists_http_and_websocket_apis(gateway: GatewayProcess) -> None:
+    v2 = gateway.client("apigatewayv2")
+    http = v2.create_api(Name=unique("cli-http"), ProtocolType="HTTP")["ApiId"]
+    v2.create_stage(ApiId=http, StageName="$default")
+    socket_api = v2.create_api(
+        Name=unique("cli-ws"), ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )["ApiId"]
+    v2.create_stage(ApiId=socket_api, StageName="live")
+    rows = {(row["id"], row["stage"]): row for row in json.loads(apigate(gateway, "apis", "--json").stdout)}
+    assert rows[(http, "$default")]["type"] == "HTTP"
+    assert rows[(http, "$default")]["url"] == f"{gateway.url}/_aws/execute-api/{http}/"
+    assert rows[(socket_api, "live")]["type"] == "WEBSOCKET"
+    assert (
+        rows[(socket_api, "live")]["url"]
+        == f"ws{gateway.url.removeprefix('http')}/_aws/execute-api/{socket_api}/live"
+    )
+
+
+def test_import_deploys_and_updates_in_place_and_export_refuses_to_guess(
+    gateway: GatewayProcess, apigw: Any, tmp_path: Path
+) -> None:
+    name = unique("cli-import")
+    source = tmp_path / "api.json"
+    source.write_text(json.dumps({**DEFINITION, "info": {"title": name, "version": "1"}}))
+    imported = apigate(gateway, "import", str(source), "--stage", "live", "--json")
+    assert imported.returncode == 0, imported.stderr
+    api_id = json.loads(imported.stdout)["id"]
+    served = requests.get(f"{gateway.url}/_aws/execute-api/{api_id}/live/ping", timeout=10)
+    assert served.status_code == 200
+    # --update NAME replaces the API in place and redeploys: no duplicate
+    changed = json.loads(json.dumps(DEFINITION).replace("/ping", "/pong"))
+    source.write_text(json.dumps({**changed, "info": {"title": name, "version": "2"}}))
+    updated = apigate(gateway, "import", str(source), "--update", name, "--stage", "live", "--json")
+    assert updated.returncode == 0, updated.stderr
+    assert json.loads(updated.stdout)["id"] == api_id
+    assert [a["id"] for a in apigw.get_rest_apis(limit=500)["items"] if a["name"] == name] == [api_id]
+    assert requests.get(f"{gateway.url}/_aws/execute-api/{api_id}/live/pong", timeout=10).status_code == 200
+    # A second API of the same name: export names both ids and picks neither.
+    other = apigw.create_rest_api(name=name)["id"]
+    refused = apigate(gateway, "export", name, "live")
+    assert refused.returncode == 1
+    assert f"2 REST APIs are named {name}" in refused.stderr
+    assert api_id in refused.stderr and other in refused.stderr

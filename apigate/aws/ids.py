@@ -25,13 +25,15 @@ def short_id(length: int = 10) -> str:
 _counter = itertools.count()
 _uuid_prefix = ""
 _extended_prefix = ""
+_trace_prefix = ""
 
 
 def _reseed() -> None:
-    global _counter, _uuid_prefix, _extended_prefix
+    global _counter, _uuid_prefix, _extended_prefix, _trace_prefix
     h = f"{getrandbits(80):020x}"
     _uuid_prefix = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-"
     _extended_prefix = base64.b64encode(getrandbits(48).to_bytes(6, "big")).decode()
+    _trace_prefix = f"{getrandbits(48):012x}"
     _counter = itertools.count(getrandbits(40))  # the counter starts anywhere: ids do not look sequential
 
 
@@ -49,6 +51,22 @@ def extended_request_id() -> str:
     # 6 random bytes are 8 characters; 7 hex digits of the counter (hex digits are base64 characters) and "="
     # make the 16 of base64 over 11 bytes, as AWS's ids look.
     return f"{_extended_prefix}{next(_counter) & 0xFFFFFFF:07x}="
+
+
+def trace_id(epoch_seconds: int) -> str:
+    """An X-Ray trace header, as API Gateway's X-Amzn-Trace-Id: ``Root=1-{epoch hex}-{96 bits hex}``."""
+    return f"Root=1-{epoch_seconds:08x}-{_trace_prefix}{next(_counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def trace_root(header: str | None) -> str | None:
+    """The ``Root=…`` part of an incoming X-Amzn-Trace-Id (a caller's trace is continued, not replaced)."""
+    if not header:
+        return None
+    for part in header.split(";"):
+        part = part.strip()
+        if part.startswith("Root=1-") and len(part) == 40:
+            return part
+    return None
 
 
 ACCOUNT_ID = "000000000000"

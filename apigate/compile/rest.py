@@ -15,6 +15,7 @@ import fastjsonschema
 import orjson
 
 from apigate.aws.errors import bad_request
+from apigate.compile.access_log import compile_access_log
 from apigate.compile.authorizers import compile_authorizer
 from apigate.compile.gateway_responses import compile_responses
 from apigate.compile.parameters import InvalidMapping, parse_mappings
@@ -247,6 +248,8 @@ def compile_stage(
         gateway_responses=compile_responses(snapshot.get("gatewayResponses") or ()),
         endpoint_type=endpoint_type(api),
         execute_api_disabled=bool(api.get("disableExecuteApiEndpoint")),
+        access_log=compile_access_log(stage.get("accessLogSettings")),
+        tracing=bool(stage.get("tracingEnabled")),
     )
 
 
@@ -298,7 +301,15 @@ def _apply_method_settings(nodes: Any, api_id: str, stage: Mapping[str, Any], ac
             enabled = caching and setting is not None and bool(setting.get("cachingEnabled"))
             if enabled and setting is not None and (own is not None or verb == "GET"):
                 cache = _cache_setting(method, setting)
-            node.methods[verb] = replace(method, setting_key=key, limits=limits, cache=cache)
+            level = str((setting or {}).get("loggingLevel") or "OFF").upper()
+            node.methods[verb] = replace(
+                method,
+                setting_key=key,
+                limits=limits,
+                cache=cache,
+                log_level=level if level in ("INFO", "ERROR") else None,
+                data_trace=bool((setting or {}).get("dataTraceEnabled")),
+            )
 
 
 def _cache_setting(method: RestMethod, setting: Mapping[str, Any]) -> CacheSetting | None:

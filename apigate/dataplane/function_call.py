@@ -8,6 +8,7 @@ with the caller's timeout: no task per call, see functions/runtime.py) is decide
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from apigate.functions.directory import FunctionMissing
@@ -26,14 +27,39 @@ class FunctionCallFailed(Exception):
         self.timed_out = timed_out
 
 
+# Who hears of a failed function call (name, request id, Lambda's error document): the console, when serving
+# with one. One process-wide hook, because every API kind's calls pass here and the console is per process.
+ErrorObserver = Callable[[str, "str | None", bytes], None]
+_observer: ErrorObserver | None = None
+
+
+def observe_errors(observer: ErrorObserver | None) -> None:
+    global _observer
+    _observer = observer
+
+
 async def call_function(
     functions: FunctionDirectory, name: str, payload: bytes, *, timeout: float, request_id: str | None
 ) -> InvokeResult:
     """Invoke ``name`` with ``payload``; past ``timeout`` seconds (the integration's or authorizer's, whatever
     the function's own) the call is abandoned. A function error is a result (``function_error``), not a raise."""
     try:
-        return await functions.invoke(name, payload, request_id=request_id, timeout=timeout)
+        result = await functions.invoke(name, payload, request_id=request_id, timeout=timeout)
     except FunctionMissing:
+        if _observer is not None:
+            _observer(
+                name, request_id, b'{"errorType":"Function.NotFound","errorMessage":"no such function"}'
+            )
         raise FunctionCallFailed(name, timed_out=False) from None
     except TimeoutError:
+        if _observer is not None:
+            message = f"the integration's timeout ({timeout:g} s) passed before the function answered"
+            _observer(
+                name,
+                request_id,
+                b'{"errorType":"Integration.Timeout","errorMessage":"%s"}' % message.encode(),
+            )
         raise FunctionCallFailed(name, timed_out=True) from None
+    if result.function_error and _observer is not None:
+        _observer(name, request_id, result.payload)
+    return result

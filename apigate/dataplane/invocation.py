@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from apigate.aws.ids import extended_request_id, request_id
+from apigate.aws.ids import extended_request_id, request_id, trace_id, trace_root
 from apigate.dataplane.request_path import canonical_segments
 from apigate.model import DeployedApi, KeyPlan, RestMethod
 from apigate.server.message import Request, Response
@@ -31,6 +31,9 @@ class Invocation:
     path_parameters: dict[str, str] = field(default_factory=dict)
     response: Response | None = None
     test_log: list[str] | None = None  # set by TestInvokeMethod, which returns the execution log
+    # The same lines for the stage's execution log, when its method setting logging/loglevel is INFO or ERROR.
+    execution_log: list[str] | None = None
+    span: Any = None  # the request's OpenTelemetry span, on a traced stage (observe/tracing.py)
     # $context.error.validationErrorString of a failed request validation, for gateway responses.
     validation_error: str | None = None
     # $input.params() of this request, built the first time a mapping template needs them.
@@ -41,6 +44,7 @@ class Invocation:
     # step has since changed what it shows (the matched method, the authorizer's answer, the signer, the key).
     context_cache: tuple[tuple[object, ...], dict[str, object]] | None = None
     _query_pairs: list[tuple[str, str]] | None = None
+    _trace_id: str | None = None
     started: float = field(default_factory=time.perf_counter)  # for Latency
     api_key: str | None = None  # $context.identity.apiKey, once the key was accepted
     api_key_id: str | None = None
@@ -67,6 +71,18 @@ class Invocation:
     def log(self, line: str) -> None:
         if self.test_log is not None:
             self.test_log.append(line)
+        elif self.execution_log is not None:
+            self.execution_log.append(line)
+
+    @property
+    def trace_id(self) -> str:
+        """X-Amzn-Trace-Id: the caller's trace root if it sent one, else a new one; made on first use."""
+        trace = self._trace_id
+        if trace is None:
+            trace = self._trace_id = trace_root(self.request.header("x-amzn-trace-id")) or trace_id(
+                self.start_epoch_ms // 1000
+            )
+        return trace
 
     @property
     def query_pairs(self) -> list[tuple[str, str]]:

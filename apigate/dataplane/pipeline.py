@@ -37,6 +37,8 @@ from apigate.dataplane.steps import (
 )
 from apigate.dataplane.steps.validation import ValidationStep
 from apigate.model import RestMethod
+from apigate.observe.execution_log import start_execution_log
+from apigate.observe.tracing import Tracing
 from apigate.registry import Registry
 from apigate.server.message import Response
 from apigate.state import MemoryQuotaCounter, MemoryRateLimiter, QuotaCounter, RateLimiter
@@ -98,6 +100,7 @@ class Pipeline:
         # Without a method (no route matched) only the steps that need none run.
         self._unrouted_response_steps: tuple[Step, ...] = (self.request_id_headers, self.response_steps[2])
         self._plans: dict[int, tuple[RestMethod, tuple[Step, ...], tuple[Step, ...]]] = {}
+        self.tracing: Tracing | None = None  # `serve --otlp-endpoint`: spans for stages with tracingEnabled
 
     def _plan(self, method: RestMethod) -> tuple[tuple[Step, ...], tuple[Step, ...]]:
         """The steps that apply to ``method``, worked out once per compiled method, not per request.
@@ -119,6 +122,10 @@ class Pipeline:
         response_steps = self._unrouted_response_steps
         try:
             method = self.route(inv)  # always first: the method decides which other steps apply
+            if method.log_level is not None and inv.test_log is None:
+                start_execution_log(inv, method)
+            if inv.api.tracing and self.tracing is not None and inv.test_log is None:
+                self.tracing.start(inv)
             request_steps, response_steps = self._plan(method)
             for step in request_steps:
                 await step(inv)
@@ -137,6 +144,15 @@ class Pipeline:
                     inv.response = await handler.invoke(inv, integration)
                 finally:
                     inv.integration_ms = (time.perf_counter() - started) * 1000.0
+                    if inv.span is not None and self.tracing is not None:
+                        ended_ns = time.time_ns()
+                        self.tracing.child(
+                            inv,
+                            f"integration {integration.type}",
+                            ended_ns - int(inv.integration_ms * 1e6),
+                            ended_ns,
+                            **{"aws.api_gateway.integration.type": integration.type},
+                        )
         except GatewayError as error:
             inv.log(f"Gateway response type: {error.response_type.name}")
             inv.error_type = error.response_type.name
@@ -164,6 +180,7 @@ class Pipeline:
         assert inv.response is not None
         inv.response.headers.append(("x-amzn-RequestId", inv.request_id))
         inv.response.headers.append(("x-amz-apigw-id", inv.extended_request_id))
+        inv.response.headers.append(("X-Amzn-Trace-Id", inv.trace_id))
         # CloudFront's headers (dataplane/edge.py); TestInvokeMethod does not go through the distribution
         if inv.api.endpoint_type == "EDGE" and inv.test_log is None:
             inv.response.headers += cloudfront_headers()

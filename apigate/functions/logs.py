@@ -9,9 +9,11 @@ function printing without end can neither fill the disk nor hold the gateway's m
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["OUTPUT_LIMIT_BYTES", "FunctionLog", "InvocationLog", "LogDirectory", "report_line"]
@@ -35,15 +37,18 @@ class FunctionLog:
     the function's, and serving must go on without them. The failure is reported once until writes work again.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tee: Callable[[bytes], None] | None = None) -> None:
         self._path = path
         self._fd = -1
         self._failing = False
         self._pending: list[bytes] = []
         self._size = 0
         self._scheduled = False
+        self._tee = tee  # the console's echo of what the function prints (apigate/observe/console.py)
 
     def write(self, data: bytes) -> None:
+        if self._tee is not None:
+            self._tee(data)
         self._pending.append(data)
         self._size += len(data)
         if self._size >= _FLUSH_BYTES:
@@ -90,11 +95,14 @@ class LogDirectory:
         self._dir = Path(log_dir)
         self._dir.mkdir(parents=True, exist_ok=True)
         self._logs: dict[str, FunctionLog] = {}
+        self.tee: Callable[[str, bytes], None] | None = None  # set before the first invocation, if at all
 
     def get(self, function_name: str) -> FunctionLog:
         log = self._logs.get(function_name)
         if log is None:
-            log = self._logs[function_name] = FunctionLog(self._dir / f"{function_name}.log")
+            tee = self.tee
+            echo = None if tee is None else functools.partial(tee, function_name)
+            log = self._logs[function_name] = FunctionLog(self._dir / f"{function_name}.log", echo)
         return log
 
     def close_all(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apigate.model.access_log import AccessLogFormat
 from apigate.state import Limit
 
 
@@ -102,3 +103,4 @@ class DeployedHttpApi:
     routes: tuple[HttpRoute, ...]  # most specific first, $default excluded
     default_route: HttpRoute | None
     cors: Cors | None = None
+    access_log: AccessLogFormat | None = None  # the stage's AccessLogSettings, compiled

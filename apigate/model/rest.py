@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from apigate.aws.policy import Policy
     from apigate.dataplane.mapping import Template
     from apigate.dataplane.regex_budget import UserRegex
+    from apigate.model.access_log import AccessLogFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,8 @@ class RestMethod:
     authorizer: RestAuthorizer | None = None  # CUSTOM and COGNITO_USER_POOLS methods only
     authorization_scopes: tuple[str, ...] = ()  # Cognito: the access token must carry one of these
     resource_policy: Policy | None = None  # the API's resource policy, compiled at deploy time (None: no policy)
+    log_level: str | None = None  # stage method setting logging/loglevel: INFO | ERROR (None: OFF)
+    data_trace: bool = False  # logging/dataTrace: request and response bodies and headers in execution logs
 
 
 @dataclass(slots=True)
@@ -149,3 +152,5 @@ class DeployedApi:
     canary_percent: float = 0.0
     is_canary: bool = False  # this is a stage's canary ($context.isCanaryRequest)
     execute_api_disabled: bool = False  # disableExecuteApiEndpoint: only custom domains reach the API
+    tracing: bool = False  # the stage's tracingEnabled (spans are made only with `serve --otlp-endpoint`)
+    access_log: AccessLogFormat | None = None  # the stage's accessLogSettings, compiled (observe/access_log.py)

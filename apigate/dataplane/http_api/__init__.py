@@ -30,6 +30,8 @@ from apigate.dataplane.routing import route_http
 from apigate.dataplane.substitution import fill_placeholders, stage_variables
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
+from apigate.observe.access_log import AccessLogs
+from apigate.observe.console import RequestConsole
 from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout, end_to_end
@@ -53,11 +55,14 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         self._upstream = upstream
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
+        self.console: RequestConsole | None = None  # request lines on stderr (apigate/observe/console.py)
+        self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (apigate/observe/access_log.py)
 
     async def serve(
         self, request: Request, api_id: str, path: str, domain: str, raw_path: str | None = None
     ) -> Response:
         """``raw_path``: rawPath when it is not ``path`` (under a custom domain: with the API mapping key)."""
+        started = time.perf_counter()
         stages = self._apis.get(api_id) or {}
         first, _, rest = path[1:].partition("/")
         deployed = stages.get(first) if first != "$default" else None
@@ -84,6 +89,22 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         if cors is not None:
             decorate(cors, request, response)
         response.headers.append(("apigw-requestid", call.request_id))
+        access_log = deployed.access_log
+        if access_log is not None and self.access_logs is not None:
+            self.access_logs.add_http(access_log, call, response, (time.perf_counter() - started) * 1000.0)
+        console = self.console
+        if console is not None:
+            route = call.route
+            console.request(
+                deployed.api_id,
+                deployed.stage,
+                request.method,
+                below,
+                response.status,
+                (time.perf_counter() - started) * 1000.0,
+                None if route is None else route.integration,
+                call.request_id,
+            )
         return response
 
     async def _route_and_call(self, call: HttpCall) -> Response:

@@ -30,7 +30,7 @@ from apigate.state.cache import CachedResponse, ResponseCache
 MAX_CACHED_BYTES = 1_048_576
 HIT, MISS = 1, 2
 # Headers the data plane adds per request: never part of a cached response.
-_PER_REQUEST = frozenset({"x-amzn-requestid", "x-amz-apigw-id"})
+_PER_REQUEST = frozenset({"x-amzn-requestid", "x-amz-apigw-id", "x-amzn-trace-id"})
 # The stage variable that keeps responses carrying Set-Cookie out of the cache (value "true").
 SKIP_SET_COOKIE = "apigateCacheSkipSetCookie"
 _WARNING = (

@@ -11,6 +11,10 @@ import time
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.steps.request_lines import RequestLines
+from apigate.observe.access_log import AccessLogs
+from apigate.observe.console import RequestConsole
+from apigate.observe.execution_log import execution_log_group, finish_execution_log
+from apigate.observe.tracing import Tracing
 
 # Counter slots per stage.
 _COUNT, _4XX, _5XX, _LAT_SUM, _INT_SUM, _INT_COUNT, _HIT, _MISS, _THROTTLED, _QUOTA = range(10)
@@ -28,7 +32,10 @@ _SERIES = (
 class Metrics:
     def __init__(self) -> None:
         self._stages: dict[tuple[str, str, str], list[float]] = {}
-        self.lines = RequestLines()  # the console's live view
+        self.lines = RequestLines()  # the web console's live view
+        self.console: RequestConsole | None = None  # request lines on stderr (`apigate serve TEMPLATE`)
+        self.access_logs: AccessLogs | None = None  # stages' accessLogSettings (observe/access_log.py)
+        self.tracing: Tracing | None = None  # `serve --otlp-endpoint` (observe/tracing.py)
 
     def record(self, inv: Invocation) -> None:
         api = inv.api
@@ -55,6 +62,29 @@ class Metrics:
             round(latency, 2),
             inv.error_type or "",
         )
+        if inv.span is not None and self.tracing is not None:
+            self.tracing.finish(inv, status)
+        access_log = api.access_log
+        if access_log is not None and self.access_logs is not None:
+            self.access_logs.add(access_log, inv, status, latency)
+        if inv.execution_log is not None and self.access_logs is not None:
+            block = finish_execution_log(inv, status)
+            if block is not None:
+                group = execution_log_group(api.api_id, api.stage)
+                self.access_logs.add_execution(group, inv.request_id, inv.start_epoch_ms, block)
+        console = self.console
+        if console is not None:
+            method = inv.method
+            console.request(
+                api.api_name or api.api_id,
+                api.stage,
+                request.method,
+                inv.path,
+                status,
+                latency,
+                None if method is None else method.integration,
+                inv.request_id,
+            )
         if inv.integration_ms is not None:
             counters[_INT_SUM] += inv.integration_ms
             counters[_INT_COUNT] += 1

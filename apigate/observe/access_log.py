@@ -1,0 +1,264 @@
+"""Access logs as API Gateway writes them: a stage's ``accessLogSettings.format`` (any ``$context`` variable)
+compiled once per deployment, one line per request written to the stage's destination.
+
+The request path renders its line (a plan per compiled format computes only the variables the format names;
+AWS writes ``-`` for a variable with no value) and appends it to a deque; a background task writes the lines
+in batches. Destinations:
+``arn:aws:logs:…:log-group:NAME`` -> ``<data dir>/logs/groups/NAME.log`` (one file per log group, until a
+CloudWatch Logs API serves them), and two apigate extensions, ``file:///absolute/path`` and ``stdout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from apigate.dataplane.lambda_proxy.rest import identity, request_context
+from apigate.dataplane.lambda_proxy.v1 import request_time
+from apigate.model.access_log import AccessLogFormat
+
+if TYPE_CHECKING:
+    from apigate.dataplane.http_api.call import HttpCall
+    from apigate.dataplane.invocation import Invocation
+    from apigate.server.message import Response
+
+__all__ = ["AccessLogs"]
+
+
+_Getter = Callable[
+    [Any, int, float], Any
+]  # (an Invocation, or an HTTP API's (HttpCall, Response)), status, ms
+
+
+def _integration_ms(inv: Invocation) -> int | None:
+    return None if inv.integration_ms is None else int(inv.integration_ms)
+
+
+def _response_length(inv: Invocation) -> int | None:
+    response = inv.response
+    return len(response.body) if response is not None and isinstance(response.body, bytes) else None
+
+
+def _identity(inv: Invocation) -> dict[str, Any]:
+    fields = identity(inv)
+    if inv.api_key_id is not None:
+        fields["apiKeyId"] = inv.api_key_id
+    return fields
+
+
+# $context's top-level variables, each computed only when a format names it (measured: building the whole
+# $context per line cost ~9 µs; a CLF line from these getters, a few µs). Others come from request_context().
+_GETTERS: dict[str, _Getter] = {
+    "requestId": lambda inv, status, ms: inv.request_id,
+    "extendedRequestId": lambda inv, status, ms: inv.extended_request_id,
+    "httpMethod": lambda inv, status, ms: inv.request.method,
+    "resourcePath": lambda inv, status, ms: None if inv.method is None else inv.method.resource_path,
+    "resourceId": lambda inv, status, ms: None if inv.method is None else inv.method.resource_id,
+    "path": lambda inv, status, ms: inv.stage_path,
+    "stage": lambda inv, status, ms: inv.api.stage,
+    "apiId": lambda inv, status, ms: inv.api.api_id,
+    "accountId": lambda inv, status, ms: inv.api.account_id,
+    "deploymentId": lambda inv, status, ms: inv.api.deployment_id,
+    "domainName": lambda inv, status, ms: inv.domain_name,
+    "domainPrefix": lambda inv, status, ms: inv.domain_name.split(".", 1)[0],
+    "protocol": lambda inv, status, ms: f"HTTP/{inv.request.http_version}",
+    "requestTime": lambda inv, status, ms: request_time(inv.start_epoch_ms),
+    "requestTimeEpoch": lambda inv, status, ms: inv.start_epoch_ms,
+    "identity": lambda inv, status, ms: _identity(inv),
+    "status": lambda inv, status, ms: status,
+    "responseLength": lambda inv, status, ms: _response_length(inv),
+    "responseLatency": lambda inv, status, ms: int(ms),
+    "integrationLatency": lambda inv, status, ms: _integration_ms(inv),
+    "xrayTraceId": lambda inv, status, ms: inv.trace_id.removeprefix("Root="),
+    "error": lambda inv, status, ms: {"responseType": inv.error_type},
+    "integration": lambda inv, status, ms: {"latency": _integration_ms(inv)},
+    "authorizer": lambda inv, status, ms: {} if inv.authorizer is None else inv.authorizer.request_context(),
+}
+
+
+_GROUP_ARN = "arn:aws:logs:-:-:log-group:"
+
+
+def _iso(epoch_ms: int) -> str:
+    seconds, millis = divmod(epoch_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+_Plan = tuple[tuple[_Getter, ...], tuple[tuple[int, tuple[str, ...]], ...]]
+
+
+def _http_response_length(subject: Any) -> int | None:
+    body = subject[1].body
+    return len(body) if isinstance(body, bytes) else None
+
+
+# HTTP APIs' $context (subject: (HttpCall, Response)); a variable not listed here renders "-".
+_HTTP_GETTERS: dict[str, _Getter] = {
+    "requestId": lambda s, status, ms: s[0].request_id,
+    "extendedRequestId": lambda s, status, ms: s[0].request_id,
+    "httpMethod": lambda s, status, ms: s[0].request.method,
+    "path": lambda s, status, ms: s[0].raw_path,
+    "routeKey": lambda s, status, ms: None if s[0].route is None else s[0].route.route_key,
+    "stage": lambda s, status, ms: s[0].api.stage,
+    "apiId": lambda s, status, ms: s[0].api.api_id,
+    "accountId": lambda s, status, ms: s[0].api.account_id,
+    "domainName": lambda s, status, ms: s[0].domain_name,
+    "domainPrefix": lambda s, status, ms: s[0].domain_name.split(".", 1)[0],
+    "protocol": lambda s, status, ms: f"HTTP/{s[0].request.http_version}",
+    "requestTime": lambda s, status, ms: request_time(s[0].start_epoch_ms),
+    "requestTimeEpoch": lambda s, status, ms: s[0].start_epoch_ms,
+    "identity": lambda s, status, ms: {
+        "sourceIp": s[0].request.client[0],
+        "userAgent": s[0].request.header("user-agent"),
+    },
+    "status": lambda s, status, ms: status,
+    "responseLength": lambda s, status, ms: _http_response_length(s),
+    "responseLatency": lambda s, status, ms: int(ms),
+    "authorizer": lambda s, status, ms: s[0].authorizer or {},
+}
+
+
+def _full_context(key: str) -> _Getter:
+    return lambda inv, status, ms: request_context(inv).get(key)
+
+
+def _missing(subject: Any, status: int, ms: float) -> None:
+    return None
+
+
+def plan(fmt: AccessLogFormat, http: bool = False) -> _Plan:
+    """Each top-level variable's getter once, and for each variable in the format: (getter index, the rest of
+    its path). Made once per compiled format."""
+    tops: list[str] = []
+    slots: list[tuple[int, tuple[str, ...]]] = []
+    for path in fmt.paths:
+        if path[0] not in tops:
+            tops.append(path[0])
+        slots.append((tops.index(path[0]), path[1:]))
+    if http:
+        getters = tuple(_HTTP_GETTERS.get(top, _missing) for top in tops)
+    else:
+        getters = tuple(_GETTERS.get(top) or _full_context(top) for top in tops)
+    return getters, tuple(slots)
+
+
+def render(
+    fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float, made: _Plan | None = None
+) -> str:
+    """One access log line: AWS writes ``-`` for a variable without a value."""
+    getters, slots = made or plan(fmt)
+    tops = [getter(inv, status, latency_ms) for getter in getters]
+    out = [fmt.literals[0]]
+    for (index, rest), literal in zip(slots, fmt.literals[1:], strict=True):
+        value = tops[index]
+        for part in rest:
+            value = value.get(part) if isinstance(value, dict) else None
+        out.append("-" if value is None or value == "" else str(value))
+        out.append(literal)
+    return "".join(out)
+
+
+class AccessLogs:
+    """The queue and the writer task of every stage's access log in this process."""
+
+    def __init__(self, folder: Path, *, interval: float = 0.05, capacity: int = 100_000) -> None:
+        self._folder = folder
+        self._interval = interval
+        # (destination, a rendered line or an execution log block (request id, epoch ms, lines))
+        self._queue: deque[tuple[str, str | tuple[str, int, list[str]]]] = deque(maxlen=capacity)
+        self._files: dict[str, BinaryIO] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._plans: dict[tuple[int, bool], tuple[AccessLogFormat, _Plan]] = {}
+
+    def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
+        """A REST API request's line."""
+        self._line(fmt, inv, status, latency_ms, False)
+
+    def add_http(self, fmt: AccessLogFormat, call: HttpCall, response: Response, latency_ms: float) -> None:
+        """An HTTP API request's line."""
+        self._line(fmt, (call, response), response.status, latency_ms, True)
+
+    def add_execution(self, group: str, request_id: str, epoch_ms: int, lines: list[str]) -> None:
+        """A REST request's execution log block, for the log group ``group`` (formatted in the drain)."""
+        self._queue.append((f"{_GROUP_ARN}{group}", (request_id, epoch_ms, lines)))
+
+    def _line(self, fmt: AccessLogFormat, subject: Any, status: int, latency_ms: float, http: bool) -> None:
+        # Rendered now, written later. Measured: queueing the request itself for a later render kept every
+        # request's objects alive across garbage collections, which cost more than the render (~2-4 µs).
+        made = self._plans.get((id(fmt), http))
+        if made is None or made[0] is not fmt:
+            if len(self._plans) > 1000:  # formats of old deployments
+                self._plans.clear()
+            made = self._plans[(id(fmt), http)] = (fmt, plan(fmt, http))
+        try:
+            line = render(fmt, subject, status, latency_ms, made[1])
+        except Exception:  # a log line is never worth a failed request
+            return
+        self._queue.append((fmt.destination, line))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.drain()
+        for handle in self._files.values():
+            handle.close()
+        self._files.clear()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            if self._queue:
+                self.drain()
+
+    def drain(self) -> None:
+        by_destination: dict[str, list[str]] = {}
+        queue = self._queue
+        while queue:
+            destination, item = queue.popleft()
+            lines = by_destination.setdefault(destination, [])
+            if isinstance(item, str):
+                lines.append(item)
+            else:  # an execution log block
+                request_id, epoch_ms, block = item
+                stamp = _iso(epoch_ms)
+                lines.extend(f"{stamp} ({request_id}) {line}" for line in block)
+        for destination, lines in by_destination.items():
+            data = ("\n".join(lines) + "\n").encode()
+            try:
+                if destination == "stdout":
+                    sys.stdout.buffer.write(data)
+                    sys.stdout.flush()
+                else:
+                    self._file(destination).write(data)
+            except (OSError, ValueError):
+                continue  # a full disk loses log lines, never requests
+
+    def path_of(self, destination: str) -> Path:
+        """Where a destination's lines go."""
+        if destination.startswith("file://"):
+            return Path(destination.removeprefix("file://"))
+        name = destination.split(":log-group:", 1)[-1].removesuffix(":*")
+        safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", name.strip("/")) or "access"
+        return self._folder / f"{safe}.log"
+
+    def _file(self, destination: str) -> BinaryIO:
+        handle = self._files.get(destination)
+        if handle is None:
+            path = self.path_of(destination)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handle = self._files[destination] = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open
+        return handle

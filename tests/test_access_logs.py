@@ -1,0 +1,126 @@
+"""Stage access logs (#19): accessLogSettings with $context variables and the AWS console's presets, one line
+per request in the stage's destination."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from helpers import GatewayProcess, RestApi, unique, wait_for
+
+ARN = "arn:aws:logs:us-east-1:000000000000:log-group:"
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _api_with_log(apigw: Any, group: str, log_format: str) -> RestApi:
+    api = RestApi(apigw, unique("access"))
+    api.mock("/ping", "GET", '{"ok": true}')
+    api.deploy("test")
+    apigw.update_stage(
+        restApiId=api.id,
+        stageName="test",
+        patchOperations=[
+            {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": ARN + group},
+            {"op": "replace", "path": "/accessLogSettings/format", "value": log_format},
+        ],
+    )
+    return api
+
+
+def test_custom_format_with_context_variables(gateway: GatewayProcess, apigw: Any) -> None:
+    group = unique("API-Gateway-Access-Logs")
+    log_format = (
+        '{"id":"$context.requestId","trace":"$context.xrayTraceId","m":"$context.httpMethod",'
+        '"r":"$context.resourcePath","s":"$context.status","len":"$context.responseLength",'
+        '"err":"$context.error.responseType","stage":"$context.stage"}'
+    )
+    api = _api_with_log(apigw, group, log_format)
+    stage = apigw.get_stage(restApiId=api.id, stageName="test")
+    assert stage["accessLogSettings"] == {"destinationArn": ARN + group, "format": log_format}
+    ok = requests.get(gateway.invoke_url(api.id, "test", "/ping"), timeout=10)
+    missing = requests.get(gateway.invoke_url(api.id, "test", "/nowhere"), timeout=10)
+    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
+    wait_for(lambda: len(_lines(path)) >= 2)
+    first, second = (json.loads(line) for line in _lines(path))
+    assert first == {
+        "id": ok.headers["x-amzn-RequestId"],
+        "trace": ok.headers["X-Amzn-Trace-Id"].removeprefix("Root="),
+        "m": "GET",
+        "r": "/ping",
+        "s": "200",
+        "len": str(len(ok.content)),
+        "err": "-",
+        "stage": "test",
+    }
+    assert second["id"] == missing.headers["x-amzn-RequestId"]
+    assert (second["s"], second["r"], second["err"]) == ("403", "-", "MISSING_AUTHENTICATION_TOKEN")
+
+
+def test_clf_preset(gateway: GatewayProcess, apigw: Any) -> None:
+    group = unique("clf")
+    api = _api_with_log(apigw, group, "CLF")
+    ok = requests.get(gateway.invoke_url(api.id, "test", "/ping"), timeout=10)
+    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
+    wait_for(lambda: len(_lines(path)) >= 1)
+    line = _lines(path)[0]
+    assert line.startswith("127.0.0.1 - - [")
+    assert f'] "GET /ping HTTP/1.1" 200 {len(ok.content)} {ok.headers["x-amzn-RequestId"]} ' in line
+    assert line.endswith(ok.headers["x-amz-apigw-id"])
+
+
+def test_turned_off_by_removing_the_settings(gateway: GatewayProcess, apigw: Any) -> None:
+    group = unique("off")
+    api = _api_with_log(apigw, group, "$context.requestId")
+    apigw.update_stage(
+        restApiId=api.id,
+        stageName="test",
+        patchOperations=[
+            {"op": "remove", "path": "/accessLogSettings/destinationArn"},
+            {"op": "remove", "path": "/accessLogSettings/format"},
+        ],
+    )
+    assert "accessLogSettings" not in apigw.get_stage(restApiId=api.id, stageName="test")
+    marker = _api_with_log(apigw, group, "marker $context.requestId")  # the same group, still on
+    requests.get(gateway.invoke_url(api.id, "test", "/ping"), timeout=10)
+    after = requests.get(gateway.invoke_url(marker.id, "test", "/ping"), timeout=10)
+    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
+    wait_for(lambda: any(after.headers["x-amzn-RequestId"] in line for line in _lines(path)))
+    assert _lines(path) == [f"marker {after.headers['x-amzn-RequestId']}"]
+
+
+def test_http_api_access_log(gateway: GatewayProcess) -> None:
+    v2 = gateway.client("apigatewayv2")
+    api = v2.create_api(Name=unique("access-http"), ProtocolType="HTTP")["ApiId"]
+    integration = v2.create_integration(
+        ApiId=api,
+        IntegrationType="HTTP_PROXY",
+        IntegrationMethod="ANY",
+        IntegrationUri="http://127.0.0.1:9/",
+        PayloadFormatVersion="1.0",
+    )["IntegrationId"]
+    v2.create_route(ApiId=api, RouteKey="GET /items", Target=f"integrations/{integration}")
+    group = unique("http-access")
+    v2.create_stage(
+        ApiId=api,
+        StageName="$default",
+        AutoDeploy=True,
+        AccessLogSettings={
+            "DestinationArn": ARN + group,
+            "Format": "$context.requestId $context.routeKey $context.status $context.identity.sourceIp "
+            "$context.integrationErrorMessage",
+        },
+    )
+    url = f"{gateway.url}/_aws/execute-api/{api}/items"
+    wait_for(lambda: requests.get(url, timeout=10).status_code != 404)  # AutoDeploy: served shortly
+    answered = requests.get(url, timeout=10)
+    request_id = answered.headers["apigw-requestid"]
+    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
+    wait_for(lambda: any(line.startswith(request_id) for line in _lines(path)))
+    line = next(line for line in _lines(path) if line.startswith(request_id))
+    assert line == f"{request_id} GET /items {answered.status_code} 127.0.0.1 -"
