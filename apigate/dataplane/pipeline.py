@@ -180,7 +180,8 @@ class Pipeline:
         assert inv.response is not None
         inv.response.headers.append(("x-amzn-RequestId", inv.request_id))
         inv.response.headers.append(("x-amz-apigw-id", inv.extended_request_id))
+        if inv.test_log is not None:  # TestInvokeMethod: AWS's test call is neither traced nor behind CloudFront
+            return
         inv.response.headers.append(("X-Amzn-Trace-Id", inv.trace_id))
-        # CloudFront's headers (dataplane/edge.py); TestInvokeMethod does not go through the distribution
-        if inv.api.endpoint_type == "EDGE" and inv.test_log is None:
+        if inv.api.endpoint_type == "EDGE":  # CloudFront's headers (dataplane/edge.py)
             inv.response.headers += cloudfront_headers()
