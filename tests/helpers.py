@@ -37,9 +37,10 @@ def lambda_handler(event, context):
 class GatewayProcess:
     """``apigate serve`` started the way the README says, on a free loopback port."""
 
-    def __init__(self, data_dir: Path, args: list[str] | None = None) -> None:
+    def __init__(self, data_dir: Path, args: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.args = list(args or [])  # extra arguments for `apigate serve` (a template, its options)
+        self.env = env  # the gateway's environment, when not this process's
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.port = 0
@@ -62,6 +63,7 @@ class GatewayProcess:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            env=self.env,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -136,9 +138,9 @@ def unique(prefix: str) -> str:
 
 def create_function(lam: Any, source: str, *, name: str | None = None, **extra: Any) -> str:
     name = name or unique("fn")
+    extra.setdefault("Runtime", "python3.11")
     lam.create_function(
         FunctionName=name,
-        Runtime="python3.11",
         Role="arn:aws:iam::000000000000:role/lambda-role",
         Handler="lambda_function.lambda_handler",
         Code={"ZipFile": zip_code({"lambda_function.py": source})},

@@ -21,6 +21,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.code_links import CodeLinks
 from apigate.functions.code_store import InvalidZipError
 from apigate.functions.directory import FunctionDirectory
+from apigate.functions.interpreters import RuntimeUnavailable
 from apigate.functions.runtime import InvokeResult
 from apigate.functions.spec import RESERVED_ENVIRONMENT_KEYS
 from apigate.store.base import Conflict
@@ -44,10 +45,8 @@ def _validation(field: str, value: Any, constraint: str) -> AwsError:
 
 def _check_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
     runtime = params.get("Runtime")
-    if runtime is not None and not str(runtime).startswith("python3"):
-        raise invalid_parameter(
-            f"The runtime parameter of {runtime} is not supported by apigate. Use a python3.x runtime."
-        )
+    if runtime is not None:
+        _runtime_reason(directory, str(runtime))
     timeout = params.get("Timeout")
     if timeout is not None and not 1 <= int(timeout) <= 900:
         raise _validation("timeout", timeout, "Member must have value less than or equal to 900")
@@ -62,6 +61,22 @@ def _check_configuration(directory: FunctionDirectory, links: CodeLinks, params:
             f"have provided contains reserved keys that are currently not supported for modification. "
             f"Reserved keys used in this request: {', '.join(reserved)}"
         )
+
+
+def _runtime_reason(directory: FunctionDirectory, runtime: str) -> str | None:
+    """Whether ``runtime`` can run here: the reason a fallback runs it (for LastUpdateStatusReason), or None;
+    InvalidParameterValueException when it cannot run (see functions/interpreters.py)."""
+    try:
+        return directory.interpreters.choose(runtime).reason
+    except RuntimeUnavailable as exc:
+        raise invalid_parameter(str(exc)) from exc
+
+
+def _set_status_reason(doc: Doc, reason: str | None) -> None:
+    if reason:
+        doc["LastUpdateStatusReason"] = reason
+    else:
+        doc.pop("LastUpdateStatusReason", None)
 
 
 async def _store_code(directory: FunctionDirectory, links: CodeLinks, name: str, zip_bytes: bytes | None, doc: Doc) -> None:
@@ -111,6 +126,7 @@ async def create_function(directory: FunctionDirectory, links: CodeLinks, params
         "EphemeralStorage": {"Size": 512},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
     }
+    _set_status_reason(doc, _runtime_reason(directory, doc["Runtime"]))
     if (params.get("Environment") or {}).get("Variables"):
         doc["Environment"] = {"Variables": dict(params["Environment"]["Variables"])}
     await _store_code(directory, links, name, (params.get("Code") or {}).get("ZipFile"), doc)
@@ -160,6 +176,7 @@ async def update_function_configuration(directory: FunctionDirectory, links: Cod
     for field in ("Handler", "Runtime", "Role", "Description", "Timeout", "MemorySize"):
         if field in params:
             doc[field] = params[field]
+    _set_status_reason(doc, _runtime_reason(directory, doc["Runtime"]))
     if "Environment" in params:
         variables = (params["Environment"] or {}).get("Variables") or {}
         if variables:

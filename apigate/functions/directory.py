@@ -13,6 +13,7 @@ from apigate.config import Settings
 from apigate.control.iam import execution_role_session
 from apigate.functions.code_store import Blobs, CodeStore
 from apigate.functions.environment import RUNTIME_DIR
+from apigate.functions.interpreters import Interpreter, Interpreters, RuntimeUnavailable
 from apigate.functions.runtime import FunctionRuntime, InvokeResult
 from apigate.functions.sandbox import Sandbox, function_user
 from apigate.functions.spec import Credentials, FunctionSpec
@@ -50,6 +51,7 @@ class FunctionDirectory:
             init_timeout=settings.function_init_timeout,
             sandbox=None if user is None else Sandbox(user, RUNTIME_DIR),
         )
+        self.interpreters = Interpreters(dict(settings.python_interpreters), fallback=settings.runtime_fallback)
         self._specs: dict[str, FunctionSpec] = {}
         self._renew_at: dict[str, float] = {}  # by function name: when its spec's credentials are replaced
 
@@ -83,10 +85,20 @@ class FunctionDirectory:
                 region=self.settings.region,
                 account_id=self.settings.account_id,
                 credentials=credentials,
+                interpreter=self._interpreter(doc["Runtime"]),
             )
             self._specs[name] = spec
             self._renew_at[name] = credentials.expires_at - SESSION_RENEW_BEFORE_SECONDS
         return spec
+
+    def _interpreter(self, runtime: str) -> Interpreter | None:
+        """What runs the function: checked at deploy time, so a failure here means the machine changed since
+        (or another gateway of the cluster deployed it): the gateway's own interpreter then, logged once."""
+        try:
+            return self.interpreters.choose(runtime).interpreter
+        except RuntimeUnavailable as exc:
+            self.interpreters.warn_once(runtime, f"{exc} Running it on {self.interpreters.own.runtime}.")
+            return self.interpreters.own
 
     def _credentials(self, name: str, role_arn: str) -> Credentials:
         """A new session of the function's execution role, named after the function as Lambda names it. New

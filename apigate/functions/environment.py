@@ -38,7 +38,7 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
         "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group_name,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.running_runtime}",
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,
         "AWS_ENDPOINT_URL": endpoint_url,

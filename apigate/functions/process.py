@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from . import frames
+from .interpreters import Interpreter
 from .procfs import peak_rss_kb, runnable
 from .sandbox import Sandbox
 
@@ -177,6 +178,7 @@ class WorkerProcess:
         sink: Callable[[bytes], None],
         log_stream_name: str,
         sandbox: Sandbox | None = None,
+        interpreter: Interpreter | None = None,
     ) -> WorkerProcess:
         """Start a worker in ``cwd``; with a ``sandbox``, as its unprivileged user (see sandbox.py)."""
         loop = asyncio.get_running_loop()
@@ -191,9 +193,10 @@ class WorkerProcess:
         try:
             with contextlib.ExitStack() as stack:
                 options: dict[str, Any] = {}
-                argv = [sys.executable, "-u", "-m", "apigate.functions.worker", *map(str, theirs)]
+                python = interpreter.executable if interpreter is not None else sys.executable
+                argv = [python, "-u", "-m", "apigate.functions.worker", *map(str, theirs)]
                 if sandbox is not None:
-                    options = stack.enter_context(sandbox.spawning(cwd, env))
+                    options = stack.enter_context(sandbox.spawning(cwd, env, interpreter))
                     argv[0] = options.pop("argv0")
                     argv.append("--sandboxed")
                 proc = subprocess.Popen(

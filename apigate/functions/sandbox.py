@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .interpreters import Interpreter
+
 __all__ = ["DEFAULT_USERS", "FunctionUser", "Sandbox", "function_user"]
 
 log = logging.getLogger("apigate")
@@ -72,20 +74,37 @@ class Sandbox:
     def __init__(self, user: FunctionUser, runtime_dir: str) -> None:
         self.user = user
         self._fds: list[int] = []
+        self._handles: dict[str, _InterpreterHandles] = {}  # by interpreter, opened on its first worker
         try:
-            self._executable = self._open(os.path.realpath(sys.executable), os.O_RDONLY)
-            homes = dict.fromkeys((sys.base_prefix, sys.base_exec_prefix))
-            self._home = os.pathsep.join(_alias(self._open_dir(home)) for home in homes)
-            self._libdir: str | None = None
-            libdir = sysconfig.get_config_var("LIBDIR")
-            if sysconfig.get_config_var("Py_ENABLE_SHARED") and libdir and os.path.isdir(libdir):
-                # The interpreter loads libpython by path: unreachable, the loader would pick another one.
-                self._libdir = _alias(self._open_dir(libdir))
             self._runtime = _alias(self._open_dir(runtime_dir))
             self._import_path = [_alias(self._open_dir(d)) for d in _import_dirs(runtime_dir)]
         except BaseException:
             self.close()
             raise
+
+    def _interpreter(self, interpreter: Interpreter | None) -> _InterpreterHandles:
+        """The handles of an interpreter (None: the gateway's own), opened once."""
+        key = interpreter.executable if interpreter is not None else ""
+        handles = self._handles.get(key)
+        if handles is None:
+            if interpreter is None:
+                executable = os.path.realpath(sys.executable)
+                prefixes: tuple[str, ...] = tuple(dict.fromkeys((sys.base_prefix, sys.base_exec_prefix)))
+                libdir = sysconfig.get_config_var("LIBDIR")
+                if not (sysconfig.get_config_var("Py_ENABLE_SHARED") and libdir):
+                    libdir = None
+            else:
+                executable, prefixes, libdir = interpreter.executable, interpreter.prefixes, interpreter.libdir
+            handles = _InterpreterHandles(
+                _alias(self._open(executable, os.O_RDONLY)),
+                os.pathsep.join(_alias(self._open_dir(home)) for home in prefixes),
+                # The interpreter loads libpython by path: unreachable, the loader would pick another one.
+                _alias(self._open_dir(libdir)) if libdir and os.path.isdir(libdir) else None,
+                # The gateway's own site-packages mean nothing to another interpreter.
+                self._import_path if interpreter is None or executable == os.path.realpath(sys.executable) else [],
+            )
+            self._handles[key] = handles
+        return handles
 
     def _open(self, path: str, flags: int) -> int:
         fd = os.open(path, flags | os.O_CLOEXEC)
@@ -96,10 +115,13 @@ class Sandbox:
         return self._open(path, os.O_RDONLY | os.O_DIRECTORY)
 
     @contextmanager
-    def spawning(self, code_dir: Path, env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    def spawning(
+        self, code_dir: Path, env: dict[str, str], interpreter: Interpreter | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Popen's arguments for one worker of the function whose code is ``code_dir``; ``env`` is rewritten
         to name what the worker reaches through its handles. The code directory's handle lives as long as
         the block: Popen hands it over."""
+        handles = self._interpreter(interpreter)
         code = os.open(code_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             task_root = _alias(code)
@@ -109,14 +131,14 @@ class Sandbox:
             own = [
                 p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != env["LAMBDA_RUNTIME_DIR"]
             ]
-            env["PYTHONPATH"] = os.pathsep.join([*own, self._runtime, *self._import_path])
+            env["PYTHONPATH"] = os.pathsep.join([*own, self._runtime, *handles.import_path])
             env["LAMBDA_RUNTIME_DIR"] = self._runtime
-            env["PYTHONHOME"] = self._home
-            if self._libdir is not None:
+            env["PYTHONHOME"] = handles.home
+            if handles.libdir is not None:
                 env["LD_LIBRARY_PATH"] = os.pathsep.join(
-                    p for p in (self._libdir, env.get("LD_LIBRARY_PATH")) if p
+                    p for p in (handles.libdir, env.get("LD_LIBRARY_PATH")) if p
                 )
-            executable = _alias(self._executable)
+            executable = handles.executable
             yield {
                 "executable": executable,
                 "argv0": executable,  # sys.executable: the path the worker can run
@@ -132,6 +154,14 @@ class Sandbox:
         fds, self._fds = self._fds, []
         for fd in fds:
             os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class _InterpreterHandles:
+    executable: str
+    home: str  # PYTHONHOME
+    libdir: str | None
+    import_path: list[str]
 
 
 def _import_dirs(runtime_dir: str) -> list[str]:
