@@ -20,6 +20,7 @@ from apigate.aws.errors import AwsError, invalid_parameter, resource_conflict
 from apigate.aws.wire import OperationHandler
 from apigate.control.code_links import CodeLinks
 from apigate.functions.code_store import InvalidZipError
+from apigate.functions.deps import DependencyBuildError
 from apigate.functions.directory import FunctionDirectory
 from apigate.functions.interpreters import RuntimeUnavailable
 from apigate.functions.runtime import InvokeResult
@@ -72,6 +73,16 @@ def _runtime_reason(directory: FunctionDirectory, runtime: str) -> str | None:
         raise invalid_parameter(str(exc)) from exc
 
 
+async def _build_packages(directory: FunctionDirectory, name: str, sha256_b64: str, runtime: str) -> None:
+    """The function's requirements.txt installed for its interpreter, before its configuration changes: a
+    failure leaves the previous version serving (see functions/deps.py)."""
+    interpreter = directory.interpreters.choose(runtime).interpreter
+    try:
+        await directory.packages.build(directory.code.code_dir(name, sha256_b64), interpreter)
+    except DependencyBuildError as exc:
+        raise invalid_parameter(f"The function's requirements could not be installed: {exc}") from exc
+
+
 def _set_status_reason(doc: Doc, reason: str | None) -> None:
     if reason:
         doc["LastUpdateStatusReason"] = reason
@@ -89,6 +100,7 @@ async def _store_code(directory: FunctionDirectory, links: CodeLinks, name: str,
         info = await asyncio.to_thread(directory.code.put, name, zip_bytes)
     except InvalidZipError as exc:
         raise invalid_parameter(str(exc)) from exc
+    await _build_packages(directory, name, info.sha256_b64, doc["Runtime"])
     doc["CodeSha256"] = info.sha256_b64
     doc["CodeSize"] = info.size
 
@@ -173,6 +185,8 @@ async def update_function_code(directory: FunctionDirectory, links: CodeLinks, p
 async def update_function_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
     doc = directory.configuration(params["FunctionName"])
     _check_configuration(directory, links, params)
+    if "Runtime" in params and doc.get("CodeSha256"):  # a new runtime: requirements built for its Python
+        await _build_packages(directory, doc["FunctionName"], doc["CodeSha256"], params["Runtime"])
     for field in ("Handler", "Runtime", "Role", "Description", "Timeout", "MemorySize"):
         if field in params:
             doc[field] = params[field]

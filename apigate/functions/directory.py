@@ -12,6 +12,7 @@ from apigate.aws.errors import function_not_found
 from apigate.config import Settings
 from apigate.control.iam import execution_role_session
 from apigate.functions.code_store import Blobs, CodeStore
+from apigate.functions.deps import FunctionPackages
 from apigate.functions.environment import RUNTIME_DIR
 from apigate.functions.interpreters import Interpreter, Interpreters, RuntimeUnavailable
 from apigate.functions.runtime import FunctionRuntime, InvokeResult
@@ -52,6 +53,7 @@ class FunctionDirectory:
             sandbox=None if user is None else Sandbox(user, RUNTIME_DIR),
         )
         self.interpreters = Interpreters(dict(settings.python_interpreters), fallback=settings.runtime_fallback)
+        self.packages = FunctionPackages(settings.data_dir / "function-packages")
         self._specs: dict[str, FunctionSpec] = {}
         self._renew_at: dict[str, float] = {}  # by function name: when its spec's credentials are replaced
 
@@ -72,12 +74,14 @@ class FunctionDirectory:
             if doc is None:
                 raise FunctionMissing(name)
             credentials = self._credentials(name, doc["Role"])
+            code_dir = self.code.code_dir(name, doc["CodeSha256"])
+            interpreter = self._interpreter(doc["Runtime"])
             spec = FunctionSpec(
                 name=name,
                 arn=doc["FunctionArn"],
                 handler=doc["Handler"],
                 runtime=doc["Runtime"],
-                code_dir=self.code.code_dir(name, doc["CodeSha256"]),
+                code_dir=code_dir,
                 code_sha=doc["CodeSha256"],
                 environment=dict((doc.get("Environment") or {}).get("Variables") or {}),
                 timeout=float(doc["Timeout"]),
@@ -85,13 +89,14 @@ class FunctionDirectory:
                 region=self.settings.region,
                 account_id=self.settings.account_id,
                 credentials=credentials,
-                interpreter=self._interpreter(doc["Runtime"]),
+                interpreter=interpreter,
+                packages_dir=self.packages.built(code_dir, interpreter),
             )
             self._specs[name] = spec
             self._renew_at[name] = credentials.expires_at - SESSION_RENEW_BEFORE_SECONDS
         return spec
 
-    def _interpreter(self, runtime: str) -> Interpreter | None:
+    def _interpreter(self, runtime: str) -> Interpreter:
         """What runs the function: checked at deploy time, so a failure here means the machine changed since
         (or another gateway of the cluster deployed it): the gateway's own interpreter then, logged once."""
         try:

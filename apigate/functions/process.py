@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from . import frames
+from .boot import BOOT
 from .interpreters import Interpreter
 from .procfs import peak_rss_kb, runnable
 from .sandbox import Sandbox
@@ -179,6 +180,7 @@ class WorkerProcess:
         log_stream_name: str,
         sandbox: Sandbox | None = None,
         interpreter: Interpreter | None = None,
+        packages: Path | None = None,
     ) -> WorkerProcess:
         """Start a worker in ``cwd``; with a ``sandbox``, as its unprivileged user (see sandbox.py)."""
         loop = asyncio.get_running_loop()
@@ -194,9 +196,10 @@ class WorkerProcess:
             with contextlib.ExitStack() as stack:
                 options: dict[str, Any] = {}
                 python = interpreter.executable if interpreter is not None else sys.executable
-                argv = [python, "-u", "-m", "apigate.functions.worker", *map(str, theirs)]
+                # No site-packages: a function sees the runtime and the SDK by name only (boot.py).
+                argv = [python, "-u", "-s", "-S", "-c", BOOT, *map(str, theirs)]
                 if sandbox is not None:
-                    options = stack.enter_context(sandbox.spawning(cwd, env, interpreter))
+                    options = stack.enter_context(sandbox.spawning(cwd, env, interpreter, packages))
                     argv[0] = options.pop("argv0")
                     argv.append("--sandboxed")
                 proc = subprocess.Popen(

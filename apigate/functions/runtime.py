@@ -420,6 +420,7 @@ class FunctionRuntime:
                 log_stream_name=stream,
                 sandbox=self._sandbox,
                 interpreter=spec.interpreter,
+                packages=spec.packages_dir,
             )
         except OSError as e:
             raise WorkerStartError(f"cannot start a worker for {spec.name}: {e}") from e

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .boot import IMPORTS_VARIABLE, imports_json
+from .environment import RUNTIME_IMPORTS
 from .interpreters import Interpreter
 
 __all__ = ["DEFAULT_USERS", "FunctionUser", "Sandbox", "function_user"]
@@ -77,7 +79,15 @@ class Sandbox:
         self._handles: dict[str, _InterpreterHandles] = {}  # by interpreter, opened on its first worker
         try:
             self._runtime = _alias(self._open_dir(runtime_dir))
-            self._import_path = [_alias(self._open_dir(d)) for d in _import_dirs(runtime_dir)]
+            # The runtime's and the SDK's directories (boot.py), each opened once.
+            aliases: dict[str, str] = {os.path.realpath(runtime_dir): self._runtime}
+            for directory in RUNTIME_IMPORTS.values():
+                real = os.path.realpath(directory)
+                if real not in aliases:
+                    aliases[real] = _alias(self._open_dir(real))
+            self._imports = imports_json(
+                {name: aliases[os.path.realpath(d)] for name, d in RUNTIME_IMPORTS.items()}
+            )
         except BaseException:
             self.close()
             raise
@@ -100,8 +110,6 @@ class Sandbox:
                 os.pathsep.join(_alias(self._open_dir(home)) for home in prefixes),
                 # The interpreter loads libpython by path: unreachable, the loader would pick another one.
                 _alias(self._open_dir(libdir)) if libdir and os.path.isdir(libdir) else None,
-                # The gateway's own site-packages mean nothing to another interpreter.
-                self._import_path if interpreter is None or executable == os.path.realpath(sys.executable) else [],
             )
             self._handles[key] = handles
         return handles
@@ -116,22 +124,29 @@ class Sandbox:
 
     @contextmanager
     def spawning(
-        self, code_dir: Path, env: dict[str, str], interpreter: Interpreter | None = None
+        self,
+        code_dir: Path,
+        env: dict[str, str],
+        interpreter: Interpreter | None = None,
+        packages: Path | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Popen's arguments for one worker of the function whose code is ``code_dir``; ``env`` is rewritten
-        to name what the worker reaches through its handles. The code directory's handle lives as long as
-        the block: Popen hands it over."""
+        """Popen's arguments for one worker of the function whose code is ``code_dir`` (and whose built
+        dependencies are ``packages``); ``env`` is rewritten to name what the worker reaches through its
+        handles. The code's and packages' handles live as long as the block: Popen hands them over."""
         handles = self._interpreter(interpreter)
-        code = os.open(code_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        own: list[int] = []
         try:
+            code = os.open(code_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            own.append(code)
             task_root = _alias(code)
             env["LAMBDA_TASK_ROOT"] = task_root
-            # The function's own PYTHONPATH first, then the runtime and the gateway's import path, as a worker
-            # started the ordinary way sees them (its site-packages come after PYTHONPATH there too).
-            own = [
-                p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != env["LAMBDA_RUNTIME_DIR"]
-            ]
-            env["PYTHONPATH"] = os.pathsep.join([*own, self._runtime, *handles.import_path])
+            if packages is not None:
+                deps = os.open(packages, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                own.append(deps)
+                env["PYTHONPATH"] = os.pathsep.join(
+                    _alias(deps) if p == str(packages) else p for p in env["PYTHONPATH"].split(os.pathsep)
+                )
+            env[IMPORTS_VARIABLE] = self._imports
             env["LAMBDA_RUNTIME_DIR"] = self._runtime
             env["PYTHONHOME"] = handles.home
             if handles.libdir is not None:
@@ -145,10 +160,11 @@ class Sandbox:
                 "user": self.user.uid,
                 "group": self.user.gid,
                 "extra_groups": [],  # none of the gateway's supplementary groups
-                "pass_fds": (*self._fds, code),
+                "pass_fds": (*self._fds, *own),
             }
         finally:
-            os.close(code)
+            for fd in own:
+                os.close(fd)
 
     def close(self) -> None:
         fds, self._fds = self._fds, []
@@ -161,21 +177,3 @@ class _InterpreterHandles:
     executable: str
     home: str  # PYTHONHOME
     libdir: str | None
-    import_path: list[str]
-
-
-def _import_dirs(runtime_dir: str) -> list[str]:
-    """The gateway's import path beyond the standard library (which PYTHONHOME provides): site-packages, a
-    virtual environment's and what .pth files added."""
-    stdlib = {os.path.realpath(sysconfig.get_path(name)) for name in ("stdlib", "platstdlib")}
-    seen = {os.path.realpath(runtime_dir), *stdlib}
-    dirs = []
-    for entry in sys.path:
-        if not entry or not os.path.isdir(entry):
-            continue
-        real = os.path.realpath(entry)
-        if real in seen or (os.path.dirname(real) in stdlib and real.endswith("lib-dynload")):
-            continue
-        seen.add(real)
-        dirs.append(real)
-    return dirs

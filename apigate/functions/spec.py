@@ -71,6 +71,8 @@ class FunctionSpec:
     credentials: Credentials | None = field(default=None, repr=False)
     # What runs it (None: the gateway's own interpreter); see interpreters.py.
     interpreter: Interpreter | None = None
+    # Its requirements.txt, installed (deps.py), or None.
+    packages_dir: Path | None = None
     # Workers are pooled by this digest, so an update never reuses a worker of the old config.
     worker_key: str = field(init=False, repr=False, compare=False)
 
@@ -96,6 +98,7 @@ class FunctionSpec:
             # New credentials mean new workers: an environment keeps the credentials it started with.
             self.credentials.access_key_id if self.credentials else None,
             self.interpreter.executable if self.interpreter else None,
+            str(self.packages_dir) if self.packages_dir else None,
         ]
         digest = hashlib.sha256(json.dumps(config).encode()).hexdigest()
         object.__setattr__(self, "worker_key", digest)
