@@ -78,7 +78,9 @@ async def _build_packages(directory: FunctionDirectory, name: str, sha256_b64: s
     failure leaves the previous version serving (see functions/deps.py)."""
     interpreter = directory.interpreters.choose(runtime).interpreter
     try:
-        await directory.packages.build(directory.code.code_dir(name, sha256_b64), interpreter)
+        code_dir = directory.code.code_dir(name, sha256_b64)
+        await directory.packages.build(code_dir, interpreter)
+        await directory.node_packages.build(code_dir, interpreter)
     except DependencyBuildError as exc:
         raise invalid_parameter(f"The function's requirements could not be installed: {exc}") from exc
 

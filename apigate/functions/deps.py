@@ -20,9 +20,10 @@ from pathlib import Path
 
 from .interpreters import Interpreter
 
-__all__ = ["REQUIREMENTS_FILE", "DependencyBuildError", "FunctionPackages"]
+__all__ = ["PACKAGE_FILE", "REQUIREMENTS_FILE", "DependencyBuildError", "FunctionPackages", "NodePackages"]
 
 REQUIREMENTS_FILE = "requirements.txt"
+PACKAGE_FILE = "package.json"
 _BUILD_SECONDS = 600.0
 _ERROR_TAIL = 1500  # characters of pip's output in a deploy error
 
@@ -47,7 +48,7 @@ class FunctionPackages:
     def built(self, code_dir: Path, interpreter: Interpreter) -> Path | None:
         """The directory for the function whose code is ``code_dir``, if it has requirements and they were
         built; None otherwise (nothing to build, or not built on this host yet)."""
-        requirements = _requirements(code_dir)
+        requirements = _requirements(code_dir) if interpreter.language == "python" else None
         if requirements is None:
             return None
         target = self._dir(requirements, interpreter)
@@ -56,7 +57,7 @@ class FunctionPackages:
     async def build(self, code_dir: Path, interpreter: Interpreter) -> Path | None:
         """Install the requirements of the code in ``code_dir`` (if any) unless already done; the directory,
         or None. DependencyBuildError with pip's output when the install fails."""
-        requirements = _requirements(code_dir)
+        requirements = _requirements(code_dir) if interpreter.language == "python" else None
         if requirements is None:
             return None
         target = self._dir(requirements, interpreter)
@@ -70,6 +71,52 @@ class FunctionPackages:
             try:
                 await _pip_install(interpreter, code_dir / REQUIREMENTS_FILE, staging)
                 staging.chmod(0o755)  # workers run as another user: they must read it through their handle
+                os.replace(staging, target)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return target
+
+
+class NodePackages:
+    """Node.js functions with a package.json: the code copied beside its node_modules, installed by npm (``npm
+    ci`` with a lockfile, else ``npm install``), once per code and node version. ES modules resolve packages
+    only from node_modules beside or above the code (not NODE_PATH), so the built copy is what runs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _dir(self, code_dir: Path, interpreter: Interpreter) -> Path:
+        digest = hashlib.sha256(f"{code_dir}\0{interpreter.executable}\0{interpreter.version}".encode())
+        return self.root / f"node-{digest.hexdigest()[:32]}"
+
+    def built(self, code_dir: Path, interpreter: Interpreter) -> Path | None:
+        if interpreter.language != "nodejs" or not (code_dir / PACKAGE_FILE).is_file():
+            return None
+        target = self._dir(code_dir, interpreter)
+        return target if target.is_dir() else None
+
+    async def build(self, code_dir: Path, interpreter: Interpreter) -> Path | None:
+        if interpreter.language != "nodejs" or not (code_dir / PACKAGE_FILE).is_file():
+            return None
+        target = self._dir(code_dir, interpreter)
+        async with self._locks.setdefault(target.name, asyncio.Lock()):
+            if target.is_dir():
+                return target
+            self.root.mkdir(parents=True, exist_ok=True)
+            staging = self.root / f".building-{target.name}-{uuid.uuid4().hex[:8]}"
+            await asyncio.to_thread(shutil.copytree, code_dir, staging)
+            try:
+                lock_file = (staging / "package-lock.json").is_file()
+                npm = shutil.which("npm", path=os.path.dirname(interpreter.executable)) or shutil.which("npm")
+                if npm is None:
+                    raise DependencyBuildError("npm is not installed on this machine")
+                # No install scripts: they would run as the gateway's user (root), not the function's.
+                argv = [npm, "ci" if lock_file else "install", "--omit=dev", "--ignore-scripts", "--no-audit",
+                        "--no-fund"]  # fmt: skip
+                await _run(argv, staging, PACKAGE_FILE)
+                staging.chmod(0o755)
                 os.replace(staging, target)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -102,6 +149,11 @@ async def _pip_install(interpreter: Interpreter, requirements: Path, target: Pat
         "-r",
         str(requirements),
     ]
+    # cwd: relative paths in requirements.txt (-r other.txt, ./wheels/x.whl) are the code's.
+    await _run(argv, requirements.parent, requirements.name)
+
+
+async def _run(argv: list[str], cwd: Path, what: str) -> None:
     # The gateway's environment, less what would point pip at another interpreter's packages.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_TARGET", "PIP_USER")}
     proc = await asyncio.create_subprocess_exec(
@@ -109,7 +161,7 @@ async def _pip_install(interpreter: Interpreter, requirements: Path, target: Pat
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        cwd=requirements.parent,  # relative paths in requirements.txt (-r other.txt, ./wheels/x.whl)
+        cwd=cwd,
         env=env,
         start_new_session=True,
     )
@@ -119,7 +171,7 @@ async def _pip_install(interpreter: Interpreter, requirements: Path, target: Pat
     except TimeoutError:
         proc.kill()
         await proc.wait()
-        raise DependencyBuildError(f"installing {requirements.name} took over {_BUILD_SECONDS:.0f} s") from None
+        raise DependencyBuildError(f"installing {what} took over {_BUILD_SECONDS:.0f} s") from None
     if proc.returncode != 0:
         text = output.decode(errors="replace").strip()
-        raise DependencyBuildError(f"installing {requirements.name} failed: {text[-_ERROR_TAIL:]}")
+        raise DependencyBuildError(f"installing {what} failed: {text[-_ERROR_TAIL:]}")

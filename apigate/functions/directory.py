@@ -12,7 +12,7 @@ from apigate.aws.errors import function_not_found
 from apigate.config import Settings
 from apigate.control.iam import execution_role_session
 from apigate.functions.code_store import Blobs, CodeStore
-from apigate.functions.deps import FunctionPackages
+from apigate.functions.deps import FunctionPackages, NodePackages
 from apigate.functions.environment import RUNTIME_DIR
 from apigate.functions.interpreters import Interpreter, Interpreters, RuntimeUnavailable
 from apigate.functions.runtime import FunctionRuntime, InvokeResult
@@ -54,6 +54,7 @@ class FunctionDirectory:
         )
         self.interpreters = Interpreters(dict(settings.python_interpreters), fallback=settings.runtime_fallback)
         self.packages = FunctionPackages(settings.data_dir / "function-packages")
+        self.node_packages = NodePackages(settings.data_dir / "function-packages")
         self._specs: dict[str, FunctionSpec] = {}
         self._renew_at: dict[str, float] = {}  # by function name: when its spec's credentials are replaced
 
@@ -76,6 +77,7 @@ class FunctionDirectory:
             credentials = self._credentials(name, doc["Role"])
             code_dir = self.code.code_dir(name, doc["CodeSha256"])
             interpreter = self._interpreter(doc["Runtime"])
+            code_dir = self.node_packages.built(code_dir, interpreter) or code_dir  # code + node_modules
             spec = FunctionSpec(
                 name=name,
                 arn=doc["FunctionArn"],

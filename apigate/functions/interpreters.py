@@ -33,8 +33,13 @@ __all__ = [
 log = logging.getLogger("apigate")
 
 # AWS blocks creating and updating functions on these (Lambda's runtime deprecation policy).
-DEPRECATED_RUNTIMES = frozenset({"python2.7", "python3.6", "python3.7", "python3.8"})
+DEPRECATED_RUNTIMES = frozenset(
+    {"python2.7", "python3.6", "python3.7", "python3.8", "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10"}
+    | {"nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x"}
+)
+_NODE_RUNTIME = re.compile(r"nodejs(\d+)\.x")
 _LATEST_PYTHON = "python3.13"
+_LATEST_NODE = "nodejs22.x"
 _RUNTIME = re.compile(r"python(\d+)\.(\d+)")
 _PROBE = (
     "import json,os,sys,sysconfig;print(json.dumps({'executable':os.path.realpath(sys.executable),"
@@ -56,10 +61,13 @@ class Interpreter:
     version: str  # "3.12.1"
     prefixes: tuple[str, ...]  # sys.base_prefix, sys.base_exec_prefix: PYTHONHOME
     libdir: str | None  # where libpython is, for a shared build
+    language: str = "python"  # or "nodejs"
 
     @property
     def runtime(self) -> str:
-        """Lambda's name for it: "python3.12"."""
+        """Lambda's name for it: "python3.12", "nodejs20.x"."""
+        if self.language == "nodejs":
+            return f"nodejs{self.version.split('.')[0]}.x"
         return "python" + ".".join(self.version.split(".")[:2])
 
 
@@ -110,17 +118,23 @@ class Interpreters:
         if runtime in DEPRECATED_RUNTIMES:
             raise RuntimeUnavailable(
                 f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda "
-                f"functions. We recommend you use the new runtime ({_LATEST_PYTHON}) while creating or updating "
+                f"functions. We recommend you use the new runtime "
+                f"({_LATEST_NODE if runtime.startswith('nodejs') else _LATEST_PYTHON}) while creating or updating "
                 "functions."
             )
-        if not _RUNTIME.fullmatch(runtime):
+        if not _RUNTIME.fullmatch(runtime) and not _NODE_RUNTIME.fullmatch(runtime):
             raise RuntimeUnavailable(
-                f"The runtime parameter of {runtime} is not supported by apigate. Use a python3.x runtime."
+                f"The runtime parameter of {runtime} is not supported by apigate. Use a python3.x or "
+                "nodejsNN.x runtime."
             )
         found = self.find(runtime)
         if found is not None:
             return InterpreterChoice(found)
         looked = "--python, pyenv and PATH"
+        if runtime.startswith("nodejs"):  # no fallback across languages
+            raise RuntimeUnavailable(
+                f"The runtime {runtime} is not installed on this machine (looked for node {runtime[6:-2]} on PATH)."
+            )
         if not self.fallback:
             raise RuntimeUnavailable(
                 f"The runtime {runtime} is not installed on this machine (looked in {looked}). Install it, name "
@@ -138,6 +152,9 @@ class Interpreters:
             log.warning("%s", message)
 
     def _search(self, runtime: str) -> Interpreter | None:
+        if runtime.startswith("nodejs"):
+            found = _probe_node(shutil.which("node") or "")
+            return found if found is not None and found.runtime == runtime else None
         major_minor = runtime.removeprefix("python")
         if runtime in self._overrides:
             found = _probe(self._overrides[runtime])
@@ -176,6 +193,16 @@ def _probe(path: str) -> Interpreter | None:
     return Interpreter(
         facts["executable"], facts["version"], tuple(dict.fromkeys(facts["prefixes"])), facts["libdir"]
     )
+
+
+def _probe_node(path: str) -> Interpreter | None:
+    if not path or not os.access(path, os.X_OK):
+        return None
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, timeout=_PROBE_SECONDS, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Interpreter(os.path.realpath(path), out.decode().strip().lstrip("v"), (), None, "nodejs")
 
 
 def _own_libdir() -> str | None:

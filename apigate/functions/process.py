@@ -198,10 +198,19 @@ class WorkerProcess:
                 python = interpreter.executable if interpreter is not None else sys.executable
                 # No site-packages: a function sees the runtime and the SDK by name only (boot.py).
                 argv = [python, "-u", "-s", "-S", "-c", BOOT, *map(str, theirs)]
+                node = interpreter is not None and interpreter.language == "nodejs"
+                if node:
+                    # Module paths kept as given: a sandboxed worker names its code through a handle, and the
+                    # real path behind it is out of its reach.
+                    script = os.path.join(os.path.dirname(__file__), "node_worker.mjs")
+                    argv = [python, "--preserve-symlinks", "--preserve-symlinks-main", script, *map(str, theirs)]
                 if sandbox is not None:
                     options = stack.enter_context(sandbox.spawning(cwd, env, interpreter, packages))
                     argv[0] = options.pop("argv0")
-                    argv.append("--sandboxed")
+                    if node:
+                        argv[3] = sandbox.runtime_path(script)
+                    else:
+                        argv.append("--sandboxed")
                 proc = subprocess.Popen(
                     argv,
                     stdin=subprocess.DEVNULL,

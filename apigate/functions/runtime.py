@@ -818,5 +818,5 @@ async def _wait_exited(workers: list[WorkerProcess]) -> None:
 def _runtime_version(spec: FunctionSpec) -> str:
     """INIT_START's runtime version: the interpreter that really runs (python:3.12.1), as far as known."""
     if spec.interpreter is not None:
-        return f"python:{spec.interpreter.version}"
+        return f"{spec.interpreter.language}:{spec.interpreter.version}"
     return spec.runtime.replace("python", "python:")

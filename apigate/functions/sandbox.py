@@ -79,6 +79,7 @@ class Sandbox:
         self._handles: dict[str, _InterpreterHandles] = {}  # by interpreter, opened on its first worker
         try:
             self._runtime = _alias(self._open_dir(runtime_dir))
+            self._runtime_dir = os.path.realpath(runtime_dir)
             # The runtime's and the SDK's directories (boot.py), each opened once.
             aliases: dict[str, str] = {os.path.realpath(runtime_dir): self._runtime}
             for directory in RUNTIME_IMPORTS.values():
@@ -114,6 +115,10 @@ class Sandbox:
             self._handles[key] = handles
         return handles
 
+    def runtime_path(self, path: str) -> str:
+        """A file of the runtime (under the runtime directory) as a worker names it."""
+        return os.path.join(self._runtime, os.path.relpath(os.path.realpath(path), self._runtime_dir))
+
     def _open(self, path: str, flags: int) -> int:
         fd = os.open(path, flags | os.O_CLOEXEC)
         self._fds.append(fd)
@@ -148,7 +153,8 @@ class Sandbox:
                 )
             env[IMPORTS_VARIABLE] = self._imports
             env["LAMBDA_RUNTIME_DIR"] = self._runtime
-            env["PYTHONHOME"] = handles.home
+            if handles.home:  # a Python interpreter's
+                env["PYTHONHOME"] = handles.home
             if handles.libdir is not None:
                 env["LD_LIBRARY_PATH"] = os.pathsep.join(
                     p for p in (handles.libdir, env.get("LD_LIBRARY_PATH")) if p
