@@ -33,6 +33,8 @@ SOURCE = (
     '    return {"statusCode": 200, "body": "{\\"message\\":\\"hello\\"}"}\n'
 )
 
+NODE_SOURCE = 'exports.handler = async () => ({ statusCode: 200, body: \'{"message":"hello"}\' });\n'
+
 
 def _tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
@@ -112,11 +114,12 @@ def configure(endpoint: str, runtime: str = "python3.11") -> dict[str, str]:
     apigw = session.client("apigateway", endpoint_url=endpoint)
     v2 = session.client("apigatewayv2", endpoint_url=endpoint)
     archive = io.BytesIO()
+    node = runtime.startswith("nodejs")
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("lambda_function.py", SOURCE)
+        zf.writestr("index.js" if node else "lambda_function.py", NODE_SOURCE if node else SOURCE)
     arn = lam.create_function(
         FunctionName="cost", Runtime=runtime, Role="arn:aws:iam::000000000000:role/cost",
-        Handler="lambda_function.lambda_handler", Code={"ZipFile": archive.getvalue()},
+        Handler="index.handler" if node else "lambda_function.lambda_handler", Code={"ZipFile": archive.getvalue()},
     )["FunctionArn"]  # fmt: skip
     api = apigw.create_rest_api(name="cost")["id"]
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]

@@ -109,11 +109,17 @@ class GatewayProcess:
         return f"{self.url}/_aws/execute-api/{api_id}/{stage}{path}"
 
 
-def zip_code(files: dict[str, str]) -> bytes:
+def zip_code(files: dict[str, str], executable: set[str] | frozenset[str] = frozenset()) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, source in files.items():
-            archive.writestr(name, source)
+            if name in executable:  # made on Unix, mode 755: a bootstrap
+                info = zipfile.ZipInfo(name)
+                info.create_system = 3
+                info.external_attr = 0o100755 << 16
+                archive.writestr(info, source)
+            else:
+                archive.writestr(name, source)
     return buffer.getvalue()
 
 

@@ -18,7 +18,7 @@ import importlib.util
 import json
 import os
 
-__all__ = ["BOOT", "IMPORTS_VARIABLE", "runtime_imports"]
+__all__ = ["BOOT", "BOOT_RUNTIME_API", "IMPORTS_VARIABLE", "runtime_imports"]
 
 IMPORTS_VARIABLE = "_APIGATE_IMPORTS"
 
@@ -46,6 +46,8 @@ sys.meta_path.append(_RuntimeFinder)
 from apigate.functions.worker import main
 sys.exit(main(sys.argv))
 """
+# provided.* runtimes: the same start, the Runtime API shim instead of the Python worker (runtime_api.py).
+BOOT_RUNTIME_API = BOOT.replace("apigate.functions.worker", "apigate.functions.runtime_api")
 
 
 def runtime_imports() -> dict[str, str]:

@@ -35,8 +35,9 @@ log = logging.getLogger("apigate")
 # AWS blocks creating and updating functions on these (Lambda's runtime deprecation policy).
 DEPRECATED_RUNTIMES = frozenset(
     {"python2.7", "python3.6", "python3.7", "python3.8", "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10"}
-    | {"nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x"}
+    | {"nodejs8.10", "provided", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x"}
 )
+_PROVIDED = frozenset({"provided.al2023", "provided.al2"})
 _NODE_RUNTIME = re.compile(r"nodejs(\d+)\.x")
 _LATEST_PYTHON = "python3.13"
 _LATEST_NODE = "nodejs22.x"
@@ -68,6 +69,8 @@ class Interpreter:
         """Lambda's name for it: "python3.12", "nodejs20.x"."""
         if self.language == "nodejs":
             return f"nodejs{self.version.split('.')[0]}.x"
+        if self.language == "provided":
+            return f"provided.{self.version}"
         return "python" + ".".join(self.version.split(".")[:2])
 
 
@@ -119,8 +122,14 @@ class Interpreters:
             raise RuntimeUnavailable(
                 f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda "
                 f"functions. We recommend you use the new runtime "
-                f"({_LATEST_NODE if runtime.startswith('nodejs') else _LATEST_PYTHON}) while creating or updating "
+                f"({_latest(runtime)}) while creating or updating "
                 "functions."
+            )
+        if runtime in _PROVIDED:
+            # The function brings its own runtime (bootstrap); the gateway's Python runs the Runtime API shim.
+            own = self.own
+            return InterpreterChoice(
+                Interpreter(own.executable, runtime.partition(".")[2], own.prefixes, own.libdir, "provided")
             )
         if not _RUNTIME.fullmatch(runtime) and not _NODE_RUNTIME.fullmatch(runtime):
             raise RuntimeUnavailable(
@@ -193,6 +202,12 @@ def _probe(path: str) -> Interpreter | None:
     return Interpreter(
         facts["executable"], facts["version"], tuple(dict.fromkeys(facts["prefixes"])), facts["libdir"]
     )
+
+
+def _latest(runtime: str) -> str:
+    if runtime.startswith("nodejs"):
+        return _LATEST_NODE
+    return "provided.al2023" if runtime.startswith("provided") else _LATEST_PYTHON
 
 
 def _probe_node(path: str) -> Interpreter | None:

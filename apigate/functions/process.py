@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from . import frames
-from .boot import BOOT
+from .boot import BOOT, BOOT_RUNTIME_API
 from .interpreters import Interpreter
 from .procfs import peak_rss_kb, runnable
 from .sandbox import Sandbox
@@ -198,6 +198,8 @@ class WorkerProcess:
                 python = interpreter.executable if interpreter is not None else sys.executable
                 # No site-packages: a function sees the runtime and the SDK by name only (boot.py).
                 argv = [python, "-u", "-s", "-S", "-c", BOOT, *map(str, theirs)]
+                if interpreter is not None and interpreter.language == "provided":
+                    argv[5] = BOOT_RUNTIME_API  # the function's bootstrap behind a Runtime API (runtime_api.py)
                 node = interpreter is not None and interpreter.language == "nodejs"
                 if node:
                     # Module paths kept as given: a sandboxed worker names its code through a handle, and the
