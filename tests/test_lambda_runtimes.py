@@ -122,3 +122,20 @@ def test_python_option_names_the_interpreter(bare_gateway: GatewayProcess) -> No
         "env": "AWS_Lambda_python3.12",
         "executable": os.path.realpath(f"{PYENV}/3.12.1/bin/python3.12"),
     }
+
+
+def test_tags_and_account_settings(lam: Any) -> None:
+    name = create_function(lam, WHO, Tags={"team": "a"})
+    arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "a"}
+    lam.tag_resource(Resource=arn, Tags={"env": "dev", "team": "b"})
+    lam.untag_resource(Resource=arn, TagKeys=["env"])
+    assert lam.list_tags(Resource=arn)["Tags"] == {"team": "b"}
+    assert lam.get_function(FunctionName=name)["Tags"] == {"team": "b"}
+    with pytest.raises(ClientError) as caught:
+        lam.list_tags(Resource=arn + "-missing")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    settings = lam.get_account_settings()
+    assert settings["AccountLimit"]["ConcurrentExecutions"] == 1000
+    assert settings["AccountUsage"]["FunctionCount"] >= 1
+    assert settings["AccountUsage"]["TotalCodeSize"] > 0

@@ -149,13 +149,19 @@ async def create_function(directory: FunctionDirectory, links: CodeLinks, params
         directory.store.insert("function", name, doc)
     except Conflict:
         raise resource_conflict(f"Function already exist: {name}") from None
+    if params.get("Tags"):
+        directory.store.put("function-tags", name, {"Tags": {str(k): str(v) for k, v in params["Tags"].items()}})
     return doc
 
 
 async def get_function(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
     doc = directory.configuration(params["FunctionName"])
     location = links.link(directory.settings.base_url, doc["FunctionName"], doc["CodeSha256"])
-    return {"Configuration": doc, "Code": {"RepositoryType": "S3", "Location": location}}
+    answer: Doc = {"Configuration": doc, "Code": {"RepositoryType": "S3", "Location": location}}
+    tags = (directory.store.get("function-tags", doc["FunctionName"]) or {}).get("Tags")
+    if tags:
+        answer["Tags"] = tags
+    return answer
 
 
 async def get_function_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
@@ -211,6 +217,7 @@ async def delete_function(directory: FunctionDirectory, links: CodeLinks, params
     with directory.store.transaction():
         directory.store.delete("function", name)
         directory.store.delete("function-policy", name)
+        directory.store.delete("function-tags", name)
     await directory.changed(name)
     await asyncio.to_thread(directory.code.delete, name)
 
@@ -307,6 +314,48 @@ async def remove_permission(directory: FunctionDirectory, links: CodeLinks, para
     directory.store.put("function-policy", name, policy)
 
 
+def _tags_of(directory: FunctionDirectory, resource: str) -> tuple[str, dict[str, str]]:
+    name = directory.configuration(resource)["FunctionName"]  # ResourceNotFoundException for an unknown one
+    return name, dict((directory.store.get("function-tags", name) or {}).get("Tags") or {})
+
+
+async def tag_resource(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
+    name, tags = _tags_of(directory, params["Resource"])
+    tags.update({str(k): str(v) for k, v in (params.get("Tags") or {}).items()})
+    if len(tags) > 50:
+        raise invalid_parameter("The number of tags exceeds the limit of 50 tags per resource.")
+    directory.store.put("function-tags", name, {"Tags": tags})
+
+
+async def untag_resource(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
+    name, tags = _tags_of(directory, params["Resource"])
+    for key in params.get("TagKeys") or ():
+        tags.pop(key, None)
+    directory.store.put("function-tags", name, {"Tags": tags})
+
+
+async def list_tags(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    return {"Tags": _tags_of(directory, params["Resource"])[1]}
+
+
+async def get_account_settings(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    functions = directory.store.list("function")
+    return {
+        # Lambda's default quotas: apigate enforces the payload and memory limits, not these counts.
+        "AccountLimit": {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": 262144000,
+            "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": 1000,
+            "UnreservedConcurrentExecutions": 1000,
+        },
+        "AccountUsage": {
+            "TotalCodeSize": sum(int(f.get("CodeSize") or 0) for f in functions),
+            "FunctionCount": len(functions),
+        },
+    }
+
+
 def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
     links = CodeLinks(directory.settings.data_dir)  # Code.Location: signed, short-lived, as Lambda's S3 link
     return {
@@ -321,6 +370,10 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
         "AddPermission": partial(add_permission, directory, links),
         "GetPolicy": partial(get_policy, directory, links),
         "RemovePermission": partial(remove_permission, directory, links),
+        "TagResource": partial(tag_resource, directory, links),
+        "UntagResource": partial(untag_resource, directory, links),
+        "ListTags": partial(list_tags, directory, links),
+        "GetAccountSettings": partial(get_account_settings, directory, links),
     }
 
 
