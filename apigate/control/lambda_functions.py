@@ -21,7 +21,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control.code_links import CodeLinks
 from apigate.functions.code_store import InvalidZipError
 from apigate.functions.deps import DependencyBuildError
-from apigate.functions.directory import FunctionDirectory
+from apigate.functions.directory import FunctionDirectory, FunctionThrottled
 from apigate.functions.interpreters import RuntimeUnavailable
 from apigate.functions.runtime import InvokeResult
 from apigate.functions.spec import RESERVED_ENVIRONMENT_KEYS
@@ -218,6 +218,7 @@ async def delete_function(directory: FunctionDirectory, links: CodeLinks, params
         directory.store.delete("function", name)
         directory.store.delete("function-policy", name)
         directory.store.delete("function-tags", name)
+        directory.store.delete("function-concurrency", name)
     await directory.changed(name)
     await asyncio.to_thread(directory.code.delete, name)
 
@@ -240,7 +241,10 @@ async def invoke(directory: FunctionDirectory, links: CodeLinks, params: dict[st
         _background.add(task)
         task.add_done_callback(_background.discard)
         return {"StatusCode": 202}
-    result = await directory.invoke(name, payload)
+    try:
+        result = await directory.invoke(name, payload)
+    except FunctionThrottled:
+        raise AwsError("TooManyRequestsException", "Rate Exceeded.", 429) from None
     out: Doc = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result.payload}
     if result.function_error:
         out["FunctionError"] = result.function_error
@@ -356,6 +360,28 @@ async def get_account_settings(directory: FunctionDirectory, links: CodeLinks, p
     }
 
 
+async def put_function_concurrency(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    name = directory.configuration(params["FunctionName"])["FunctionName"]
+    reserved = int(params["ReservedConcurrentExecutions"])
+    if reserved < 0:
+        raise _validation("reservedConcurrentExecutions", reserved, "Member must have value greater than or equal to 0")
+    doc = {"ReservedConcurrentExecutions": reserved}
+    directory.store.put("function-concurrency", name, doc)
+    await directory.changed(name)
+    return doc
+
+
+async def get_function_concurrency(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    name = directory.configuration(params["FunctionName"])["FunctionName"]
+    return directory.store.get("function-concurrency", name) or {}
+
+
+async def delete_function_concurrency(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
+    name = directory.configuration(params["FunctionName"])["FunctionName"]
+    directory.store.delete("function-concurrency", name)
+    await directory.changed(name)
+
+
 def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
     links = CodeLinks(directory.settings.data_dir)  # Code.Location: signed, short-lived, as Lambda's S3 link
     return {
@@ -374,6 +400,9 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
         "UntagResource": partial(untag_resource, directory, links),
         "ListTags": partial(list_tags, directory, links),
         "GetAccountSettings": partial(get_account_settings, directory, links),
+        "PutFunctionConcurrency": partial(put_function_concurrency, directory, links),
+        "GetFunctionConcurrency": partial(get_function_concurrency, directory, links),
+        "DeleteFunctionConcurrency": partial(delete_function_concurrency, directory, links),
     }
 
 

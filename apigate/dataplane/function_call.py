@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from apigate.functions.directory import FunctionMissing
+from apigate.functions.directory import FunctionMissing, FunctionThrottled
 
 if TYPE_CHECKING:
     from apigate.functions.directory import FunctionDirectory
@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 class FunctionCallFailed(Exception):
     """The function does not exist (``timed_out`` False) or did not answer within the caller's timeout."""
 
-    def __init__(self, name: str, *, timed_out: bool) -> None:
-        super().__init__(f"{name}: {'timed out' if timed_out else 'not found'}")
+    def __init__(self, name: str, *, timed_out: bool, throttled: bool = False) -> None:
+        super().__init__(f"{name}: {'timed out' if timed_out else 'throttled' if throttled else 'not found'}")
         self.name = name
         self.timed_out = timed_out
+        self.throttled = throttled  # its reserved concurrency was in use (Lambda's 429)
 
 
 async def call_function(
@@ -35,5 +36,7 @@ async def call_function(
         return await functions.invoke(name, payload, request_id=request_id, timeout=timeout)
     except FunctionMissing:
         raise FunctionCallFailed(name, timed_out=False) from None
+    except FunctionThrottled:
+        raise FunctionCallFailed(name, timed_out=False, throttled=True) from None
     except TimeoutError:
         raise FunctionCallFailed(name, timed_out=True) from None

@@ -33,6 +33,10 @@ def name_of(function_name: str) -> str:
     return function_name.split(":", 1)[0]
 
 
+class FunctionThrottled(Exception):
+    """The function's reserved concurrency is in use: Lambda's 429 (TooManyRequestsException)."""
+
+
 class FunctionMissing(Exception):
     pass
 
@@ -56,6 +60,9 @@ class FunctionDirectory:
         self.packages = FunctionPackages(settings.data_dir / "function-packages")
         self.node_packages = NodePackages(settings.data_dir / "function-packages")
         self._specs: dict[str, FunctionSpec] = {}
+        # PutFunctionConcurrency: the limit, read with the spec, and the calls in flight, by function.
+        self._reserved: dict[str, int | None] = {}
+        self._in_flight: dict[str, int] = {}
         self._renew_at: dict[str, float] = {}  # by function name: when its spec's credentials are replaced
 
     def arn(self, name: str) -> str:
@@ -95,6 +102,8 @@ class FunctionDirectory:
                 packages_dir=self.packages.built(code_dir, interpreter),
             )
             self._specs[name] = spec
+            reserved = self.store.get("function-concurrency", name)
+            self._reserved[name] = None if reserved is None else int(reserved["ReservedConcurrentExecutions"])
             self._renew_at[name] = credentials.expires_at - SESSION_RENEW_BEFORE_SECONDS
         return spec
 
@@ -122,7 +131,18 @@ class FunctionDirectory:
     ) -> InvokeResult:
         """Run the function once. With ``timeout`` (the caller's, e.g. an integration's), TimeoutError once
         it has passed: cheaper than ``asyncio.wait_for``, which costs a task per call."""
-        return await self.runtime.invoke(self.spec(name), payload, request_id=request_id, timeout=timeout)
+        spec = self.spec(name)
+        limit = self._reserved.get(name)
+        if limit is None:
+            return await self.runtime.invoke(spec, payload, request_id=request_id, timeout=timeout)
+        in_flight = self._in_flight.get(name, 0)
+        if in_flight >= limit:
+            raise FunctionThrottled(name)
+        self._in_flight[name] = in_flight + 1
+        try:
+            return await self.runtime.invoke(spec, payload, request_id=request_id, timeout=timeout)
+        finally:
+            self._in_flight[name] -= 1
 
     async def changed(self, name: str) -> None:
         """Configuration or code changed: the next request builds a new spec and new workers."""
