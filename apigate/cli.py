@@ -254,6 +254,18 @@ def _access_options(serve: argparse.ArgumentParser) -> None:
         "else nobody; 'root' keeps them root). Without root, functions run as the gateway's user",
     )
     serve.add_argument(
+        "--python",
+        action="append",
+        metavar="pythonX.Y=PATH",
+        help="the interpreter that runs functions of that runtime (repeatable; default: pyenv's, then PATH's)",
+    )
+    serve.add_argument(
+        "--runtime-fallback",
+        action="store_true",
+        help="run a function whose Python runtime this machine lacks on the gateway's own Python, instead of "
+        "refusing to deploy it",
+    )
+    serve.add_argument(
         "--private-listen",
         metavar="HOST:PORT",
         help="also listen here as a VPC endpoint: PRIVATE APIs are served only on this listener",
@@ -1037,6 +1049,13 @@ def _main(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from apigate.functions.interpreters import parse_python_overrides
+
+    try:
+        python_overrides = parse_python_overrides(args.python)
+    except ValueError as exc:
+        print(f"apigate: error: {exc}", file=sys.stderr)
+        return 2
     settings = Settings(
         host=args.host,
         port=args.port,
@@ -1067,6 +1086,8 @@ def _main(args: argparse.Namespace) -> int:
         function_output=args.function_output,
         otlp_endpoint=args.otlp_endpoint,
         otlp_sample_ratio=args.otlp_sample_ratio,
+        python_interpreters=tuple(python_overrides.items()),
+        runtime_fallback=args.runtime_fallback,
         **access_settings(args),
     )
     template = None

@@ -45,6 +45,8 @@ class Settings:
     # `--function-user NAME`: who function workers run as when the gateway runs as root (None: the default,
     # apigate-function if it exists, else nobody; "root": as root). Ignored when the gateway is not root.
     function_user: str | None = None
+    python_interpreters: tuple[tuple[str, str], ...] = ()  # `--python pythonX.Y=PATH`, repeated
+    runtime_fallback: bool = False  # `--runtime-fallback`: a runtime the machine lacks runs on the gateway's Python
     private_listen: tuple[str, int] | None = (
         None  # `--private-listen HOST:PORT`: where PRIVATE APIs are served
     )

@@ -1,6 +1,7 @@
 """Core time per request of the function path: gateway and its workers, in CPU microseconds.
 
     python benchmarks/function_cost.py [--duration 5] [--connections 32] [--rounds 3] [--rows lambda,http_api,mock]
+        [--runtime python3.12]
 
 Throughput on a shared machine moves with other load; the CPU time the gateway's process tree spends per
 request moves far less. The gateway (and the workers it spawns) run on core 0, ``wrk`` on core 1, as in
@@ -31,6 +32,8 @@ SOURCE = (
     "def lambda_handler(event, context):\n"
     '    return {"statusCode": 200, "body": "{\\"message\\":\\"hello\\"}"}\n'
 )
+
+NODE_SOURCE = 'exports.handler = async () => ({ statusCode: 200, body: \'{"message":"hello"}\' });\n'
 
 
 def _tree(root: int) -> list[int]:
@@ -103,7 +106,7 @@ def start_gateway(tmp: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes],
     raise RuntimeError("no ready line")
 
 
-def configure(endpoint: str) -> dict[str, str]:
+def configure(endpoint: str, runtime: str = "python3.11") -> dict[str, str]:
     import boto3
 
     session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=REGION)
@@ -111,11 +114,12 @@ def configure(endpoint: str) -> dict[str, str]:
     apigw = session.client("apigateway", endpoint_url=endpoint)
     v2 = session.client("apigatewayv2", endpoint_url=endpoint)
     archive = io.BytesIO()
+    node = runtime.startswith("nodejs")
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("lambda_function.py", SOURCE)
+        zf.writestr("index.js" if node else "lambda_function.py", NODE_SOURCE if node else SOURCE)
     arn = lam.create_function(
-        FunctionName="cost", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/cost",
-        Handler="lambda_function.lambda_handler", Code={"ZipFile": archive.getvalue()},
+        FunctionName="cost", Runtime=runtime, Role="arn:aws:iam::000000000000:role/cost",
+        Handler="index.handler" if node else "lambda_function.lambda_handler", Code={"ZipFile": archive.getvalue()},
     )["FunctionArn"]  # fmt: skip
     api = apigw.create_rest_api(name="cost")["id"]
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]
@@ -186,12 +190,13 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", default="lambda,http_api")
+    parser.add_argument("--runtime", default="python3.11", help="the function's runtime (e.g. python3.12)")
     parser.add_argument("gateway_args", nargs="*", help="extra `apigate serve` arguments (after --)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, endpoint = start_gateway(Path(tmp), args.gateway_args)
         try:
-            urls = configure(endpoint)
+            urls = configure(endpoint, args.runtime)
             for row in args.rows.split(","):
                 result = measure(proc.pid, urls[row], args)
                 spread = ", ".join(f"{c:.0f}" for c in result["all"])

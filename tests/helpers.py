@@ -38,10 +38,16 @@ class GatewayProcess:
     """``apigate serve`` started the way the README says, on a free loopback port."""
 
     def __init__(
-        self, data_dir: Path, args: list[str] | None = None, *, capture_stderr: bool = False
+        self,
+        data_dir: Path,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        *,
+        capture_stderr: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.args = list(args or [])  # extra arguments for `apigate serve` (a template, its options)
+        self.env = env  # the gateway's environment, when not this process's
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.port = 0
@@ -68,6 +74,7 @@ class GatewayProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE if self.capture_stderr else None,
             text=True,
+            env=self.env,
         )
         self._errors_thread = None
         if self.proc.stderr is not None:
@@ -126,11 +133,17 @@ class GatewayProcess:
         return f"{self.url}/_aws/execute-api/{api_id}/{stage}{path}"
 
 
-def zip_code(files: dict[str, str]) -> bytes:
+def zip_code(files: dict[str, str], executable: set[str] | frozenset[str] = frozenset()) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, source in files.items():
-            archive.writestr(name, source)
+            if name in executable:  # made on Unix, mode 755: a bootstrap
+                info = zipfile.ZipInfo(name)
+                info.create_system = 3
+                info.external_attr = 0o100755 << 16
+                archive.writestr(info, source)
+            else:
+                archive.writestr(name, source)
     return buffer.getvalue()
 
 
@@ -155,9 +168,9 @@ def unique(prefix: str) -> str:
 
 def create_function(lam: Any, source: str, *, name: str | None = None, **extra: Any) -> str:
     name = name or unique("fn")
+    extra.setdefault("Runtime", "python3.11")
     lam.create_function(
         FunctionName=name,
-        Runtime="python3.11",
         Role="arn:aws:iam::000000000000:role/lambda-role",
         Handler="lambda_function.lambda_handler",
         Code={"ZipFile": zip_code({"lambda_function.py": source})},

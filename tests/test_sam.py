@@ -310,7 +310,7 @@ def _serve_broken(template: Path, data: Path) -> subprocess.CompletedProcess[str
     [
         (lambda t: t.replace("!GetAtt EchoFunction.Arn", "!GetAtt Missing.Arn"), None, "Missing"),
         (lambda t: t.replace("CodeUri: src/", "CodeUri: nowhere/"), "EchoFunction", "nowhere"),
-        (lambda t: t.replace("Runtime: python3.12", "Runtime: nodejs20.x"), "EchoFunction", "runtime"),
+        (lambda t: t.replace("Runtime: python3.12", "Runtime: java21"), "EchoFunction", "runtime"),
         (
             lambda t: t.replace("      StageName: v1\n", "      StageName: v1!\n"),
             "MyApiStage",  # the translator's name for a stage whose name is not an identifier

@@ -20,7 +20,9 @@ from apigate.aws.errors import AwsError, invalid_parameter, resource_conflict
 from apigate.aws.wire import OperationHandler
 from apigate.control.code_links import CodeLinks
 from apigate.functions.code_store import InvalidZipError
-from apigate.functions.directory import FunctionDirectory
+from apigate.functions.deps import DependencyBuildError
+from apigate.functions.directory import FunctionDirectory, FunctionThrottled
+from apigate.functions.interpreters import RuntimeUnavailable
 from apigate.functions.runtime import InvokeResult
 from apigate.functions.spec import RESERVED_ENVIRONMENT_KEYS
 from apigate.store.base import Conflict
@@ -44,10 +46,8 @@ def _validation(field: str, value: Any, constraint: str) -> AwsError:
 
 def _check_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
     runtime = params.get("Runtime")
-    if runtime is not None and not str(runtime).startswith("python3"):
-        raise invalid_parameter(
-            f"The runtime parameter of {runtime} is not supported by apigate. Use a python3.x runtime."
-        )
+    if runtime is not None:
+        _runtime_reason(directory, str(runtime))
     timeout = params.get("Timeout")
     if timeout is not None and not 1 <= int(timeout) <= 900:
         raise _validation("timeout", timeout, "Member must have value less than or equal to 900")
@@ -64,6 +64,34 @@ def _check_configuration(directory: FunctionDirectory, links: CodeLinks, params:
         )
 
 
+def _runtime_reason(directory: FunctionDirectory, runtime: str) -> str | None:
+    """Whether ``runtime`` can run here: the reason a fallback runs it (for LastUpdateStatusReason), or None;
+    InvalidParameterValueException when it cannot run (see functions/interpreters.py)."""
+    try:
+        return directory.interpreters.choose(runtime).reason
+    except RuntimeUnavailable as exc:
+        raise invalid_parameter(str(exc)) from exc
+
+
+async def _build_packages(directory: FunctionDirectory, name: str, sha256_b64: str, runtime: str) -> None:
+    """The function's requirements.txt installed for its interpreter, before its configuration changes: a
+    failure leaves the previous version serving (see functions/deps.py)."""
+    interpreter = directory.interpreters.choose(runtime).interpreter
+    try:
+        code_dir = directory.code.code_dir(name, sha256_b64)
+        await directory.packages.build(code_dir, interpreter)
+        await directory.node_packages.build(code_dir, interpreter)
+    except DependencyBuildError as exc:
+        raise invalid_parameter(f"The function's requirements could not be installed: {exc}") from exc
+
+
+def _set_status_reason(doc: Doc, reason: str | None) -> None:
+    if reason:
+        doc["LastUpdateStatusReason"] = reason
+    else:
+        doc.pop("LastUpdateStatusReason", None)
+
+
 async def _store_code(directory: FunctionDirectory, links: CodeLinks, name: str, zip_bytes: bytes | None, doc: Doc) -> None:
     if not zip_bytes:
         raise invalid_parameter(
@@ -74,6 +102,7 @@ async def _store_code(directory: FunctionDirectory, links: CodeLinks, name: str,
         info = await asyncio.to_thread(directory.code.put, name, zip_bytes)
     except InvalidZipError as exc:
         raise invalid_parameter(str(exc)) from exc
+    await _build_packages(directory, name, info.sha256_b64, doc["Runtime"])
     doc["CodeSha256"] = info.sha256_b64
     doc["CodeSize"] = info.size
 
@@ -111,6 +140,7 @@ async def create_function(directory: FunctionDirectory, links: CodeLinks, params
         "EphemeralStorage": {"Size": 512},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
     }
+    _set_status_reason(doc, _runtime_reason(directory, doc["Runtime"]))
     if (params.get("Environment") or {}).get("Variables"):
         doc["Environment"] = {"Variables": dict(params["Environment"]["Variables"])}
     await _store_code(directory, links, name, (params.get("Code") or {}).get("ZipFile"), doc)
@@ -119,13 +149,19 @@ async def create_function(directory: FunctionDirectory, links: CodeLinks, params
         directory.store.insert("function", name, doc)
     except Conflict:
         raise resource_conflict(f"Function already exist: {name}") from None
+    if params.get("Tags"):
+        directory.store.put("function-tags", name, {"Tags": {str(k): str(v) for k, v in params["Tags"].items()}})
     return doc
 
 
 async def get_function(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
     doc = directory.configuration(params["FunctionName"])
     location = links.link(directory.settings.base_url, doc["FunctionName"], doc["CodeSha256"])
-    return {"Configuration": doc, "Code": {"RepositoryType": "S3", "Location": location}}
+    answer: Doc = {"Configuration": doc, "Code": {"RepositoryType": "S3", "Location": location}}
+    tags = (directory.store.get("function-tags", doc["FunctionName"]) or {}).get("Tags")
+    if tags:
+        answer["Tags"] = tags
+    return answer
 
 
 async def get_function_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
@@ -157,9 +193,12 @@ async def update_function_code(directory: FunctionDirectory, links: CodeLinks, p
 async def update_function_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
     doc = directory.configuration(params["FunctionName"])
     _check_configuration(directory, links, params)
+    if "Runtime" in params and doc.get("CodeSha256"):  # a new runtime: requirements built for its Python
+        await _build_packages(directory, doc["FunctionName"], doc["CodeSha256"], params["Runtime"])
     for field in ("Handler", "Runtime", "Role", "Description", "Timeout", "MemorySize"):
         if field in params:
             doc[field] = params[field]
+    _set_status_reason(doc, _runtime_reason(directory, doc["Runtime"]))
     if "Environment" in params:
         variables = (params["Environment"] or {}).get("Variables") or {}
         if variables:
@@ -178,6 +217,8 @@ async def delete_function(directory: FunctionDirectory, links: CodeLinks, params
     with directory.store.transaction():
         directory.store.delete("function", name)
         directory.store.delete("function-policy", name)
+        directory.store.delete("function-tags", name)
+        directory.store.delete("function-concurrency", name)
     await directory.changed(name)
     await asyncio.to_thread(directory.code.delete, name)
 
@@ -200,7 +241,10 @@ async def invoke(directory: FunctionDirectory, links: CodeLinks, params: dict[st
         _background.add(task)
         task.add_done_callback(_background.discard)
         return {"StatusCode": 202}
-    result = await directory.invoke(name, payload)
+    try:
+        result = await directory.invoke(name, payload)
+    except FunctionThrottled:
+        raise AwsError("TooManyRequestsException", "Rate Exceeded.", 429) from None
     out: Doc = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result.payload}
     if result.function_error:
         out["FunctionError"] = result.function_error
@@ -274,6 +318,70 @@ async def remove_permission(directory: FunctionDirectory, links: CodeLinks, para
     directory.store.put("function-policy", name, policy)
 
 
+def _tags_of(directory: FunctionDirectory, resource: str) -> tuple[str, dict[str, str]]:
+    name = directory.configuration(resource)["FunctionName"]  # ResourceNotFoundException for an unknown one
+    return name, dict((directory.store.get("function-tags", name) or {}).get("Tags") or {})
+
+
+async def tag_resource(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
+    name, tags = _tags_of(directory, params["Resource"])
+    tags.update({str(k): str(v) for k, v in (params.get("Tags") or {}).items()})
+    if len(tags) > 50:
+        raise invalid_parameter("The number of tags exceeds the limit of 50 tags per resource.")
+    directory.store.put("function-tags", name, {"Tags": tags})
+
+
+async def untag_resource(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
+    name, tags = _tags_of(directory, params["Resource"])
+    for key in params.get("TagKeys") or ():
+        tags.pop(key, None)
+    directory.store.put("function-tags", name, {"Tags": tags})
+
+
+async def list_tags(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    return {"Tags": _tags_of(directory, params["Resource"])[1]}
+
+
+async def get_account_settings(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    functions = directory.store.list("function")
+    return {
+        # Lambda's default quotas: apigate enforces the payload and memory limits, not these counts.
+        "AccountLimit": {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": 262144000,
+            "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": 1000,
+            "UnreservedConcurrentExecutions": 1000,
+        },
+        "AccountUsage": {
+            "TotalCodeSize": sum(int(f.get("CodeSize") or 0) for f in functions),
+            "FunctionCount": len(functions),
+        },
+    }
+
+
+async def put_function_concurrency(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    name = directory.configuration(params["FunctionName"])["FunctionName"]
+    reserved = int(params["ReservedConcurrentExecutions"])
+    if reserved < 0:
+        raise _validation("reservedConcurrentExecutions", reserved, "Member must have value greater than or equal to 0")
+    doc = {"ReservedConcurrentExecutions": reserved}
+    directory.store.put("function-concurrency", name, doc)
+    await directory.changed(name)
+    return doc
+
+
+async def get_function_concurrency(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
+    name = directory.configuration(params["FunctionName"])["FunctionName"]
+    return directory.store.get("function-concurrency", name) or {}
+
+
+async def delete_function_concurrency(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
+    name = directory.configuration(params["FunctionName"])["FunctionName"]
+    directory.store.delete("function-concurrency", name)
+    await directory.changed(name)
+
+
 def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
     links = CodeLinks(directory.settings.data_dir)  # Code.Location: signed, short-lived, as Lambda's S3 link
     return {
@@ -288,6 +396,13 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
         "AddPermission": partial(add_permission, directory, links),
         "GetPolicy": partial(get_policy, directory, links),
         "RemovePermission": partial(remove_permission, directory, links),
+        "TagResource": partial(tag_resource, directory, links),
+        "UntagResource": partial(untag_resource, directory, links),
+        "ListTags": partial(list_tags, directory, links),
+        "GetAccountSettings": partial(get_account_settings, directory, links),
+        "PutFunctionConcurrency": partial(put_function_concurrency, directory, links),
+        "GetFunctionConcurrency": partial(get_function_concurrency, directory, links),
+        "DeleteFunctionConcurrency": partial(delete_function_concurrency, directory, links),
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from apigate.functions.directory import FunctionMissing
+from apigate.functions.directory import FunctionMissing, FunctionThrottled
 
 if TYPE_CHECKING:
     from apigate.functions.directory import FunctionDirectory
@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 class FunctionCallFailed(Exception):
     """The function does not exist (``timed_out`` False) or did not answer within the caller's timeout."""
 
-    def __init__(self, name: str, *, timed_out: bool) -> None:
-        super().__init__(f"{name}: {'timed out' if timed_out else 'not found'}")
+    def __init__(self, name: str, *, timed_out: bool, throttled: bool = False) -> None:
+        super().__init__(f"{name}: {'timed out' if timed_out else 'throttled' if throttled else 'not found'}")
         self.name = name
         self.timed_out = timed_out
+        self.throttled = throttled  # its reserved concurrency was in use (Lambda's 429)
 
 
 # Who hears of a failed function call (name, request id, Lambda's error document): the console, when serving
@@ -51,6 +52,8 @@ async def call_function(
                 name, request_id, b'{"errorType":"Function.NotFound","errorMessage":"no such function"}'
             )
         raise FunctionCallFailed(name, timed_out=False) from None
+    except FunctionThrottled:
+        raise FunctionCallFailed(name, timed_out=False, throttled=True) from None
     except TimeoutError:
         if _observer is not None:
             message = f"the integration's timeout ({timeout:g} s) passed before the function answered"

@@ -9,12 +9,16 @@ from pathlib import Path
 
 from apigate.aws.service_endpoints import endpoint_environment
 
+from .boot import IMPORTS_VARIABLE, imports_json, runtime_imports
 from .spec import RESERVED_ENVIRONMENT_KEYS, Credentials, FunctionSpec
 
-__all__ = ["RUNTIME_DIR", "new_log_stream_name", "worker_environment"]
+__all__ = ["RUNTIME_DIR", "RUNTIME_IMPORTS", "new_log_stream_name", "worker_environment"]
 
 # The directory holding the apigate package: the worker entry point must be importable from it.
 RUNTIME_DIR = str(Path(__file__).resolve().parents[2])
+# What a worker may import of the gateway's (boot.py): the runtime and the SDK, by name.
+RUNTIME_IMPORTS = {**runtime_imports(), "apigate": RUNTIME_DIR}
+_IMPORTS_JSON = imports_json(RUNTIME_IMPORTS)
 
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -29,7 +33,6 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
         "PATH": os.environ.get("PATH", _DEFAULT_PATH),
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        "PYTHONPATH": RUNTIME_DIR,
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
         "AWS_LAMBDA_FUNCTION_NAME": spec.name,
@@ -38,7 +41,7 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
         "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group_name,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.running_runtime}",
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,
         "AWS_ENDPOINT_URL": endpoint_url,
@@ -47,13 +50,18 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
         "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
         "AWS_SESSION_TOKEN": credentials.session_token,
         "_HANDLER": spec.handler,
+        IMPORTS_VARIABLE: _IMPORTS_JSON,
     }
     env.update(endpoint_environment())  # the services the gateway reaches elsewhere (DynamoDB, S3…): the same
     for key, value in spec.environment.items():
         if key not in RESERVED_ENVIRONMENT_KEYS:
             env[key] = value
-    if env["PYTHONPATH"] != RUNTIME_DIR:  # the function set its own: keep the runtime importable
-        env["PYTHONPATH"] = f"{env['PYTHONPATH']}{os.pathsep}{RUNTIME_DIR}"
+    # The function's own PYTHONPATH, then its built dependencies; never the gateway's (see boot.py).
+    path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if spec.packages_dir is not None:
+        path.append(str(spec.packages_dir))
+    if path:
+        env["PYTHONPATH"] = os.pathsep.join(path)
     return env
 
 

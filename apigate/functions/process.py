@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from . import frames
+from .boot import BOOT, BOOT_RUNTIME_API
+from .interpreters import Interpreter
 from .procfs import peak_rss_kb, runnable
 from .sandbox import Sandbox
 
@@ -177,6 +179,8 @@ class WorkerProcess:
         sink: Callable[[bytes], None],
         log_stream_name: str,
         sandbox: Sandbox | None = None,
+        interpreter: Interpreter | None = None,
+        packages: Path | None = None,
     ) -> WorkerProcess:
         """Start a worker in ``cwd``; with a ``sandbox``, as its unprivileged user (see sandbox.py)."""
         loop = asyncio.get_running_loop()
@@ -191,11 +195,24 @@ class WorkerProcess:
         try:
             with contextlib.ExitStack() as stack:
                 options: dict[str, Any] = {}
-                argv = [sys.executable, "-u", "-m", "apigate.functions.worker", *map(str, theirs)]
+                python = interpreter.executable if interpreter is not None else sys.executable
+                # No site-packages: a function sees the runtime and the SDK by name only (boot.py).
+                argv = [python, "-u", "-s", "-S", "-c", BOOT, *map(str, theirs)]
+                if interpreter is not None and interpreter.language == "provided":
+                    argv[5] = BOOT_RUNTIME_API  # the function's bootstrap behind a Runtime API (runtime_api.py)
+                node = interpreter is not None and interpreter.language == "nodejs"
+                if node:
+                    # Module paths kept as given: a sandboxed worker names its code through a handle, and the
+                    # real path behind it is out of its reach.
+                    script = os.path.join(os.path.dirname(__file__), "node_worker.mjs")
+                    argv = [python, "--preserve-symlinks", "--preserve-symlinks-main", script, *map(str, theirs)]
                 if sandbox is not None:
-                    options = stack.enter_context(sandbox.spawning(cwd, env))
+                    options = stack.enter_context(sandbox.spawning(cwd, env, interpreter, packages))
                     argv[0] = options.pop("argv0")
-                    argv.append("--sandboxed")
+                    if node:
+                        argv[3] = sandbox.runtime_path(script)
+                    else:
+                        argv.append("--sandboxed")
                 proc = subprocess.Popen(
                     argv,
                     stdin=subprocess.DEVNULL,

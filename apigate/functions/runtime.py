@@ -386,7 +386,7 @@ class FunctionRuntime:
         # REPORT of the worker's first invocation, as Lambda reports a cold start.
         function_log = self._logs.get(spec.name)
         function_log.write(
-            f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}\n".encode()
+            f"INIT_START Runtime Version: {_runtime_version(spec)}\n".encode()
         )
         started = time.perf_counter()
         worker: WorkerProcess | None = None
@@ -419,6 +419,8 @@ class FunctionRuntime:
                 sink=sink,  # a cold start's init output opens its invocation's block
                 log_stream_name=stream,
                 sandbox=self._sandbox,
+                interpreter=spec.interpreter,
+                packages=spec.packages_dir,
             )
         except OSError as e:
             raise WorkerStartError(f"cannot start a worker for {spec.name}: {e}") from e
@@ -439,7 +441,7 @@ class FunctionRuntime:
     ) -> tuple[WorkerProcess, float] | InvokeResult:
         """A cold start: spawn and import. Returns the ready worker with the seconds its handler may run
         (and START logged), or the invocation's failed result."""
-        log.line(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
+        log.line(f"INIT_START Runtime Version: {_runtime_version(spec)}")
         started = time.perf_counter()
         worker = await self._spawn(spec, pool, log.feed)
         try:
@@ -811,3 +813,10 @@ def _exit_reason(returncode: int) -> str:
 async def _wait_exited(workers: list[WorkerProcess]) -> None:
     if workers:
         await asyncio.wait([w.exited for w in workers], timeout=_EXIT_WAIT_SECONDS * 2)
+
+
+def _runtime_version(spec: FunctionSpec) -> str:
+    """INIT_START's runtime version: the interpreter that really runs (python:3.12.1), as far as known."""
+    if spec.interpreter is not None:
+        return f"{spec.interpreter.language}:{spec.interpreter.version}"
+    return spec.runtime.replace("python", "python:")

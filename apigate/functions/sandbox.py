@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .boot import IMPORTS_VARIABLE, imports_json
+from .environment import RUNTIME_IMPORTS
+from .interpreters import Interpreter
+
 __all__ = ["DEFAULT_USERS", "FunctionUser", "Sandbox", "function_user"]
 
 log = logging.getLogger("apigate")
@@ -72,20 +76,48 @@ class Sandbox:
     def __init__(self, user: FunctionUser, runtime_dir: str) -> None:
         self.user = user
         self._fds: list[int] = []
+        self._handles: dict[str, _InterpreterHandles] = {}  # by interpreter, opened on its first worker
         try:
-            self._executable = self._open(os.path.realpath(sys.executable), os.O_RDONLY)
-            homes = dict.fromkeys((sys.base_prefix, sys.base_exec_prefix))
-            self._home = os.pathsep.join(_alias(self._open_dir(home)) for home in homes)
-            self._libdir: str | None = None
-            libdir = sysconfig.get_config_var("LIBDIR")
-            if sysconfig.get_config_var("Py_ENABLE_SHARED") and libdir and os.path.isdir(libdir):
-                # The interpreter loads libpython by path: unreachable, the loader would pick another one.
-                self._libdir = _alias(self._open_dir(libdir))
             self._runtime = _alias(self._open_dir(runtime_dir))
-            self._import_path = [_alias(self._open_dir(d)) for d in _import_dirs(runtime_dir)]
+            self._runtime_dir = os.path.realpath(runtime_dir)
+            # The runtime's and the SDK's directories (boot.py), each opened once.
+            aliases: dict[str, str] = {os.path.realpath(runtime_dir): self._runtime}
+            for directory in RUNTIME_IMPORTS.values():
+                real = os.path.realpath(directory)
+                if real not in aliases:
+                    aliases[real] = _alias(self._open_dir(real))
+            self._imports = imports_json(
+                {name: aliases[os.path.realpath(d)] for name, d in RUNTIME_IMPORTS.items()}
+            )
         except BaseException:
             self.close()
             raise
+
+    def _interpreter(self, interpreter: Interpreter | None) -> _InterpreterHandles:
+        """The handles of an interpreter (None: the gateway's own), opened once."""
+        key = interpreter.executable if interpreter is not None else ""
+        handles = self._handles.get(key)
+        if handles is None:
+            if interpreter is None:
+                executable = os.path.realpath(sys.executable)
+                prefixes: tuple[str, ...] = tuple(dict.fromkeys((sys.base_prefix, sys.base_exec_prefix)))
+                libdir = sysconfig.get_config_var("LIBDIR")
+                if not (sysconfig.get_config_var("Py_ENABLE_SHARED") and libdir):
+                    libdir = None
+            else:
+                executable, prefixes, libdir = interpreter.executable, interpreter.prefixes, interpreter.libdir
+            handles = _InterpreterHandles(
+                _alias(self._open(executable, os.O_RDONLY)),
+                os.pathsep.join(_alias(self._open_dir(home)) for home in prefixes),
+                # The interpreter loads libpython by path: unreachable, the loader would pick another one.
+                _alias(self._open_dir(libdir)) if libdir and os.path.isdir(libdir) else None,
+            )
+            self._handles[key] = handles
+        return handles
+
+    def runtime_path(self, path: str) -> str:
+        """A file of the runtime (under the runtime directory) as a worker names it."""
+        return os.path.join(self._runtime, os.path.relpath(os.path.realpath(path), self._runtime_dir))
 
     def _open(self, path: str, flags: int) -> int:
         fd = os.open(path, flags | os.O_CLOEXEC)
@@ -96,37 +128,49 @@ class Sandbox:
         return self._open(path, os.O_RDONLY | os.O_DIRECTORY)
 
     @contextmanager
-    def spawning(self, code_dir: Path, env: dict[str, str]) -> Iterator[dict[str, Any]]:
-        """Popen's arguments for one worker of the function whose code is ``code_dir``; ``env`` is rewritten
-        to name what the worker reaches through its handles. The code directory's handle lives as long as
-        the block: Popen hands it over."""
-        code = os.open(code_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    def spawning(
+        self,
+        code_dir: Path,
+        env: dict[str, str],
+        interpreter: Interpreter | None = None,
+        packages: Path | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Popen's arguments for one worker of the function whose code is ``code_dir`` (and whose built
+        dependencies are ``packages``); ``env`` is rewritten to name what the worker reaches through its
+        handles. The code's and packages' handles live as long as the block: Popen hands them over."""
+        handles = self._interpreter(interpreter)
+        own: list[int] = []
         try:
+            code = os.open(code_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            own.append(code)
             task_root = _alias(code)
             env["LAMBDA_TASK_ROOT"] = task_root
-            # The function's own PYTHONPATH first, then the runtime and the gateway's import path, as a worker
-            # started the ordinary way sees them (its site-packages come after PYTHONPATH there too).
-            own = [
-                p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != env["LAMBDA_RUNTIME_DIR"]
-            ]
-            env["PYTHONPATH"] = os.pathsep.join([*own, self._runtime, *self._import_path])
-            env["LAMBDA_RUNTIME_DIR"] = self._runtime
-            env["PYTHONHOME"] = self._home
-            if self._libdir is not None:
-                env["LD_LIBRARY_PATH"] = os.pathsep.join(
-                    p for p in (self._libdir, env.get("LD_LIBRARY_PATH")) if p
+            if packages is not None:
+                deps = os.open(packages, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                own.append(deps)
+                env["PYTHONPATH"] = os.pathsep.join(
+                    _alias(deps) if p == str(packages) else p for p in env["PYTHONPATH"].split(os.pathsep)
                 )
-            executable = _alias(self._executable)
+            env[IMPORTS_VARIABLE] = self._imports
+            env["LAMBDA_RUNTIME_DIR"] = self._runtime
+            if handles.home:  # a Python interpreter's
+                env["PYTHONHOME"] = handles.home
+            if handles.libdir is not None:
+                env["LD_LIBRARY_PATH"] = os.pathsep.join(
+                    p for p in (handles.libdir, env.get("LD_LIBRARY_PATH")) if p
+                )
+            executable = handles.executable
             yield {
                 "executable": executable,
                 "argv0": executable,  # sys.executable: the path the worker can run
                 "user": self.user.uid,
                 "group": self.user.gid,
                 "extra_groups": [],  # none of the gateway's supplementary groups
-                "pass_fds": (*self._fds, code),
+                "pass_fds": (*self._fds, *own),
             }
         finally:
-            os.close(code)
+            for fd in own:
+                os.close(fd)
 
     def close(self) -> None:
         fds, self._fds = self._fds, []
@@ -134,18 +178,8 @@ class Sandbox:
             os.close(fd)
 
 
-def _import_dirs(runtime_dir: str) -> list[str]:
-    """The gateway's import path beyond the standard library (which PYTHONHOME provides): site-packages, a
-    virtual environment's and what .pth files added."""
-    stdlib = {os.path.realpath(sysconfig.get_path(name)) for name in ("stdlib", "platstdlib")}
-    seen = {os.path.realpath(runtime_dir), *stdlib}
-    dirs = []
-    for entry in sys.path:
-        if not entry or not os.path.isdir(entry):
-            continue
-        real = os.path.realpath(entry)
-        if real in seen or (os.path.dirname(real) in stdlib and real.endswith("lib-dynload")):
-            continue
-        seen.add(real)
-        dirs.append(real)
-    return dirs
+@dataclass(frozen=True, slots=True)
+class _InterpreterHandles:
+    executable: str
+    home: str  # PYTHONHOME
+    libdir: str | None

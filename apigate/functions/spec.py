@@ -11,6 +11,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
+from .interpreters import Interpreter
+
 __all__ = ["RESERVED_ENVIRONMENT_KEYS", "Credentials", "FunctionSpec"]
 
 # Lambda refuses these in a function's Environment; the runtime owns them.
@@ -67,6 +69,10 @@ class FunctionSpec:
     account_id: str = "000000000000"
     # The execution role's session (None: placeholder values, for a runtime used without a gateway).
     credentials: Credentials | None = field(default=None, repr=False)
+    # What runs it (None: the gateway's own interpreter); see interpreters.py.
+    interpreter: Interpreter | None = None
+    # Its requirements.txt, installed (deps.py), or None.
+    packages_dir: Path | None = None
     # Workers are pooled by this digest, so an update never reuses a worker of the old config.
     worker_key: str = field(init=False, repr=False, compare=False)
 
@@ -91,9 +97,16 @@ class FunctionSpec:
             self.account_id,
             # New credentials mean new workers: an environment keeps the credentials it started with.
             self.credentials.access_key_id if self.credentials else None,
+            self.interpreter.executable if self.interpreter else None,
+            str(self.packages_dir) if self.packages_dir else None,
         ]
         digest = hashlib.sha256(json.dumps(config).encode()).hexdigest()
         object.__setattr__(self, "worker_key", digest)
+
+    @property
+    def running_runtime(self) -> str:
+        """The runtime its workers really run: the declared one, unless a fallback runs it."""
+        return self.interpreter.runtime if self.interpreter is not None else self.runtime
 
     @property
     def log_group_name(self) -> str:

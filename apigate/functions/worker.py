@@ -1,6 +1,6 @@
 """The worker process: one Lambda execution environment running the Python runtime loop.
 
-Started by the gateway as ``python -u -m apigate.functions.worker REPLY_FD REQUEST_FD`` with the function's
+Started by the gateway as ``python -u -s -S -c BOOT REPLY_FD REQUEST_FD`` (boot.py) with the function's
 code directory as the working directory (Lambda's /var/task). It imports the handler once, reports READY (or
 the init error) on the reply pipe, then serves requests from the request pipe one at a time. Behaviour and wording follow AWS's Python runtime
 (awslambdaric): error documents, marshalling, the context object and the root logger's format.
@@ -242,6 +242,10 @@ def _load_orjson() -> None:
         return
     finally:
         sys.modules.pop("orjson", None)
+        for finder in sys.meta_path:  # the runtime's finder (boot.py) offers it to the runtime only
+            forget = getattr(finder, "forget", None)
+            if forget is not None:
+                forget("orjson")
     _fast_loads = orjson.loads
 
 

@@ -44,6 +44,9 @@ async def call_function(
         if failed.timed_out:
             inv.log("Execution failed due to a timeout error")
             raise GatewayError(ResponseType.INTEGRATION_TIMEOUT) from None
+        if failed.throttled:  # as AWS answers a throttled Lambda: 502
+            inv.log("Lambda invocation failed with status: 429. Reason: Rate Exceeded.")
+            raise GatewayError(ResponseType.INTEGRATION_FAILURE) from None
         inv.log(f"Execution failed due to configuration error: Function not found: {name}")
         raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
 
