@@ -29,11 +29,12 @@ _trace_prefix = ""
 
 
 def _reseed() -> None:
-    global _counter, _uuid_prefix, _extended_prefix, _trace_prefix
+    global _counter, _uuid_prefix, _extended_prefix, _trace_prefix, _trace_second
     h = f"{getrandbits(80):020x}"
     _uuid_prefix = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-"
     _extended_prefix = base64.b64encode(getrandbits(48).to_bytes(6, "big")).decode()
     _trace_prefix = f"{getrandbits(48):012x}"
+    _trace_second = -1  # a forked process formats its own head
     _counter = itertools.count(getrandbits(40))  # the counter starts anywhere: ids do not look sequential
 
 
@@ -53,9 +54,16 @@ def extended_request_id() -> str:
     return f"{_extended_prefix}{next(_counter) & 0xFFFFFFF:07x}="
 
 
+_trace_second = -1
+_trace_head = ""
+
+
 def trace_id(epoch_seconds: int) -> str:
     """An X-Ray trace header, as API Gateway's X-Amzn-Trace-Id: ``Root=1-{epoch hex}-{96 bits hex}``."""
-    return f"Root=1-{epoch_seconds:08x}-{_trace_prefix}{next(_counter) & 0xFFFFFFFFFFFF:012x}"
+    global _trace_second, _trace_head
+    if epoch_seconds != _trace_second:  # the head changes once a second: formatted then, not per request
+        _trace_second, _trace_head = epoch_seconds, f"Root=1-{epoch_seconds:08x}-{_trace_prefix}"
+    return f"{_trace_head}{next(_counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 def trace_root(header: str | None) -> str | None:
