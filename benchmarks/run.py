@@ -1310,7 +1310,7 @@ def main(argv: list[str] | None = None) -> int:
                 sink_port = free_port()
                 sink = [sys.executable, str(HERE / "otlp_sink.py"), str(sink_port)]
                 procs.start("otlp-sink", sink, CLIENT_CORE, procs.tmp / "otlp-sink.log")
-                extra = ("--otlp-endpoint", f"http://127.0.0.1:{sink_port}")
+                extra = (*extra, "--otlp-endpoint", f"http://127.0.0.1:{sink_port}")
             gateway_url, ready = start_gateway(procs, extra=extra)
             notes.append(ready)
             print(f"{ready}\n", flush=True)
