@@ -10,12 +10,9 @@ CloudWatch Logs API serves them), and two apigate extensions, ``file:///absolute
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -23,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from apigate.dataplane.lambda_proxy.rest import identity, request_context
 from apigate.dataplane.lambda_proxy.v1 import request_time
 from apigate.model.access_log import AccessLogFormat
+from apigate.observe.drain import PeriodicDrain
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api.call import HttpCall
@@ -165,16 +163,17 @@ def render(
     return "".join(out)
 
 
-class AccessLogs:
+# Queued: (destination, a rendered line or an execution log block (request id, epoch ms, lines)).
+_Entry = tuple[str, str | tuple[str, int, list[str]]]
+
+
+class AccessLogs(PeriodicDrain[_Entry]):
     """The queue and the writer task of every stage's access log in this process."""
 
     def __init__(self, folder: Path, *, interval: float = 0.05, capacity: int = 100_000) -> None:
+        super().__init__(interval=interval, capacity=capacity)
         self._folder = folder
-        self._interval = interval
-        # (destination, a rendered line or an execution log block (request id, epoch ms, lines))
-        self._queue: deque[tuple[str, str | tuple[str, int, list[str]]]] = deque(maxlen=capacity)
         self._files: dict[str, BinaryIO] = {}
-        self._task: asyncio.Task[None] | None = None
         self._plans: dict[tuple[int, bool], tuple[AccessLogFormat, _Plan]] = {}
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
@@ -203,26 +202,11 @@ class AccessLogs:
             return
         self._queue.append((fmt.destination, line))
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self.drain()
+        await super().close()
         for handle in self._files.values():
             handle.close()
         self._files.clear()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            if self._queue:
-                self.drain()
 
     def drain(self) -> None:
         by_destination: dict[str, list[str]] = {}

@@ -8,15 +8,14 @@ lines rather than grow (``maxlen``): a flood of requests cannot hold the gateway
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import sys
 import time
-from collections import deque
 from typing import Any, TextIO
 
 import orjson
+
+from apigate.observe.drain import PeriodicDrain
 
 __all__ = ["RequestConsole", "colour_wanted", "describe_integration"]
 
@@ -65,7 +64,7 @@ class _Style:
         return self("32" if status < 400 else "33" if status < 500 else "31;1", str(status))
 
 
-class RequestConsole:
+class RequestConsole(PeriodicDrain[tuple[Any, ...]]):
     """The console's queue and its renderer. ``request`` and ``function_error`` are called on the request path;
     everything else runs in the drain task."""
 
@@ -81,9 +80,7 @@ class RequestConsole:
         self._stream = stream if stream is not None else sys.stderr
         self._style = _Style(colour_wanted(self._stream) if colour is None else colour)
         self.function_output = function_output
-        self._interval = interval
-        self._queue: deque[tuple[Any, ...]] = deque(maxlen=capacity)
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(interval=interval, capacity=capacity)
         self._skipping: dict[str, bool] = {}  # per function: inside an [ERROR] block of its log output
 
     # --- on the request path: one append each ---
@@ -114,25 +111,7 @@ class RequestConsole:
     def message(self, text: str) -> None:
         self._queue.append((_MESSAGE, text))
 
-    # --- the drain task ---
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self.drain()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            if self._queue:
-                self.drain()
+    # --- the drain task (PeriodicDrain runs it) ---
 
     def drain(self) -> None:
         """Render and write everything queued, in one write."""
