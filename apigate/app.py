@@ -266,6 +266,7 @@ class Gateway:
         self.request_console: RequestConsole | None = None
         self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")
         self.state.metrics.access_logs = self.http_apis.access_logs = self.access_logs
+        self.http_apis.metrics = self.websockets.metrics = self.state.metrics
         self.tracing: Tracing | None = None
         if settings.otlp_endpoint:
             self.tracing = Tracing(settings.otlp_endpoint, ratio=settings.otlp_sample_ratio)
