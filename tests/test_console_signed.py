@@ -11,12 +11,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from console_helpers import CHROMIUM, Page, chromium
+from console_helpers import CHROMIUM, NEEDS_CHROMIUM, Page, chromium
 from helpers import GatewayProcess, create_function
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)"
-)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NEEDS_CHROMIUM)
 
 ADMIN = ("AKIACONSOLEADMIN0001", "console-admin-secret")
 READ_ONLY = {

@@ -107,7 +107,9 @@ def test_http_api_requests_are_counted_and_shown_live(gateway: GatewayProcess, l
     assert codes == [200, 200, 429, 404]
 
     lines = _lines_after(gateway, start, api["ApiId"])[-4:]
-    assert [(line["kind"], line["method"], line["path"], line["status"], line["error"]) for line in lines] == [
+    assert [
+        (line["kind"], line["method"], line["path"], line["status"], line["error"]) for line in lines
+    ] == [
         ("HTTP", "GET", "/live/hi", 200, ""),
         ("HTTP", "GET", "/live/slow", 200, ""),
         ("HTTP", "GET", "/live/slow", 429, "THROTTLED"),
@@ -148,7 +150,9 @@ def test_websocket_api_requests_are_counted_and_shown_live(gateway: GatewayProce
         return _lines_after(gateway, start, api.id)
 
     wait_for(lambda: any(line["method"] == "DISCONNECT" for line in seen()))
-    assert [(line["kind"], line["method"], line["path"], line["status"], line["error"]) for line in seen()] == [
+    assert [
+        (line["kind"], line["method"], line["path"], line["status"], line["error"]) for line in seen()
+    ] == [
         ("WEBSOCKET", "CONNECT", "$connect", 200, ""),
         ("WEBSOCKET", "MESSAGE", "$default", 200, ""),
         ("WEBSOCKET", "MESSAGE", "fail", 500, "ExecutionError"),
