@@ -83,16 +83,15 @@ export function LogStream({ name, runs }) {
     if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 80) el.scrollTop = el.scrollHeight;
   });
   return html`<div class="stack">
-    <div class="row">
+    <div class="row log-bar">
+      <p class="muted grow" id="log-source">${mode === "live" ? html`Following <code>/aws/lambda/${name}</code>${paused ? " (paused)" : ""}, the last 15 minutes and what comes`
+        : mode === "tails" ? "This gateway has no CloudWatch Logs API: shown are the log tails of the invocations made from this page."
+        : "Loading the log…"}</p>
       <label class="inline">Filter <input type="search" value=${filter} onInput=${(e) => setFilter(e.target.value)} placeholder="ERROR"/></label>
       ${mode === "tails" ? "" : html`<button type="button" class="small" onClick=${() => setPaused(!paused)} aria-pressed=${paused}>${paused ? "Resume" : "Pause"}</button>`}
-      <span class="muted" id="log-source">${mode === "live" ? html`Following <code>/aws/lambda/${name}</code>${paused ? " (paused)" : ""}`
-        : mode === "tails" ? "This gateway has no CloudWatch Logs API: shown are the log tails of the invocations made from this page."
-        : "Loading the log…"}</span>
     </div>
     <${ErrorNote} error=${error}/>
-    <pre class="code log stream" id="log-stream" ref=${box} tabindex="0" aria-label=${`Log of ${name}`}>${visible.map((l) => html`<span key=${l.key}><span class="muted">${stamp(l.at)}</span> ${l.text}
-</span>`)}</pre>
+    <pre class="code log stream" id="log-stream" ref=${box} tabindex="0" aria-label=${`Log of ${name}`}>${visible.map((l) => html`<span key=${l.key}><span class="muted">${stamp(l.at)}</span> ${l.text}${"\n"}</span>`)}</pre>
     ${visible.length === 0 ? html`<p class="muted">${mode === "tails" ? "No invocations from this page yet: run one in the Test tab." : "No log events in the last 15 minutes."}</p>` : ""}
   </div>`;
 }

@@ -53,12 +53,15 @@ export function stageSeries(stages, lines, now) {
   return out;
 }
 
+const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
 function summary(t, kind) {
   if (kind === "WEBSOCKET") {
-    return `${t.ConnectCount} connections · ${t.MessageCount} messages · ${t.ClientError} client errors · `
-      + `${t.IntegrationError + t.ExecutionError} integration errors`;
+    return [count(t.ConnectCount, "connection", "connections"), count(t.MessageCount, "message", "messages"),
+      count(t.ClientError, "client error", "client errors"),
+      count(t.IntegrationError + t.ExecutionError, "integration error", "integration errors")].join(" · ");
   }
-  return `${t.Count} requests · ${t["4XXError"]} 4XX · ${t["5XXError"]} 5XX · ${t.ThrottledCount} throttled`;
+  return `${count(t.Count, "request", "requests")} · ${t["4XXError"]} 4XX · ${t["5XXError"]} 5XX · ${t.ThrottledCount} throttled`;
 }
 
 const KINDS = { REST: "REST", HTTP: "HTTP", WEBSOCKET: "WebSocket" };
