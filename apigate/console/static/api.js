@@ -68,7 +68,8 @@ export class ApiError extends Error {
 // One management call. `path` segments must already be encoded (use `p` below); `query` an object.
 // Returns the parsed JSON (text with {raw: true}, a Blob with {binary: true}); {full: true} also returns status
 // and headers.
-export async function call(method, path, { body, query = {}, headers = {}, raw = false, binary = false, full = false, service } = {}) {
+// {keepSession: true}: a 403 about the credential is the caller's to judge, not a reason to sign out.
+export async function call(method, path, { body, query = {}, headers = {}, raw = false, binary = false, full = false, service, keepSession = false } = {}) {
   const pairs = Object.entries(query).filter(([, v]) => v !== undefined && v !== null && v !== "").map(([k, v]) => [k, String(v)]);
   const text = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
   const sent = { ...headers };
@@ -89,7 +90,7 @@ export async function call(method, path, { body, query = {}, headers = {}, raw =
       message = parsed.message || parsed.Message || data;
       type = type || parsed.__type || "";
     } catch { /* not JSON */ }
-    if (answer.status === 403 && config.signed && /signature|security token|credential/i.test(message)) {
+    if (answer.status === 403 && config.signed && !keepSession && /signature|security token|credential/i.test(message)) {
       signOut();
       location.hash = "#/signin";
     }

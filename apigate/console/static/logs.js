@@ -11,6 +11,7 @@ const KEEP = 2000; // lines kept on the page
 async function filterLogEvents(group, startTime, nextToken) {
   return call("POST", "/", {
     service: "logs",
+    keepSession: true, // a gateway without the Logs API may refuse the logs scope: that is no reason to sign out
     headers: { "x-amz-target": "Logs_20140328.FilterLogEvents", "content-type": "application/x-amz-json-1.1" },
     body: { logGroupName: group, startTime, nextToken, limit: 1000 },
   });
@@ -34,6 +35,11 @@ async function eventsSince(group, startTime) {
   }
   return events.sort((a, b) => a.timestamp - b.timestamp);
 }
+
+// This gateway has no CloudWatch Logs API: it says so (UnknownServiceException), or, under --admin-key, refuses
+// a signature scoped to "logs" before it gets that far.
+const noLogsApi = (e) =>
+  e.type === "UnknownServiceException" || (e.status === 403 && /scoped to correct service/i.test(e.message));
 
 const stamp = (ms) => new Date(ms).toISOString().slice(11, 23);
 
@@ -65,7 +71,7 @@ export function LogStream({ name, runs }) {
         setError(null);
       } catch (e) {
         if (!live) return;
-        if (e.type === "UnknownServiceException") { setMode("tails"); return; }
+        if (noLogsApi(e)) { setMode("tails"); return; }
         setError(e);
       }
       if (live) timer = setTimeout(tick, 2000);
