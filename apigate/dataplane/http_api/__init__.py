@@ -56,9 +56,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
         self.console: RequestConsole | None = None  # request lines on stderr (apigate/observe/console.py)
-        self.access_logs: AccessLogs | None = (
-            None  # stages' AccessLogSettings (apigate/observe/access_log.py)
-        )
+        self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (observe/access_log.py)
         self.metrics: Metrics | None = None  # /_apigate/metrics and the web console's live view
 
     async def serve(
