@@ -724,3 +724,81 @@ def test_http_api_events_carry_the_client_certificate(gw: Https, certificate: st
     assert v2.get_domain_name(DomainName="mtls-http.example.test")["MutualTlsAuthentication"][
         "TruststoreUri"
     ] == (f"file://{truststore}")
+
+
+def test_websocket_api_on_a_custom_domain_over_wss(gw: Https, certificate: str) -> None:
+    """wss:// through the HTTPS listener: SNI and Host pick the domain, its API mapping the WebSocket API's
+    stage; the stage's @connections answers under the mapping too; the domain takes no REST or HTTP API."""
+    import asyncio
+
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+    import websockets
+    from websockets.exceptions import InvalidStatus
+
+    from tests.websocket_helpers import ECHO, SocketApi
+
+    api = SocketApi(gw.process)
+    echo = api.integration(api.function(ECHO))
+    api.route("$connect", echo)
+    api.route("$default", echo, two_way=True)
+    api.deploy("live")
+    v2 = gw.client("apigatewayv2")
+    host = "ws.example.test"
+    v2.create_domain_name(
+        DomainName=host,
+        DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
+    )
+    v2.create_api_mapping(DomainName=host, ApiId=api.id, Stage="live", ApiMappingKey="chat")
+    with pytest.raises(botocore.exceptions.ClientError) as mixed:
+        v2.create_api_mapping(DomainName=host, ApiId=mock_api(gw.client("apigateway"), "rest"), Stage="prod")
+    assert mixed.value.response["Error"]["Code"] == "BadRequestException"
+    tls = ssl.create_default_context(cafile=str(gw.ca_file))
+
+    async def talk() -> dict[str, Any]:
+        async with websockets.connect(
+            f"wss://{host}:{gw.port}/chat", ssl=tls, host="127.0.0.1", port=gw.port
+        ) as ws:
+            await ws.send('{"say": "hello"}')
+            return dict(json.loads(await ws.recv()))
+
+    event = asyncio.run(asyncio.wait_for(talk(), 30))
+    context = event["requestContext"]
+    assert event["body"] == '{"say": "hello"}'
+    assert (context["domainName"], context["stage"], context["apiId"]) == (host, "live", api.id)
+
+    async def refused(path: str) -> int:
+        with pytest.raises(InvalidStatus) as answer:
+            async with websockets.connect(
+                f"wss://{host}:{gw.port}{path}", ssl=tls, host="127.0.0.1", port=gw.port
+            ):
+                pass
+        return int(answer.value.response.status_code)
+
+    assert asyncio.run(asyncio.wait_for(refused("/elsewhere"), 30)) == 403  # no mapping there: AWS's 403
+
+    async def connected_then_post() -> str:
+        async with websockets.connect(
+            f"wss://{host}:{gw.port}/chat", ssl=tls, host="127.0.0.1", port=gw.port
+        ) as ws:
+            await ws.send("who am I")
+            connection_id = json.loads(await ws.recv())["requestContext"]["connectionId"]
+            # @connections under the custom domain and its mapping key, signed as an SDK signs it
+            url = f"https://{host}:{gw.port}/chat/@connections/{connection_id}"
+            signed = botocore.awsrequest.AWSRequest("POST", url, data=b"pushed")
+            botocore.auth.SigV4Auth(
+                botocore.credentials.Credentials("test", "test"), "execute-api", "us-east-1"
+            ).add_auth(signed)
+            transport = httpx.AsyncHTTPTransport(verify=tls)
+            async with httpx.AsyncClient(transport=transport) as client:
+                posted = await client.post(
+                    f"https://127.0.0.1:{gw.port}/chat/@connections/{connection_id}",
+                    content=b"pushed",
+                    headers={"Host": f"{host}:{gw.port}", **dict(signed.headers.items())},
+                    extensions={"sni_hostname": host},
+                )
+            assert posted.status_code == 200, posted.text
+            return str(await ws.recv())
+
+    assert asyncio.run(asyncio.wait_for(connected_then_post(), 30)) == "pushed"

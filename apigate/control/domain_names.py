@@ -191,6 +191,15 @@ def new_mapping(
             raise bad_request("Invalid stage identifier specified")
     if ctx.store.get(MAPPING, f"{name}/{base_path}") is not None:
         raise conflict("Base path already exists for this domain name")
+    # AWS: a domain serves WebSocket APIs or REST/HTTP APIs, never both.
+    websocket = _is_websocket(v2)
+    if any(
+        _is_websocket(ctx.store.get("v2api", m["restApiId"])) != websocket
+        for m in ctx.store.list(MAPPING, name)
+    ):
+        raise bad_request(
+            "WebSocket APIs cannot share a domain name with REST or HTTP APIs: map them to another domain name"
+        )
     doc = drop_none(
         {
             "basePath": base_path,
@@ -201,6 +210,10 @@ def new_mapping(
     )
     ctx.store.insert(MAPPING, f"{name}/{base_path}", doc, parent=name)
     return doc
+
+
+def _is_websocket(api: Doc | None) -> bool:
+    return api is not None and api.get("ProtocolType") == "WEBSOCKET"
 
 
 def v1_mapping(doc: Doc) -> Doc:
