@@ -268,6 +268,8 @@ class Gateway:
         self.sync.reload()
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
         self.sync.also_reload.append(self.reload_domains)
+        domain_kinds = (domain_names.DOMAIN, domain_names.MAPPING, domain_names.TRUSTSTORE, certificates.KIND)
+        self.sync.on_kinds.append((frozenset(domain_kinds), self.reload_domains))
         self.reload_domains()
         self.request_console: RequestConsole | None = None
         self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")

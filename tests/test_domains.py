@@ -802,3 +802,67 @@ def test_websocket_api_on_a_custom_domain_over_wss(gw: Https, certificate: str) 
             return str(await ws.recv())
 
     assert asyncio.run(asyncio.wait_for(connected_then_post(), 30)) == "pushed"
+
+
+def _fresh_https_get(port: int, ca_file: Path, host: str, path: str) -> tuple[int, bytes, str]:
+    """One GET on a new TLS connection (the kernel picks a worker per connection): status, body, and the
+    common name of the certificate the server presented."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        subject = dict(item[0] for item in tls.getpeercert()["subject"])  # type: ignore[index]
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body, str(subject["commonName"])
+
+
+def test_https_with_several_workers(tmp_path: Path) -> None:
+    """--https-port with --workers 2: both processes accept TLS on the one HTTPS port, and a domain created
+    through either reaches both (each worker's SNI table and router follow the store)."""
+    data = tmp_path / "data"
+    process = GatewayProcess(data, ["--workers", "2", "--https-port", "0"])
+    process.start()
+    try:
+        wait_for(lambda: any(line.startswith("  https on ") for line in process.output))
+        line = next(line for line in process.output if line.startswith("  https on "))
+        port = int(line.rsplit(":", 1)[1])
+        ca_file = tmp_path / "ca.pem"
+        ca_file.write_text((data / "ca" / "root.pem").read_text())
+        pids: set[int] = set()
+
+        def both_answer() -> bool:
+            status, body, name = _fresh_https_get(port, ca_file, "localhost", "/_apigate/health")
+            assert (status, name) == (200, "localhost")
+            pids.add(json.loads(body)["pid"])
+            return len(pids) == 2
+
+        wait_for(both_answer)
+        apigw, acm = process.client("apigateway"), process.client("acm")
+        arn = acm.request_certificate(DomainName="workers.example.test")["CertificateArn"]
+        api = mock_api(apigw, "spread")
+        apigw.create_domain_name(
+            domainName="workers.example.test",
+            regionalCertificateArn=arn,
+            endpointConfiguration={"types": ["REGIONAL"]},
+        )
+        apigw.create_base_path_mapping(domainName="workers.example.test", restApiId=api, stage="prod")
+        served: list[bool] = []
+
+        def every_worker_serves_the_domain() -> bool:
+            # 40 fresh connections in a row, spread by the kernel: a worker that had not caught up fails one
+            try:
+                status, body, name = _fresh_https_get(port, ca_file, "workers.example.test", "/pets")
+            except ssl.SSLCertVerificationError:  # a worker still presents its default certificate
+                status, body, name = 0, b"", ""
+            ok = status == 200 and name == "workers.example.test" and json.loads(body)["api"] == "spread"
+            served.append(ok)
+            return len(served) >= 40 and all(served[-40:])
+
+        wait_for(every_worker_serves_the_domain, timeout=60)
+    finally:
+        assert process.stop() == 0

@@ -13,7 +13,15 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["POLICIES", "Site", "TlsSites", "below_policy", "minimum_version", "server_context"]
+__all__ = [
+    "POLICIES",
+    "Site",
+    "TlsSites",
+    "below_policy",
+    "minimum_version",
+    "server_context",
+    "write_private",
+]
 
 # AWS's security policies by the lowest TLS version each accepts (ciphers are OpenSSL's defaults at that version).
 POLICIES: dict[str, ssl.TLSVersion] = {
@@ -105,9 +113,7 @@ class TlsSites:
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self._folder / f"{digest[:32]}.pem"
         if not path.exists():
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(site.private_key.rstrip("\n") + "\n" + site.certificate)
+            write_private(path, site.private_key.rstrip("\n") + "\n" + site.certificate)
         return path
 
     def _pick(
@@ -122,6 +128,16 @@ class TlsSites:
         if context is not None:
             sslobj.context = context
         return None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a key bundle readable by its owner only, whole or not at all: the workers of ``--workers`` write
+    the same files when domains change, and one must never load another's half-written file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)
 
 
 _VERSIONS = {
