@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +199,32 @@ def test_security_policy_sets_the_lowest_tls_version(gw: Https, certificate: str
     assert answer == b""
     with _handshake(gw, DOMAIN, maximum_version=ssl.TLSVersion.TLSv1_2) as tls:  # TLS_1_2 (the default)
         assert tls.version() == "TLSv1.2"
+    # TLS_1_0: a legacy client's TLS 1.0 reaches that domain, and only that one
+    apigw.create_domain_name(
+        domainName="legacy.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        securityPolicy="TLS_1_0",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # ssl.TLSVersion.TLSv1 itself is deprecated
+        legacy = ssl.create_default_context(cafile=str(gw.ca_file))
+        legacy.set_ciphers("DEFAULT:@SECLEVEL=0")
+        legacy.minimum_version = legacy.maximum_version = ssl.TLSVersion.TLSv1
+    with (
+        socket.create_connection(("127.0.0.1", gw.port), timeout=10) as raw,
+        legacy.wrap_socket(raw, server_hostname="legacy.example.test") as tls,
+    ):
+        assert tls.version() == "TLSv1"
+    for refused_name in ("strict.example.test", "localhost"):  # TLS_1_3 / the listener's own TLS_1_2
+        with (
+            pytest.raises((ConnectionError, ssl.SSLError)),
+            socket.create_connection(("127.0.0.1", gw.port), timeout=10) as raw,
+            legacy.wrap_socket(raw, server_hostname=refused_name) as tls,
+        ):
+            tls.sendall(f"GET / HTTP/1.1\r\nHost: {refused_name}\r\n\r\n".encode())
+            assert tls.recv(1024) != b"", refused_name  # closed without an answer counts as refused
+            raise AssertionError(f"{refused_name} answered over TLS 1.0")
     with pytest.raises(botocore.exceptions.ClientError) as refused:
         apigw.create_domain_name(
             domainName="bad.example.test",
@@ -740,7 +767,8 @@ def test_websocket_api_on_a_custom_domain_over_wss(gw: Https, certificate: str) 
     from tests.websocket_helpers import ECHO, SocketApi
 
     api = SocketApi(gw.process)
-    echo = api.integration(api.function(ECHO))
+    # this module's create_function: its names are unique among this module's functions
+    echo = api.integration(create_function(gw.client("lambda"), ECHO))
     api.route("$connect", echo)
     api.route("$default", echo, two_way=True)
     api.deploy("live")

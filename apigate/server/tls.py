@@ -51,8 +51,8 @@ def server_context(
 ) -> ssl.SSLContext:
     """A server context for one certificate: HTTP/1.1 by ALPN, the policy's lowest TLS version; with a
     ``truststore`` (PEM), client certificates are verified against it."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    version = minimum_version(policy)
+    context = _PolicyContext(ssl.PROTOCOL_TLS_SERVER)
+    version = context.floor = minimum_version(policy)
     if version < ssl.TLSVersion.TLSv1_2:
         context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS 1.0/1.1 at its default level
     context.minimum_version = version
@@ -62,6 +62,13 @@ def server_context(
         context.verify_mode = ssl.CERT_OPTIONAL
         context.load_verify_locations(cadata=truststore)
     return context
+
+
+class _PolicyContext(ssl.SSLContext):
+    """A context that remembers its policy's lowest TLS version (``floor``): the listener's context may accept
+    lower versions than its own policy, so that a legacy domain's handshake can settle on them."""
+
+    floor: ssl.TLSVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,7 @@ class TlsSites:
         self._default = default
         self._by_host: dict[str, ssl.SSLContext] = {}
         self._cache: dict[str, ssl.SSLContext] = {}
+        self._floor = default.minimum_version  # the listener's own policy
         default.sni_callback = self._pick
 
     @property
@@ -108,6 +116,11 @@ class TlsSites:
         # domain uses mutual TLS (a domain without it then refuses a certificate offered to it).
         mutual = any(site.truststore for site in sites.values())
         self._default.verify_mode = ssl.CERT_OPTIONAL if mutual else ssl.CERT_NONE
+        # The version is chosen by the listener's context too: it accepts the lowest any domain's policy does
+        # (`TLS_1_0`). Its own policy still holds: its security level refuses TLS 1.0/1.1 ciphers, and
+        # below_policy checks every handshake against the floor of the context SNI settled on.
+        lowest = min([self._floor, *(minimum_version(site.policy) for site in sites.values())])
+        self._default.minimum_version = lowest
 
     def _file(self, digest: str, site: Site) -> Path:
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -153,4 +166,5 @@ def below_policy(session: ssl.SSLObject) -> bool:
     version by the listener's context, before SNI named the domain, so a domain's stricter policy is checked
     here, once the handshake is done."""
     version = _VERSIONS.get(session.version() or "")
-    return version is not None and version < session.context.minimum_version
+    floor = getattr(session.context, "floor", session.context.minimum_version)
+    return version is not None and version < floor
