@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import re
+import time
 from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import unquote
@@ -74,6 +75,7 @@ from apigate.observe.console import RequestConsole
 from apigate.observe.tracing import Tracing
 from apigate.registry import Registry
 from apigate.root_page import root_page, wants_root_page
+from apigate.server.client_cert import current
 from apigate.server.message import Request, Response
 from apigate.server.tls import Site, TlsSites
 from apigate.server.upstream import UpstreamPool
@@ -446,10 +448,12 @@ class Gateway:
         return route.mapping.api_id, _stage_path(route), host
 
     def _client_cert_accepted(self, request: Request, domain: str) -> bool:
-        # mutual TLS: a certificate is required (an untrusted one failed the handshake already)
-        return domain not in self.domains.mutual_tls or (
-            request.tls is not None and bool(request.tls.getpeercert(True))
-        )
+        """Mutual TLS: a certificate within its validity is required (an untrusted one failed the handshake
+        already: Python's ssl cannot complete a handshake and judge the chain afterwards)."""
+        if domain not in self.domains.mutual_tls:
+            return True
+        der = request.tls.getpeercert(True) if request.tls is not None else None
+        return der is not None and bool(der) and current(der, time.time())
 
     def _custom_domain(self, request: Request, domain: str) -> Response | Coroutine[Any, Any, Response]:
         """A request to a custom domain: its base path mapping names the API and stage. Under a base path the

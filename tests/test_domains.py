@@ -3,6 +3,7 @@ policies, and stable API ids, all through real TLS connections (ssl, httpx, curl
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import socket
@@ -514,6 +515,14 @@ def test_mutual_tls_accepts_trusted_client_certificates_only(
     for path, ca in ((trusted, clients), (untrusted, strangers)):
         issued = ca.issue(["device-17"], client=True)
         path.write_text(issued.private_key + issued.certificate)
+    now = datetime.datetime.now(datetime.UTC)
+    expired, early = tmp_path / "expired.pem", tmp_path / "early.pem"
+    for path, valid in (
+        (expired, (now - datetime.timedelta(days=30), now - datetime.timedelta(days=1))),
+        (early, (now + datetime.timedelta(days=1), now + datetime.timedelta(days=30))),
+    ):
+        issued = clients.issue(["device-18"], client=True, valid=valid)
+        path.write_text(issued.private_key + issued.certificate)
     apigw = gw.client("apigateway")
     api = apigw.create_rest_api(name="mtls", endpointConfiguration={"types": ["REGIONAL"]})
     root = api["rootResourceId"]
@@ -552,6 +561,8 @@ def test_mutual_tls_accepts_trusted_client_certificates_only(
     assert "apigate local CA" in body["issuer"]
     status, body = _client_get(gw, "mtls.example.test", "/", None)  # no certificate: AWS's 403
     assert (status, body) == (403, {"message": "Forbidden"})
+    for out_of_date in (expired, early):  # trusted issuer, outside its validity: AWS's 403 too
+        assert _client_get(gw, "mtls.example.test", "/", out_of_date) == (403, {"message": "Forbidden"})
     with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
         _client_get(gw, "mtls.example.test", "/", untrusted)  # not trusted: refused in the handshake
     # a domain without mutual TLS still serves clients that present no certificate

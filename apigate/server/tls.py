@@ -39,6 +39,10 @@ POLICIES: dict[str, ssl.TLSVersion] = {
 }
 
 
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME (ssl names no constant for it)
+_NO_CHECK_TIME = ssl.VerifyFlags(0x200000)
+
+
 def minimum_version(policy: str | None) -> ssl.TLSVersion:
     return POLICIES.get(policy or "TLS_1_2", ssl.TLSVersion.TLSv1_2)
 
@@ -116,6 +120,9 @@ class TlsSites:
         # domain uses mutual TLS (a domain without it then refuses a certificate offered to it).
         mutual = any(site.truststore for site in sites.values())
         self._default.verify_mode = ssl.CERT_OPTIONAL if mutual else ssl.CERT_NONE
+        # The verification parameters are the listener's too. Dates are not checked in the handshake: a client
+        # certificate out of its validity gets AWS's HTTP 403 instead of a failed handshake (client_cert.current).
+        self._default.verify_flags |= _NO_CHECK_TIME
         # The version is chosen by the listener's context too: it accepts the lowest any domain's policy does
         # (`TLS_1_0`). Its own policy still holds: its security level refuses TLS 1.0/1.1 ciphers, and
         # below_policy checks every handshake against the floor of the context SNI settled on.
