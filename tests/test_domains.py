@@ -905,3 +905,86 @@ def test_https_with_several_workers(tmp_path: Path) -> None:
         wait_for(every_worker_serves_the_domain, timeout=60)
     finally:
         assert process.stop() == 0
+
+
+CERT_AUTHORIZER = """
+def lambda_handler(event, context):
+    cert = (event["requestContext"]["identity"] or {}).get("clientCert") or {}
+    allowed = cert.get("subjectDN") == "CN=device-17"
+    return {
+        "principalId": cert.get("serialNumber", "nobody"),
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow" if allowed else "Deny",
+                 "Resource": event["methodArn"]}
+            ],
+        },
+        "context": {"issuer": cert.get("issuerDN", "")},
+    }
+"""
+
+
+def test_lambda_authorizer_judges_the_client_certificate(gw: Https, certificate: str, tmp_path: Path) -> None:
+    """A REQUEST authorizer behind mutual TLS gets requestContext.identity.clientCert, as at AWS, and may
+    refuse a certificate the truststore accepts."""
+    from apigate.control.local_ca import LocalCa
+
+    clients = LocalCa(tmp_path / "clients")
+    truststore = tmp_path / "truststore.pem"
+    truststore.write_text(clients.root_pem)
+    allowed, refused = tmp_path / "allowed.pem", tmp_path / "refused.pem"
+    for path, name in ((allowed, "device-17"), (refused, "device-99")):
+        issued = clients.issue([name], client=True)
+        path.write_text(issued.private_key + issued.certificate)
+    apigw = gw.client("apigateway")
+    api = apigw.create_rest_api(name="mtls-authorizer", endpointConfiguration={"types": ["REGIONAL"]})
+    authorizer = apigw.create_authorizer(
+        restApiId=api["id"],
+        name="by-certificate",
+        type="REQUEST",
+        authorizerUri=lambda_uri(create_function(gw.client("lambda"), CERT_AUTHORIZER)),
+        authorizerResultTtlInSeconds=0,
+    )["id"]
+    root = api["rootResourceId"]
+    apigw.put_method(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        authorizationType="CUSTOM",
+        authorizerId=authorizer,
+    )
+    apigw.put_integration(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    apigw.put_method_response(restApiId=api["id"], resourceId=root, httpMethod="GET", statusCode="200")
+    apigw.put_integration_response(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        statusCode="200",
+        responseTemplates={
+            "application/json": '{"principal": "$context.authorizer.principalId",'
+            ' "issuer": "$context.authorizer.issuer"}'
+        },
+    )
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    apigw.create_domain_name(
+        domainName="mtls-auth.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        mutualTlsAuthentication={"truststoreUri": f"file://{truststore}"},
+    )
+    apigw.create_base_path_mapping(domainName="mtls-auth.example.test", restApiId=api["id"], stage="prod")
+
+    status, body = _client_get(gw, "mtls-auth.example.test", "/", allowed)
+    assert status == 200, body
+    assert "apigate local CA" in body["issuer"]
+    assert body["principal"].count(":") >= 1  # the certificate's serial number, as AWS formats it
+    status, body = _client_get(gw, "mtls-auth.example.test", "/", refused)
+    assert status == 403
+    assert body == {"message": "User is not authorized to access this resource"}  # as for any Deny
