@@ -988,3 +988,62 @@ def test_lambda_authorizer_judges_the_client_certificate(gw: Https, certificate:
     status, body = _client_get(gw, "mtls-auth.example.test", "/", refused)
     assert status == 403
     assert body == {"message": "User is not authorized to access this resource"}  # as for any Deny
+
+
+def test_truststore_from_s3(moto: Any, tmp_path: Path) -> None:
+    """truststoreUri s3://bucket/key (and truststoreVersion), read from the S3 the gateway is pointed at as its
+    service integrations are (here moto_server); an object that is not there is AWS's BadRequest."""
+    from apigate.control.local_ca import LocalCa
+
+    clients = LocalCa(tmp_path / "clients")
+    issued = clients.issue(["device-17"], client=True)
+    trusted = tmp_path / "trusted.pem"
+    trusted.write_text(issued.private_key + issued.certificate)
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="truststores")
+    s3.put_bucket_versioning(Bucket="truststores", VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket="truststores", Key="clients.pem", Body=clients.root_pem.encode())[
+        "VersionId"
+    ]
+    s3.put_object(Bucket="truststores", Key="clients.pem", Body=b"a later version that is no PEM")
+    data = tmp_path / "data"
+    process = GatewayProcess(data, ["--https-port", "0", *moto.gateway_args()])
+    process.start()
+    try:
+        wait_for(lambda: any(line.startswith("  https on ") for line in process.output))
+        line = next(line for line in process.output if line.startswith("  https on "))
+        ca_file = tmp_path / "ca.pem"
+        ca_file.write_text((data / "ca" / "root.pem").read_text())
+        gw = Https(process, int(line.rsplit(":", 1)[1]), ca_file)
+        apigw, acm = process.client("apigateway"), process.client("acm")
+        arn = acm.request_certificate(DomainName="s3-mtls.example.test")["CertificateArn"]
+        api = mock_api(apigw, "s3-trust")
+        for uri in (
+            "s3://truststores/missing.pem",
+            "s3://truststores/clients.pem",  # its latest version is no PEM
+        ):
+            with pytest.raises(botocore.exceptions.ClientError) as refused:
+                apigw.create_domain_name(
+                    domainName="s3-mtls.example.test",
+                    regionalCertificateArn=arn,
+                    endpointConfiguration={"types": ["REGIONAL"]},
+                    mutualTlsAuthentication={"truststoreUri": uri},
+                )
+            assert refused.value.response["Error"]["Code"] == "BadRequestException"
+            assert uri in refused.value.response["Error"]["Message"]
+        created = apigw.create_domain_name(
+            domainName="s3-mtls.example.test",
+            regionalCertificateArn=arn,
+            endpointConfiguration={"types": ["REGIONAL"]},
+            mutualTlsAuthentication={
+                "truststoreUri": "s3://truststores/clients.pem",
+                "truststoreVersion": version,
+            },
+        )
+        assert created["mutualTlsAuthentication"]["truststoreVersion"] == version
+        apigw.create_base_path_mapping(domainName="s3-mtls.example.test", restApiId=api, stage="prod")
+        status, body = _client_get(gw, "s3-mtls.example.test", "/pets", trusted)
+        assert (status, body["api"]) == (200, "s3-trust")
+        assert _client_get(gw, "s3-mtls.example.test", "/pets", None)[0] == 403
+    finally:
+        assert process.stop() == 0
