@@ -1047,3 +1047,55 @@ def test_truststore_from_s3(moto: Any, tmp_path: Path) -> None:
         assert _client_get(gw, "s3-mtls.example.test", "/pets", None)[0] == 403
     finally:
         assert process.stop() == 0
+
+
+def _expired_ca() -> str:
+    """A CA certificate whose validity ended yesterday (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=400))
+        .not_valid_after(now - datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_truststore_warnings_for_certificates_out_of_date(gw: Https, certificate: str, tmp_path: Path) -> None:
+    from apigate.control.local_ca import LocalCa
+
+    mixed, only_old = tmp_path / "mixed.pem", tmp_path / "old.pem"
+    old = _expired_ca()
+    mixed.write_text(LocalCa(tmp_path / "ca").root_pem + old)
+    only_old.write_text(old)
+    apigw, v2 = gw.client("apigateway"), gw.client("apigatewayv2")
+    created = apigw.create_domain_name(
+        domainName="warned.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        mutualTlsAuthentication={"truststoreUri": f"file://{mixed}"},
+    )
+    (warning,) = created["mutualTlsAuthentication"]["truststoreWarnings"]
+    assert "CN=old CA" in warning and "expired" in warning
+    seen = v2.get_domain_name(DomainName="warned.example.test")["MutualTlsAuthentication"]
+    assert seen["TruststoreWarnings"] == [warning]
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        apigw.create_domain_name(
+            domainName="old.example.test",
+            regionalCertificateArn=certificate,
+            endpointConfiguration={"types": ["REGIONAL"]},
+            mutualTlsAuthentication={"truststoreUri": f"file://{only_old}"},
+        )
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"

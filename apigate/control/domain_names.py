@@ -118,16 +118,20 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
 
 
 def truststore_pem(ctx: ControlContext, doc: Doc) -> str | None:
-    """The truststore the domain names, read and checked (None: no mutual TLS). Called before the store's
-    transaction: an S3 truststore is a network call, which must not hold the store's write lock."""
+    """The truststore the domain names, read and checked (None: no mutual TLS); the warnings about certificates
+    left out go on the domain (``truststoreWarnings``). Called before the store's transaction: an S3 truststore
+    is a network call, which must not hold the store's write lock."""
     mtls = doc.get("mutualTlsAuthentication")
     if not mtls or not mtls.get("truststoreUri"):
         return None
     uri = str(mtls["truststoreUri"])
     try:
-        return read_truststore(uri, mtls.get("truststoreVersion"), ctx.settings.region)
+        pem, mtls["truststoreWarnings"] = read_truststore(
+            uri, mtls.get("truststoreVersion"), ctx.settings.region
+        )
     except (OSError, ValueError) as exc:
         raise bad_request(f"Invalid truststore {uri}: {exc}") from exc
+    return pem
 
 
 def store_truststore(ctx: ControlContext, doc: Doc, pem: str | None) -> None:
@@ -137,7 +141,6 @@ def store_truststore(ctx: ControlContext, doc: Doc, pem: str | None) -> None:
         doc.pop("mutualTlsAuthentication", None)
         ctx.store.delete(TRUSTSTORE, doc["domainName"])
         return
-    doc["mutualTlsAuthentication"]["truststoreWarnings"] = []
     ctx.store.put(TRUSTSTORE, doc["domainName"], {"pem": pem}, parent=doc["domainName"])
 
 

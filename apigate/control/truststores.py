@@ -7,9 +7,11 @@ names (``--aws-endpoint s3=URL``, ``AWS_ENDPOINT_URL_S3``…, else AWS's own) an
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from apigate.aws.service_endpoints import configured_endpoint
 from apigate.dataplane.integrations import service_credentials
@@ -21,16 +23,35 @@ _CONNECT_SECONDS = 5.0
 _READ_SECONDS = 10.0
 
 
-def read_truststore(uri: str, version: str | None, region: str) -> str:
-    """The truststore's PEM text: its certificates checked, at most ``LIMIT`` bytes. ``ValueError`` or
-    ``OSError`` (the reason, for the caller's BadRequest) when it cannot be read or holds no certificate."""
+def read_truststore(uri: str, version: str | None, region: str) -> tuple[str, list[str]]:
+    """The truststore's usable certificates (PEM) and the warnings about the others (AWS's
+    ``truststoreWarnings``: out of their validity now, so never trusted). ``ValueError`` or ``OSError`` (the
+    reason, for the caller's BadRequest) when it cannot be read, is over ``LIMIT`` or holds no usable certificate.
+    """
     data = _s3_object(uri, version, region) if uri.startswith("s3://") else _file(uri)
     if len(data) > LIMIT:
         raise ValueError("larger than 1 MB")
-    text = data.decode("ascii")
-    if not x509.load_pem_x509_certificates(data):
-        raise ValueError("no certificate")
-    return text
+    data.decode(
+        "ascii"
+    )  # PEM is ASCII: anything else is not a truststore (UnicodeDecodeError is a ValueError)
+    now = datetime.datetime.now(datetime.UTC)
+    usable: list[str] = []
+    warnings: list[str] = []
+    for cert in x509.load_pem_x509_certificates(data):
+        subject = cert.subject.rfc4514_string()
+        if cert.not_valid_after_utc < now:
+            warnings.append(
+                f"Certificate {subject} expired on {cert.not_valid_after_utc:%Y-%m-%d}; it is not trusted"
+            )
+        elif cert.not_valid_before_utc > now:
+            warnings.append(
+                f"Certificate {subject} is not valid before {cert.not_valid_before_utc:%Y-%m-%d}; it is not trusted"
+            )
+        else:
+            usable.append(cert.public_bytes(serialization.Encoding.PEM).decode())
+    if not usable:
+        raise ValueError("no certificate within its validity")
+    return "".join(usable), warnings
 
 
 def _file(uri: str) -> bytes:
