@@ -355,6 +355,17 @@ def test_custom_id_tag_keeps_the_id_across_recreation(gw: Https) -> None:
     assert across.value.response["Error"]["Code"] == "ConflictException"
     apigw.delete_rest_api(restApiId="petstore")
     assert apigw.create_rest_api(name="stable", tags={"_custom_id_": "petstore"})["id"] == "petstore"
+    # its HTTPS URL survives re-creation (the listener's default certificate covers *.execute-api.localhost)
+    for _ in range(2):
+        assert mock_api(apigw, "stable-pets", tags={"_custom_id_": "stablepets"}) == "stablepets"
+        answer = gw.get("stablepets.execute-api.localhost", "/prod/pets")
+        assert answer.json() == {
+            "api": "stable-pets",
+            "path": "/prod/pets",
+            "resource": "/pets",
+            "stage": "prod",
+        }
+        apigw.delete_rest_api(restApiId="stablepets")
     assert (
         v2.create_api(Name="h", ProtocolType="HTTP", Tags={"_custom_id_": "httpstable"})["ApiId"]
         == "httpstable"
@@ -418,9 +429,16 @@ def _versioned_api(apigw: Any, name: str) -> tuple[str, str, str]:
     return str(api["id"]), root, str(first)
 
 
-def test_canary_release_splits_traffic(gw: Https) -> None:
+def test_canary_release_splits_traffic(gw: Https, certificate: str) -> None:
+    """10% over 1,000 requests on one keep-alive HTTPS connection to a custom domain mapped to the stage."""
     apigw = gw.client("apigateway")
     api_id, _, _ = _versioned_api(apigw, "canary")
+    apigw.create_domain_name(
+        domainName="canary.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+    )
+    apigw.create_base_path_mapping(domainName="canary.example.test", restApiId=api_id, stage="prod")
     canary = apigw.create_deployment(
         restApiId=api_id,
         stageName="prod",
@@ -432,10 +450,14 @@ def test_canary_release_splits_traffic(gw: Https) -> None:
     assert stage["deploymentId"] != canary["id"]
     seen: dict[str, int] = {}
     bodies = {}
-    url = f"{gw.process.url}/_aws/execute-api/{api_id}/prod/"
-    with httpx.Client() as client:  # keep-alive, as a load balancer's clients would be
+    transport = httpx.HTTPTransport(verify=ssl.create_default_context(cafile=str(gw.ca_file)))
+    with httpx.Client(transport=transport) as client:  # keep-alive, as a load balancer's clients would be
         for _ in range(1000):
-            body = client.get(url).json()
+            body = client.get(
+                f"https://127.0.0.1:{gw.port}/",
+                headers={"Host": "canary.example.test"},
+                extensions={"sni_hostname": "canary.example.test"},
+            ).json()
             seen[body["version"]] = seen.get(body["version"], 0) + 1
             bodies[body["version"]] = body
     assert set(seen) == {"a", "b"}
@@ -1073,7 +1095,9 @@ def _expired_ca() -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def test_truststore_warnings_for_certificates_out_of_date(gw: Https, certificate: str, tmp_path: Path) -> None:
+def test_truststore_warnings_for_certificates_out_of_date(
+    gw: Https, certificate: str, tmp_path: Path
+) -> None:
     from apigate.control.local_ca import LocalCa
 
     mixed, only_old = tmp_path / "mixed.pem", tmp_path / "old.pem"
