@@ -1123,3 +1123,24 @@ def test_truststore_warnings_for_certificates_out_of_date(
             mutualTlsAuthentication={"truststoreUri": f"file://{only_old}"},
         )
     assert refused.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_sam_api_domain_over_https(tmp_path: Path) -> None:
+    """SAM's `Domain` on an `AWS::Serverless::Api` (translated to DomainName and BasePathMapping) serves its base
+    path over HTTPS with the certificate the template requests."""
+    template = Path(__file__).parent / "templates" / "sam-custom-domain" / "template.yaml"
+    data = tmp_path / "data"
+    process = GatewayProcess(data, [str(template), "--no-watch", "--https-port", "0"])
+    process.start()
+    try:
+        wait_for(lambda: any(line.startswith("  https on ") for line in process.output))
+        line = next(line for line in process.output if line.startswith("  https on "))
+        ca_file = tmp_path / "ca.pem"
+        ca_file.write_text((data / "ca" / "root.pem").read_text())
+        gw = Https(process, int(line.rsplit(":", 1)[1]), ca_file)
+        answer = gw.get("api.shop.example", "/v1/shop")
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["method"], answer.json()["path"]) == ("GET", "/v1/shop")
+        assert gw.get("api.shop.example", "/shop").status_code == 403  # only /v1 is mapped
+    finally:
+        process.stop()
