@@ -392,11 +392,15 @@ class Gateway:
         """The server's upgrade hook: a WebSocket API stage takes the connection over; any other upgrade request
         is answered as an ordinary request, then the connection closes."""
         found = _execute_api_address(request)
+        through_domain = False
         if found is None and self.domains:
             found = self._websocket_mapping(request)
+            through_domain = found is not None
         if found is not None and found[0] and found[0] in self.websockets:
             api_id, path, domain = found
-            self.websockets.upgrade(request, transport, protocol.upgrade_data, api_id, path, domain)
+            self.websockets.upgrade(
+                request, transport, protocol.upgrade_data, api_id, path, domain, through_domain=through_domain
+            )
             return
 
         async def answer() -> None:
@@ -470,7 +474,7 @@ class Gateway:
             refusal = self.origins.refusal(request, custom_domain=True)
             if refusal is not None:
                 return wire.error_response(refusal)
-            return self.websockets.serve_http(request, api_id, _stage_path(route))
+            return self.websockets.serve_http(request, api_id, _stage_path(route), through_domain=True)
         if api_id in self.http_apis:
             below = below if stage == "$default" else f"/{stage}{below}"
             return self.http_apis.serve(request, api_id, below, host, request.raw_path)

@@ -864,6 +864,19 @@ def test_websocket_api_on_a_custom_domain_over_wss(gw: Https, certificate: str) 
 
     assert asyncio.run(asyncio.wait_for(connected_then_post(), 30)) == "pushed"
 
+    # DisableExecuteApiEndpoint: the execute-api handshake is refused, the custom domain still serves
+    v2.update_api(ApiId=api.id, DisableExecuteApiEndpoint=True)
+    api.deploy("live")
+
+    async def execute_api_refused() -> int:
+        with pytest.raises(InvalidStatus) as answer:
+            async with websockets.connect(api.url("live")):
+                pass
+        return int(answer.value.response.status_code)
+
+    assert asyncio.run(asyncio.wait_for(execute_api_refused(), 30)) == 403
+    assert asyncio.run(asyncio.wait_for(talk(), 30))["requestContext"]["domainName"] == host
+
 
 def _fresh_https_get(port: int, ca_file: Path, host: str, path: str) -> tuple[int, bytes, str]:
     """One GET on a new TLS connection (the kernel picks a worker per connection): status, body, and the
@@ -1144,3 +1157,26 @@ def test_sam_api_domain_over_https(tmp_path: Path) -> None:
         assert gw.get("api.shop.example", "/shop").status_code == 403  # only /v1 is mapped
     finally:
         process.stop()
+
+
+def test_http_api_with_the_execute_api_endpoint_disabled(gw: Https, certificate: str) -> None:
+    """DisableExecuteApiEndpoint on an HTTP API: 403 at execute-api, served through its custom domain."""
+    v2, lam = gw.client("apigatewayv2"), gw.client("lambda")
+    api = v2.create_api(
+        Name="hidden-http",
+        ProtocolType="HTTP",
+        Target=lambda_uri(create_function(lam, ECHO_EVENT)),
+        DisableExecuteApiEndpoint=True,
+    )
+    assert api["DisableExecuteApiEndpoint"] is True
+    v2.create_domain_name(
+        DomainName="hidden-http.example.test",
+        DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
+    )
+    v2.create_api_mapping(
+        DomainName="hidden-http.example.test", ApiId=api["ApiId"], Stage="$default", ApiMappingKey=""
+    )
+    wait_for(lambda: gw.get("hidden-http.example.test", "/hello").status_code == 200)
+    refused = httpx.get(f"{gw.process.url}/_aws/execute-api/{api['ApiId']}/hello")
+    assert (refused.status_code, refused.json()) == (403, {"message": "Forbidden"})
+    assert gw.get("hidden-http.example.test", "/hello").json()["rawPath"] == "/hello"

@@ -104,3 +104,4 @@ class DeployedHttpApi:
     default_route: HttpRoute | None
     cors: Cors | None = None
     access_log: AccessLogFormat | None = None  # the stage's AccessLogSettings, compiled
+    execute_api_disabled: bool = False  # DisableExecuteApiEndpoint: only custom domains reach the API
