@@ -132,12 +132,15 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
     async def serve_http(
         self, request: Request, api_id: str, path: str, *, through_domain: bool = False
     ) -> Response:
-        """``/{stage}/@connections/{id}`` is the management API; anything else needs an upgrade.
-        ``through_domain``: the request came through a custom domain (else DisableExecuteApiEndpoint applies)."""
+        """``/{stage}/@connections/{id}`` is the management API; anything else needs an upgrade (426), on a stage
+        that is served (else AWS's 403, as for the handshake). ``through_domain``: the request came through a
+        custom domain (else DisableExecuteApiEndpoint applies)."""
         if not through_domain and self._execute_api_disabled(api_id, path):
             return Response(403, [_JSON], b'{"message":"Forbidden"}')
         if self.management.is_connections_path(path):
             return await self.management.at_stage(request, api_id, path)
+        if self.get(api_id, path[1:].partition("/")[0]) is None:
+            return Response(403, [_JSON], b'{"message":"Forbidden"}')
         return Response(426, [_JSON], b'{"message":"Upgrade Required"}')
 
     # --- the handshake ------------------------------------------------------------------------------------
