@@ -105,3 +105,4 @@ class DeployedHttpApi:
     cors: Cors | None = None
     access_log: AccessLogFormat | None = None  # the stage's AccessLogSettings, compiled
     api_name: str = ""  # the metrics' ApiName label and the console's live view
+    execute_api_disabled: bool = False  # DisableExecuteApiEndpoint: only custom domains reach the API

@@ -16,6 +16,7 @@ from apigate.dataplane.http_api.lambda_authorizer import LambdaAuthorizers
 from apigate.dataplane.http_api.parameters import map_request, map_response
 from apigate.dataplane.http_api.responses import (
     HttpApiError,
+    forbidden,
     internal_error,
     not_found,
     too_many_requests,
@@ -62,7 +63,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
     async def serve(
         self, request: Request, api_id: str, path: str, domain: str, raw_path: str | None = None
     ) -> Response:
-        """``raw_path``: rawPath when it is not ``path`` (under a custom domain: with the API mapping key)."""
+        """``raw_path``: given for a request through a custom domain (rawPath, with the API mapping key); without
+        it the request came to the execute-api endpoint, which DisableExecuteApiEndpoint closes."""
         started = time.perf_counter()
         stages = self._apis.get(api_id) or {}
         first, _, rest = path[1:].partition("/")
@@ -74,6 +76,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             below = path
             if deployed is None:
                 return not_found().response()
+        if raw_path is None and deployed.execute_api_disabled:
+            return forbidden().response()
         call = HttpCall(request, deployed, below, raw_path or path, domain, int(time.time() * 1000))
         cors = deployed.cors
         if cors is not None and is_preflight(request):

@@ -162,19 +162,43 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
 
     # --- HTTP requests to a WebSocket API's URL ------------------------------------------------------------
 
-    async def serve_http(self, request: Request, api_id: str, path: str) -> Response:
-        """``/{stage}/@connections/{id}`` is the management API; anything else needs an upgrade."""
+    async def serve_http(
+        self, request: Request, api_id: str, path: str, *, through_domain: bool = False
+    ) -> Response:
+        """``/{stage}/@connections/{id}`` is the management API; anything else needs an upgrade (426), on a stage
+        that is served (else AWS's 403, as for the handshake). ``through_domain``: the request came through a
+        custom domain (else DisableExecuteApiEndpoint applies)."""
+        if not through_domain and self._execute_api_disabled(api_id, path):
+            return Response(403, [_JSON], b'{"message":"Forbidden"}')
         if self.management.is_connections_path(path):
             return await self.management.at_stage(request, api_id, path)
+        if self.get(api_id, path[1:].partition("/")[0]) is None:
+            return Response(403, [_JSON], b'{"message":"Forbidden"}')
         return Response(426, [_JSON], b'{"message":"Upgrade Required"}')
 
     # --- the handshake ------------------------------------------------------------------------------------
 
+    def _execute_api_disabled(self, api_id: str, path: str) -> bool:
+        deployed = self.get(api_id, path[1:].partition("/")[0])
+        return deployed is not None and deployed.execute_api_disabled
+
     def upgrade(
-        self, request: Request, transport: Any, early: bytes, api_id: str, path: str, domain: str
+        self,
+        request: Request,
+        transport: Any,
+        early: bytes,
+        api_id: str,
+        path: str,
+        domain: str,
+        *,
+        through_domain: bool = False,
     ) -> None:
+        """A handshake to ``/{stage}``; ``through_domain`` as for ``serve_http``."""
         connection, refusal = self.server.take_over(request, transport, early)
         if refusal is not None:
+            return
+        if not through_domain and self._execute_api_disabled(api_id, path):
+            connection.reject(Response(403, [_JSON], b'{"message":"Forbidden"}'))
             return
         stage = path[1:].partition("/")[0]
         now_ms = int(time.time() * 1000)
