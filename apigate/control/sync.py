@@ -128,8 +128,10 @@ class ConfigSync:
                 v2.add(change.parent)
             elif kind in _PLAN_KINDS:
                 plans = True
-            elif kind == "function":
+            elif kind in ("function", "function-concurrency"):
                 functions.add(change.key)
+            elif kind in ("function-alias", "function-version"):  # resolved again; no worker retired
+                self._ctx.functions.aliases_changed(change.key.split(":", 1)[0])
         for api_id in rest:
             self._reload_rest_api(api_id)
         if plans:

@@ -145,10 +145,9 @@ def main(argv: list[str]) -> int:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "_APIGATE_IMPORTS")}
     env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
     # A sandboxed worker names its code through an open handle (sandbox.py): the bootstrap inherits it.
-    handles = tuple(
-        int(p.split("/")[4]) for p in {task_root, *env.get("LAMBDA_RUNTIME_DIR", "").split(":")}
-        if p.startswith("/proc/self/fd/")
-    )
+    # So does it its layers' bin and lib (on PATH and LD_LIBRARY_PATH).
+    named = {task_root, *(p for v in ("LAMBDA_RUNTIME_DIR", "PATH", "LD_LIBRARY_PATH") for p in env.get(v, "").split(":"))}
+    handles = tuple({int(p.split("/")[4]) for p in named if p.startswith("/proc/self/fd/")})
     try:
         child = subprocess.Popen([os.path.join(task_root, "bootstrap")], cwd=task_root, env=env, pass_fds=handles)
     except OSError as e:

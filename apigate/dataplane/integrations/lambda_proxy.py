@@ -11,6 +11,7 @@ from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.lambda_proxy.rest import proxy_event_v1
 from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.functions.directory import qualified_name_of
 from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
@@ -18,14 +19,12 @@ _FUNCTION_IN_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+?)/invoca
 
 
 def function_name(uri: str) -> str | None:
-    """The function a Lambda integration URI names: a full ARN, a partial one or a bare name."""
+    """The function a Lambda integration URI names (a full ARN, a partial one or a bare name), as ``name`` or,
+    with a version or alias, ``name:qualifier``: the key the function directory resolves."""
     found = _FUNCTION_IN_URI.search(uri)
     if found is None:
         return None
-    arn = found.group("arn")
-    if ":function:" in arn:
-        arn = arn.split(":function:", 1)[1]
-    return arn.split(":", 1)[0]  # drop a version or alias qualifier
+    return qualified_name_of(found.group("arn"))
 
 
 class LambdaProxyIntegration:
