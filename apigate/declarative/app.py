@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from apigate.aws.errors import AwsError
-from apigate.declarative.cloudformation import Deployed, Deployer, zip_folder
+from apigate.declarative.cloudformation import Deployed, Deployer
+from apigate.declarative.code_zip import zip_folder
 from apigate.declarative.template import TemplateError
 
 if TYPE_CHECKING:

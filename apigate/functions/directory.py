@@ -181,7 +181,7 @@ class FunctionDirectory:
         for layer in layers:
             key = layer_key(str(layer.get("Arn", "")))
             doc = self.store.get("layer-version", key) if key else None
-            sha = (doc or layer).get("CodeSha256")
+            sha = doc["Content"]["CodeSha256"] if doc is not None else layer.get("CodeSha256")
             if key and sha:
                 dirs.append(self.layer_code.code_dir(key.rsplit(":", 1)[0], sha))
         return tuple(dirs)
