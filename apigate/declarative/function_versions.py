@@ -22,7 +22,12 @@ from apigate.declarative.intrinsics import IntrinsicError
 
 Doc = dict[str, Any]
 
-RESOURCE_TYPES = ("AWS::Lambda::Version", "AWS::Lambda::Alias", "AWS::Lambda::LayerVersion")
+RESOURCE_TYPES = (
+    "AWS::Lambda::Version",
+    "AWS::Lambda::Alias",
+    "AWS::Lambda::LayerVersion",
+    "AWS::Lambda::EventInvokeConfig",
+)
 
 
 class Run(Protocol):
@@ -30,6 +35,7 @@ class Run(Protocol):
     base: Path
     physical: dict[str, tuple[str, str]]
     attributes: dict[str, dict[str, Any]]
+    warnings: list[str]
 
 
 async def create(run: Run, logical_id: str, kind: str, props: Doc, lam: dict[str, OperationHandler]) -> None:
@@ -42,13 +48,40 @@ async def create(run: Run, logical_id: str, kind: str, props: Doc, lam: dict[str
         await _alias(run, logical_id, props, lam)
     elif kind == "AWS::Lambda::LayerVersion":
         await _layer_version(run, logical_id, props, lam)
+    elif kind == "AWS::Lambda::EventInvokeConfig":
+        await _event_invoke_config(run, logical_id, props, lam)
+
+
+async def _event_invoke_config(
+    run: Run, logical_id: str, props: Doc, lam: dict[str, OperationHandler]
+) -> None:
+    destinations: Doc = {}
+    for which, target in (props.get("DestinationConfig") or {}).items():
+        arn = str((target or {}).get("Destination") or "")
+        if ":lambda:" in arn:
+            destinations[which] = {"Destination": arn}
+        elif arn:
+            run.warnings.append(
+                f"{logical_id}: the {which} destination {arn} is not served (Lambda functions only)"
+            )
+    params: Doc = {
+        "FunctionName": props.get("FunctionName"),
+        "Qualifier": props.get("Qualifier"),
+        "MaximumRetryAttempts": props.get("MaximumRetryAttempts"),
+        "MaximumEventAgeInSeconds": props.get("MaximumEventAgeInSeconds"),
+        "DestinationConfig": destinations or None,
+    }
+    doc = await lam["PutFunctionEventInvokeConfig"]({k: v for k, v in params.items() if v is not None})
+    run.physical[logical_id] = ("AWS::Lambda::EventInvokeConfig", doc["FunctionArn"])
 
 
 def _routing(props: Doc) -> Doc:
     """CloudFormation's list of ``{FunctionVersion, FunctionWeight}`` as the API's map."""
     weights = (props.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or []
     return {
-        "AdditionalVersionWeights": {str(w.get("FunctionVersion")): float(w.get("FunctionWeight")) for w in weights}
+        "AdditionalVersionWeights": {
+            str(w.get("FunctionVersion")): float(w.get("FunctionWeight")) for w in weights
+        }
     }
 
 
@@ -68,9 +101,7 @@ async def _alias(run: Run, logical_id: str, props: Doc, lam: dict[str, Operation
     run.physical[logical_id] = ("AWS::Lambda::Alias", doc["AliasArn"])
 
 
-async def _layer_version(
-    run: Run, logical_id: str, props: Doc, lam: dict[str, OperationHandler]
-) -> None:
+async def _layer_version(run: Run, logical_id: str, props: Doc, lam: dict[str, OperationHandler]) -> None:
     content = props.get("Content")
     if isinstance(content, str):
         local = (run.base / content).resolve()
