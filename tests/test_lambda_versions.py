@@ -3,6 +3,8 @@ with a routing weight), and qualified ARNs work in Invoke and in REST and HTTP A
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
@@ -58,6 +60,10 @@ def test_published_versions_are_frozen_and_invoked_by_qualifier(gateway: Gateway
     assert one["Environment"]["Variables"] == {"COLOR": "red"}
     two = lam.get_function(FunctionName=f"{name}:2")["Configuration"]
     assert two["Description"] == "second" and two["CodeSha256"] != one["CodeSha256"]
+    # a version's code can be downloaded, though $LATEST's is other code now
+    location = lam.get_function(FunctionName=name, Qualifier="1")["Code"]["Location"]
+    downloaded = requests.get(location, timeout=30).content
+    assert base64.b64encode(hashlib.sha256(downloaded).digest()).decode() == one["CodeSha256"]
 
     listed = lam.list_versions_by_function(FunctionName=name)["Versions"]
     assert [v["Version"] for v in listed] == ["$LATEST", "1", "2"]

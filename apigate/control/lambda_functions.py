@@ -159,7 +159,9 @@ async def create_function(directory: FunctionDirectory, links: CodeLinks, params
 
 async def get_function(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
     doc = version_configuration(directory, *target(params))
-    location = links.link(directory.settings.base_url, doc["FunctionName"], doc["CodeSha256"])
+    # A published version's link names it (its code may no longer be $LATEST's): /_apigate/code/name:3.zip
+    linked = doc["FunctionName"] if doc["Version"] == "$LATEST" else f"{doc['FunctionName']}:{doc['Version']}"
+    location = links.link(directory.settings.base_url, linked, doc["CodeSha256"])
     answer: Doc = {"Configuration": doc, "Code": {"RepositoryType": "S3", "Location": location}}
     tags = (directory.store.get("function-tags", doc["FunctionName"]) or {}).get("Tags")
     if tags:

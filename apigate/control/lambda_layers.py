@@ -57,7 +57,7 @@ def _not_found() -> AwsError:
 
 
 def _with_location(directory: FunctionDirectory, links: CodeLinks, doc: Doc) -> Doc:
-    name = f"layer:{doc['LayerArn'].rsplit(':', 1)[1]}:{doc['Version']}"
+    name = f"@layer:{doc['LayerArn'].rsplit(':', 1)[1]}:{doc['Version']}"
     location = links.link(directory.settings.base_url, name, doc["Content"]["CodeSha256"])
     return {**doc, "Content": {**doc["Content"], "Location": location}}
 

@@ -250,7 +250,8 @@ class ConfigSync:
         except RuntimeError:
             return
         for name in names:
-            task = loop.create_task(self._ctx.functions.changed(name))
+            gone = self._ctx.store.get("function", name) is None  # deleted: its versions' workers go too
+            task = loop.create_task(self._ctx.functions.changed(name, versions=gone))
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
 

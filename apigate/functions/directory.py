@@ -136,7 +136,12 @@ class FunctionDirectory:
 
     def _load(self, key: str) -> FunctionSpec:
         name, _, qualifier = key.partition(":")
-        if not qualifier or qualifier == "$LATEST":
+        if qualifier == "$LATEST":  # the same spec (and workers) as the bare name
+            spec = self.spec(name)
+            self._specs[key] = spec
+            self._renew_at[key] = self._renew_at[name]
+            return spec
+        if not qualifier:
             doc = self.store.get("function", name)
             version = "$LATEST"
         elif qualifier.isdigit():
