@@ -74,6 +74,13 @@ def test_published_versions_are_frozen_and_invoked_by_qualifier(gateway: Gateway
     assert three["Version"] == "3"
     assert lam.publish_version(FunctionName=name)["Version"] == "3"
 
+    published = lam.update_function_code(FunctionName=name, ZipFile=_code("four"), Publish=True)
+    assert published["Version"] == "4" and published["FunctionArn"] == f"{arn}:4"
+    assert _invoke(lam, name, Qualifier="4") == ("four:4:blue", "4")
+    pages = lam.get_paginator("list_functions")
+    every = [f for page in pages.paginate(FunctionVersion="ALL") for f in page["Functions"]]
+    assert [f["Version"] for f in every if f["FunctionName"] == name] == ["$LATEST", "1", "2", "3", "4"]
+    assert {f["Version"] for page in pages.paginate() for f in page["Functions"]} == {"$LATEST"}
     with pytest.raises(ClientError) as caught:
         lam.publish_version(FunctionName=name, CodeSha256="bm90LXRoZS1zaGE=")
     assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"

@@ -1,6 +1,6 @@
 """Versions, aliases and layers from a SAM template (issue #17): ``AutoPublishAlias`` publishes a version and
 points the alias at it, the API calls the function through the alias, and ``AWS::Serverless::LayerVersion``
-gives the function a module it imports. A redeploy with new code publishes version 2 and moves the alias."""
+gives the function a module it imports. New code (the watcher redeploys) publishes version 2 and moves the alias."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from helpers import GatewayProcess
+from helpers import GatewayProcess, wait_for
 
 TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"
@@ -76,23 +76,19 @@ def test_auto_publish_alias_and_a_layer(tmp_path: Path) -> None:
         (layer,) = lam.get_function_configuration(FunctionName="hello", Qualifier="live")["Layers"]
         assert ":layer:shared:1" in layer["Arn"]
 
-        # new code, deployed again: version 2, the alias moved, the unchanged layer not published again
+        # new code, picked up by the watcher: version 2 published, the alias moved, the layer not published again
         (app / "fn" / "app.py").write_text(APP % "second")
-        gateway.stop()
-        gateway = GatewayProcess(tmp_path / "data", [str(app / "template.yaml")])
-        gateway.start()
-        lam = gateway.client("lambda")
-        assert requests.get(url.replace(str(url.split("/_aws")[0]), gateway.url), timeout=30).text == (
-            "layered second 2"
-        )
+        wait_for(lambda: requests.get(url, timeout=30).text == "layered second 2", timeout=60)
         assert [v["Version"] for v in lam.list_versions_by_function(FunctionName="hello")["Versions"]] == [
             "$LATEST",
             "1",
             "2",
         ]
+        assert lam.get_alias(FunctionName="hello", Name="live")["FunctionVersion"] == "2"
         assert [v["Version"] for v in lam.list_layer_versions(LayerName="shared")["LayerVersions"]] == [1]
         # the version itself still answers with the first code
         payload = lam.invoke(FunctionName="hello", Qualifier="1", Payload=b"{}")["Payload"].read()
         assert b"layered first 1" in payload
+        lam.close()
     finally:
         gateway.stop()

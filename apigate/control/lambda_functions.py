@@ -154,6 +154,8 @@ async def create_function(directory: FunctionDirectory, links: CodeLinks, params
         raise resource_conflict(f"Function already exist: {name}") from None
     if params.get("Tags"):
         directory.store.put("function-tags", name, {"Tags": {str(k): str(v) for k, v in params["Tags"].items()}})
+    if params.get("Publish"):  # version 1 at once: the answer is its configuration
+        return await lambda_versions.publish_version(directory, links, {"FunctionName": name})
     return doc
 
 
@@ -175,6 +177,11 @@ async def get_function_configuration(directory: FunctionDirectory, links: CodeLi
 
 async def list_functions(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
     functions = directory.store.list("function")
+    if params.get("FunctionVersion") == "ALL":  # each function's $LATEST, then its published versions
+        functions = [
+            version for latest in functions
+            for version in (latest, *lambda_versions.versions_of(directory, latest["FunctionName"]))
+        ]  # fmt: skip
     marker = params.get("Marker") or "0"
     if not (marker.isascii() and marker.isdigit()):  # not a marker we handed out ("²" is a digit too)
         raise invalid_parameter("Invalid marker")
@@ -192,6 +199,8 @@ async def update_function_code(directory: FunctionDirectory, links: CodeLinks, p
     _touch(directory, links, doc)
     directory.store.put("function", doc["FunctionName"], doc)
     await directory.changed(doc["FunctionName"])
+    if params.get("Publish"):
+        return await lambda_versions.publish_version(directory, links, {"FunctionName": doc["FunctionName"]})
     return doc
 
 

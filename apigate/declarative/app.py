@@ -179,6 +179,11 @@ class DeclarativeApp:
     async def _reload_code(self, folder: Path) -> None:
         assert self.deployed is not None
         names = [name for name, code in self.deployed.code_dirs.items() if code == folder]
+        if any(self.deployer.ctx.store.get("function-version-seq", name) for name in names):
+            # Versions published by the template (AutoPublishAlias): deploy it again, so that the new code is
+            # published and its aliases move, as `sam deploy` would; new $LATEST code alone would not be served.
+            await self._reload_template()
+            return
         try:
             zipped = await asyncio.to_thread(zip_folder, folder)
             async with self.deployer.ctx.writes:  # a management call like any other
