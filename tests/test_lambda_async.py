@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
-from helpers import GatewayProcess, create_function, function_writable_dir, wait_for
+from helpers import GatewayProcess, create_function, function_writable_dir, lambda_uri, unique, wait_for
 
 ATTEMPT = """
 import json, os
@@ -128,3 +129,27 @@ def test_event_invoke_config_operations(lam: Any) -> None:
     with pytest.raises(ClientError) as caught:
         lam.delete_function_event_invoke_config(FunctionName=name)
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_rest_api_integration_invokes_asynchronously(async_gateway: GatewayProcess, lam: Any) -> None:
+    """AWS's documented pattern: X-Amz-Invocation-Type 'Event' mapped onto a non-proxy Lambda integration; the
+    API answers at once, the function runs after."""
+    name = create_function(lam, ATTEMPT)
+    apigw = async_gateway.client("apigateway")
+    api = apigw.create_rest_api(name=unique("async"))["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    ids = {"restApiId": api, "resourceId": root, "httpMethod": "POST"}
+    apigw.put_method(**ids, authorizationType="NONE")
+    apigw.put_integration(
+        **ids, type="AWS", integrationHttpMethod="POST", uri=lambda_uri(name),
+        requestParameters={"integration.request.header.X-Amz-Invocation-Type": "'Event'"},
+    )  # fmt: skip
+    apigw.put_method_response(**ids, statusCode="200")
+    apigw.put_integration_response(**ids, statusCode="200")  # passthrough: the function's result, if any
+    apigw.create_deployment(restApiId=api, stageName="s")
+    with function_writable_dir("rest-event") as folder:
+        answer = requests.post(
+            async_gateway.invoke_url(api, "s", "/"), json={"folder": str(folder)}, timeout=30
+        )
+        assert answer.status_code == 200 and answer.content == b""  # Lambda's 202 carries no payload
+        wait_for(lambda: len(_attempts(folder)) == 1, timeout=60)

@@ -35,15 +35,7 @@ def _key(name: str, qualifier: str | None) -> str:
 
 
 def config_for(directory: FunctionDirectory, name: str, qualifier: str | None) -> EventConfig:
-    doc = directory.store.get(_KIND, _key(name, qualifier)) or {}
-    destinations = doc.get("DestinationConfig") or {}
-    return EventConfig(
-        max_retries=int(doc.get("MaximumRetryAttempts", 2)),
-        max_age=float(doc.get("MaximumEventAgeInSeconds", 21600)),
-        on_success=(destinations.get("OnSuccess") or {}).get("Destination"),
-        on_failure=(destinations.get("OnFailure") or {}).get("Destination"),
-        function_arn=f"{directory.arn(name)}:{qualifier or '$LATEST'}",
-    )
+    return directory.event_config(name if qualifier is None else f"{name}:{qualifier}")
 
 
 def _checked(directory: FunctionDirectory, params: Doc, base: Doc) -> Doc:

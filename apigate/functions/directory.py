@@ -16,7 +16,7 @@ from apigate.control.iam import execution_role_session
 from apigate.functions.code_store import Blobs, CodeStore
 from apigate.functions.deps import FunctionPackages, NodePackages
 from apigate.functions.environment import RUNTIME_DIR
-from apigate.functions.events import EventInvoker
+from apigate.functions.events import EventConfig, EventInvoker
 from apigate.functions.interpreters import Interpreter, Interpreters, RuntimeUnavailable
 from apigate.functions.runtime import FunctionRuntime, InvokeResult
 from apigate.functions.sandbox import Sandbox, function_user
@@ -255,6 +255,20 @@ class FunctionDirectory:
         for key in [k for k in self._weighted if k.startswith(prefix)]:
             del self._weighted[key]
         await self.runtime.retire(name, versions=versions)
+
+    def event_config(self, key: str) -> EventConfig:
+        """The FunctionEventInvokeConfig of ``name`` or ``name:qualifier`` (Lambda's defaults without one)."""
+        name, _, qualifier = key.partition(":")
+        qualified = f"{name}:{qualifier or '$LATEST'}"
+        doc = self.store.get("function-event-invoke-config", qualified) or {}
+        destinations = doc.get("DestinationConfig") or {}
+        return EventConfig(
+            max_retries=int(doc.get("MaximumRetryAttempts", 2)),
+            max_age=float(doc.get("MaximumEventAgeInSeconds", 21600)),
+            on_success=(destinations.get("OnSuccess") or {}).get("Destination"),
+            on_failure=(destinations.get("OnFailure") or {}).get("Destination"),
+            function_arn=f"{self.arn(name)}:{qualifier or '$LATEST'}",
+        )
 
     def aliases_changed(self, name: str) -> None:
         """An alias of the function was created, changed or deleted (or a version published or deleted): the
