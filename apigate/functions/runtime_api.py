@@ -41,6 +41,9 @@ class _Shim:
 def _handler_class(shim: _Shim) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # An answer is written as its head, then its body: with Nagle's algorithm the body waited for the
+        # client's delayed ACK of the head (40 ms here), twice per invocation (next, then response).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # the bootstrap's output is the function's log, not ours
