@@ -131,3 +131,35 @@ def test_layers_are_checked(gateway: GatewayProcess, lam: Any) -> None:
         with pytest.raises(ClientError) as caught:
             create_function(lam, PY, Layers=layers)
         assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException", layers
+
+
+BOOTSTRAP = r"""#!/bin/sh
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  HEADERS="$(mktemp)"
+  curl -sS -D "$HEADERS" "$API/invocation/next" >/dev/null
+  REQUEST_ID=$(grep -i Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  rm -f "$HEADERS"
+  curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -d "{\"said\":\"$(greet)\"}" >/dev/null
+done
+"""
+
+
+def test_provided_function_runs_a_program_from_its_layer(gateway: GatewayProcess, lam: Any) -> None:
+    program = "#!/bin/sh\necho hello from bin\n"
+    layer = lam.publish_layer_version(
+        LayerName=unique("bin"), Content={"ZipFile": zip_code({"bin/greet": program}, executable={"bin/greet"})}
+    )
+    name = unique("fn")
+    lam.create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="function.handler",
+        Code={"ZipFile": zip_code({"bootstrap": BOOTSTRAP}, executable={"bootstrap"})},
+        Layers=[layer["LayerVersionArn"]],
+    )
+    answer = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    assert json.loads(answer["Payload"].read()) == {"said": "hello from bin"}

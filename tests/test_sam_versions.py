@@ -86,6 +86,10 @@ def test_auto_publish_alias_and_a_layer(tmp_path: Path) -> None:
         ]
         assert lam.get_alias(FunctionName="hello", Name="live")["FunctionVersion"] == "2"
         assert [v["Version"] for v in lam.list_layer_versions(LayerName="shared")["LayerVersions"]] == [1]
+        # new layer content: layer version 2, and with it version 3 of the function behind the alias
+        (app / "layer" / "python" / "shared.py").write_text("WORD = 'relayered'\n")
+        wait_for(lambda: requests.get(url, timeout=30).text == "relayered second 3", timeout=60)
+        assert [v["Version"] for v in lam.list_layer_versions(LayerName="shared")["LayerVersions"]] == [2, 1]
         # the version itself still answers with the first code
         payload = lam.invoke(FunctionName="hello", Qualifier="1", Payload=b"{}")["Payload"].read()
         assert b"layered first 1" in payload

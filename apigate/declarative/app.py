@@ -123,7 +123,7 @@ class DeclarativeApp:
         """The template under "", each code folder under its path (functions may share a folder)."""
         watched = {"": fingerprint(self.template)}
         if self.deployed is not None:
-            for folder in set(self.deployed.code_dirs.values()):
+            for folder in {*self.deployed.code_dirs.values(), *self.deployed.layer_dirs.values()}:
                 watched[str(folder)] = fingerprint(folder)
         return watched
 
@@ -153,8 +153,12 @@ class DeclarativeApp:
         if now.get("") != previous.get(""):
             await self._reload_template()
             return
+        layers = {str(folder) for folder in self.deployed.layer_dirs.values()} if self.deployed else set()
         for folder, files in now.items():
             if folder and files != previous.get(folder):
+                if folder in layers:  # a new layer version, and the functions naming it: the template again
+                    await self._reload_template()
+                    return
                 await self._reload_code(Path(folder))
 
     async def _reload_template(self) -> None:

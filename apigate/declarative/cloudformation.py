@@ -105,6 +105,7 @@ class Deployed:
     warnings: list[str]
     routes: list[Route]
     code_dirs: dict[str, Path] = field(default_factory=dict)  # function name -> local code folder
+    layer_dirs: dict[str, Path] = field(default_factory=dict)  # layer name -> local content folder
 
 
 
@@ -180,6 +181,7 @@ class _Run:
         self.physical: dict[str, tuple[str, str]] = {}
         self.attributes: dict[str, dict[str, Any]] = {}
         self.code_dirs: dict[str, Path] = {}
+        self.layer_dirs: dict[str, Path] = {}
         self.previous: Doc = self.ctx.store.get("stack", stack) or {}
         self.types: dict[str, str] = {}
         self.unsupported: list[str] = []
@@ -356,7 +358,8 @@ class _Run:
             raise
         warnings = [*self._skipped_lines(kept), *self.warnings]
         return Deployed(
-            self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs
+            self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs,
+            self.layer_dirs,
         )
 
     def _skipped_lines(self, kept: dict[str, Doc]) -> list[str]:

@@ -36,6 +36,7 @@ class Run(Protocol):
     physical: dict[str, tuple[str, str]]
     attributes: dict[str, dict[str, Any]]
     warnings: list[str]
+    layer_dirs: dict[str, Path]
 
 
 async def create(run: Run, logical_id: str, kind: str, props: Doc, lam: dict[str, OperationHandler]) -> None:
@@ -107,6 +108,7 @@ async def _layer_version(run: Run, logical_id: str, props: Doc, lam: dict[str, O
         local = (run.base / content).resolve()
         if local.is_dir():
             zipped = await asyncio.to_thread(zip_folder, local)
+            run.layer_dirs[str(props.get("LayerName") or logical_id)] = local  # watched: a change redeploys
         elif local.is_file() and local.suffix == ".zip":
             zipped = local.read_bytes()
         else:
