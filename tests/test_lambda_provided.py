@@ -163,3 +163,29 @@ def test_awslambdaric_against_our_runtime_api(gateway: GatewayProcess, lam: Any)
     assert failed["FunctionError"] == "Unhandled"
     error = json.loads(failed["Payload"].read())
     assert error["errorType"] == "ValueError" and error["errorMessage"] == "ric was asked to fail"
+
+
+ECHO = r"""#!/bin/sh
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT="$(mktemp)"
+  curl -sS -D "$HEADERS" -o "$EVENT" "$API/invocation/next"
+  REQUEST_ID=$(grep -i Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  if grep -q chunked "$EVENT"; then
+    curl -sS -X POST "$API/invocation/$REQUEST_ID/response" -H "Transfer-Encoding: chunked" --data-binary @- < "$EVENT" >/dev/null
+  else  # over 1 KiB, curl asks for 100-continue first
+    curl -sS -X POST "$API/invocation/$REQUEST_ID/response" --data-binary @"$EVENT" >/dev/null
+  fi
+  rm -f "$HEADERS" "$EVENT"
+done
+"""
+
+
+def test_large_and_chunked_responses(lam: Any) -> None:
+    name = _create(lam, ECHO)
+    for event in ({"big": "x" * 200_000}, {"mode": "chunked", "data": "y" * 50_000}, {"small": 1}):
+        answer = lam.invoke(FunctionName=name, Payload=json.dumps(event))
+        assert "FunctionError" not in answer
+        assert json.loads(answer["Payload"].read()) == event
