@@ -135,7 +135,9 @@ class FunctionDirectory:
         return spec
 
     def _load(self, key: str) -> FunctionSpec:
-        name, _, qualifier = key.partition(":")
+        name, colon, qualifier = key.partition(":")
+        if colon and not qualifier:  # "name:": no such qualifier (and no second spec of $LATEST)
+            raise FunctionMissing(key)
         if qualifier == "$LATEST":  # the same spec (and workers) as the bare name
             spec = self.spec(name)
             self._specs[key] = spec
