@@ -161,9 +161,12 @@ def _connection_class(shim: _Shim) -> type[socketserver.StreamRequestHandler]:
 
         def _post(self, target: str, body: bytes, error_type: bytes | None) -> None:
             kind = None if error_type is None else error_type.decode("latin-1")
+            # The frame goes to the gateway before the answer: a bootstrap that exits once answered must not
+            # have its exit reported first (the exit watcher is another thread).
             if target == _PREFIX + "init/error":
+                finished = shim.init_done(INIT_ERROR, _error_body(body, kind))
                 self._answer(202, _ACCEPTED)
-                if shim.init_done(INIT_ERROR, _error_body(body, kind)):
+                if finished:
                     shim.finish(1)
                 return
             parts = target[len(_PREFIX) :].split("/") if target.startswith(_PREFIX) else []
@@ -176,18 +179,18 @@ def _connection_class(shim: _Shim) -> type[socketserver.StreamRequestHandler]:
             shim.current = None
             duration_ms = (time.perf_counter() - shim.started) * 1000.0
             if parts[2] == "error":
-                self._answer(202, _ACCEPTED)
                 shim.send(ERROR, _error_body(body, kind), duration_ms)
+                self._answer(202, _ACCEPTED)
             elif len(body) > MAX_PAYLOAD_BYTES:
-                self._answer(413, b'{"errorType":"RequestEntityTooLarge","errorMessage":"payload too large"}')
                 too_large = {
                     "errorType": "Function.ResponseSizeTooLarge",
                     "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
                 }
                 shim.send(ERROR, json.dumps(too_large).encode(), duration_ms)
+                self._answer(413, b'{"errorType":"RequestEntityTooLarge","errorMessage":"payload too large"}')
             else:
-                self._answer(202, _ACCEPTED)
                 shim.send(RESULT, body, duration_ms)
+                self._answer(202, _ACCEPTED)
 
     return Connection
 
