@@ -543,14 +543,25 @@ class Gateway:
         return Response(404, list(_JSON), b'{"message":"Not Found"}')
 
     def _code(self, request: Request, name: str) -> Response:
-        """A function's zip, for a link signed for its current code that has not expired (S3's 403 otherwise)."""
-        doc = self.store.get("function", name)
+        """A function's zip, for a link signed for its current code that has not expired (S3's 403 otherwise);
+        ``name:N``: a published version's; ``@layer:name:N`` (never a function name): a layer version's."""
+        if name.startswith("@layer:"):
+            layer = self.store.get("layer-version", name[len("@layer:") :])
+            layer_sha = (layer or {}).get("Content", {}).get("CodeSha256")
+            refusal = self.code_links.refusal(request.query_string, name, layer_sha)
+            if refusal is not None:
+                return refusal
+            assert layer_sha is not None
+            zipped = self.functions.layer_code.zip_bytes(name.split(":")[1], layer_sha)
+            return Response(200, [("Content-Type", "application/zip")], zipped)
+        function, _, version = name.partition(":")  # name:3: a published version's code
+        doc = self.store.get("function-version", name) if version else self.store.get("function", name)
         sha = doc.get("CodeSha256") if doc is not None else None
         refusal = self.code_links.refusal(request.query_string, name, sha)
         if refusal is not None:
             return refusal
         assert doc is not None and sha is not None
-        return Response(200, [("Content-Type", "application/zip")], self.functions.code.zip_bytes(name, sha))
+        return Response(200, [("Content-Type", "application/zip")], self.functions.code.zip_bytes(function, sha))
 
     def _management_openapi(self, service: str) -> bytes | None:
         """The OpenAPI description of one management service, limited to what apigate implements."""

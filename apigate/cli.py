@@ -215,6 +215,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="a function's init budget (Lambda's 10 s); past it the init is retried within the invocation",
     )
+    serve.add_argument(
+        "--event-retry-delay",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="before an asynchronous (Event) invocation's first retry; the second waits twice as long (Lambda: 60 s)",
+    )
     for name, default, what in (
         ("header", 10.0, "from a request's first byte to the end of its headers"),
         ("body", 30.0, "from the end of a request's headers to the end of its body"),
@@ -1078,6 +1085,7 @@ def _main(args: argparse.Namespace) -> int:
         aws_endpoints=tuple(parse_aws_endpoints(args.aws_endpoint).items()),
         vpc_link_targets=tuple(parse_vpc_link_targets(args.vpc_link_target).items()),
         function_init_timeout=args.function_init_timeout,
+        event_retry_delay=args.event_retry_delay,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
         idle_timeout=args.idle_timeout,

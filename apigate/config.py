@@ -38,6 +38,8 @@ class Settings:
     vpc_link_targets: tuple[tuple[str, str], ...] = ()
     user_pools: tuple[tuple[str, str], ...] = ()  # Cognito user pool id -> issuer URL (`--user-pool ID=URL`)
     function_init_timeout: float = 10.0  # Lambda's init phase budget; past it the init is retried in the call
+    # `--event-retry-delay`: before an Event invocation's first retry (the second waits twice as long), Lambda's 60 s
+    event_retry_delay: float = 60.0
     header_timeout: float = 10.0  # a client's first byte -> end of its headers (slowloris)
     body_timeout: float = 30.0  # end of the headers -> end of the body
     idle_timeout: float = 60.0  # a keep-alive connection with no request
@@ -77,7 +79,7 @@ class Settings:
 
 # What in the data dir holds secrets (the store: admin state, IAM keys and sessions; the logs; function code),
 # with the modes each gets: the gateway's user alone may read them.
-_PRIVATE_DIRS = ("logs", "functions")
+_PRIVATE_DIRS = ("logs", "functions", "layers")
 _STORE_FILES = ("apigate.db", "apigate.db-wal", "apigate.db-shm")
 
 

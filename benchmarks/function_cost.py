@@ -1,7 +1,12 @@
 """Core time per request of the function path: gateway and its workers, in CPU microseconds.
 
     python benchmarks/function_cost.py [--duration 5] [--connections 32] [--rounds 3] [--rows lambda,http_api,mock]
-        [--runtime python3.12]
+        [--runtime python3.12] [--runtimes python3.11,python3.12,nodejs20.x,provided.al2023] [--rows …,alias]
+
+``--runtimes`` adds a row per runtime (a REST API AWS_PROXY method each, the same trivial function), measured in
+the same run; ``provided.*`` is a Python ``bootstrap`` with a keep-alive Runtime API client (the machine's
+``python3``), so its row is the Runtime API's cost plus a small client's. The ``alias`` row calls the ``lambda``
+function through an alias routing 50/50 between two published versions (a choice per request).
 
 Throughput on a shared machine moves with other load; the CPU time the gateway's process tree spends per
 request moves far less. The gateway (and the workers it spawns) run on core 0, ``wrk`` on core 1, as in
@@ -16,6 +21,7 @@ import argparse
 import io
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +40,41 @@ SOURCE = (
 )
 
 NODE_SOURCE = 'exports.handler = async () => ({ statusCode: 200, body: \'{"message":"hello"}\' });\n'
+
+# provided.*: one keep-alive connection to the Runtime API, next -> response, as a compiled runtime client does.
+BOOTSTRAP = """#!{python} -S
+import http.client, json, os
+conn = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"])
+body = json.dumps({{"statusCode": 200, "body": json.dumps({{"message": "hello"}})}}).encode()
+while True:
+    conn.request("GET", "/2018-06-01/runtime/invocation/next")
+    answer = conn.getresponse()
+    answer.read()
+    request_id = answer.getheader("Lambda-Runtime-Aws-Request-Id")
+    conn.request("POST", "/2018-06-01/runtime/invocation/%s/response" % request_id, body)
+    conn.getresponse().read()
+"""
+
+
+def function_zip(runtime: str) -> tuple[bytes, str]:
+    """A trivial function for ``runtime``, and its handler."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        if runtime.startswith("nodejs"):
+            zf.writestr("index.js", NODE_SOURCE)
+            handler = "index.handler"
+        elif runtime.startswith("provided"):
+            # Reachable by the unprivileged user functions run as under a root gateway (not a pyenv in /root).
+            python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin") or sys.executable
+            info = zipfile.ZipInfo("bootstrap")
+            info.create_system = 3
+            info.external_attr = 0o100755 << 16
+            zf.writestr(info, BOOTSTRAP.format(python=python))
+            handler = "bootstrap"
+        else:
+            zf.writestr("lambda_function.py", SOURCE)
+            handler = "lambda_function.lambda_handler"
+    return archive.getvalue(), handler
 
 
 def _tree(root: int) -> list[int]:
@@ -106,29 +147,51 @@ def start_gateway(tmp: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes],
     raise RuntimeError("no ready line")
 
 
-def configure(endpoint: str, runtime: str = "python3.11") -> dict[str, str]:
+def configure(endpoint: str, runtime: str = "python3.11", runtimes: tuple[str, ...] = ()) -> dict[str, str]:
     import boto3
 
     session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=REGION)
     lam = session.client("lambda", endpoint_url=endpoint)
     apigw = session.client("apigateway", endpoint_url=endpoint)
     v2 = session.client("apigatewayv2", endpoint_url=endpoint)
-    archive = io.BytesIO()
-    node = runtime.startswith("nodejs")
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("index.js" if node else "lambda_function.py", NODE_SOURCE if node else SOURCE)
-    arn = lam.create_function(
-        FunctionName="cost", Runtime=runtime, Role="arn:aws:iam::000000000000:role/cost",
-        Handler="index.handler" if node else "lambda_function.lambda_handler", Code={"ZipFile": archive.getvalue()},
-    )["FunctionArn"]  # fmt: skip
+
+    def function(name: str, runtime: str) -> str:
+        code, handler = function_zip(runtime)
+        return str(lam.create_function(
+            FunctionName=name, Runtime=runtime, Role="arn:aws:iam::000000000000:role/cost", Handler=handler,
+            Code={"ZipFile": code},
+        )["FunctionArn"])  # fmt: skip
+
+    arn = function("cost", runtime)
     api = apigw.create_rest_api(name="cost")["id"]
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]
-    res = apigw.create_resource(restApiId=api, parentId=root, pathPart="lambda")["id"]
-    apigw.put_method(restApiId=api, resourceId=res, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(
-        restApiId=api, resourceId=res, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
-        uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations",
-    )  # fmt: skip
+
+    def proxy(path: str, target: str) -> str:
+        res = apigw.create_resource(restApiId=api, parentId=root, pathPart=path)["id"]
+        apigw.put_method(restApiId=api, resourceId=res, httpMethod="GET", authorizationType="NONE")
+        apigw.put_integration(
+            restApiId=api, resourceId=res, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
+            uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{target}/invocations",
+        )  # fmt: skip
+        return f"{endpoint}/_aws/execute-api/{api}/bench/{path}"
+
+    urls = {"lambda": proxy("lambda", arn)}
+    for extra in runtimes:
+        urls[extra] = proxy(re.sub(r"[^a-z0-9]", "-", extra), function(re.sub(r"[^a-z0-9]", "-", f"cost-{extra}"), extra))
+    # Two versions of the same function and an alias splitting calls between them (not with a checkout that
+    # has no versions: APIGATE_REPO=…).
+    try:
+        lam.publish_version(FunctionName="cost")
+    except lam.exceptions.ClientError:
+        pass
+    else:
+        lam.update_function_configuration(FunctionName="cost", Description="second")
+        lam.publish_version(FunctionName="cost")
+        alias = lam.create_alias(
+            FunctionName="cost", Name="split", FunctionVersion="1",
+            RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}},
+        )["AliasArn"]  # fmt: skip
+        urls["alias"] = proxy("alias", alias)
     mock = apigw.create_resource(restApiId=api, parentId=root, pathPart="mock")["id"]
     ids = {"restApiId": api, "resourceId": mock, "httpMethod": "GET"}
     apigw.put_method(**ids, authorizationType="NONE")
@@ -137,11 +200,9 @@ def configure(endpoint: str, runtime: str = "python3.11") -> dict[str, str]:
     apigw.put_integration_response(**ids, statusCode="200", responseTemplates={"application/json": '{"m":1}'})
     apigw.create_deployment(restApiId=api, stageName="bench")
     http = v2.create_api(Name="cost", ProtocolType="HTTP", Target=arn, RouteKey="GET /lambda")["ApiId"]
-    return {
-        "lambda": f"{endpoint}/_aws/execute-api/{api}/bench/lambda",
-        "mock": f"{endpoint}/_aws/execute-api/{api}/bench/mock",
-        "http_api": f"{endpoint}/_aws/execute-api/{http}/lambda",
-    }
+    urls["mock"] = f"{endpoint}/_aws/execute-api/{api}/bench/mock"
+    urls["http_api"] = f"{endpoint}/_aws/execute-api/{http}/lambda"
+    return urls
 
 
 def wrk(url: str, seconds: float, connections: int) -> int:
@@ -191,17 +252,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", default="lambda,http_api")
     parser.add_argument("--runtime", default="python3.11", help="the function's runtime (e.g. python3.12)")
+    parser.add_argument("--runtimes", default="", help="a row each for these runtimes too (comma-separated)")
     parser.add_argument("gateway_args", nargs="*", help="extra `apigate serve` arguments (after --)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, endpoint = start_gateway(Path(tmp), args.gateway_args)
         try:
-            urls = configure(endpoint, args.runtime)
-            for row in args.rows.split(","):
+            runtimes = tuple(r for r in args.runtimes.split(",") if r)
+            urls = configure(endpoint, args.runtime, runtimes)
+            for row in [*args.rows.split(","), *runtimes]:
                 result = measure(proc.pid, urls[row], args)
                 spread = ", ".join(f"{c:.0f}" for c in result["all"])
                 print(
-                    f"{row:9} {result['us']:6.1f} us CPU/request (rounds: {spread}; gateway process "
+                    f"{row:15} {result['us']:6.1f} us CPU/request (rounds: {spread}; gateway process "
                     f"{result['gateway']:.0f}: {result['split']}), "
                     f"{result['rps']:,.0f} req/s, processes: {len(_tree(proc.pid))}",
                     flush=True,

@@ -93,6 +93,25 @@ def test_function_code_changed_on_one_process_runs_on_the_other(
     )
 
 
+def test_an_alias_moved_on_one_process_moves_on_the_other(pair: tuple[GatewayProcess, GatewayProcess]) -> None:
+    first, second = pair
+    source = "def lambda_handler(event, context):\n    return {'statusCode': 200, 'body': '%s'}\n"
+    lam = first.client("lambda")
+    name = create_function(lam, source % "v1")
+    lam.publish_version(FunctionName=name)
+    lam.update_function_code(FunctionName=name, ZipFile=zip_code({"lambda_function.py": source % "v2"}))
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    api = RestApi(first.client("apigateway"), unique("alias"))
+    api.lambda_proxy("/f", "GET", f"{name}:live")
+    api.deploy("prod")
+    assert requests.get(first.invoke_url(api.id, "prod", "/f"), timeout=10).text == "v1"  # resolved, cached
+    second.client("lambda").update_alias(FunctionName=name, Name="live", FunctionVersion="2")
+    wait_for(
+        lambda: requests.get(first.invoke_url(api.id, "prod", "/f"), timeout=10).text == "v2", timeout=10
+    )
+
+
 def test_two_processes_enforce_one_limit_and_one_quota(pair: tuple[GatewayProcess, GatewayProcess]) -> None:
     first, second = pair
     apigw = first.client("apigateway")

@@ -16,14 +16,15 @@ from typing import Any
 
 import orjson
 
-from apigate.aws.errors import AwsError, invalid_parameter, resource_conflict
+from apigate.aws.errors import AwsError, function_not_found, invalid_parameter, resource_conflict
 from apigate.aws.wire import OperationHandler
+from apigate.control import lambda_events, lambda_layers, lambda_versions
 from apigate.control.code_links import CodeLinks
+from apigate.control.lambda_versions import target, version_configuration
 from apigate.functions.code_store import InvalidZipError
 from apigate.functions.deps import DependencyBuildError
-from apigate.functions.directory import FunctionDirectory, FunctionThrottled
+from apigate.functions.directory import FunctionDirectory, FunctionMissing, FunctionThrottled
 from apigate.functions.interpreters import RuntimeUnavailable
-from apigate.functions.runtime import InvokeResult
 from apigate.functions.spec import RESERVED_ENVIRONMENT_KEYS
 from apigate.store.base import Conflict
 
@@ -143,6 +144,8 @@ async def create_function(directory: FunctionDirectory, links: CodeLinks, params
     _set_status_reason(doc, _runtime_reason(directory, doc["Runtime"]))
     if (params.get("Environment") or {}).get("Variables"):
         doc["Environment"] = {"Variables": dict(params["Environment"]["Variables"])}
+    if params.get("Layers"):
+        doc["Layers"] = lambda_layers.function_layers(directory, params["Layers"])
     await _store_code(directory, links, name, (params.get("Code") or {}).get("ZipFile"), doc)
     _touch(directory, links, doc)
     try:  # the check that holds when another process creates the same name meanwhile
@@ -151,12 +154,16 @@ async def create_function(directory: FunctionDirectory, links: CodeLinks, params
         raise resource_conflict(f"Function already exist: {name}") from None
     if params.get("Tags"):
         directory.store.put("function-tags", name, {"Tags": {str(k): str(v) for k, v in params["Tags"].items()}})
+    if params.get("Publish"):  # version 1 at once: the answer is its configuration
+        return await lambda_versions.publish_version(directory, links, {"FunctionName": name})
     return doc
 
 
 async def get_function(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
-    doc = directory.configuration(params["FunctionName"])
-    location = links.link(directory.settings.base_url, doc["FunctionName"], doc["CodeSha256"])
+    doc = version_configuration(directory, *target(params))
+    # A published version's link names it (its code may no longer be $LATEST's): /_apigate/code/name:3.zip
+    linked = doc["FunctionName"] if doc["Version"] == "$LATEST" else f"{doc['FunctionName']}:{doc['Version']}"
+    location = links.link(directory.settings.base_url, linked, doc["CodeSha256"])
     answer: Doc = {"Configuration": doc, "Code": {"RepositoryType": "S3", "Location": location}}
     tags = (directory.store.get("function-tags", doc["FunctionName"]) or {}).get("Tags")
     if tags:
@@ -165,11 +172,16 @@ async def get_function(directory: FunctionDirectory, links: CodeLinks, params: d
 
 
 async def get_function_configuration(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
-    return directory.configuration(params["FunctionName"])
+    return version_configuration(directory, *target(params))
 
 
 async def list_functions(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
     functions = directory.store.list("function")
+    if params.get("FunctionVersion") == "ALL":  # each function's $LATEST, then its published versions
+        functions = [
+            version for latest in functions
+            for version in (latest, *lambda_versions.versions_of(directory, latest["FunctionName"]))
+        ]  # fmt: skip
     marker = params.get("Marker") or "0"
     if not (marker.isascii() and marker.isdigit()):  # not a marker we handed out ("²" is a digit too)
         raise invalid_parameter("Invalid marker")
@@ -187,6 +199,8 @@ async def update_function_code(directory: FunctionDirectory, links: CodeLinks, p
     _touch(directory, links, doc)
     directory.store.put("function", doc["FunctionName"], doc)
     await directory.changed(doc["FunctionName"])
+    if params.get("Publish"):
+        return await lambda_versions.publish_version(directory, links, {"FunctionName": doc["FunctionName"]})
     return doc
 
 
@@ -199,6 +213,12 @@ async def update_function_configuration(directory: FunctionDirectory, links: Cod
         if field in params:
             doc[field] = params[field]
     _set_status_reason(doc, _runtime_reason(directory, doc["Runtime"]))
+    if "Layers" in params:
+        layers = lambda_layers.function_layers(directory, params["Layers"] or [])
+        if layers:
+            doc["Layers"] = layers
+        else:
+            doc.pop("Layers", None)
     if "Environment" in params:
         variables = (params["Environment"] or {}).get("Variables") or {}
         if variables:
@@ -212,20 +232,27 @@ async def update_function_configuration(directory: FunctionDirectory, links: Cod
 
 
 async def delete_function(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> None:
-    doc = directory.configuration(params["FunctionName"])
+    name, qualifier = target(params)
+    doc = directory.configuration(name)
+    if qualifier is not None:
+        await lambda_versions.delete_version(directory, name, qualifier)
+        return
     name = doc["FunctionName"]
     with directory.store.transaction():
         directory.store.delete("function", name)
         directory.store.delete("function-policy", name)
         directory.store.delete("function-tags", name)
         directory.store.delete("function-concurrency", name)
-    await directory.changed(name)
+        lambda_versions.delete_all(directory, name)
+        lambda_events.delete_all(directory, name)
+    await directory.changed(name, versions=True)
     await asyncio.to_thread(directory.code.delete, name)
 
 
 async def invoke(directory: FunctionDirectory, links: CodeLinks, params: dict[str, Any]) -> Doc:
-    doc = directory.configuration(params["FunctionName"])
-    name = doc["FunctionName"]
+    name, qualifier = target(params)
+    directory.configuration(name)
+    key = name if qualifier is None else f"{name}:{qualifier}"
     payload = params.get("Payload") or b"{}"
     try:
         orjson.loads(payload)
@@ -237,15 +264,16 @@ async def invoke(directory: FunctionDirectory, links: CodeLinks, params: dict[st
     if kind == "DryRun":
         return {"StatusCode": 204}
     if kind == "Event":
-        task = asyncio.create_task(directory.invoke(name, payload))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        lambda_events.version_exists(directory, name, qualifier)
+        directory.events.submit(key, payload, lambda_events.config_for(directory, name, qualifier))
         return {"StatusCode": 202}
     try:
-        result = await directory.invoke(name, payload)
+        result = await directory.invoke(key, payload)
     except FunctionThrottled:
         raise AwsError("TooManyRequestsException", "Rate Exceeded.", 429) from None
-    out: Doc = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result.payload}
+    except FunctionMissing:  # a version or alias that does not exist
+        raise function_not_found(f"{directory.arn(name)}:{qualifier}") from None
+    out: Doc = {"StatusCode": 200, "ExecutedVersion": result.version, "Payload": result.payload}
     if result.function_error:
         out["FunctionError"] = result.function_error
     if params.get("LogType") == "Tail":
@@ -403,7 +431,14 @@ def handlers(directory: FunctionDirectory) -> dict[str, OperationHandler]:
         "PutFunctionConcurrency": partial(put_function_concurrency, directory, links),
         "GetFunctionConcurrency": partial(get_function_concurrency, directory, links),
         "DeleteFunctionConcurrency": partial(delete_function_concurrency, directory, links),
+        "PublishVersion": partial(lambda_versions.publish_version, directory, links),
+        "ListVersionsByFunction": partial(lambda_versions.list_versions_by_function, directory, links),
+        "CreateAlias": partial(lambda_versions.create_alias, directory, links),
+        "GetAlias": partial(lambda_versions.get_alias, directory, links),
+        "UpdateAlias": partial(lambda_versions.update_alias, directory, links),
+        "DeleteAlias": partial(lambda_versions.delete_alias, directory, links),
+        "ListAliases": partial(lambda_versions.list_aliases, directory, links),
+        **lambda_layers.handlers(directory, links),
+        **lambda_events.handlers(directory),
     }
 
-
-_background: set[asyncio.Task[InvokeResult]] = set()

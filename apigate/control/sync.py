@@ -133,8 +133,10 @@ class ConfigSync:
                 v2.add(change.parent)
             elif kind in _PLAN_KINDS:
                 plans = True
-            elif kind == "function":
+            elif kind in ("function", "function-concurrency"):
                 functions.add(change.key)
+            elif kind in ("function-alias", "function-version"):  # resolved again; no worker retired
+                self._ctx.functions.aliases_changed(change.key.split(":", 1)[0])
         for api_id in rest:
             self._reload_rest_api(api_id)
         if plans:
@@ -259,7 +261,8 @@ class ConfigSync:
         except RuntimeError:
             return
         for name in names:
-            task = loop.create_task(self._ctx.functions.changed(name))
+            gone = self._ctx.store.get("function", name) is None  # deleted: its versions' workers go too
+            task = loop.create_task(self._ctx.functions.changed(name, versions=gone))
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
 

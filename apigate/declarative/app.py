@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from apigate.aws.errors import AwsError
-from apigate.declarative.cloudformation import Deployed, Deployer, zip_folder
+from apigate.declarative.cloudformation import Deployed, Deployer
+from apigate.declarative.code_zip import zip_folder
 from apigate.declarative.template import TemplateError
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class DeclarativeApp:
         """The template under "", each code folder under its path (functions may share a folder)."""
         watched = {"": fingerprint(self.template)}
         if self.deployed is not None:
-            for folder in set(self.deployed.code_dirs.values()):
+            for folder in {*self.deployed.code_dirs.values(), *self.deployed.layer_dirs.values()}:
                 watched[str(folder)] = fingerprint(folder)
         return watched
 
@@ -152,8 +153,12 @@ class DeclarativeApp:
         if now.get("") != previous.get(""):
             await self._reload_template()
             return
+        layers = {str(folder) for folder in self.deployed.layer_dirs.values()} if self.deployed else set()
         for folder, files in now.items():
             if folder and files != previous.get(folder):
+                if folder in layers:  # a new layer version, and the functions naming it: the template again
+                    await self._reload_template()
+                    return
                 await self._reload_code(Path(folder))
 
     async def _reload_template(self) -> None:
@@ -178,6 +183,11 @@ class DeclarativeApp:
     async def _reload_code(self, folder: Path) -> None:
         assert self.deployed is not None
         names = [name for name, code in self.deployed.code_dirs.items() if code == folder]
+        if any(self.deployer.ctx.store.get("function-version-seq", name) for name in names):
+            # Versions published by the template (AutoPublishAlias): deploy it again, so that the new code is
+            # published and its aliases move, as `sam deploy` would; new $LATEST code alone would not be served.
+            await self._reload_template()
+            return
         try:
             zipped = await asyncio.to_thread(zip_folder, folder)
             async with self.deployer.ctx.writes:  # a management call like any other

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import heapq
 import io
-import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from apigate.declarative import (
     assemblies,
     documentation,
     domains,
+    function_versions,
     iam,
     includes,
     models,
@@ -39,12 +39,14 @@ from apigate.declarative import (
     usage,
     websocket,
 )
+from apigate.declarative.code_zip import FIXED_TIME, zip_folder
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
 from apigate.declarative.template import Doc, TemplateError, load
 
 SUPPORTED = (
     "AWS::Lambda::Function",
     "AWS::Lambda::Permission",
+    *function_versions.RESOURCE_TYPES,
     "AWS::ApiGateway::RestApi",
     "AWS::ApiGateway::Resource",
     "AWS::ApiGateway::Method",
@@ -81,7 +83,6 @@ _METHOD_SETTINGS = {
     "DataTraceEnabled": "logging/dataTrace",
     "MetricsEnabled": "metrics/enabled",
 }
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _USER_POOL = "AWS::Cognito::UserPool"
 _QUIET = ("AWS::CDK::Metadata",)  # CDK's analytics record: no AWS resource, nothing for a user to learn
 
@@ -104,23 +105,9 @@ class Deployed:
     warnings: list[str]
     routes: list[Route]
     code_dirs: dict[str, Path] = field(default_factory=dict)  # function name -> local code folder
+    layer_dirs: dict[str, Path] = field(default_factory=dict)  # layer name -> local content folder
 
 
-def zip_folder(folder: Path) -> bytes:
-    """A folder as a zip, in a stable order with fixed timestamps: the same code gives the same CodeSha256."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for root, dirs, files in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", ".aws-sam", ".git"))
-            for name in sorted(files):
-                if name.endswith(".pyc"):
-                    continue
-                path = Path(root) / name
-                info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), _FIXED_TIME)
-                info.external_attr = 0o644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
 
 
 def _changed_configuration(existing: Doc, config: Doc) -> bool:
@@ -133,6 +120,7 @@ def _changed_configuration(existing: Doc, config: Doc) -> bool:
         )
         or ("Role" in config and existing.get("Role") != config["Role"])
         or variables != config["Environment"]["Variables"]
+        or [layer["Arn"] for layer in existing.get("Layers") or ()] != config["Layers"]
     )
 
 
@@ -193,6 +181,7 @@ class _Run:
         self.physical: dict[str, tuple[str, str]] = {}
         self.attributes: dict[str, dict[str, Any]] = {}
         self.code_dirs: dict[str, Path] = {}
+        self.layer_dirs: dict[str, Path] = {}
         self.previous: Doc = self.ctx.store.get("stack", stack) or {}
         self.types: dict[str, str] = {}
         self.unsupported: list[str] = []
@@ -369,7 +358,8 @@ class _Run:
             raise
         warnings = [*self._skipped_lines(kept), *self.warnings]
         return Deployed(
-            self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs
+            self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs,
+            self.layer_dirs,
         )
 
     def _skipped_lines(self, kept: dict[str, Doc]) -> list[str]:
@@ -517,6 +507,8 @@ class _Run:
             stored.create(self, logical_id, kind, props)
         elif kind in domains.RESOURCE_TYPES:
             await domains.create(self, logical_id, kind, props)
+        elif kind in function_versions.RESOURCE_TYPES:
+            await function_versions.create(self, logical_id, kind, props, self.d.lam)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)
@@ -581,7 +573,7 @@ class _Run:
             module = str(handler).rsplit(".", 1)[0].replace(".", "/")
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w") as archive:
-                archive.writestr(zipfile.ZipInfo(f"{module}.py", _FIXED_TIME), str(code["ZipFile"]))
+                archive.writestr(zipfile.ZipInfo(f"{module}.py", FIXED_TIME), str(code["ZipFile"]))
             zipped = buffer.getvalue()
         elif isinstance(code, str):
             local = (self.base / code).resolve()
@@ -608,6 +600,7 @@ class _Run:
                     k: str(v) for k, v in ((props.get("Environment") or {}).get("Variables") or {}).items()
                 }
             },
+            "Layers": [str(arn) for arn in props.get("Layers") or ()],
         }
         role = props.get("Role")
         if isinstance(role, str) and role.startswith("arn:"):  # its sessions carry the role's policies
@@ -853,6 +846,10 @@ class _Run:
                 iam.remove(self.ctx, str(kind), str(physical))
             elif kind == "AWS::ApiGatewayV2::Api" and self.ctx.store.get("v2api", physical) is not None:
                 await self._v2("DeleteApi")({"ApiId": physical})
+            elif kind == "AWS::Lambda::Alias":  # versions are kept, as SAM's DeletionPolicy: Retain does
+                function, _, alias = str(physical).rsplit(":function:", 1)[-1].partition(":")
+                if self.ctx.store.get("function-alias", f"{function}:{alias}") is not None:
+                    await self.d.lam["DeleteAlias"]({"FunctionName": function, "Name": alias})
 
     def _outputs(self, resolver: Resolver) -> dict[str, str]:
         outputs: dict[str, str] = {}

@@ -1,6 +1,6 @@
 """Resources apigate accepts but does not serve yet: recorded in the stack with one warning each that names them
 and says what happens instead, and references to them that give values saying so (or, where the value is known
-locally, the value: a Lambda version's or alias's ARN still names the function it runs).
+locally, the value).
 
 SSM parameters are stored for real: ``AWS::SSM::Parameter`` resources are kept in apigate's store, and a template
 parameter of type ``AWS::SSM::Parameter::Value<…>`` reads them by name.
@@ -22,12 +22,8 @@ _LATER = {
     "AWS::ApiGatewayV2::VpcLink": "VPC links are recorded only; integrations through them call their URI directly",
     "AWS::ApiGateway::ClientCertificate": "client certificates are recorded only; upstream calls present none",
     "AWS::ApiGateway::Account": "the CloudWatch role is recorded only; apigate keeps its own logs",
-    "AWS::Lambda::Version": "versions are not served by the Lambda API yet; calls run the function's latest code",
-    "AWS::Lambda::Alias": "aliases are not served by the Lambda API yet; calls run the function's latest code",
-    "AWS::Lambda::LayerVersion": "layers are not served yet; put shared code in the function's folder",
-    "AWS::Lambda::LayerVersionPermission": "layers are not served yet",
+    "AWS::Lambda::LayerVersionPermission": "layer permissions are recorded only; every function may use a layer",
     "AWS::Lambda::Url": "function URLs are not served; call the function through an API",
-    "AWS::Lambda::EventInvokeConfig": "asynchronous invocation settings are recorded only",
 }
 RESOURCE_TYPES = (*_LATER, SSM_PARAMETER)
 
@@ -60,18 +56,8 @@ def create(run: Run, logical_id: str, kind: str, props: Doc) -> None:
 
 
 def _values(run: Run, logical_id: str, kind: str, props: Doc) -> tuple[str, dict[str, Any]]:
-    """What Ref and GetAtt give: a function's own ARN for its versions and aliases (so integrations naming them
-    reach it), a custom domain's name, else a value that says the resource is only stored."""
-    marker = f"stored:{kind}:{logical_id}"
-    if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias"):
-        function = str(props.get("FunctionName") or "")
-        if not function.startswith("arn:"):
-            settings = run.ctx.settings
-            function = f"arn:aws:lambda:{settings.region}:{settings.account_id}:function:{function}"
-        if kind == "AWS::Lambda::Version":
-            return f"{function}:1", {"Version": "1", "FunctionArn": f"{function}:1"}
-        return f"{function}:{props.get('Name')}", {"AliasArn": f"{function}:{props.get('Name')}"}
-    return marker, {}
+    """What Ref and GetAtt give: a value that says the resource is only stored."""
+    return f"stored:{kind}:{logical_id}", {}
 
 
 def ssm_value(ctx: ControlContext, name: str) -> str | None:

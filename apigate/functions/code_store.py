@@ -61,9 +61,10 @@ class Blobs(Protocol):
 
 
 class CodeStore:
-    def __init__(self, root: Path, blobs: Blobs | None = None) -> None:
+    def __init__(self, root: Path, blobs: Blobs | None = None, *, blob_prefix: str = "code") -> None:
         self._root = Path(root)
         self._blobs = blobs
+        self._prefix = blob_prefix  # "code" for functions, "layer" for layer versions
 
     def put(self, function_name: str, zip_bytes: bytes) -> CodeInfo:
         """Store a zip durably and unpack it; storing the same bytes again is a no-op."""
@@ -75,7 +76,7 @@ class CodeStore:
         if not zip_path.exists():
             _write_durably(zip_path, zip_bytes)
         if self._blobs is not None:
-            self._blobs.put_blob(f"code/{function_name}/{digest.hex()}", zip_bytes)
+            self._blobs.put_blob(f"{self._prefix}/{function_name}/{digest.hex()}", zip_bytes)
         code_dir = home / digest.hex()
         if not code_dir.is_dir():
             _unpack(zip_bytes, members, code_dir)
@@ -100,7 +101,7 @@ class CodeStore:
     def delete(self, function_name: str) -> None:
         home = self._home(function_name)
         if self._blobs is not None:
-            self._blobs.delete_blobs(f"code/{function_name}/")
+            self._blobs.delete_blobs(f"{self._prefix}/{function_name}/")
         # Rename first so a half-deleted tree is never mistaken for live code.
         grave = self._root / f".deleted-{function_name}-{os.urandom(4).hex()}"
         try:
@@ -119,7 +120,7 @@ class CodeStore:
             return (home / f"{hex_digest}.zip").read_bytes()
         except FileNotFoundError:
             pass
-        shared = None if self._blobs is None else self._blobs.get_blob(f"code/{home.name}/{hex_digest}")
+        shared = None if self._blobs is None else self._blobs.get_blob(f"{self._prefix}/{home.name}/{hex_digest}")
         if shared is None:
             raise CodeNotFoundError(f"no code {hex_digest} for {home.name}")
         home.mkdir(parents=True, exist_ok=True)  # uploaded on another host: kept here from now on

@@ -10,6 +10,7 @@ from pathlib import Path
 from apigate.aws.service_endpoints import endpoint_environment
 
 from .boot import IMPORTS_VARIABLE, imports_json, runtime_imports
+from .layers import layer_paths
 from .spec import RESERVED_ENVIRONMENT_KEYS, Credentials, FunctionSpec
 
 __all__ = ["RUNTIME_DIR", "RUNTIME_IMPORTS", "new_log_stream_name", "worker_environment"]
@@ -36,7 +37,7 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
         "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
         "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group_name,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
@@ -56,15 +57,23 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
     for key, value in spec.environment.items():
         if key not in RESERVED_ENVIRONMENT_KEYS:
             env[key] = value
-    # The function's own PYTHONPATH, then its built dependencies; never the gateway's (see boot.py).
+    # The function's own PYTHONPATH, then its built dependencies, then its layers; never the gateway's (see
+    # boot.py). The layers' other paths go after what the function and the system set, as Lambda's /opt ones.
+    layers = layer_paths(spec.layer_dirs, spec.interpreter)
     path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if spec.packages_dir is not None:
         path.append(str(spec.packages_dir))
-    if path:
-        env["PYTHONPATH"] = os.pathsep.join(path)
+    env_paths = {"PYTHONPATH": path}
+    for variable, entries in layers.items():
+        if variable != "PYTHONPATH":
+            env_paths[variable] = [p for p in env.get(variable, "").split(os.pathsep) if p]
+        env_paths[variable] += [entry for entry in entries if os.path.isdir(entry)]
+    for variable, entries in env_paths.items():
+        if entries:
+            env[variable] = os.pathsep.join(entries)
     return env
 
 
-def new_log_stream_name() -> str:
+def new_log_stream_name(version: str = "$LATEST") -> str:
     """One stream per execution environment, named as Lambda names them."""
-    return time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + secrets.token_hex(16)
+    return time.strftime("%Y/%m/%d/", time.gmtime()) + f"[{version}]" + secrets.token_hex(16)

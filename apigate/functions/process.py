@@ -181,6 +181,7 @@ class WorkerProcess:
         sandbox: Sandbox | None = None,
         interpreter: Interpreter | None = None,
         packages: Path | None = None,
+        layers: tuple[Path, ...] = (),
     ) -> WorkerProcess:
         """Start a worker in ``cwd``; with a ``sandbox``, as its unprivileged user (see sandbox.py)."""
         loop = asyncio.get_running_loop()
@@ -207,7 +208,7 @@ class WorkerProcess:
                     script = os.path.join(os.path.dirname(__file__), "node_worker.mjs")
                     argv = [python, "--preserve-symlinks", "--preserve-symlinks-main", script, *map(str, theirs)]
                 if sandbox is not None:
-                    options = stack.enter_context(sandbox.spawning(cwd, env, interpreter, packages))
+                    options = stack.enter_context(sandbox.spawning(cwd, env, interpreter, packages, layers))
                     argv[0] = options.pop("argv0")
                     if node:
                         argv[3] = sandbox.runtime_path(script)

@@ -98,6 +98,7 @@ class InvokeResult:
     duration_ms: float
     tail: bytes  # the last 4 KB of this invocation's log, as written
     status: InvokeStatus
+    version: str = "$LATEST"  # the version that ran (Lambda's X-Amz-Executed-Version)
 
     @property
     def log_tail(self) -> str:
@@ -152,7 +153,7 @@ class FunctionRuntime:
         if self._closed:
             raise RuntimeError("the function runtime is closed")
         loop = asyncio.get_running_loop()
-        pool = self._pools.get(spec.name)
+        pool = self._pools.get(spec.pool_key)
         if pool is None or pool.key != spec.worker_key:
             pool = self._pool(spec)
         call = _Call(
@@ -206,7 +207,7 @@ class FunctionRuntime:
         With ``wait_ms``, a worker whose calls are short is waited for right here (see ``_wait_ms``)."""
         call.worker = worker
         spec, log = call.spec, call.log
-        log.line(f"START RequestId: {call.request_id} Version: $LATEST")
+        log.line(f"START RequestId: {call.request_id} Version: {spec.version}")
         worker.sink = log.feed
         call.init_ms, worker.init_duration_ms = worker.init_duration_ms, None
         loop = worker.loop
@@ -330,11 +331,18 @@ class FunctionRuntime:
             _settle(call.result, outcome)
             pool.release(worker)
 
-    async def retire(self, function_name: str) -> None:
-        """Stop reusing the function's workers: idle ones die now, busy ones when their call ends."""
-        pool = self._pools.pop(function_name, None)
-        if pool is not None:
-            await _wait_exited(pool.retire())
+    async def retire(self, function_name: str, *, versions: bool = False) -> None:
+        """Stop reusing the function's workers (``$LATEST``'s; with ``versions``, its published versions' too):
+        idle ones die now, busy ones when their call ends."""
+        keys = [function_name]
+        if versions:
+            keys += [key for key in self._pools if key.startswith(f"{function_name}:")]
+        exiting: list[WorkerProcess] = []
+        for key in keys:
+            pool = self._pools.pop(key, None)
+            if pool is not None:
+                exiting += pool.retire()
+        await _wait_exited(exiting)
 
     async def close(self) -> None:
         """Kill every worker and reap it; invocations still running end as crashed."""
@@ -363,11 +371,11 @@ class FunctionRuntime:
             self._sandbox.close()
 
     def _pool(self, spec: FunctionSpec) -> WorkerPool:
-        pool = self._pools.get(spec.name)
+        pool = self._pools.get(spec.pool_key)
         if pool is None or pool.key != spec.worker_key:
             if pool is not None:
                 pool.retire()  # new code or configuration: old workers finish their call and go
-            pool = self._pools[spec.name] = WorkerPool(
+            pool = self._pools[spec.pool_key] = WorkerPool(
                 spec.worker_key,
                 self._max_workers,
                 self._serve,
@@ -411,7 +419,7 @@ class FunctionRuntime:
     async def _spawn(
         self, spec: FunctionSpec, pool: WorkerPool, sink: Callable[[bytes], None]
     ) -> WorkerProcess:
-        stream = new_log_stream_name()
+        stream = new_log_stream_name(spec.version)
         try:
             worker = await WorkerProcess.spawn(
                 cwd=spec.code_dir,
@@ -421,6 +429,7 @@ class FunctionRuntime:
                 sandbox=self._sandbox,
                 interpreter=spec.interpreter,
                 packages=spec.packages_dir,
+                layers=spec.layer_dirs,
             )
         except OSError as e:
             raise WorkerStartError(f"cannot start a worker for {spec.name}: {e}") from e
@@ -452,11 +461,11 @@ class FunctionRuntime:
             worker.kill()
             worker.drain()
             log.line(f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: timeout")
-            log.line(f"START RequestId: {request_id} Version: $LATEST")
+            log.line(f"START RequestId: {request_id} Version: {spec.version}")
             return await self._suppressed_init(spec, pool, log, request_id)
         except WorkerGone:  # exited during init (sys.exit at import, a crash in an extension)
             init_ms = _ms_since(started)
-            log.line(f"START RequestId: {request_id} Version: $LATEST")
+            log.line(f"START RequestId: {request_id} Version: {spec.version}")
             return await self._crashed(worker, spec, log, request_id, init_ms, init_ms)
         except BaseException:
             worker.kill()
@@ -465,7 +474,7 @@ class FunctionRuntime:
         if reply.kind != frames.READY:
             return self._init_failed(worker, spec, log, request_id, reply, init_ms, "init", 0.0)
         worker.init_duration_ms = init_ms
-        log.line(f"START RequestId: {request_id} Version: $LATEST")
+        log.line(f"START RequestId: {request_id} Version: {spec.version}")
         return worker, spec.timeout
 
     async def _suppressed_init(
@@ -516,7 +525,7 @@ class FunctionRuntime:
             f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: error\tError Type: {error_type}"
         )
         if phase == "init":
-            log.line(f"START RequestId: {request_id} Version: $LATEST")
+            log.line(f"START RequestId: {request_id} Version: {spec.version}")
         report_init = init_ms if phase == "init" else None
         return self._finished(
             spec,
@@ -717,7 +726,7 @@ class FunctionRuntime:
         log.line(f"END RequestId: {request_id}\n{report}")
         tail = log.finish()
         function_error = None if status == "ok" else "Unhandled"
-        return InvokeResult(body, function_error, request_id, duration_ms, tail, status)
+        return InvokeResult(body, function_error, request_id, duration_ms, tail, status, spec.version)
 
 
 class _Call:

@@ -134,9 +134,10 @@ class Sandbox:
         env: dict[str, str],
         interpreter: Interpreter | None = None,
         packages: Path | None = None,
+        layers: tuple[Path, ...] = (),
     ) -> Iterator[dict[str, Any]]:
         """Popen's arguments for one worker of the function whose code is ``code_dir`` (and whose built
-        dependencies are ``packages``); ``env`` is rewritten to name what the worker reaches through its
+        dependencies are ``packages``, and layers ``layers``); ``env`` is rewritten to name what the worker reaches through its
         handles. The code's and packages' handles live as long as the block: Popen hands them over."""
         handles = self._interpreter(interpreter)
         own: list[int] = []
@@ -145,12 +146,12 @@ class Sandbox:
             own.append(code)
             task_root = _alias(code)
             env["LAMBDA_TASK_ROOT"] = task_root
-            if packages is not None:
-                deps = os.open(packages, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                own.append(deps)
-                env["PYTHONPATH"] = os.pathsep.join(
-                    _alias(deps) if p == str(packages) else p for p in env["PYTHONPATH"].split(os.pathsep)
-                )
+            for directory in (packages, *layers):
+                if directory is None:
+                    continue
+                handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                own.append(handle)
+                _rename_paths(env, str(directory), _alias(handle))
             env[IMPORTS_VARIABLE] = self._imports
             env["LAMBDA_RUNTIME_DIR"] = self._runtime
             if handles.home:  # a Python interpreter's
@@ -176,6 +177,20 @@ class Sandbox:
         fds, self._fds = self._fds, []
         for fd in fds:
             os.close(fd)
+
+
+_PATH_VARIABLES = ("PYTHONPATH", "NODE_PATH", "PATH", "LD_LIBRARY_PATH")
+
+
+def _rename_paths(env: dict[str, str], real: str, alias: str) -> None:
+    """Path variables' entries under ``real`` named through ``alias`` instead (the worker's handle on it)."""
+    for variable in _PATH_VARIABLES:
+        value = env.get(variable)
+        if not value:
+            continue
+        entries = value.split(os.pathsep)
+        renamed = [alias + p[len(real) :] if p == real or p.startswith(real + "/") else p for p in entries]
+        env[variable] = os.pathsep.join(renamed)
 
 
 @dataclass(frozen=True, slots=True)

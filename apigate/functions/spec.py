@@ -73,8 +73,14 @@ class FunctionSpec:
     interpreter: Interpreter | None = None
     # Its requirements.txt, installed (deps.py), or None.
     packages_dir: Path | None = None
+    # "$LATEST", or the published version ("3") this configuration is a snapshot of.
+    version: str = "$LATEST"
+    # Its layers' directories, unpacked (layers.py), in the function's order.
+    layer_dirs: tuple[Path, ...] = ()
     # Workers are pooled by this digest, so an update never reuses a worker of the old config.
     worker_key: str = field(init=False, repr=False, compare=False)
+    # The runtime keeps one pool per function version: ``name`` for $LATEST, ``name:3`` for a version.
+    pool_key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -99,9 +105,14 @@ class FunctionSpec:
             self.credentials.access_key_id if self.credentials else None,
             self.interpreter.executable if self.interpreter else None,
             str(self.packages_dir) if self.packages_dir else None,
+            self.version,
+            [str(d) for d in self.layer_dirs],
         ]
         digest = hashlib.sha256(json.dumps(config).encode()).hexdigest()
         object.__setattr__(self, "worker_key", digest)
+        object.__setattr__(self, "layer_dirs", tuple(Path(d) for d in self.layer_dirs))
+        pool_key = self.name if self.version == "$LATEST" else f"{self.name}:{self.version}"
+        object.__setattr__(self, "pool_key", pool_key)
 
     @property
     def running_runtime(self) -> str:

@@ -21,6 +21,7 @@ from apigate.dataplane.mapping.transform import (
     transform_response,
 )
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.functions.directory import FunctionMissing
 from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
@@ -58,6 +59,8 @@ class LambdaIntegration:
             log_endpoint_request(
                 inv, f"https://lambda.{inv.api.region}.amazonaws.com{_path(uri)}", headers, payload
             )
+        if _asynchronous(endpoint.headers):
+            return self._queue(inv, integration, name, payload)
         started = time.perf_counter()
         result = await call_function(self._services, inv, name, payload, integration.timeout_seconds)
         if inv.test_log is not None:
@@ -72,6 +75,29 @@ class LambdaIntegration:
             raise no_response(inv)
         headers = [("X-Amz-Function-Error", result.function_error)] if result.function_error else []
         return transform_response(inv, chosen, result.payload, headers)
+
+
+    def _queue(self, inv: Invocation, integration: MethodIntegration, name: str, payload: bytes) -> Response:
+        """``X-Amz-Invocation-Type: 'Event'`` mapped onto the request: Lambda queues the call and answers 202
+        with no payload at once; the integration response is chosen as for an empty result."""
+        functions = self._services.functions
+        try:
+            functions.spec(name)  # a missing function is still the API's configuration error
+        except FunctionMissing:
+            inv.log(f"Execution failed due to configuration error: Function not found: {name}")
+            raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
+        functions.events.submit(name, payload, functions.event_config(name))
+        chosen = select_response(integration.responses, None)
+        if chosen is None:
+            raise no_response(inv)
+        return transform_response(inv, chosen, b"", [])
+
+
+def _asynchronous(headers: dict[str, str]) -> bool:
+    for key, value in headers.items():
+        if key.lower() == "x-amz-invocation-type":
+            return value.strip() == "Event"
+    return False
 
 
 def _path(uri: str) -> str:

