@@ -1,7 +1,10 @@
 """The template corpus (tests/templates/*/template.yaml): each template is served as a user would serve it, and
 every route its ``calls.yaml`` lists is called through the URLs the template's own Outputs print (AWS host names
 rewritten to the gateway's). A call names its expected status, and optionally a subset of the JSON answer,
-response headers, or text the answer contains; ``output`` lists lines the gateway must print (warnings)."""
+response headers, or text the answer contains; ``output`` lists lines the gateway must print (warnings).
+
+``users`` are made in the template's own user pools through the gateway's cognito-idp API (boto3, as a client
+would): created, given a password, signed in; ``${id:NAME}`` and ``${access:NAME}`` are then their tokens."""
 
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ def subset(expected: Any, actual: Any) -> bool:
 
 
 class _Values(string.Template):
-    idpattern = r"[A-Za-z0-9_.:*-]+"
+    idpattern = r"[A-Za-z0-9_.:*@-]+"
 
 
 def _fill(text: str, gateway: GatewayProcess, found: dict[str, str]) -> str:
@@ -60,6 +63,27 @@ def _fill(text: str, gateway: GatewayProcess, found: dict[str, str]) -> str:
         if name.startswith("key:"):
             values[name] = key(name[4:])
     return template.substitute(values)
+
+
+def sign_in(gateway: GatewayProcess, found: dict[str, str], users: list[dict[str, str]]) -> dict[str, str]:
+    """Each user created in the pool an Output names and signed in through its client: their tokens by name."""
+    idp = gateway.client("cognito-idp")
+    tokens = {}
+    for user in users:
+        pool, client, name = found[user["pool"]], found[user["client"]], user["username"]
+        extra = [{"Name": "email", "Value": user["email"]}] if "email" in user else []
+        idp.admin_create_user(UserPoolId=pool, Username=name, UserAttributes=extra, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool, Username=name, Password=user["password"], Permanent=True)
+        credentials = {"USERNAME": name, "PASSWORD": user["password"]}
+        if user.get("flow") == "admin":
+            answer = idp.admin_initiate_auth(
+                UserPoolId=pool, ClientId=client, AuthFlow="ADMIN_USER_PASSWORD_AUTH", AuthParameters=credentials
+            )
+        else:
+            answer = idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+        tokens[f"id:{name}"] = answer["AuthenticationResult"]["IdToken"]
+        tokens[f"access:{name}"] = answer["AuthenticationResult"]["AccessToken"]
+    return tokens
 
 
 @pytest.fixture
@@ -82,6 +106,7 @@ def test_template(case: str, serve: Any) -> None:
     spec = yaml.safe_load((CORPUS / case / "calls.yaml").read_text())
     gateway = serve(CORPUS / case / "template.yaml", *spec.get("args", []))
     found = outputs(gateway)
+    found.update(sign_in(gateway, found, spec.get("users", [])))
     for expected in spec.get("output", []):
         assert any(expected in line for line in gateway.output), (expected, gateway.output)
     assert spec["calls"], "every template calls its routes"

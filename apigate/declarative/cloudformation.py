@@ -23,12 +23,21 @@ import orjson
 
 from apigate.aws.errors import AwsError
 from apigate.aws.wire import OperationHandler
-from apigate.control import authorizers, deployments, gateway_responses, openapi, resources, rest_apis
+from apigate.control import (
+    authorizers,
+    deployments,
+    gateway_responses,
+    openapi,
+    resources,
+    rest_apis,
+    user_pools,
+)
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
 from apigate.declarative import (
     assemblies,
+    cognito,
     documentation,
     domains,
     iam,
@@ -61,6 +70,7 @@ SUPPORTED = (
     *models.RESOURCE_TYPES,
     *stored.RESOURCE_TYPES,
     *domains.RESOURCE_TYPES,
+    *cognito.RESOURCE_TYPES,
 )
 _LAST = {
     "AWS::ApiGateway::Deployment": 1,
@@ -82,7 +92,6 @@ _METHOD_SETTINGS = {
     "MetricsEnabled": "metrics/enabled",
 }
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-_USER_POOL = "AWS::Cognito::UserPool"
 _QUIET = ("AWS::CDK::Metadata",)  # CDK's analytics record: no AWS resource, nothing for a user to learn
 
 
@@ -259,8 +268,6 @@ class _Run:
         if name in self.physical:
             return self.physical[name][1]
         if name in self.types:
-            if self.types[name] == _USER_POOL:
-                return self._pool_id(name)
             if self.types[name] not in SUPPORTED:
                 return skipped(self.types[name], name)
             raise IntrinsicError(f"{name} is referenced before it exists (a dependency cycle?)")
@@ -275,16 +282,8 @@ class _Run:
                 raise IntrinsicError(f"{name} has no attribute {attribute}")
             return found
         if name in self.types and self.types[name] not in SUPPORTED:
-            region, account = self.ctx.settings.region, self.ctx.settings.account_id
-            if self.types[name] == _USER_POOL and attribute == "Arn":
-                return f"arn:aws:cognito-idp:{region}:{account}:userpool/{self._pool_id(name)}"
             return skipped(self.types[name], f"{name}.{attribute}")
         return self._ref(name)
-
-    def _pool_id(self, name: str) -> str:
-        """A template's user pool (not created by apigate) as pool id ``{region}_{LogicalId}``: Cognito
-        authorizers naming it verify tokens of the issuer ``--user-pool {region}_{LogicalId}=ISSUER`` gives."""
-        return f"{self.ctx.settings.region}_{name}"
 
     def _conditions(self, resolver: Resolver) -> None:
         pending = dict(self.template.get("Conditions") or {})
@@ -379,12 +378,6 @@ class _Run:
             kind = resource["Type"]
             if kind in SUPPORTED or kind in _QUIET:
                 continue
-            if kind == _USER_POOL:
-                lines.append(
-                    f"skipped {logical_id} ({kind}): not created; Cognito authorizers naming it verify tokens of "
-                    f"the issuer `--user-pool {self._pool_id(logical_id)}=ISSUER` gives"
-                )
-                continue
             lines.append(
                 f"skipped {logical_id} ({kind}): apigate does not serve this type; "
                 f"references to it give {skipped(kind, logical_id)!r}"
@@ -394,6 +387,8 @@ class _Run:
     def _reinstall(self) -> None:
         """After a rollback: the registry serves again exactly what the store holds."""
         from apigate.compile.rest import StageDefaults, compile_stage
+
+        user_pools.publish(self.ctx)  # the pools the rollback undid are no issuers
 
         for api_id in {p for t, p in self.physical.values() if t == "AWS::ApiGateway::RestApi"}:
             self.ctx.registry.forget_api(api_id)
@@ -517,6 +512,8 @@ class _Run:
             stored.create(self, logical_id, kind, props)
         elif kind in domains.RESOURCE_TYPES:
             await domains.create(self, logical_id, kind, props)
+        elif kind in cognito.RESOURCE_TYPES:
+            await cognito.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)
@@ -853,6 +850,8 @@ class _Run:
                 iam.remove(self.ctx, str(kind), str(physical))
             elif kind == "AWS::ApiGatewayV2::Api" and self.ctx.store.get("v2api", physical) is not None:
                 await self._v2("DeleteApi")({"ApiId": physical})
+            elif kind in cognito.RESOURCE_TYPES:
+                await cognito.remove(self.ctx, str(kind), str(physical))
 
     def _outputs(self, resolver: Resolver) -> dict[str, str]:
         outputs: dict[str, str] = {}
