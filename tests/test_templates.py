@@ -1,7 +1,8 @@
 """The template corpus (tests/templates/*/template.yaml): each template is served as a user would serve it, and
 every route its ``calls.yaml`` lists is called through the URLs the template's own Outputs print (AWS host names
 rewritten to the gateway's). A call names its expected status, and optionally a subset of the JSON answer,
-response headers, or text the answer contains; ``output`` lists lines the gateway must print (warnings).
+response headers, or text the answer contains; ``output`` lists lines the gateway must print, ``warnings``
+the warnings it must print exactly once each.
 
 ``users`` are made in the template's own user pools through the gateway's cognito-idp API (boto3, as a client
 would): created, given a password, signed in; ``${id:NAME}`` and ``${access:NAME}`` are then their tokens."""
@@ -109,6 +110,9 @@ def test_template(case: str, serve: Any) -> None:
     found.update(sign_in(gateway, found, spec.get("users", [])))
     for expected in spec.get("output", []):
         assert any(expected in line for line in gateway.output), (expected, gateway.output)
+    printed = [line for line in gateway.output if line.startswith("Warning: ")]
+    for expected in spec.get("warnings", []):
+        assert printed.count(f"Warning: {expected}") == 1, (expected, printed)
     assert spec["calls"], "every template calls its routes"
     for call in spec["calls"]:
         url = _fill(call["url"], gateway, found)

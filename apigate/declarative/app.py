@@ -66,6 +66,7 @@ class DeclarativeApp:
         self.poll_interval = poll_interval
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[str, Fingerprint] = {}
+        self._warned: set[str] = set()
 
     async def deploy(self) -> Deployed:
         self.deployed = await self.deployer.deploy(self.template, self.overrides, self.stack_name)
@@ -113,8 +114,14 @@ class DeclarativeApp:
             print("Outputs:", flush=True)
             for name, value in deployed.outputs.items():
                 print(f"  {name}: {value}", flush=True)
+        self._warn(deployed)
+
+    def _warn(self, deployed: Deployed) -> None:
+        """Each warning once per process: a reload prints only what the edit brought."""
         for warning in deployed.warnings:
-            print(f"Warning: {warning}", flush=True)
+            if warning not in self._warned:
+                self._warned.add(warning)
+                print(f"Warning: {warning}", flush=True)
 
     # --- hot reload ----------------------------------------------------------------------------------------
 
@@ -174,6 +181,7 @@ class DeclarativeApp:
             f"Reloaded {self.template.name}: {len(deployed.routes)} routes, {len(deployed.code_dirs)} code folders",
             flush=True,
         )
+        self._warn(deployed)
 
     async def _reload_code(self, folder: Path) -> None:
         assert self.deployed is not None

@@ -49,6 +49,7 @@ from apigate.declarative import (
     websocket,
 )
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
+from apigate.declarative.properties import Tracked, ignored, unread
 from apigate.declarative.template import Doc, TemplateError, load
 
 SUPPORTED = (
@@ -143,6 +144,70 @@ def _changed_configuration(existing: Doc, config: Doc) -> bool:
         or ("Role" in config and existing.get("Role") != config["Role"])
         or variables != config["Environment"]["Variables"]
     )
+
+
+def _tags(value: Any) -> dict[str, str]:
+    """CloudFormation's tags (a list of ``{Key, Value}``, or a map for some types) as a map."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(t.get("Key")): str(t.get("Value", "")) for t in value if isinstance(t, dict) and "Key" in t}
+    return {}
+
+
+def _rest_api_patches(props: Doc) -> list[Doc]:
+    """A RestApi's properties that UpdateRestApi sets, as its patch operations."""
+    operations: list[Doc] = []
+    policy = props.get("Policy")
+    if policy is not None:
+        text = policy if isinstance(policy, str) else orjson.dumps(policy).decode()
+        operations.append({"op": "replace", "path": "/policy", "value": text})
+    if props.get("ApiKeySourceType") is not None:
+        operations.append({"op": "replace", "path": "/apiKeySource", "value": str(props["ApiKeySourceType"])})
+    if props.get("MinimumCompressionSize") is not None:
+        size = str(props["MinimumCompressionSize"])
+        operations.append({"op": "replace", "path": "/minimumCompressionSize", "value": size})
+    disabled = props.get("DisableExecuteApiEndpoint")
+    if disabled is not None:
+        value = str(disabled).lower() if isinstance(disabled, bool) else str(disabled)
+        operations.append({"op": "replace", "path": "/disableExecuteApiEndpoint", "value": value})
+    return operations
+
+
+def _method_setting_patches(settings: list[Doc]) -> list[Doc]:
+    """``MethodSettings`` as UpdateStage's ``/{resource}/{method}/...`` patch operations."""
+    operations: list[Doc] = []
+    for setting in settings:
+        resource_path = str(setting.get("ResourcePath") or "/*")
+        key = "*" if resource_path == "/*" else resource_path.replace("/", "~1")
+        verb = str(setting.get("HttpMethod") or "*")
+        for field_name, patch_path in _METHOD_SETTINGS.items():
+            if field_name in setting:
+                value = setting[field_name]
+                operations.append(
+                    {
+                        "op": "replace",
+                        "path": f"/{key}/{verb}/{patch_path}",
+                        "value": str(value).lower() if isinstance(value, bool) else str(value),
+                    }
+                )
+    return operations
+
+
+def _stage_patches(props: Doc) -> list[Doc]:
+    """A stage's access log, cache size and canary (``AWS::ApiGateway::Stage`` properties, and a Deployment's
+    ``StageDescription``) as UpdateStage's patch operations."""
+    operations: list[Doc] = []
+    access = props.get("AccessLogSetting")
+    if isinstance(access, dict) and access.get("DestinationArn"):
+        operations.append(
+            {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": access["DestinationArn"]}
+        )
+        if access.get("Format"):
+            operations.append({"op": "replace", "path": "/accessLogSettings/format", "value": access["Format"]})
+    if props.get("CacheClusterSize") is not None:
+        operations.append({"op": "replace", "path": "/cacheClusterSize", "value": str(props["CacheClusterSize"])})
+    return operations
 
 
 def _camel(value: Any) -> Any:
@@ -345,8 +410,9 @@ class _Run:
                     if resource["Type"] not in SUPPORTED:
                         continue
                     try:
-                        props = resolver.resolve(resource.get("Properties") or {})
+                        props = Tracked(resolver.resolve(resource.get("Properties") or {}))
                         await self._create(logical_id, resource["Type"], props)
+                        self._unread(logical_id, resource["Type"], props)
                     except IntrinsicError as exc:
                         raise self.error(str(exc), logical_id) from exc
                     except AwsError as exc:
@@ -366,10 +432,17 @@ class _Run:
         except BaseException:
             self._reinstall()
             raise
-        warnings = [*self._skipped_lines(kept), *self.warnings]
+        warnings = list(dict.fromkeys([*self._skipped_lines(kept), *self.warnings]))  # each once
         return Deployed(
             self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs
         )
+
+    def _unread(self, logical_id: str, kind: str, props: Tracked) -> None:
+        """One warning per property the resource's handler did not act on (a stored type has its own line)."""
+        if kind in stored.RESOURCE_TYPES and kind != stored.SSM_PARAMETER:
+            return
+        for name in unread(props):
+            self.warnings.append(ignored(logical_id, kind, name))
 
     def _skipped_lines(self, kept: dict[str, Doc]) -> list[str]:
         """One line per resource apigate does not create, saying what references to it give."""
@@ -488,6 +561,7 @@ class _Run:
             self.physical[logical_id] = (kind, created["id"])
             if props.get("StageName"):  # the stage it made serves too: the route table lists it
                 self.stages.append(f"{props.get('RestApiId')}/{props['StageName']}")
+                await self._stage_description(logical_id, props)
         elif kind == "AWS::ApiGateway::Stage":
             await self._stage(logical_id, props)
         elif kind == "AWS::ApiGateway::Authorizer":
@@ -542,6 +616,8 @@ class _Run:
             api = await self._v2("ReimportApi")({"ApiId": existing, "Body": raw})
         else:
             api = await self._v2("ImportApi")({"Body": raw})
+        for warning in api.get("Warnings") or ():  # what the import did not act on, in the OpenAPI body
+            self.warnings.append(f"{logical_id} (AWS::ApiGatewayV2::Api) Body: {warning}")
         self.physical[logical_id] = ("AWS::ApiGatewayV2::Api", api["ApiId"])
         self.attributes[logical_id] = {"ApiId": api["ApiId"], "ApiEndpoint": api["ApiEndpoint"]}
 
@@ -558,10 +634,12 @@ class _Run:
                 "DefaultRouteSettings": props.get("DefaultRouteSettings"),
                 "RouteSettings": props.get("RouteSettings"),
                 "Description": props.get("Description"),
+                "Tags": _tags(props.get("Tags")) or None,
             }.items()
             if v is not None
         }
         if self.ctx.store.get("v2stage", f"{api_id}/{name}") is not None:
+            params.pop("Tags", None)  # UpdateStage takes none; tags are kept from the creation
             await self._v2("UpdateStage")(params)
         else:
             await self._v2("CreateStage")(params)
@@ -609,15 +687,32 @@ class _Run:
         role = props.get("Role")
         if isinstance(role, str) and role.startswith("arn:"):  # its sessions carry the role's policies
             config["Role"] = role
+        tags = _tags(props.get("Tags"))
         existing = self.ctx.store.get("function", name)
         if existing is None:
-            doc = await self.d.lam["CreateFunction"]({**config, "Code": {"ZipFile": zipped}})
+            architectures = props.get("Architectures")
+            doc = await self.d.lam["CreateFunction"](
+                {
+                    **config,
+                    "Code": {"ZipFile": zipped},
+                    **({"Tags": tags} if tags else {}),
+                    **({"Architectures": architectures} if architectures else {}),  # recorded; runs on this host
+                }
+            )
         else:
             doc = existing
             if _changed_configuration(existing, config):
                 doc = await self.d.lam["UpdateFunctionConfiguration"](config)
             if existing.get("CodeSha256") != base64.b64encode(hashlib.sha256(zipped).digest()).decode():
                 doc = await self.d.lam["UpdateFunctionCode"]({"FunctionName": name, "ZipFile": zipped})
+            props.get("Architectures")  # fixed at creation, as a redeploy on AWS replaces the function
+            if tags:
+                await self.d.lam["TagResource"]({"Resource": doc["FunctionArn"], "Tags": tags})
+        reserved = props.get("ReservedConcurrentExecutions")
+        if reserved is not None:
+            await self.d.lam["PutFunctionConcurrency"](
+                {"FunctionName": name, "ReservedConcurrentExecutions": int(reserved)}
+            )
         self.physical[logical_id] = ("AWS::Lambda::Function", name)
         self.attributes[logical_id] = {"Arn": doc["FunctionArn"]}
 
@@ -669,9 +764,15 @@ class _Run:
             "aws:cloudformation:logical-id": logical_id,
             "aws:cloudformation:stack-name": self.stack,
         }
+        doc["tags"].update(_tags(props.get("Tags")))
         if endpoint.get("VpcEndpointIds"):
             doc.setdefault("endpointConfiguration", {})["vpcEndpointIds"] = list(endpoint["VpcEndpointIds"])
         self.ctx.store.put("restapi", api["id"], doc)
+        operations = _rest_api_patches(props)
+        if operations:  # checked as UpdateRestApi checks them
+            await self.d.apis["UpdateRestApi"]({"restApiId": api["id"], "patchOperations": operations})
+        for warning in api.get("warnings") or ():  # what the import did not act on, in the OpenAPI body
+            self.warnings.append(f"{logical_id} (AWS::ApiGateway::RestApi) Body: {warning}")
         self.physical[logical_id] = ("AWS::ApiGateway::RestApi", api["id"])
         self.attributes[logical_id] = {"RootResourceId": doc["rootResourceId"], "RestApiId": api["id"]}
 
@@ -761,6 +862,33 @@ class _Run:
         await self.d.responses["PutGatewayResponse"]({k: v for k, v in params.items() if v is not None})
         self.physical[logical_id] = ("AWS::ApiGateway::GatewayResponse", f"{api_id}/{response_type}")
 
+    async def _stage_description(self, logical_id: str, props: Doc) -> None:
+        """A Deployment's ``StageDescription``: the settings of the stage it makes (its ``Variables`` went with
+        CreateDeployment), each key it does not act on warned about by name."""
+        description = Tracked(props.get("StageDescription") or {})
+        description.get("Variables")
+        operations: list[Doc] = []
+        for field_name, path in (
+            ("Description", "/description"),
+            ("TracingEnabled", "/tracingEnabled"),
+            ("CacheClusterEnabled", "/cacheClusterEnabled"),
+            ("DocumentationVersion", "/documentationVersion"),
+        ):
+            if field_name in description:
+                value = description[field_name]
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                operations.append({"op": "replace", "path": path, "value": text})
+        # Settings written on the description itself are those of every method.
+        shortcut = {k: description[k] for k in _METHOD_SETTINGS if k in description}
+        operations += _method_setting_patches([*(description.get("MethodSettings") or []), shortcut])
+        operations += _stage_patches(description)
+        if operations:
+            await self.d.deps["UpdateStage"](
+                {"restApiId": props.get("RestApiId"), "stageName": props["StageName"], "patchOperations": operations}
+            )
+        for name in unread(description):
+            self.warnings.append(ignored(logical_id, "AWS::ApiGateway::Deployment", f"StageDescription.{name}"))
+
     async def _stage(self, logical_id: str, props: Doc) -> None:
         api_id, name = props.get("RestApiId"), props.get("StageName")
         variables = {k: str(v) for k, v in (props.get("Variables") or {}).items()}
@@ -774,6 +902,7 @@ class _Run:
                 "tracingEnabled": props.get("TracingEnabled"),
                 "cacheClusterEnabled": props.get("CacheClusterEnabled"),
                 "documentationVersion": props.get("DocumentationVersion"),
+                "tags": _tags(props.get("Tags")) or None,
             }
             await self.d.deps["CreateStage"]({k: v for k, v in params.items() if v is not None})
             operations: list[Doc] = []
@@ -795,20 +924,8 @@ class _Run:
                 operations.append(
                     {"op": "replace", "path": "/documentationVersion", "value": props["DocumentationVersion"]}
                 )
-        for setting in props.get("MethodSettings") or []:
-            resource_path = str(setting.get("ResourcePath") or "/*")
-            key = "*" if resource_path == "/*" else resource_path.replace("/", "~1")
-            verb = str(setting.get("HttpMethod") or "*")
-            for field_name, patch_path in _METHOD_SETTINGS.items():
-                if field_name in setting:
-                    value = setting[field_name]
-                    operations.append(
-                        {
-                            "op": "replace",
-                            "path": f"/{key}/{verb}/{patch_path}",
-                            "value": str(value).lower() if isinstance(value, bool) else str(value),
-                        }
-                    )
+        operations += _method_setting_patches(props.get("MethodSettings") or [])
+        operations += _stage_patches(props)
         if operations:
             await self.d.deps["UpdateStage"](
                 {"restApiId": api_id, "stageName": name, "patchOperations": operations}
