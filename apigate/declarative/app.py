@@ -1,7 +1,8 @@
 """``apigate serve TEMPLATE``: deploy a template, print what it serves, and reload it while the user edits.
 
 The watcher polls (no extra dependency): a change in a function's code folder replaces that function's code
-and its warm workers; a change to the template redeploys it. A broken edit leaves the last good deployment
+and its warm workers; a change to the template, or to a file it reads (an ``AWS::Include`` part, an API's
+``DefinitionUri``), redeploys it. A broken edit leaves the last good deployment
 serving and prints the error.
 """
 
@@ -126,9 +127,13 @@ class DeclarativeApp:
     # --- hot reload ----------------------------------------------------------------------------------------
 
     def _fingerprints(self) -> dict[str, Fingerprint]:
-        """The template under "", each code folder under its path (functions may share a folder)."""
-        watched = {"": fingerprint(self.template)}
+        """The template and the files it reads (AWS::Include, DefinitionUri) under "", each code folder under
+        its path (functions may share a folder)."""
+        template = fingerprint(self.template)
+        watched = {"": template}
         if self.deployed is not None:
+            for path in self.deployed.read_files:  # a missing one counts as empty: creating it is a change
+                template.update(fingerprint(path) or {str(path): (0, -1)})
             for folder in set(self.deployed.code_dirs.values()):
                 watched[str(folder)] = fingerprint(folder)
         return watched

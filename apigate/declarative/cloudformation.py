@@ -114,6 +114,7 @@ class Deployed:
     warnings: list[str]
     routes: list[Route]
     code_dirs: dict[str, Path] = field(default_factory=dict)  # function name -> local code folder
+    read_files: list[Path] = field(default_factory=list)  # AWS::Include and DefinitionUri files
 
 
 def zip_folder(folder: Path) -> bytes:
@@ -267,6 +268,7 @@ class _Run:
         self.physical: dict[str, tuple[str, str]] = {}
         self.attributes: dict[str, dict[str, Any]] = {}
         self.code_dirs: dict[str, Path] = {}
+        self.read_files: list[Path] = []  # files the template includes or names as API definitions
         self.previous: Doc = self.ctx.store.get("stack", stack) or {}
         self.types: dict[str, str] = {}
         self.unsupported: list[str] = []
@@ -367,11 +369,11 @@ class _Run:
     # --- the run -------------------------------------------------------------------------------------------
 
     async def run(self) -> Deployed:
-        self.template = includes.expand(self.template, self.path)
+        self.template = includes.expand(self.template, self.path, self.read_files)
         parameters = self._parameters()
         if translator.is_sam(self.template):
             self.template = translator.translate(
-                self.template, parameters, self.path, self.ctx.settings.region
+                self.template, parameters, self.path, self.ctx.settings.region, self.read_files
             )
         resolver = Resolver(
             parameters, ref=self._ref, get_att=self._get_att, mappings=self.template.get("Mappings")
@@ -434,7 +436,14 @@ class _Run:
             raise
         warnings = list(dict.fromkeys([*self._skipped_lines(kept), *self.warnings]))  # each once
         return Deployed(
-            self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs
+            self.stack,
+            self.path,
+            dict(self.physical),
+            outputs,
+            warnings,
+            self._routes(),
+            self.code_dirs,
+            list(dict.fromkeys(self.read_files)),
         )
 
     def _unread(self, logical_id: str, kind: str, props: Tracked) -> None:
