@@ -640,7 +640,8 @@ def test_hot_reload_of_files_the_template_reads(tmp_path: Path, started: list[Ga
     (app / "definition.yaml").write_text(_mock_openapi("/two", '{"from": "definition"}'))
     wait_for(lambda: status("UriApi", "/two") == 200, timeout=20)
     assert status("UriApi", "/one") == 403
-    assert sum("Reloaded template.yaml" in line for line in gateway.output) == 2
+    # The line comes once the reload has finished (routes serve a moment before it is printed).
+    wait_for(lambda: sum("Reloaded template.yaml" in line for line in gateway.output) == 2, timeout=20)
     # A broken part: the error names the file; the last good deployment serves until the part is fixed.
     (app / "included.yaml").write_text("swagger: '2.0'\npaths: [unclosed\n")
     assert "included.yaml" in wait_line(gateway, "Reload failed")

@@ -216,12 +216,29 @@ def test_sign_up_with_a_client_secret_and_a_printed_confirmation_code(gateway: G
     users = idp.list_users(UserPoolId=pool["Id"])["Users"]
     assert [u["UserStatus"] for u in users] == ["CONFIRMED"]
     assert idp.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["EstimatedNumberOfUsers"] == 1
+    assert users[0]["Username"] == identity["sub"]
     # A second sign-up with the same email, and the flows a client does not allow.
     assert error_of(
         lambda: idp.sign_up(
             ClientId=client["ClientId"], Username=email, Password="Longer-Pass1", SecretHash=secret_hash(email, client)
         )
     )[0] == "UsernameExistsException"
+    # An administrator confirms another sign-up instead of a code.
+    other = "di@example.com"
+    idp.sign_up(
+        ClientId=client["ClientId"], Username=other, Password="Longer-Pass2", SecretHash=secret_hash(other, client)
+    )
+    idp.admin_confirm_sign_up(UserPoolId=pool["Id"], Username=other)
+    assert error_of(lambda: idp.admin_confirm_sign_up(UserPoolId=pool["Id"], Username=other)) == (
+        "NotAuthorizedException",
+        "User cannot be confirmed. Current status is CONFIRMED",
+    )
+    signed_in = idp.initiate_auth(
+        ClientId=client["ClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": other, "PASSWORD": "Longer-Pass2", "SECRET_HASH": secret_hash(other, client)},
+    )["AuthenticationResult"]
+    assert verified(gateway, pool["Id"], signed_in["IdToken"])["email"] == other
     plain = idp.create_user_pool_client(UserPoolId=pool["Id"], ClientName="spa")["UserPoolClient"]
     assert plain["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_CUSTOM_AUTH"]
     assert error_of(
