@@ -46,6 +46,7 @@ from apigate.control import (
     tags,
     usage_plans,
     user_pool_auth,
+    user_pool_oauth,
     user_pool_users,
     user_pools,
     validators,
@@ -91,6 +92,9 @@ _SIGNING_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_reques
 _EXECUTE_API_PREFIX = "/_aws/execute-api/"
 _JSON = [("Content-Type", "application/json")]
 # A local user pool's OIDC discovery document and JWKS, at the paths Cognito serves them under its issuer.
+# A local user pool domain's token endpoint: by AWS's host name, or by the path form Outputs are rewritten to.
+_POOL_DOMAIN_HOST = re.compile(r"([a-z0-9-]+)\.auth\.[a-z0-9-]+\.amazoncognito\.com(?::\d+)?")
+_POOL_DOMAIN_PATH = "/_aws/cognito-idp/"
 _POOL_DOCUMENT = re.compile(r"/([a-z]{2}(?:-[a-z]+)+-\d_[A-Za-z0-9]+)/\.well-known/(openid-configuration|jwks\.json)")
 
 
@@ -246,7 +250,12 @@ class Gateway:
         # Local Cognito user pools (a cognito-idp subset, JSON 1.1): pools, clients, users, sign-in.
         self.cognito = JsonApi(
             "AWSCognitoIdentityProviderService",
-            {**user_pools.handlers(ctx), **user_pool_users.handlers(ctx), **user_pool_auth.handlers(ctx)},
+            {
+                **user_pools.handlers(ctx),
+                **user_pool_users.handlers(ctx),
+                **user_pool_auth.handlers(ctx),
+                **user_pool_oauth.handlers(ctx),
+            },
             ctx.writes,
         )
         user_pools.publish(ctx)
@@ -389,6 +398,10 @@ class Gateway:
         path = request.raw_path
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
+        if path.endswith("/oauth2/token"):
+            domain = self._pool_domain(request, path)
+            if domain is not None:
+                return user_pool_oauth.token_endpoint(self.control, domain, request)
         if request.method == "GET" and path.endswith(("/openid-configuration", "/jwks.json")):
             pool_document = _POOL_DOCUMENT.fullmatch(path)
             if pool_document is not None:
@@ -524,6 +537,16 @@ class Gateway:
             if document is not None:
                 return Response(200, list(_JSON), document)
         return Response(404, list(_JSON), b'{"message":"Not Found"}')
+
+    @staticmethod
+    def _pool_domain(request: Request, path: str) -> str | None:
+        """The user pool domain a token request names: ``/_aws/cognito-idp/{domain}/oauth2/token``, or
+        ``/oauth2/token`` with ``Host: {domain}.auth.{region}.amazoncognito.com``."""
+        if path.startswith(_POOL_DOMAIN_PATH):
+            domain, _, rest = path[len(_POOL_DOMAIN_PATH) :].partition("/")
+            return domain if rest == "oauth2/token" else None
+        host = _POOL_DOMAIN_HOST.fullmatch((request.header("host") or "").lower())
+        return host.group(1) if host is not None and path == "/oauth2/token" else None
 
     def _pool_document(self, pool_id: str, name: str) -> Response:
         """A local user pool's discovery document or JWKS (public, as Cognito's are)."""

@@ -5,7 +5,9 @@ response headers, or text the answer contains; ``output`` lists lines the gatewa
 the warnings it must print exactly once each.
 
 ``users`` are made in the template's own user pools through the gateway's cognito-idp API (boto3, as a client
-would): created, given a password, signed in; ``${id:NAME}`` and ``${access:NAME}`` are then their tokens."""
+would): created, given a password, signed in; ``${id:NAME}`` and ``${access:NAME}`` are then their tokens.
+``machines`` get an access token from a pool domain's token endpoint (the client_credentials grant, HTTP Basic
+with the client's id and secret), as ``${access:NAME}``."""
 
 from __future__ import annotations
 
@@ -87,6 +89,21 @@ def sign_in(gateway: GatewayProcess, found: dict[str, str], users: list[dict[str
     return tokens
 
 
+def machine_tokens(found: dict[str, str], machines: list[dict[str, str]]) -> dict[str, str]:
+    tokens = {}
+    for machine in machines:
+        answer = requests.post(
+            found[machine["token_url"]],
+            data={"grant_type": "client_credentials", "scope": machine["scope"]},
+            auth=(found[machine["client"]], found[machine["secret"]]),
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["token_type"] == "Bearer"
+        tokens[f"access:{machine['name']}"] = answer.json()["access_token"]
+    return tokens
+
+
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Any]:
     started: list[GatewayProcess] = []
@@ -108,6 +125,7 @@ def test_template(case: str, serve: Any) -> None:
     gateway = serve(CORPUS / case / "template.yaml", *spec.get("args", []))
     found = outputs(gateway)
     found.update(sign_in(gateway, found, spec.get("users", [])))
+    found.update(machine_tokens(found, spec.get("machines", [])))
     for expected in spec.get("output", []):
         assert any(expected in line for line in gateway.output), (expected, gateway.output)
     printed = [line for line in gateway.output if line.startswith("Warning: ")]
@@ -117,7 +135,8 @@ def test_template(case: str, serve: Any) -> None:
     for call in spec["calls"]:
         url = _fill(call["url"], gateway, found)
         headers = {k: _fill(str(v), gateway, found) for k, v in (call.get("headers") or {}).items()}
-        answer = requests.request(call["method"], url, headers=headers, data=call.get("body"), timeout=30)
+        body = None if call.get("body") is None else _fill(str(call["body"]), gateway, found)
+        answer = requests.request(call["method"], url, headers=headers, data=body, timeout=30)
         where = f"{call['method']} {url}: {answer.status_code} {answer.text[:300]}"
         assert answer.status_code == call["status"], where
         if "json" in call:

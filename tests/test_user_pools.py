@@ -365,3 +365,47 @@ def test_a_template_pool_keeps_its_id_users_and_keys_across_restarts(tmp_path: P
         assert answer.json() == {"owner": "eve@example.com", "use": "id"}
     finally:
         second.stop()
+
+
+def test_client_credentials_at_the_domain_host(gateway: GatewayProcess, idp: Any) -> None:
+    """A resource server, a domain and a machine client made through the API; the token endpoint answered
+    for ``Host: {domain}.auth.{region}.amazoncognito.com`` as on AWS."""
+    pool = idp.create_user_pool(PoolName="machines")["UserPool"]["Id"]
+    idp.create_resource_server(
+        UserPoolId=pool, Identifier="https://api.example.com", Name="api",
+        Scopes=[{"ScopeName": "items.read", "ScopeDescription": "read"}],
+    )
+    assert [s["Identifier"] for s in idp.list_resource_servers(UserPoolId=pool, MaxResults=10)["ResourceServers"]] == [
+        "https://api.example.com"
+    ]
+    idp.create_user_pool_domain(UserPoolId=pool, Domain="m2m-tests")
+    described = idp.describe_user_pool_domain(Domain="m2m-tests")["DomainDescription"]
+    assert (described["UserPoolId"], described["Status"]) == (pool, "ACTIVE")
+    client = idp.create_user_pool_client(
+        UserPoolId=pool, ClientName="worker", GenerateSecret=True, AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthScopes=["https://api.example.com/items.read"],
+    )["UserPoolClient"]
+    host = "m2m-tests.auth.us-east-1.amazoncognito.com"
+    answer = requests.post(
+        f"{gateway.url}/oauth2/token",
+        headers={"Host": host},
+        data={"grant_type": "client_credentials"},  # no scope asked: all the client may have
+        auth=(client["ClientId"], client["ClientSecret"]),
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["expires_in"] == 3600
+    claims = verified(gateway, pool, answer.json()["access_token"])
+    assert claims["token_use"] == "access" and claims["sub"] == claims["client_id"] == client["ClientId"]
+    assert claims["scope"] == "https://api.example.com/items.read"
+    other_host = requests.post(
+        f"{gateway.url}/oauth2/token", headers={"Host": "nobody.auth.us-east-1.amazoncognito.com"},
+        data={"grant_type": "client_credentials"}, auth=(client["ClientId"], client["ClientSecret"]), timeout=10,
+    )
+    assert other_host.status_code == 404
+    no_flow = idp.create_user_pool_client(UserPoolId=pool, ClientName="people", GenerateSecret=True)["UserPoolClient"]
+    refused = requests.post(
+        f"{gateway.url}/_aws/cognito-idp/m2m-tests/oauth2/token", data={"grant_type": "client_credentials"},
+        auth=(no_flow["ClientId"], no_flow["ClientSecret"]), timeout=10,
+    )
+    assert (refused.status_code, refused.json()) == (400, {"error": "unauthorized_client"})

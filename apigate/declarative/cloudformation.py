@@ -267,6 +267,7 @@ class _Run:
         self.overrides = overrides
         self.physical: dict[str, tuple[str, str]] = {}
         self.attributes: dict[str, dict[str, Any]] = {}
+        self.physical_ref: dict[str, str] = {}  # what Ref gives where it is not the physical id kept
         self.code_dirs: dict[str, Path] = {}
         self.read_files: list[Path] = []  # files the template includes or names as API definitions
         self.previous: Doc = self.ctx.store.get("stack", stack) or {}
@@ -332,6 +333,8 @@ class _Run:
         return values
 
     def _ref(self, name: str) -> Any:
+        if name in self.physical_ref:
+            return self.physical_ref[name]
         if name in self.physical:
             return self.physical[name][1]
         if name in self.types:
@@ -1035,6 +1038,11 @@ _AWS_INVOKE_URL = re.compile(
 )
 
 
+_POOL_DOMAIN_URL = re.compile(
+    r"https://(?P<domain>[a-z0-9-]+)\.auth\.[a-z0-9-]+\.amazoncognito\.com(?P<rest>/[^\s\"']*)?"
+)
+
+
 def local_urls(text: str, base_url: str) -> str:
     """AWS invoke URLs (``https://{api}.execute-api.{region}.amazonaws.com/Prod/hello``) as the gateway's own
     (``http://127.0.0.1:PORT/_aws/execute-api/{api}/Prod/hello``): an Output must be an address that answers."""
@@ -1044,7 +1052,9 @@ def local_urls(text: str, base_url: str) -> str:
         base = scheme + base_url.removeprefix("http")
         return f"{base}/_aws/execute-api/{match['api']}{match['rest'] or ''}"
 
-    return _AWS_INVOKE_URL.sub(local, text)
+    text = _AWS_INVOKE_URL.sub(local, text)
+    # A user pool domain (``https://{domain}.auth.{region}.amazoncognito.com/oauth2/token``): its local form.
+    return _POOL_DOMAIN_URL.sub(lambda m: f"{base_url}/_aws/cognito-idp/{m['domain']}{m['rest'] or ''}", text)
 
 
 def _route_target(uri: str) -> str:

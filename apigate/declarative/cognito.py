@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from apigate.control import user_pools
+from apigate.control import user_pool_oauth, user_pools
 from apigate.control.context import ControlContext
 
 Doc = dict[str, Any]
 
 USER_POOL = "AWS::Cognito::UserPool"
 CLIENT = "AWS::Cognito::UserPoolClient"
-RESOURCE_TYPES = (USER_POOL, CLIENT)
+RESOURCE_SERVER = "AWS::Cognito::UserPoolResourceServer"
+DOMAIN = "AWS::Cognito::UserPoolDomain"
+RESOURCE_TYPES = (USER_POOL, CLIENT, RESOURCE_SERVER, DOMAIN)
 # Properties a local pool takes but does not act on: one warning each.
 _POOL_IGNORED = {
     "LambdaConfig": "triggers are not run",
@@ -64,6 +66,7 @@ class Run(Protocol):
     ctx: ControlContext
     physical: dict[str, tuple[str, str]]
     attributes: dict[str, dict[str, Any]]
+    physical_ref: dict[str, str]
     warnings: list[str]
 
     def _old(self, logical_id: str, kind: str) -> str | None: ...
@@ -88,8 +91,47 @@ def _pool_attributes(ctx: ControlContext, pool_id: str) -> Doc:
 async def create(run: Run, logical_id: str, kind: str, props: Doc) -> None:
     if kind == USER_POOL:
         await _pool(run, logical_id, props)
-    else:
+    elif kind == CLIENT:
         await _client(run, logical_id, props)
+    elif kind == RESOURCE_SERVER:
+        await _resource_server(run, logical_id, props)
+    else:
+        await _domain(run, logical_id, props)
+
+
+async def _resource_server(run: Run, logical_id: str, props: Doc) -> None:
+    """Ref gives the identifier (what scopes are named after: ``{identifier}/{scope}``)."""
+    ctx, pool_id, identifier = run.ctx, str(props.get("UserPoolId") or ""), str(props.get("Identifier") or "")
+    params = {
+        "UserPoolId": pool_id,
+        "Identifier": identifier,
+        "Name": props.get("Name"),
+        "Scopes": props.get("Scopes") or [],
+    }
+    if ctx.store.get(user_pools.POOL, pool_id) is not None:
+        if ctx.store.get(user_pool_oauth.RESOURCE_SERVER, f"{pool_id}/{identifier}") is not None:
+            await user_pool_oauth.update_resource_server(ctx, params)
+        else:
+            await user_pool_oauth.create_resource_server(ctx, params)
+    run.physical[logical_id] = (RESOURCE_SERVER, f"{pool_id}/{identifier}")
+    run.attributes[logical_id] = {}
+    run.physical_ref[logical_id] = identifier
+
+
+async def _domain(run: Run, logical_id: str, props: Doc) -> None:
+    """A pool's domain: its token endpoint answers at ``/_aws/cognito-idp/{domain}/oauth2/token``."""
+    ctx, pool_id, domain = run.ctx, str(props.get("UserPoolId") or ""), str(props.get("Domain") or "")
+    props.get("CustomDomainConfig"), props.get("ManagedLoginVersion")  # no hosted pages: nothing they change
+    existing = ctx.store.get(user_pool_oauth.DOMAIN, domain)
+    if existing is not None and existing["UserPoolId"] != pool_id:
+        moved = {"UserPoolId": existing["UserPoolId"], "Domain": domain}
+        await user_pool_oauth.delete_user_pool_domain(ctx, moved)
+        existing = None
+    if existing is None and ctx.store.get(user_pools.POOL, pool_id) is not None:
+        await user_pool_oauth.create_user_pool_domain(ctx, {"UserPoolId": pool_id, "Domain": domain})
+    run.physical[logical_id] = (DOMAIN, domain)
+    region = ctx.settings.region
+    run.attributes[logical_id] = {"CloudFrontDistribution": f"{domain}.auth.{region}.amazoncognito.com"}
 
 
 async def _pool(run: Run, logical_id: str, props: Doc) -> None:
@@ -158,6 +200,10 @@ async def remove(ctx: ControlContext, kind: str, physical: str) -> None:
     """A pool or client the template no longer has."""
     if kind == USER_POOL and ctx.store.get(user_pools.POOL, physical) is not None:
         await user_pools.delete_user_pool(ctx, {"UserPoolId": physical})
+    elif kind == RESOURCE_SERVER and ctx.store.get(user_pool_oauth.RESOURCE_SERVER, physical) is not None:
+        ctx.store.delete(user_pool_oauth.RESOURCE_SERVER, physical)
+    elif kind == DOMAIN and ctx.store.get(user_pool_oauth.DOMAIN, physical) is not None:
+        ctx.store.delete(user_pool_oauth.DOMAIN, physical)
     elif kind == CLIENT:
         for doc in ctx.store.list(user_pools.CLIENT):
             if doc["ClientId"] == physical:
