@@ -46,6 +46,7 @@ from apigate.control import (
     tags,
     usage_plans,
     user_pool_auth,
+    user_pool_groups,
     user_pool_oauth,
     user_pool_users,
     user_pools,
@@ -255,6 +256,7 @@ class Gateway:
                 **user_pool_users.handlers(ctx),
                 **user_pool_auth.handlers(ctx),
                 **user_pool_oauth.handlers(ctx),
+                **user_pool_groups.handlers(ctx),
             },
             ctx.writes,
         )

@@ -75,7 +75,8 @@ def sign_in(gateway: GatewayProcess, found: dict[str, str], users: list[dict[str
     for user in users:
         pool, client, name = found[user["pool"]], found[user["client"]], user["username"]
         extra = [{"Name": "email", "Value": user["email"]}] if "email" in user else []
-        idp.admin_create_user(UserPoolId=pool, Username=name, UserAttributes=extra, MessageAction="SUPPRESS")
+        if not user.get("existing"):  # else the template made the user
+            idp.admin_create_user(UserPoolId=pool, Username=name, UserAttributes=extra, MessageAction="SUPPRESS")
         idp.admin_set_user_password(UserPoolId=pool, Username=name, Password=user["password"], Permanent=True)
         credentials = {"USERNAME": name, "PASSWORD": user["password"]}
         if user.get("flow") == "admin":

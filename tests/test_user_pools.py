@@ -409,3 +409,39 @@ def test_client_credentials_at_the_domain_host(gateway: GatewayProcess, idp: Any
         auth=(no_flow["ClientId"], no_flow["ClientSecret"]), timeout=10,
     )
     assert (refused.status_code, refused.json()) == (400, {"error": "unauthorized_client"})
+
+
+def test_groups_reach_the_tokens_in_precedence_order(gateway: GatewayProcess, idp: Any) -> None:
+    pool = idp.create_user_pool(PoolName="grouped")["UserPool"]["Id"]
+    client = idp.create_user_pool_client(
+        UserPoolId=pool, ClientName="c", ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    idp.create_group(UserPoolId=pool, GroupName="staff", Precedence=5)
+    idp.create_group(UserPoolId=pool, GroupName="admins", Precedence=1, Description="all rights")
+    idp.create_group(UserPoolId=pool, GroupName="guests")
+    assert error_of(lambda: idp.create_group(UserPoolId=pool, GroupName="staff"))[0] == "GroupExistsException"
+    idp.admin_create_user(UserPoolId=pool, Username="fay", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username="fay", Password="Fay-Pass-1", Permanent=True)
+    for group in ("guests", "staff", "admins"):
+        idp.admin_add_user_to_group(UserPoolId=pool, Username="fay", GroupName=group)
+
+    def tokens() -> dict[str, Any]:
+        answer = idp.admin_initiate_auth(
+            UserPoolId=pool, ClientId=client, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "fay", "PASSWORD": "Fay-Pass-1"},
+        )
+        return dict(answer["AuthenticationResult"])
+
+    first = tokens()
+    assert verified(gateway, pool, first["IdToken"])["cognito:groups"] == ["admins", "staff", "guests"]
+    assert verified(gateway, pool, first["AccessToken"])["cognito:groups"] == ["admins", "staff", "guests"]
+    listed = idp.admin_list_groups_for_user(UserPoolId=pool, Username="fay")["Groups"]
+    assert [g["GroupName"] for g in listed] == ["admins", "staff", "guests"]
+    assert [u["Username"] for u in idp.list_users_in_group(UserPoolId=pool, GroupName="staff")["Users"]] == ["fay"]
+    idp.admin_remove_user_from_group(UserPoolId=pool, Username="fay", GroupName="staff")
+    idp.delete_group(UserPoolId=pool, GroupName="guests")
+    assert verified(gateway, pool, tokens()["IdToken"])["cognito:groups"] == ["admins"]
+    assert error_of(lambda: idp.get_group(UserPoolId=pool, GroupName="guests")) == (
+        "ResourceNotFoundException",
+        "Group not found.",
+    )

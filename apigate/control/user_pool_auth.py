@@ -23,6 +23,7 @@ import orjson
 from apigate.aws.errors import AwsError
 from apigate.aws.json_rpc import JsonHandler
 from apigate.control.context import ControlContext
+from apigate.control.user_pool_groups import group_names
 from apigate.control.user_pool_users import (
     attributes,
     check_password,
@@ -150,6 +151,9 @@ def _tokens(ctx: ControlContext, pool_id: str, client: Doc, user: Doc, *, refres
         "iat": now,
         "jti": str(uuid.uuid4()),
     }
+    groups = group_names(ctx, pool_id, user)
+    if groups:  # as Cognito adds them, to both tokens
+        access["cognito:groups"] = identity["cognito:groups"] = groups
     headers = {"kid": kid}
     result: Doc = {
         "AccessToken": jwt.encode(access, key, algorithm="RS256", headers=headers),

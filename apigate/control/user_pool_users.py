@@ -23,12 +23,24 @@ from apigate.aws.json_rpc import JsonHandler
 from apigate.control.context import ControlContext
 from apigate.control.user_pools import USER, get_client, get_pool, invalid, pool_id_of
 
-__all__ = ["attributes", "check_password", "check_secret_hash", "find_user", "handlers", "hash_password", "password_matches", "user_key"]
+__all__ = [
+    "attributes",
+    "check_password",
+    "check_secret_hash",
+    "existing_user",
+    "find_user",
+    "handlers",
+    "hash_password",
+    "password_matches",
+    "public_user",
+    "save_user",
+    "user_key",
+]
 
 Doc = dict[str, Any]
 
 _SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
-_PRIVATE = ("_password", "_code")
+_PRIVATE = ("_password", "_code", "_groups")
 
 
 def _not_authorized(message: str) -> AwsError:
@@ -149,16 +161,20 @@ def _new_user(ctx: ControlContext, pool: Doc, username: Any, given: Any, status:
     }
 
 
-def _public(user: Doc) -> Doc:
-    return {k: v for k, v in user.items() if k not in _PRIVATE}
+def public_user(user: Doc, *, listed: bool = False) -> Doc:
+    """What AdminGetUser answers; ``listed``: the shape of ListUsers and AdminCreateUser (``Attributes``)."""
+    public = {k: v for k, v in user.items() if k not in _PRIVATE}
+    if listed:
+        public["Attributes"] = public.pop("UserAttributes")
+    return public
 
 
-def _save(ctx: ControlContext, pool: Doc, user: Doc) -> None:
+def save_user(ctx: ControlContext, pool: Doc, user: Doc) -> None:
     user["UserLastModifiedDate"] = time.time()
     ctx.store.put(USER, user_key(pool, user["Username"]), user, parent=pool["Id"])
 
 
-def _existing(ctx: ControlContext, pool: Doc, name: Any) -> Doc:
+def existing_user(ctx: ControlContext, pool: Doc, name: Any) -> Doc:
     user = find_user(ctx, pool, name)
     if user is None:
         raise AwsError("UserNotFoundException", "User does not exist.")
@@ -171,71 +187,66 @@ async def admin_create_user(ctx: ControlContext, params: Doc) -> Doc:
     temporary = params.get("TemporaryPassword")
     # Without one, AWS mails a generated password; nothing is mailed here, so AdminSetUserPassword sets one.
     user["_password"] = hash_password(check_password(pool, temporary) if temporary is not None else secrets.token_urlsafe(24))
-    _save(ctx, pool, user)
-    public = _public(user)
-    return {"User": {**{k: v for k, v in public.items() if k != "UserAttributes"}, "Attributes": public["UserAttributes"]}}
+    save_user(ctx, pool, user)
+    return {"User": public_user(user, listed=True)}
 
 
 async def admin_get_user(ctx: ControlContext, params: Doc) -> Doc:
     pool = get_pool(ctx, pool_id_of(params))
-    return _public(_existing(ctx, pool, params.get("Username")))
+    return public_user(existing_user(ctx, pool, params.get("Username")))
 
 
 async def admin_delete_user(ctx: ControlContext, params: Doc) -> Doc:
     pool = get_pool(ctx, pool_id_of(params))
-    user = _existing(ctx, pool, params.get("Username"))
+    user = existing_user(ctx, pool, params.get("Username"))
     ctx.store.delete(USER, user_key(pool, user["Username"]))
     return {}
 
 
 async def admin_set_user_password(ctx: ControlContext, params: Doc) -> Doc:
     pool = get_pool(ctx, pool_id_of(params))
-    user = _existing(ctx, pool, params.get("Username"))
+    user = existing_user(ctx, pool, params.get("Username"))
     user["_password"] = hash_password(check_password(pool, params.get("Password")))
     user["UserStatus"] = "CONFIRMED" if params.get("Permanent") else "FORCE_CHANGE_PASSWORD"
-    _save(ctx, pool, user)
+    save_user(ctx, pool, user)
     return {}
 
 
 async def admin_confirm_sign_up(ctx: ControlContext, params: Doc) -> Doc:
     pool = get_pool(ctx, pool_id_of(params))
-    user = _existing(ctx, pool, params.get("Username"))
+    user = existing_user(ctx, pool, params.get("Username"))
     if user["UserStatus"] != "UNCONFIRMED":
         raise _not_authorized(f"User cannot be confirmed. Current status is {user['UserStatus']}")
     user["UserStatus"] = "CONFIRMED"
     user.pop("_code", None)
-    _save(ctx, pool, user)
+    save_user(ctx, pool, user)
     return {}
 
 
 async def admin_set_enabled(ctx: ControlContext, enabled: bool, params: Doc) -> Doc:
     pool = get_pool(ctx, pool_id_of(params))
-    user = _existing(ctx, pool, params.get("Username"))
+    user = existing_user(ctx, pool, params.get("Username"))
     user["Enabled"] = enabled
-    _save(ctx, pool, user)
+    save_user(ctx, pool, user)
     return {}
 
 
 async def admin_update_user_attributes(ctx: ControlContext, params: Doc) -> Doc:
     pool = get_pool(ctx, pool_id_of(params))
-    user = _existing(ctx, pool, params.get("Username"))
+    user = existing_user(ctx, pool, params.get("Username"))
     values = attributes(user)
     for attribute in _attribute_list(params.get("UserAttributes")):
         if attribute["Name"] != "sub":
             values[attribute["Name"]] = attribute["Value"]
     user["UserAttributes"] = [{"Name": k, "Value": v} for k, v in values.items()]
-    _save(ctx, pool, user)
+    save_user(ctx, pool, user)
     return {}
 
 
 async def list_users(ctx: ControlContext, params: Doc) -> Doc:
     pool = get_pool(ctx, pool_id_of(params))
     users = sorted(ctx.store.list(USER, pool["Id"]), key=lambda u: u["Username"])
-    listed = []
-    for user in users:
-        public = _public(user)
-        listed.append({**{k: v for k, v in public.items() if k != "UserAttributes"}, "Attributes": public["UserAttributes"]})
-    return {"Users": listed}
+    return {"Users": [public_user(user, listed=True) for user in users]}
 
 
 async def sign_up(ctx: ControlContext, params: Doc) -> Doc:
@@ -249,7 +260,7 @@ async def sign_up(ctx: ControlContext, params: Doc) -> Doc:
     user["_password"] = hash_password(check_password(pool, params.get("Password")))
     code = f"{secrets.randbelow(10**6):06d}"
     user["_code"] = code
-    _save(ctx, pool, user)
+    save_user(ctx, pool, user)
     print(f"Cognito: confirmation code for {username} in {pool['Id']}: {code}", flush=True)
     sub = attributes(user)["sub"]
     answer: Doc = {"UserConfirmed": False, "UserSub": sub}
@@ -268,7 +279,7 @@ async def confirm_sign_up(ctx: ControlContext, params: Doc) -> Doc:
     client = get_client(ctx, None, params.get("ClientId"))
     pool = get_pool(ctx, client["UserPoolId"])
     check_secret_hash(client, str(params.get("Username")), params.get("SecretHash"))
-    user = _existing(ctx, pool, params.get("Username"))
+    user = existing_user(ctx, pool, params.get("Username"))
     if user["UserStatus"] != "UNCONFIRMED":
         raise _not_authorized(f"User cannot be confirmed. Current status is {user['UserStatus']}")
     code = params.get("ConfirmationCode")
@@ -281,7 +292,7 @@ async def confirm_sign_up(ctx: ControlContext, params: Doc) -> Doc:
         if attribute in values:
             values[f"{attribute}_verified"] = "true"
     user["UserAttributes"] = [{"Name": k, "Value": v} for k, v in values.items()]
-    _save(ctx, pool, user)
+    save_user(ctx, pool, user)
     return {}
 
 

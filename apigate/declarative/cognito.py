@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from apigate.control import user_pool_oauth, user_pools
+from apigate.control import user_pool_groups, user_pool_oauth, user_pool_users, user_pools
 from apigate.control.context import ControlContext
 
 Doc = dict[str, Any]
@@ -21,7 +21,10 @@ USER_POOL = "AWS::Cognito::UserPool"
 CLIENT = "AWS::Cognito::UserPoolClient"
 RESOURCE_SERVER = "AWS::Cognito::UserPoolResourceServer"
 DOMAIN = "AWS::Cognito::UserPoolDomain"
-RESOURCE_TYPES = (USER_POOL, CLIENT, RESOURCE_SERVER, DOMAIN)
+GROUP = "AWS::Cognito::UserPoolGroup"
+USER = "AWS::Cognito::UserPoolUser"
+MEMBERSHIP = "AWS::Cognito::UserPoolUserToGroupAttachment"
+RESOURCE_TYPES = (USER_POOL, CLIENT, RESOURCE_SERVER, DOMAIN, GROUP, USER, MEMBERSHIP)
 # Properties a local pool takes but does not act on: one warning each.
 _POOL_IGNORED = {
     "LambdaConfig": "triggers are not run",
@@ -95,8 +98,56 @@ async def create(run: Run, logical_id: str, kind: str, props: Doc) -> None:
         await _client(run, logical_id, props)
     elif kind == RESOURCE_SERVER:
         await _resource_server(run, logical_id, props)
-    else:
+    elif kind == DOMAIN:
         await _domain(run, logical_id, props)
+    elif kind == GROUP:
+        await _group(run, logical_id, props)
+    elif kind == USER:
+        await _user(run, logical_id, props)
+    else:
+        await _membership(run, logical_id, props)
+
+
+async def _group(run: Run, logical_id: str, props: Doc) -> None:
+    """Ref gives the group's name; its members' tokens carry ``cognito:groups``."""
+    ctx, pool_id = run.ctx, str(props.get("UserPoolId") or "")
+    name = str(props.get("GroupName") or logical_id)
+    params = {
+        "UserPoolId": pool_id,
+        "GroupName": name,
+        **{k: props[k] for k in ("Description", "Precedence", "RoleArn") if props.get(k) is not None},
+    }
+    if ctx.store.get(user_pools.POOL, pool_id) is not None:
+        if ctx.store.get(user_pool_groups.GROUP, f"{pool_id}/{name}") is not None:
+            await user_pool_groups.update_group(ctx, params)
+        else:
+            await user_pool_groups.create_group(ctx, params)
+    run.physical[logical_id] = (GROUP, f"{pool_id}/{name}")
+    run.physical_ref[logical_id] = name
+
+
+async def _user(run: Run, logical_id: str, props: Doc) -> None:
+    """A user the template makes (no password: AdminSetUserPassword gives one, as on AWS an emailed one)."""
+    ctx, pool_id = run.ctx, str(props.get("UserPoolId") or "")
+    pool = ctx.store.get(user_pools.POOL, pool_id)
+    name = str(props.get("Username") or logical_id)
+    props.get("MessageAction"), props.get("DesiredDeliveryMediums")  # nothing is sent
+    user = None if pool is None else user_pool_users.find_user(ctx, pool, name)
+    if pool is not None and user is None:
+        params = {"UserPoolId": pool_id, "Username": name, "UserAttributes": props.get("UserAttributes") or []}
+        user = (await user_pool_users.admin_create_user(ctx, params))["User"]
+    username = name if user is None else str(user["Username"])
+    run.physical[logical_id] = (USER, f"{pool_id}/{username}")
+    run.physical_ref[logical_id] = username
+
+
+async def _membership(run: Run, logical_id: str, props: Doc) -> None:
+    ctx, pool_id = run.ctx, str(props.get("UserPoolId") or "")
+    group, username = str(props.get("GroupName") or ""), str(props.get("Username") or "")
+    if ctx.store.get(user_pools.POOL, pool_id) is not None:
+        params = {"UserPoolId": pool_id, "GroupName": group, "Username": username}
+        await user_pool_groups.admin_add_user_to_group(ctx, params)
+    run.physical[logical_id] = (MEMBERSHIP, f"{pool_id}/{group}/{username}")
 
 
 async def _resource_server(run: Run, logical_id: str, props: Doc) -> None:
@@ -204,6 +255,20 @@ async def remove(ctx: ControlContext, kind: str, physical: str) -> None:
         ctx.store.delete(user_pool_oauth.RESOURCE_SERVER, physical)
     elif kind == DOMAIN and ctx.store.get(user_pool_oauth.DOMAIN, physical) is not None:
         ctx.store.delete(user_pool_oauth.DOMAIN, physical)
+    elif kind == GROUP and ctx.store.get(user_pool_groups.GROUP, physical) is not None:
+        ctx.store.delete(user_pool_groups.GROUP, physical)
+    elif kind == USER:
+        pool_id, _, username = physical.partition("/")
+        pool = ctx.store.get(user_pools.POOL, pool_id)
+        if pool is not None and ctx.store.get(user_pools.USER, user_pool_users.user_key(pool, username)):
+            ctx.store.delete(user_pools.USER, user_pool_users.user_key(pool, username))
+    elif kind == MEMBERSHIP:
+        pool_id, group, username = [*physical.split("/", 2), "", ""][:3]
+        pool = ctx.store.get(user_pools.POOL, pool_id)
+        user = None if pool is None else user_pool_users.find_user(ctx, pool, username)
+        if pool is not None and user is not None and group in (user.get("_groups") or []):
+            user["_groups"] = [g for g in user["_groups"] if g != group]
+            user_pool_users.save_user(ctx, pool, user)
     elif kind == CLIENT:
         for doc in ctx.store.list(user_pools.CLIENT):
             if doc["ClientId"] == physical:
