@@ -759,12 +759,23 @@ class _Run:
         parameters = {**(props.get("Parameters") or {}), "endpointConfigurationTypes": ",".join(types)}
         existing = self._old(logical_id, "AWS::ApiGateway::RestApi")
         raw = orjson.dumps(body)
+        strict = props.get("FailOnWarnings") in (True, "true", "True")  # a body with warnings fails, as on AWS
         if existing is not None and self.ctx.store.get("restapi", existing) is not None:
+            mode = "merge" if props.get("Mode") == "merge" else "overwrite"  # CloudFormation's: the body wins
             api = await self.d.oas["PutRestApi"](
-                {"restApiId": existing, "mode": "overwrite", "body": raw, "parameters": parameters}
+                {
+                    "restApiId": existing,
+                    "mode": mode,
+                    "body": raw,
+                    "parameters": parameters,
+                    "failOnWarnings": strict,
+                }
             )
         else:
-            api = await self.d.oas["ImportRestApi"]({"body": raw, "parameters": parameters})
+            props.get("Mode")  # a first deployment has nothing to merge with
+            api = await self.d.oas["ImportRestApi"](
+                {"body": raw, "parameters": parameters, "failOnWarnings": strict}
+            )
         doc = self.ctx.store.get("restapi", api["id"]) or {}
         if name:
             doc["name"] = name
