@@ -116,7 +116,8 @@ def test_cdk_synth_output_serves(tmp_path: Path) -> None:
     gateway = GatewayProcess(tmp_path / "data", [str(app / "cdk.out"), "--no-watch"])
     gateway.start()
     try:
-        wait_for(lambda: "Outputs:" in gateway.output, timeout=30)
+        # Lines arrive through a reader thread: wait for the one needed, not just the heading before it.
+        wait_for(lambda: any(line.startswith("  Url: ") for line in gateway.output), timeout=30)
         url = next(line.split(": ", 1)[1] for line in gateway.output if line.startswith("  Url: "))
         assert url.startswith(gateway.url), url  # the AWS URL CDK builds, rewritten to the gateway's
         listing = requests.get(url + "items", timeout=30)

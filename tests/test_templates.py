@@ -124,6 +124,15 @@ def serve(tmp_path: Path) -> Iterator[Any]:
 def test_template(case: str, serve: Any) -> None:
     spec = yaml.safe_load((CORPUS / case / "calls.yaml").read_text())
     gateway = serve(CORPUS / case / "template.yaml", *spec.get("args", []))
+    # Lines arrive through a reader thread: wait until every Output the case names has been read.
+    needed = {
+        m.group("braced")
+        for m in _Values.pattern.finditer(yaml.safe_dump(spec))
+        if m.group("braced") and ":" not in m.group("braced")
+    }
+    needed |= {user[k] for user in spec.get("users", []) for k in ("pool", "client")}
+    needed |= {m[k] for m in spec.get("machines", []) for k in ("token_url", "client", "secret")}
+    wait_for(lambda: needed <= set(outputs(gateway)), timeout=20)
     found = outputs(gateway)
     found.update(sign_in(gateway, found, spec.get("users", [])))
     found.update(machine_tokens(found, spec.get("machines", [])))

@@ -337,7 +337,8 @@ def test_a_template_pool_keeps_its_id_users_and_keys_across_restarts(tmp_path: P
     def serve() -> tuple[GatewayProcess, dict[str, str]]:
         process = GatewayProcess(data, [str(template), "--no-watch"])
         process.start()
-        wait_for(lambda: "Outputs:" in process.output, timeout=20)
+        # The last Output's line (lines arrive through a reader thread, the heading first).
+        wait_for(lambda: any(line.startswith("  ProviderName: ") for line in process.output), timeout=20)
         lines = process.output[process.output.index("Outputs:") + 1 :]
         found = dict(line.strip().split(": ", 1) for line in lines if line.startswith("  "))
         return process, found
