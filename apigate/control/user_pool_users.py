@@ -94,16 +94,18 @@ def check_password(pool: Doc, password: Any) -> str:
     if not isinstance(password, str) or not password:
         raise invalid("1 validation error detected: Value at 'password' failed to satisfy constraint")
     policy = (pool.get("Policies") or {}).get("PasswordPolicy") or {}
-    problems = [
-        (len(password) < int(policy.get("MinimumLength") or 8), "Password not long enough"),
-        (policy.get("RequireUppercase") and not any(c.isupper() for c in password), "Password must have uppercase characters"),
-        (policy.get("RequireLowercase") and not any(c.islower() for c in password), "Password must have lowercase characters"),
-        (policy.get("RequireNumbers") and not any(c.isdigit() for c in password), "Password must have numeric characters"),
-        (policy.get("RequireSymbols") and not any(c in _SYMBOLS for c in password), "Password must have symbol characters"),
-    ]
-    for failed, why in problems:
-        if failed:
-            raise AwsError("InvalidPasswordException", f"Password did not conform with policy: {why}")
+    if len(password) < int(policy.get("MinimumLength") or 8):
+        raise AwsError("InvalidPasswordException", "Password did not conform with policy: Password not long enough")
+    for rule, has, kind in (
+        ("RequireUppercase", str.isupper, "uppercase"),
+        ("RequireLowercase", str.islower, "lowercase"),
+        ("RequireNumbers", str.isdigit, "numeric"),
+        ("RequireSymbols", _SYMBOLS.__contains__, "symbol"),
+    ):
+        if policy.get(rule) and not any(has(c) for c in password):
+            raise AwsError(
+                "InvalidPasswordException", f"Password did not conform with policy: Password must have {kind} characters"
+            )
     return password
 
 
@@ -144,7 +146,8 @@ def _new_user(ctx: ControlContext, pool: Doc, username: Any, given: Any, status:
         elif "phone_number" in by and username.startswith("+"):
             values["phone_number"] = username
         else:
-            raise invalid("Username should be an email." if by == ["email"] else "Username should be either an email or a phone number.")
+            either = "Username should be either an email or a phone number."
+            raise invalid("Username should be an email." if by == ["email"] else either)
         username = sub
     if find_user(ctx, pool, username) is not None or (
         by and any(find_user(ctx, pool, values[a]) for a in by if a in values)
@@ -186,7 +189,8 @@ async def admin_create_user(ctx: ControlContext, params: Doc) -> Doc:
     user = _new_user(ctx, pool, params.get("Username"), params.get("UserAttributes"), "FORCE_CHANGE_PASSWORD")
     temporary = params.get("TemporaryPassword")
     # Without one, AWS mails a generated password; nothing is mailed here, so AdminSetUserPassword sets one.
-    user["_password"] = hash_password(check_password(pool, temporary) if temporary is not None else secrets.token_urlsafe(24))
+    given = check_password(pool, temporary) if temporary is not None else secrets.token_urlsafe(24)
+    user["_password"] = hash_password(given)
     save_user(ctx, pool, user)
     return {"User": public_user(user, listed=True)}
 

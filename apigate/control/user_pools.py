@@ -215,7 +215,11 @@ def publish(ctx: ControlContext) -> None:
 def _check_name(params: Doc, member: str) -> str:
     name = params.get(member)
     if not isinstance(name, str) or not 1 <= len(name) <= 128:
-        raise invalid(f"1 validation error detected: Value at '{member[:1].lower() + member[1:]}' failed to satisfy constraint: Member must have length between 1 and 128")
+        field = member[:1].lower() + member[1:]
+        raise invalid(
+            f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
+            "Member must have length between 1 and 128"
+        )
     return name
 
 
