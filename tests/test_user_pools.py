@@ -446,3 +446,49 @@ def test_groups_reach_the_tokens_in_precedence_order(gateway: GatewayProcess, id
         "ResourceNotFoundException",
         "Group not found.",
     )
+
+
+def test_forgotten_passwords_and_signing_out(gateway: GatewayProcess, idp: Any) -> None:
+    pool = idp.create_user_pool(PoolName="resets")["UserPool"]["Id"]
+    client = idp.create_user_pool_client(
+        UserPoolId=pool, ClientName="c", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    idp.admin_create_user(
+        UserPoolId=pool, Username="gus", MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "email", "Value": "gus@example.com"}],
+    )
+    idp.admin_set_user_password(UserPoolId=pool, Username="gus", Password="Gus-Pass-1", Permanent=True)
+
+    def sign_in(password: str) -> dict[str, Any]:
+        answer = idp.initiate_auth(
+            ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": "gus", "PASSWORD": password}
+        )
+        return dict(answer["AuthenticationResult"])
+
+    def refresh(token: str) -> Any:
+        return idp.initiate_auth(
+            ClientId=client, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": token}
+        )
+
+    delivery = idp.forgot_password(ClientId=client, Username="gus")["CodeDeliveryDetails"]
+    assert delivery["Destination"] == "g***@e***"
+    wait_for(lambda: any("password reset code for gus" in line for line in gateway.output), timeout=10)
+    code = next(line for line in gateway.output if "password reset code for gus" in line).rsplit(" ", 1)[1]
+    wrong = "000000" if code != "000000" else "111111"
+    assert error_of(
+        lambda: idp.confirm_forgot_password(ClientId=client, Username="gus", ConfirmationCode=wrong, Password="Gus-Pass-2")
+    )[0] == "CodeMismatchException"
+    idp.confirm_forgot_password(ClientId=client, Username="gus", ConfirmationCode=code, Password="Gus-Pass-2")
+    assert error_of(lambda: sign_in("Gus-Pass-1"))[0] == "NotAuthorizedException"
+    first, second = sign_in("Gus-Pass-2"), sign_in("Gus-Pass-2")
+    # RevokeToken ends one refresh token; GlobalSignOut every one the user holds.
+    idp.revoke_token(ClientId=client, Token=first["RefreshToken"])
+    assert error_of(lambda: refresh(first["RefreshToken"])) == ("NotAuthorizedException", "Invalid Refresh Token")
+    assert refresh(second["RefreshToken"])["AuthenticationResult"]["IdToken"]
+    third = sign_in("Gus-Pass-2")
+    idp.global_sign_out(AccessToken=third["AccessToken"])
+    for tokens in (second, third):
+        assert error_of(lambda t=tokens: refresh(t["RefreshToken"]))[0] == "NotAuthorizedException"
+    fourth = sign_in("Gus-Pass-2")
+    idp.admin_user_global_sign_out(UserPoolId=pool, Username="gus")
+    assert error_of(lambda: refresh(fourth["RefreshToken"]))[0] == "NotAuthorizedException"

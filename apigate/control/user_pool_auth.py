@@ -10,6 +10,7 @@ token is opaque. SRP sign-in (what Amplify does by default) is not run: allow US
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -82,6 +83,7 @@ def _grant(ctx: ControlContext, pool_id: str, kind: str, user: Doc, client: Doc,
         f"{pool_id}/{digest}",
         {
             "Kind": kind,
+            "Digest": digest,
             "Username": user["Username"],
             "ClientId": client["ClientId"],
             "Expires": time.time() + seconds,
@@ -290,8 +292,62 @@ async def get_user(ctx: ControlContext, params: Doc) -> Doc:
     return {"Username": user["Username"], "UserAttributes": user["UserAttributes"]}
 
 
+def _sign_out(ctx: ControlContext, pool: Doc, username: str) -> None:
+    """Every refresh token of the user stops working (access tokens run out on their own, as on AWS)."""
+    for grant in ctx.store.list(GRANT, pool["Id"]):
+        if grant["Username"] == username and grant["Kind"] == "refresh" and "Digest" in grant:
+            ctx.store.delete(GRANT, f"{pool['Id']}/{grant['Digest']}")
+
+
+async def global_sign_out(ctx: ControlContext, params: Doc) -> Doc:
+    user = await get_user(ctx, params)
+    claims = jwt.decode(str(params.get("AccessToken")), options={"verify_signature": False})
+    pool_id = str(claims["iss"]).rsplit("/", 1)[-1]
+    _sign_out(ctx, get_pool(ctx, pool_id), str(user["Username"]))
+    return {}
+
+
+async def admin_user_global_sign_out(ctx: ControlContext, params: Doc) -> Doc:
+    pool = get_pool(ctx, pool_id_of(params))
+    user = find_user(ctx, pool, params.get("Username"))
+    if user is None:
+        raise AwsError("UserNotFoundException", "User does not exist.")
+    _sign_out(ctx, pool, user["Username"])
+    return {}
+
+
+async def revoke_token(ctx: ControlContext, params: Doc) -> Doc:
+    """One refresh token revoked (the client's own: another client's token is refused)."""
+    client = get_client(ctx, None, params.get("ClientId"))
+    secret = client.get("ClientSecret")
+    if secret and not hmac.compare_digest(str(params.get("ClientSecret") or ""), secret):
+        raise _not_authorized("Client secret is not valid")
+    token = params.get("Token")
+    if not isinstance(token, str) or not token:
+        raise invalid("1 validation error detected: Value null at 'token' failed to satisfy constraint")
+    key = f"{client['UserPoolId']}/{hashlib.sha256(token.encode()).hexdigest()}"
+    grant = ctx.store.get(GRANT, key)
+    if grant is not None:
+        if grant["ClientId"] != client["ClientId"]:
+            raise AwsError("UnauthorizedException", "Token does not belong to the client")
+        ctx.store.delete(GRANT, key)
+    return {}
+
+
 # Calls a client makes without AWS credentials (botocore sends them unsigned).
-PUBLIC_OPERATIONS = frozenset({"InitiateAuth", "RespondToAuthChallenge", "SignUp", "ConfirmSignUp", "GetUser"})
+PUBLIC_OPERATIONS = frozenset(
+    {
+        "InitiateAuth",
+        "RespondToAuthChallenge",
+        "SignUp",
+        "ConfirmSignUp",
+        "ForgotPassword",
+        "ConfirmForgotPassword",
+        "GetUser",
+        "GlobalSignOut",
+        "RevokeToken",
+    }
+)
 
 
 def handlers(ctx: ControlContext) -> Mapping[str, JsonHandler]:
@@ -301,4 +357,7 @@ def handlers(ctx: ControlContext) -> Mapping[str, JsonHandler]:
         "RespondToAuthChallenge": partial(respond_to_auth_challenge, ctx),
         "AdminRespondToAuthChallenge": partial(admin_respond_to_auth_challenge, ctx),
         "GetUser": partial(get_user, ctx),
+        "GlobalSignOut": partial(global_sign_out, ctx),
+        "AdminUserGlobalSignOut": partial(admin_user_global_sign_out, ctx),
+        "RevokeToken": partial(revoke_token, ctx),
     }

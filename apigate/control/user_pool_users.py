@@ -300,6 +300,45 @@ async def confirm_sign_up(ctx: ControlContext, params: Doc) -> Doc:
     return {}
 
 
+async def forgot_password(ctx: ControlContext, params: Doc) -> Doc:
+    """A reset code for the user, printed on the gateway's output (where AWS would mail it)."""
+    client = get_client(ctx, None, params.get("ClientId"))
+    pool = get_pool(ctx, client["UserPoolId"])
+    check_secret_hash(client, str(params.get("Username")), params.get("SecretHash"))
+    user = existing_user(ctx, pool, params.get("Username"))
+    code = f"{secrets.randbelow(10**6):06d}"
+    user["_code"] = code
+    save_user(ctx, pool, user)
+    print(f"Cognito: password reset code for {params.get('Username')} in {pool['Id']}: {code}", flush=True)
+    email = attributes(user).get("email")
+    if not email:
+        return {"CodeDeliveryDetails": {"DeliveryMedium": "EMAIL", "AttributeName": "email"}}
+    local, _, domain = email.partition("@")
+    return {
+        "CodeDeliveryDetails": {
+            "Destination": f"{local[:1]}***@{domain[:1]}***",
+            "DeliveryMedium": "EMAIL",
+            "AttributeName": "email",
+        }
+    }
+
+
+async def confirm_forgot_password(ctx: ControlContext, params: Doc) -> Doc:
+    client = get_client(ctx, None, params.get("ClientId"))
+    pool = get_pool(ctx, client["UserPoolId"])
+    check_secret_hash(client, str(params.get("Username")), params.get("SecretHash"))
+    user = existing_user(ctx, pool, params.get("Username"))
+    code = params.get("ConfirmationCode")
+    if not user.get("_code") or not isinstance(code, str) or not hmac.compare_digest(code, str(user["_code"])):
+        raise AwsError("CodeMismatchException", "Invalid verification code provided, please try again.")
+    user["_password"] = hash_password(check_password(pool, params.get("Password")))
+    user.pop("_code", None)
+    if user["UserStatus"] in ("FORCE_CHANGE_PASSWORD", "RESET_REQUIRED"):
+        user["UserStatus"] = "CONFIRMED"
+    save_user(ctx, pool, user)
+    return {}
+
+
 def handlers(ctx: ControlContext) -> Mapping[str, JsonHandler]:
     return {
         "AdminCreateUser": partial(admin_create_user, ctx),
@@ -313,4 +352,6 @@ def handlers(ctx: ControlContext) -> Mapping[str, JsonHandler]:
         "ListUsers": partial(list_users, ctx),
         "SignUp": partial(sign_up, ctx),
         "ConfirmSignUp": partial(confirm_sign_up, ctx),
+        "ForgotPassword": partial(forgot_password, ctx),
+        "ConfirmForgotPassword": partial(confirm_forgot_password, ctx),
     }
