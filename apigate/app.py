@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import orjson
 
 from apigate import __version__
-from apigate.aws import service_openapi, wire
+from apigate.aws import json_rpc, service_openapi, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.ids import request_id
 from apigate.aws.json_rpc import JsonApi
@@ -46,6 +46,11 @@ from apigate.control import (
     sdks,
     tags,
     usage_plans,
+    user_pool_auth,
+    user_pool_groups,
+    user_pool_oauth,
+    user_pool_users,
+    user_pools,
     validators,
     vpc_links,
 )
@@ -64,6 +69,7 @@ from apigate.dataplane.domains import DomainRoute, DomainRouter
 from apigate.dataplane.http_api import HttpApis
 from apigate.dataplane.integrations import service_credentials
 from apigate.dataplane.invocation import Invocation
+from apigate.dataplane.local_issuers import LocalIssuers
 from apigate.dataplane.pipeline import Pipeline, SharedState
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.responses.gateway import respond
@@ -88,6 +94,11 @@ log = logging.getLogger("apigate")
 _SIGNING_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _EXECUTE_API_PREFIX = "/_aws/execute-api/"
 _JSON = [("Content-Type", "application/json")]
+# A local user pool's OIDC discovery document and JWKS, at the paths Cognito serves them under its issuer.
+# A local user pool domain's token endpoint: by AWS's host name, or by the path form Outputs are rewritten to.
+_POOL_DOMAIN_HOST = re.compile(r"([a-z0-9-]+)\.auth\.[a-z0-9-]+\.amazoncognito\.com(?::\d+)?")
+_POOL_DOMAIN_PATH = "/_aws/cognito-idp/"
+_POOL_DOCUMENT = re.compile(r"/([a-z]{2}(?:-[a-z]+)+-\d_[A-Za-z0-9]+)/\.well-known/(openid-configuration|jwks\.json)")
 
 
 def _forbidden() -> Response:
@@ -167,7 +178,9 @@ class Gateway:
         # `apigate serve TEMPLATE --api-at-root`: (api id, stage or "" for $default) served at "/" as well.
         self.root_api: tuple[str, str] | None = None
         self.state, self._redis = _shared_state(settings, self.registry)
-        services = integrations.IntegrationServices(self.functions, self.upstream)
+        # The gateway's own Cognito user pools: token checks get their keys directly (control/user_pools.py).
+        self.local_issuers = LocalIssuers()
+        services = integrations.IntegrationServices(self.functions, self.upstream, self.local_issuers)
         self.pipeline = Pipeline(
             integrations.build(services), self.state, services=services, user_pools=dict(settings.user_pools)
         )
@@ -179,6 +192,7 @@ class Gateway:
             self.pipeline,
             quotas=self.state.quotas,
             cache=self.state.cache,
+            local_issuers=self.local_issuers,
         )
         self.control = ctx  # declarative deployments call the same handlers
         self.apigateway = wire.ServiceApi(
@@ -206,7 +220,9 @@ class Gateway:
             unlocked=frozenset({"TestInvokeMethod", "TestInvokeAuthorizer", "GetSdk"}),  # GetSdk locks itself
         )
         # HTTP APIs (apigatewayv2): their own compiled stages, served again after a restart.
-        self.http_apis = ctx.http_apis = HttpApis(self.functions, self.upstream, self.state.limiter)
+        self.http_apis = ctx.http_apis = HttpApis(
+            self.functions, self.upstream, self.state.limiter, self.local_issuers
+        )
         # WebSocket APIs (apigatewayv2 too): compiled stages, and the connections this process holds.
         limits = WebSocketLimits(
             settings.websocket_frame_size,
@@ -240,6 +256,19 @@ class Gateway:
         # they serve: the domain router in front of the API routers, and the HTTPS listener's SNI table.
         self.ca = LocalCa(settings.data_dir / "ca")
         self.acm = JsonApi("CertificateManager", certificates.handlers(ctx, self.ca), ctx.writes)
+        # Local Cognito user pools (a cognito-idp subset, JSON 1.1): pools, clients, users, sign-in.
+        self.cognito = JsonApi(
+            "AWSCognitoIdentityProviderService",
+            {
+                **user_pools.handlers(ctx),
+                **user_pool_users.handlers(ctx),
+                **user_pool_auth.handlers(ctx),
+                **user_pool_oauth.handlers(ctx),
+                **user_pool_groups.handlers(ctx),
+            },
+            ctx.writes,
+        )
+        user_pools.publish(ctx)
         self.domains = DomainRouter()
         self.tls: TlsSites | None = None  # set when an HTTPS listener serves (cli.serve)
         http_api_control.load_all(ctx, self.http_apis)
@@ -272,6 +301,7 @@ class Gateway:
         self.sync.also_reload.append(self.reload_domains)
         domain_kinds = (domain_names.DOMAIN, domain_names.MAPPING, domain_names.TRUSTSTORE, certificates.KIND)
         self.sync.on_kinds.append((frozenset(domain_kinds), self.reload_domains))
+        self.sync.also_reload.append(lambda: user_pools.publish(ctx))
         self.reload_domains()
         self.request_console: RequestConsole | None = None
         self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")
@@ -381,7 +411,17 @@ class Gateway:
         path = request.raw_path
         if path.startswith("/_apigate/"):
             return self._internal(request, path)
-        if self.root_api is not None and not _is_signed(request):  # `--api-at-root`: the API keeps the root
+        if path.endswith("/oauth2/token"):
+            domain = self._pool_domain(request, path)
+            if domain is not None:
+                return user_pool_oauth.token_endpoint(self.control, domain, request)
+        if request.method == "GET" and path.endswith(("/openid-configuration", "/jwks.json")):
+            pool_document = _POOL_DOCUMENT.fullmatch(path)
+            if pool_document is not None:
+                return self._pool_document(*pool_document.groups())
+        if (
+            self.root_api is not None and not _is_signed(request) and not self.cognito.handles(request)
+        ):  # `--api-at-root`: the API keeps the root
             api_id, stage = self.root_api
             prefix = f"/{stage}" if stage else ""
             return self._execute(request, api_id, prefix + path, f"{api_id}.execute-api.localhost")
@@ -542,6 +582,43 @@ class Gateway:
                 return Response(200, list(_JSON), document)
         return Response(404, list(_JSON), b'{"message":"Not Found"}')
 
+    @staticmethod
+    def _pool_domain(request: Request, path: str) -> str | None:
+        """The user pool domain a token request names: ``/_aws/cognito-idp/{domain}/oauth2/token``, or
+        ``/oauth2/token`` with ``Host: {domain}.auth.{region}.amazoncognito.com``."""
+        if path.startswith(_POOL_DOMAIN_PATH):
+            domain, _, rest = path[len(_POOL_DOMAIN_PATH) :].partition("/")
+            return domain if rest == "oauth2/token" else None
+        host = _POOL_DOMAIN_HOST.fullmatch((request.header("host") or "").lower())
+        return host.group(1) if host is not None and path == "/oauth2/token" else None
+
+    def _pool_document(self, pool_id: str, name: str) -> Response:
+        """A local user pool's discovery document or JWKS (public, as Cognito's are)."""
+        if name == "jwks.json":
+            document = user_pools.jwks(self.control, pool_id)
+        else:
+            document = user_pools.discovery(self.control, pool_id, self.settings.base_url)
+        if document is None:
+            return Response(404, list(_JSON), b'{"message":"User pool not found"}')
+        return Response(200, list(_JSON), orjson.dumps(document))
+
+    async def _cognito(self, request: Request, service: str | None) -> Response:
+        """cognito-idp calls: sign-in and sign-up as clients make them, unsigned; the rest as management calls
+        (signed by the admin key, or allowed by the signer's policies, under --admin-key)."""
+        operation = (request.header("x-amz-target") or "").partition(".")[2]
+        if operation not in user_pool_auth.PUBLIC_OPERATIONS:
+            try:
+                iam_control.caller.set(self.guard.caller(request, service))
+            except AwsError as exc:
+                return json_rpc.error_response(exc)
+        try:
+            response = await self.cognito.dispatch(request)
+        except Exception:
+            log.exception("cognito-idp call failed")
+            return json_rpc.error_response(AwsError("InternalErrorException", "Internal error", 500))
+        self.sync.check()
+        return response
+
     def _code(self, request: Request, name: str) -> Response:
         """A function's zip, for a link signed for its current code that has not expired (S3's 403 otherwise);
         ``name:N``: a published version's; ``@layer:name:N`` (never a function name): a layer version's."""
@@ -590,6 +667,8 @@ class Gateway:
             # apigatewaymanagementapi at AWS_ENDPOINT_URL (functions): authorized as at the stage's URL,
             # by ManageConnections on the connection's own API and stage, not by the admin-key guard.
             return await self.websockets.management.at_root(request)
+        if self.cognito.handles(request):
+            return await self._cognito(request, service)
         try:
             iam_control.caller.set(self.guard.caller(request, service))
         except AwsError as exc:

@@ -581,3 +581,71 @@ def test_hot_reload(tmp_path: Path, started: list[GatewayProcess]) -> None:
     assert "Nope" in wait_line(gateway, "Reload failed")
     assert requests.get(new_url, timeout=10).json()["pathParameters"] == {"id": "5"}
     assert api_ids(gateway) == {"ServerlessRestApi": implicit, "MyApi": api_ids(gateway)["MyApi"]}
+
+
+def _mock_openapi(path: str, answer: str) -> str:
+    """An OpenAPI file with one MOCK GET route answering ``answer``."""
+    return textwrap.dedent(
+        f"""\
+        swagger: '2.0'
+        info: {{title: parts}}
+        paths:
+          {path}:
+            get:
+              responses: {{'200': {{description: ok}}}}
+              x-amazon-apigateway-integration:
+                type: mock
+                requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+                responses: {{default: {{statusCode: '200', responseTemplates: {{application/json: '{answer}'}}}}}}
+        """
+    )
+
+
+def test_hot_reload_of_files_the_template_reads(tmp_path: Path, started: list[GatewayProcess]) -> None:
+    """An AWS::Include part and a DefinitionUri file are watched as the template is: an edit redeploys, a broken
+    edit keeps the last good deployment serving, and the fix is picked up."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "included.yaml").write_text(_mock_openapi("/first", '{"from": "include"}'))
+    (app / "definition.yaml").write_text(_mock_openapi("/one", '{"from": "definition"}'))
+    template = app / "template.yaml"
+    template.write_text(
+        textwrap.dedent(
+            """\
+            AWSTemplateFormatVersion: '2010-09-09'
+            Transform: AWS::Serverless-2016-10-31
+            Resources:
+              IncludedApi:
+                Type: AWS::Serverless::Api
+                Properties:
+                  StageName: s
+                  DefinitionBody:
+                    Fn::Transform: {Name: AWS::Include, Parameters: {Location: ./included.yaml}}
+              UriApi:
+                Type: AWS::Serverless::Api
+                Properties: {StageName: s, DefinitionUri: ./definition.yaml}
+            """
+        )
+    )
+    gateway = serve(started, tmp_path / "data", str(template))
+    apis = api_ids(gateway)
+
+    def status(api: str, path: str) -> int:
+        return requests.get(gateway.invoke_url(apis[api], "s", path), timeout=10).status_code
+
+    assert (status("IncludedApi", "/first"), status("UriApi", "/one")) == (200, 200)
+    (app / "included.yaml").write_text(_mock_openapi("/second", '{"from": "include"}'))
+    wait_for(lambda: status("IncludedApi", "/second") == 200, timeout=20)
+    assert status("IncludedApi", "/first") == 403
+    (app / "definition.yaml").write_text(_mock_openapi("/two", '{"from": "definition"}'))
+    wait_for(lambda: status("UriApi", "/two") == 200, timeout=20)
+    assert status("UriApi", "/one") == 403
+    # The line comes once the reload has finished (routes serve a moment before it is printed).
+    wait_for(lambda: sum("Reloaded template.yaml" in line for line in gateway.output) == 2, timeout=20)
+    # A broken part: the error names the file; the last good deployment serves until the part is fixed.
+    (app / "included.yaml").write_text("swagger: '2.0'\npaths: [unclosed\n")
+    assert "included.yaml" in wait_line(gateway, "Reload failed")
+    assert status("IncludedApi", "/second") == 200
+    (app / "included.yaml").write_text(_mock_openapi("/third", '{"from": "include"}'))
+    wait_for(lambda: status("IncludedApi", "/third") == 200, timeout=20)
+    assert api_ids(gateway) == apis  # the same APIs throughout

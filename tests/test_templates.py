@@ -1,7 +1,13 @@
 """The template corpus (tests/templates/*/template.yaml): each template is served as a user would serve it, and
 every route its ``calls.yaml`` lists is called through the URLs the template's own Outputs print (AWS host names
 rewritten to the gateway's). A call names its expected status, and optionally a subset of the JSON answer,
-response headers, or text the answer contains; ``output`` lists lines the gateway must print (warnings)."""
+response headers, or text the answer contains; ``output`` lists lines the gateway must print, ``warnings``
+the warnings it must print exactly once each.
+
+``users`` are made in the template's own user pools through the gateway's cognito-idp API (boto3, as a client
+would): created, given a password, signed in; ``${id:NAME}`` and ``${access:NAME}`` are then their tokens.
+``machines`` get an access token from a pool domain's token endpoint (the client_credentials grant, HTTP Basic
+with the client's id and secret), as ``${access:NAME}``."""
 
 from __future__ import annotations
 
@@ -42,7 +48,7 @@ def subset(expected: Any, actual: Any) -> bool:
 
 
 class _Values(string.Template):
-    idpattern = r"[A-Za-z0-9_.:*-]+"
+    idpattern = r"[A-Za-z0-9_.:*@-]+"
 
 
 def _fill(text: str, gateway: GatewayProcess, found: dict[str, str]) -> str:
@@ -60,6 +66,43 @@ def _fill(text: str, gateway: GatewayProcess, found: dict[str, str]) -> str:
         if name.startswith("key:"):
             values[name] = key(name[4:])
     return template.substitute(values)
+
+
+def sign_in(gateway: GatewayProcess, found: dict[str, str], users: list[dict[str, str]]) -> dict[str, str]:
+    """Each user created in the pool an Output names and signed in through its client: their tokens by name."""
+    idp = gateway.client("cognito-idp")
+    tokens = {}
+    for user in users:
+        pool, client, name = found[user["pool"]], found[user["client"]], user["username"]
+        extra = [{"Name": "email", "Value": user["email"]}] if "email" in user else []
+        if not user.get("existing"):  # else the template made the user
+            idp.admin_create_user(UserPoolId=pool, Username=name, UserAttributes=extra, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool, Username=name, Password=user["password"], Permanent=True)
+        credentials = {"USERNAME": name, "PASSWORD": user["password"]}
+        if user.get("flow") == "admin":
+            answer = idp.admin_initiate_auth(
+                UserPoolId=pool, ClientId=client, AuthFlow="ADMIN_USER_PASSWORD_AUTH", AuthParameters=credentials
+            )
+        else:
+            answer = idp.initiate_auth(ClientId=client, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=credentials)
+        tokens[f"id:{name}"] = answer["AuthenticationResult"]["IdToken"]
+        tokens[f"access:{name}"] = answer["AuthenticationResult"]["AccessToken"]
+    return tokens
+
+
+def machine_tokens(found: dict[str, str], machines: list[dict[str, str]]) -> dict[str, str]:
+    tokens = {}
+    for machine in machines:
+        answer = requests.post(
+            found[machine["token_url"]],
+            data={"grant_type": "client_credentials", "scope": machine["scope"]},
+            auth=(found[machine["client"]], found[machine["secret"]]),
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["token_type"] == "Bearer"
+        tokens[f"access:{machine['name']}"] = answer.json()["access_token"]
+    return tokens
 
 
 @pytest.fixture
@@ -81,14 +124,29 @@ def serve(tmp_path: Path) -> Iterator[Any]:
 def test_template(case: str, serve: Any) -> None:
     spec = yaml.safe_load((CORPUS / case / "calls.yaml").read_text())
     gateway = serve(CORPUS / case / "template.yaml", *spec.get("args", []))
+    # Lines arrive through a reader thread: wait until every Output the case names has been read.
+    needed = {
+        m.group("braced")
+        for m in _Values.pattern.finditer(yaml.safe_dump(spec))
+        if m.group("braced") and ":" not in m.group("braced")
+    }
+    needed |= {user[k] for user in spec.get("users", []) for k in ("pool", "client")}
+    needed |= {m[k] for m in spec.get("machines", []) for k in ("token_url", "client", "secret")}
+    wait_for(lambda: needed <= set(outputs(gateway)), timeout=20)
     found = outputs(gateway)
+    found.update(sign_in(gateway, found, spec.get("users", [])))
+    found.update(machine_tokens(found, spec.get("machines", [])))
     for expected in spec.get("output", []):
         assert any(expected in line for line in gateway.output), (expected, gateway.output)
+    printed = [line for line in gateway.output if line.startswith("Warning: ")]
+    for expected in spec.get("warnings", []):
+        assert printed.count(f"Warning: {expected}") == 1, (expected, printed)
     assert spec["calls"], "every template calls its routes"
     for call in spec["calls"]:
         url = _fill(call["url"], gateway, found)
         headers = {k: _fill(str(v), gateway, found) for k, v in (call.get("headers") or {}).items()}
-        answer = requests.request(call["method"], url, headers=headers, data=call.get("body"), timeout=30)
+        body = None if call.get("body") is None else _fill(str(call["body"]), gateway, found)
+        answer = requests.request(call["method"], url, headers=headers, data=body, timeout=30)
         where = f"{call['method']} {url}: {answer.status_code} {answer.text[:300]}"
         assert answer.status_code == call["status"], where
         if "json" in call:

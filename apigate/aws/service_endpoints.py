@@ -147,7 +147,7 @@ def service_model(service: str) -> ServiceModel:
 
 
 # Services the gateway itself answers at its root (signing names).
-_SERVED = frozenset({"apigateway", "lambda", "iam", "sts", "execute-api"})
+_SERVED = frozenset({"apigateway", "lambda", "iam", "sts", "execute-api", "cognito-idp"})
 
 
 def unserved_service_message(signing_service: str | None, target: str | None) -> str | None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import orjson
+
 from apigate.aws import arns, sigv4, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.identity import Identity
@@ -124,6 +126,15 @@ class ManagementGuard:
                 name = function.split(":", 1)[0]
                 function = arns.lambda_function_arn(self.region, self.directory.account_id, name)
             return Permission(action, function)
+        if service == "cognito-idp":  # the operation from X-Amz-Target, on the pool the body names
+            operation = (request.header("x-amz-target") or "").partition(".")[2]
+            try:
+                pool = orjson.loads(request.body or b"{}").get("UserPoolId")
+            except (orjson.JSONDecodeError, AttributeError):
+                pool = None
+            account = self.directory.account_id
+            resource = f"arn:aws:cognito-idp:{self.region}:{account}:userpool/{pool}" if isinstance(pool, str) else "*"
+            return Permission(f"cognito-idp:{operation}", resource)
         # API Gateway's management permissions: the HTTP method on the resource's path.
         resource = path.removeprefix("/v2") if path.startswith("/v2/") else path
         return Permission(f"apigateway:{request.method}", f"arn:aws:apigateway:{self.region}::{resource}")

@@ -12,6 +12,7 @@ from apigate.store.base import DocumentStore
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
+    from apigate.dataplane.local_issuers import LocalIssuers
     from apigate.dataplane.pipeline import Pipeline
     from apigate.dataplane.websocket import WebSocketApis
     from apigate.functions.directory import FunctionDirectory
@@ -33,4 +34,5 @@ class ControlContext:
     cache: ResponseCache | None = None  # stage response caches (FlushStageCache)
     http_apis: HttpApis | None = None  # what HTTP APIs are served (set by the gateway)
     websocket_apis: WebSocketApis | None = None  # what WebSocket APIs are served (set by the gateway)
+    local_issuers: LocalIssuers | None = None  # the local user pools' keys, as token checks see them
     writes: asyncio.Lock = field(default_factory=asyncio.Lock)

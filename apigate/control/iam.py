@@ -147,7 +147,7 @@ def _user_out(doc: Doc) -> Doc:
 def _role_out(doc: Doc) -> Doc:
     out: Doc = {
         k: doc[k]
-        for k in ("Path", "RoleName", "RoleId", "Arn", "CreateDate", "Description", "MaxSessionDuration")
+        for k in ("Path", "RoleName", "RoleId", "Arn", "CreateDate", "Description", "MaxSessionDuration", "Tags")
         if k in doc
     }
     out["AssumeRolePolicyDocument"] = quote(doc["AssumeRolePolicyDocument"])  # IAM sends policies URL-encoded

@@ -1,8 +1,8 @@
 """Which SigV4 credential scope a management call must be signed for: the service its path addresses, in the
 gateway's region.
 
-One listener serves what AWS serves from many endpoints (apigateway, lambda, iam, sts and the WebSocket
-``@connections`` API), so the scope a call must carry follows from the call itself, as the endpoint it would
+One listener serves what AWS serves from many endpoints (apigateway, lambda, iam, sts, cognito-idp and the
+WebSocket ``@connections`` API), so the scope a call must carry follows from the call itself, as the endpoint it would
 reach on AWS decides there. IAM and STS are global services whose AWS endpoint takes ``us-east-1`` scopes;
 SDKs pointed at a custom endpoint sign with their own region, so both are accepted for them.
 """
@@ -18,8 +18,9 @@ from botocore.loaders import Loader
 from apigate.aws.query import form_params
 from apigate.server.message import Request
 
-__all__ = ["ManagementScope", "management_scope"]
+__all__ = ["COGNITO_TARGET", "ManagementScope", "management_scope"]
 
+COGNITO_TARGET = "AWSCognitoIdentityProviderService."  # the JSON protocol names the operation in a header
 _GLOBAL_REGION = "us-east-1"  # where IAM's (and STS's global) endpoint scopes its signatures
 _LAMBDA_PATH = re.compile(r"/\d{4}-\d{2}-\d{2}/")  # every Lambda operation's path starts with its API version
 
@@ -49,6 +50,8 @@ def management_scope(request: Request, signed_service: str | None, region: str) 
     listener routes IAM/STS-signed calls to the query protocol, and it picks between IAM and STS only when
     the call names no action)."""
     path = request.raw_path
+    if (request.header("x-amz-target") or "").startswith(COGNITO_TARGET):
+        return ManagementScope("cognito-idp", (region,))
     if signed_service in ("iam", "sts") or path == "/":  # no rest-json operation lives at "/"
         service = _query_service(request, signed_service)
         return ManagementScope(service, (region,) if region == _GLOBAL_REGION else (region, _GLOBAL_REGION))

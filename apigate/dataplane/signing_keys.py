@@ -24,6 +24,7 @@ from typing import Any
 import jwt
 import orjson
 
+from apigate.dataplane.local_issuers import LocalIssuers
 from apigate.server.upstream import UpstreamError, UpstreamPool
 
 __all__ = ["SigningKeys"]
@@ -64,15 +65,26 @@ class _Issuer:
 class SigningKeys:
     """RSA public keys by issuer and ``kid``."""
 
-    def __init__(self, upstream: UpstreamPool, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        upstream: UpstreamPool,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        local: LocalIssuers | None = None,
+    ) -> None:
         self._upstream = upstream
         self._clock = clock
+        self._local = local  # the gateway's own user pools: their keys are known, never fetched
         # Issuers come from deployed configuration (an authorizer's issuer, a user pool's), never from a token
         # alone, so this map stays as small as the configuration.
         self._issuers: dict[str, _Issuer] = {}
 
     async def key(self, issuer: str, kid: str) -> Any:
         """The key, or None when the issuer does not publish it (or cannot be asked now)."""
+        if self._local is not None:
+            local = self._local.keys(issuer)
+            if local is not None:
+                return local.get(kid)
         now = self._clock()
         state = self._issuers.get(issuer)
         if state is None:

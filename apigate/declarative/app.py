@@ -1,7 +1,8 @@
 """``apigate serve TEMPLATE``: deploy a template, print what it serves, and reload it while the user edits.
 
 The watcher polls (no extra dependency): a change in a function's code folder replaces that function's code
-and its warm workers; a change to the template redeploys it. A broken edit leaves the last good deployment
+and its warm workers; a change to the template, or to a file it reads (an ``AWS::Include`` part, an API's
+``DefinitionUri``), redeploys it. A broken edit leaves the last good deployment
 serving and prints the error.
 """
 
@@ -67,6 +68,7 @@ class DeclarativeApp:
         self.poll_interval = poll_interval
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[str, Fingerprint] = {}
+        self._warned: set[str] = set()
 
     async def deploy(self) -> Deployed:
         self.deployed = await self.deployer.deploy(self.template, self.overrides, self.stack_name)
@@ -114,15 +116,25 @@ class DeclarativeApp:
             print("Outputs:", flush=True)
             for name, value in deployed.outputs.items():
                 print(f"  {name}: {value}", flush=True)
+        self._warn(deployed)
+
+    def _warn(self, deployed: Deployed) -> None:
+        """Each warning once per process: a reload prints only what the edit brought."""
         for warning in deployed.warnings:
-            print(f"Warning: {warning}", flush=True)
+            if warning not in self._warned:
+                self._warned.add(warning)
+                print(f"Warning: {warning}", flush=True)
 
     # --- hot reload ----------------------------------------------------------------------------------------
 
     def _fingerprints(self) -> dict[str, Fingerprint]:
-        """The template under "", each code folder under its path (functions may share a folder)."""
-        watched = {"": fingerprint(self.template)}
+        """The template and the files it reads (AWS::Include, DefinitionUri) under "", each code folder under
+        its path (functions may share a folder)."""
+        template = fingerprint(self.template)
+        watched = {"": template}
         if self.deployed is not None:
+            for path in self.deployed.read_files:  # a missing one counts as empty: creating it is a change
+                template.update(fingerprint(path) or {str(path): (0, -1)})
             for folder in {*self.deployed.code_dirs.values(), *self.deployed.layer_dirs.values()}:
                 watched[str(folder)] = fingerprint(folder)
         return watched
@@ -179,6 +191,7 @@ class DeclarativeApp:
             f"Reloaded {self.template.name}: {len(deployed.routes)} routes, {len(deployed.code_dirs)} code folders",
             flush=True,
         )
+        self._warn(deployed)
 
     async def _reload_code(self, folder: Path) -> None:
         assert self.deployed is not None

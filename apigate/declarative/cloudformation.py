@@ -22,12 +22,21 @@ import orjson
 
 from apigate.aws.errors import AwsError
 from apigate.aws.wire import OperationHandler
-from apigate.control import authorizers, deployments, gateway_responses, openapi, resources, rest_apis
+from apigate.control import (
+    authorizers,
+    deployments,
+    gateway_responses,
+    openapi,
+    resources,
+    rest_apis,
+    user_pools,
+)
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.context import ControlContext
 from apigate.declarative import (
     assemblies,
+    cognito,
     documentation,
     domains,
     function_versions,
@@ -41,6 +50,7 @@ from apigate.declarative import (
 )
 from apigate.declarative.code_zip import FIXED_TIME, zip_folder
 from apigate.declarative.intrinsics import IntrinsicError, Resolver, references
+from apigate.declarative.properties import Tracked, ignored, unread
 from apigate.declarative.template import Doc, TemplateError, load
 
 SUPPORTED = (
@@ -63,6 +73,7 @@ SUPPORTED = (
     *models.RESOURCE_TYPES,
     *stored.RESOURCE_TYPES,
     *domains.RESOURCE_TYPES,
+    *cognito.RESOURCE_TYPES,
 )
 _LAST = {
     "AWS::ApiGateway::Deployment": 1,
@@ -83,7 +94,6 @@ _METHOD_SETTINGS = {
     "DataTraceEnabled": "logging/dataTrace",
     "MetricsEnabled": "metrics/enabled",
 }
-_USER_POOL = "AWS::Cognito::UserPool"
 _QUIET = ("AWS::CDK::Metadata",)  # CDK's analytics record: no AWS resource, nothing for a user to learn
 
 
@@ -106,6 +116,7 @@ class Deployed:
     routes: list[Route]
     code_dirs: dict[str, Path] = field(default_factory=dict)  # function name -> local code folder
     layer_dirs: dict[str, Path] = field(default_factory=dict)  # layer name -> local content folder
+    read_files: list[Path] = field(default_factory=list)  # AWS::Include and DefinitionUri files
 
 
 
@@ -122,6 +133,70 @@ def _changed_configuration(existing: Doc, config: Doc) -> bool:
         or variables != config["Environment"]["Variables"]
         or [layer["Arn"] for layer in existing.get("Layers") or ()] != config["Layers"]
     )
+
+
+def _tags(value: Any) -> dict[str, str]:
+    """CloudFormation's tags (a list of ``{Key, Value}``, or a map for some types) as a map."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(t.get("Key")): str(t.get("Value", "")) for t in value if isinstance(t, dict) and "Key" in t}
+    return {}
+
+
+def _rest_api_patches(props: Doc) -> list[Doc]:
+    """A RestApi's properties that UpdateRestApi sets, as its patch operations."""
+    operations: list[Doc] = []
+    policy = props.get("Policy")
+    if policy is not None:
+        text = policy if isinstance(policy, str) else orjson.dumps(policy).decode()
+        operations.append({"op": "replace", "path": "/policy", "value": text})
+    if props.get("ApiKeySourceType") is not None:
+        operations.append({"op": "replace", "path": "/apiKeySource", "value": str(props["ApiKeySourceType"])})
+    if props.get("MinimumCompressionSize") is not None:
+        size = str(props["MinimumCompressionSize"])
+        operations.append({"op": "replace", "path": "/minimumCompressionSize", "value": size})
+    disabled = props.get("DisableExecuteApiEndpoint")
+    if disabled is not None:
+        value = str(disabled).lower() if isinstance(disabled, bool) else str(disabled)
+        operations.append({"op": "replace", "path": "/disableExecuteApiEndpoint", "value": value})
+    return operations
+
+
+def _method_setting_patches(settings: list[Doc]) -> list[Doc]:
+    """``MethodSettings`` as UpdateStage's ``/{resource}/{method}/...`` patch operations."""
+    operations: list[Doc] = []
+    for setting in settings:
+        resource_path = str(setting.get("ResourcePath") or "/*")
+        key = "*" if resource_path == "/*" else resource_path.replace("/", "~1")
+        verb = str(setting.get("HttpMethod") or "*")
+        for field_name, patch_path in _METHOD_SETTINGS.items():
+            if field_name in setting:
+                value = setting[field_name]
+                operations.append(
+                    {
+                        "op": "replace",
+                        "path": f"/{key}/{verb}/{patch_path}",
+                        "value": str(value).lower() if isinstance(value, bool) else str(value),
+                    }
+                )
+    return operations
+
+
+def _stage_patches(props: Doc) -> list[Doc]:
+    """A stage's access log, cache size and canary (``AWS::ApiGateway::Stage`` properties, and a Deployment's
+    ``StageDescription``) as UpdateStage's patch operations."""
+    operations: list[Doc] = []
+    access = props.get("AccessLogSetting")
+    if isinstance(access, dict) and access.get("DestinationArn"):
+        operations.append(
+            {"op": "replace", "path": "/accessLogSettings/destinationArn", "value": access["DestinationArn"]}
+        )
+        if access.get("Format"):
+            operations.append({"op": "replace", "path": "/accessLogSettings/format", "value": access["Format"]})
+    if props.get("CacheClusterSize") is not None:
+        operations.append({"op": "replace", "path": "/cacheClusterSize", "value": str(props["CacheClusterSize"])})
+    return operations
 
 
 def _camel(value: Any) -> Any:
@@ -180,8 +255,10 @@ class _Run:
         self.overrides = overrides
         self.physical: dict[str, tuple[str, str]] = {}
         self.attributes: dict[str, dict[str, Any]] = {}
+        self.physical_ref: dict[str, str] = {}  # what Ref gives where it is not the physical id kept
         self.code_dirs: dict[str, Path] = {}
         self.layer_dirs: dict[str, Path] = {}
+        self.read_files: list[Path] = []  # files the template includes or names as API definitions
         self.previous: Doc = self.ctx.store.get("stack", stack) or {}
         self.types: dict[str, str] = {}
         self.unsupported: list[str] = []
@@ -245,11 +322,11 @@ class _Run:
         return values
 
     def _ref(self, name: str) -> Any:
+        if name in self.physical_ref:
+            return self.physical_ref[name]
         if name in self.physical:
             return self.physical[name][1]
         if name in self.types:
-            if self.types[name] == _USER_POOL:
-                return self._pool_id(name)
             if self.types[name] not in SUPPORTED:
                 return skipped(self.types[name], name)
             raise IntrinsicError(f"{name} is referenced before it exists (a dependency cycle?)")
@@ -264,16 +341,8 @@ class _Run:
                 raise IntrinsicError(f"{name} has no attribute {attribute}")
             return found
         if name in self.types and self.types[name] not in SUPPORTED:
-            region, account = self.ctx.settings.region, self.ctx.settings.account_id
-            if self.types[name] == _USER_POOL and attribute == "Arn":
-                return f"arn:aws:cognito-idp:{region}:{account}:userpool/{self._pool_id(name)}"
             return skipped(self.types[name], f"{name}.{attribute}")
         return self._ref(name)
-
-    def _pool_id(self, name: str) -> str:
-        """A template's user pool (not created by apigate) as pool id ``{region}_{LogicalId}``: Cognito
-        authorizers naming it verify tokens of the issuer ``--user-pool {region}_{LogicalId}=ISSUER`` gives."""
-        return f"{self.ctx.settings.region}_{name}"
 
     def _conditions(self, resolver: Resolver) -> None:
         pending = dict(self.template.get("Conditions") or {})
@@ -292,11 +361,11 @@ class _Run:
     # --- the run -------------------------------------------------------------------------------------------
 
     async def run(self) -> Deployed:
-        self.template = includes.expand(self.template, self.path)
+        self.template = includes.expand(self.template, self.path, self.read_files)
         parameters = self._parameters()
         if translator.is_sam(self.template):
             self.template = translator.translate(
-                self.template, parameters, self.path, self.ctx.settings.region
+                self.template, parameters, self.path, self.ctx.settings.region, self.read_files
             )
         resolver = Resolver(
             parameters, ref=self._ref, get_att=self._get_att, mappings=self.template.get("Mappings")
@@ -335,8 +404,9 @@ class _Run:
                     if resource["Type"] not in SUPPORTED:
                         continue
                     try:
-                        props = resolver.resolve(resource.get("Properties") or {})
+                        props = Tracked(resolver.resolve(resource.get("Properties") or {}))
                         await self._create(logical_id, resource["Type"], props)
+                        self._unread(logical_id, resource["Type"], props)
                     except IntrinsicError as exc:
                         raise self.error(str(exc), logical_id) from exc
                     except AwsError as exc:
@@ -356,11 +426,25 @@ class _Run:
         except BaseException:
             self._reinstall()
             raise
-        warnings = [*self._skipped_lines(kept), *self.warnings]
+        warnings = list(dict.fromkeys([*self._skipped_lines(kept), *self.warnings]))  # each once
         return Deployed(
-            self.stack, self.path, dict(self.physical), outputs, warnings, self._routes(), self.code_dirs,
+            self.stack,
+            self.path,
+            dict(self.physical),
+            outputs,
+            warnings,
+            self._routes(),
+            self.code_dirs,
             self.layer_dirs,
+            list(dict.fromkeys(self.read_files)),
         )
+
+    def _unread(self, logical_id: str, kind: str, props: Tracked) -> None:
+        """One warning per property the resource's handler did not act on (a stored type has its own line)."""
+        if kind in stored.RESOURCE_TYPES and kind != stored.SSM_PARAMETER:
+            return
+        for name in unread(props):
+            self.warnings.append(ignored(logical_id, kind, name))
 
     def _skipped_lines(self, kept: dict[str, Doc]) -> list[str]:
         """One line per resource apigate does not create, saying what references to it give."""
@@ -368,12 +452,6 @@ class _Run:
         for logical_id, resource in kept.items():
             kind = resource["Type"]
             if kind in SUPPORTED or kind in _QUIET:
-                continue
-            if kind == _USER_POOL:
-                lines.append(
-                    f"skipped {logical_id} ({kind}): not created; Cognito authorizers naming it verify tokens of "
-                    f"the issuer `--user-pool {self._pool_id(logical_id)}=ISSUER` gives"
-                )
                 continue
             lines.append(
                 f"skipped {logical_id} ({kind}): apigate does not serve this type; "
@@ -384,6 +462,8 @@ class _Run:
     def _reinstall(self) -> None:
         """After a rollback: the registry serves again exactly what the store holds."""
         from apigate.compile.rest import StageDefaults, compile_stage
+
+        user_pools.publish(self.ctx)  # the pools the rollback undid are no issuers
 
         for api_id in {p for t, p in self.physical.values() if t == "AWS::ApiGateway::RestApi"}:
             self.ctx.registry.forget_api(api_id)
@@ -483,6 +563,7 @@ class _Run:
             self.physical[logical_id] = (kind, created["id"])
             if props.get("StageName"):  # the stage it made serves too: the route table lists it
                 self.stages.append(f"{props.get('RestApiId')}/{props['StageName']}")
+                await self._stage_description(logical_id, props)
         elif kind == "AWS::ApiGateway::Stage":
             await self._stage(logical_id, props)
         elif kind == "AWS::ApiGateway::Authorizer":
@@ -509,6 +590,8 @@ class _Run:
             await domains.create(self, logical_id, kind, props)
         elif kind in function_versions.RESOURCE_TYPES:
             await function_versions.create(self, logical_id, kind, props, self.d.lam)
+        elif kind in cognito.RESOURCE_TYPES:
+            await cognito.create(self, logical_id, kind, props)
 
     def _v2(self, operation: str) -> OperationHandler:
         handler = self.d.v2.get(operation)
@@ -537,6 +620,8 @@ class _Run:
             api = await self._v2("ReimportApi")({"ApiId": existing, "Body": raw})
         else:
             api = await self._v2("ImportApi")({"Body": raw})
+        for warning in api.get("Warnings") or ():  # what the import did not act on, in the OpenAPI body
+            self.warnings.append(f"{logical_id} (AWS::ApiGatewayV2::Api) Body: {warning}")
         self.physical[logical_id] = ("AWS::ApiGatewayV2::Api", api["ApiId"])
         self.attributes[logical_id] = {"ApiId": api["ApiId"], "ApiEndpoint": api["ApiEndpoint"]}
 
@@ -553,10 +638,12 @@ class _Run:
                 "DefaultRouteSettings": props.get("DefaultRouteSettings"),
                 "RouteSettings": props.get("RouteSettings"),
                 "Description": props.get("Description"),
+                "Tags": _tags(props.get("Tags")) or None,
             }.items()
             if v is not None
         }
         if self.ctx.store.get("v2stage", f"{api_id}/{name}") is not None:
+            params.pop("Tags", None)  # UpdateStage takes none; tags are kept from the creation
             await self._v2("UpdateStage")(params)
         else:
             await self._v2("CreateStage")(params)
@@ -605,15 +692,32 @@ class _Run:
         role = props.get("Role")
         if isinstance(role, str) and role.startswith("arn:"):  # its sessions carry the role's policies
             config["Role"] = role
+        tags = _tags(props.get("Tags"))
         existing = self.ctx.store.get("function", name)
         if existing is None:
-            doc = await self.d.lam["CreateFunction"]({**config, "Code": {"ZipFile": zipped}})
+            architectures = props.get("Architectures")
+            doc = await self.d.lam["CreateFunction"](
+                {
+                    **config,
+                    "Code": {"ZipFile": zipped},
+                    **({"Tags": tags} if tags else {}),
+                    **({"Architectures": architectures} if architectures else {}),  # recorded; runs on this host
+                }
+            )
         else:
             doc = existing
             if _changed_configuration(existing, config):
                 doc = await self.d.lam["UpdateFunctionConfiguration"](config)
             if existing.get("CodeSha256") != base64.b64encode(hashlib.sha256(zipped).digest()).decode():
                 doc = await self.d.lam["UpdateFunctionCode"]({"FunctionName": name, "ZipFile": zipped})
+            props.get("Architectures")  # fixed at creation, as a redeploy on AWS replaces the function
+            if tags:
+                await self.d.lam["TagResource"]({"Resource": doc["FunctionArn"], "Tags": tags})
+        reserved = props.get("ReservedConcurrentExecutions")
+        if reserved is not None:
+            await self.d.lam["PutFunctionConcurrency"](
+                {"FunctionName": name, "ReservedConcurrentExecutions": int(reserved)}
+            )
         self.physical[logical_id] = ("AWS::Lambda::Function", name)
         self.attributes[logical_id] = {"Arn": doc["FunctionArn"]}
 
@@ -648,12 +752,23 @@ class _Run:
         parameters = {**(props.get("Parameters") or {}), "endpointConfigurationTypes": ",".join(types)}
         existing = self._old(logical_id, "AWS::ApiGateway::RestApi")
         raw = orjson.dumps(body)
+        strict = props.get("FailOnWarnings") in (True, "true", "True")  # a body with warnings fails, as on AWS
         if existing is not None and self.ctx.store.get("restapi", existing) is not None:
+            mode = "merge" if props.get("Mode") == "merge" else "overwrite"  # CloudFormation's: the body wins
             api = await self.d.oas["PutRestApi"](
-                {"restApiId": existing, "mode": "overwrite", "body": raw, "parameters": parameters}
+                {
+                    "restApiId": existing,
+                    "mode": mode,
+                    "body": raw,
+                    "parameters": parameters,
+                    "failOnWarnings": strict,
+                }
             )
         else:
-            api = await self.d.oas["ImportRestApi"]({"body": raw, "parameters": parameters})
+            props.get("Mode")  # a first deployment has nothing to merge with
+            api = await self.d.oas["ImportRestApi"](
+                {"body": raw, "parameters": parameters, "failOnWarnings": strict}
+            )
         doc = self.ctx.store.get("restapi", api["id"]) or {}
         if name:
             doc["name"] = name
@@ -665,9 +780,15 @@ class _Run:
             "aws:cloudformation:logical-id": logical_id,
             "aws:cloudformation:stack-name": self.stack,
         }
+        doc["tags"].update(_tags(props.get("Tags")))
         if endpoint.get("VpcEndpointIds"):
             doc.setdefault("endpointConfiguration", {})["vpcEndpointIds"] = list(endpoint["VpcEndpointIds"])
         self.ctx.store.put("restapi", api["id"], doc)
+        operations = _rest_api_patches(props)
+        if operations:  # checked as UpdateRestApi checks them
+            await self.d.apis["UpdateRestApi"]({"restApiId": api["id"], "patchOperations": operations})
+        for warning in api.get("warnings") or ():  # what the import did not act on, in the OpenAPI body
+            self.warnings.append(f"{logical_id} (AWS::ApiGateway::RestApi) Body: {warning}")
         self.physical[logical_id] = ("AWS::ApiGateway::RestApi", api["id"])
         self.attributes[logical_id] = {"RootResourceId": doc["rootResourceId"], "RestApiId": api["id"]}
 
@@ -757,6 +878,33 @@ class _Run:
         await self.d.responses["PutGatewayResponse"]({k: v for k, v in params.items() if v is not None})
         self.physical[logical_id] = ("AWS::ApiGateway::GatewayResponse", f"{api_id}/{response_type}")
 
+    async def _stage_description(self, logical_id: str, props: Doc) -> None:
+        """A Deployment's ``StageDescription``: the settings of the stage it makes (its ``Variables`` went with
+        CreateDeployment), each key it does not act on warned about by name."""
+        description = Tracked(props.get("StageDescription") or {})
+        description.get("Variables")
+        operations: list[Doc] = []
+        for field_name, path in (
+            ("Description", "/description"),
+            ("TracingEnabled", "/tracingEnabled"),
+            ("CacheClusterEnabled", "/cacheClusterEnabled"),
+            ("DocumentationVersion", "/documentationVersion"),
+        ):
+            if field_name in description:
+                value = description[field_name]
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                operations.append({"op": "replace", "path": path, "value": text})
+        # Settings written on the description itself are those of every method.
+        shortcut = {k: description[k] for k in _METHOD_SETTINGS if k in description}
+        operations += _method_setting_patches([*(description.get("MethodSettings") or []), shortcut])
+        operations += _stage_patches(description)
+        if operations:
+            await self.d.deps["UpdateStage"](
+                {"restApiId": props.get("RestApiId"), "stageName": props["StageName"], "patchOperations": operations}
+            )
+        for name in unread(description):
+            self.warnings.append(ignored(logical_id, "AWS::ApiGateway::Deployment", f"StageDescription.{name}"))
+
     async def _stage(self, logical_id: str, props: Doc) -> None:
         api_id, name = props.get("RestApiId"), props.get("StageName")
         variables = {k: str(v) for k, v in (props.get("Variables") or {}).items()}
@@ -770,6 +918,7 @@ class _Run:
                 "tracingEnabled": props.get("TracingEnabled"),
                 "cacheClusterEnabled": props.get("CacheClusterEnabled"),
                 "documentationVersion": props.get("DocumentationVersion"),
+                "tags": _tags(props.get("Tags")) or None,
             }
             await self.d.deps["CreateStage"]({k: v for k, v in params.items() if v is not None})
             operations: list[Doc] = []
@@ -791,20 +940,8 @@ class _Run:
                 operations.append(
                     {"op": "replace", "path": "/documentationVersion", "value": props["DocumentationVersion"]}
                 )
-        for setting in props.get("MethodSettings") or []:
-            resource_path = str(setting.get("ResourcePath") or "/*")
-            key = "*" if resource_path == "/*" else resource_path.replace("/", "~1")
-            verb = str(setting.get("HttpMethod") or "*")
-            for field_name, patch_path in _METHOD_SETTINGS.items():
-                if field_name in setting:
-                    value = setting[field_name]
-                    operations.append(
-                        {
-                            "op": "replace",
-                            "path": f"/{key}/{verb}/{patch_path}",
-                            "value": str(value).lower() if isinstance(value, bool) else str(value),
-                        }
-                    )
+        operations += _method_setting_patches(props.get("MethodSettings") or [])
+        operations += _stage_patches(props)
         if operations:
             await self.d.deps["UpdateStage"](
                 {"restApiId": api_id, "stageName": name, "patchOperations": operations}
@@ -850,6 +987,8 @@ class _Run:
                 function, _, alias = str(physical).rsplit(":function:", 1)[-1].partition(":")
                 if self.ctx.store.get("function-alias", f"{function}:{alias}") is not None:
                     await self.d.lam["DeleteAlias"]({"FunctionName": function, "Name": alias})
+            elif kind in cognito.RESOURCE_TYPES:
+                await cognito.remove(self.ctx, str(kind), str(physical))
 
     def _outputs(self, resolver: Resolver) -> dict[str, str]:
         outputs: dict[str, str] = {}
@@ -907,6 +1046,11 @@ _AWS_INVOKE_URL = re.compile(
 )
 
 
+_POOL_DOMAIN_URL = re.compile(
+    r"https://(?P<domain>[a-z0-9-]+)\.auth\.[a-z0-9-]+\.amazoncognito\.com(?P<rest>/[^\s\"']*)?"
+)
+
+
 def local_urls(text: str, base_url: str) -> str:
     """AWS invoke URLs (``https://{api}.execute-api.{region}.amazonaws.com/Prod/hello``) as the gateway's own
     (``http://127.0.0.1:PORT/_aws/execute-api/{api}/Prod/hello``): an Output must be an address that answers."""
@@ -916,7 +1060,9 @@ def local_urls(text: str, base_url: str) -> str:
         base = scheme + base_url.removeprefix("http")
         return f"{base}/_aws/execute-api/{match['api']}{match['rest'] or ''}"
 
-    return _AWS_INVOKE_URL.sub(local, text)
+    text = _AWS_INVOKE_URL.sub(local, text)
+    # A user pool domain (``https://{domain}.auth.{region}.amazoncognito.com/oauth2/token``): its local form.
+    return _POOL_DOMAIN_URL.sub(lambda m: f"{base_url}/_aws/cognito-idp/{m['domain']}{m['rest'] or ''}", text)
 
 
 def _route_target(uri: str) -> str:

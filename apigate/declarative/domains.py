@@ -56,6 +56,8 @@ def _attributes(doc: Doc) -> Doc:
 async def create(run: Run, logical_id: str, kind: str, props: Doc) -> None:
     ctx = run.ctx
     if kind == CERTIFICATE:
+        # The local CA issues at once: how AWS would validate the domain does not arise.
+        props.get("ValidationMethod"), props.get("DomainValidationOptions")
         old = run._old(logical_id, kind)
         if old is None or ctx.store.get(certificates.KIND, old) is None:
             handlers = certificates.handlers(ctx, _ca(ctx))

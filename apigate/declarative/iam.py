@@ -133,6 +133,10 @@ async def _role(run: Run, handlers: dict[str, OperationHandler], logical_id: str
         except AwsError as exc:
             raise AwsError(exc.code, f"role {name}: {exc.message}", exc.status) from exc
     await _put_role_policies(handlers, name, policies)
+    tags = [{"Key": str(t.get("Key")), "Value": str(t.get("Value", ""))} for t in props.get("Tags") or ()]
+    if tags or role.get("Tags"):  # GetRole shows them, as on AWS
+        doc = {k: v for k, v in (store.get("iam-role", name) or {}).items() if k != "Tags"}
+        store.put("iam-role", name, {**doc, "Tags": tags} if tags else doc)
     run.physical[logical_id] = (ROLE, name)
     run.attributes[logical_id] = {"Arn": role["Arn"], "RoleId": role["RoleId"]}
 

@@ -13,30 +13,31 @@ INCLUDE = "AWS::Include"
 _MAX_DEPTH = 16
 
 
-def expand(template: Doc, file: Path) -> Doc:
-    """The template with every ``AWS::Include`` replaced by its file's content."""
-    expanded = _walk(template, file, [file.resolve()])
+def expand(template: Doc, file: Path, read: list[Path] | None = None) -> Doc:
+    """The template with every ``AWS::Include`` replaced by its file's content; ``read`` gets each file
+    included (what hot reload watches besides the template)."""
+    expanded = _walk(template, file, [file.resolve()], [] if read is None else read)
     assert isinstance(expanded, dict)
     return expanded
 
 
-def _walk(value: Any, file: Path, trail: list[Path]) -> Any:
+def _walk(value: Any, file: Path, trail: list[Path], read: list[Path]) -> Any:
     if isinstance(value, list):
-        return [_walk(item, file, trail) for item in value]
+        return [_walk(item, file, trail, read) for item in value]
     if not isinstance(value, dict):
         return value
     if "Fn::Transform" in value:
-        included = _include(value["Fn::Transform"], file, trail)
+        included = _include(value["Fn::Transform"], file, trail, read)
         rest = {k: v for k, v in value.items() if k != "Fn::Transform"}
         if not rest:
             return included
         if not isinstance(included, dict):
             raise TemplateError("an AWS::Include beside other keys must include a mapping", file=file)
-        return _walk({**rest, **included}, file, trail)
-    return {key: _walk(item, file, trail) for key, item in value.items()}
+        return _walk({**rest, **included}, file, trail, read)
+    return {key: _walk(item, file, trail, read) for key, item in value.items()}
 
 
-def _include(spec: Any, file: Path, trail: list[Path]) -> Any:
+def _include(spec: Any, file: Path, trail: list[Path], read: list[Path]) -> Any:
     name = spec.get("Name") if isinstance(spec, dict) else None
     if name != INCLUDE:
         raise TemplateError(
@@ -53,6 +54,7 @@ def _include(spec: Any, file: Path, trail: list[Path]) -> Any:
         raise TemplateError(f"AWS::Include loop: {' -> '.join(p.name for p in [*trail, path])}", file=file)
     if len(trail) > _MAX_DEPTH:
         raise TemplateError("AWS::Include nested too deep", file=file)
+    read.append(path)  # watched even when missing: creating it fixes the template
     if not path.is_file():
         raise TemplateError(f"AWS::Include Location {location} does not exist (looked in {path})", file=file)
-    return _walk(load_document(path), file, [*trail, path])
+    return _walk(load_document(path), file, [*trail, path], read)

@@ -43,14 +43,16 @@ class _NoManagedPolicies:
 _DEFINITIONS = ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
 
 
-def _inline_definitions(template: Doc, file: Path) -> None:
-    """A local ``DefinitionUri`` file read into ``DefinitionBody`` (the translator takes only S3 URIs)."""
+def _inline_definitions(template: Doc, file: Path, read: list[Path]) -> None:
+    """A local ``DefinitionUri`` file read into ``DefinitionBody`` (the translator takes only S3 URIs);
+    ``read`` gets each file (hot reload watches them)."""
     for logical_id, resource in template["Resources"].items():
         props = resource.get("Properties") or {}
         uri = props.get("DefinitionUri")
         if resource["Type"] not in _DEFINITIONS or not isinstance(uri, str) or uri.startswith("s3://"):
             continue
         path = (file.parent / uri).resolve()
+        read.append(path)
         if not path.is_file():
             raise TemplateError(
                 f"DefinitionUri {uri} does not exist (looked in {path})", file=file, resource=logical_id
@@ -59,9 +61,9 @@ def _inline_definitions(template: Doc, file: Path) -> None:
         del props["DefinitionUri"]
 
 
-def _placeholders(template: Doc, file: Path) -> dict[str, str]:
+def _placeholders(template: Doc, file: Path, read: list[Path]) -> dict[str, str]:
     """Swap local code paths for ``s3://`` placeholders in place; the key of each placeholder -> the local path."""
-    _inline_definitions(template, file)
+    _inline_definitions(template, file, read)
     local: dict[str, str] = {}
     globals_function = (template.get("Globals") or {}).get("Function") or {}
     for logical_id, resource in template["Resources"].items():
@@ -101,15 +103,17 @@ def _map_back(resources: Doc, local: dict[str, str]) -> None:
                 props[prop] = local[code["S3Key"]]
 
 
-def translate(template: Doc, parameters: dict[str, Any], file: Path, region: str) -> Doc:
-    """The plain CloudFormation template AWS would deploy for a SAM template."""
+def translate(
+    template: Doc, parameters: dict[str, Any], file: Path, region: str, read: list[Path] | None = None
+) -> Doc:
+    """The plain CloudFormation template AWS would deploy for a SAM template (``read``: files it read)."""
     # The translator reads the region from boto3's default session (ARNs' partition): ours, when none is set.
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.translator.transform import transform
 
     document = copy.deepcopy(template)
-    local = _placeholders(document, file)
+    local = _placeholders(document, file, [] if read is None else read)
     values = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
     try:
         out: Doc = transform(document, values, _NoManagedPolicies())

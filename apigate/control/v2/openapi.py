@@ -39,6 +39,21 @@ _ANY = "x-amazon-apigateway-any-method"
 _INTEGRATION = "x-amazon-apigateway-integration"
 _AUTHORIZER = "x-amazon-apigateway-authorizer"
 _CORS = "x-amazon-apigateway-cors"
+_PREFIX = "x-amazon-apigateway-"
+_READ_AT_TOP = frozenset({_CORS, "x-amazon-apigateway-importexport-version"})
+_READ_IN_INTEGRATION = frozenset(
+    {
+        "type",
+        "uri",
+        "httpMethod",
+        "payloadFormatVersion",
+        "timeoutInMillis",
+        "connectionType",
+        "integrationSubtype",
+        "credentials",
+        "requestParameters",
+    }
+)
 _CORS_KEYS = {
     "allowOrigins": "AllowOrigins",
     "allowMethods": "AllowMethods",
@@ -105,7 +120,11 @@ def _authorizer_params(name: str, extension: Doc) -> Doc:
 
 def _load(ctx: ControlContext, api_id: str, document: Doc) -> list[str]:
     """Create the routes, integrations and authorizers ``document`` describes; return warnings."""
-    warnings: list[str] = []
+    warnings = [
+        f"Unsupported extension ignored: {key}"
+        for key in document
+        if isinstance(key, str) and key.startswith(_PREFIX) and key not in _READ_AT_TOP
+    ]
     schemes = (document.get("components") or {}).get("securitySchemes") or {}
     authorizers: dict[str, str] = {}
     for name, scheme in schemes.items():
@@ -129,8 +148,14 @@ def _load(ctx: ControlContext, api_id: str, document: Doc) -> list[str]:
                 continue
             route_key = "$default" if path == "/$default" else f"{verb} {path}"
             params: Doc = {"RouteKey": route_key}
+            for other in operation or {}:
+                if isinstance(other, str) and other.startswith(_PREFIX) and other != _INTEGRATION:
+                    warnings.append(f"Unsupported extension ignored: {other} at {route_key}")
             extension = (operation or {}).get(_INTEGRATION)
             if isinstance(extension, dict):
+                for member in extension:
+                    if member not in _READ_IN_INTEGRATION:
+                        warnings.append(f"{_INTEGRATION} {member} ignored at {route_key}")
                 kind = str(extension.get("type", "")).upper()
                 integration = new_integration(
                     ctx,

@@ -31,7 +31,7 @@ class AuthorizerStep:
         user_pools: Mapping[str, str] | None = None,
     ) -> None:
         self.lambdas = LambdaAuthorizer(cache, services)
-        keys = SigningKeys(services.upstream) if services is not None else None
+        keys = SigningKeys(services.upstream, local=services.local_issuers) if services is not None else None
         self.cognito = CognitoAuthorizer(cache, keys, user_pools or {})
         self._by_type: dict[str, LambdaAuthorizer | CognitoAuthorizer] = {
             "TOKEN": self.lambdas,

@@ -27,6 +27,7 @@ from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.lambda_proxy.http import proxy_event_v1, proxy_event_v2
 from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
 from apigate.dataplane.lambda_proxy.v2 import parse_v2
+from apigate.dataplane.local_issuers import LocalIssuers
 from apigate.dataplane.routing import route_http
 from apigate.dataplane.steps.metrics import Metrics
 from apigate.dataplane.substitution import fill_placeholders, stage_variables
@@ -48,13 +49,17 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
     """Deployed HTTP API stages, swapped whole per stage, and serving requests to them."""
 
     def __init__(
-        self, functions: FunctionDirectory, upstream: UpstreamPool, limiter: RateLimiter | None = None
+        self,
+        functions: FunctionDirectory,
+        upstream: UpstreamPool,
+        limiter: RateLimiter | None = None,
+        local_issuers: LocalIssuers | None = None,
     ) -> None:
         super().__init__()
         self._functions = functions
         self._limiter = limiter or MemoryRateLimiter()
         self._upstream = upstream
-        self.jwt = JwtVerifier(upstream)
+        self.jwt = JwtVerifier(upstream, local_issuers)
         self.lambda_authorizers = LambdaAuthorizers(functions)
         self.console: RequestConsole | None = None  # request lines on stderr (apigate/observe/console.py)
         self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (observe/access_log.py)

@@ -9,6 +9,7 @@ import jwt
 import orjson
 
 from apigate.dataplane.http_api.responses import HttpApiError, forbidden
+from apigate.dataplane.local_issuers import LocalIssuers
 from apigate.dataplane.signing_keys import SigningKeys
 from apigate.model.http import JwtAuthorizer
 from apigate.server.upstream import UpstreamPool
@@ -24,8 +25,8 @@ def _unauthorized(description: str) -> HttpApiError:
 class JwtVerifier:
     """Signing keys per issuer, refetched when an unknown ``kid`` shows up; verified tokens until ``exp``."""
 
-    def __init__(self, upstream: UpstreamPool) -> None:
-        self._keys = SigningKeys(upstream)
+    def __init__(self, upstream: UpstreamPool, local: LocalIssuers | None = None) -> None:
+        self._keys = SigningKeys(upstream, local=local)
         self._verified: dict[tuple[str, str], tuple[dict[str, Any], float]] = {}
 
     async def authorize(self, authorizer: JwtAuthorizer, token: str | None, scopes: tuple[str, ...]) -> Any:

@@ -15,6 +15,7 @@ from apigate.model import MethodIntegration
 from apigate.server.message import Response
 
 if TYPE_CHECKING:
+    from apigate.dataplane.local_issuers import LocalIssuers
     from apigate.functions.directory import FunctionDirectory
     from apigate.server.upstream import UpstreamPool
 
@@ -29,6 +30,7 @@ class Integration(Protocol):
 class IntegrationServices:
     functions: FunctionDirectory
     upstream: UpstreamPool
+    local_issuers: LocalIssuers | None = None  # the gateway's own user pools (Cognito authorizers' keys)
 
 
 async def call_function(
