@@ -148,12 +148,11 @@ class Compiler:
         if isinstance(schema, dict) and "$schema" not in schema:
             schema = {**schema, "$schema": _DRAFT_4}
         try:
-            validate = bound_schema_patterns(
-                fastjsonschema.compile(schema, handlers={"https": self._resolve}, use_default=False)
-            )
+            validate = fastjsonschema.compile(schema, handlers={"https": self._resolve}, use_default=False)
+            timed = bound_schema_patterns(validate)
         except (fastjsonschema.JsonSchemaDefinitionException, UserRegexError) as exc:
             raise bad_request(f"Invalid model schema specified for model {name}: {exc}") from exc
-        compiled = BodyModel(name, validate)
+        compiled = BodyModel(name, validate, timed)
         self._compiled[name] = compiled
         return compiled
 

@@ -7,14 +7,13 @@ WebSocket APIs route messages, not paths: ``DeployedWebSocketApi.route_for`` (ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from apigate.model import DeployedApi, RestMethod, RouteNode
 from apigate.model.http import DeployedHttpApi, HttpRoute
 
 
-@dataclass(frozen=True, slots=True)
-class RouteMatch:
+class RouteMatch(NamedTuple):  # a tuple: cheaper to build per request than a frozen dataclass
     method: RestMethod
     path_parameters: dict[str, str]
 

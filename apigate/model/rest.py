@@ -41,6 +41,7 @@ class ParameterMapping:
 class BodyModel:
     name: str
     validate: Callable[[Any], Any]  # fastjsonschema's compiled validator: raises on the first error
+    timed: bool = False  # a ``pattern`` runs on the backtracking engine: validate under a time budget
 
 
 @dataclass(frozen=True, slots=True)
