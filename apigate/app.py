@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import re
+import time
 from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import unquote
@@ -59,7 +60,7 @@ from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.control.v2 import domain_names as v2_domain_names
 from apigate.dataplane import function_call, integrations
-from apigate.dataplane.domains import DomainRouter
+from apigate.dataplane.domains import DomainRoute, DomainRouter
 from apigate.dataplane.http_api import HttpApis
 from apigate.dataplane.integrations import service_credentials
 from apigate.dataplane.invocation import Invocation
@@ -74,6 +75,7 @@ from apigate.observe.console import RequestConsole
 from apigate.observe.tracing import Tracing
 from apigate.registry import Registry
 from apigate.root_page import root_page, wants_root_page
+from apigate.server.client_cert import current
 from apigate.server.message import Request, Response
 from apigate.server.tls import Site, TlsSites
 from apigate.server.upstream import UpstreamPool
@@ -105,6 +107,12 @@ def _execute_api_address(request: Request) -> tuple[str, str, str] | None:
     if ".execute-api." in host:
         return host.split(".", 1)[0], path, host.split(":", 1)[0]
     return None
+
+
+def _stage_path(route: DomainRoute) -> str:
+    """``/{stage}{below}`` for a WebSocket API's mapping (one without a stage: the path names it)."""
+    stage = route.mapping.stage
+    return route.below if stage is None else f"/{stage}{route.below}"
 
 
 def _is_signed(request: Request) -> bool:
@@ -262,10 +270,13 @@ class Gateway:
         self.sync.reload()
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
         self.sync.also_reload.append(self.reload_domains)
+        domain_kinds = (domain_names.DOMAIN, domain_names.MAPPING, domain_names.TRUSTSTORE, certificates.KIND)
+        self.sync.on_kinds.append((frozenset(domain_kinds), self.reload_domains))
         self.reload_domains()
         self.request_console: RequestConsole | None = None
         self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")
         self.state.metrics.access_logs = self.http_apis.access_logs = self.access_logs
+        self.http_apis.metrics = self.websockets.metrics = self.state.metrics
         self.tracing: Tracing | None = None
         if settings.otlp_endpoint:
             self.tracing = Tracing(settings.otlp_endpoint, ratio=settings.otlp_sample_ratio)
@@ -382,9 +393,15 @@ class Gateway:
         """The server's upgrade hook: a WebSocket API stage takes the connection over; any other upgrade request
         is answered as an ordinary request, then the connection closes."""
         found = _execute_api_address(request)
+        through_domain = False
+        if found is None and self.domains:
+            found = self._websocket_mapping(request)
+            through_domain = found is not None
         if found is not None and found[0] and found[0] in self.websockets:
             api_id, path, domain = found
-            self.websockets.upgrade(request, transport, protocol.upgrade_data, api_id, path, domain)
+            self.websockets.upgrade(
+                request, transport, protocol.upgrade_data, api_id, path, domain, through_domain=through_domain
+            )
             return
 
         async def answer() -> None:
@@ -423,17 +440,42 @@ class Gateway:
         below = "/" + rest
         return self.pipeline.run(Invocation(request, deployed, below, f"/{stage}{below}", domain))
 
+    def _websocket_mapping(self, request: Request) -> tuple[str, str, str] | None:
+        """(api id, ``/{stage}{below}``, host) of a handshake to a custom domain that maps a WebSocket API's
+        stage; None when it maps none, or mutual TLS refuses (the request is then answered as any other)."""
+        host = (request.header("host") or "").partition(":")[0].lower()
+        domain = self.domains.serves(host)
+        if domain is None or not self._client_cert_accepted(request, domain):
+            return None
+        route = self.domains.route(domain, request.raw_path)
+        if route is None or route.mapping.api_id not in self.websockets:
+            return None
+        return route.mapping.api_id, _stage_path(route), host
+
+    def _client_cert_accepted(self, request: Request, domain: str) -> bool:
+        """Mutual TLS: a certificate within its validity is required (an untrusted one failed the handshake
+        already: Python's ssl cannot complete a handshake and judge the chain afterwards)."""
+        if domain not in self.domains.mutual_tls:
+            return True
+        der = request.tls.getpeercert(True) if request.tls is not None else None
+        return der is not None and bool(der) and current(der, time.time())
+
     def _custom_domain(self, request: Request, domain: str) -> Response | Coroutine[Any, Any, Response]:
         """A request to a custom domain: its base path mapping names the API and stage. Under a base path the
         resource is what is below it; a REST event's ``path``, ``requestContext.path`` and an HTTP API's
         ``rawPath`` keep the whole path, base path included (AWS's rules)."""
-        if domain in self.domains.mutual_tls and (request.tls is None or not request.tls.getpeercert(True)):
-            return _forbidden()  # mutual TLS: no certificate (an untrusted one failed the handshake already)
+        if not self._client_cert_accepted(request, domain):
+            return _forbidden()
         route = self.domains.route(domain, request.raw_path)
         if route is None:
             return _forbidden()
         api_id, stage, below = route.mapping.api_id, route.mapping.stage, route.below
         host = (request.header("host") or domain).partition(":")[0]
+        if api_id in self.websockets:  # plain HTTP to a WebSocket API's mapping: its stage's @connections
+            refusal = self.origins.refusal(request, custom_domain=True)
+            if refusal is not None:
+                return wire.error_response(refusal)
+            return self.websockets.serve_http(request, api_id, _stage_path(route), through_domain=True)
         if api_id in self.http_apis:
             below = below if stage == "$default" else f"/{stage}{below}"
             return self.http_apis.serve(request, api_id, below, host, request.raw_path)

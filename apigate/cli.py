@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import dataclasses
 import logging
-import os
 import signal
 import socket
 import sys
@@ -495,10 +494,12 @@ async def serve(
     template: TemplateOptions | None = None,
     *,
     listener: socket.socket | None = None,
+    https_listener: socket.socket | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> int:
-    """Serve until SIGTERM/SIGINT. ``listener``: a bound socket to serve instead of binding one (a worker of
-    ``--workers``); ``on_ready``: called once serving, instead of printing the ready line and the stages."""
+    """Serve until SIGTERM/SIGINT. ``listener`` (and ``https_listener``): bound sockets to serve instead of
+    binding them (a worker of ``--workers``); ``on_ready``: called once serving, instead of printing the ready
+    line and the stages."""
     # Imported here so that `apigate --help` stays instant.
     from apigate.app import Gateway
     from apigate.server.listener import Server
@@ -543,7 +544,12 @@ async def serve(
         https = Server()
         https.on_upgrade = gateway.upgrade
         await https.start(
-            settings.host, settings.https_port, gateway, limits, tls=_tls_sites(gateway).context
+            settings.host,
+            settings.https_port,
+            gateway,
+            limits,
+            sock=https_listener,
+            tls=_tls_sites(gateway).context,
         )
     private = None
     if settings.private_listen is not None:  # PRIVATE APIs, as through a VPC endpoint
@@ -599,7 +605,7 @@ async def serve(
 def _tls_sites(gateway: Any) -> Any:
     """The HTTPS listener's SNI table, its default certificate --tls-cert or one the local CA issues for
     localhost and ``*.execute-api.localhost``."""
-    from apigate.server.tls import TlsSites, server_context
+    from apigate.server.tls import TlsSites, server_context, write_private
 
     settings = gateway.settings
     folder = settings.data_dir / "tls"
@@ -610,9 +616,7 @@ def _tls_sites(gateway: Any) -> Any:
         if not bundle.exists():
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             issued = gateway.ca.issue(["localhost", "*.execute-api.localhost"])
-            fd = os.open(bundle, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(issued.private_key + issued.certificate + issued.chain)
+            write_private(bundle, issued.private_key + issued.certificate + issued.chain)
         default = server_context(bundle)
     gateway.tls = TlsSites(folder, default)
     gateway.reload_domains()
@@ -620,8 +624,6 @@ def _tls_sites(gateway: Any) -> Any:
 
 
 def _https_port(args: argparse.Namespace) -> int | None:
-    if args.https_port is not None and args.workers:
-        raise SystemExit("apigate: error: --https-port is not supported with --workers yet")
     return int(args.https_port) if args.https_port is not None else None
 
 
@@ -1169,7 +1171,7 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
 
 def _supervise(settings: Settings, template: TemplateOptions | None, workers: int) -> int:
     """``--workers N``: a supervisor process forks N gateways on one port (see apigate/supervisor.py)."""
-    from apigate.supervisor import Supervisor, bind_slots, replace_port
+    from apigate.supervisor import Slot, Supervisor, bind_slots, replace_port
 
     if workers < 1:
         print("apigate: error: --workers takes a positive number", file=sys.stderr)
@@ -1178,12 +1180,30 @@ def _supervise(settings: Settings, template: TemplateOptions | None, workers: in
         sockets = bind_slots(settings.host, settings.port, workers)
     except OSError as exc:
         raise _bind_error(settings.host, settings.port, exc) from exc
+    slots: list[Slot] = [(sock,) for sock in sockets]
+    if settings.https_port is not None:  # the HTTPS listener spreads over the workers the same way
+        try:
+            secure = bind_slots(settings.host, settings.https_port, workers)
+        except OSError as exc:
+            for sock in sockets:
+                sock.close()
+            raise _bind_error(settings.host, settings.https_port, exc) from exc
+        slots = [(plain, tls) for plain, tls in zip(sockets, secure, strict=True)]
 
-    def worker(settings: Settings, sock: socket.socket, slot: int, ready: Callable[[], None]) -> int:
+    def worker(settings: Settings, slot_sockets: Slot, slot: int, ready: Callable[[], None]) -> int:
         # Only the first slot deploys (and watches) a template; the others serve what it stored.
-        return _run(serve(settings, template if slot == 0 else None, listener=sock, on_ready=ready))
+        https = slot_sockets[1] if len(slot_sockets) > 1 else None
+        return _run(
+            serve(
+                settings,
+                template if slot == 0 else None,
+                listener=slot_sockets[0],
+                https_listener=https,
+                on_ready=ready,
+            )
+        )
 
-    return Supervisor(replace_port(settings, sockets), sockets, worker).run()
+    return Supervisor(replace_port(settings, slots), slots, worker).run()
 
 
 if __name__ == "__main__":

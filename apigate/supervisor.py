@@ -1,8 +1,8 @@
-"""`apigate serve --workers N`: N gateway processes serving one port.
+"""`apigate serve --workers N`: N gateway processes serving one port (and the HTTPS port, with --https-port).
 
-The supervisor binds one ``SO_REUSEPORT`` listening socket per worker *slot* and keeps all of them open itself;
-each worker is a forked, complete gateway (its own event loop, upstream pool and function workers) serving its
-slot's socket, on the same data dir (the store's sync poll carries management changes between processes) and,
+The supervisor binds one ``SO_REUSEPORT`` listening socket per worker *slot* and listener (HTTP, then HTTPS if
+asked for) and keeps all of them open itself; each worker is a forked, complete gateway (its own event loop,
+upstream pool and function workers) serving its slot's sockets, on the same data dir (the store's sync poll carries management changes between processes) and,
 with ``--redis``, the same shared state. The kernel spreads new connections over the slots' sockets.
 
 Why a socket per slot, held by the supervisor, rather than one socket per worker process:
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from apigate import __version__
 from apigate.config import Settings
 
-__all__ = ["Supervisor", "bind_slots"]
+__all__ = ["Slot", "Supervisor", "bind_slots"]
 
 log = logging.getLogger("apigate.supervisor")
 
@@ -49,9 +49,11 @@ _START_TIMEOUT = 60.0  # a worker must be serving within this (a template deploy
 _STOP_TIMEOUT = 30.0  # a draining worker has 10 s of grace for requests; after this it is killed
 _RESPAWN_INTERVAL = 1.0
 
-# Runs one worker in the forked child: settings, the slot's listening socket, the slot number (0 deploys a
+# The listening sockets one worker serves: HTTP first, then HTTPS when --https-port asks for it.
+Slot = tuple[socket.socket, ...]
+# Runs one worker in the forked child: settings, the slot's listening sockets, the slot number (0 deploys a
 # template, if any) and a callback to call once it serves. Returns the exit status.
-WorkerMain = Callable[[Settings, socket.socket, int, Callable[[], None]], int]
+WorkerMain = Callable[[Settings, Slot, int, Callable[[], None]], int]
 
 
 def bind_slots(host: str, port: int, count: int) -> list[socket.socket]:
@@ -85,9 +87,9 @@ class _Worker:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, sockets: list[socket.socket], worker_main: WorkerMain) -> None:
+    def __init__(self, settings: Settings, slots: list[Slot], worker_main: WorkerMain) -> None:
         self.settings = settings
-        self._sockets = sockets
+        self._slots = slots
         self._main = worker_main
         self._workers: dict[int, _Worker] = {}  # slot -> the worker serving it
         self._retiring: set[int] = set()  # pids told to drain and exit
@@ -98,7 +100,7 @@ class Supervisor:
         # Signals are taken synchronously with sigtimedwait: no handler can interrupt a fork half-way.
         signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
-            for slot in range(len(self._sockets)):
+            for slot in range(len(self._slots)):
                 worker = self._spawn(slot)
                 if not self._await_ready(worker):
                     self._shutdown()
@@ -110,6 +112,9 @@ class Supervisor:
                 f"{len(self._workers)} workers, pids {pids}; supervisor pid {os.getpid()})",
                 flush=True,
             )
+            if self.settings.https_port is not None:
+                host = self.settings.base_url.replace("http:", "https:").rsplit(":", 1)[0]
+                print(f"  https on {host}:{self.settings.https_port}", flush=True)
             while not self._stopping:
                 info = signal.sigtimedwait(_SIGNALS, 1.0)
                 if info is None:
@@ -125,8 +130,9 @@ class Supervisor:
             self._shutdown()
             return 0
         finally:
-            for sock in self._sockets:
-                sock.close()
+            for sockets in self._slots:
+                for sock in sockets:
+                    sock.close()
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
 
     # -- workers ------------------------------------------------------------------------------------------
@@ -142,15 +148,16 @@ class Supervisor:
                 os.close(read_fd)
                 _drain_when_orphaned(supervisor)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
-                for other, sock in enumerate(self._sockets):
+                for other, sockets in enumerate(self._slots):
                     if other != slot:
-                        sock.close()
+                        for sock in sockets:
+                            sock.close()
 
                 def ready() -> None:
                     os.write(write_fd, b"1")
                     os.close(write_fd)
 
-                code = self._main(self.settings, self._sockets[slot], slot, ready)
+                code = self._main(self.settings, self._slots[slot], slot, ready)
             except BaseException:
                 logging.getLogger("apigate").exception("worker %d failed", slot)
             finally:
@@ -217,7 +224,7 @@ class Supervisor:
                         )
 
     def _respawn_missing(self) -> None:
-        for slot in range(len(self._sockets)):
+        for slot in range(len(self._slots)):
             if slot in self._workers or self._stopping:
                 continue
             if time.monotonic() - self._last_spawn.get(slot, 0.0) < _RESPAWN_INTERVAL:
@@ -228,7 +235,7 @@ class Supervisor:
 
     def _restart(self) -> None:
         log.info("graceful restart: replacing %d workers one by one", len(self._workers))
-        for slot in range(len(self._sockets)):
+        for slot in range(len(self._slots)):
             old = self._workers.get(slot)
             new = self._spawn(slot)
             if not self._await_ready(new):
@@ -272,6 +279,7 @@ def _drain_when_orphaned(supervisor: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def replace_port(settings: Settings, sockets: list[socket.socket]) -> Settings:
-    """The settings with the port the sockets really got (``--port 0``)."""
-    return dataclasses.replace(settings, port=sockets[0].getsockname()[1])
+def replace_port(settings: Settings, slots: list[Slot]) -> Settings:
+    """The settings with the ports the sockets really got (``--port 0``, ``--https-port 0``)."""
+    https = slots[0][1].getsockname()[1] if len(slots[0]) > 1 else None
+    return dataclasses.replace(settings, port=slots[0][0].getsockname()[1], https_port=https)

@@ -1,6 +1,8 @@
-"""Headless Chromium driven over the DevTools protocol, for the console's browser tests (and its load timing).
+"""Debian's headless Chromium for every browser test: one launch, driven over the DevTools protocol (``chromium()``:
+the console's walks, the chat example's tabs, the console's load timing), or run once on a URL (``run_headless``:
+``--dump-dom``, ``--screenshot``).
 
-The page is driven as a person would: find a control by its label or its text, type, press, wait for what
+A page is driven as a person would: find a control by its label or its text, type, press, wait for what
 appears. Screenshots are saved where the test says (and copied for the README when CONSOLE_SCREENS is set).
 """
 
@@ -24,6 +26,16 @@ from typing import Any
 import websockets
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NEEDS_CHROMIUM = "needs Debian's chromium package (apt-get install chromium)"
+# Headless on a shared CI machine: no sandbox (containers run as root), no GPU, /tmp rather than a small /dev/shm.
+HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+
+
+def run_headless(url: str, *extra: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """Chromium run once on ``url`` with ``extra`` flags (``--dump-dom``, ``--screenshot=…``); its output kept."""
+    assert CHROMIUM is not None, NEEDS_CHROMIUM
+    return subprocess.run([CHROMIUM, *HEADLESS, *extra, url], capture_output=True, text=True, timeout=timeout)
+
 
 # In-page helpers: controls found by their accessible label or their text, as a person finds them.
 _HELPERS = r"""
@@ -221,11 +233,10 @@ class Browser:
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
     """A headless Chromium of its own (a fresh profile), closed on the way out."""
-    assert CHROMIUM is not None
+    assert CHROMIUM is not None, NEEDS_CHROMIUM
     with tempfile.TemporaryDirectory() as profile:
         process = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--hide-scrollbars", "--font-render-hinting=none",
+            [CHROMIUM, *HEADLESS, "--hide-scrollbars", "--font-render-hinting=none",
              f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
             stderr=subprocess.PIPE,
             text=True,

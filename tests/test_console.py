@@ -15,12 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from console_helpers import CHROMIUM, Page, chromium
+from console_helpers import CHROMIUM, NEEDS_CHROMIUM, Page, chromium
 from helpers import GatewayProcess, RestApi, create_function
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)"
-)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NEEDS_CHROMIUM)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from console_helpers import CHROMIUM, Page, chromium
+from console_helpers import CHROMIUM, NEEDS_CHROMIUM, Page, chromium
 from helpers import GatewayProcess, create_function
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)"
-)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NEEDS_CHROMIUM)
 
 ADMIN = ("AKIACONSOLEADMIN0001", "console-admin-secret")
 READ_ONLY = {
@@ -87,9 +85,17 @@ def test_sign_in_and_signed_calls(guarded: GatewayProcess, tmp_path: Path) -> No
             await page.until(
                 "document.querySelector('#functions-table')?.innerText.includes('signed-fn')"
             )  # lambda scope
+            # The Logs tab's FilterLogEvents is signed for the logs scope: this build answers that it has no
+            # CloudWatch Logs API (not a signature error), and the tab falls back to the invocation tails.
+            await page.press("signed-fn", "tbody a")
+            await page.press("Logs", "[role=tab]")
+            await page.until(
+                "document.querySelector('#log-source')?.textContent.includes('no CloudWatch Logs API')"
+            )
+            assert await page.evaluate("document.querySelectorAll('main .error').length") == 0
             await page.press("Watch", "nav a")
             await page.until(
-                "document.querySelector('main')?.innerText.includes('No requests to a REST API stage yet')"
+                "document.querySelector('main')?.innerText.includes('No requests to a stage yet')"
             )
             assert (
                 await page.evaluate("document.querySelectorAll('main .error').length") == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import socket
 import subprocess
 import threading
@@ -17,18 +16,24 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from console_helpers import CHROMIUM, NEEDS_CHROMIUM, run_headless
 from helpers import GatewayProcess
 from sdk_fixture import PetsApi, build_pets_api
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DOCS = [
     ({"type": "API"}, {"info": {"description": "The pet store, documented with documentation parts."}}),
     ({"type": "METHOD", "path": "/pets", "method": "GET"}, {"summary": "List pets", "tags": ["pets"]}),
     ({"type": "METHOD", "path": "/pets", "method": "POST"}, {"summary": "Add a pet", "tags": ["pets"]}),
-    ({"type": "METHOD", "path": "/pets/{id}", "method": "GET"}, {"summary": "Find a pet by id", "tags": ["pets"]}),
+    (
+        {"type": "METHOD", "path": "/pets/{id}", "method": "GET"},
+        {"summary": "Find a pet by id", "tags": ["pets"]},
+    ),
     ({"type": "METHOD", "path": "/secret"}, {"summary": "A secret (API key)", "tags": ["protected"]}),
     ({"type": "METHOD", "path": "/admin"}, {"summary": "Who am I (IAM)", "tags": ["protected"]}),
-    ({"type": "QUERY_PARAMETER", "path": "/pets", "method": "GET", "name": "type"}, {"description": "dog or cat"}),
+    (
+        {"type": "QUERY_PARAMETER", "path": "/pets", "method": "GET", "name": "type"},
+        {"description": "dog or cat"},
+    ),
     ({"type": "MODEL", "name": "Pet"}, {"description": "A pet in the store"}),
 ]
 
@@ -37,7 +42,9 @@ DOCS = [
 def documented(gateway: GatewayProcess, apigw: Any, lam: Any) -> PetsApi:
     pets = build_pets_api(apigw, lam, gateway.client("iam"))
     for location, properties in DOCS:
-        apigw.create_documentation_part(restApiId=pets.api.id, location=location, properties=json.dumps(properties))
+        apigw.create_documentation_part(
+            restApiId=pets.api.id, location=location, properties=json.dumps(properties)
+        )
     apigw.create_documentation_version(restApiId=pets.api.id, documentationVersion="1", stageName=pets.stage)
     return pets
 
@@ -66,26 +73,15 @@ def dead_proxy() -> Iterator[tuple[str, list[bytes]]]:
 
 
 def chromium(url: str, proxy: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--proxy-server={proxy}",  # loopback is never proxied; everything else goes to the dead proxy
-            "--virtual-time-budget=15000",
-            *extra,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
+    return run_headless(
+        url,
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--proxy-server={proxy}",  # loopback is never proxied; everything else goes to the dead proxy
+        "--virtual-time-budget=15000",
+        *extra,
     )
 
 
@@ -101,7 +97,7 @@ def page_requests(net_log: Path, origin: str) -> list[str]:
     return urls
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NEEDS_CHROMIUM)
 def test_reference_page_renders_offline(
     gateway: GatewayProcess, documented: PetsApi, dead_proxy: tuple[str, list[bytes]], tmp_path: Path
 ) -> None:
@@ -144,7 +140,11 @@ def test_reference_page_document_and_guard(gateway: GatewayProcess, documented: 
     asset = requests.get(f"{gateway.url}/_apigate/docs/assets/swagger-ui-bundle.js", timeout=10)
     assert asset.status_code == 200 and asset.headers["Content-Type"].startswith("text/javascript")
     assert requests.get(f"{gateway.url}/_apigate/docs/assets/LICENSE", timeout=10).status_code == 404
-    assert requests.get(f"{gateway.url}/_apigate/docs/{documented.api.id}/nope", timeout=10).status_code == 404
+    assert (
+        requests.get(f"{gateway.url}/_apigate/docs/{documented.api.id}/nope", timeout=10).status_code == 404
+    )
     # Like every /_apigate/* path: a cross-site page may not read it.
-    refused = requests.get(base, headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, timeout=10)
+    refused = requests.get(
+        base, headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, timeout=10
+    )
     assert refused.status_code == 403

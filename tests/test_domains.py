@@ -3,12 +3,14 @@ policies, and stable API ids, all through real TLS connections (ssl, httpx, curl
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import socket
 import ssl
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +200,32 @@ def test_security_policy_sets_the_lowest_tls_version(gw: Https, certificate: str
     assert answer == b""
     with _handshake(gw, DOMAIN, maximum_version=ssl.TLSVersion.TLSv1_2) as tls:  # TLS_1_2 (the default)
         assert tls.version() == "TLSv1.2"
+    # TLS_1_0: a legacy client's TLS 1.0 reaches that domain, and only that one
+    apigw.create_domain_name(
+        domainName="legacy.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        securityPolicy="TLS_1_0",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # ssl.TLSVersion.TLSv1 itself is deprecated
+        legacy = ssl.create_default_context(cafile=str(gw.ca_file))
+        legacy.set_ciphers("DEFAULT:@SECLEVEL=0")
+        legacy.minimum_version = legacy.maximum_version = ssl.TLSVersion.TLSv1
+    with (
+        socket.create_connection(("127.0.0.1", gw.port), timeout=10) as raw,
+        legacy.wrap_socket(raw, server_hostname="legacy.example.test") as tls,
+    ):
+        assert tls.version() == "TLSv1"
+    for refused_name in ("strict.example.test", "localhost"):  # TLS_1_3 / the listener's own TLS_1_2
+        with (
+            pytest.raises((ConnectionError, ssl.SSLError)),
+            socket.create_connection(("127.0.0.1", gw.port), timeout=10) as raw,
+            legacy.wrap_socket(raw, server_hostname=refused_name) as tls,
+        ):
+            tls.sendall(f"GET / HTTP/1.1\r\nHost: {refused_name}\r\n\r\n".encode())
+            assert tls.recv(1024) != b"", refused_name  # closed without an answer counts as refused
+            raise AssertionError(f"{refused_name} answered over TLS 1.0")
     with pytest.raises(botocore.exceptions.ClientError) as refused:
         apigw.create_domain_name(
             domainName="bad.example.test",
@@ -327,6 +355,17 @@ def test_custom_id_tag_keeps_the_id_across_recreation(gw: Https) -> None:
     assert across.value.response["Error"]["Code"] == "ConflictException"
     apigw.delete_rest_api(restApiId="petstore")
     assert apigw.create_rest_api(name="stable", tags={"_custom_id_": "petstore"})["id"] == "petstore"
+    # its HTTPS URL survives re-creation (the listener's default certificate covers *.execute-api.localhost)
+    for _ in range(2):
+        assert mock_api(apigw, "stable-pets", tags={"_custom_id_": "stablepets"}) == "stablepets"
+        answer = gw.get("stablepets.execute-api.localhost", "/prod/pets")
+        assert answer.json() == {
+            "api": "stable-pets",
+            "path": "/prod/pets",
+            "resource": "/pets",
+            "stage": "prod",
+        }
+        apigw.delete_rest_api(restApiId="stablepets")
     assert (
         v2.create_api(Name="h", ProtocolType="HTTP", Tags={"_custom_id_": "httpstable"})["ApiId"]
         == "httpstable"
@@ -390,9 +429,16 @@ def _versioned_api(apigw: Any, name: str) -> tuple[str, str, str]:
     return str(api["id"]), root, str(first)
 
 
-def test_canary_release_splits_traffic(gw: Https) -> None:
+def test_canary_release_splits_traffic(gw: Https, certificate: str) -> None:
+    """10% over 1,000 requests on one keep-alive HTTPS connection to a custom domain mapped to the stage."""
     apigw = gw.client("apigateway")
     api_id, _, _ = _versioned_api(apigw, "canary")
+    apigw.create_domain_name(
+        domainName="canary.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+    )
+    apigw.create_base_path_mapping(domainName="canary.example.test", restApiId=api_id, stage="prod")
     canary = apigw.create_deployment(
         restApiId=api_id,
         stageName="prod",
@@ -404,10 +450,14 @@ def test_canary_release_splits_traffic(gw: Https) -> None:
     assert stage["deploymentId"] != canary["id"]
     seen: dict[str, int] = {}
     bodies = {}
-    url = f"{gw.process.url}/_aws/execute-api/{api_id}/prod/"
-    with httpx.Client() as client:  # keep-alive, as a load balancer's clients would be
+    transport = httpx.HTTPTransport(verify=ssl.create_default_context(cafile=str(gw.ca_file)))
+    with httpx.Client(transport=transport) as client:  # keep-alive, as a load balancer's clients would be
         for _ in range(1000):
-            body = client.get(url).json()
+            body = client.get(
+                f"https://127.0.0.1:{gw.port}/",
+                headers={"Host": "canary.example.test"},
+                extensions={"sni_hostname": "canary.example.test"},
+            ).json()
             seen[body["version"]] = seen.get(body["version"], 0) + 1
             bodies[body["version"]] = body
     assert set(seen) == {"a", "b"}
@@ -487,6 +537,14 @@ def test_mutual_tls_accepts_trusted_client_certificates_only(
     for path, ca in ((trusted, clients), (untrusted, strangers)):
         issued = ca.issue(["device-17"], client=True)
         path.write_text(issued.private_key + issued.certificate)
+    now = datetime.datetime.now(datetime.UTC)
+    expired, early = tmp_path / "expired.pem", tmp_path / "early.pem"
+    for path, valid in (
+        (expired, (now - datetime.timedelta(days=30), now - datetime.timedelta(days=1))),
+        (early, (now + datetime.timedelta(days=1), now + datetime.timedelta(days=30))),
+    ):
+        issued = clients.issue(["device-18"], client=True, valid=valid)
+        path.write_text(issued.private_key + issued.certificate)
     apigw = gw.client("apigateway")
     api = apigw.create_rest_api(name="mtls", endpointConfiguration={"types": ["REGIONAL"]})
     root = api["rootResourceId"]
@@ -525,6 +583,8 @@ def test_mutual_tls_accepts_trusted_client_certificates_only(
     assert "apigate local CA" in body["issuer"]
     status, body = _client_get(gw, "mtls.example.test", "/", None)  # no certificate: AWS's 403
     assert (status, body) == (403, {"message": "Forbidden"})
+    for out_of_date in (expired, early):  # trusted issuer, outside its validity: AWS's 403 too
+        assert _client_get(gw, "mtls.example.test", "/", out_of_date) == (403, {"message": "Forbidden"})
     with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
         _client_get(gw, "mtls.example.test", "/", untrusted)  # not trusted: refused in the handshake
     # a domain without mutual TLS still serves clients that present no certificate
@@ -724,3 +784,399 @@ def test_http_api_events_carry_the_client_certificate(gw: Https, certificate: st
     assert v2.get_domain_name(DomainName="mtls-http.example.test")["MutualTlsAuthentication"][
         "TruststoreUri"
     ] == (f"file://{truststore}")
+
+
+def test_websocket_api_on_a_custom_domain_over_wss(gw: Https, certificate: str) -> None:
+    """wss:// through the HTTPS listener: SNI and Host pick the domain, its API mapping the WebSocket API's
+    stage; the stage's @connections answers under the mapping too; the domain takes no REST or HTTP API."""
+    import asyncio
+
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+    import websockets
+    from websockets.exceptions import InvalidStatus
+
+    from tests.websocket_helpers import ECHO, SocketApi
+
+    api = SocketApi(gw.process)
+    # this module's create_function: its names are unique among this module's functions
+    echo = api.integration(create_function(gw.client("lambda"), ECHO))
+    api.route("$connect", echo)
+    api.route("$default", echo, two_way=True)
+    api.deploy("live")
+    v2 = gw.client("apigatewayv2")
+    host = "ws.example.test"
+    v2.create_domain_name(
+        DomainName=host,
+        DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
+    )
+    v2.create_api_mapping(DomainName=host, ApiId=api.id, Stage="live", ApiMappingKey="chat")
+    with pytest.raises(botocore.exceptions.ClientError) as mixed:
+        v2.create_api_mapping(DomainName=host, ApiId=mock_api(gw.client("apigateway"), "rest"), Stage="prod")
+    assert mixed.value.response["Error"]["Code"] == "BadRequestException"
+    tls = ssl.create_default_context(cafile=str(gw.ca_file))
+
+    async def talk() -> dict[str, Any]:
+        async with websockets.connect(
+            f"wss://{host}:{gw.port}/chat", ssl=tls, host="127.0.0.1", port=gw.port
+        ) as ws:
+            await ws.send('{"say": "hello"}')
+            return dict(json.loads(await ws.recv()))
+
+    event = asyncio.run(asyncio.wait_for(talk(), 30))
+    context = event["requestContext"]
+    assert event["body"] == '{"say": "hello"}'
+    assert (context["domainName"], context["stage"], context["apiId"]) == (host, "live", api.id)
+
+    async def refused(path: str) -> int:
+        with pytest.raises(InvalidStatus) as answer:
+            async with websockets.connect(
+                f"wss://{host}:{gw.port}{path}", ssl=tls, host="127.0.0.1", port=gw.port
+            ):
+                pass
+        return int(answer.value.response.status_code)
+
+    assert asyncio.run(asyncio.wait_for(refused("/elsewhere"), 30)) == 403  # no mapping there: AWS's 403
+
+    async def connected_then_post() -> str:
+        async with websockets.connect(
+            f"wss://{host}:{gw.port}/chat", ssl=tls, host="127.0.0.1", port=gw.port
+        ) as ws:
+            await ws.send("who am I")
+            connection_id = json.loads(await ws.recv())["requestContext"]["connectionId"]
+            # @connections under the custom domain and its mapping key, signed as an SDK signs it
+            url = f"https://{host}:{gw.port}/chat/@connections/{connection_id}"
+            signed = botocore.awsrequest.AWSRequest("POST", url, data=b"pushed")
+            botocore.auth.SigV4Auth(
+                botocore.credentials.Credentials("test", "test"), "execute-api", "us-east-1"
+            ).add_auth(signed)
+            transport = httpx.AsyncHTTPTransport(verify=tls)
+            async with httpx.AsyncClient(transport=transport) as client:
+                posted = await client.post(
+                    f"https://127.0.0.1:{gw.port}/chat/@connections/{connection_id}",
+                    content=b"pushed",
+                    headers={"Host": f"{host}:{gw.port}", **dict(signed.headers.items())},
+                    extensions={"sni_hostname": host},
+                )
+            assert posted.status_code == 200, posted.text
+            return str(await ws.recv())
+
+    assert asyncio.run(asyncio.wait_for(connected_then_post(), 30)) == "pushed"
+
+    # DisableExecuteApiEndpoint: the execute-api handshake is refused, the custom domain still serves
+    v2.update_api(ApiId=api.id, DisableExecuteApiEndpoint=True)
+    api.deploy("live")
+
+    async def execute_api_refused() -> int:
+        with pytest.raises(InvalidStatus) as answer:
+            async with websockets.connect(api.url("live")):
+                pass
+        return int(answer.value.response.status_code)
+
+    assert asyncio.run(asyncio.wait_for(execute_api_refused(), 30)) == 403
+    assert asyncio.run(asyncio.wait_for(talk(), 30))["requestContext"]["domainName"] == host
+
+
+def _fresh_https_get(port: int, ca_file: Path, host: str, path: str) -> tuple[int, bytes, str]:
+    """One GET on a new TLS connection (the kernel picks a worker per connection): status, body, and the
+    common name of the certificate the server presented."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        subject = dict(item[0] for item in tls.getpeercert()["subject"])  # type: ignore[index]
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := tls.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body, str(subject["commonName"])
+
+
+def test_https_with_several_workers(tmp_path: Path) -> None:
+    """--https-port with --workers 2: both processes accept TLS on the one HTTPS port, and a domain created
+    through either reaches both (each worker's SNI table and router follow the store)."""
+    data = tmp_path / "data"
+    process = GatewayProcess(data, ["--workers", "2", "--https-port", "0"])
+    process.start()
+    try:
+        wait_for(lambda: any(line.startswith("  https on ") for line in process.output))
+        line = next(line for line in process.output if line.startswith("  https on "))
+        port = int(line.rsplit(":", 1)[1])
+        ca_file = tmp_path / "ca.pem"
+        ca_file.write_text((data / "ca" / "root.pem").read_text())
+        pids: set[int] = set()
+
+        def both_answer() -> bool:
+            status, body, name = _fresh_https_get(port, ca_file, "localhost", "/_apigate/health")
+            assert (status, name) == (200, "localhost")
+            pids.add(json.loads(body)["pid"])
+            return len(pids) == 2
+
+        wait_for(both_answer)
+        apigw, acm = process.client("apigateway"), process.client("acm")
+        arn = acm.request_certificate(DomainName="workers.example.test")["CertificateArn"]
+        api = mock_api(apigw, "spread")
+        apigw.create_domain_name(
+            domainName="workers.example.test",
+            regionalCertificateArn=arn,
+            endpointConfiguration={"types": ["REGIONAL"]},
+        )
+        apigw.create_base_path_mapping(domainName="workers.example.test", restApiId=api, stage="prod")
+        served: list[bool] = []
+
+        def every_worker_serves_the_domain() -> bool:
+            # 40 fresh connections in a row, spread by the kernel: a worker that had not caught up fails one
+            try:
+                status, body, name = _fresh_https_get(port, ca_file, "workers.example.test", "/pets")
+            except ssl.SSLCertVerificationError:  # a worker still presents its default certificate
+                status, body, name = 0, b"", ""
+            ok = status == 200 and name == "workers.example.test" and json.loads(body)["api"] == "spread"
+            served.append(ok)
+            return len(served) >= 40 and all(served[-40:])
+
+        wait_for(every_worker_serves_the_domain, timeout=60)
+    finally:
+        assert process.stop() == 0
+
+
+CERT_AUTHORIZER = """
+def lambda_handler(event, context):
+    cert = (event["requestContext"]["identity"] or {}).get("clientCert") or {}
+    allowed = cert.get("subjectDN") == "CN=device-17"
+    return {
+        "principalId": cert.get("serialNumber", "nobody"),
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow" if allowed else "Deny",
+                 "Resource": event["methodArn"]}
+            ],
+        },
+        "context": {"issuer": cert.get("issuerDN", "")},
+    }
+"""
+
+
+def test_lambda_authorizer_judges_the_client_certificate(gw: Https, certificate: str, tmp_path: Path) -> None:
+    """A REQUEST authorizer behind mutual TLS gets requestContext.identity.clientCert, as at AWS, and may
+    refuse a certificate the truststore accepts."""
+    from apigate.control.local_ca import LocalCa
+
+    clients = LocalCa(tmp_path / "clients")
+    truststore = tmp_path / "truststore.pem"
+    truststore.write_text(clients.root_pem)
+    allowed, refused = tmp_path / "allowed.pem", tmp_path / "refused.pem"
+    for path, name in ((allowed, "device-17"), (refused, "device-99")):
+        issued = clients.issue([name], client=True)
+        path.write_text(issued.private_key + issued.certificate)
+    apigw = gw.client("apigateway")
+    api = apigw.create_rest_api(name="mtls-authorizer", endpointConfiguration={"types": ["REGIONAL"]})
+    authorizer = apigw.create_authorizer(
+        restApiId=api["id"],
+        name="by-certificate",
+        type="REQUEST",
+        authorizerUri=lambda_uri(create_function(gw.client("lambda"), CERT_AUTHORIZER)),
+        authorizerResultTtlInSeconds=0,
+    )["id"]
+    root = api["rootResourceId"]
+    apigw.put_method(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        authorizationType="CUSTOM",
+        authorizerId=authorizer,
+    )
+    apigw.put_integration(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    apigw.put_method_response(restApiId=api["id"], resourceId=root, httpMethod="GET", statusCode="200")
+    apigw.put_integration_response(
+        restApiId=api["id"],
+        resourceId=root,
+        httpMethod="GET",
+        statusCode="200",
+        responseTemplates={
+            "application/json": '{"principal": "$context.authorizer.principalId",'
+            ' "issuer": "$context.authorizer.issuer"}'
+        },
+    )
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    apigw.create_domain_name(
+        domainName="mtls-auth.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        mutualTlsAuthentication={"truststoreUri": f"file://{truststore}"},
+    )
+    apigw.create_base_path_mapping(domainName="mtls-auth.example.test", restApiId=api["id"], stage="prod")
+
+    status, body = _client_get(gw, "mtls-auth.example.test", "/", allowed)
+    assert status == 200, body
+    assert "apigate local CA" in body["issuer"]
+    assert body["principal"].count(":") >= 1  # the certificate's serial number, as AWS formats it
+    status, body = _client_get(gw, "mtls-auth.example.test", "/", refused)
+    assert status == 403
+    assert body == {"message": "User is not authorized to access this resource"}  # as for any Deny
+
+
+def test_truststore_from_s3(moto: Any, tmp_path: Path) -> None:
+    """truststoreUri s3://bucket/key (and truststoreVersion), read from the S3 the gateway is pointed at as its
+    service integrations are (here moto_server); an object that is not there is AWS's BadRequest."""
+    from apigate.control.local_ca import LocalCa
+
+    clients = LocalCa(tmp_path / "clients")
+    issued = clients.issue(["device-17"], client=True)
+    trusted = tmp_path / "trusted.pem"
+    trusted.write_text(issued.private_key + issued.certificate)
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="truststores")
+    s3.put_bucket_versioning(Bucket="truststores", VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket="truststores", Key="clients.pem", Body=clients.root_pem.encode())[
+        "VersionId"
+    ]
+    s3.put_object(Bucket="truststores", Key="clients.pem", Body=b"a later version that is no PEM")
+    data = tmp_path / "data"
+    process = GatewayProcess(data, ["--https-port", "0", *moto.gateway_args()])
+    process.start()
+    try:
+        wait_for(lambda: any(line.startswith("  https on ") for line in process.output))
+        line = next(line for line in process.output if line.startswith("  https on "))
+        ca_file = tmp_path / "ca.pem"
+        ca_file.write_text((data / "ca" / "root.pem").read_text())
+        gw = Https(process, int(line.rsplit(":", 1)[1]), ca_file)
+        apigw, acm = process.client("apigateway"), process.client("acm")
+        arn = acm.request_certificate(DomainName="s3-mtls.example.test")["CertificateArn"]
+        api = mock_api(apigw, "s3-trust")
+        for uri in (
+            "s3://truststores/missing.pem",
+            "s3://truststores/clients.pem",  # its latest version is no PEM
+        ):
+            with pytest.raises(botocore.exceptions.ClientError) as refused:
+                apigw.create_domain_name(
+                    domainName="s3-mtls.example.test",
+                    regionalCertificateArn=arn,
+                    endpointConfiguration={"types": ["REGIONAL"]},
+                    mutualTlsAuthentication={"truststoreUri": uri},
+                )
+            assert refused.value.response["Error"]["Code"] == "BadRequestException"
+            assert uri in refused.value.response["Error"]["Message"]
+        created = apigw.create_domain_name(
+            domainName="s3-mtls.example.test",
+            regionalCertificateArn=arn,
+            endpointConfiguration={"types": ["REGIONAL"]},
+            mutualTlsAuthentication={
+                "truststoreUri": "s3://truststores/clients.pem",
+                "truststoreVersion": version,
+            },
+        )
+        assert created["mutualTlsAuthentication"]["truststoreVersion"] == version
+        apigw.create_base_path_mapping(domainName="s3-mtls.example.test", restApiId=api, stage="prod")
+        status, body = _client_get(gw, "s3-mtls.example.test", "/pets", trusted)
+        assert (status, body["api"]) == (200, "s3-trust")
+        assert _client_get(gw, "s3-mtls.example.test", "/pets", None)[0] == 403
+    finally:
+        assert process.stop() == 0
+
+
+def _expired_ca() -> str:
+    """A CA certificate whose validity ended yesterday (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=400))
+        .not_valid_after(now - datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_truststore_warnings_for_certificates_out_of_date(
+    gw: Https, certificate: str, tmp_path: Path
+) -> None:
+    from apigate.control.local_ca import LocalCa
+
+    mixed, only_old = tmp_path / "mixed.pem", tmp_path / "old.pem"
+    old = _expired_ca()
+    mixed.write_text(LocalCa(tmp_path / "ca").root_pem + old)
+    only_old.write_text(old)
+    apigw, v2 = gw.client("apigateway"), gw.client("apigatewayv2")
+    created = apigw.create_domain_name(
+        domainName="warned.example.test",
+        regionalCertificateArn=certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+        mutualTlsAuthentication={"truststoreUri": f"file://{mixed}"},
+    )
+    (warning,) = created["mutualTlsAuthentication"]["truststoreWarnings"]
+    assert "CN=old CA" in warning and "expired" in warning
+    seen = v2.get_domain_name(DomainName="warned.example.test")["MutualTlsAuthentication"]
+    assert seen["TruststoreWarnings"] == [warning]
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        apigw.create_domain_name(
+            domainName="old.example.test",
+            regionalCertificateArn=certificate,
+            endpointConfiguration={"types": ["REGIONAL"]},
+            mutualTlsAuthentication={"truststoreUri": f"file://{only_old}"},
+        )
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"
+
+
+def test_sam_api_domain_over_https(tmp_path: Path) -> None:
+    """SAM's `Domain` on an `AWS::Serverless::Api` (translated to DomainName and BasePathMapping) serves its base
+    path over HTTPS with the certificate the template requests."""
+    template = Path(__file__).parent / "templates" / "sam-custom-domain" / "template.yaml"
+    data = tmp_path / "data"
+    process = GatewayProcess(data, [str(template), "--no-watch", "--https-port", "0"])
+    process.start()
+    try:
+        wait_for(lambda: any(line.startswith("  https on ") for line in process.output))
+        line = next(line for line in process.output if line.startswith("  https on "))
+        ca_file = tmp_path / "ca.pem"
+        ca_file.write_text((data / "ca" / "root.pem").read_text())
+        gw = Https(process, int(line.rsplit(":", 1)[1]), ca_file)
+        answer = gw.get("api.shop.example", "/v1/shop")
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["method"], answer.json()["path"]) == ("GET", "/v1/shop")
+        assert gw.get("api.shop.example", "/shop").status_code == 403  # only /v1 is mapped
+    finally:
+        process.stop()
+
+
+def test_http_api_with_the_execute_api_endpoint_disabled(gw: Https, certificate: str) -> None:
+    """DisableExecuteApiEndpoint on an HTTP API: 403 at execute-api, served through its custom domain."""
+    v2, lam = gw.client("apigatewayv2"), gw.client("lambda")
+    api = v2.create_api(
+        Name="hidden-http",
+        ProtocolType="HTTP",
+        Target=lambda_uri(create_function(lam, ECHO_EVENT)),
+        DisableExecuteApiEndpoint=True,
+    )
+    assert api["DisableExecuteApiEndpoint"] is True
+    v2.create_domain_name(
+        DomainName="hidden-http.example.test",
+        DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
+    )
+    v2.create_api_mapping(
+        DomainName="hidden-http.example.test", ApiId=api["ApiId"], Stage="$default", ApiMappingKey=""
+    )
+    wait_for(lambda: gw.get("hidden-http.example.test", "/hello").status_code == 200)
+    refused = httpx.get(f"{gw.process.url}/_aws/execute-api/{api['ApiId']}/hello")
+    assert (refused.status_code, refused.json()) == (403, {"message": "Forbidden"})
+    assert gw.get("hidden-http.example.test", "/hello").json()["rawPath"] == "/hello"

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
 
+from console_helpers import CHROMIUM, NEEDS_CHROMIUM, run_headless
 from helpers import GatewayProcess, create_function
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # Answers with the method and the custom header it saw, so the page can show what reached the function.
 FUNCTION = """
@@ -31,31 +28,14 @@ fetch("%(url)s", {method: "PUT", headers: {"Content-Type": "application/json", "
 </script></body></html>"""
 
 
-
-
 def browse(url: str) -> str:
-    assert CHROMIUM is not None
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_headless(url, "--virtual-time-budget=10000", "--dump-dom", timeout=60)
     found = re.search(r'data-result="([^"]*)"', done.stdout)  # quotes inside are &quot;
     assert found is not None, done.stdout[-2000:] + done.stderr[-2000:]
     return html.unescape(found.group(1))
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NEEDS_CHROMIUM)
 def test_browser_cross_origin_calls(
     gateway: GatewayProcess, lam: Any, page_server: tuple[str, dict[str, str]]
 ) -> None:

@@ -335,6 +335,8 @@ def test_an_api_without_a_deployed_stage_refuses_the_handshake(gateway: GatewayP
 def test_plain_http_to_a_stage_asks_for_an_upgrade(echo_api: SocketApi) -> None:
     answer = requests.get(echo_api.stage_url(), timeout=10)
     assert answer.status_code == 426
+    missing = requests.get(echo_api.stage_url("nostage"), timeout=10)  # as the handshake: AWS's 403
+    assert (missing.status_code, missing.json()) == (403, {"message": "Forbidden"})
 
 
 def test_an_upgrade_request_to_a_rest_api_is_answered_as_a_request(gateway: GatewayProcess) -> None:

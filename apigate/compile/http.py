@@ -157,6 +157,8 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
         default_route=default_route,
         cors=cors,
         access_log=compile_access_log(_v2_access_log(stage.get("AccessLogSettings"))),
+        api_name=str(api.get("Name") or ""),
+        execute_api_disabled=bool(api.get("DisableExecuteApiEndpoint")),
     )
 
 

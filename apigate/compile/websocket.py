@@ -147,4 +147,5 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
         selection=RouteSelection.parse(api.get("RouteSelectionExpression") or "$request.body.action"),
         api_key_selection=api.get("ApiKeySelectionExpression") or "$request.header.x-api-key",
         has_custom_routes=any(key not in (CONNECT, DISCONNECT, DEFAULT) for key in routes),
+        execute_api_disabled=bool(api.get("DisableExecuteApiEndpoint")),
     )

@@ -12,10 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import partial
-from pathlib import Path
 from typing import Any
-
-from cryptography import x509
 
 from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
@@ -24,6 +21,7 @@ from apigate.aws.wire import OperationHandler
 from apigate.control import certificates
 from apigate.control.common import Doc, drop_none, now, page
 from apigate.control.context import ControlContext
+from apigate.control.truststores import read_truststore
 from apigate.server.tls import POLICIES
 
 __all__ = ["DOMAIN", "MAPPING", "delete_domain", "handlers", "new_domain", "new_mapping"]
@@ -33,7 +31,6 @@ MAPPING = "basepathmapping"
 TRUSTSTORE = "truststore"  # a domain's truststore (PEM), read when the domain names it (child of the domain)
 NONE = "(none)"  # v1's name for the empty base path
 _ENDPOINT_TYPES = ("EDGE", "REGIONAL", "PRIVATE")
-_TRUSTSTORE_LIMIT = 1024 * 1024  # AWS's limit on a truststore file
 _DOMAIN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _BASE_PATH = re.compile(r"^[a-zA-Z0-9$_.+!*'()-]+(/[a-zA-Z0-9$_.+!*'()-]+)*$")
 
@@ -113,41 +110,38 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             else None,
         }
     )
+    pem = truststore_pem(ctx, doc)
     with ctx.store.transaction():
         ctx.store.insert(DOMAIN, name, doc)
-        store_truststore(ctx, doc)
+        store_truststore(ctx, doc, pem)
     return doc
 
 
-def store_truststore(ctx: ControlContext, doc: Doc) -> None:
-    """Read the truststore the domain names (``file://`` URI or a path) and keep its certificates, so what
-    the listener trusts changes only when the domain does (AWS keeps a version of the S3 object)."""
+def truststore_pem(ctx: ControlContext, doc: Doc) -> str | None:
+    """The truststore the domain names, read and checked (None: no mutual TLS); the warnings about certificates
+    left out go on the domain (``truststoreWarnings``). Called before the store's transaction: an S3 truststore
+    is a network call, which must not hold the store's write lock."""
     mtls = doc.get("mutualTlsAuthentication")
     if not mtls or not mtls.get("truststoreUri"):
+        return None
+    uri = str(mtls["truststoreUri"])
+    try:
+        pem, mtls["truststoreWarnings"] = read_truststore(
+            uri, mtls.get("truststoreVersion"), ctx.settings.region
+        )
+    except (OSError, ValueError) as exc:
+        raise bad_request(f"Invalid truststore {uri}: {exc}") from exc
+    return pem
+
+
+def store_truststore(ctx: ControlContext, doc: Doc, pem: str | None) -> None:
+    """Keep the domain's truststore (from ``truststore_pem``), so what the listener trusts changes only when
+    the domain does (AWS keeps a version of the S3 object)."""
+    if pem is None:
         doc.pop("mutualTlsAuthentication", None)
         ctx.store.delete(TRUSTSTORE, doc["domainName"])
         return
-    uri = str(mtls["truststoreUri"])
-    if uri.startswith("s3://"):
-        raise bad_request(
-            f"apigate reads truststores from local files (file:///path/truststore.pem), not {uri}"
-        )
-    path = Path(uri.removeprefix("file://"))
-    try:
-        if not path.is_file():
-            raise OSError(f"{path} is not a file")
-        with path.open("rb") as source:
-            data = source.read(_TRUSTSTORE_LIMIT + 1)
-        if len(data) > _TRUSTSTORE_LIMIT:
-            raise ValueError("larger than 1 MB")
-        text = data.decode("ascii")
-        found = x509.load_pem_x509_certificates(data)
-    except (OSError, ValueError) as exc:
-        raise bad_request(f"Invalid truststore {uri}: {exc}") from exc
-    if not found:
-        raise bad_request(f"Invalid truststore {uri}: no certificate")
-    mtls["truststoreWarnings"] = []
-    ctx.store.put(TRUSTSTORE, doc["domainName"], {"pem": text}, parent=doc["domainName"])
+    ctx.store.put(TRUSTSTORE, doc["domainName"], {"pem": pem}, parent=doc["domainName"])
 
 
 def delete_domain(ctx: ControlContext, name: str) -> None:
@@ -191,6 +185,15 @@ def new_mapping(
             raise bad_request("Invalid stage identifier specified")
     if ctx.store.get(MAPPING, f"{name}/{base_path}") is not None:
         raise conflict("Base path already exists for this domain name")
+    # AWS: a domain serves WebSocket APIs or REST/HTTP APIs, never both.
+    websocket = _is_websocket(v2)
+    if any(
+        _is_websocket(ctx.store.get("v2api", m["restApiId"])) != websocket
+        for m in ctx.store.list(MAPPING, name)
+    ):
+        raise bad_request(
+            "WebSocket APIs cannot share a domain name with REST or HTTP APIs: map them to another domain name"
+        )
     doc = drop_none(
         {
             "basePath": base_path,
@@ -201,6 +204,10 @@ def new_mapping(
     )
     ctx.store.insert(MAPPING, f"{name}/{base_path}", doc, parent=name)
     return doc
+
+
+def _is_websocket(api: Doc | None) -> bool:
+    return api is not None and api.get("ProtocolType") == "WEBSOCKET"
 
 
 def v1_mapping(doc: Doc) -> Doc:
@@ -233,8 +240,9 @@ async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc
     _certificate(ctx, doc.get("certificateArn"))
     _certificate(ctx, doc.get("regionalCertificateArn"))
     _check_policy(doc.get("securityPolicy"))
+    pem = truststore_pem(ctx, doc)
     with ctx.store.transaction():
-        store_truststore(ctx, doc)
+        store_truststore(ctx, doc, pem)
         ctx.store.put(DOMAIN, doc["domainName"], doc)
     return doc
 

@@ -96,9 +96,16 @@ class LocalCa:
         cert_path.write_bytes(root.public_bytes(serialization.Encoding.PEM))
         self._key, self._root = key, root
 
-    def issue(self, domain_names: list[str], *, client: bool = False) -> IssuedCertificate:
+    def issue(
+        self,
+        domain_names: list[str],
+        *,
+        client: bool = False,
+        valid: tuple[datetime.datetime, datetime.datetime] | None = None,
+    ) -> IssuedCertificate:
         """A certificate for ``domain_names`` (the first is the subject; all are SANs, wildcards allowed);
-        ``client``: for TLS client authentication (mutual TLS tests) instead of a server."""
+        ``client``: for TLS client authentication (mutual TLS tests) instead of a server; ``valid``: its
+        (not before, not after), by default from now for the usual term."""
         self._load()
         assert self._key is not None and self._root is not None
         key = ec.generate_private_key(ec.SECP256R1())
@@ -110,8 +117,8 @@ class LocalCa:
             .issuer_name(self._root.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(start + datetime.timedelta(days=_LEAF_DAYS))
+            .not_valid_before(valid[0] if valid else start)
+            .not_valid_after(valid[1] if valid else start + datetime.timedelta(days=_LEAF_DAYS))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(

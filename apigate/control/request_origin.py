@@ -84,13 +84,14 @@ class RequestOrigins:
         name = _host_name(host)
         return self._any_host or name == self._configured or _is_loopback(name)
 
-    def refusal(self, request: Request) -> AwsError | None:
-        """None for a call an SDK could have made; else AWS's 403 to answer it with."""
+    def refusal(self, request: Request, *, custom_domain: bool = False) -> AwsError | None:
+        """None for a call an SDK could have made; else AWS's 403 to answer it with. ``custom_domain``: the
+        ``Host`` names a custom domain the gateway's owner created (a rebinding attacker's name is none)."""
         hosts = request.header_values("host")
         if len(hosts) > 1:
             return _refused("more than one Host header")
         host = hosts[0] if hosts else ""
-        if hosts and not self.allows_host(host):
+        if hosts and not custom_domain and not self.allows_host(host):
             return _refused(f"Host {host!r} is not a name of this gateway's listener")
         origins = request.header_values("origin")
         if origins:

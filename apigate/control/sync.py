@@ -55,6 +55,9 @@ class ConfigSync:
         # Other configuration served from the same store (HTTP and WebSocket APIs), reloaded in full with the
         # REST stages when everything is loaded again; a change to some of them reloads just those (apply).
         self.also_reload: list[Callable[[], None]] = []
+        # Configuration rebuilt whole when a change of one of its kinds arrives (custom domains: their router and
+        # the HTTPS listener's certificates); a parent removed with its children ("*") counts as every kind.
+        self.on_kinds: list[tuple[frozenset[str], Callable[[], None]]] = []
         self.host = host or f"{socket.gethostname()}:{os.getpid()}"
         self.error = ""  # why the last check failed ("" when it did not)
         self._beat_at = 0.0
@@ -112,8 +115,10 @@ class ConfigSync:
         v2: set[str] = set()
         functions: set[str] = set()
         plans = False
+        kinds: set[str] = set()
         for change in changes:
             kind = change.kind
+            kinds.add(kind)
             if kind == "*":  # everything under a parent went: an API (REST or v2) or a usage plan
                 rest.add(change.parent)
                 v2.add(change.parent)
@@ -137,6 +142,12 @@ class ConfigSync:
         if v2:
             self._reload_v2_apis(v2)
         self._functions_changed(functions)
+        for watched, rebuild in self.on_kinds:
+            if "*" in kinds or not watched.isdisjoint(kinds):
+                try:
+                    rebuild()
+                except Exception:
+                    log.exception("reloading configuration failed")
 
     def _reload_rest_api(self, api_id: str) -> None:
         ctx, store = self._ctx, self._ctx.store

@@ -104,3 +104,5 @@ class DeployedHttpApi:
     default_route: HttpRoute | None
     cors: Cors | None = None
     access_log: AccessLogFormat | None = None  # the stage's AccessLogSettings, compiled
+    api_name: str = ""  # the metrics' ApiName label and the console's live view
+    execute_api_disabled: bool = False  # DisableExecuteApiEndpoint: only custom domains reach the API

@@ -144,6 +144,7 @@ class DeployedWebSocketApi:
     selection: RouteSelection
     api_key_selection: str = "$request.header.x-api-key"
     has_custom_routes: bool = False  # any route besides $connect, $disconnect and $default
+    execute_api_disabled: bool = False  # DisableExecuteApiEndpoint: only custom domains reach the API
 
     def route_for(self, message: str | bytes) -> WsRoute | None:
         """The message's route: the one the selection expression names, else $default (where non-JSON messages

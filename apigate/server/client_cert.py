@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import ssl
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-__all__ = ["client_cert"]
+__all__ = ["client_cert", "current"]
 
 _DATE = "%b %d %H:%M:%S %Y GMT"  # AWS's validity format: "May 28 12:30:02 2019 GMT"
 
@@ -32,3 +33,16 @@ def client_cert(session: ssl.SSLObject | None) -> dict[str, Any] | None:
             "notAfter": cert.not_valid_after_utc.strftime(_DATE),
         },
     }
+
+
+@lru_cache(maxsize=1024)
+def _validity(der: bytes) -> tuple[float, float]:
+    """(not before, not after) as epoch seconds, parsed once per certificate (a client reconnects with the same)."""
+    cert = x509.load_der_x509_certificate(der)
+    return cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
+
+
+def current(der: bytes, now: float) -> bool:
+    """The client certificate ``der`` is within its validity at ``now`` (the handshake leaves dates to us)."""
+    not_before, not_after = _validity(der)
+    return not_before <= now <= not_after

@@ -13,7 +13,15 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["POLICIES", "Site", "TlsSites", "below_policy", "minimum_version", "server_context"]
+__all__ = [
+    "POLICIES",
+    "Site",
+    "TlsSites",
+    "below_policy",
+    "minimum_version",
+    "server_context",
+    "write_private",
+]
 
 # AWS's security policies by the lowest TLS version each accepts (ciphers are OpenSSL's defaults at that version).
 POLICIES: dict[str, ssl.TLSVersion] = {
@@ -31,6 +39,10 @@ POLICIES: dict[str, ssl.TLSVersion] = {
 }
 
 
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME (ssl names no constant for it)
+_NO_CHECK_TIME = ssl.VerifyFlags(0x200000)
+
+
 def minimum_version(policy: str | None) -> ssl.TLSVersion:
     return POLICIES.get(policy or "TLS_1_2", ssl.TLSVersion.TLSv1_2)
 
@@ -43,8 +55,8 @@ def server_context(
 ) -> ssl.SSLContext:
     """A server context for one certificate: HTTP/1.1 by ALPN, the policy's lowest TLS version; with a
     ``truststore`` (PEM), client certificates are verified against it."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    version = minimum_version(policy)
+    context = _PolicyContext(ssl.PROTOCOL_TLS_SERVER)
+    version = context.floor = minimum_version(policy)
     if version < ssl.TLSVersion.TLSv1_2:
         context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS 1.0/1.1 at its default level
     context.minimum_version = version
@@ -54,6 +66,13 @@ def server_context(
         context.verify_mode = ssl.CERT_OPTIONAL
         context.load_verify_locations(cadata=truststore)
     return context
+
+
+class _PolicyContext(ssl.SSLContext):
+    """A context that remembers its policy's lowest TLS version (``floor``): the listener's context may accept
+    lower versions than its own policy, so that a legacy domain's handshake can settle on them."""
+
+    floor: ssl.TLSVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +94,7 @@ class TlsSites:
         self._default = default
         self._by_host: dict[str, ssl.SSLContext] = {}
         self._cache: dict[str, ssl.SSLContext] = {}
+        self._floor = default.minimum_version  # the listener's own policy
         default.sni_callback = self._pick
 
     @property
@@ -100,14 +120,20 @@ class TlsSites:
         # domain uses mutual TLS (a domain without it then refuses a certificate offered to it).
         mutual = any(site.truststore for site in sites.values())
         self._default.verify_mode = ssl.CERT_OPTIONAL if mutual else ssl.CERT_NONE
+        # The verification parameters are the listener's too. Dates are not checked in the handshake: a client
+        # certificate out of its validity gets AWS's HTTP 403 instead of a failed handshake (client_cert.current).
+        self._default.verify_flags |= _NO_CHECK_TIME
+        # The version is chosen by the listener's context too: it accepts the lowest any domain's policy does
+        # (`TLS_1_0`). Its own policy still holds: its security level refuses TLS 1.0/1.1 ciphers, and
+        # below_policy checks every handshake against the floor of the context SNI settled on.
+        lowest = min([self._floor, *(minimum_version(site.policy) for site in sites.values())])
+        self._default.minimum_version = lowest
 
     def _file(self, digest: str, site: Site) -> Path:
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self._folder / f"{digest[:32]}.pem"
         if not path.exists():
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(site.private_key.rstrip("\n") + "\n" + site.certificate)
+            write_private(path, site.private_key.rstrip("\n") + "\n" + site.certificate)
         return path
 
     def _pick(
@@ -124,6 +150,16 @@ class TlsSites:
         return None
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a key bundle readable by its owner only, whole or not at all: the workers of ``--workers`` write
+    the same files when domains change, and one must never load another's half-written file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)
+
+
 _VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1,
     "TLSv1.1": ssl.TLSVersion.TLSv1_1,
@@ -137,4 +173,5 @@ def below_policy(session: ssl.SSLObject) -> bool:
     version by the listener's context, before SNI named the domain, so a domain's stricter policy is checked
     here, once the handshake is done."""
     version = _VERSIONS.get(session.version() or "")
-    return version is not None and version < session.context.minimum_version
+    floor = getattr(session.context, "floor", session.context.minimum_version)
+    return version is not None and version < floor

@@ -26,13 +26,13 @@ const uriEncode = (s, slash) =>
     return /[A-Za-z0-9\-_.~]/.test(c) || (slash && c === "/") ? c : "%" + b.toString(16).toUpperCase().padStart(2, "0");
   }).join("");
 
-// The service whose scope a path is signed for (as botocore's endpoints would name it).
+// The service whose scope a path is signed for (as botocore's endpoints would name it); JSON-protocol services
+// (POST / with X-Amz-Target) name theirs in the call.
 const serviceOf = (path) => (/^\/\d{4}-\d{2}-\d{2}\//.test(path) ? "lambda" : "apigateway");
 
-async function sign(method, path, query, headers, body, creds) {
+async function sign(method, path, query, headers, body, creds, service) {
   const now = new Date().toISOString().replace(/[:-]|\.\d{3}/g, "");
   const date = now.slice(0, 8);
-  const service = serviceOf(path);
   const payload = hex(await sha256(body || ""));
   headers["x-amz-date"] = now;
   headers["x-amz-content-sha256"] = payload;
@@ -66,16 +66,22 @@ export class ApiError extends Error {
 }
 
 // One management call. `path` segments must already be encoded (use `p` below); `query` an object.
-// Returns the parsed JSON (or text with {raw: true}); {full: true} also returns status and headers.
-export async function call(method, path, { body, query = {}, headers = {}, raw = false, full = false } = {}) {
+// Returns the parsed JSON (text with {raw: true}, a Blob with {binary: true}); {full: true} also returns status
+// and headers.
+// {keepSession: true}: a 403 about the credential is the caller's to judge, not a reason to sign out.
+export async function call(method, path, { body, query = {}, headers = {}, raw = false, binary = false, full = false, service, keepSession = false } = {}) {
   const pairs = Object.entries(query).filter(([, v]) => v !== undefined && v !== null && v !== "").map(([k, v]) => [k, String(v)]);
   const text = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
   const sent = { ...headers };
-  if (text !== undefined) sent["content-type"] = "application/json";
+  if (text !== undefined && !Object.keys(sent).some((k) => k.toLowerCase() === "content-type")) sent["content-type"] = "application/json";
   const creds = credentials();
-  if (creds) await sign(method, path, pairs, sent, text, creds);
+  if (creds) await sign(method, path, pairs, sent, text, creds, service || serviceOf(path));
   const search = pairs.length ? "?" + pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&") : "";
   const answer = await fetch(path + search, { method, headers: sent, body: text, credentials: "omit", cache: "no-store" });
+  if (binary && answer.ok) {
+    const blob = await answer.blob();
+    return full ? { status: answer.status, headers: answer.headers, value: blob } : blob;
+  }
   const data = await answer.text();
   if (!answer.ok) {
     let type = answer.headers.get("x-amzn-errortype") || "", message = data;
@@ -84,7 +90,7 @@ export async function call(method, path, { body, query = {}, headers = {}, raw =
       message = parsed.message || parsed.Message || data;
       type = type || parsed.__type || "";
     } catch { /* not JSON */ }
-    if (answer.status === 403 && config.signed && /signature|security token|credential/i.test(message)) {
+    if (answer.status === 403 && config.signed && !keepSession && /signature|security token|credential/i.test(message)) {
       signOut();
       location.hash = "#/signin";
     }

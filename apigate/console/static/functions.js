@@ -1,8 +1,9 @@
 // Functions (Lambda's API): list, create from inline code, code view and edit, configuration, environment,
-// test invoke with a payload and the log tail of each invocation.
+// test invoke with a payload and the log tail of each invocation, the recent log followed live (logs.js).
 import { html, useState, useLoad, useAction, ErrorNote, Loading, Field, Json, when } from "./ui.js";
 import { call, p, listAll, config } from "./api.js";
 import { zipBase64, readZip } from "./zip.js";
+import { LogStream } from "./logs.js";
 
 // Node.js needs a gateway with the Node.js runtime; apigate says so when it has none.
 const RUNTIMES = ["python3.12", "python3.11", "python3.13", "nodejs20.x", "nodejs22.x"];
@@ -148,9 +149,8 @@ function decodeLog(value) {
   try { return new TextDecoder().decode(Uint8Array.from(atob(value || ""), (c) => c.charCodeAt(0))); } catch { return ""; }
 }
 
-function TestInvoke({ name }) {
+function TestInvoke({ name, runs, setRuns }) {
   const [payload, setPayload] = useState('{\n  "pathParameters": {"name": "console"}\n}');
-  const [runs, setRuns] = useState([]);
   const action = useAction();
   const invoke = (event) => {
     event.preventDefault();
@@ -180,10 +180,11 @@ function TestInvoke({ name }) {
 export function FunctionPage({ name }) {
   const [fn, error, reload] = useLoad(() => call("GET", p`/2015-03-31/functions/${name}`), [name]);
   const [tab, setTab] = useState("code");
+  const [runs, setRuns] = useState([]); // this page's test invocations: the Test tab shows them, Logs may too
   if (error) return html`<h1 tabindex="-1">${name}</h1><${ErrorNote} error=${error}/>`;
   if (!fn) return html`<h1 tabindex="-1">${name}</h1><${Loading} what="the function"/>`;
   const conf = fn.Configuration;
-  const tabs = [["code", "Code"], ["test", "Test"], ["configuration", "Configuration"]];
+  const tabs = [["code", "Code"], ["test", "Test"], ["logs", "Logs"], ["configuration", "Configuration"]];
   return html`<div class="row"><h1 tabindex="-1">${name}</h1><span class="badge">${conf.Runtime}</span></div>
     <p class="muted"><code>${conf.FunctionArn}</code> · ${conf.MemorySize} MB · ${conf.Timeout} s · modified ${when(conf.LastModified)}</p>
     <div role="tablist" aria-label="Function" class="tabs">${tabs.map(([key, text]) => html`<button role="tab" id=${"tab-" + key}
@@ -192,7 +193,8 @@ export function FunctionPage({ name }) {
         if (d) { const next = tabs[(i + d + tabs.length) % tabs.length][0]; setTab(next); setTimeout(() => document.getElementById("tab-" + next)?.focus()); } }}>${text}</button>`)}</div>
     <section class="card" role="tabpanel" id=${"panel-" + tab} aria-labelledby=${"tab-" + tab}>
       ${tab === "code" ? html`<${CodeView} name=${name} fn=${fn} reload=${reload}/>` : ""}
-      ${tab === "test" ? html`<${TestInvoke} name=${name}/>` : ""}
+      ${tab === "test" ? html`<${TestInvoke} name=${name} runs=${runs} setRuns=${setRuns}/>` : ""}
+      ${tab === "logs" ? html`<${LogStream} name=${name} runs=${runs}/>` : ""}
       ${tab === "configuration" ? html`<${Configuration} name=${name} conf=${conf} reload=${reload}/>` : ""}
     </section>`;
 }

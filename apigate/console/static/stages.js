@@ -1,16 +1,24 @@
-// Stages and deployments of a REST API: deploy, invoke URLs, stage variables, throttling, caching, export.
+// Stages and deployments of a REST API: deploy, invoke URLs, stage variables, throttling, caching, canary release,
+// export and SDK download.
 import { html, useState, useLoad, useAction, ErrorNote, Loading, Field, Tabs, CopyButton, download, when } from "./ui.js";
 import { call, p, listAll, invokeUrl } from "./api.js";
 
 function Deploy({ apiId, stages, done }) {
   const action = useAction();
   const [choice, setChoice] = useState(stages[0]?.stageName || "*new");
+  const canary = stages.find((s) => s.stageName === choice)?.canarySettings;
   const submit = (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
     const stageName = choice === "*new" ? form.get("newStage").trim() : choice;
+    const body = { stageName, description: form.get("description") || undefined };
+    // As AWS's console does: a stage with a canary gets the new deployment on its canary, the stage keeps its own.
+    if (canary && form.get("toCanary") === "on") {
+      body.canarySettings = { percentTraffic: canary.percentTraffic ?? 0, useStageCache: !!canary.useStageCache,
+        stageVariableOverrides: canary.stageVariableOverrides };
+    }
     action.run(async () => {
-      await call("POST", p`/restapis/${apiId}/deployments`, { body: { stageName, description: form.get("description") || undefined } });
+      await call("POST", p`/restapis/${apiId}/deployments`, { body });
       done(stageName);
     });
   };
@@ -20,6 +28,7 @@ function Deploy({ apiId, stages, done }) {
       ${stages.map((s) => html`<option value=${s.stageName}>${s.stageName}</option>`)}<option value="*new">New stage…</option></select>`}<//>
     ${choice === "*new" ? html`<${Field} label="New stage name">${(id) => html`<input id=${id} name="newStage" required pattern="[A-Za-z0-9_\\-]+"/>`}<//>` : ""}
     <${Field} label="Deployment description">${(id) => html`<input id=${id} name="description"/>`}<//>
+    ${canary ? html`<label class="check"><input type="checkbox" name="toCanary" checked/> Deploy to the canary only (${canary.percentTraffic ?? 0}% of requests)</label>` : ""}
     <button type="submit" disabled=${action.busy}>Deploy</button>
     <${ErrorNote} error=${action.error}/>
   </form>`;
@@ -30,6 +39,67 @@ function patchOps(before, after, prefix) {
   for (const k of Object.keys(before || {})) if (!(k in after)) ops.push({ op: "remove", path: `${prefix}/${k}` });
   for (const [k, v] of Object.entries(after)) if ((before || {})[k] !== v) ops.push({ op: "replace", path: `${prefix}/${k}`, value: v });
   return ops;
+}
+
+// A canary release: a share of the stage's requests served by another deployment (UpdateStage's canarySettings).
+function Canary({ stage, patch, busy }) {
+  const canary = stage.canarySettings;
+  const percentOf = (event) => String(Number(new FormData(event.target).get("percent")));
+  const create = (event) => {
+    event.preventDefault();
+    patch([{ op: "replace", path: "/canarySettings/percentTraffic", value: percentOf(event) }], "Canary created.");
+  };
+  const save = (event) => {
+    event.preventDefault();
+    patch([{ op: "replace", path: "/canarySettings/percentTraffic", value: percentOf(event) }], "Canary percentage saved.");
+  };
+  // AWS's documented promotion: the stage takes the canary's deployment (and its variable overrides); the canary
+  // stays, at 0%, until deleted.
+  const promote = () => patch([
+    { op: "replace", path: "/canarySettings/percentTraffic", value: "0.0" },
+    ...(canary.stageVariableOverrides && Object.keys(canary.stageVariableOverrides).length
+      ? [{ op: "copy", from: "/canarySettings/stageVariableOverrides", path: "/variables" }] : []),
+    { op: "copy", from: "/canarySettings/deploymentId", path: "/deploymentId" },
+  ], "Canary promoted: the stage now serves its deployment.");
+  const remove = () => patch([{ op: "remove", path: "/canarySettings" }], "Canary deleted.");
+  const percent = (value) => html`<${Field} label="Requests to the canary (%)">${(id) => html`<input id=${id} name="percent" type="number" min="0" max="100" step="any" required value=${value}/>`}<//>`;
+  if (!canary) {
+    return html`<form class="stack" onSubmit=${create} aria-labelledby="canary-heading">
+      <h3 id="canary-heading">Canary</h3>
+      <p class="muted">No canary. A canary starts on the stage's deployment; deploy to it to try a new one on a share of the requests.</p>
+      ${percent(10)}
+      <button type="submit" disabled=${busy}>Create canary</button>
+    </form>`;
+  }
+  const overrides = Object.entries(canary.stageVariableOverrides || {});
+  return html`<form class="stack" onSubmit=${save} aria-labelledby="canary-heading">
+    <h3 id="canary-heading">Canary</h3>
+    <p id="canary-state">Deployment <code>${canary.deploymentId}</code> serves <strong>${canary.percentTraffic ?? 0}%</strong> of the requests${canary.useStageCache ? " (using the stage cache)" : ""}.</p>
+    ${overrides.length ? html`<p class="muted">Variable overrides: ${overrides.map(([k, v]) => html`<code>${k}=${v}</code> `)}</p>` : ""}
+    ${percent(canary.percentTraffic ?? 0)}
+    <div class="row"><button type="submit" disabled=${busy}>Save canary percentage</button>
+      <button type="button" onClick=${promote} disabled=${busy}>Promote canary</button>
+      <button type="button" class="danger" onClick=${remove} disabled=${busy}>Delete canary</button></div>
+  </form>`;
+}
+
+// GetSdk: a client library for this stage, as a zip (the kinds this gateway can make, from GetSdkTypes).
+function Sdk({ apiId, apiName, stageName, run }) {
+  const [types] = useLoad(() => listAll("/sdktypes"), []);
+  const submit = (event) => {
+    event.preventDefault();
+    const kind = new FormData(event.target).get("sdkType");
+    run(async () => {
+      const zip = await call("GET", p`/restapis/${apiId}/stages/${stageName}/sdks/${kind}`, { binary: true });
+      download(`${apiName}-${stageName}-${kind}-sdk.zip`, zip, "application/zip");
+    });
+  };
+  return html`<form class="stack" onSubmit=${submit} aria-labelledby="sdk-heading">
+    <h3 id="sdk-heading">SDK</h3>
+    <div class="row"><${Field} label="SDK platform">${(id) => html`<select id=${id} name="sdkType">
+      ${(types || []).map((t) => html`<option value=${t.id}>${t.friendlyName || t.id}</option>`)}</select>`}<//>
+      <button type="submit" disabled=${!types || !types.length}>Download SDK</button></div>
+  </form>`;
 }
 
 function StageDetail({ apiId, apiName, stage, deployments, reload }) {
@@ -110,11 +180,13 @@ function StageDetail({ apiId, apiName, stage, deployments, reload }) {
         <h3>Export</h3>
         <div class="row"><button type="button" onClick=${() => exportStage("oas30")}>OpenAPI 3</button>
           <button type="button" onClick=${() => exportStage("swagger")}>Swagger 2</button></div>
+        <${Sdk} apiId=${apiId} apiName=${apiName} stageName=${stage.stageName} run=${action.run}/>
         <h3>Deployment history</h3>
         <table class="list"><thead><tr><th scope="col">Deployment</th><th scope="col">Created</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
           <tbody>${deployments.map((d) => html`<tr><td><code>${d.id}</code> ${d.description || ""}</td><td>${when(d.createdDate)}</td>
-            <td>${d.id === stage.deploymentId ? html`<span class="badge">active</span>` : html`<button class="small" onClick=${() => redeploy(d.id)}>Make active</button>`}</td></tr>`)}</tbody></table>
+            <td>${d.id === stage.deploymentId ? html`<span class="badge">active</span>` : d.id === stage.canarySettings?.deploymentId ? html`<span class="badge">canary</span>` : html`<button class="small" onClick=${() => redeploy(d.id)}>Make active</button>`}</td></tr>`)}</tbody></table>
       </div>
+      <${Canary} stage=${stage} patch=${patch} busy=${action.busy}/>
     </div>
   </section>`;
 }

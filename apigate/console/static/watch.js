@@ -1,5 +1,6 @@
-// Watch: live data plane requests (GET /_apigate/requests) and per-stage rate, error rate and latency charts
-// (rates from the counters of GET /_apigate/metrics, percentiles from the recent request lines).
+// Watch: live data plane requests of REST, HTTP and WebSocket APIs (GET /_apigate/requests) and per-stage rate,
+// error rate and latency charts (totals from the counters of GET /_apigate/metrics, rates and percentiles from the
+// recent request lines). A WebSocket line's "method" is its event (CONNECT, MESSAGE, DISCONNECT), its path the route.
 import { html, useState, useEffect, useRef, ErrorNote } from "./ui.js";
 import { call } from "./api.js";
 import { Lines } from "./charts.js";
@@ -36,8 +37,11 @@ export function stageSeries(stages, lines, now) {
       b.latency.push(l.latencyMs);
     }
     buckets.forEach((b) => b.latency.sort((x, y) => x - y));
+    // WebSocket stages have their own counters; REST and HTTP share theirs, told apart by their lines.
+    const seen = lines.findLast((l) => `${l.apiId}/${l.stage}` === key);
+    const kind = totals.MessageCount !== undefined ? "WEBSOCKET" : seen?.kind || "REST";
     out[key] = {
-      ...totals, totals,
+      ...totals, totals, kind,
       rate: buckets.map((b) => b.count),
       throttled: buckets.map((b) => b.throttled),
       errors: buckets.map((b) => (b.count ? (100 * b.errors) / b.count : null)),
@@ -48,6 +52,19 @@ export function stageSeries(stages, lines, now) {
   }
   return out;
 }
+
+const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+function summary(t, kind) {
+  if (kind === "WEBSOCKET") {
+    return [count(t.ConnectCount, "connection", "connections"), count(t.MessageCount, "message", "messages"),
+      count(t.ClientError, "client error", "client errors"),
+      count(t.IntegrationError + t.ExecutionError, "integration error", "integration errors")].join(" · ");
+  }
+  return `${count(t.Count, "request", "requests")} · ${t["4XXError"]} 4XX · ${t["5XXError"]} 5XX · ${t.ThrottledCount} throttled`;
+}
+
+const KINDS = { REST: "REST", HTTP: "HTTP", WEBSOCKET: "WebSocket" };
 
 export function WatchPage() {
   const [lines, setLines] = useState([]);
@@ -80,7 +97,7 @@ export function WatchPage() {
   }, [paused]);
   const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
   const shown = lines.slice().reverse().filter((l) => {
-    const text = `${l.method} ${l.path} ${l.status} ${l.apiId} ${l.stage} ${l.error}`.toLowerCase();
+    const text = `${l.method} ${l.path} ${l.status} ${l.apiId} ${l.stage} ${l.error} ${KINDS[l.kind] || ""}`.toLowerCase();
     return words.every((w) => text.includes(w));
   }).slice(0, 200);
   return html`<div class="row"><h1 tabindex="-1">Watch</h1>
@@ -88,19 +105,20 @@ export function WatchPage() {
     <${ErrorNote} error=${error}/>
     <section aria-labelledby="stage-charts"><h2 id="stage-charts">Stages</h2>
       <div class="stage-cards">${Object.entries(series).map(([key, s]) => html`<div class="card" key=${key}>
-        <h3>${s.apiName} · ${s.stage} <code>${s.apiId}</code></h3>
-        <p class="muted">${s.totals.Count} requests · ${s.totals["4XXError"]} 4XX · ${s.totals["5XXError"]} 5XX · ${s.totals.ThrottledCount} throttled</p>
-        <${Lines} label="Requests per second, last minute" peak=${true} series=${[{ name: "req/s", values: s.rate }, { name: "429/s", values: s.throttled, cls: "bad" }]}/>
+        <h3>${s.apiName} · ${s.stage} <span class=${"badge " + s.kind}>${KINDS[s.kind]}</span> <code>${s.apiId}</code></h3>
+        <p class="muted">${summary(s.totals, s.kind)}</p>
+        <${Lines} label=${s.kind === "WEBSOCKET" ? "Connections and messages per second, last minute" : "Requests per second, last minute"} peak=${true}
+          series=${[{ name: s.kind === "WEBSOCKET" ? "msg/s" : "req/s", values: s.rate }, { name: "429/s", values: s.throttled, cls: "bad" }]}/>
         <${Lines} label="Latency" unit=" ms" series=${[{ name: "p50", values: s.p50 }, { name: "p95", values: s.p95, cls: "warn" }, { name: "p99", values: s.p99, cls: "bad" }]}/>
         <${Lines} label="Error rate" unit="%" series=${[{ name: "errors", values: s.errors, cls: "bad" }]}/>
       </div>`)}</div>
-      ${Object.keys(series).length === 0 ? html`<p class="muted">No requests to a REST API stage yet.</p>` : ""}
+      ${Object.keys(series).length === 0 ? html`<p class="muted">No requests to a stage yet.</p>` : ""}
     </section>
     <section aria-labelledby="live-heading">
       <div class="row"><h2 id="live-heading">Live requests</h2>
         <label class="inline">Filter <input type="search" value=${filter} onInput=${(e) => setFilter(e.target.value)} placeholder="429 GET /hello"/></label></div>
-      <table class="list live" id="live-table"><thead><tr><th scope="col">Time</th><th scope="col">API · stage</th><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Latency</th><th scope="col">Gateway response</th></tr></thead>
-        <tbody>${shown.map((l) => html`<tr key=${l.seq}><td>${new Date(l.time * 1000).toLocaleTimeString()}</td><td><code>${l.apiId}</code> ${l.stage}</td>
+      <table class="list live" id="live-table"><thead><tr><th scope="col">Time</th><th scope="col">API · stage</th><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Latency</th><th scope="col">Error</th></tr></thead>
+        <tbody>${shown.map((l) => html`<tr key=${l.seq}><td>${new Date(l.time * 1000).toLocaleTimeString()}</td><td><span class=${"badge " + l.kind}>${KINDS[l.kind] || l.kind}</span> <code>${l.apiId}</code> ${l.stage}</td>
           <td><code>${l.method} ${l.path}</code></td><td><span class=${"status s" + String(l.status)[0]}>${l.status}</span></td><td>${l.latencyMs} ms</td><td>${l.error}</td></tr>`)}
         ${shown.length === 0 ? html`<tr><td colspan="6" class="muted">Waiting for requests…</td></tr>` : ""}</tbody></table>
     </section>`;

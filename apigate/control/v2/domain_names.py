@@ -127,8 +127,9 @@ async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc
             }
         else:
             doc.pop("mutualTlsAuthentication", None)
+    pem = v1.truststore_pem(ctx, doc)
     with ctx.store.transaction():
-        v1.store_truststore(ctx, doc)
+        v1.store_truststore(ctx, doc, pem)
         ctx.store.put(v1.DOMAIN, name, doc)
     return _v2_domain(doc)
 

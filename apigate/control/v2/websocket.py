@@ -67,8 +67,8 @@ _INTEGRATION_FIELDS = (
     "TimeoutInMillis",
 )
 _AUTHORIZER_FIELDS = ("AuthorizerCredentialsArn", "AuthorizerType", "AuthorizerUri", "IdentitySource", "Name")
-_API_FIELDS = ("ApiKeySelectionExpression", "Description", "DisableSchemaValidation", "Name",
-               "RouteSelectionExpression", "Version")  # fmt: skip
+_API_FIELDS = ("ApiKeySelectionExpression", "Description", "DisableExecuteApiEndpoint", "DisableSchemaValidation",
+               "Name", "RouteSelectionExpression", "Version")  # fmt: skip
 
 
 def _check_selection(expression: Any) -> str:

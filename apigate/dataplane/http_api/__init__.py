@@ -16,6 +16,7 @@ from apigate.dataplane.http_api.lambda_authorizer import LambdaAuthorizers
 from apigate.dataplane.http_api.parameters import map_request, map_response
 from apigate.dataplane.http_api.responses import (
     HttpApiError,
+    forbidden,
     internal_error,
     not_found,
     too_many_requests,
@@ -27,6 +28,7 @@ from apigate.dataplane.lambda_proxy.http import proxy_event_v1, proxy_event_v2
 from apigate.dataplane.lambda_proxy.v1 import ProxyFormatError, parse_v1
 from apigate.dataplane.lambda_proxy.v2 import parse_v2
 from apigate.dataplane.routing import route_http
+from apigate.dataplane.steps.metrics import Metrics
 from apigate.dataplane.substitution import fill_placeholders, stage_variables
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
@@ -42,7 +44,6 @@ __all__ = ["HttpApis"]
 log = logging.getLogger("apigate.dataplane")
 
 
-
 class HttpApis(DeployedStages[DeployedHttpApi]):
     """Deployed HTTP API stages, swapped whole per stage, and serving requests to them."""
 
@@ -56,12 +57,14 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
         self.console: RequestConsole | None = None  # request lines on stderr (apigate/observe/console.py)
-        self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (apigate/observe/access_log.py)
+        self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (observe/access_log.py)
+        self.metrics: Metrics | None = None  # /_apigate/metrics and the web console's live view
 
     async def serve(
         self, request: Request, api_id: str, path: str, domain: str, raw_path: str | None = None
     ) -> Response:
-        """``raw_path``: rawPath when it is not ``path`` (under a custom domain: with the API mapping key)."""
+        """``raw_path``: given for a request through a custom domain (rawPath, with the API mapping key); without
+        it the request came to the execute-api endpoint, which DisableExecuteApiEndpoint closes."""
         started = time.perf_counter()
         stages = self._apis.get(api_id) or {}
         first, _, rest = path[1:].partition("/")
@@ -73,6 +76,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             below = path
             if deployed is None:
                 return not_found().response()
+        if raw_path is None and deployed.execute_api_disabled:
+            return forbidden().response()
         call = HttpCall(request, deployed, below, raw_path or path, domain, int(time.time() * 1000))
         cors = deployed.cors
         if cors is not None and is_preflight(request):
@@ -89,9 +94,22 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         if cors is not None:
             decorate(cors, request, response)
         response.headers.append(("apigw-requestid", call.request_id))
+        latency = (time.perf_counter() - started) * 1000.0
         access_log = deployed.access_log
         if access_log is not None and self.access_logs is not None:
-            self.access_logs.add_http(access_log, call, response, (time.perf_counter() - started) * 1000.0)
+            self.access_logs.add_http(access_log, call, response, latency)
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.record_http(
+                deployed.api_id,
+                deployed.stage,
+                deployed.api_name,
+                request.method,
+                raw_path or path,
+                response.status,
+                latency,
+                call.integration_ms,
+            )
         console = self.console
         if console is not None:
             route = call.route
@@ -101,7 +119,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
                 request.method,
                 below,
                 response.status,
-                (time.perf_counter() - started) * 1000.0,
+                latency,
                 None if route is None else route.integration,
                 call.request_id,
             )
@@ -124,14 +142,18 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         integration = route.integration
         if integration is None:
             raise not_found()
-        if integration.subtype is not None:  # an AWS service integration (SQS-SendMessage…)
-            response = await call_service(call, integration, self._upstream)
-        elif integration.type == "AWS_PROXY":
-            response = await self._lambda(call, integration)
-        elif integration.type == "HTTP_PROXY":
-            response = await self._http(call, integration)
-        else:
-            raise internal_error()
+        started = time.perf_counter()
+        try:
+            if integration.subtype is not None:  # an AWS service integration (SQS-SendMessage…)
+                response = await call_service(call, integration, self._upstream)
+            elif integration.type == "AWS_PROXY":
+                response = await self._lambda(call, integration)
+            elif integration.type == "HTTP_PROXY":
+                response = await self._http(call, integration)
+            else:
+                raise internal_error()
+        finally:
+            call.integration_ms = (time.perf_counter() - started) * 1000.0
         if integration.response_parameters:
             maps = integration.response_parameters.get(str(response.status))
             if maps:

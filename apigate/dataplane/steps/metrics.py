@@ -3,6 +3,11 @@
 Names are AWS's (``Count``, ``4XXError``, ``5XXError``, ``Latency``, ``IntegrationLatency``, ``CacheHitCount``,
 ``CacheMissCount``) with an ``apigateway_`` prefix (a Prometheus name cannot start with a digit), and the
 dimensions ``ApiName``, ``ApiId`` and ``Stage`` as labels; throttled and quota-refused requests are counted too.
+
+HTTP API stages share the REST families (AWS names their errors ``4xx``/``5xx`` in CloudWatch; one family per
+meaning keeps a dashboard's query the same for both). WebSocket stages have AWS's own WebSocket metrics:
+``ConnectCount``, ``MessageCount``, ``ClientError``, ``IntegrationError``, ``ExecutionError`` and
+``IntegrationLatency``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,22 @@ from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
 from apigate.observe.execution_log import execution_log_group, finish_execution_log
 from apigate.observe.tracing import Tracing
+
+# Counter slots per WebSocket stage, and the kinds of failure a WebSocket request line names.
+_CONNECT, _MESSAGE, _CLIENT, _INTEGRATION, _EXECUTION, _WS_INT_SUM, _WS_INT_COUNT = range(7)
+WS_CLIENT_ERROR, WS_INTEGRATION_ERROR, WS_EXECUTION_ERROR = (
+    "ClientError",
+    "IntegrationError",
+    "ExecutionError",
+)
+_WS_SERIES = (
+    ("ConnectCount", _CONNECT, "Connections attempted ($connect requests)"),
+    ("MessageCount", _MESSAGE, "Messages received from clients"),
+    ("ClientError", _CLIENT, "Requests refused before the integration (4XX)"),
+    ("IntegrationError", _INTEGRATION, "Requests the integration answered with a 4XX or 5XX status"),
+    ("ExecutionError", _EXECUTION, "Requests whose integration could not be called or failed"),
+)
+_WS_ERRORS = {WS_CLIENT_ERROR: _CLIENT, WS_INTEGRATION_ERROR: _INTEGRATION, WS_EXECUTION_ERROR: _EXECUTION}
 
 # Counter slots per stage.
 _COUNT, _4XX, _5XX, _LAT_SUM, _INT_SUM, _INT_COUNT, _HIT, _MISS, _THROTTLED, _QUOTA = range(10)
@@ -31,7 +52,8 @@ _SERIES = (
 
 class Metrics:
     def __init__(self) -> None:
-        self._stages: dict[tuple[str, str, str], list[float]] = {}
+        self._stages: dict[tuple[str, str, str], list[float]] = {}  # REST and HTTP API stages
+        self._websocket: dict[tuple[str, str, str], list[float]] = {}
         self.lines = RequestLines()  # the web console's live view
         self.console: RequestConsole | None = None  # request lines on stderr (`apigate serve TEMPLATE`)
         self.access_logs: AccessLogs | None = None  # stages' accessLogSettings (observe/access_log.py)
@@ -97,9 +119,69 @@ class Metrics:
         elif inv.error_type == "QUOTA_EXCEEDED":
             counters[_QUOTA] += 1
 
+    def record_http(
+        self,
+        api_id: str,
+        stage: str,
+        api_name: str,
+        method: str,
+        path: str,
+        status: int,
+        latency_ms: float,
+        integration_ms: float | None,
+    ) -> None:
+        """One HTTP API request (the REST families; a 429 is a throttled request)."""
+        key = (api_id, stage, api_name)
+        counters = self._stages.get(key)
+        if counters is None:
+            counters = self._stages[key] = [0.0] * 10
+        counters[_COUNT] += 1
+        if 400 <= status < 500:
+            counters[_4XX] += 1
+            if status == 429:
+                counters[_THROTTLED] += 1
+        elif status >= 500:
+            counters[_5XX] += 1
+        counters[_LAT_SUM] += latency_ms
+        if integration_ms is not None:
+            counters[_INT_SUM] += integration_ms
+            counters[_INT_COUNT] += 1
+        error = "THROTTLED" if status == 429 else ""
+        self.lines.add(api_id, stage, method, path, status, round(latency_ms, 2), error, "HTTP")
+
+    def record_websocket(
+        self,
+        api_id: str,
+        stage: str,
+        api_name: str,
+        event: str,
+        route_key: str,
+        status: int,
+        latency_ms: float,
+        integration_ms: float | None,
+        error: str = "",
+    ) -> None:
+        """One WebSocket request: ``event`` CONNECT, MESSAGE or DISCONNECT; ``error`` one of ``WS_*_ERROR``."""
+        key = (api_id, stage, api_name)
+        counters = self._websocket.get(key)
+        if counters is None:
+            counters = self._websocket[key] = [0.0] * 7
+        if event == "CONNECT":
+            counters[_CONNECT] += 1
+        elif event == "MESSAGE":
+            counters[_MESSAGE] += 1
+        slot = _WS_ERRORS.get(error)
+        if slot is not None:
+            counters[slot] += 1
+        if integration_ms is not None:
+            counters[_WS_INT_SUM] += integration_ms
+            counters[_WS_INT_COUNT] += 1
+        self.lines.add(api_id, stage, event, route_key, status, round(latency_ms, 2), error, "WEBSOCKET")
+
     def render(self) -> bytes:
         lines: list[str] = []
         stages = sorted(self._stages.items())
+        sockets = sorted(self._websocket.items())
 
         def labels(key: tuple[str, str, str]) -> str:
             api_id, stage, name = key
@@ -119,6 +201,14 @@ class Metrics:
             for k, c in stages:
                 lines.append(f"apigateway_{name}_sum{{{labels(k)}}} {c[total]:.3f}")
                 lines.append(f"apigateway_{name}_count{{{labels(k)}}} {int(c[count])}")
+            if name == "IntegrationLatency":  # one family: a name has one HELP and TYPE in the format
+                for k, c in sockets:
+                    lines.append(f"apigateway_{name}_sum{{{labels(k)}}} {c[_WS_INT_SUM]:.3f}")
+                    lines.append(f"apigateway_{name}_count{{{labels(k)}}} {int(c[_WS_INT_COUNT])}")
+        for name, slot, text in _WS_SERIES:
+            lines.append(f"# HELP apigateway_{name} {text}")
+            lines.append(f"# TYPE apigateway_{name} counter")
+            lines.extend(f"apigateway_{name}{{{labels(k)}}} {int(c[slot])}" for k, c in sockets)
         return ("\n".join(lines) + "\n").encode()
 
 

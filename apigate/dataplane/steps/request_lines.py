@@ -1,4 +1,5 @@
-"""The last requests the data plane answered, one short line each, for the console's live view.
+"""The last requests the data plane answered (REST, HTTP and WebSocket APIs), one short line each, for the
+console's live view.
 
 A ring of tuples in this process (a deque append per request, ~0.2 µs): enough to watch an API while testing
 it, not a log store. Read with a sequence number so that a poller gets each line once.
@@ -13,7 +14,8 @@ import orjson
 
 __all__ = ["RequestLines"]
 
-_Line = tuple[int, float, str, str, str, str, int, float, str]
+_Line = tuple[int, float, str, str, str, str, int, float, str, str]
+_FIELDS = ("seq", "time", "apiId", "stage", "method", "path", "status", "latencyMs", "error", "kind")
 
 
 class RequestLines:
@@ -24,13 +26,24 @@ class RequestLines:
         self._seq = 0
 
     def add(
-        self, api_id: str, stage: str, method: str, path: str, status: int, latency_ms: float, error: str
+        self,
+        api_id: str,
+        stage: str,
+        method: str,
+        path: str,
+        status: int,
+        latency_ms: float,
+        error: str,
+        kind: str = "REST",
     ) -> None:
+        """``kind``: REST, HTTP or WEBSOCKET. A WebSocket line's ``method`` is its event (CONNECT, MESSAGE,
+        DISCONNECT) and its ``path`` the route key, as AWS's ``$context.eventType`` and ``$context.routeKey``."""
         self._seq += 1
-        self._lines.append((self._seq, time.time(), api_id, stage, method, path, status, latency_ms, error))
+        self._lines.append(
+            (self._seq, time.time(), api_id, stage, method, path, status, latency_ms, error, kind)
+        )
 
     def since(self, after: int) -> bytes:
         """JSON: the lines numbered above ``after`` (oldest first) and the latest number."""
-        fields = ("seq", "time", "apiId", "stage", "method", "path", "status", "latencyMs", "error")
-        lines = [dict(zip(fields, line, strict=True)) for line in self._lines if line[0] > after]
+        lines = [dict(zip(_FIELDS, line, strict=True)) for line in self._lines if line[0] > after]
         return orjson.dumps({"seq": self._seq, "lines": lines})

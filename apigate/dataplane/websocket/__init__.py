@@ -21,6 +21,12 @@ from apigate.aws.ids import extended_request_id
 from apigate.aws.policy import Decision, evaluate_all
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.targets import lambda_function
+from apigate.dataplane.steps.metrics import (
+    WS_CLIENT_ERROR,
+    WS_EXECUTION_ERROR,
+    WS_INTEGRATION_ERROR,
+    Metrics,
+)
 from apigate.dataplane.substitution import stage_variables
 from apigate.dataplane.websocket.authorizer import Refused, authorize, forbidden
 from apigate.dataplane.websocket.events import connect_event, disconnect_event, message_event
@@ -87,6 +93,33 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self._sessions: dict[str, Session] = {}  # connection id -> session, for this process
         self._tasks: set[asyncio.Task[Any]] = set()
         self.management = ConnectionsApi(directory, self.server.limits.message_size, self.get)
+        self.metrics: Metrics | None = None  # /_apigate/metrics and the web console's live view
+
+    def _observe(
+        self,
+        deployed: DeployedWebSocketApi,
+        event: str,
+        route_key: str,
+        status: int,
+        started: float,
+        integration_ms: float | None = None,
+        error: str = "",
+    ) -> None:
+        """One request counted and shown; only for a deployed stage (a made-up stage name adds no series)."""
+        metrics = self.metrics
+        if metrics is not None:
+            latency = (time.perf_counter() - started) * 1000.0
+            metrics.record_websocket(
+                deployed.api_id,
+                deployed.stage,
+                deployed.api_name,
+                event,
+                route_key,
+                status,
+                latency,
+                integration_ms,
+                error,
+            )
 
     # --- what is deployed (DeployedStages), and closing the connections to what is removed ------------------
 
@@ -129,19 +162,43 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
 
     # --- HTTP requests to a WebSocket API's URL ------------------------------------------------------------
 
-    async def serve_http(self, request: Request, api_id: str, path: str) -> Response:
-        """``/{stage}/@connections/{id}`` is the management API; anything else needs an upgrade."""
+    async def serve_http(
+        self, request: Request, api_id: str, path: str, *, through_domain: bool = False
+    ) -> Response:
+        """``/{stage}/@connections/{id}`` is the management API; anything else needs an upgrade (426), on a stage
+        that is served (else AWS's 403, as for the handshake). ``through_domain``: the request came through a
+        custom domain (else DisableExecuteApiEndpoint applies)."""
+        if not through_domain and self._execute_api_disabled(api_id, path):
+            return Response(403, [_JSON], b'{"message":"Forbidden"}')
         if self.management.is_connections_path(path):
             return await self.management.at_stage(request, api_id, path)
+        if self.get(api_id, path[1:].partition("/")[0]) is None:
+            return Response(403, [_JSON], b'{"message":"Forbidden"}')
         return Response(426, [_JSON], b'{"message":"Upgrade Required"}')
 
     # --- the handshake ------------------------------------------------------------------------------------
 
+    def _execute_api_disabled(self, api_id: str, path: str) -> bool:
+        deployed = self.get(api_id, path[1:].partition("/")[0])
+        return deployed is not None and deployed.execute_api_disabled
+
     def upgrade(
-        self, request: Request, transport: Any, early: bytes, api_id: str, path: str, domain: str
+        self,
+        request: Request,
+        transport: Any,
+        early: bytes,
+        api_id: str,
+        path: str,
+        domain: str,
+        *,
+        through_domain: bool = False,
     ) -> None:
+        """A handshake to ``/{stage}``; ``through_domain`` as for ``serve_http``."""
         connection, refusal = self.server.take_over(request, transport, early)
         if refusal is not None:
+            return
+        if not through_domain and self._execute_api_disabled(api_id, path):
+            connection.reject(Response(403, [_JSON], b'{"message":"Forbidden"}'))
             return
         stage = path[1:].partition("/")[0]
         now_ms = int(time.time() * 1000)
@@ -162,6 +219,9 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         connection = session.connection
         deployed = self.get(session.api_id, session.stage)
         request_id = extended_request_id()
+        started = time.perf_counter()
+        integration_ms: float | None = None
+        error = WS_CLIENT_ERROR  # what a refusal counts as, until the integration is called
         try:
             if deployed is None:
                 raise forbidden()
@@ -180,10 +240,14 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     self._check_api_key(session, deployed)
                 if route.integration is not None:
                     event = connect_event(session, request_id, now_ms)
+                    called = time.perf_counter()
+                    error = WS_EXECUTION_ERROR
                     outcome = await self._call(route.integration, lambda: event, None, request_id, deployed)
+                    integration_ms = (time.perf_counter() - called) * 1000.0
                     if outcome.error is not None:  # AWS: 502 for a failed function, 504 past the timeout
                         raise Refused(502 if outcome.status == 200 else outcome.status, outcome.error)
                     if not 200 <= outcome.status < 300:
+                        error = WS_INTEGRATION_ERROR
                         raise Refused(outcome.status, outcome.body or "", raw=True)
                     protocol = outcome.headers.get("Sec-WebSocket-Protocol") or outcome.headers.get(
                         "sec-websocket-protocol"
@@ -196,11 +260,16 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                 response_headers.append(("x-amzn-ErrorType", refused.error_type))
             body = refused.message.encode() if refused.raw else orjson.dumps({"message": refused.message})
             connection.reject(Response(refused.status, response_headers, body))
+            if deployed is not None:
+                self._observe(deployed, "CONNECT", CONNECT, refused.status, started, integration_ms, error)
             return
         except Exception:
             log.exception("$connect failed")
             connection.reject(Response(500, [_JSON], b'{"message":"Internal server error"}'))
+            if deployed is not None:
+                self._observe(deployed, "CONNECT", CONNECT, 500, started, integration_ms, WS_EXECUTION_ERROR)
             return
+        self._observe(deployed, "CONNECT", CONNECT, 200, started, integration_ms)
         self._sessions[session.connection_id] = session
         if not connection.accept(session, headers):
             self._sessions.pop(session.connection_id, None)
@@ -222,11 +291,15 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             identity = sigv4.authenticate(request, identities, service="execute-api", region=deployed.region)
         except sigv4.SignatureError as exc:
             raise Refused(403, exc.message, exc.failure.error_type) from None
-        arn = arns.execute_api_arn(deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT)
+        arn = arns.execute_api_arn(
+            deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT
+        )
         if identity.is_root:
             return
         context = {"aws:sourceip": request.client[0], "aws:epochtime": str(int(time.time()))}
-        decision = evaluate_all(identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn)
+        decision = evaluate_all(
+            identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn
+        )
         if decision is not Decision.ALLOW:
             raise Refused(
                 403,
@@ -276,20 +349,27 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         deployed = self.get(session.api_id, session.stage)
         route: WsRoute | None = deployed.route_for(data) if deployed is not None else None
         request_id = extended_request_id()
+        started = time.perf_counter()
         if route is None or deployed is None:
             self._error_frame(session, "Forbidden", request_id)
+            if deployed is not None:
+                self._observe(deployed, "MESSAGE", "-", 403, started, error=WS_CLIENT_ERROR)
             return
+        key = route.route_key
         if route.integration is None:
             self._error_frame(session, "Internal server error", request_id)
+            self._observe(deployed, "MESSAGE", key, 500, started, error=WS_EXECUTION_ERROR)
             return
         if not await self._allowed(route):
             self._error_frame(session, "Too Many Requests", request_id)
+            self._observe(deployed, "MESSAGE", key, 429, started, error=WS_CLIENT_ERROR)
             return
         if route.request_models and not _valid_body(route, data):
             self._error_frame(session, "Invalid request body", request_id)
+            self._observe(deployed, "MESSAGE", key, 400, started, error=WS_CLIENT_ERROR)
             return
+        called = time.perf_counter()
         try:
-            key = route.route_key
             outcome = await self._call(
                 route.integration,
                 lambda: message_event(session, key, data, request_id, now_ms),  # built only for functions
@@ -300,10 +380,16 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         except Exception:
             log.exception("WebSocket route %s failed", route.route_key)
             outcome = _Outcome(error="Internal server error")
+        integration_ms = (time.perf_counter() - called) * 1000.0
         if outcome.error is not None:
             self._error_frame(session, outcome.error, request_id)
-        elif route.two_way and outcome.body is not None:
+            status = 500 if outcome.status == 200 else outcome.status
+            self._observe(deployed, "MESSAGE", key, status, started, integration_ms, WS_EXECUTION_ERROR)
+            return
+        if route.two_way and outcome.body is not None:
             session.connection.send(outcome.body.encode())
+        failed = WS_INTEGRATION_ERROR if outcome.status >= 400 else ""
+        self._observe(deployed, "MESSAGE", key, outcome.status, started, integration_ms, failed)
 
     def _error_frame(self, session: Session, message: str, request_id: str) -> None:
         session.connection.send(
@@ -414,16 +500,33 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         except Exception:
             log.warning("could not remove connection %s from the shared state", session.connection_id)
         deployed = self.get(session.api_id, session.stage)
-        route = deployed.routes.get(DISCONNECT) if deployed is not None else None
-        if deployed is None or route is None or route.integration is None:
+        if deployed is None:
+            return
+        started = time.perf_counter()
+        route = deployed.routes.get(DISCONNECT)
+        if route is None or route.integration is None:
+            self._observe(deployed, "DISCONNECT", DISCONNECT, 200, started)
             return
         event = disconnect_event(session, code, reason)
+        status, error = 200, ""
         try:  # best effort, as on AWS: nobody is left to tell about a failure
-            await self._call(
+            outcome = await self._call(
                 route.integration, lambda: event, None, event["requestContext"]["requestId"], deployed
             )
+            if outcome.error is not None:
+                status, error = 500, WS_EXECUTION_ERROR
         except Exception:
             log.exception("$disconnect failed")
+            status, error = 500, WS_EXECUTION_ERROR
+        self._observe(
+            deployed,
+            "DISCONNECT",
+            DISCONNECT,
+            status,
+            started,
+            (time.perf_counter() - started) * 1000.0,
+            error,
+        )
 
     # --- LocalConnections (what the connection directory delivers here) -----------------------------------
 
