@@ -117,7 +117,9 @@ def child(data_dir: str, spec: str) -> None:
             headers = [(k, v) for k, v in row["headers"]]
             body = row["body"].encode()
 
-            async def call(count: int, row: dict[str, Any] = row, headers: list[tuple[str, str]] = headers) -> None:
+            async def call(
+                count: int, row: dict[str, Any] = row, headers: list[tuple[str, str]] = headers, body: bytes = body
+            ) -> None:
                 for _ in range(count):
                     request = Request(row["method"], row["path"], "", list(headers), body, ("127.0.0.1", 50000))
                     answer = gateway(request)
@@ -129,10 +131,12 @@ def child(data_dir: str, spec: str) -> None:
             loop.run_until_complete(call(plan["warmup"]))
             failure: list[BaseException] = []
 
-            def measured(_a: Any, _b: Any, count: int = plan["requests"]) -> int:
+            def measured(
+                _a: Any, _b: Any, count: int = plan["requests"], failure: list[BaseException] = failure
+            ) -> int:
                 try:
                     loop.run_until_complete(call(count))
-                except BaseException as exc:  # noqa: BLE001 - carried out of the C callback
+                except BaseException as exc:  # carried out of the C callback
                     failure.append(exc)
                 return 0
 

@@ -7,7 +7,6 @@ import itertools
 import os
 import secrets
 import string
-import time
 from random import getrandbits
 
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -50,6 +49,12 @@ def request_id() -> str:
     return _uuid_prefix + hex(next(_counter))[-12:]
 
 
+def request_ids() -> tuple[str, str]:
+    """``request_id()`` and ``extended_request_id()`` from one counter step: every data plane request needs both."""
+    digits = hex(next(_counter))
+    return _uuid_prefix + digits[-12:], _extended_prefix + digits[-7:] + "="
+
+
 def extended_request_id() -> str:
     """16 characters of base64, as AWS's x-amz-apigw-id."""
     # 6 random bytes are 8 characters; 7 hex digits of the counter (hex digits are base64 characters) and "="
@@ -82,10 +87,3 @@ def trace_root(header: str | None) -> str | None:
 
 ACCOUNT_ID = "000000000000"
 
-
-def trace_header(given: str | None) -> str:
-    """The ``X-Amzn-Trace-Id`` an integration receives: the client's when it carries a root, else a new root
-    (``Root=1-{epoch seconds, hex}-{96 random bits, hex}``, X-Ray's form)."""
-    if given and "Root=1-" in given:
-        return given
-    return f"Root=1-{int(time.time()):08x}-{_uuid_prefix.replace('-', '')[:12]}{hex(next(_counter))[-12:]}"

@@ -249,7 +249,19 @@ def compile_stage(
         execute_api_disabled=bool(api.get("disableExecuteApiEndpoint")),
         access_log=compile_access_log(stage.get("accessLogSettings")),
         tracing=bool(stage.get("tracingEnabled")),
+        literal_routes=literal_routes(root),
     )
+
+
+def literal_routes(root: RouteNode) -> dict[tuple[str, ...], RouteNode]:
+    """Every resource whose path has no ``{param}``, by its segments."""
+    found: dict[tuple[str, ...], RouteNode] = {}
+    todo: list[tuple[tuple[str, ...], RouteNode]] = [((), root)]
+    while todo:
+        path, node = todo.pop()
+        found[path] = node
+        todo.extend(((*path, part), child) for part, child in node.literal.items())
+    return found
 
 
 def setting_key_path(key: str) -> tuple[str, str] | None:

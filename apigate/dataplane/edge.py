@@ -32,5 +32,5 @@ def _redraw() -> None:  # a forked worker (`serve --workers N`) must not repeat 
 os.register_at_fork(after_in_child=_redraw)
 
 
-def cloudfront_headers() -> list[tuple[str, str]]:
-    return [_VIA, ("X-Amz-Cf-Id", _CF_PREFIX + hex(next(_counter))[-16:]), _CACHE]
+def cloudfront_headers() -> tuple[tuple[str, str], ...]:
+    return _VIA, ("X-Amz-Cf-Id", _CF_PREFIX + hex(next(_counter))[-16:]), _CACHE
