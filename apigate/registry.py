@@ -97,7 +97,8 @@ class Registry(DeployedStages[DeployedApi]):
         self._deferred: dict[tuple[str, str], Compile] = {}
 
     def get(self, api_id: str, stage: str) -> DeployedApi | None:
-        deployed = super().get(api_id, stage)
+        stages = self._apis.get(api_id)  # DeployedStages.get inlined: one call less on every request
+        deployed = stages.get(stage) if stages is not None else None
         if deployed is None and self._deferred:
             return self._compile((api_id, stage))
         return deployed

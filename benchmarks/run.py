@@ -46,8 +46,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from function_cost import cpu_ns  # benchmarks/ is the script's directory, so on sys.path
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+# The gateway's code: this checkout, or another one to compare against with the same script (A/B runs).
+GATEWAY_REPO = Path(os.environ.get("APIGATE_REPO", REPO))
 RESULTS = HERE / "results" / "latest.json"
 GATEWAY_LOG = HERE / "results" / "apigate.stderr.log"
 
@@ -118,6 +122,9 @@ class WrkResult:
     requests: int
     non_2xx_3xx: int
     socket_errors: dict[str, int]
+    # On-CPU time of the server's process tree per completed request: steadier than req/s when others load the
+    # machine, since it does not count the time the server waited for a core.
+    cpu_us: float | None = None
 
     @property
     def error_count(self) -> int:
@@ -438,8 +445,12 @@ def start_gateway(
     data = procs.tmp / f"{name}-data"
     stdout = procs.tmp / f"{name}.stdout"
     stderr = procs.tmp / f"{name}.stderr"
+    # APIGATE_PROFILE=<file>: run the gateway under cProfile (stats written when it stops), to see where a row's
+    # time goes; its throughput is then not comparable.
+    profile = os.environ.get("APIGATE_PROFILE")
     argv = [
         sys.executable,
+        *(["-m", "cProfile", "-o", profile] if profile and name == "apigate" else []),
         "-m",
         "apigate.cli",
         "serve",
@@ -458,7 +469,7 @@ def start_gateway(
     ]
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(GATEWAY_REPO), os.environ.get("PYTHONPATH")])),
     }
     proc = procs.start(name, argv, core, stderr, stdout=stdout, env=env, cwd=procs.tmp)
     deadline = time.monotonic() + timeout
@@ -899,7 +910,11 @@ def measure(row: Row, args: argparse.Namespace, gateway: subprocess.Popen[bytes]
         script = wrk_script(row, tmp)
         if args.warmup > 0:
             run_wrk(row.url, args.warmup, args.connections, script)
+        server = gateway.pid if gateway is not None else None
+        before = cpu_ns(server) if server else 0
         result = run_wrk(row.url, args.duration, args.connections, script)
+        if server and result.requests:
+            result.cpu_us = (cpu_ns(server) - before) / result.requests / 1000
         row.runs.append(result)
         row.result = result
         busy_after = busy_cores()
@@ -913,7 +928,8 @@ def measure(row: Row, args: argparse.Namespace, gateway: subprocess.Popen[bytes]
             row.error = (row.error or "") + f" (apigate exited with status {gateway.returncode})"
     errors = f", errors: {result.error_text()}" if result.error_count else ""
     other = f"  [other load after it: {busy_after:.0f}%]" if busy_after > BUSY_WARNING else ""
-    print(f"    {result.requests_per_sec:,.0f} req/s{errors}{other}", flush=True)
+    cpu = f", {result.cpu_us:.0f} core µs/req" if result.cpu_us is not None else ""
+    print(f"    {result.requests_per_sec:,.0f} req/s{cpu}{errors}{other}", flush=True)
     if row.error:
         print(f"    FAILED: {row.error}", flush=True)
 
@@ -1144,11 +1160,16 @@ def _ratio_cell(row: Row) -> str:
     return f"{row.ratio:.3f}"
 
 
+def _cpu_cell(row: Row) -> str:
+    spent = [run.cpu_us for run in row.runs if run.cpu_us is not None]
+    return f"{statistics.median(spent):.0f}" if spent else "—"
+
+
 def table(rows: list[Row]) -> str:
     labels = {row.key: row.label.split(" (")[0] for row in rows}
     lines = [
-        "| path | req/s | p50 ms | p99 ms | baseline | ratio | target | errors |",
-        "|---|---:|---:|---:|---|---:|---|---|",
+        "| path | req/s | core µs/req | p50 ms | p99 ms | baseline | ratio | target | errors |",
+        "|---|---:|---:|---:|---:|---|---:|---|---|",
     ]
     for row in rows:
         res = row.result
@@ -1168,6 +1189,7 @@ def table(rows: list[Row]) -> str:
                 [
                     row.label,
                     f"{res.requests_per_sec:,.0f}" if res else "—",
+                    _cpu_cell(row),
                     f"{res.p50_ms:.2f}" if res else "—",
                     f"{res.p99_ms:.2f}" if res else "—",
                     labels.get(row.baseline, "—") if row.baseline else "—",

@@ -148,12 +148,11 @@ class Compiler:
         if isinstance(schema, dict) and "$schema" not in schema:
             schema = {**schema, "$schema": _DRAFT_4}
         try:
-            validate = bound_schema_patterns(
-                fastjsonschema.compile(schema, handlers={"https": self._resolve}, use_default=False)
-            )
+            validate = fastjsonschema.compile(schema, handlers={"https": self._resolve}, use_default=False)
+            timed = bound_schema_patterns(validate)
         except (fastjsonschema.JsonSchemaDefinitionException, UserRegexError) as exc:
             raise bad_request(f"Invalid model schema specified for model {name}: {exc}") from exc
-        compiled = BodyModel(name, validate)
+        compiled = BodyModel(name, validate, timed)
         self._compiled[name] = compiled
         return compiled
 
@@ -250,7 +249,19 @@ def compile_stage(
         execute_api_disabled=bool(api.get("disableExecuteApiEndpoint")),
         access_log=compile_access_log(stage.get("accessLogSettings")),
         tracing=bool(stage.get("tracingEnabled")),
+        literal_routes=literal_routes(root),
     )
+
+
+def literal_routes(root: RouteNode) -> dict[tuple[str, ...], RouteNode]:
+    """Every resource whose path has no ``{param}``, by its segments."""
+    found: dict[tuple[str, ...], RouteNode] = {}
+    todo: list[tuple[tuple[str, ...], RouteNode]] = [((), root)]
+    while todo:
+        path, node = todo.pop()
+        found[path] = node
+        todo.extend(((*path, part), child) for part, child in node.literal.items())
+    return found
 
 
 def setting_key_path(key: str) -> tuple[str, str] | None:

@@ -65,7 +65,9 @@ def _validators(models: list[Doc]) -> dict[str, Callable[[object], object]]:
             schema = orjson.loads(doc.get("Schema") or "{}")
             if isinstance(schema, dict) and "$schema" not in schema:
                 schema = {**schema, "$schema": "http://json-schema.org/draft-04/schema#"}
-            compiled[doc["Name"]] = bound_schema_patterns(fastjsonschema.compile(schema, use_default=False))
+            validate = fastjsonschema.compile(schema, use_default=False)
+            bound_schema_patterns(validate)  # a fallback pattern gets MATCH_SECONDS per match here
+            compiled[doc["Name"]] = validate
         except (orjson.JSONDecodeError, fastjsonschema.JsonSchemaDefinitionException, UserRegexError):
             continue
     return compiled

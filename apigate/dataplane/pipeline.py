@@ -178,10 +178,14 @@ class Pipeline:
 
     async def request_id_headers(self, inv: Invocation) -> None:
         assert inv.response is not None
-        inv.response.headers.append(("x-amzn-RequestId", inv.request_id))
-        inv.response.headers.append(("x-amz-apigw-id", inv.extended_request_id))
+        headers = inv.response.headers
         if inv.test_log is not None:  # TestInvokeMethod: AWS's test call is neither traced nor behind CloudFront
+            headers += (("x-amzn-RequestId", inv.request_id), ("x-amz-apigw-id", inv.extended_request_id))
             return
-        inv.response.headers.append(("X-Amzn-Trace-Id", inv.trace_id))
+        headers += (
+            ("x-amzn-RequestId", inv.request_id),
+            ("x-amz-apigw-id", inv.extended_request_id),
+            ("X-Amzn-Trace-Id", inv.trace_id),
+        )
         if inv.api.endpoint_type == "EDGE":  # CloudFront's headers (dataplane/edge.py)
-            inv.response.headers += cloudfront_headers()
+            headers += cloudfront_headers()

@@ -180,6 +180,11 @@ def compile_user_regex(pattern: str, *, dotall: bool = False) -> UserRegex:
     return _Bounded(pattern, compiled)
 
 
+def is_backtracking(compiled: UserRegex) -> bool:
+    """Whether ``compiled`` runs on the time-bounded fallback engine (RE2 could not take the pattern)."""
+    return isinstance(compiled, _Bounded)
+
+
 def is_valid(pattern: str) -> bool:
     try:
         compile_user_regex(pattern)

@@ -39,6 +39,14 @@ _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 _PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size
 
 
+
+def _exited(pid: int) -> bool:
+    """Whether child ``pid`` has exited, without reaping it (its process group stays ours until it is reaped)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped already
+        return True
+
 class WorkerGone(Exception):
     """The worker's channel closed: the process exited or was killed."""
 
@@ -374,12 +382,13 @@ class WorkerProcess:
 
     def _poll_exit(self) -> None:
         if self._proc.returncode is None:
+            if self._pidfd < 0 and not _exited(self._proc.pid):  # polled, and still running
+                self._loop.call_later(_EXIT_POLL_SECONDS, self._poll_exit)
+                return
             # While the leader is a zombie its group id cannot be reused: end any children it left.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
         if self._proc.poll() is None:
-            if self._pidfd < 0:
-                self._loop.call_later(_EXIT_POLL_SECONDS, self._poll_exit)
             return
         if self._pidfd >= 0:
             self._loop.remove_reader(self._pidfd)

@@ -41,6 +41,7 @@ class ParameterMapping:
 class BodyModel:
     name: str
     validate: Callable[[Any], Any]  # fastjsonschema's compiled validator: raises on the first error
+    timed: bool = False  # a ``pattern`` runs on the backtracking engine: validate under a time budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,3 +155,6 @@ class DeployedApi:
     execute_api_disabled: bool = False  # disableExecuteApiEndpoint: only custom domains reach the API
     tracing: bool = False  # the stage's tracingEnabled (spans are made only with `serve --otlp-endpoint`)
     access_log: AccessLogFormat | None = None  # the stage's accessLogSettings, compiled (observe/access_log.py)
+    # The resources reached by literal segments only, by their segments below the stage (() for the root):
+    # routing looks a request up here first (dataplane/routing.py). Empty: the tree is walked.
+    literal_routes: Mapping[tuple[str, ...], RouteNode] = field(default_factory=dict)

@@ -27,6 +27,7 @@ class Request:
     vpc_id: str | None = None  # and the VPC it is in (`serve --vpc-id`)
     tls: SSLObject | None = None  # an HTTPS request's TLS session (SNI, the client's certificate)
     _index: dict[str, list[str]] | None = field(default=None, repr=False)
+    _scans: int = field(default=0, repr=False)  # lookups answered by a scan, before the index is built
 
     def _lower_index(self) -> dict[str, list[str]]:
         index = self._index
@@ -39,7 +40,17 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """The last value of header ``name`` (case-insensitive), or None."""
-        values = self._lower_index().get(name.lower())
+        index = self._index
+        if index is None and self._scans < 2:
+            # Most requests ask for one or two headers: a scan (names compared only when the lengths match)
+            # costs less than building the index, which the third lookup builds.
+            self._scans += 1
+            size, wanted, found = len(name), name.lower(), None
+            for key, value in self.headers:
+                if len(key) == size and key.lower() == wanted:
+                    found = value
+            return found
+        values = (index or self._lower_index()).get(name.lower())
         return values[-1] if values else None
 
     def header_values(self, name: str) -> list[str]:

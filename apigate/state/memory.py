@@ -118,9 +118,10 @@ class MemoryRateLimiter:
 
 
 class _KeyUsage:
-    __slots__ = ("closing", "days", "first_period", "periods")
+    __slots__ = ("closing", "days", "first_period", "periods", "today")
 
     def __init__(self) -> None:
+        self.today: tuple[float, float, str, date, date] | None = None  # see MemoryQuotaCounter._period
         self.days: dict[date, int] = {}
         # day -> what was left at the end of it (after its last counted request or UpdateUsage)
         self.closing: dict[date, int] = {}
@@ -146,11 +147,20 @@ class MemoryQuotaCounter:
         """The key's state, today, the current period's counters, and the period's effective limit.
 
         ``mark``: record this period as the key's initial one if it has none (a peek does not)."""
-        day = utc_day(self._clock() if now is None else now)
-        start, _ = period_bounds(quota.period, day)
+        moment = self._clock() if now is None else now
         usage = self._keys.get(key)
         if usage is None:
             usage = self._keys[key] = _KeyUsage()
+        # Today's (day, period start) for the last period name asked, until midnight UTC: date arithmetic and two
+        # cache lookups per request otherwise.
+        today = usage.today
+        if today is not None and today[0] <= moment < today[1] and today[2] == quota.period:
+            day, start = today[3], today[4]
+        else:
+            day = utc_day(moment)
+            start, _ = period_bounds(quota.period, day)
+            midnight = (moment // 86400) * 86400
+            usage.today = (midnight, midnight + 86400, quota.period, day, start)
         first = usage.first_period.get(quota.period, start)
         if mark:
             usage.first_period.setdefault(quota.period, start)
@@ -165,6 +175,10 @@ class MemoryQuotaCounter:
         return usage, day, counters, max(limit, 0)
 
     async def consume(self, key: str, quota: Quota, now: float | None = None) -> QuotaResult:
+        return self.consume_nowait(key, quota, now)
+
+    def consume_nowait(self, key: str, quota: Quota, now: float | None = None) -> QuotaResult:
+        """The synchronous core of ``consume``, for the throttle step (no coroutine per request)."""
         usage, day, counters, limit = self._period(key, quota, now)
         left = limit + counters[1] - counters[0]
         if left <= 0:

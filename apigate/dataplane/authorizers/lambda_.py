@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from apigate.aws.policy import Decision, PolicyError, evaluate, parse_policy
+from apigate.aws.policy import Decision, Policy, PolicyError, evaluate, parse_policy
 from apigate.dataplane.authorizers.cache import AuthorizerCache
 from apigate.dataplane.authorizers.function_answer import TIMEOUT
 from apigate.dataplane.authorizers.identity import identity_values, method_arn
@@ -48,11 +48,26 @@ def stringified(value: Any) -> str | None:
 class LambdaAuthorizer:
     """TOKEN and REQUEST authorizers: ask the function once per identity, then re-check its policy per method."""
 
-    __slots__ = ("_cache", "_services")
+    __slots__ = ("_cache", "_decisions", "_services")
 
     def __init__(self, cache: AuthorizerCache, services: IntegrationServices | None) -> None:
         self._cache = cache
         self._services = services
+        # (policy, method ARN) -> decision: a cached answer is evaluated against the same few ARNs again and
+        # again (~8,000 instructions each). Keyed by the policy's identity; the entry holds the policy, so the
+        # id cannot be reused while the entry lives.
+        self._decisions: dict[tuple[int, str], tuple[Policy, Decision]] = {}
+
+    def _decision(self, policy: Policy, arn: str) -> Decision:
+        key = (id(policy), arn)
+        entry = self._decisions.get(key)
+        if entry is not None and entry[0] is policy:
+            return entry[1]
+        decision = evaluate(policy, _ACTION, arn)
+        if len(self._decisions) >= 10_000:  # many paths or short-lived policies: start again rather than grow
+            self._decisions.clear()
+        self._decisions[key] = (policy, decision)
+        return decision
 
     async def authorize(self, inv: Invocation, authorizer: RestAuthorizer) -> AuthResult:
         values = identity_values(inv, authorizer)
@@ -77,7 +92,7 @@ class LambdaAuthorizer:
         # The cached policy is evaluated against this request's ARN: a policy written for one method only
         # denies the others until it expires, exactly as on AWS.
         assert result.policy is not None
-        decision = evaluate(result.policy, _ACTION, arn)
+        decision = self._decision(result.policy, arn)
         # AWS's same-account table: an explicit Deny always wins; the authorizer's silence is enough when the
         # API's resource policy explicitly allowed the call (recorded by the resource policy step before).
         if decision is Decision.DENY or (decision is Decision.NOT_APPLICABLE and not inv.policy_allowed):

@@ -7,7 +7,7 @@ import time
 
 import orjson
 
-from apigate.aws.ids import trace_header
+from apigate.aws.ids import trace_id
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.http_api.cors import decorate, is_preflight, preflight
@@ -199,7 +199,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         # What the client's Connection names goes before the mappings add theirs (a client cannot remove them).
         headers = end_to_end(request.headers)
         if request.header("x-amzn-trace-id") is None:  # AWS starts a trace when the client did not
-            headers = [*headers, ("X-Amzn-Trace-Id", trace_header(None))]  # never the request's own list
+            trace = trace_id(call.start_epoch_ms // 1000)
+            headers = [*headers, ("X-Amzn-Trace-Id", trace)]  # never the request's own list
         if integration.request_parameters:
             url, headers = map_request(call, integration.request_parameters, url, list(headers))
         try:

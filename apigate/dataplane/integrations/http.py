@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 
-from apigate.aws.ids import trace_header
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping.transform import (
@@ -43,7 +42,7 @@ class HttpIntegration:
             ("Accept", inv.request.header("accept") or "application/json"),
             ("User-Agent", f"AmazonAPIGateway_{inv.api.api_id}"),
             ("Content-Type", inv.request.header("content-type") or "application/json"),
-            ("X-Amzn-Trace-Id", trace_header(inv.request.header("x-amzn-trace-id"))),
+            ("X-Amzn-Trace-Id", _trace_header(inv)),
         ]
         if endpoint.headers:  # no client header is forwarded here: only what the API maps
             headers = with_added(headers, endpoint.headers.items())
@@ -68,3 +67,9 @@ class HttpIntegration:
         if chosen is None:
             raise no_response(inv)
         return transform_response(inv, chosen, answer.body, answer.headers)
+
+
+def _trace_header(inv: Invocation) -> str:
+    """The client's X-Amzn-Trace-Id when it names a root (Parent and Sampled kept), else the request's trace."""
+    given = inv.request.header("x-amzn-trace-id")
+    return given if given and "Root=1-" in given else inv.trace_id

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from apigate.aws.ids import trace_header
 from apigate.dataplane.integrations.base import IntegrationServices
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.mapping.parameters import request_value
@@ -56,7 +55,8 @@ class HttpProxyIntegration:
         # remove a header the API adds. The pool drops the fixed hop-by-hop set and sets Host itself.
         headers = end_to_end(inv.request.headers)
         if inv.request.header("x-amzn-trace-id") is None:  # AWS starts a trace when the client did not
-            headers = [*headers, ("X-Amzn-Trace-Id", trace_header(None))]  # never the request's own list
+            # the trace the response names too (one trace per request, as on AWS); never the request's own list
+            headers = [*headers, ("X-Amzn-Trace-Id", inv.trace_id)]
         if header_extra:
             headers = with_added(headers, header_extra.items())
         verb = inv.request.method if integration.http_method in (None, "ANY") else integration.http_method

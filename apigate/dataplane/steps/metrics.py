@@ -81,7 +81,7 @@ class Metrics:
             request.method,
             inv.stage_path,
             status,
-            round(latency, 2),
+            latency,
             inv.error_type or "",
         )
         if inv.span is not None and self.tracing is not None:
@@ -147,7 +147,7 @@ class Metrics:
             counters[_INT_SUM] += integration_ms
             counters[_INT_COUNT] += 1
         error = "THROTTLED" if status == 429 else ""
-        self.lines.add(api_id, stage, method, path, status, round(latency_ms, 2), error, "HTTP")
+        self.lines.add(api_id, stage, method, path, status, latency_ms, error, "HTTP")
 
     def record_websocket(
         self,
@@ -176,7 +176,7 @@ class Metrics:
         if integration_ms is not None:
             counters[_WS_INT_SUM] += integration_ms
             counters[_WS_INT_COUNT] += 1
-        self.lines.add(api_id, stage, event, route_key, status, round(latency_ms, 2), error, "WEBSOCKET")
+        self.lines.add(api_id, stage, event, route_key, status, latency_ms, error, "WEBSOCKET")
 
     def render(self) -> bytes:
         lines: list[str] = []

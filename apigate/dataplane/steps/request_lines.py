@@ -45,5 +45,9 @@ class RequestLines:
 
     def since(self, after: int) -> bytes:
         """JSON: the lines numbered above ``after`` (oldest first) and the latest number."""
-        lines = [dict(zip(_FIELDS, line, strict=True)) for line in self._lines if line[0] > after]
+        lines = [  # the latency rounded when read, not on every request
+            dict(zip(_FIELDS, (*line[:7], round(line[7], 2), *line[8:]), strict=True))
+            for line in self._lines
+            if line[0] > after
+        ]
         return orjson.dumps({"seq": self._seq, "lines": lines})

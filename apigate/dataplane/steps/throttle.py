@@ -10,7 +10,7 @@ import time
 
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.responses import GatewayError, ResponseType
-from apigate.state import MemoryRateLimiter, Quota, QuotaCounter, RateLimiter
+from apigate.state import MemoryQuotaCounter, MemoryRateLimiter, Quota, QuotaCounter, RateLimiter
 
 log = logging.getLogger("apigate.dataplane")
 
@@ -19,13 +19,14 @@ UNLIMITED = Quota(10**15, "DAY")
 
 
 class ThrottleStep:
-    __slots__ = ("_fast", "_limiter", "_quotas")
+    __slots__ = ("_fast", "_limiter", "_quota_fast", "_quotas")
 
     def __init__(self, limiter: RateLimiter, quotas: QuotaCounter) -> None:
         self._limiter = limiter
         self._quotas = quotas
         # In memory the acquire needs no await: call its synchronous core directly.
         self._fast = limiter.acquire_nowait if isinstance(limiter, MemoryRateLimiter) else None
+        self._quota_fast = quotas.consume_nowait if isinstance(quotas, MemoryQuotaCounter) else None
 
     async def __call__(self, inv: Invocation) -> None:
         if inv.test_log is not None:  # TestInvokeMethod is not throttled
@@ -45,6 +46,10 @@ class ThrottleStep:
         if not result.allowed:
             raise GatewayError(ResponseType.THROTTLED)
         if plan is not None:
-            counted = await self._quotas.consume(plan.usage_key, plan.quota or UNLIMITED)
+            quota_fast = self._quota_fast
+            if quota_fast is not None:
+                counted = quota_fast(plan.usage_key, plan.quota or UNLIMITED)
+            else:
+                counted = await self._quotas.consume(plan.usage_key, plan.quota or UNLIMITED)
             if not counted.allowed:
                 raise GatewayError(ResponseType.QUOTA_EXCEEDED)

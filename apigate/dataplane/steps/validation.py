@@ -15,7 +15,7 @@ import fastjsonschema
 import orjson
 
 from apigate.dataplane.invocation import Invocation
-from apigate.dataplane.regex_budget import RegexBudgetExceeded, time_budget
+from apigate.dataplane.regex_budget import RegexBudgetExceeded, regex_deadline, restore_regex_deadline
 from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.model import RequestValidation, RestMethod
 
@@ -51,9 +51,9 @@ def validate(inv: Invocation, rules: RequestValidation) -> None:
     model = rules.body_models.get(content_type) or rules.body_models.get("$default")
     if model is None:
         return
+    outer = regex_deadline(REGEX_SECONDS) if model.timed else None
     try:
-        with time_budget(REGEX_SECONDS):
-            model.validate(_body(inv))
+        model.validate(_body(inv))
     except orjson.JSONDecodeError as exc:  # also orjson's depth limit (1024 levels)
         _invalid(inv, content_type, f"[Invalid JSON: {exc}]")
     except fastjsonschema.JsonSchemaValueException as exc:
@@ -62,6 +62,9 @@ def validate(inv: Invocation, rules: RequestValidation) -> None:
         _invalid(inv, content_type, f"[{exc}]")
     except RecursionError:  # a recursive model ($ref to itself) over a body nested ~300+ levels
         _invalid(inv, content_type, "[instance nests too deeply to validate]")
+    finally:
+        if model.timed:
+            restore_regex_deadline(outer)
 
 
 _JAVA_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
