@@ -55,6 +55,7 @@ from apigate.control.admin import ManagementGuard
 from apigate.control.code_links import CodeLinks
 from apigate.control.context import ControlContext
 from apigate.control.local_ca import LocalCa
+from apigate.control.management_scope import call_region
 from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.control.v2 import domain_names as v2_domain_names
@@ -79,7 +80,8 @@ from apigate.server.tls import Site, TlsSites
 from apigate.server.upstream import UpstreamPool
 from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
 from apigate.state.connections import connection_directory
-from apigate.store import open_store
+from apigate.store import DocumentStore, open_store
+from apigate.store.regional import RegionalStore, current_region
 
 log = logging.getLogger("apigate")
 
@@ -148,7 +150,8 @@ def _shared_state(settings: Settings, registry: Registry) -> tuple[SharedState, 
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = open_store(settings.store_url, settings.data_dir)
+        # Management calls see their region's partition of the store (store/regional.py); nothing else does.
+        self.store: DocumentStore = RegionalStore(open_store(settings.store_url, settings.data_dir), settings.region)
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
         set_endpoint_overrides(dict(settings.aws_endpoints))  # AWS service integrations' endpoints
@@ -541,6 +544,7 @@ class Gateway:
             iam_control.caller.set(self.guard.caller(request, service))
         except AwsError as exc:
             return self.sts_api.error(exc) if is_query else wire.error_response(exc)
+        current_region.set(call_region(request, self.settings.region))  # the partition this call sees
         if is_query:
             return await self._query(request, service)
         if self.acm.handles(request):

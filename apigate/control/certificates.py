@@ -133,7 +133,7 @@ def _store(
 
 
 def _new_arn(ctx: ControlContext) -> str:
-    return f"arn:aws:acm:{ctx.settings.region}:{ctx.settings.account_id}:certificate/{uuid.uuid4()}"
+    return f"arn:aws:acm:{ctx.region}:{ctx.settings.account_id}:certificate/{uuid.uuid4()}"
 
 
 def _get(ctx: ControlContext, arn: Any) -> Doc:
@@ -154,7 +154,7 @@ def in_use_by(ctx: ControlContext, arn: str) -> list[str]:
             arns |= {c.get("CertificateArn") for c in doc.get("DomainNameConfigurations") or ()}
             if arn in arns:
                 name = doc.get("domainName") or doc.get("DomainName")
-                users.append(f"arn:aws:apigateway:{ctx.settings.region}::/domainnames/{name}")
+                users.append(f"arn:aws:apigateway:{ctx.region_of(str(name))}::/domainnames/{name}")
     return users
 
 

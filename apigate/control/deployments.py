@@ -99,7 +99,7 @@ def compile_with_canary(ctx: ControlContext, api_id: str, snapshot: Doc, stage: 
         return compile_stage(
             snap,
             doc,
-            region=ctx.settings.region,
+            region=ctx.region_of(api_id),
             account_id=ctx.settings.account_id,
             defaults=StageDefaults.of(ctx.settings),
         )

@@ -83,7 +83,7 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     _check_policy(policy)
     if ctx.store.get(DOMAIN, name) is not None:
         raise conflict("The domain name you provided already exists.")
-    region = ctx.settings.region
+    region = ctx.region
     mtls = params.get("mutualTlsAuthentication") or {}
     doc = drop_none(
         {

@@ -33,6 +33,7 @@ from apigate.control.context import ControlContext
 from apigate.control.deployments import compile_with_canary
 from apigate.control.usage_plans import refresh_plans
 from apigate.store.base import Change
+from apigate.store.regional import region_of
 
 log = logging.getLogger("apigate")
 
@@ -230,7 +231,10 @@ class ConfigSync:
                         continue
                     try:
                         compiled = compile_v2(
-                            snap, stage, region=settings.region, account_id=settings.account_id
+                            snap,
+                            stage,
+                            region=region_of(store, api_id, settings.region),
+                            account_id=settings.account_id,
                         )
                     except Exception:
                         log.exception("stage %s of %s %s could not be compiled", name, kind, api_id)
