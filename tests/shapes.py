@@ -47,11 +47,19 @@ def shape_errors(shape: Any, value: Any, where: str = "$") -> list[str]:
     if kind == "list":
         if not isinstance(value, list):
             return [f"{where}: {type(value).__name__} where the model has a list"]
-        return [error for i, item in enumerate(value) for error in shape_errors(shape.member, item, f"{where}[{i}]")]
+        return [
+            error
+            for i, item in enumerate(value)
+            for error in shape_errors(shape.member, item, f"{where}[{i}]")
+        ]
     if kind == "map":
         if not isinstance(value, dict):
             return [f"{where}: {type(value).__name__} where the model has a map"]
-        return [error for key, item in value.items() for error in shape_errors(shape.value, item, f"{where}.{key}")]
+        return [
+            error
+            for key, item in value.items()
+            for error in shape_errors(shape.value, item, f"{where}.{key}")
+        ]
     allowed = _SCALARS.get(kind)
     if allowed is None:
         return []

@@ -25,6 +25,7 @@ from apigate.control import certificates
 from apigate.control.common import Doc, drop_none, now, page
 from apigate.control.context import ControlContext
 from apigate.server.tls import POLICIES
+from apigate.store.base import Conflict
 
 __all__ = ["DOMAIN", "MAPPING", "delete_domain", "handlers", "new_domain", "new_mapping"]
 
@@ -113,9 +114,12 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             else None,
         }
     )
-    with ctx.store.transaction():
-        ctx.store.insert(DOMAIN, name, doc)
-        store_truststore(ctx, doc)
+    try:
+        with ctx.store.transaction():
+            ctx.store.insert(DOMAIN, name, doc)
+            store_truststore(ctx, doc)
+    except Conflict:  # another region's: one listener serves every region, so a host names one domain
+        raise conflict("The domain name you provided already exists.") from None
     return doc
 
 

@@ -83,7 +83,11 @@ class RegionalStore:
 
     def _hidden(self, owner: str | None) -> bool:
         here = current_region.get()
-        return here is not None and owner is not None and region_of(self.inner, owner, self.default_region) != here
+        return (
+            here is not None
+            and owner is not None
+            and region_of(self.inner, owner, self.default_region) != here
+        )
 
     def _claim(self, kind: str, key: str) -> None:
         if kind in _OWNERS:
