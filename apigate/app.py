@@ -81,7 +81,7 @@ from apigate.server.upstream import UpstreamPool
 from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
 from apigate.state.connections import connection_directory
 from apigate.store import DocumentStore, open_store
-from apigate.store.regional import RegionalStore, current_region
+from apigate.store.regional import RegionalStore, everywhere, in_region
 
 log = logging.getLogger("apigate")
 
@@ -287,11 +287,10 @@ class Gateway:
 
     def reload_domains(self) -> None:
         """Rebuild the domain router and the SNI table from the stored domains (after a change)."""
-        docs = self.store.list(domain_names.DOMAIN)
-        self.domains.build(
-            docs,
-            {doc["domainName"]: self.store.list(domain_names.MAPPING, doc["domainName"]) for doc in docs},
-        )
+        with everywhere():  # every region's domains: one listener serves them all
+            docs = self.store.list(domain_names.DOMAIN)
+            mappings = {doc["domainName"]: self.store.list(domain_names.MAPPING, doc["domainName"]) for doc in docs}
+        self.domains.build(docs, mappings)
         if self.tls is None:
             return
         sites: dict[str, Site] = {}
@@ -544,12 +543,13 @@ class Gateway:
             iam_control.caller.set(self.guard.caller(request, service))
         except AwsError as exc:
             return self.sts_api.error(exc) if is_query else wire.error_response(exc)
-        current_region.set(call_region(request, self.settings.region))  # the partition this call sees
+        region = call_region(request, self.settings.region)  # the partition the call sees, while it runs
         if is_query:
             return await self._query(request, service)
         if self.acm.handles(request):
             try:
-                return await self.acm.dispatch(request)
+                with in_region(region):
+                    return await self.acm.dispatch(request)
             finally:
                 self.reload_domains()
         order = (
@@ -559,7 +559,8 @@ class Gateway:
             order = [self.apigatewayv2]
         try:
             for api in order:
-                response = await api.dispatch(request, request.raw_path, query)
+                with in_region(region):
+                    response = await api.dispatch(request, request.raw_path, query)
                 if response is not None:
                     if request.method != "GET":
                         self.sync.check()  # this process serves its own change before answering

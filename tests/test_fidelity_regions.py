@@ -197,3 +197,32 @@ def test_a_deployed_api_names_its_region_in_arns_also_after_a_restart(
         assert call() == expected
     finally:
         gateway.stop()
+
+
+def test_a_call_in_one_region_keeps_every_region_served(regions_gateway: GatewayProcess) -> None:
+    """What the data plane serves is built from every region's documents, whichever region's call changed
+    them: a key made in us-east-1 keeps working after eu-west-1 calls rebuild the usage plans."""
+    east, west = regions_gateway.client("apigateway"), regions_gateway.client("apigateway", WEST)
+    api = RestApi(east, "keyed")
+    api.mock("/paid", "GET", '{"paid": true}')
+    rid = api.resource("/paid")
+    east.update_method(
+        restApiId=api.id,
+        resourceId=rid,
+        httpMethod="GET",
+        patchOperations=[{"op": "replace", "path": "/apiKeyRequired", "value": "true"}],
+    )
+    api.deploy("prod")
+    key = east.create_api_key(name="east-key", enabled=True, value="east-key-value-0123456789")
+    plan = east.create_usage_plan(name="east-plan", apiStages=[{"apiId": api.id, "stage": "prod"}])
+    east.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    url = regions_gateway.invoke_url(api.id, "prod", "/paid")
+
+    def status() -> int:
+        return requests.get(url, headers={"x-api-key": "east-key-value-0123456789"}, timeout=5).status_code
+
+    assert status() == 200
+    west_key = west.create_api_key(name="west-key-2", enabled=True)  # rebuilds the plans the data plane reads
+    west.create_usage_plan(name="west-plan-2")
+    west.delete_api_key(apiKey=west_key["id"])
+    assert status() == 200

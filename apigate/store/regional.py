@@ -18,14 +18,14 @@ from __future__ import annotations
 import builtins
 import contextvars
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from apigate.store.base import Change, Document, DocumentStore
 
 _Documents = list[Document]  # named here because the class's own ``list`` shadows the builtin
 
-__all__ = ["REGION", "RegionalStore", "current_region", "region_here", "region_of"]
+__all__ = ["REGION", "RegionalStore", "current_region", "everywhere", "in_region", "region_here", "region_of"]
 
 REGION = "region"
 
@@ -53,6 +53,27 @@ _CHILDREN = frozenset(
         "function-policy", "function-tags",
     }
 )  # fmt: skip
+
+
+@contextmanager
+def everywhere() -> Iterator[None]:
+    """Inside a call, see every region's documents: for what serves all regions (usage plans, domains, the
+    stages a change feed recompiles), built from the whole store whoever triggers it."""
+    token = current_region.set(None)
+    try:
+        yield
+    finally:
+        current_region.reset(token)
+
+
+@contextmanager
+def in_region(region: str) -> Iterator[None]:
+    """Serve a management call in ``region``'s partition."""
+    token = current_region.set(region)
+    try:
+        yield
+    finally:
+        current_region.reset(token)
 
 
 def region_here(default: str) -> str:

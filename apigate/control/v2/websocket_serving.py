@@ -6,6 +6,7 @@ from apigate.compile.websocket import compile_stage
 from apigate.control.context import ControlContext
 from apigate.control.v2 import serving
 from apigate.control.v2.common import API, Doc, is_websocket
+from apigate.store.regional import everywhere
 
 
 def serve_stage(ctx: ControlContext, api_id: str, stage: Doc) -> None:
@@ -16,5 +17,6 @@ def serve_stage(ctx: ControlContext, api_id: str, stage: Doc) -> None:
 def load_all(ctx: ControlContext) -> None:
     """At startup and after another process changed the data dir: serve every stored WebSocket API stage."""
     if ctx.websocket_apis is not None:
-        apis = [api for api in ctx.store.list(API) if is_websocket(api)]
-        serving.load_all(ctx, ctx.websocket_apis, compile_stage, "WebSocket API", apis)
+        with everywhere():
+            apis = [api for api in ctx.store.list(API) if is_websocket(api)]
+            serving.load_all(ctx, ctx.websocket_apis, compile_stage, "WebSocket API", apis)
