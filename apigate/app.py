@@ -59,6 +59,7 @@ from apigate.control.management_scope import call_region
 from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.control.v2 import domain_names as v2_domain_names
+from apigate.control.v2 import routing_rules
 from apigate.dataplane import function_call, integrations
 from apigate.dataplane.domains import DomainRouter
 from apigate.dataplane.http_api import HttpApis
@@ -228,6 +229,7 @@ class Gateway:
                 **http_api_control.handlers(ctx, self.http_apis),
                 **tags.v2_handlers(ctx),
                 **v2_domain_names.handlers(ctx),
+                **routing_rules.handlers(ctx),
             },
             lock=ctx.writes,
         )
@@ -289,8 +291,10 @@ class Gateway:
         """Rebuild the domain router and the SNI table from the stored domains (after a change)."""
         with everywhere():  # every region's domains: one listener serves them all
             docs = self.store.list(domain_names.DOMAIN)
-            mappings = {doc["domainName"]: self.store.list(domain_names.MAPPING, doc["domainName"]) for doc in docs}
-        self.domains.build(docs, mappings)
+            names = [doc["domainName"] for doc in docs]
+            mappings = {name: self.store.list(domain_names.MAPPING, name) for name in names}
+            rules = {name: self.store.list(routing_rules.KIND, name) for name in names}
+        self.domains.build(docs, mappings, rules)
         if self.tls is None:
             return
         sites: dict[str, Site] = {}
@@ -431,7 +435,7 @@ class Gateway:
         ``rawPath`` keep the whole path, base path included (AWS's rules)."""
         if domain in self.domains.mutual_tls and (request.tls is None or not request.tls.getpeercert(True)):
             return _forbidden()  # mutual TLS: no certificate (an untrusted one failed the handshake already)
-        route = self.domains.route(domain, request.raw_path)
+        route = self.domains.route(domain, request.raw_path, request.header)
         if route is None:
             return _forbidden()
         api_id, stage, below = route.mapping.api_id, route.mapping.stage, route.below

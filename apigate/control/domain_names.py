@@ -34,6 +34,8 @@ MAPPING = "basepathmapping"
 TRUSTSTORE = "truststore"  # a domain's truststore (PEM), read when the domain names it (child of the domain)
 NONE = "(none)"  # v1's name for the empty base path
 _ENDPOINT_TYPES = ("EDGE", "REGIONAL", "PRIVATE")
+# Whether the domain's routing rules (control/v2/routing_rules.py) are tried, and before its mappings or alone.
+ROUTING_MODES = ("BASE_PATH_MAPPING_ONLY", "ROUTING_RULE_ONLY", "ROUTING_RULE_THEN_BASE_PATH_MAPPING")
 _TRUSTSTORE_LIMIT = 1024 * 1024  # AWS's limit on a truststore file
 _DOMAIN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _BASE_PATH = re.compile(r"^[a-zA-Z0-9$_.+!*'()-]+(/[a-zA-Z0-9$_.+!*'()-]+)*$")
@@ -53,6 +55,12 @@ def domain(ctx: ControlContext, name: str) -> Doc:
 def _certificate(ctx: ControlContext, arn: str | None) -> None:
     if arn is not None and ctx.store.get(certificates.KIND, arn) is None:
         raise bad_request(f"Certificate {arn} not found")
+
+
+def _routing_mode(mode: Any) -> str | None:
+    if mode is not None and mode not in ROUTING_MODES:
+        raise bad_request(f"Invalid routing mode: {mode}. Must be one of: [{', '.join(ROUTING_MODES)}]")
+    return None if mode is None else str(mode)
 
 
 def _check_policy(policy: str | None) -> None:
@@ -104,6 +112,7 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             "endpointConfiguration": {"types": [kind]},
             "domainNameStatus": "AVAILABLE",
             "securityPolicy": policy,
+            "routingMode": _routing_mode(params.get("routingMode")),
             "tags": params.get("tags") or None,
             "mutualTlsAuthentication": {
                 "truststoreUri": mtls["truststoreUri"],
@@ -237,6 +246,7 @@ async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc
     _certificate(ctx, doc.get("certificateArn"))
     _certificate(ctx, doc.get("regionalCertificateArn"))
     _check_policy(doc.get("securityPolicy"))
+    _routing_mode(doc.get("routingMode"))
     with ctx.store.transaction():
         store_truststore(ctx, doc)
         ctx.store.put(DOMAIN, doc["domainName"], doc)
@@ -315,6 +325,7 @@ _PATCHABLE: dict[str, patch.PathHandler] = {
     "regionalCertificateArn": patch.scalar("regionalCertificateArn"),
     "regionalCertificateName": patch.scalar("regionalCertificateName"),
     "securityPolicy": patch.scalar("securityPolicy", nullable=False),
+    "routingMode": patch.scalar("routingMode", nullable=False),
     "mutualTlsAuthentication": _truststore,
 }
 _MAPPING_PATCHABLE: dict[str, patch.PathHandler] = {

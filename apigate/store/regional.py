@@ -49,7 +49,7 @@ _CHILDREN = frozenset(
         "resource", "stage", "snapshot", "validator", "model", "modelseed", "authorizer", "deployment",
         "openapi", "gatewayresponse", "docpart", "docversion", "usageplankey", "basepathmapping", "truststore",
         "clientcertificatekey", "v2route", "v2integration", "v2authorizer", "v2stage", "v2deployment",
-        "v2snapshot", "v2model", "v2routeresponse", "v2integrationresponse", "function-concurrency",
+        "v2snapshot", "v2model", "v2routeresponse", "v2integrationresponse", "routingrule", "function-concurrency",
         "function-policy", "function-tags",
     }
 )  # fmt: skip
