@@ -35,6 +35,7 @@ from apigate.control import (
     client_certificates,
     deployments,
     documentation,
+    domain_access,
     domain_names,
     gateway_responses,
     invoke_method,
@@ -195,6 +196,7 @@ class Gateway:
                 **sdks.handlers(ctx),
                 **tags.handlers(ctx),
                 **domain_names.handlers(ctx),
+                **domain_access.handlers(ctx),
                 **client_certificates.handlers(ctx),
                 **vpc_links.handlers(ctx),
             },
@@ -294,7 +296,8 @@ class Gateway:
             names = [doc["domainName"] for doc in docs]
             mappings = {name: self.store.list(domain_names.MAPPING, name) for name in names}
             rules = {name: self.store.list(routing_rules.KIND, name) for name in names}
-        self.domains.build(docs, mappings, rules)
+            associations = {name: self.store.list(domain_access.KIND, name) for name in names}
+        self.domains.build(docs, mappings, rules, associations)
         if self.tls is None:
             return
         sites: dict[str, Site] = {}
@@ -323,7 +326,8 @@ class Gateway:
 
     async def serve_private(self, request: Request) -> Response:
         """The private listener: requests arrive as through a VPC endpoint, addressed by the path form, by
-        ``Host: {api}-{vpce}.execute-api…`` / ``{api}.execute-api…``, or by ``x-apigw-api-id``."""
+        ``Host: {api}-{vpce}.execute-api…`` / ``{api}.execute-api…``, by a custom domain's name, or by
+        ``x-apigw-api-id``."""
         request.vpce_id = self.settings.vpce_id
         request.vpc_id = self.settings.vpc_id
         found = _execute_api_address(request)
@@ -333,8 +337,13 @@ class Gateway:
             if not request.raw_path.startswith(_EXECUTE_API_PREFIX):  # Host: {api}-{vpce}.execute-api…
                 api_id = api_id.split("-vpce-", 1)[0]
         else:
+            host = (request.header("host") or "").split(":", 1)[0]
+            custom = self.domains.serves(host.lower()) if self.domains and host else None
+            if custom is not None:  # a custom domain (private ones answer only here)
+                routed = self._custom_domain(request, custom)
+                return routed if isinstance(routed, Response) else await routed
             api_id, path = request.header("x-apigw-api-id"), request.raw_path
-            domain = (request.header("host") or "").split(":", 1)[0] or f"{api_id}.execute-api.localhost"
+            domain = host or f"{api_id}.execute-api.localhost"
         # Only REST APIs can be private; the endpoint serves execute-api only (no management API here).
         if not api_id or api_id in self.http_apis or api_id in self.websockets:
             return _forbidden()
@@ -435,6 +444,9 @@ class Gateway:
         ``rawPath`` keep the whole path, base path included (AWS's rules)."""
         if domain in self.domains.mutual_tls and (request.tls is None or not request.tls.getpeercert(True)):
             return _forbidden()  # mutual TLS: no certificate (an untrusted one failed the handshake already)
+        private = self.domains.private.get(domain)
+        if private is not None and not private.admits(request.vpce_id, request.raw_path, request.client[0]):
+            return _forbidden()  # not through an associated VPC endpoint, or not allowed by its policy
         route = self.domains.route(domain, request.raw_path, request.header)
         if route is None:
             return _forbidden()
@@ -447,8 +459,8 @@ class Gateway:
             stage, _, rest = below[1:].partition("/")
             below = "/" + rest
         deployed = self.registry.get(api_id, stage or "")
-        if deployed is None or deployed.endpoint_type == "PRIVATE":
-            return _forbidden()
+        if deployed is None or (deployed.endpoint_type == "PRIVATE") != (private is not None):
+            return _forbidden()  # private domains serve private APIs, public ones public APIs
         if deployed.canary is not None:
             deployed = pick(deployed)
         inv = Invocation(request, deployed, below, request.raw_path, host)

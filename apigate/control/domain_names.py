@@ -21,6 +21,7 @@ from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.resource_policy import store_form
 from apigate.control import certificates
 from apigate.control.common import Doc, drop_none, now, page
 from apigate.control.context import ControlContext
@@ -79,6 +80,8 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             "Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]"
         )
     kind = types[0]
+    if kind == "PRIVATE":
+        return _new_private_domain(ctx, name, params)
     edge_arn, regional_arn = params.get("certificateArn"), params.get("regionalCertificateArn")
     if kind == "EDGE" and not edge_arn:
         raise bad_request("A certificate was not provided. Provide certificateArn for an EDGE domain name")
@@ -130,6 +133,50 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     except Conflict:  # another region's: one listener serves every region, so a host names one domain
         raise conflict("The domain name you provided already exists.") from None
     return doc
+
+
+def _new_private_domain(ctx: ControlContext, name: str, params: dict[str, Any]) -> Doc:
+    """A private custom domain name: reached through VPC endpoints that have an access association with it
+    (control/domain_access.py) and that its resource policy allows; identified by name and ``domainNameId``."""
+    certificate = params.get("certificateArn") or params.get("regionalCertificateArn")
+    if not certificate:
+        raise bad_request("A certificate was not provided. Provide certificateArn for a PRIVATE domain name")
+    _certificate(ctx, certificate)
+    policy = params.get("securityPolicy") or "TLS_1_2"
+    _check_policy(policy)
+    domain_id = short_id(8)
+    doc = drop_none(
+        {
+            "domainName": name,
+            "domainNameId": domain_id,
+            "domainNameArn": f"arn:aws:apigateway:{ctx.region}:{ctx.settings.account_id}:/domainnames/"
+            f"{name}+{domain_id}",
+            "certificateArn": certificate,
+            "certificateUploadDate": now(),
+            "endpointConfiguration": {"types": ["PRIVATE"], "ipAddressType": "dualstack"},
+            "domainNameStatus": "AVAILABLE",
+            "securityPolicy": policy,
+            "routingMode": _routing_mode(params.get("routingMode")),
+            "tags": params.get("tags") or None,
+            "policy": private_policy(ctx, name, domain_id, params.get("policy")),
+        }
+    )
+    try:
+        ctx.store.insert(DOMAIN, name, doc)
+    except Conflict:
+        raise conflict("The domain name you provided already exists.") from None
+    return doc
+
+
+def private_policy(ctx: ControlContext, name: str, domain_id: str, policy: Any) -> str | None:
+    """A private domain's resource policy as kept: ``execute-api:/…`` resources expanded to the domain's
+    execute-api ARN (``arn:aws:execute-api:{region}:{account}:/domainnames/{name}+{id}``)."""
+    return store_form(
+        None if policy is None else str(policy),
+        region=ctx.region,
+        account_id=ctx.settings.account_id,
+        api_id=f"/domainnames/{name}+{domain_id}",
+    )
 
 
 def store_truststore(ctx: ControlContext, doc: Doc) -> None:
@@ -247,6 +294,10 @@ async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc
     _certificate(ctx, doc.get("regionalCertificateArn"))
     _check_policy(doc.get("securityPolicy"))
     _routing_mode(doc.get("routingMode"))
+    if doc.get("domainNameId"):  # a private domain: its policy kept in its expanded form
+        doc["policy"] = private_policy(ctx, doc["domainName"], doc["domainNameId"], doc.get("policy"))
+        if doc["policy"] is None:
+            doc.pop("policy")
     with ctx.store.transaction():
         store_truststore(ctx, doc)
         ctx.store.put(DOMAIN, doc["domainName"], doc)
@@ -326,6 +377,7 @@ _PATCHABLE: dict[str, patch.PathHandler] = {
     "regionalCertificateName": patch.scalar("regionalCertificateName"),
     "securityPolicy": patch.scalar("securityPolicy", nullable=False),
     "routingMode": patch.scalar("routingMode", nullable=False),
+    "policy": patch.scalar("policy"),
     "mutualTlsAuthentication": _truststore,
 }
 _MAPPING_PATCHABLE: dict[str, patch.PathHandler] = {

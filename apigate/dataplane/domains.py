@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from apigate.aws.policy import Decision, Policy, PolicyError, evaluate, parse_policy
 from apigate.store.base import Document
 
-__all__ = ["DomainRoute", "DomainRouter", "Mapping", "RoutingRule", "glob_matches"]
+__all__ = ["DomainRoute", "DomainRouter", "Mapping", "PrivateDomain", "RoutingRule", "glob_matches"]
 
 Headers = Callable[[str], str | None]  # a request's header by name (any case)
 
@@ -99,6 +100,31 @@ class RoutingRule:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class PrivateDomain:
+    """A private custom domain: reached only through the VPC endpoints associated with it, and only for calls
+    its resource policy allows (a missing or unreadable policy allows nothing)."""
+
+    arn: str  # the domain in execute-api form: arn:aws:execute-api:{region}:{account}:/domainnames/{name}+{id}
+    policy: Policy | None
+    endpoints: frozenset[str]  # VPC endpoint ids with an access association
+
+    @classmethod
+    def of(cls, domain: Document, associations: Sequence[Document]) -> PrivateDomain:
+        arn = str(domain["domainNameArn"]).replace(":apigateway:", ":execute-api:", 1)
+        try:
+            policy = parse_policy(domain["policy"]) if domain.get("policy") else None
+        except PolicyError:
+            policy = None
+        return cls(arn, policy, frozenset(a["accessAssociationSource"] for a in associations))
+
+    def admits(self, vpce_id: str | None, path: str, source_ip: str) -> bool:
+        if vpce_id is None or vpce_id not in self.endpoints or self.policy is None:
+            return False
+        context = {"aws:sourcevpce": vpce_id, "aws:sourceip": source_ip}
+        return evaluate(self.policy, "execute-api:Invoke", self.arn + path, context) is Decision.ALLOW
+
+
 class DomainRouter:
     def __init__(self) -> None:
         self._hosts: dict[str, tuple[Mapping, ...]] = {}
@@ -106,6 +132,7 @@ class DomainRouter:
         # in ``_rules_only`` domains the mappings are not consulted at all.
         self._rules: dict[str, tuple[RoutingRule, ...]] = {}
         self._rules_only: frozenset[str] = frozenset()
+        self.private: dict[str, PrivateDomain] = {}
         self.endpoint_types: dict[str, str] = {}
         self.mutual_tls: frozenset[str] = frozenset()  # domains whose clients must present a certificate
 
@@ -117,12 +144,18 @@ class DomainRouter:
         domains: Sequence[Document],
         mappings: dict[str, list[Document]],
         rules: dict[str, list[Document]] | None = None,
+        associations: dict[str, list[Document]] | None = None,
     ) -> None:
         hosts: dict[str, tuple[Mapping, ...]] = {}
         types: dict[str, str] = {}
         by_domain: dict[str, tuple[RoutingRule, ...]] = {}
         rules_only = set()
+        private = {}
         for domain in domains:
+            if domain.get("domainNameId"):
+                private[domain["domainName"]] = PrivateDomain.of(
+                    domain, (associations or {}).get(domain["domainName"], ())
+                )
             mode = domain.get("routingMode") or "BASE_PATH_MAPPING_ONLY"
             if mode != "BASE_PATH_MAPPING_ONLY":
                 found_rules = [RoutingRule.of(doc) for doc in (rules or {}).get(domain["domainName"], ())]
@@ -140,6 +173,7 @@ class DomainRouter:
             types[name] = domain["endpointConfiguration"]["types"][0]
         self._hosts, self.endpoint_types = hosts, types
         self._rules, self._rules_only = by_domain, frozenset(rules_only)
+        self.private = private
         self.mutual_tls = frozenset(d["domainName"] for d in domains if d.get("mutualTlsAuthentication"))
 
     def serves(self, host: str) -> str | None:
