@@ -60,7 +60,7 @@ from apigate.control.management_scope import call_region
 from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.control.v2 import domain_names as v2_domain_names
-from apigate.control.v2 import routing_rules
+from apigate.control.v2 import portal_products, portals, routing_rules
 from apigate.dataplane import function_call, integrations
 from apigate.dataplane.domains import DomainRouter
 from apigate.dataplane.http_api import HttpApis
@@ -71,6 +71,7 @@ from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.responses.gateway import respond
 from apigate.dataplane.websocket import WebSocketApis
 from apigate.docs_page import DocsPages
+from apigate.docs_page.portal import PortalPages
 from apigate.functions.directory import FunctionDirectory
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
@@ -232,6 +233,8 @@ class Gateway:
                 **tags.v2_handlers(ctx),
                 **v2_domain_names.handlers(ctx),
                 **routing_rules.handlers(ctx),
+                **portals.handlers(ctx),
+                **portal_products.handlers(ctx),
             },
             lock=ctx.writes,
         )
@@ -254,6 +257,7 @@ class Gateway:
         self.origins = RequestOrigins(settings.host)  # management calls a web page may have sent are refused
         self.code_links = CodeLinks(settings.data_dir)  # GetFunction's Code.Location, checked here
         self.docs = DocsPages(ctx)  # /_apigate/docs/{apiId}/{stage}: a stage's reference page
+        self.portal_pages = PortalPages(ctx)  # /_apigate/portals/{portalId}/: what PublishPortal published
         self.console = ConsoleAssets(
             region=settings.region, account_id=settings.account_id, signed=settings.admin_key is not None
         )
@@ -508,6 +512,8 @@ class Gateway:
             )
         if path.startswith("/_apigate/docs/"):
             return self.docs.serve(path)
+        if path.startswith(portals.PATH):  # published portals are public, as on AWS
+            return self.portal_pages.serve(path)
         if path == "/_apigate/requests":  # the console's live view: the last data plane requests
             after = dict(wire.parse_query(request.query_string)).get("after", "0")
             lines = self.state.metrics.lines.since(int(after) if after.isascii() and after.isdigit() else 0)

@@ -42,6 +42,8 @@ _OWNERS = {
     "vpclink": "id",
     "v2vpclink": "VpcLinkId",
     "function": "FunctionName",
+    "portal": "PortalId",
+    "portalproduct": "PortalProductId",
 }
 # Kinds that belong to a top-level resource: their key starts with its id (``{apiId}/...``, or the id itself).
 _CHILDREN = frozenset(
@@ -49,7 +51,8 @@ _CHILDREN = frozenset(
         "resource", "stage", "snapshot", "validator", "model", "modelseed", "authorizer", "deployment",
         "openapi", "gatewayresponse", "docpart", "docversion", "usageplankey", "basepathmapping", "truststore",
         "clientcertificatekey", "v2route", "v2integration", "v2authorizer", "v2stage", "v2deployment",
-        "v2snapshot", "v2model", "v2routeresponse", "v2integrationresponse", "routingrule", "function-concurrency",
+        "v2snapshot", "v2model", "v2routeresponse", "v2integrationresponse", "routingrule", "productpage", "productrestendpointpage", "portalproductpolicy",
+        "portalpublished", "function-concurrency",
         "function-policy", "function-tags",
     }
 )  # fmt: skip
