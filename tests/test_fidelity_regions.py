@@ -226,3 +226,40 @@ def test_a_call_in_one_region_keeps_every_region_served(regions_gateway: Gateway
     west.create_usage_plan(name="west-plan-2")
     west.delete_api_key(apiKey=west_key["id"])
     assert status() == 200
+
+
+def test_certificates_domains_and_account_settings_are_regional(regions_gateway: GatewayProcess) -> None:
+    east_acm, west_acm = regions_gateway.client("acm"), regions_gateway.client("acm", WEST)
+    east, west = regions_gateway.client("apigateway"), regions_gateway.client("apigateway", WEST)
+    edge_certificate = east_acm.request_certificate(DomainName="edge.example.test")["CertificateArn"]
+    west_certificate = west_acm.request_certificate(DomainName="west.example.test")["CertificateArn"]
+    assert west_certificate.startswith(f"arn:aws:acm:{WEST}:")
+    listed = [c["CertificateArn"] for c in east_acm.list_certificates()["CertificateSummaryList"]]
+    assert edge_certificate in listed and west_certificate not in listed
+    code, _, _ = error_of(east_acm.describe_certificate, CertificateArn=west_certificate)
+    assert code == "ResourceNotFoundException"
+
+    # A regional domain takes a certificate of its own region; an edge domain, one of us-east-1 (CloudFront's).
+    regional = west.create_domain_name(
+        domainName="west.example.test",
+        regionalCertificateArn=west_certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+    )
+    assert regional["regionalDomainName"].endswith(f".execute-api.{WEST}.amazonaws.com")
+    assert error_of(
+        west.create_domain_name,
+        domainName="wrong.example.test",
+        regionalCertificateArn=edge_certificate,
+        endpointConfiguration={"types": ["REGIONAL"]},
+    )[:2] == ("BadRequestException", 400)
+    west.create_domain_name(domainName="edge.example.test", certificateArn=edge_certificate)
+    assert "west.example.test" not in [d["domainName"] for d in east.get_domain_names().get("items", [])]
+    assert error_of(east.get_domain_name, domainName="west.example.test")[:2] == ("NotFoundException", 404)
+    # The edge domain in eu-west-1 uses the us-east-1 certificate: it is in use there.
+    in_use = east_acm.describe_certificate(CertificateArn=edge_certificate)["Certificate"]["InUseBy"]
+    assert in_use == [f"arn:aws:apigateway:{WEST}::/domainnames/edge.example.test"]
+
+    role = f"arn:aws:iam::{ACCOUNT}:role/west-logs"
+    west.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+    assert west.get_account()["cloudwatchRoleArn"] == role
+    assert "cloudwatchRoleArn" not in east.get_account()

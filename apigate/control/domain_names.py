@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from apigate.control.common import Doc, drop_none, now, page
 from apigate.control.context import ControlContext
 from apigate.server.tls import POLICIES
 from apigate.store.base import Conflict
+from apigate.store.regional import in_region
 
 __all__ = ["DOMAIN", "MAPPING", "delete_domain", "handlers", "new_domain", "new_mapping"]
 
@@ -53,8 +55,11 @@ def domain(ctx: ControlContext, name: str) -> Doc:
     return doc
 
 
-def _certificate(ctx: ControlContext, arn: str | None) -> None:
-    if arn is not None and ctx.store.get(certificates.KIND, arn) is None:
+def _certificate(ctx: ControlContext, arn: str | None, *, edge: bool = False) -> None:
+    """The certificate must exist in the call's region; an edge domain's, in us-east-1 (CloudFront's region)."""
+    with in_region("us-east-1") if edge else nullcontext():
+        found = arn is None or ctx.store.get(certificates.KIND, arn) is not None
+    if not found:
         raise bad_request(f"Certificate {arn} not found")
 
 
@@ -89,7 +94,7 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
         raise bad_request(
             "A certificate was not provided. Provide regionalCertificateArn for a REGIONAL domain name"
         )
-    _certificate(ctx, edge_arn)
+    _certificate(ctx, edge_arn, edge=True)
     _certificate(ctx, regional_arn)
     policy = params.get("securityPolicy") or "TLS_1_2"
     _check_policy(policy)
@@ -290,7 +295,7 @@ async def get_domain_names(ctx: ControlContext, params: dict[str, Any]) -> Doc:
 async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     doc = domain(ctx, str(params["domainName"]).lower())
     patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
-    _certificate(ctx, doc.get("certificateArn"))
+    _certificate(ctx, doc.get("certificateArn"), edge=not doc.get("domainNameId"))
     _certificate(ctx, doc.get("regionalCertificateArn"))
     _check_policy(doc.get("securityPolicy"))
     _routing_mode(doc.get("routingMode"))

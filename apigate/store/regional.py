@@ -43,6 +43,7 @@ _OWNERS = {
     "v2vpclink": "VpcLinkId",
     "function": "FunctionName",
     "portal": "PortalId",
+    "certificate": "CertificateArn",
     "portalproduct": "PortalProductId",
 }
 # Kinds that belong to a top-level resource: their key starts with its id (``{apiId}/...``, or the id itself).
