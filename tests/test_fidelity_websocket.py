@@ -1,5 +1,5 @@
 """WebSocket settings that were stored and not applied now take effect (issue 23, class 8): ApiKeyRequired on
-$connect, RouteSettings throttles, request models, request templates on non-proxy integrations."""
+$connect, RouteSettings throttles, request models, request and response templates on non-proxy integrations."""
 
 from __future__ import annotations
 
@@ -114,6 +114,34 @@ def test_request_templates_shape_non_proxy_function_calls(gateway: GatewayProces
 
     received = run(one())
     assert received["said"] == "hello" and received["who"]
+
+
+def test_response_templates_shape_what_two_way_routes_send_back(gateway: GatewayProcess) -> None:
+    api = SocketApi(gateway)
+    function = api.function(RAW_ECHO)
+    integration = api.integration(
+        IntegrationType="AWS", IntegrationUri=lambda_uri(function), IntegrationMethod="POST",
+        TemplateSelectionExpression="\\$default", RequestTemplates={"$default": "$input.body"},
+    )
+    # The status selects the integration response: a /5\d\d/ key does not take a 200, $default does.
+    api.v2.create_integration_response(
+        ApiId=api.id, IntegrationId=integration, IntegrationResponseKey="/5\\d\\d/",
+        ResponseTemplates={"$default": '{"failed": true}'}, TemplateSelectionExpression="\\$default",
+    )
+    api.v2.create_integration_response(
+        ApiId=api.id, IntegrationId=integration, IntegrationResponseKey="$default",
+        ResponseTemplates={"$default": '{"reply": $input.json(\'$.text\'), "route": "$context.routeKey"}'},
+        TemplateSelectionExpression="\\$default",
+    )
+    api.route("$default", integration, two_way=True)
+    api.deploy()
+
+    async def one() -> Any:
+        async with websockets.connect(api.url()) as ws:
+            await ws.send(json.dumps({"text": "hello"}))
+            return json.loads(await ws.recv())
+
+    assert run(one()) == {"reply": "hello", "route": "$default"}
 
 
 def _presigned(url: str, key: str, secret: str) -> str:

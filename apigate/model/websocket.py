@@ -12,10 +12,22 @@ from apigate.state.base import Limit
 
 if TYPE_CHECKING:
     from apigate.dataplane.mapping import Template
+    from apigate.dataplane.regex_budget import UserRegex
 
 CONNECT = "$connect"
 DISCONNECT = "$disconnect"
 DEFAULT = "$default"
+
+
+@dataclass(frozen=True, slots=True)
+class WsIntegrationResponse:
+    """An integration response of a non-proxy integration: which statuses it takes (``/regex/`` keys matched
+    against the status code; None for ``$default``) and the templates that turn the answer into the message
+    a two-way route sends back."""
+
+    pattern: UserRegex | None
+    templates: Mapping[str, Template]
+    template_selection: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +43,7 @@ class WsIntegration:
     request_templates: Mapping[str, Template] = field(default_factory=dict)
     credentials: str | None = None
     template_selection: str | None = None  # TemplateSelectionExpression: which request template a message uses
+    responses: tuple[WsIntegrationResponse, ...] = ()  # AWS and HTTP (non-proxy): /regex/ keys first, $default last
 
 
 @dataclass(frozen=True, slots=True)

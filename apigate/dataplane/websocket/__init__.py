@@ -25,7 +25,12 @@ from apigate.dataplane.substitution import stage_variables
 from apigate.dataplane.websocket.authorizer import Refused, authorize, forbidden
 from apigate.dataplane.websocket.events import connect_event, disconnect_event, message_event
 from apigate.dataplane.websocket.management import ConnectionsApi
-from apigate.dataplane.websocket.service_calls import ServiceCallFailed, call_service, render_request
+from apigate.dataplane.websocket.service_calls import (
+    ServiceCallFailed,
+    call_service,
+    render_request,
+    render_response,
+)
 from apigate.dataplane.websocket.session import Session
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.usage import PlanIndex
@@ -288,15 +293,26 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         if route.request_models and not _valid_body(route, data):
             self._error_frame(session, "Invalid request body", request_id)
             return
+        key = route.route_key
+
+        def event() -> dict[str, Any]:  # built only for functions and templates
+            return message_event(session, key, data, request_id, now_ms)
+
         try:
-            key = route.route_key
-            outcome = await self._call(
-                route.integration,
-                lambda: message_event(session, key, data, request_id, now_ms),  # built only for functions
-                data,
-                request_id,
-                deployed,
-            )
+            outcome = await self._call(route.integration, event, data, request_id, deployed)
+            if route.two_way and outcome.error is None and route.integration.responses:
+                rendered = render_response(
+                    route.integration,
+                    outcome.status,
+                    outcome.body or "",
+                    event()["requestContext"],
+                    deployed.stage_variables,
+                )
+                if rendered is not None:
+                    outcome.body = rendered
+        except ServiceCallFailed as exc:
+            log.warning("WebSocket route %s: %s", route.route_key, exc)
+            outcome = _Outcome(error="Internal server error")
         except Exception:
             log.exception("WebSocket route %s failed", route.route_key)
             outcome = _Outcome(error="Internal server error")
