@@ -94,6 +94,19 @@ def _validators(models: list[Doc]) -> dict[str, Callable[[object], object]]:
     return compiled
 
 
+def _required_parameters(doc: Doc) -> tuple[tuple[str, str], ...]:
+    required = []
+    for key, constraints in sorted((doc.get("RequestParameters") or {}).items()):  # named in this order
+        if not (constraints or {}).get("Required"):
+            continue
+        for kind in ("header", "querystring"):
+            prefix = f"route.request.{kind}."
+            if key.startswith(prefix) and len(key) > len(prefix):
+                name = key[len(prefix) :]
+                required.append((kind, name))
+    return tuple(required)
+
+
 def _route_models(doc: Doc, validators: dict[str, Callable[[object], object]]) -> dict[str, Any]:
     names = doc.get("RequestModels") or {}
     models = {key: validators[name] for key, name in names.items() if name in validators}
@@ -152,6 +165,7 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             authorizer=authorizer,
             api_key_required=bool(doc.get("ApiKeyRequired")),
             iam=doc.get("AuthorizationType") == "AWS_IAM",
+            required_parameters=_required_parameters(doc) if doc["RouteKey"] == CONNECT else (),
             **_route_models(doc, validators),
             limit=route_throttle(
                 bucket_prefix + doc["RouteKey"],

@@ -70,6 +70,8 @@ class WsRoute:
     model_selection: RouteSelection | None = None
     limit: Limit | None = None  # the stage's RouteSettings (or DefaultRouteSettings) throttle for this route
     iam: bool = False  # AuthorizationType AWS_IAM ($connect only): a SigV4-signed handshake its policies allow
+    # RequestParameters marked Required ($connect): ("header", name) or ("querystring", name)
+    required_parameters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

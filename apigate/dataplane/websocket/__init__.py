@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -183,6 +184,8 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     )
                 if route.api_key_required:  # after the authorizer: it may be where the key comes from
                     self._check_api_key(session, deployed)
+                if route.required_parameters:
+                    _check_required(session, route)
                 if route.integration is not None:
                     event = connect_event(session, request_id, now_ms)
                     outcome = await self._call(route.integration, lambda: event, None, request_id, deployed)
@@ -227,11 +230,15 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             identity = sigv4.authenticate(request, identities, service="execute-api", region=deployed.region)
         except sigv4.SignatureError as exc:
             raise Refused(403, exc.message, exc.failure.error_type) from None
-        arn = arns.execute_api_arn(deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT)
+        arn = arns.execute_api_arn(
+            deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT
+        )
         if identity.is_root:
             return
         context = {"aws:sourceip": request.client[0], "aws:epochtime": str(int(time.time()))}
-        decision = evaluate_all(identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn)
+        decision = evaluate_all(
+            identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn
+        )
         if decision is not Decision.ALLOW:
             raise Refused(
                 403,
@@ -484,6 +491,22 @@ def _valid_body(route: WsRoute, data: str | bytes) -> bool:
     except Exception:  # fastjsonschema's JsonSchemaValueException, or a budgeted pattern giving up
         return False
     return True
+
+
+def _check_required(session: Session, route: WsRoute) -> None:
+    """$connect's required request parameters (headers, query strings): missing ones refuse the handshake
+    with the 400 REST validators answer."""
+    headers = {name.lower() for name, _ in session.raw_headers}
+    query = {name for name, _ in parse_qsl(session.query_string, keep_blank_values=True)}
+    missing = [
+        name
+        for kind, name in route.required_parameters
+        if (name.lower() not in headers if kind == "header" else name not in query)
+    ]
+    if missing:
+        raise Refused(
+            400, f"Missing required request parameters: [{', '.join(missing)}]", "BadRequestException"
+        )
 
 
 def _proxy_outcome(payload: bytes) -> _Outcome:
