@@ -17,10 +17,12 @@ from typing import Any
 import botocore.exceptions
 import pytest
 import requests
+import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from helpers import GatewayProcess, RestApi
+from websocket_helpers import SocketApi, run
 
 NLB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/orders/50dc6c495c0c9188"
 
@@ -362,5 +364,20 @@ def test_a_stages_client_certificate_is_presented_to_https_backends(tmp_path: Pa
             # A stage without one is refused by the backend's handshake: AWS's 500 for a failed endpoint.
             refused = requests.get(process.invoke_url(api.id, "plain", "/who"), timeout=10)
             assert refused.status_code == 500
+
+            # A WebSocket stage's ClientCertificateId, for its HTTP integrations.
+            sockets = SocketApi(process)
+            integration = sockets.integration(
+                IntegrationType="HTTP_PROXY", IntegrationUri=f"{backend}/who", IntegrationMethod="GET"
+            )
+            sockets.route("$default", integration, two_way=True)
+            sockets.deploy("signed", ClientCertificateId=certificate["clientCertificateId"])
+
+            async def ask() -> Any:
+                async with websockets.connect(sockets.url("signed")) as ws:
+                    await ws.send("who")
+                    return json.loads(await ws.recv())
+
+            assert run(ask()) == {"client": hashlib.sha256(der).hexdigest()}
     finally:
         process.stop()

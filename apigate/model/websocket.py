@@ -13,6 +13,7 @@ from apigate.state.base import Limit
 if TYPE_CHECKING:
     from apigate.dataplane.mapping import Template
     from apigate.dataplane.regex_budget import UserRegex
+    from apigate.server.upstream import ClientIdentity
 
 CONNECT = "$connect"
 DISCONNECT = "$disconnect"
@@ -159,6 +160,7 @@ class DeployedWebSocketApi:
     selection: RouteSelection
     api_key_selection: str = "$request.header.x-api-key"
     has_custom_routes: bool = False  # any route besides $connect, $disconnect and $default
+    client_identity: ClientIdentity | None = None  # the stage's ClientCertificateId, for HTTPS backends
 
     def route_for(self, message: str | bytes) -> WsRoute | None:
         """The message's route: the one the selection expression names, else $default (where non-JSON messages

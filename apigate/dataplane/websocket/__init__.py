@@ -361,6 +361,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     [("Content-Type", "application/json")],
                     body,
                     timeout=integration.timeout_seconds,
+                    identity=deployed.client_identity,
                 )
             except UpstreamTimeout:
                 return _Outcome(504, error="Endpoint request timed out")
