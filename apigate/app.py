@@ -36,6 +36,7 @@ from apigate.control import (
     client_certificates,
     deployments,
     documentation,
+    domain_access,
     domain_names,
     gateway_responses,
     invoke_method,
@@ -61,9 +62,11 @@ from apigate.control.admin import ManagementGuard
 from apigate.control.code_links import CodeLinks
 from apigate.control.context import ControlContext
 from apigate.control.local_ca import LocalCa
+from apigate.control.management_scope import call_region
 from apigate.control.request_origin import RequestOrigins
 from apigate.control.sync import ConfigSync
 from apigate.control.v2 import domain_names as v2_domain_names
+from apigate.control.v2 import portal_products, portals, routing_rules
 from apigate.dataplane import function_call, integrations
 from apigate.dataplane.domains import DomainRoute, DomainRouter
 from apigate.dataplane.http_api import HttpApis
@@ -75,6 +78,7 @@ from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.responses.gateway import respond
 from apigate.dataplane.websocket import WebSocketApis
 from apigate.docs_page import DocsPages
+from apigate.docs_page.portal import PortalPages
 from apigate.functions.directory import FunctionDirectory
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
@@ -87,7 +91,8 @@ from apigate.server.tls import Site, TlsSites
 from apigate.server.upstream import UpstreamPool
 from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
 from apigate.state.connections import connection_directory
-from apigate.store import open_store
+from apigate.store import DocumentStore, open_store
+from apigate.store.regional import RegionalStore, everywhere, in_region
 
 log = logging.getLogger("apigate")
 
@@ -167,7 +172,8 @@ def _shared_state(settings: Settings, registry: Registry) -> tuple[SharedState, 
 class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = open_store(settings.store_url, settings.data_dir)
+        # Management calls see their region's partition of the store (store/regional.py); nothing else does.
+        self.store: DocumentStore = RegionalStore(open_store(settings.store_url, settings.data_dir), settings.region)
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
         set_endpoint_overrides(dict(settings.aws_endpoints))  # AWS service integrations' endpoints
@@ -213,6 +219,7 @@ class Gateway:
                 **sdks.handlers(ctx),
                 **tags.handlers(ctx),
                 **domain_names.handlers(ctx),
+                **domain_access.handlers(ctx),
                 **client_certificates.handlers(ctx),
                 **vpc_links.handlers(ctx),
             },
@@ -249,6 +256,9 @@ class Gateway:
                 **http_api_control.handlers(ctx, self.http_apis),
                 **tags.v2_handlers(ctx),
                 **v2_domain_names.handlers(ctx),
+                **routing_rules.handlers(ctx),
+                **portals.handlers(ctx),
+                **portal_products.handlers(ctx),
             },
             lock=ctx.writes,
         )
@@ -284,6 +294,7 @@ class Gateway:
         self.origins = RequestOrigins(settings.host)  # management calls a web page may have sent are refused
         self.code_links = CodeLinks(settings.data_dir)  # GetFunction's Code.Location, checked here
         self.docs = DocsPages(ctx)  # /_apigate/docs/{apiId}/{stage}: a stage's reference page
+        self.portal_pages = PortalPages(ctx)  # /_apigate/portals/{portalId}/: what PublishPortal published
         self.console = ConsoleAssets(
             region=settings.region, account_id=settings.account_id, signed=settings.admin_key is not None
         )
@@ -299,7 +310,14 @@ class Gateway:
         self.sync.reload()
         self.sync.also_reload.append(lambda: http_api_control.load_all(ctx, self.http_apis))
         self.sync.also_reload.append(self.reload_domains)
-        domain_kinds = (domain_names.DOMAIN, domain_names.MAPPING, domain_names.TRUSTSTORE, certificates.KIND)
+        domain_kinds = (
+            domain_names.DOMAIN,
+            domain_names.MAPPING,
+            domain_names.TRUSTSTORE,
+            certificates.KIND,
+            routing_rules.KIND,  # rules route a domain's requests before or instead of its mappings
+            domain_access.KIND,  # which VPC endpoints reach a private domain
+        )
         self.sync.on_kinds.append((frozenset(domain_kinds), self.reload_domains))
         self.sync.also_reload.append(lambda: user_pools.publish(ctx))
         self.reload_domains()
@@ -325,11 +343,13 @@ class Gateway:
 
     def reload_domains(self) -> None:
         """Rebuild the domain router and the SNI table from the stored domains (after a change)."""
-        docs = self.store.list(domain_names.DOMAIN)
-        self.domains.build(
-            docs,
-            {doc["domainName"]: self.store.list(domain_names.MAPPING, doc["domainName"]) for doc in docs},
-        )
+        with everywhere():  # every region's domains: one listener serves them all
+            docs = self.store.list(domain_names.DOMAIN)
+            names = [doc["domainName"] for doc in docs]
+            mappings = {name: self.store.list(domain_names.MAPPING, name) for name in names}
+            rules = {name: self.store.list(routing_rules.KIND, name) for name in names}
+            associations = {name: self.store.list(domain_access.KIND, name) for name in names}
+        self.domains.build(docs, mappings, rules, associations)
         if self.tls is None:
             return
         sites: dict[str, Site] = {}
@@ -358,7 +378,8 @@ class Gateway:
 
     async def serve_private(self, request: Request) -> Response:
         """The private listener: requests arrive as through a VPC endpoint, addressed by the path form, by
-        ``Host: {api}-{vpce}.execute-api…`` / ``{api}.execute-api…``, or by ``x-apigw-api-id``."""
+        ``Host: {api}-{vpce}.execute-api…`` / ``{api}.execute-api…``, by a custom domain's name, or by
+        ``x-apigw-api-id``."""
         request.vpce_id = self.settings.vpce_id
         request.vpc_id = self.settings.vpc_id
         found = _execute_api_address(request)
@@ -368,8 +389,13 @@ class Gateway:
             if not request.raw_path.startswith(_EXECUTE_API_PREFIX):  # Host: {api}-{vpce}.execute-api…
                 api_id = api_id.split("-vpce-", 1)[0]
         else:
+            host = (request.header("host") or "").split(":", 1)[0]
+            custom = self.domains.serves(host.lower()) if self.domains and host else None
+            if custom is not None:  # a custom domain (private ones answer only here)
+                routed = self._custom_domain(request, custom)
+                return routed if isinstance(routed, Response) else await routed
             api_id, path = request.header("x-apigw-api-id"), request.raw_path
-            domain = (request.header("host") or "").split(":", 1)[0] or f"{api_id}.execute-api.localhost"
+            domain = host or f"{api_id}.execute-api.localhost"
         # Only REST APIs can be private; the endpoint serves execute-api only (no management API here).
         if not api_id or api_id in self.http_apis or api_id in self.websockets:
             return _forbidden()
@@ -506,7 +532,10 @@ class Gateway:
         ``rawPath`` keep the whole path, base path included (AWS's rules)."""
         if not self._client_cert_accepted(request, domain):
             return _forbidden()
-        route = self.domains.route(domain, request.raw_path)
+        private = self.domains.private.get(domain)
+        if private is not None and not private.admits(request.vpce_id, request.raw_path, request.client[0]):
+            return _forbidden()  # not through an associated VPC endpoint, or not allowed by its policy
+        route = self.domains.route(domain, request.raw_path, request.header)
         if route is None:
             return _forbidden()
         api_id, stage, below = route.mapping.api_id, route.mapping.stage, route.below
@@ -523,8 +552,8 @@ class Gateway:
             stage, _, rest = below[1:].partition("/")
             below = "/" + rest
         deployed = self.registry.get(api_id, stage or "")
-        if deployed is None or deployed.endpoint_type == "PRIVATE":
-            return _forbidden()
+        if deployed is None or (deployed.endpoint_type == "PRIVATE") != (private is not None):
+            return _forbidden()  # private domains serve private APIs, public ones public APIs
         if deployed.canary is not None:
             deployed = pick(deployed)
         inv = Invocation(request, deployed, below, request.raw_path, host)
@@ -572,6 +601,8 @@ class Gateway:
             )
         if path.startswith("/_apigate/docs/"):
             return self.docs.serve(path)
+        if path.startswith(portals.PATH):  # published portals are public, as on AWS
+            return self.portal_pages.serve(path)
         if path == "/_apigate/requests":  # the console's live view: the last data plane requests
             after = dict(wire.parse_query(request.query_string)).get("after", "0")
             lines = self.state.metrics.lines.since(int(after) if after.isascii() and after.isdigit() else 0)
@@ -673,11 +704,13 @@ class Gateway:
             iam_control.caller.set(self.guard.caller(request, service))
         except AwsError as exc:
             return self.sts_api.error(exc) if is_query else wire.error_response(exc)
+        region = call_region(request, self.settings.region)  # the partition the call sees, while it runs
         if is_query:
             return await self._query(request, service)
         if self.acm.handles(request):
             try:
-                return await self.acm.dispatch(request)
+                with in_region(region):
+                    return await self.acm.dispatch(request)
             finally:
                 self.reload_domains()
         order = (
@@ -687,7 +720,8 @@ class Gateway:
             order = [self.apigatewayv2]
         try:
             for api in order:
-                response = await api.dispatch(request, request.raw_path, query)
+                with in_region(region):
+                    response = await api.dispatch(request, request.raw_path, query)
                 if response is not None:
                     if request.method != "GET":
                         self.sync.check()  # this process serves its own change before answering

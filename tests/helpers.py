@@ -25,6 +25,7 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from shapes import check_answers
 
 # A function that answers with the event it received.
 ECHO_EVENT = """
@@ -120,13 +121,16 @@ class GatewayProcess:
             self.proc.stdout.close()
         self.proc = None
 
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+    def client(self, service: str, region: str = "us-east-1") -> Any:
+        """A boto3 client for this gateway; every successful answer is checked against botocore's model."""
+        return check_answers(
+            boto3.client(
+                service,
+                endpoint_url=self.url,
+                region_name=region,
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+            )
         )
 
     def invoke_url(self, api_id: str, stage: str, path: str = "/") -> str:

@@ -1,5 +1,5 @@
 """WebSocket settings that were stored and not applied now take effect (issue 23, class 8): ApiKeyRequired on
-$connect, RouteSettings throttles, request models, request templates on non-proxy integrations."""
+$connect, RouteSettings throttles, request models, request and response templates on non-proxy integrations."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def test_api_key_required_on_connect(gateway: GatewayProcess, apigw: Any) -> Non
     key = apigw.create_api_key(name="ws-key", enabled=True)
     plan = apigw.create_usage_plan(name="ws-plan", apiStages=[{"apiId": api.id, "stage": "live"}])
     assert run(_status(api.url("live"))) == 403
-    assert run(_status(api.url("live"), {"x-api-key": key["value"]})) == 403  # not in a plan of this stage yet
+    assert (
+        run(_status(api.url("live"), {"x-api-key": key["value"]})) == 403
+    )  # not in a plan of this stage yet
     apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
     assert run(_status(api.url("live"), {"x-api-key": key["value"]})) == 101
     assert run(_status(api.url("live"), {"x-api-key": "not-a-key-at-all-0123456789"})) == 403
@@ -78,8 +80,11 @@ def test_request_models_check_messages(gateway: GatewayProcess) -> None:
     schema = json.dumps({"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}})
     api.v2.create_model(ApiId=api.id, Name="Say", Schema=schema)
     api.route(
-        "say", api.integration(api.function(ECHO)), two_way=True,
-        RequestModels={"$default": "Say"}, ModelSelectionExpression="$default",
+        "say",
+        api.integration(api.function(ECHO)),
+        two_way=True,
+        RequestModels={"$default": "Say"},
+        ModelSelectionExpression="$default",
     )
     api.deploy()
 
@@ -100,7 +105,9 @@ def test_request_templates_shape_non_proxy_function_calls(gateway: GatewayProces
     api = SocketApi(gateway)
     function = api.function(RAW_ECHO)
     integration = api.integration(
-        IntegrationType="AWS", IntegrationUri=lambda_uri(function), IntegrationMethod="POST",
+        IntegrationType="AWS",
+        IntegrationUri=lambda_uri(function),
+        IntegrationMethod="POST",
         TemplateSelectionExpression="\\$default",
         RequestTemplates={"$default": '{"said": $input.json(\'$.text\'), "who": "$context.connectionId"}'},
     )
@@ -114,6 +121,63 @@ def test_request_templates_shape_non_proxy_function_calls(gateway: GatewayProces
 
     received = run(one())
     assert received["said"] == "hello" and received["who"]
+
+
+def test_response_templates_shape_what_two_way_routes_send_back(gateway: GatewayProcess) -> None:
+    api = SocketApi(gateway)
+    function = api.function(RAW_ECHO)
+    integration = api.integration(
+        IntegrationType="AWS",
+        IntegrationUri=lambda_uri(function),
+        IntegrationMethod="POST",
+        TemplateSelectionExpression="\\$default",
+        RequestTemplates={"$default": "$input.body"},
+    )
+    # The status selects the integration response: a /5\d\d/ key does not take a 200, $default does.
+    api.v2.create_integration_response(
+        ApiId=api.id,
+        IntegrationId=integration,
+        IntegrationResponseKey="/5\\d\\d/",
+        ResponseTemplates={"$default": '{"failed": true}'},
+        TemplateSelectionExpression="\\$default",
+    )
+    api.v2.create_integration_response(
+        ApiId=api.id,
+        IntegrationId=integration,
+        IntegrationResponseKey="$default",
+        ResponseTemplates={"$default": '{"reply": $input.json(\'$.text\'), "route": "$context.routeKey"}'},
+        TemplateSelectionExpression="\\$default",
+    )
+    api.route("$default", integration, two_way=True)
+    api.deploy()
+
+    async def one() -> Any:
+        async with websockets.connect(api.url()) as ws:
+            await ws.send(json.dumps({"text": "hello"}))
+            return json.loads(await ws.recv())
+
+    assert run(one()) == {"reply": "hello", "route": "$default"}
+
+
+def test_required_connect_parameters(gateway: GatewayProcess) -> None:
+    api = SocketApi(gateway)
+    api.route(
+        "$connect",
+        None,
+        RequestParameters={
+            "route.request.header.X-Tenant": {"Required": True},
+            "route.request.querystring.room": {"Required": True},
+            "route.request.querystring.optional": {"Required": False},
+        },
+    )
+    api.route("$default", api.integration(api.function(ECHO)), two_way=True)
+    api.deploy("params")
+    assert run(_refusal(api.url("params"))) == (400, "Missing required request parameters: [X-Tenant, room]")
+    assert run(_refusal(api.url("params", "room=a"))) == (
+        400,
+        "Missing required request parameters: [X-Tenant]",
+    )
+    assert run(_status(api.url("params", "room=a"), {"x-tenant": "t1"})) == 101
 
 
 def _presigned(url: str, key: str, secret: str) -> str:
@@ -133,9 +197,18 @@ def test_aws_iam_on_connect(gateway: GatewayProcess) -> None:
     api.route("$connect", None, AuthorizationType="AWS_IAM")
     api.route("$default", api.integration(api.function(ECHO)), two_way=True)
     api.deploy("iam")
-    allowed = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "execute-api:Invoke",
-        "Resource": f"arn:aws:execute-api:us-east-1:*:{api.id}/iam/$connect"}]})
+    allowed = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "execute-api:Invoke",
+                    "Resource": f"arn:aws:execute-api:us-east-1:*:{api.id}/iam/$connect",
+                }
+            ],
+        }
+    )
     keys = []
     for name, policies in (("ws-allowed", [allowed]), ("ws-nothing", [])):
         user = f"{name}-{api.id}"

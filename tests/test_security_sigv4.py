@@ -168,22 +168,24 @@ def error_of(call: Any) -> tuple[str, int, str]:
     )
 
 
-def test_management_calls_need_the_gateways_region(regional: GatewayProcess) -> None:
+def test_management_calls_are_signed_for_an_aws_region(regional: GatewayProcess) -> None:
+    """Regions are partitions: a call signed for another AWS region is made there (it sees that region's
+    resources); a credential scope that names no AWS region is refused as AWS's endpoints refuse it."""
     assert "items" in client(regional, "apigateway").get_rest_apis()
-    assert "Functions" in client(regional, "lambda").list_functions()
-    assert "Items" in client(regional, "apigatewayv2").get_apis()
-    elsewhere = {
-        service: client(regional, service, "us-west-2")
+    assert client(regional, "lambda", "us-west-2").list_functions()["Functions"] == []
+    assert client(regional, "apigatewayv2", "us-west-2").get_apis()["Items"] == []
+    nowhere = {
+        service: client(regional, service, "eu-west-1x")
         for service in ("apigateway", "lambda", "apigatewayv2")
     }
     for service, call in (
-        ("apigateway", elsewhere["apigateway"].get_rest_apis),
-        ("lambda", elsewhere["lambda"].list_functions),
-        ("apigatewayv2", elsewhere["apigatewayv2"].get_apis),
+        ("apigateway", nowhere["apigateway"].get_rest_apis),
+        ("lambda", nowhere["lambda"].list_functions),
+        ("apigatewayv2", nowhere["apigatewayv2"].get_apis),
     ):
         code, status, message = error_of(call)
         assert (code, status) == ("InvalidSignatureException", 403), service
-        assert message == "Credential should be scoped to a valid region, not 'us-west-2'. ", service
+        assert message == "Credential should be scoped to a valid region, not 'eu-west-1x'. ", service
 
 
 def test_iam_and_sts_take_the_gateways_region_or_the_global_one(regional: GatewayProcess) -> None:

@@ -47,8 +47,11 @@ def api(pair: tuple[GatewayProcess, GatewayProcess]) -> SocketApi:
     built.route("$default", built.integration(built.function(ECHO)), two_way=True)
     built.route("tell", built.integration(built.function(TELL, Timeout=30)))
     built.deploy()
-    # the second process serves what the first one deployed once it has seen the change
+    # the second process serves what the first one deployed once it has seen the change: its @connections
+    # answers Gone for an unknown connection (426 alone may come once the API is known, before its stage)
     wait_for(lambda: requests.get(_stage_url(second, built.id), timeout=5).status_code == 426)
+    connections = f"{_stage_url(second, built.id)}/@connections/unknown"
+    wait_for(lambda: requests.post(connections, data=b"x", timeout=5).status_code == 410)
     return built
 
 

@@ -11,7 +11,7 @@ import orjson
 from apigate.compile.http import route_throttle
 from apigate.compile.schemas import bound_schema_patterns
 from apigate.dataplane.mapping.templates import compile_template
-from apigate.dataplane.regex_budget import UserRegexError
+from apigate.dataplane.regex_budget import UserRegexError, compile_user_regex
 from apigate.model.websocket import (
     CONNECT,
     DEFAULT,
@@ -20,6 +20,7 @@ from apigate.model.websocket import (
     RouteSelection,
     WsAuthorizer,
     WsIntegration,
+    WsIntegrationResponse,
     WsRoute,
 )
 
@@ -40,6 +41,28 @@ def _mock_response(integration_id: str, responses: list[Doc]) -> str | None:
             if selected is not None:
                 return str(selected)
     return None
+
+
+def _responses(integration_id: str, responses: list[Doc]) -> tuple[WsIntegrationResponse, ...]:
+    """The integration's responses with templates: ``/regex/`` keys (matched against the status code) first,
+    ``$default`` last."""
+    keyed, default = [], []
+    for doc in responses:
+        templates = doc.get("ResponseTemplates") or {}
+        if doc.get("_IntegrationId") != integration_id or not templates:
+            continue
+        compiled = {key: compile_template(source or "") for key, source in templates.items()}
+        key = str(doc.get("IntegrationResponseKey") or "$default")
+        selection = doc.get("TemplateSelectionExpression")
+        if key == "$default" or not (key.startswith("/") and key.endswith("/") and len(key) > 1):
+            default.append(WsIntegrationResponse(None, compiled, selection))
+            continue
+        try:
+            pattern = compile_user_regex(key[1:-1])
+        except UserRegexError:
+            continue  # CreateIntegrationResponse checked it; one stored before then matches nothing
+        keyed.append(WsIntegrationResponse(pattern, compiled, selection))
+    return tuple(keyed + default[:1])
 
 
 def _service_fields(doc: Doc) -> dict[str, Any]:
@@ -73,6 +96,19 @@ def _validators(models: list[Doc]) -> dict[str, Callable[[object], object]]:
     return compiled
 
 
+def _required_parameters(doc: Doc) -> tuple[tuple[str, str], ...]:
+    required = []
+    for key, constraints in sorted((doc.get("RequestParameters") or {}).items()):  # named in this order
+        if not (constraints or {}).get("Required"):
+            continue
+        for kind in ("header", "querystring"):
+            prefix = f"route.request.{kind}."
+            if key.startswith(prefix) and len(key) > len(prefix):
+                name = key[len(prefix) :]
+                required.append((kind, name))
+    return tuple(required)
+
+
 def _route_models(doc: Doc, validators: dict[str, Callable[[object], object]]) -> dict[str, Any]:
     names = doc.get("RequestModels") or {}
     models = {key: validators[name] for key, name in names.items() if name in validators}
@@ -97,6 +133,9 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             method=doc.get("IntegrationMethod") or "POST",
             timeout_seconds=int(doc.get("TimeoutInMillis") or 29000) / 1000.0,
             mock_response=_mock_response(doc["IntegrationId"], responses),
+            responses=_responses(doc["IntegrationId"], responses)
+            if doc["IntegrationType"] in ("AWS", "HTTP")
+            else (),
             **_service_fields(doc),
         )
     authorizers = {
@@ -128,6 +167,7 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
             authorizer=authorizer,
             api_key_required=bool(doc.get("ApiKeyRequired")),
             iam=doc.get("AuthorizationType") == "AWS_IAM",
+            required_parameters=_required_parameters(doc) if doc["RouteKey"] == CONNECT else (),
             **_route_models(doc, validators),
             limit=route_throttle(
                 bucket_prefix + doc["RouteKey"],

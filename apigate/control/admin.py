@@ -96,6 +96,14 @@ class ManagementGuard:
             403,
         )
 
+    @staticmethod
+    def _signed_region(request: Request) -> str | None:
+        try:
+            signed = sigv4.parse(request)
+        except sigv4.SignatureError:
+            return None  # authenticate() refuses it in AWS's words
+        return None if signed is None else signed.region
+
     def permission(self, request: Request, service: str) -> Permission | None:
         """The action and resource IAM checks for a management call (None: not a call any policy can allow)."""
         path = request.raw_path
@@ -124,7 +132,8 @@ class ManagementGuard:
                 return Permission(action, "*")
             if not function.startswith("arn:"):
                 name = function.split(":", 1)[0]
-                function = arns.lambda_function_arn(self.region, self.directory.account_id, name)
+                region = self._signed_region(request) or self.region
+                function = arns.lambda_function_arn(region, self.directory.account_id, name)
             return Permission(action, function)
         if service == "cognito-idp":  # the operation from X-Amz-Target, on the pool the body names
             operation = (request.header("x-amz-target") or "").partition(".")[2]
@@ -137,4 +146,5 @@ class ManagementGuard:
             return Permission(f"cognito-idp:{operation}", resource)
         # API Gateway's management permissions: the HTTP method on the resource's path.
         resource = path.removeprefix("/v2") if path.startswith("/v2/") else path
-        return Permission(f"apigateway:{request.method}", f"arn:aws:apigateway:{self.region}::{resource}")
+        region = self._signed_region(request) or self.region
+        return Permission(f"apigateway:{request.method}", f"arn:aws:apigateway:{region}::{resource}")

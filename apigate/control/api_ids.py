@@ -13,6 +13,7 @@ from typing import Any
 from apigate.aws.errors import bad_request, conflict
 from apigate.aws.ids import short_id
 from apigate.store.base import DocumentStore
+from apigate.store.regional import REGION
 
 __all__ = ["CUSTOM_ID_TAG", "new_api_id"]
 
@@ -29,9 +30,9 @@ def new_api_id(store: DocumentStore, tags: dict[str, Any] | None) -> tuple[str, 
     wanted = str(wanted)
     if not _VALID.match(wanted):
         raise bad_request(f"Invalid {CUSTOM_ID_TAG} tag value: {wanted}")
-    for kind in _API_KINDS:
-        if store.get(kind, wanted) is not None:
-            raise conflict(f"An API with id {wanted} already exists")
+    # One host serves every region's APIs, so an id is taken when any region holds it (its region record).
+    if store.get(REGION, wanted) is not None or any(store.get(kind, wanted) is not None for kind in _API_KINDS):
+        raise conflict(f"An API with id {wanted} already exists")
     return wanted, True
 
 

@@ -351,7 +351,7 @@ def _test_invocation(ctx: ControlContext, api: Doc, params: dict[str, Any]) -> I
         root=RouteNode(root_id, "/"),
         binary_media_types=tuple(api.get("binaryMediaTypes") or ()),
         api_key_source=api.get("apiKeySource", "HEADER"),
-        region=ctx.settings.region,
+        region=ctx.region_of(api["id"]),
         account_id=ctx.settings.account_id,
     )
     inv = Invocation(

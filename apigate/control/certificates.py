@@ -23,6 +23,7 @@ from apigate.aws.errors import AwsError
 from apigate.aws.json_rpc import JsonHandler
 from apigate.control.context import ControlContext
 from apigate.control.local_ca import LocalCa
+from apigate.store.regional import everywhere
 
 __all__ = ["KIND", "handlers", "in_use_by", "pem_bundle"]
 
@@ -133,7 +134,7 @@ def _store(
 
 
 def _new_arn(ctx: ControlContext) -> str:
-    return f"arn:aws:acm:{ctx.settings.region}:{ctx.settings.account_id}:certificate/{uuid.uuid4()}"
+    return f"arn:aws:acm:{ctx.region}:{ctx.settings.account_id}:certificate/{uuid.uuid4()}"
 
 
 def _get(ctx: ControlContext, arn: Any) -> Doc:
@@ -148,13 +149,14 @@ def _get(ctx: ControlContext, arn: Any) -> Doc:
 def in_use_by(ctx: ControlContext, arn: str) -> list[str]:
     """The domain names (their ARNs) whose TLS uses the certificate."""
     users = []
-    for kind in _DOMAIN_KINDS:
-        for doc in ctx.store.list(kind):
-            arns = {doc.get("certificateArn"), doc.get("regionalCertificateArn")}
-            arns |= {c.get("CertificateArn") for c in doc.get("DomainNameConfigurations") or ()}
-            if arn in arns:
-                name = doc.get("domainName") or doc.get("DomainName")
-                users.append(f"arn:aws:apigateway:{ctx.settings.region}::/domainnames/{name}")
+    with everywhere():  # an edge domain of any region may use a us-east-1 certificate
+        docs = [doc for kind in _DOMAIN_KINDS for doc in ctx.store.list(kind)]
+    for doc in docs:
+        arns = {doc.get("certificateArn"), doc.get("regionalCertificateArn")}
+        arns |= {c.get("CertificateArn") for c in doc.get("DomainNameConfigurations") or ()}
+        if arn in arns:
+            name = doc.get("domainName") or doc.get("DomainName")
+            users.append(f"arn:aws:apigateway:{ctx.region_of(str(name))}::/domainnames/{name}")
     return users
 
 

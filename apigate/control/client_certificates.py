@@ -8,6 +8,7 @@ in the store beside it.
 from __future__ import annotations
 
 import datetime
+import os
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.control.common import Doc, drop_none, now, page
 from apigate.control.context import ControlContext
+from apigate.server.upstream import ClientIdentity
 
 KIND = "clientcertificate"
 _KEYS = "clientcertificatekey"
@@ -55,6 +57,26 @@ def _certificate(ctx: ControlContext, certificate_id: str) -> Doc:
     if doc is None:
         raise not_found("Invalid Client Certificate identifier specified")
     return doc
+
+
+def client_identity(ctx: ControlContext, certificate_id: str) -> ClientIdentity | None:
+    """The certificate a stage names, as the upstream pool presents it: its PEM and key in a file of the data
+    dir only the gateway's user reads (written when missing or changed); None if it no longer exists."""
+    doc = ctx.store.get(KIND, certificate_id)
+    key = ctx.store.get(_KEYS, certificate_id)
+    if doc is None or key is None:
+        return None
+    folder = ctx.settings.data_dir / "client-certificates"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{certificate_id}.pem"
+    content = (doc["pemEncodedCertificate"].rstrip("\n") + "\n" + key["privateKey"]).encode()
+    if not path.exists() or path.read_bytes() != content:
+        partial_path = path.with_suffix(".tmp")
+        fd = os.open(partial_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        os.replace(partial_path, path)
+    return ClientIdentity(certificate_id, str(path))
 
 
 async def generate_client_certificate(ctx: ControlContext, params: dict[str, Any]) -> Doc:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from apigate.config import Settings
 from apigate.registry import Registry
 from apigate.store.base import DocumentStore
+from apigate.store.regional import region_here, region_of
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -36,3 +37,12 @@ class ControlContext:
     websocket_apis: WebSocketApis | None = None  # what WebSocket APIs are served (set by the gateway)
     local_issuers: LocalIssuers | None = None  # the local user pools' keys, as token checks see them
     writes: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def region(self) -> str:
+        """The region of the call being served: its partition, and the region in what it creates."""
+        return region_here(self.settings.region)
+
+    def region_of(self, owner: str) -> str:
+        """The region a top-level resource (an API's id, a domain name) lives in: the one in its ARNs."""
+        return region_of(self.store, owner, self.settings.region)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -14,6 +15,7 @@ from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
 from apigate.compile.canary import attach_canary
 from apigate.compile.rest import CACHE_SIZES, StageDefaults, compile_stage, snapshot_of
+from apigate.control.client_certificates import client_identity
 from apigate.control.common import Doc, drop_none, now, page, rest_api
 from apigate.control.context import ControlContext
 from apigate.control.models import list_models
@@ -95,14 +97,19 @@ def _publish(ctx: ControlContext, api_id: str, stage: Doc) -> None:
 def compile_with_canary(ctx: ControlContext, api_id: str, snapshot: Doc, stage: Doc) -> DeployedApi:
     """The stage compiled, with its canary release (if any) attached."""
 
+    identity = (
+        client_identity(ctx, stage["clientCertificateId"]) if stage.get("clientCertificateId") else None
+    )
+
     def compiled(snap: Doc, doc: Mapping[str, Any]) -> DeployedApi:
-        return compile_stage(
+        deployed = compile_stage(
             snap,
             doc,
-            region=ctx.settings.region,
+            region=ctx.region_of(api_id),
             account_id=ctx.settings.account_id,
             defaults=StageDefaults.of(ctx.settings),
         )
+        return deployed if identity is None else replace(deployed, client_identity=identity)
 
     return attach_canary(
         compiled(snapshot, stage),
@@ -115,12 +122,6 @@ def compile_with_canary(ctx: ControlContext, api_id: str, snapshot: Doc, stage: 
 def _save_stage(ctx: ControlContext, api_id: str, stage: Doc, *, announce: bool = False) -> None:
     ctx.store.put("stage", _stage_key(ctx, api_id, stage["stageName"]), stage, parent=api_id)
     _publish(ctx, api_id, stage)
-    if stage.get("clientCertificateId"):  # stored and answered, not yet applied: said when it is deployed
-        print(  # on stdout, beside the stage announcements, where a user running `apigate serve` looks
-            f"  warning: stage {stage['stageName']} of {api_id} names client certificate "
-            f"{stage['clientCertificateId']}: apigate does not present client certificates to HTTP backends yet",
-            flush=True,
-        )
     if announce:  # on stdout, like the table `apigate serve` prints at start
         path_url, host_url = ctx.settings.invoke_urls(api_id, stage["stageName"])
         print(f"  stage {stage['stageName']} of {api_id}: {path_url}  {host_url}", flush=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
@@ -18,11 +19,14 @@ from apigate.aws import patch
 from apigate.aws.errors import bad_request, conflict, not_found
 from apigate.aws.ids import short_id
 from apigate.aws.wire import OperationHandler
+from apigate.compile.resource_policy import store_form
 from apigate.control import certificates
 from apigate.control.common import Doc, drop_none, now, page
 from apigate.control.context import ControlContext
 from apigate.control.truststores import read_truststore
 from apigate.server.tls import POLICIES
+from apigate.store.base import Conflict
+from apigate.store.regional import in_region
 
 __all__ = ["DOMAIN", "MAPPING", "delete_domain", "handlers", "new_domain", "new_mapping"]
 
@@ -31,6 +35,9 @@ MAPPING = "basepathmapping"
 TRUSTSTORE = "truststore"  # a domain's truststore (PEM), read when the domain names it (child of the domain)
 NONE = "(none)"  # v1's name for the empty base path
 _ENDPOINT_TYPES = ("EDGE", "REGIONAL", "PRIVATE")
+# Whether the domain's routing rules (control/v2/routing_rules.py) are tried, and before its mappings or alone.
+ROUTING_MODES = ("BASE_PATH_MAPPING_ONLY", "ROUTING_RULE_ONLY", "ROUTING_RULE_THEN_BASE_PATH_MAPPING")
+_TRUSTSTORE_LIMIT = 1024 * 1024  # AWS's limit on a truststore file
 _DOMAIN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _BASE_PATH = re.compile(r"^[a-zA-Z0-9$_.+!*'()-]+(/[a-zA-Z0-9$_.+!*'()-]+)*$")
 
@@ -46,9 +53,18 @@ def domain(ctx: ControlContext, name: str) -> Doc:
     return doc
 
 
-def _certificate(ctx: ControlContext, arn: str | None) -> None:
-    if arn is not None and ctx.store.get(certificates.KIND, arn) is None:
+def _certificate(ctx: ControlContext, arn: str | None, *, edge: bool = False) -> None:
+    """The certificate must exist in the call's region; an edge domain's, in us-east-1 (CloudFront's region)."""
+    with in_region("us-east-1") if edge else nullcontext():
+        found = arn is None or ctx.store.get(certificates.KIND, arn) is not None
+    if not found:
         raise bad_request(f"Certificate {arn} not found")
+
+
+def _routing_mode(mode: Any) -> str | None:
+    if mode is not None and mode not in ROUTING_MODES:
+        raise bad_request(f"Invalid routing mode: {mode}. Must be one of: [{', '.join(ROUTING_MODES)}]")
+    return None if mode is None else str(mode)
 
 
 def _check_policy(policy: str | None) -> None:
@@ -67,6 +83,8 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             "Invalid endpoint configuration type specified. Must be one of: [EDGE, REGIONAL, PRIVATE]"
         )
     kind = types[0]
+    if kind == "PRIVATE":
+        return _new_private_domain(ctx, name, params)
     edge_arn, regional_arn = params.get("certificateArn"), params.get("regionalCertificateArn")
     if kind == "EDGE" and not edge_arn:
         raise bad_request("A certificate was not provided. Provide certificateArn for an EDGE domain name")
@@ -74,13 +92,13 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
         raise bad_request(
             "A certificate was not provided. Provide regionalCertificateArn for a REGIONAL domain name"
         )
-    _certificate(ctx, edge_arn)
+    _certificate(ctx, edge_arn, edge=True)
     _certificate(ctx, regional_arn)
     policy = params.get("securityPolicy") or "TLS_1_2"
     _check_policy(policy)
     if ctx.store.get(DOMAIN, name) is not None:
         raise conflict("The domain name you provided already exists.")
-    region = ctx.settings.region
+    region = ctx.region
     mtls = params.get("mutualTlsAuthentication") or {}
     doc = drop_none(
         {
@@ -100,6 +118,7 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             "endpointConfiguration": {"types": [kind]},
             "domainNameStatus": "AVAILABLE",
             "securityPolicy": policy,
+            "routingMode": _routing_mode(params.get("routingMode")),
             "tags": params.get("tags") or None,
             "mutualTlsAuthentication": {
                 "truststoreUri": mtls["truststoreUri"],
@@ -111,10 +130,57 @@ def new_domain(ctx: ControlContext, params: dict[str, Any]) -> Doc:
         }
     )
     pem = truststore_pem(ctx, doc)
-    with ctx.store.transaction():
-        ctx.store.insert(DOMAIN, name, doc)
-        store_truststore(ctx, doc, pem)
+    try:
+        with ctx.store.transaction():
+            ctx.store.insert(DOMAIN, name, doc)
+            store_truststore(ctx, doc, pem)
+    except Conflict:  # another region's: one listener serves every region, so a host names one domain
+        raise conflict("The domain name you provided already exists.") from None
     return doc
+
+
+def _new_private_domain(ctx: ControlContext, name: str, params: dict[str, Any]) -> Doc:
+    """A private custom domain name: reached through VPC endpoints that have an access association with it
+    (control/domain_access.py) and that its resource policy allows; identified by name and ``domainNameId``."""
+    certificate = params.get("certificateArn") or params.get("regionalCertificateArn")
+    if not certificate:
+        raise bad_request("A certificate was not provided. Provide certificateArn for a PRIVATE domain name")
+    _certificate(ctx, certificate)
+    policy = params.get("securityPolicy") or "TLS_1_2"
+    _check_policy(policy)
+    domain_id = short_id(8)
+    doc = drop_none(
+        {
+            "domainName": name,
+            "domainNameId": domain_id,
+            "domainNameArn": f"arn:aws:apigateway:{ctx.region}:{ctx.settings.account_id}:/domainnames/"
+            f"{name}+{domain_id}",
+            "certificateArn": certificate,
+            "certificateUploadDate": now(),
+            "endpointConfiguration": {"types": ["PRIVATE"], "ipAddressType": "dualstack"},
+            "domainNameStatus": "AVAILABLE",
+            "securityPolicy": policy,
+            "routingMode": _routing_mode(params.get("routingMode")),
+            "tags": params.get("tags") or None,
+            "policy": private_policy(ctx, name, domain_id, params.get("policy")),
+        }
+    )
+    try:
+        ctx.store.insert(DOMAIN, name, doc)
+    except Conflict:
+        raise conflict("The domain name you provided already exists.") from None
+    return doc
+
+
+def private_policy(ctx: ControlContext, name: str, domain_id: str, policy: Any) -> str | None:
+    """A private domain's resource policy as kept: ``execute-api:/…`` resources expanded to the domain's
+    execute-api ARN (``arn:aws:execute-api:{region}:{account}:/domainnames/{name}+{id}``)."""
+    return store_form(
+        None if policy is None else str(policy),
+        region=ctx.region,
+        account_id=ctx.settings.account_id,
+        api_id=f"/domainnames/{name}+{domain_id}",
+    )
 
 
 def truststore_pem(ctx: ControlContext, doc: Doc) -> str | None:
@@ -237,10 +303,15 @@ async def get_domain_names(ctx: ControlContext, params: dict[str, Any]) -> Doc:
 async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     doc = domain(ctx, str(params["domainName"]).lower())
     patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
-    _certificate(ctx, doc.get("certificateArn"))
+    _certificate(ctx, doc.get("certificateArn"), edge=not doc.get("domainNameId"))
     _certificate(ctx, doc.get("regionalCertificateArn"))
     _check_policy(doc.get("securityPolicy"))
     pem = truststore_pem(ctx, doc)
+    _routing_mode(doc.get("routingMode"))
+    if doc.get("domainNameId"):  # a private domain: its policy kept in its expanded form
+        doc["policy"] = private_policy(ctx, doc["domainName"], doc["domainNameId"], doc.get("policy"))
+        if doc["policy"] is None:
+            doc.pop("policy")
     with ctx.store.transaction():
         store_truststore(ctx, doc, pem)
         ctx.store.put(DOMAIN, doc["domainName"], doc)
@@ -319,6 +390,8 @@ _PATCHABLE: dict[str, patch.PathHandler] = {
     "regionalCertificateArn": patch.scalar("regionalCertificateArn"),
     "regionalCertificateName": patch.scalar("regionalCertificateName"),
     "securityPolicy": patch.scalar("securityPolicy", nullable=False),
+    "routingMode": patch.scalar("routingMode", nullable=False),
+    "policy": patch.scalar("policy"),
     "mutualTlsAuthentication": _truststore,
 }
 _MAPPING_PATCHABLE: dict[str, patch.PathHandler] = {

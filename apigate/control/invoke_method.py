@@ -51,7 +51,7 @@ async def test_invoke_method(ctx: ControlContext, params: dict[str, Any]) -> Doc
     deployed = compile_stage(
         snapshot,
         stage,
-        region=ctx.settings.region,
+        region=ctx.region_of(api_id),
         account_id=ctx.settings.account_id,
         defaults=StageDefaults.of(ctx.settings),
     )

@@ -1,5 +1,5 @@
 """Which SigV4 credential scope a management call must be signed for: the service its path addresses, in the
-gateway's region.
+region the call is made in (any: regions are partitions, store/regional.py).
 
 One listener serves what AWS serves from many endpoints (apigateway, lambda, iam, sts, cognito-idp and the
 WebSocket ``@connections`` API), so the scope a call must carry follows from the call itself, as the endpoint it would
@@ -13,12 +13,14 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+import botocore.session
 from botocore.loaders import Loader
 
+from apigate.aws import sigv4
 from apigate.aws.query import form_params
 from apigate.server.message import Request
 
-__all__ = ["COGNITO_TARGET", "ManagementScope", "management_scope"]
+__all__ = ["COGNITO_TARGET", "ManagementScope", "call_region", "management_scope", "regional"]
 
 COGNITO_TARGET = "AWSCognitoIdentityProviderService."  # the JSON protocol names the operation in a header
 _GLOBAL_REGION = "us-east-1"  # where IAM's (and STS's global) endpoint scopes its signatures
@@ -29,6 +31,22 @@ _LAMBDA_PATH = re.compile(r"/\d{4}-\d{2}-\d{2}/")  # every Lambda operation's pa
 class ManagementScope:
     service: str
     regions: tuple[str, ...]
+
+
+@cache
+def _aws_regions() -> frozenset[str]:
+    """Every region of AWS's partitions where API Gateway has an endpoint (botocore's endpoint data)."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("apigateway", partition)
+    )
+
+
+def regional(region: str) -> tuple[str, ...]:
+    """The regions a regional service's call may be signed for: any of AWS's, and the gateway's own."""
+    return (region, *sorted(_aws_regions() - {region}))
 
 
 @cache
@@ -48,7 +66,8 @@ def _query_service(request: Request, signed_service: str | None) -> str:
 def management_scope(request: Request, signed_service: str | None, region: str) -> ManagementScope:
     """The scope ``request`` must be signed for; ``signed_service`` is the one its signature names (the
     listener routes IAM/STS-signed calls to the query protocol, and it picks between IAM and STS only when
-    the call names no action)."""
+    the call names no action). IAM and STS are global: ``region`` (the gateway's) or us-east-1; the regional
+    services take any region, which picks the partition the call sees."""
     path = request.raw_path
     if (request.header("x-amz-target") or "").startswith(COGNITO_TARGET):
         return ManagementScope("cognito-idp", (region,))
@@ -61,4 +80,16 @@ def management_scope(request: Request, signed_service: str | None, region: str) 
         service = "lambda"
     else:
         service = "apigateway"  # the REST API family and /v2/ (apigatewayv2 signs as apigateway too)
-    return ManagementScope(service, (region,))
+    return ManagementScope(service, regional(region))
+
+
+def call_region(request: Request, default: str) -> str:
+    """The partition a management call sees: the AWS region its signature names, else ``default`` (unsigned
+    calls, and, when signatures are not checked, ones signed for a name that is no AWS region)."""
+    try:
+        signed = sigv4.parse(request)
+    except sigv4.SignatureError:
+        return default
+    if signed is None or signed.region not in _aws_regions():
+        return default
+    return signed.region

@@ -301,7 +301,7 @@ async def get_export(ctx: ControlContext, params: dict[str, Any]) -> Doc:
         ctx.store.get("openapi", api_id) or {},
         kind=kind,
         stage=stage["stageName"],
-        region=ctx.settings.region,
+        region=ctx.region_of(api_id),
         extensions=extensions,
         stage_url=ctx.settings.invoke_urls(api_id, stage["stageName"])[0].rstrip("/")
         if "postman" in extensions

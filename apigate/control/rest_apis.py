@@ -62,7 +62,7 @@ async def create_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             "minimumCompressionSize": compression,
             "endpointConfiguration": {"types": types, "ipAddressType": ip_type, **_vpce(endpoint)},
             "policy": store_form(
-                params.get("policy"), region=ctx.settings.region, account_id=ctx.settings.account_id, api_id=api_id
+                params.get("policy"), region=ctx.region, account_id=ctx.settings.account_id, api_id=api_id
             ),
             "tags": params.get("tags") or None,
             "disableExecuteApiEndpoint": bool(params.get("disableExecuteApiEndpoint", False)),
@@ -87,7 +87,7 @@ async def update_rest_api(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     doc = rest_api(ctx, params["restApiId"])
     patch.apply(doc, params.get("patchOperations") or [], _PATCHABLE)
     policy = store_form(
-        doc.pop("policy", None), region=ctx.settings.region, account_id=ctx.settings.account_id, api_id=doc["id"]
+        doc.pop("policy", None), region=ctx.region_of(doc["id"]), account_id=ctx.settings.account_id, api_id=doc["id"]
     )
     if policy is not None:  # validated, kept as AWS keeps it; the next deployment compiles it
         doc["policy"] = policy

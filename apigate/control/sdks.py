@@ -30,7 +30,7 @@ def stage_document(ctx: ControlContext, api_id: str, stage_name: str) -> tuple[D
         ctx.store.get("openapi", api_id) or {},
         kind="oas30",
         stage=stage_name,
-        region=ctx.settings.region,
+        region=ctx.region_of(api_id),
         extensions={"authorizers"},
         stage_url=ctx.settings.invoke_urls(api_id, stage_name)[0].rstrip("/"),
         models=snapshot.get("models"),
@@ -81,7 +81,7 @@ def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
                 raise bad_request(str(exc)) from exc
         else:
             base_url = ctx.settings.invoke_urls(api_id, stage_name)[0]
-            body = sdk.generate(str(kind), document, base_url, ctx.settings.region)
+            body = sdk.generate(str(kind), document, base_url, ctx.region_of(api_id))
         return {
             "contentType": "application/octet-stream",
             "contentDisposition": f'attachment; filename="{kind}_{stage_name}.zip"',

@@ -33,6 +33,7 @@ from apigate.control.context import ControlContext
 from apigate.control.deployments import compile_with_canary
 from apigate.control.usage_plans import refresh_plans
 from apigate.store.base import Change
+from apigate.store.regional import region_of
 
 log = logging.getLogger("apigate")
 
@@ -205,8 +206,8 @@ class ConfigSync:
         """HTTP and WebSocket APIs: each named API's stages served as stored, compiled again only when the
         stage document changed (deployments are immutable)."""
         from apigate.compile import http as http_deploy
-        from apigate.compile import websocket as websocket_deploy
         from apigate.control.v2.common import API, SNAPSHOT, STAGE, is_websocket
+        from apigate.control.v2.websocket_serving import compiler as websocket_compiler
 
         ctx, store, settings = self._ctx, self._ctx.store, self._ctx.settings
         for api_id in api_ids:
@@ -215,7 +216,7 @@ class ConfigSync:
             websocket_api = doc is not None and is_websocket(doc)
             kinds: list[tuple[Any, Any, str, bool]] = [
                 (ctx.http_apis, http_deploy.compile_stage, "HTTP API", doc is not None and not websocket_api),
-                (ctx.websocket_apis, websocket_deploy.compile_stage, "WebSocket API", websocket_api),
+                (ctx.websocket_apis, websocket_compiler(ctx), "WebSocket API", websocket_api),
             ]
             for served, compile_v2, kind, owns in kinds:
                 if served is None:
@@ -243,7 +244,10 @@ class ConfigSync:
                         continue
                     try:
                         compiled = compile_v2(
-                            snap, stage, region=settings.region, account_id=settings.account_id
+                            snap,
+                            stage,
+                            region=region_of(store, api_id, settings.region),
+                            account_id=settings.account_id,
                         )
                     except Exception:
                         log.exception("stage %s of %s %s could not be compiled", name, kind, api_id)

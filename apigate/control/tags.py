@@ -84,6 +84,11 @@ async def get_tags(ctx: ControlContext, params: dict[str, Any], *, v2: bool = Fa
     return {field: dict(doc.get(field) or {})}
 
 
+def _settings_key(ctx: ControlContext) -> str:
+    """Account settings are per region, as on AWS (the gateway's region keeps its original key)."""
+    return "settings" if ctx.region == ctx.settings.region else f"settings@{ctx.region}"
+
+
 def _account(ctx: ControlContext) -> Doc:
     settings = ctx.settings
     doc: Doc = {
@@ -91,7 +96,7 @@ def _account(ctx: ControlContext) -> Doc:
         "features": ["UsagePlans"],
         "apiKeyVersion": "4",
     }
-    stored = ctx.store.get(_ACCOUNT, "settings") or {}
+    stored = ctx.store.get(_ACCOUNT, _settings_key(ctx)) or {}
     if stored.get("cloudwatchRoleArn"):
         doc["cloudwatchRoleArn"] = stored["cloudwatchRoleArn"]
     return doc
@@ -104,7 +109,7 @@ async def get_account(ctx: ControlContext, params: dict[str, Any]) -> Doc:
 async def update_account(ctx: ControlContext, params: dict[str, Any]) -> Doc:
     """Only the CloudWatch role can be changed (what Terraform's and CDK's account resources set); the account
     throttle is the gateway's ``--account-rate``/``--account-burst``."""
-    stored = dict(ctx.store.get(_ACCOUNT, "settings") or {})
+    stored = dict(ctx.store.get(_ACCOUNT, _settings_key(ctx)) or {})
     for operation in params.get("patchOperations") or ():
         path, op = operation.get("path"), operation.get("op")
         if path != "/cloudwatchRoleArn" or op not in ("replace", "add", "remove"):
@@ -119,7 +124,7 @@ async def update_account(ctx: ControlContext, params: dict[str, Any]) -> Doc:
             raise bad_request("The role ARN is not well formed")
         else:
             stored["cloudwatchRoleArn"] = str(value)
-    ctx.store.put(_ACCOUNT, "settings", stored)
+    ctx.store.put(_ACCOUNT, _settings_key(ctx), stored)
     return _account(ctx)
 
 

@@ -22,6 +22,7 @@ from apigate.model import ApiKeyEntry, KeyPlan, PlanIndex
 from apigate.state import Limit, Period, Quota, StateUnavailable
 from apigate.state.quota_period import utc_day
 from apigate.store.base import Conflict
+from apigate.store.regional import everywhere
 
 _PERIODS = ("DAY", "WEEK", "MONTH")
 
@@ -87,7 +88,8 @@ def build_index(ctx: ControlContext) -> PlanIndex:
 
 
 def refresh_plans(ctx: ControlContext) -> None:
-    ctx.registry.plans = build_index(ctx)
+    with everywhere():  # the data plane's plans, every region's
+        ctx.registry.plans = build_index(ctx)
 
 
 def get_plan_doc(ctx: ControlContext, plan_id: str) -> Doc:

@@ -22,6 +22,7 @@ from apigate.functions.runtime import FunctionRuntime, InvokeResult
 from apigate.functions.sandbox import Sandbox, function_user
 from apigate.functions.spec import Credentials, FunctionSpec
 from apigate.store.base import Document, DocumentStore
+from apigate.store.regional import region_here
 
 # A function's role session lasts 12 hours (IAM's longest) and is replaced an hour before it ends: longer than
 # any invocation (Lambda's 15 minutes), so a call started on a warm worker never outlives its credentials.
@@ -113,7 +114,8 @@ class FunctionDirectory:
         self._weighted: dict[str, _WeightedAlias] = {}
 
     def arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{name}"
+        """A function's ARN in the region of the call being served (its partition, store/regional.py)."""
+        return f"arn:aws:lambda:{region_here(self.settings.region)}:{self.settings.account_id}:function:{name}"
 
     def configuration(self, function_name: str) -> Document:
         name = name_of(function_name)
@@ -167,7 +169,7 @@ class FunctionDirectory:
             environment=dict((doc.get("Environment") or {}).get("Variables") or {}),
             timeout=float(doc["Timeout"]),
             memory_size=int(doc["MemorySize"]),
-            region=self.settings.region,
+            region=doc["FunctionArn"].split(":")[3],  # the function's own region (AWS_REGION)
             account_id=self.settings.account_id,
             credentials=credentials,
             interpreter=interpreter,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from apigate.dataplane.mapping import Template
     from apigate.dataplane.regex_budget import UserRegex
     from apigate.model.access_log import AccessLogFormat
+    from apigate.server.upstream import ClientIdentity
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,9 @@ class RestMethod:
     cache: CacheSetting | None = None  # None: responses of this method are not cached
     authorizer: RestAuthorizer | None = None  # CUSTOM and COGNITO_USER_POOLS methods only
     authorization_scopes: tuple[str, ...] = ()  # Cognito: the access token must carry one of these
-    resource_policy: Policy | None = None  # the API's resource policy, compiled at deploy time (None: no policy)
+    resource_policy: Policy | None = (
+        None  # the API's resource policy, compiled at deploy time (None: no policy)
+    )
     log_level: str | None = None  # stage method setting logging/loglevel: INFO | ERROR (None: OFF)
     data_trace: bool = False  # logging/dataTrace: request and response bodies and headers in execution logs
 
@@ -148,6 +151,8 @@ class DeployedApi:
     # Customised gateway responses by type (DEFAULT_4XX/5XX included); empty: AWS's defaults for every type.
     gateway_responses: Mapping[str, CustomResponse] = field(default_factory=dict)
     endpoint_type: str = "EDGE"  # PRIVATE: served only through a private listener (`serve --private-listen`)
+    # The stage's client certificate (clientCertificateId), presented to HTTPS backends of HTTP integrations.
+    client_identity: ClientIdentity | None = None
     # A canary release (compile/canary.py): the snapshot that takes canary_percent of the stage's requests.
     canary: DeployedApi | None = None
     canary_percent: float = 0.0

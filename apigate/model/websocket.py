@@ -12,10 +12,23 @@ from apigate.state.base import Limit
 
 if TYPE_CHECKING:
     from apigate.dataplane.mapping import Template
+    from apigate.dataplane.regex_budget import UserRegex
+    from apigate.server.upstream import ClientIdentity
 
 CONNECT = "$connect"
 DISCONNECT = "$disconnect"
 DEFAULT = "$default"
+
+
+@dataclass(frozen=True, slots=True)
+class WsIntegrationResponse:
+    """An integration response of a non-proxy integration: which statuses it takes (``/regex/`` keys matched
+    against the status code; None for ``$default``) and the templates that turn the answer into the message
+    a two-way route sends back."""
+
+    pattern: UserRegex | None
+    templates: Mapping[str, Template]
+    template_selection: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +44,7 @@ class WsIntegration:
     request_templates: Mapping[str, Template] = field(default_factory=dict)
     credentials: str | None = None
     template_selection: str | None = None  # TemplateSelectionExpression: which request template a message uses
+    responses: tuple[WsIntegrationResponse, ...] = ()  # AWS and HTTP (non-proxy): /regex/ keys first, $default last
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +71,8 @@ class WsRoute:
     model_selection: RouteSelection | None = None
     limit: Limit | None = None  # the stage's RouteSettings (or DefaultRouteSettings) throttle for this route
     iam: bool = False  # AuthorizationType AWS_IAM ($connect only): a SigV4-signed handshake its policies allow
+    # RequestParameters marked Required ($connect): ("header", name) or ("querystring", name)
+    required_parameters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +161,7 @@ class DeployedWebSocketApi:
     api_key_selection: str = "$request.header.x-api-key"
     has_custom_routes: bool = False  # any route besides $connect, $disconnect and $default
     execute_api_disabled: bool = False  # DisableExecuteApiEndpoint: only custom domains reach the API
+    client_identity: ClientIdentity | None = None  # the stage's ClientCertificateId, for HTTPS backends
 
     def route_for(self, message: str | bytes) -> WsRoute | None:
         """The message's route: the one the selection expression names, else $default (where non-JSON messages

@@ -20,6 +20,7 @@ from typing import cast
 import httptools
 
 __all__ = [
+    "ClientIdentity",
     "UpstreamConnectError",
     "UpstreamError",
     "UpstreamPool",
@@ -123,6 +124,15 @@ _WRITE_JOIN_MAX = 64 * 1024
 _CACHED_URL_MAX = 512  # longer URLs are resolved every time: bounds the URL cache to ~2 MB  # below this, one bytes concat beats writelines' bookkeeping
 
 
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """A client certificate presented to HTTPS backends (a stage's ``clientCertificateId``): ``pem_file``
+    holds the certificate and its private key. Connections presenting it are pooled apart."""
+
+    name: str
+    pem_file: str
+
+
 @dataclass(slots=True, eq=False)
 class _Origin:
     scheme: str
@@ -131,6 +141,7 @@ class _Origin:
     host_header: str
     tls: bool
     idle: list[_Connection]  # LIFO stack; ascending idle_since, so the oldest are at the bottom
+    identity: ClientIdentity | None = None
 
 
 class _Connection(asyncio.Protocol):
@@ -408,6 +419,7 @@ class UpstreamPool:
         self._max_response_bytes = max_response_bytes
         self._ssl_verify = ssl_verify
         self._ssl_context: ssl.SSLContext | None = None  # built on first https use: it costs milliseconds
+        self._identity_contexts: dict[ClientIdentity, ssl.SSLContext] = {}  # one per client certificate
         self._origins: dict[str, _Origin] = {}
         # Whole URL -> (origin, target): an integration calls the same few URLs over and over, and a dict
         # hit is ~20x cheaper than splitting the URL again. Bounded; cleared whenever _origins is pruned, so
@@ -438,6 +450,7 @@ class UpstreamPool:
         body: bytes,
         *,
         timeout: float = 29.0,
+        identity: ClientIdentity | None = None,
     ) -> UpstreamResponse:
         """Send one request and read the whole response.
 
@@ -447,7 +460,7 @@ class UpstreamPool:
         """
         if self._closed:
             raise UpstreamError("the upstream pool is closed")
-        origin, target = self._resolve(url)
+        origin, target = self._resolve(url, identity)
         head = _build_head(method, target, origin.host_header, headers, body)
         is_head = method == "HEAD"
         conn = self._pop_idle(origin)
@@ -489,6 +502,7 @@ class UpstreamPool:
         body: bytes,
         *,
         timeout: float = 29.0,
+        identity: ClientIdentity | None = None,
     ) -> Awaitable[UpstreamResponse]:
         """:meth:`request`, for a caller that awaits the result at once (errors may also raise from the call).
 
@@ -501,18 +515,18 @@ class UpstreamPool:
         to time out; :meth:`request` aborts it instead.
         """
         if self._closed:
-            return self.request(method, url, headers, body, timeout=timeout)
-        origin, target = self._resolve(url)
+            return self.request(method, url, headers, body, timeout=timeout, identity=identity)
+        origin, target = self._resolve(url, identity)
         conn = self._pop_idle(origin)
         if conn is None:
-            return self.request(method, url, headers, body, timeout=timeout)
+            return self.request(method, url, headers, body, timeout=timeout, identity=identity)
         loop = conn.loop
         head = _build_head(method, target, origin.host_header, headers, body)
         deadline = loop.time() + timeout
         try:
             waiter = self._start(loop, conn, head, body, method == "HEAD", deadline)
         except _StaleConnection:
-            return self.request(method, url, headers, body, timeout=timeout)
+            return self.request(method, url, headers, body, timeout=timeout, identity=identity)
         conn._handoff = (head, body, deadline)
         return waiter
 
@@ -665,7 +679,7 @@ class UpstreamPool:
     async def _connect(
         self, loop: asyncio.AbstractEventLoop, origin: _Origin, deadline: float
     ) -> _Connection:
-        ssl_context = self._get_ssl_context() if origin.tls else None
+        ssl_context = self._get_ssl_context(origin.identity) if origin.tls else None
         try:
             async with asyncio.timeout_at(deadline):
                 transport, conn = await loop.create_connection(
@@ -688,19 +702,30 @@ class UpstreamPool:
             raise UpstreamError("the upstream pool is closed")
         return conn
 
-    def _get_ssl_context(self) -> ssl.SSLContext:
-        context = self._ssl_context
+    def _get_ssl_context(self, identity: ClientIdentity | None = None) -> ssl.SSLContext:
+        context = self._ssl_context if identity is None else self._identity_contexts.get(identity)
         if context is None:
             context = ssl.create_default_context()
             if not self._ssl_verify:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-            self._ssl_context = context
+            if identity is None:
+                self._ssl_context = context
+            else:
+                try:
+                    context.load_cert_chain(identity.pem_file)
+                except (OSError, ssl.SSLError) as exc:
+                    raise UpstreamConnectError(
+                        f"cannot load client certificate {identity.name}: {exc}"
+                    ) from exc
+                self._identity_contexts[identity] = context
         return context
 
-    def _resolve(self, url: str) -> tuple[_Origin, str]:
-        """Split an absolute URL into its (cached) origin and the request target."""
-        hit = self._targets.get(url)
+    def _resolve(self, url: str, identity: ClientIdentity | None = None) -> tuple[_Origin, str]:
+        """Split an absolute URL into its (cached) origin and the request target; with a client identity,
+        an origin of its own (its connections present the certificate)."""
+        cached = url if identity is None else f"{identity.name}\n{url}"
+        hit = self._targets.get(cached)
         if hit is not None:
             return hit
         scheme, sep, rest = url.partition("://")
@@ -716,10 +741,11 @@ class UpstreamPool:
         authority, target = rest[:cut], rest[cut:]
         if not target.startswith("/"):
             target = "/" + target
-        key = scheme + "://" + authority
+        key = scheme + "://" + authority if identity is None else f"{identity.name}\n{scheme}://{authority}"
         origin = self._origins.get(key)
         if origin is None:
             origin = _parse_origin(scheme.lower(), authority)
+            origin.identity = identity
             if len(self._origins) >= 4096:
                 # Bound the cache; origins holding idle connections stay reachable for reuse and sweeping.
                 self._origins = {k: o for k, o in self._origins.items() if o.idle}
@@ -728,7 +754,7 @@ class UpstreamPool:
         if len(url) <= _CACHED_URL_MAX:
             if len(self._targets) >= 4096:
                 self._targets.clear()
-            self._targets[url] = (origin, target)
+            self._targets[cached] = (origin, target)
         return origin, target
 
 

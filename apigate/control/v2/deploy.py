@@ -23,6 +23,7 @@ from apigate.control.v2.common import (
     new_id,
     now,
 )
+from apigate.store.regional import everywhere
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api import HttpApis
@@ -90,8 +91,9 @@ def serve_stage(ctx: ControlContext, http: HttpApis, api_id: str, stage: Doc) ->
 def load_all(ctx: ControlContext, http: HttpApis) -> None:
     """At startup, and when another process changed the shared data dir: serve every stored HTTP API stage
     (and, through websocket_serving, every WebSocket API stage)."""
-    apis = [api for api in ctx.store.list(API) if not is_websocket(api)]
-    serving.load_all(ctx, http, compile_stage, "HTTP API", apis)
-    websocket_serving.load_all(ctx)
+    with everywhere():
+        apis = [api for api in ctx.store.list(API) if not is_websocket(api)]
+        serving.load_all(ctx, http, compile_stage, "HTTP API", apis)
+        websocket_serving.load_all(ctx)
 
 

@@ -15,6 +15,12 @@ from apigate.control.v2.common import Doc, drop_none, page
 
 __all__ = ["handlers"]
 
+_V2_MODES = {  # the domain's routing mode, as each API names it
+    "BASE_PATH_MAPPING_ONLY": "API_MAPPING_ONLY",
+    "ROUTING_RULE_ONLY": "ROUTING_RULE_ONLY",
+    "ROUTING_RULE_THEN_BASE_PATH_MAPPING": "ROUTING_RULE_THEN_API_MAPPING",
+}
+
 
 def _v2_domain(doc: Doc) -> Doc:
     kind = doc["endpointConfiguration"]["types"][0]
@@ -47,9 +53,17 @@ def _v2_domain(doc: Doc) -> Doc:
             )
             if mtls
             else None,
+            "RoutingMode": _V2_MODES.get(doc["routingMode"]) if doc.get("routingMode") else None,
             "Tags": doc.get("tags") or {},
         }
     )
+
+
+def _v1_mode(mode: Any) -> str | None:
+    """A v2 routing mode in the domain's (v1) words; unknown ones are left to v1's check."""
+    if mode is None:
+        return None
+    return {v: k for k, v in _V2_MODES.items()}.get(str(mode), str(mode))
 
 
 def v1_params(params: dict[str, Any]) -> Doc:
@@ -66,6 +80,7 @@ def v1_params(params: dict[str, Any]) -> Doc:
             "certificateArn": config.get("CertificateArn") if kind == "EDGE" else None,
             "regionalCertificateArn": config.get("CertificateArn") if kind != "EDGE" else None,
             "securityPolicy": config.get("SecurityPolicy"),
+            "routingMode": _v1_mode(params.get("RoutingMode")),
             "tags": params.get("Tags"),
             "mutualTlsAuthentication": {
                 "truststoreUri": mtls.get("TruststoreUri"),
@@ -117,6 +132,11 @@ async def update_domain_name(ctx: ControlContext, params: dict[str, Any]) -> Doc
         for key in ("certificateArn", "regionalCertificateArn", "securityPolicy"):
             if key in changes:
                 doc[key] = changes[key]
+    if params.get("RoutingMode") is not None:
+        mode = _v1_mode(params["RoutingMode"])
+        if mode not in v1.ROUTING_MODES:
+            raise bad_request(f"Invalid routing mode: {params['RoutingMode']}")
+        doc["routingMode"] = mode
     mtls = params.get("MutualTlsAuthentication")
     if mtls is not None:
         if mtls.get("TruststoreUri"):

@@ -294,7 +294,7 @@ async def import_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]
     tags = document_tags(document)
     api_id, _ = new_api_id(ctx.store, tags)
     doc: Doc = {
-        "ApiEndpoint": f"https://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",
+        "ApiEndpoint": f"https://{api_id}.execute-api.{ctx.region}.amazonaws.com",
         "ApiId": api_id,
         "ApiKeySelectionExpression": "$request.header.x-api-key",
         "CreatedDate": now(),

@@ -45,7 +45,7 @@ def serve_stage(
         served.forget(api_id, name)
         return
     snap = _with_settings(ctx, snap)
-    served.install(compile_stage(snap, stage, region=ctx.settings.region, account_id=ctx.settings.account_id))
+    served.install(compile_stage(snap, stage, region=ctx.region_of(api_id), account_id=ctx.settings.account_id))
     served.remember(api_id, name, _fingerprint(stage))
 
 
@@ -79,7 +79,7 @@ def load_all(
                 continue
             try:
                 stages[name] = compile_stage(
-                    _with_settings(ctx, snap), stage, region=ctx.settings.region, account_id=ctx.settings.account_id
+                    _with_settings(ctx, snap), stage, region=ctx.region_of(api_id), account_id=ctx.settings.account_id
                 )
             except Exception:
                 log.exception("stage %s of %s %s could not be compiled", name, kind, api_id)

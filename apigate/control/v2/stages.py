@@ -144,6 +144,17 @@ async def delete_route_settings(ctx: ControlContext, http: HttpApis, params: dic
     serve_stage(ctx, http, api_id, doc)
 
 
+async def delete_access_log_settings(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
+    """The stage stops writing access logs (a stage without settings answers 204 as well)."""
+    api_id = params["ApiId"]
+    doc = common.child(ctx, STAGE, api_id, params["StageName"], "Stage")
+    if doc.pop("AccessLogSettings", None) is None:
+        return
+    doc["LastUpdatedDate"] = now()
+    ctx.store.put(STAGE, f"{api_id}/{doc['StageName']}", doc, parent=api_id)
+    serve_stage(ctx, http, api_id, doc)
+
+
 async def reset_authorizers_cache(ctx: ControlContext, http: HttpApis, params: dict[str, Any]) -> None:
     """The stage's next requests call their Lambda authorizers again (JWTs are verified, not cached as
     authorizer results)."""
@@ -177,4 +188,5 @@ def handlers(ctx: ControlContext, http: HttpApis) -> dict[str, OperationHandler]
         "UpdateDeployment": partial(update_deployment, ctx, http),
         "DeleteRouteSettings": partial(delete_route_settings, ctx, http),
         "ResetAuthorizersCache": partial(reset_authorizers_cache, ctx, http),
+        "DeleteAccessLogSettings": partial(delete_access_log_settings, ctx, http),
     }

@@ -144,7 +144,7 @@ async def create_api(ctx: ControlContext, http: HttpApis, params: dict[str, Any]
     api_id, _ = new_api_id(ctx.store, params.get("Tags"))
     doc = drop_none(
         {
-            "ApiEndpoint": f"wss://{api_id}.execute-api.{ctx.settings.region}.amazonaws.com",
+            "ApiEndpoint": f"wss://{api_id}.execute-api.{ctx.region}.amazonaws.com",
             "ApiId": api_id,
             "ApiKeySelectionExpression": params.get("ApiKeySelectionExpression")
             or "$request.header.x-api-key",

@@ -52,7 +52,12 @@ class HttpIntegration:
         started = time.perf_counter()
         try:
             answer = await self._services.upstream.send(
-                verb, url, headers, endpoint.body, timeout=integration.timeout_seconds
+                verb,
+                url,
+                headers,
+                endpoint.body,
+                timeout=integration.timeout_seconds,
+                identity=inv.api.client_identity,
             )
         except UpstreamTimeout:
             inv.log("Execution failed due to a timeout error")

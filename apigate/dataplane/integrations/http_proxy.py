@@ -64,7 +64,12 @@ class HttpProxyIntegration:
             inv.log(f"Endpoint request URI: {url}")
         try:
             answer = await self._services.upstream.send(
-                verb, url, headers, inv.request.body, timeout=integration.timeout_seconds
+                verb,
+                url,
+                headers,
+                inv.request.body,
+                timeout=integration.timeout_seconds,
+                identity=inv.api.client_identity,
             )
         except UpstreamTimeout:
             inv.log("Execution failed due to a timeout error")

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -31,7 +32,12 @@ from apigate.dataplane.substitution import stage_variables
 from apigate.dataplane.websocket.authorizer import Refused, authorize, forbidden
 from apigate.dataplane.websocket.events import connect_event, disconnect_event, message_event
 from apigate.dataplane.websocket.management import ConnectionsApi
-from apigate.dataplane.websocket.service_calls import ServiceCallFailed, call_service, render_request
+from apigate.dataplane.websocket.service_calls import (
+    ServiceCallFailed,
+    call_service,
+    render_request,
+    render_response,
+)
 from apigate.dataplane.websocket.session import Session
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.usage import PlanIndex
@@ -238,6 +244,8 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     )
                 if route.api_key_required:  # after the authorizer: it may be where the key comes from
                     self._check_api_key(session, deployed)
+                if route.required_parameters:
+                    _check_required(session, route)
                 if route.integration is not None:
                     event = connect_event(session, request_id, now_ms)
                     called = time.perf_counter()
@@ -368,15 +376,26 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             self._error_frame(session, "Invalid request body", request_id)
             self._observe(deployed, "MESSAGE", key, 400, started, error=WS_CLIENT_ERROR)
             return
+
+        def event() -> dict[str, Any]:  # built only for functions and templates
+            return message_event(session, key, data, request_id, now_ms)
+
         called = time.perf_counter()
         try:
-            outcome = await self._call(
-                route.integration,
-                lambda: message_event(session, key, data, request_id, now_ms),  # built only for functions
-                data,
-                request_id,
-                deployed,
-            )
+            outcome = await self._call(route.integration, event, data, request_id, deployed)
+            if route.two_way and outcome.error is None and route.integration.responses:
+                rendered = render_response(
+                    route.integration,
+                    outcome.status,
+                    outcome.body or "",
+                    event()["requestContext"],
+                    deployed.stage_variables,
+                )
+                if rendered is not None:
+                    outcome.body = rendered
+        except ServiceCallFailed as exc:
+            log.warning("WebSocket route %s: %s", route.route_key, exc)
+            outcome = _Outcome(error="Internal server error")
         except Exception:
             log.exception("WebSocket route %s failed", route.route_key)
             outcome = _Outcome(error="Internal server error")
@@ -424,6 +443,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     [("Content-Type", "application/json")],
                     body,
                     timeout=integration.timeout_seconds,
+                    identity=deployed.client_identity,
                 )
             except UpstreamTimeout:
                 return _Outcome(504, error="Endpoint request timed out")
@@ -571,6 +591,22 @@ def _valid_body(route: WsRoute, data: str | bytes) -> bool:
     except Exception:  # fastjsonschema's JsonSchemaValueException, or a budgeted pattern giving up
         return False
     return True
+
+
+def _check_required(session: Session, route: WsRoute) -> None:
+    """$connect's required request parameters (headers, query strings): missing ones refuse the handshake
+    with the 400 REST validators answer."""
+    headers = {name.lower() for name, _ in session.raw_headers}
+    query = {name for name, _ in parse_qsl(session.query_string, keep_blank_values=True)}
+    missing = [
+        name
+        for kind, name in route.required_parameters
+        if (name.lower() not in headers if kind == "header" else name not in query)
+    ]
+    if missing:
+        raise Refused(
+            400, f"Missing required request parameters: [{', '.join(missing)}]", "BadRequestException"
+        )
 
 
 def _proxy_outcome(payload: bytes) -> _Outcome:

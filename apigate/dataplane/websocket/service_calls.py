@@ -12,19 +12,23 @@ import orjson
 
 from apigate.dataplane.integrations.aws_service import parse_service_uri, send, service_request
 from apigate.dataplane.mapping import Template, TemplateError, render_mapping
-from apigate.model.websocket import WsIntegration
+from apigate.dataplane.regex_budget import RegexBudgetExceeded
+from apigate.model.websocket import WsIntegration, WsIntegrationResponse
 from apigate.server.upstream import UpstreamPool
 
-__all__ = ["call_service", "render_request"]
+__all__ = ["call_service", "render_request", "render_response"]
 
 
 def _template(integration: WsIntegration, message: str) -> Template | None:
     """The template ``TemplateSelectionExpression`` picks (``\\$default``, or ``$request.body.x``'s value),
     else ``$default``'s, else the only one."""
-    templates = integration.request_templates
+    return _pick(integration.request_templates, integration.template_selection, message)
+
+
+def _pick(templates: Mapping[str, Template], selection: str | None, message: str) -> Template | None:
     if not templates:
         return None
-    expression = integration.template_selection or ""
+    expression = selection or ""
     key = expression.lstrip("\\")
     if expression.startswith("$request.body."):
         try:
@@ -38,6 +42,41 @@ def _template(integration: WsIntegration, message: str) -> Template | None:
     if found is None and len(templates) == 1:
         found = next(iter(templates.values()))
     return found
+
+
+def _response(integration: WsIntegration, status: int) -> WsIntegrationResponse | None:
+    """The integration response whose ``/regex/`` key matches the status code, else ``$default``'s."""
+    for response in integration.responses:
+        if response.pattern is None:
+            return response
+        try:
+            if response.pattern.fullmatch(str(status)) is not None:
+                return response
+        except RegexBudgetExceeded:
+            continue
+    return None
+
+
+def render_response(
+    integration: WsIntegration,
+    status: int,
+    body: str,
+    context: Mapping[str, Any],
+    stage_variables: Mapping[str, str],
+) -> str | None:
+    """A non-proxy integration's answer through the response template its integration response selects (by
+    status, then by the response's TemplateSelectionExpression); None when none applies (sent as it is)."""
+    response = _response(integration, status)
+    template = None if response is None else _pick(response.templates, response.template_selection, body)
+    if template is None:
+        return None
+    try:
+        output, _ = render_mapping(
+            template, body=body, params={}, context=context, stage_variables=stage_variables
+        )
+    except TemplateError as exc:
+        raise ServiceCallFailed(f"Unable to transform response: {exc}") from None
+    return output
 
 
 class ServiceCallFailed(Exception):
