@@ -483,16 +483,16 @@ class Gateway:
     ) -> Response | Coroutine[Any, Any, Response]:
         """An answer, or the coroutine that makes it: returned, not awaited here, so each request walks one
         coroutine level less on every suspension (the data plane's hot path)."""
-        if api_id in self.http_apis:
-            return self.http_apis.serve(request, api_id, path, domain)
-        if api_id in self.websockets:  # plain HTTP to a WebSocket API: its stage's @connections
-            refusal = self.origins.refusal(request)  # a management call: no web page may drive it
-            if refusal is not None:
-                return wire.error_response(refusal)
-            return self.websockets.serve_http(request, api_id, path)
         stage, slash, rest = path[1:].partition("/")
-        deployed = self.registry.get(api_id, stage)
+        deployed = self.registry.get(api_id, stage)  # REST first: one lookup where two membership tests were
         if deployed is None:
+            if api_id in self.http_apis:
+                return self.http_apis.serve(request, api_id, path, domain)
+            if api_id in self.websockets:  # plain HTTP to a WebSocket API: its stage's @connections
+                refusal = self.origins.refusal(request)  # a management call: no web page may drive it
+                if refusal is not None:
+                    return wire.error_response(refusal)
+                return self.websockets.serve_http(request, api_id, path)
             return _forbidden()
         if (deployed.endpoint_type == "PRIVATE") != (request.vpce_id is not None):
             return _forbidden()  # a private API from outside its VPC endpoint, or a public one from inside
@@ -501,10 +501,9 @@ class Gateway:
         if deployed.canary is not None:
             deployed = pick(deployed)
         if not slash:  # "/{stage}" without the slash names no resource, not even the root
-            inv = Invocation(request, deployed, "/", f"/{stage}", domain)
+            inv = Invocation(request, deployed, "/", path, domain)
             return respond(inv, GatewayError(ResponseType.MISSING_AUTHENTICATION_TOKEN))
-        below = "/" + rest
-        return self.pipeline.run(Invocation(request, deployed, below, f"/{stage}{below}", domain))
+        return self.pipeline.run(Invocation(request, deployed, "/" + rest, path, domain))  # path: /{stage}/…
 
     def _websocket_mapping(self, request: Request) -> tuple[str, str, str] | None:
         """(api id, ``/{stage}{below}``, host) of a handshake to a custom domain that maps a WebSocket API's

@@ -17,8 +17,8 @@ miss costs more than an add), so confirm a real gain with run.py on a quiet mach
 versions of the same code they are what can be trusted here.
 
 ``--time``: CPU microseconds per request (``time.process_time``) instead, children of the checkouts alternating
-round by round, each row reporting a checkout's fastest round. ``--profile PREFIX``: cProfile each row of the
-first checkout into ``PREFIX.<row>`` (times then inflated). The upstream nginx and the functions' workers run in
+round by round, each row reporting a checkout's fastest round. ``--profile PREFIX``: cProfile each row into
+``PREFIX.<row>`` (the n-th ``--against`` checkout's into ``PREFIX.<n>.<row>``; times then inflated). The upstream nginx and the functions' workers run in
 other processes and are not counted: waiting for an upstream costs the gateway nothing.
 """
 
@@ -238,7 +238,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--time", action="store_true", help="CPU µs per request instead of instructions")
     parser.add_argument("--rounds", type=int, default=5, help="with --time")
-    parser.add_argument("--profile", help="cProfile the first checkout's rows into PROFILE.<row>")
+    parser.add_argument("--profile", help="cProfile each row into PROFILE.<row> (PROFILE.<n>.<row>: --against's)")
     parser.add_argument("--against", action="append", default=[], type=Path, help="another checkout to compare")
     args = parser.parse_args()
     if unknown := set(args.rows) - set(ROWS):
@@ -259,8 +259,8 @@ def main() -> int:
             for number in range(args.rounds if mode == "time" else 1):
                 for index, (repo, (data_dir, requests)) in enumerate(setups.items()):
                     spec = {"rows": requests, "requests": args.requests, "warmup": args.warmup, "mode": mode}
-                    if args.profile and index == 0:
-                        spec["profile"] = args.profile
+                    if args.profile:
+                        spec["profile"] = args.profile if index == 0 else f"{args.profile}.{index}"
                     measure = measure_instructions if mode == "instructions" else measure_time
                     for key, value in measure(repo, data_dir, spec, Path(tmp)).items():
                         results[repo].setdefault(key, []).append(value)
