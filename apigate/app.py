@@ -33,6 +33,7 @@ from apigate.control import (
     authorizers,
     certificates,
     client_certificates,
+    cloudwatch_logs,
     deployments,
     documentation,
     domain_names,
@@ -52,6 +53,7 @@ from apigate.control import iam as iam_control
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.admin import ManagementGuard
+from apigate.control.cloudwatch_logs import LogsContext
 from apigate.control.code_links import CodeLinks
 from apigate.control.context import ControlContext
 from apigate.control.local_ca import LocalCa
@@ -71,6 +73,7 @@ from apigate.docs_page import DocsPages
 from apigate.functions.directory import FunctionDirectory
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
+from apigate.observe.log_sink import LogSink
 from apigate.observe.tracing import Tracing
 from apigate.registry import Registry
 from apigate.root_page import root_page, wants_root_page
@@ -80,6 +83,7 @@ from apigate.server.upstream import UpstreamPool
 from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
 from apigate.state.connections import connection_directory
 from apigate.store import open_store
+from apigate.store.log_events import LogStore
 
 log = logging.getLogger("apigate")
 
@@ -264,7 +268,17 @@ class Gateway:
         self.sync.also_reload.append(self.reload_domains)
         self.reload_domains()
         self.request_console: RequestConsole | None = None
+        # CloudWatch Logs: functions' output, and access/execution logs sent to log groups, in logs.db.
+        self.log_store = LogStore(settings.data_dir / "logs.db")
+        self.log_sink = LogSink(self.log_store)
+        self.logs_api = JsonApi(
+            "Logs_20140328",
+            cloudwatch_logs.handlers(LogsContext(self.log_store, settings.region, settings.account_id)),
+            asyncio.Lock(),
+        )
+        self.functions.runtime._logs.tee = self._function_output
         self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")
+        self.access_logs.sink = self.log_sink
         self.state.metrics.access_logs = self.http_apis.access_logs = self.access_logs
         self.tracing: Tracing | None = None
         if settings.otlp_endpoint:
@@ -279,8 +293,12 @@ class Gateway:
         self.state.metrics.console = console
         self.http_apis.console = console
         function_call.observe_errors(console.function_error)
-        # The function logs' echo: the one hook in functions/ (its runtime's log directory).
-        self.functions.runtime._logs.tee = console.output
+
+    def _function_output(self, function: str, data: bytes) -> None:
+        """The function logs' echo (the one hook in functions/: its runtime's log directory)."""
+        self.log_sink.function_output(function, data)
+        if self.request_console is not None:
+            self.request_console.output(function, data)
 
     def reload_domains(self) -> None:
         """Rebuild the domain router and the SNI table from the stored domains (after a change)."""
@@ -341,6 +359,7 @@ class Gateway:
         if self.request_console is not None:
             self.request_console.start()
         self.access_logs.start()
+        self.log_sink.start()
 
     async def close(self) -> None:
         await self.websockets.close()  # before the functions: $disconnect still runs
@@ -348,6 +367,7 @@ class Gateway:
             await self.request_console.close()
             function_call.observe_errors(None)
         await self.access_logs.close()
+        await self.log_sink.close()  # after the access logs: their last lines pass through it
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.close)
         await self.sync.stop()
@@ -356,6 +376,7 @@ class Gateway:
         if self._redis is not None:
             await self._redis.aclose()
         self.store.close()
+        self.log_store.close()
 
     def __call__(self, request: Request) -> Response | Coroutine[Any, Any, Response]:
         # Not async: the server awaits the coroutine we return, one coroutine level less per request (the
@@ -543,6 +564,8 @@ class Gateway:
             return self.sts_api.error(exc) if is_query else wire.error_response(exc)
         if is_query:
             return await self._query(request, service)
+        if self.logs_api.handles(request):
+            return await self.logs_api.dispatch(request)
         if self.acm.handles(request):
             try:
                 return await self.acm.dispatch(request)

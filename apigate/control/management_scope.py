@@ -18,9 +18,10 @@ from botocore.loaders import Loader
 from apigate.aws.query import form_params
 from apigate.server.message import Request
 
-__all__ = ["ManagementScope", "management_scope"]
+__all__ = ["LOGS_TARGET_PREFIX", "ManagementScope", "management_scope"]
 
 _GLOBAL_REGION = "us-east-1"  # where IAM's (and STS's global) endpoint scopes its signatures
+LOGS_TARGET_PREFIX = "Logs_20140328."
 _LAMBDA_PATH = re.compile(r"/\d{4}-\d{2}-\d{2}/")  # every Lambda operation's path starts with its API version
 
 
@@ -49,6 +50,8 @@ def management_scope(request: Request, signed_service: str | None, region: str) 
     listener routes IAM/STS-signed calls to the query protocol, and it picks between IAM and STS only when
     the call names no action)."""
     path = request.raw_path
+    if (request.header("x-amz-target") or "").startswith(LOGS_TARGET_PREFIX):  # CloudWatch Logs (JSON 1.1)
+        return ManagementScope("logs", (region,))
     if signed_service in ("iam", "sts") or path == "/":  # no rest-json operation lives at "/"
         service = _query_service(request, signed_service)
         return ManagementScope(service, (region,) if region == _GLOBAL_REGION else (region, _GLOBAL_REGION))

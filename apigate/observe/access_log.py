@@ -4,8 +4,9 @@ compiled once per deployment, one line per request written to the stage's destin
 The request path renders its line (a plan per compiled format computes only the variables the format names;
 AWS writes ``-`` for a variable with no value) and appends it to a deque; a background task writes the lines
 in batches. Destinations:
-``arn:aws:logs:…:log-group:NAME`` -> ``<data dir>/logs/groups/NAME.log`` (one file per log group, until a
-CloudWatch Logs API serves them), and two apigate extensions, ``file:///absolute/path`` and ``stdout``.
+``arn:aws:logs:…:log-group:NAME`` -> that group of the gateway's CloudWatch Logs store (observe/log_sink.py;
+``<data dir>/logs/groups/NAME.log`` when no store is attached), and two apigate extensions,
+``file:///absolute/path`` and ``stdout``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from apigate.dataplane.lambda_proxy.rest import identity, request_context
 from apigate.dataplane.lambda_proxy.v1 import request_time
 from apigate.model.access_log import AccessLogFormat
 from apigate.observe.drain import PeriodicDrain
+from apigate.observe.log_sink import LogSink
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api.call import HttpCall
@@ -82,6 +84,10 @@ _GETTERS: dict[str, _Getter] = {
 
 
 _GROUP_ARN = "arn:aws:logs:-:-:log-group:"
+
+
+def _group_name(destination: str) -> str:
+    return destination.split(":log-group:", 1)[-1].removesuffix(":*")
 
 
 def _iso(epoch_ms: int) -> str:
@@ -175,6 +181,7 @@ class AccessLogs(PeriodicDrain[_Entry]):
         self._folder = folder
         self._files: dict[str, BinaryIO] = {}
         self._plans: dict[tuple[int, bool], tuple[AccessLogFormat, _Plan]] = {}
+        self.sink: LogSink | None = None  # log group destinations: the CloudWatch Logs store (else files)
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
         """A REST API request's line."""
@@ -209,18 +216,33 @@ class AccessLogs(PeriodicDrain[_Entry]):
         self._files.clear()
 
     def drain(self) -> None:
-        by_destination: dict[str, list[str]] = {}
+        to_files: dict[str, list[str]] = {}
+        to_groups: dict[str, list[tuple[int, list[str]]]] = {}
+        sink = self.sink
+        now_ms = int(time.time() * 1000)
         queue = self._queue
         while queue:
             destination, item = queue.popleft()
-            lines = by_destination.setdefault(destination, [])
+            if sink is not None and destination.startswith("arn:aws:logs:"):
+                group = _group_name(destination)
+                if isinstance(item, str):
+                    to_groups.setdefault(group, []).append((now_ms, [item]))
+                else:  # an execution log block: its events carry the request's time and id, as on AWS
+                    request_id, epoch_ms, block = item
+                    to_groups.setdefault(group, []).append((epoch_ms, [f"({request_id}) {x}" for x in block]))
+                continue
+            lines = to_files.setdefault(destination, [])
             if isinstance(item, str):
                 lines.append(item)
-            else:  # an execution log block
+            else:
                 request_id, epoch_ms, block = item
                 stamp = _iso(epoch_ms)
                 lines.extend(f"{stamp} ({request_id}) {line}" for line in block)
-        for destination, lines in by_destination.items():
+        if sink is not None:
+            for group, batches in to_groups.items():
+                for epoch_ms, lines in batches:
+                    sink.lines(group, epoch_ms, lines)
+        for destination, lines in to_files.items():
             data = ("\n".join(lines) + "\n").encode()
             try:
                 if destination == "stdout":
@@ -235,7 +257,7 @@ class AccessLogs(PeriodicDrain[_Entry]):
         """Where a destination's lines go."""
         if destination.startswith("file://"):
             return Path(destination.removeprefix("file://"))
-        name = destination.split(":log-group:", 1)[-1].removesuffix(":*")
+        name = _group_name(destination)
         safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", name.strip("/")) or "access"
         return self._folder / f"{safe}.log"
 
