@@ -118,7 +118,7 @@ def _comparison(part: str) -> Callable[[Any], bool]:
             elif index and isinstance(value, list) and int(index) < len(value):
                 value = value[int(index)]
             else:
-                return operator == "!=" and False
+                return False
         if isinstance(expected, float):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return False

@@ -315,7 +315,7 @@ class LogStore:
             excess = events - self.events_per_group
             if excess <= 0 and size <= self.bytes_per_group:
                 return
-            step = max(excess, 100)
+            step = excess if excess > 0 else 100  # over in bytes only: the oldest hundred at a time
             gone = self._db.execute(
                 "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE grp=? "
                 "ORDER BY ts, id LIMIT ?) RETURNING length(CAST(message AS BLOB))",
