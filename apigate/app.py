@@ -19,6 +19,7 @@ from apigate.aws import service_openapi, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.ids import request_id
 from apigate.aws.json_rpc import JsonApi
+from apigate.aws.json_rpc import error_response as json_error_response
 from apigate.aws.query import QueryApi, form_params
 from apigate.aws.service_endpoints import (
     set_endpoint_overrides,
@@ -546,6 +547,14 @@ class Gateway:
             response.headers.append(("x-amzn-RequestId", request_id()))
         return response
 
+    def _refuse(self, request: Request, error: AwsError, is_query: bool) -> Response:
+        """A refused management call, in its protocol's error shape."""
+        if is_query:
+            return self.sts_api.error(error)
+        if self.logs_api.handles(request):
+            return json_error_response(error)
+        return wire.error_response(error)
+
     async def _manage_call(self, request: Request) -> Response:
         query = wire.parse_query(request.query_string)
         signed = _SIGNING_SERVICE.search(request.header("authorization") or "")
@@ -553,7 +562,7 @@ class Gateway:
         is_query = service in ("iam", "sts") or (service in (None, "") and _is_query_call(request))
         refusal = self.origins.refusal(request)
         if refusal is not None:
-            return self.sts_api.error(refusal) if is_query else wire.error_response(refusal)
+            return self._refuse(request, refusal, is_query)
         if request.raw_path.startswith("/@connections/"):
             # apigatewaymanagementapi at AWS_ENDPOINT_URL (functions): authorized as at the stage's URL,
             # by ManageConnections on the connection's own API and stage, not by the admin-key guard.
@@ -561,7 +570,7 @@ class Gateway:
         try:
             iam_control.caller.set(self.guard.caller(request, service))
         except AwsError as exc:
-            return self.sts_api.error(exc) if is_query else wire.error_response(exc)
+            return self._refuse(request, exc, is_query)
         if is_query:
             return await self._query(request, service)
         if self.logs_api.handles(request):
