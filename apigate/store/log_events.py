@@ -271,6 +271,17 @@ class LogStore:
                 return
             cursor_position = (rows[-1][3], rows[-1][0])
 
+    def written_after(self, group: str, last_id: int, start: int = 0, limit: int = 1000) -> list[Event]:
+        """Events stored after the one numbered ``last_id``, in the order they were stored (for following a
+        group: an event may arrive late with an earlier timestamp, and is still shown once)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, stream, message, ts, ingested FROM log_events WHERE grp=? AND id > ? AND ts >= ? "
+                "ORDER BY id LIMIT ?",
+                (group, last_id, start, limit),
+            ).fetchall()
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
     def prune(self, now_ms: int, group: str | None = None) -> int:
         """Remove events older than their group's retention; how many went."""
         with self._lock:
