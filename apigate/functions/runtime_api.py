@@ -26,7 +26,7 @@ from .frames import ERROR, INIT_ERROR, MAX_PAYLOAD_BYTES, READY, REPLY, REQUEST,
 from .procfs import peak_rss_kb
 
 _PREFIX = "/2018-06-01/runtime/"
-_Invocation = tuple[str, str, int, bytes]  # request id, ARN, deadline (epoch ms), payload
+_Invocation = tuple[str, str, int, bytes, str]  # request id, ARN, deadline (epoch ms), payload, trace header
 
 
 class _Shim:
@@ -64,7 +64,7 @@ def _handler_class(shim: _Shim) -> type[BaseHTTPRequestHandler]:
             if not shim.ready:
                 shim.ready = True
                 shim.init.put((READY, b""))
-            request_id, arn, deadline_ms, payload = shim.invocations.get()
+            request_id, arn, deadline_ms, payload, trace = shim.invocations.get()
             shim.current = request_id
             self._answer(
                 200,
@@ -73,7 +73,8 @@ def _handler_class(shim: _Shim) -> type[BaseHTTPRequestHandler]:
                     "Lambda-Runtime-Aws-Request-Id": request_id,
                     "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
                     "Lambda-Runtime-Invoked-Function-Arn": arn,
-                    "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{request_id.replace('-', '')[:24]}",
+                    "Lambda-Runtime-Trace-Id": trace
+                    or f"Root=1-{int(time.time()):08x}-{request_id.replace('-', '')[:24]}",
                 },
             )
 
@@ -177,12 +178,13 @@ def main(argv: list[str]) -> int:
             head = requests.read(REQUEST.size)
             if len(head) < REQUEST.size:
                 return 0
-            payload_len, id_len, arn_len, deadline_ms = REQUEST.unpack(head)
+            payload_len, id_len, arn_len, trace_len, deadline_ms = REQUEST.unpack(head)
             request_id = requests.read(id_len).decode()
             arn = requests.read(arn_len).decode()
+            trace = requests.read(trace_len).decode()
             payload = requests.read(payload_len)
             started = time.perf_counter()
-            shim.invocations.put((request_id, arn, deadline_ms, payload))
+            shim.invocations.put((request_id, arn, deadline_ms, payload, trace))
             kind, body = shim.outcomes.get()
             send(kind, body, (time.perf_counter() - started) * 1000.0, child.pid)
 
