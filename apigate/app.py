@@ -285,6 +285,7 @@ class Gateway:
         if settings.otlp_endpoint:
             self.tracing = Tracing(settings.otlp_endpoint, ratio=settings.otlp_sample_ratio)
             self.pipeline.tracing = self.state.metrics.tracing = self.tracing
+            self.http_apis.tracing = self.websockets.tracing = self.tracing
         if settings.console:
             self._attach_console(RequestConsole(function_output=settings.function_output))
 
@@ -293,6 +294,7 @@ class Gateway:
         self.request_console = console
         self.state.metrics.console = console
         self.http_apis.console = console
+        self.websockets.console = console
         function_call.observe_errors(console.function_error)
 
     def _function_output(self, function: str, data: bytes) -> None:

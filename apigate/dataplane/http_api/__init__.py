@@ -32,6 +32,7 @@ from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
+from apigate.observe.tracing import Tracing, call_trace_root, finish_http, function_trace_header, trace_http
 from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout, end_to_end
@@ -40,7 +41,6 @@ from apigate.state import MemoryRateLimiter, RateLimiter
 __all__ = ["HttpApis"]
 
 log = logging.getLogger("apigate.dataplane")
-
 
 
 class HttpApis(DeployedStages[DeployedHttpApi]):
@@ -56,7 +56,12 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
         self.console: RequestConsole | None = None  # request lines on stderr (apigate/observe/console.py)
-        self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (apigate/observe/access_log.py)
+        self.access_logs: AccessLogs | None = (
+            None  # stages' AccessLogSettings (apigate/observe/access_log.py)
+        )
+        self.tracing: Tracing | None = (
+            None  # `serve --otlp-endpoint`: a span per request (observe/tracing.py)
+        )
 
     async def serve(
         self, request: Request, api_id: str, path: str, domain: str, raw_path: str | None = None
@@ -79,6 +84,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             response = preflight(cors, request)
             response.headers.append(("apigw-requestid", call.request_id))
             return response
+        if self.tracing is not None:
+            call.span = trace_http(self.tracing, call)
         try:
             response = await self._route_and_call(call)
         except HttpApiError as error:
@@ -86,6 +93,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         except Exception:  # a bug of ours must not become a dropped connection
             log.exception("HTTP API request failed")
             response = internal_error().response()
+        if call.span is not None:
+            finish_http(call, response.status)
         if cors is not None:
             decorate(cors, request, response)
         response.headers.append(("apigw-requestid", call.request_id))
@@ -120,18 +129,30 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             token = _identity(call, authorizer.identity_source)
             call.authorizer = await self.jwt.authorize(authorizer, token, route.scopes)
         elif authorizer is not None:
-            call.authorizer = await self.lambda_authorizers.authorize(authorizer, call)
+            traced = call.span
+            outer = None if traced is None else traced.enter("authorizer")
+            try:
+                call.authorizer = await self.lambda_authorizers.authorize(authorizer, call)
+            finally:
+                if traced is not None:
+                    traced.leave(outer)
         integration = route.integration
         if integration is None:
             raise not_found()
-        if integration.subtype is not None:  # an AWS service integration (SQS-SendMessage…)
-            response = await call_service(call, integration, self._upstream)
-        elif integration.type == "AWS_PROXY":
-            response = await self._lambda(call, integration)
-        elif integration.type == "HTTP_PROXY":
-            response = await self._http(call, integration)
-        else:
-            raise internal_error()
+        traced = call.span
+        outer = None if traced is None else traced.enter(f"integration {integration.type}")
+        try:
+            if integration.subtype is not None:  # an AWS service integration (SQS-SendMessage…)
+                response = await call_service(call, integration, self._upstream)
+            elif integration.type == "AWS_PROXY":
+                response = await self._lambda(call, integration)
+            elif integration.type == "HTTP_PROXY":
+                response = await self._http(call, integration)
+            else:
+                raise internal_error()
+        finally:
+            if traced is not None:
+                traced.leave(outer)
         if integration.response_parameters:
             maps = integration.response_parameters.get(str(response.status))
             if maps:
@@ -144,12 +165,22 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             raise internal_error()
         v2 = integration.payload_format_version == "2.0"
         event = orjson.dumps(proxy_event_v2(call) if v2 else proxy_event_v1(call))
+        traced = call.span
+        outer = None if traced is None else traced.enter(f"function {name}", {"faas.invoked_name": name})
         try:
             result = await call_function(
-                self._functions, name, event, timeout=integration.timeout_seconds, request_id=call.request_id
+                self._functions,
+                name,
+                event,
+                timeout=integration.timeout_seconds,
+                request_id=call.request_id,
+                trace=function_trace_header(call_trace_root(call), traced),
             )
         except FunctionCallFailed as failed:
             raise (unavailable() if failed.timed_out else internal_error()) from None
+        finally:
+            if traced is not None:
+                traced.leave(outer)
         if result.function_error:
             raise internal_error()
         try:
@@ -173,6 +204,11 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         headers = end_to_end(request.headers)
         if request.header("x-amzn-trace-id") is None:  # AWS starts a trace when the client did not
             headers = [*headers, ("X-Amzn-Trace-Id", trace_header(None))]  # never the request's own list
+        if call.span is not None:  # the integration span's W3C context, for the upstream to continue
+            headers = [
+                *(h for h in headers if h[0].lower() != "traceparent"),
+                ("traceparent", call.span.traceparent()),
+            ]
         if integration.request_parameters:
             url, headers = map_request(call, integration.request_parameters, url, list(headers))
         try:

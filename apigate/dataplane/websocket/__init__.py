@@ -17,7 +17,7 @@ import orjson
 
 from apigate.aws import arns, sigv4
 from apigate.aws.identity import Identities
-from apigate.aws.ids import extended_request_id
+from apigate.aws.ids import extended_request_id, trace_id
 from apigate.aws.policy import Decision, evaluate_all
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.targets import lambda_function
@@ -30,6 +30,8 @@ from apigate.dataplane.websocket.session import Session
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.usage import PlanIndex
 from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
+from apigate.observe.console import RequestConsole
+from apigate.observe.tracing import RequestTrace, Tracing, function_trace_header
 from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
@@ -87,6 +89,12 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self._sessions: dict[str, Session] = {}  # connection id -> session, for this process
         self._tasks: set[asyncio.Task[Any]] = set()
         self.management = ConnectionsApi(directory, self.server.limits.message_size, self.get)
+        self.console: RequestConsole | None = (
+            None  # a line per connect, message and close (observe/console.py)
+        )
+        self.tracing: Tracing | None = (
+            None  # `serve --otlp-endpoint`: a span for each of them (observe/tracing.py)
+        )
 
     # --- what is deployed (DeployedStages), and closing the connections to what is removed ------------------
 
@@ -159,9 +167,24 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self._spawn(self._connect(session, request, now_ms))
 
     async def _connect(self, session: Session, request: Request, now_ms: int) -> None:
+        if self.console is None and self.tracing is None:
+            await self._open(session, request, now_ms, extended_request_id(), None)
+            return
+        started = time.perf_counter()
+        request_id = extended_request_id()
+        traced = self._trace(session, CONNECT, request_id, request.headers)
+        status = 500
+        try:
+            status = await self._open(session, request, now_ms, request_id, traced)
+        finally:
+            self._observed(session, CONNECT, status, started, request_id, traced)
+
+    async def _open(
+        self, session: Session, request: Request, now_ms: int, request_id: str, traced: RequestTrace | None
+    ) -> int:
+        """``$connect``: the handshake's answer (200 when accepted, else the refusal's status)."""
         connection = session.connection
         deployed = self.get(session.api_id, session.stage)
-        request_id = extended_request_id()
         try:
             if deployed is None:
                 raise forbidden()
@@ -180,7 +203,9 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     self._check_api_key(session, deployed)
                 if route.integration is not None:
                     event = connect_event(session, request_id, now_ms)
-                    outcome = await self._call(route.integration, lambda: event, None, request_id, deployed)
+                    outcome = await self._call(
+                        route.integration, lambda: event, None, request_id, deployed, traced
+                    )
                     if outcome.error is not None:  # AWS: 502 for a failed function, 504 past the timeout
                         raise Refused(502 if outcome.status == 200 else outcome.status, outcome.error)
                     if not 200 <= outcome.status < 300:
@@ -196,21 +221,22 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                 response_headers.append(("x-amzn-ErrorType", refused.error_type))
             body = refused.message.encode() if refused.raw else orjson.dumps({"message": refused.message})
             connection.reject(Response(refused.status, response_headers, body))
-            return
+            return refused.status
         except Exception:
             log.exception("$connect failed")
             connection.reject(Response(500, [_JSON], b'{"message":"Internal server error"}'))
-            return
+            return 500
         self._sessions[session.connection_id] = session
         if not connection.accept(session, headers):
             self._sessions.pop(session.connection_id, None)
-            return
+            return 499  # the client left during the handshake
         try:
             await self.directory.added(session.info)
         except Exception:
             log.warning(
                 "could not record connection %s in the shared state", session.connection_id, exc_info=True
             )
+        return 200
 
     def _check_iam(self, request: Request, deployed: DeployedWebSocketApi) -> None:
         """AWS_IAM on $connect: the handshake signed for execute-api (headers or query string, as SigV4 clients
@@ -222,11 +248,15 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             identity = sigv4.authenticate(request, identities, service="execute-api", region=deployed.region)
         except sigv4.SignatureError as exc:
             raise Refused(403, exc.message, exc.failure.error_type) from None
-        arn = arns.execute_api_arn(deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT)
+        arn = arns.execute_api_arn(
+            deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT
+        )
         if identity.is_root:
             return
         context = {"aws:sourceip": request.client[0], "aws:epochtime": str(int(time.time()))}
-        decision = evaluate_all(identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn)
+        decision = evaluate_all(
+            identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn
+        )
         if decision is not Decision.ALLOW:
             raise Refused(
                 403,
@@ -266,44 +296,59 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
 
     async def _message(self, session: Session, data: str | bytes, now_ms: int) -> None:
         try:
-            await self._route(session, data, now_ms)
+            if self.console is None and self.tracing is None:
+                await self._route(session, data, now_ms, extended_request_id(), None)
+            else:
+                started = time.perf_counter()
+                request_id = extended_request_id()
+                traced = self._trace(session, "message", request_id)
+                status, key = 500, "message"
+                try:
+                    status, key = await self._route(session, data, now_ms, request_id, traced)
+                finally:
+                    self._observed(session, key, status, started, request_id, traced)
         finally:
             session.in_flight -= 1
             if session.in_flight == _IN_FLIGHT_LIMIT - 1:
                 session.connection.hold(False)
 
-    async def _route(self, session: Session, data: str | bytes, now_ms: int) -> None:
+    async def _route(
+        self, session: Session, data: str | bytes, now_ms: int, request_id: str, traced: RequestTrace | None
+    ) -> tuple[int, str]:
+        """A message through its route: (the status the console shows, the route key)."""
         deployed = self.get(session.api_id, session.stage)
         route: WsRoute | None = deployed.route_for(data) if deployed is not None else None
-        request_id = extended_request_id()
         if route is None or deployed is None:
             self._error_frame(session, "Forbidden", request_id)
-            return
+            return 403, "?"
+        key = route.route_key
         if route.integration is None:
             self._error_frame(session, "Internal server error", request_id)
-            return
+            return 500, key
         if not await self._allowed(route):
             self._error_frame(session, "Too Many Requests", request_id)
-            return
+            return 429, key
         if route.request_models and not _valid_body(route, data):
             self._error_frame(session, "Invalid request body", request_id)
-            return
+            return 400, key
         try:
-            key = route.route_key
             outcome = await self._call(
                 route.integration,
                 lambda: message_event(session, key, data, request_id, now_ms),  # built only for functions
                 data,
                 request_id,
                 deployed,
+                traced,
             )
         except Exception:
             log.exception("WebSocket route %s failed", route.route_key)
             outcome = _Outcome(error="Internal server error")
         if outcome.error is not None:
             self._error_frame(session, outcome.error, request_id)
-        elif route.two_way and outcome.body is not None:
+            return (500 if outcome.status == 200 else outcome.status), key
+        if route.two_way and outcome.body is not None:
             session.connection.send(outcome.body.encode())
+        return outcome.status, key
 
     def _error_frame(self, session: Session, message: str, request_id: str) -> None:
         session.connection.send(
@@ -317,6 +362,24 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         data: str | bytes | None,
         request_id: str,
         deployed: DeployedWebSocketApi,
+        traced: RequestTrace | None = None,
+    ) -> _Outcome:
+        if traced is None:
+            return await self._integration(integration, event, data, request_id, deployed, None)
+        outer = traced.enter(f"integration {integration.type}")
+        try:
+            return await self._integration(integration, event, data, request_id, deployed, traced)
+        finally:
+            traced.leave(outer)
+
+    async def _integration(
+        self,
+        integration: WsIntegration,
+        event: Callable[[], dict[str, Any]],
+        data: str | bytes | None,
+        request_id: str,
+        deployed: DeployedWebSocketApi,
+        traced: RequestTrace | None,
     ) -> _Outcome:
         kind = integration.type
         if kind == "MOCK":
@@ -358,14 +421,23 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     return _Outcome(error="Internal server error")
         else:
             payload = orjson.dumps(event())
+        outer = None if traced is None else traced.enter(f"function {name}", {"faas.invoked_name": name})
         try:
             result = await call_function(
-                self._functions, name, payload, timeout=integration.timeout_seconds, request_id=request_id
+                self._functions,
+                name,
+                payload,
+                timeout=integration.timeout_seconds,
+                request_id=request_id,
+                trace=function_trace_header(trace_id(int(time.time())), traced),
             )
         except FunctionCallFailed as failed:
             if failed.timed_out:
                 return _Outcome(504, error="Endpoint request timed out")
             return _Outcome(error="Internal server error")
+        finally:
+            if traced is not None:
+                traced.leave(outer)
         if result.function_error:
             return _Outcome(error="Internal server error")
         return _proxy_outcome(result.payload)
@@ -409,6 +481,19 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self._spawn(self._disconnect(session, code, reason))
 
     async def _disconnect(self, session: Session, code: int, reason: str) -> None:
+        if self.console is None and self.tracing is None:
+            await self._closed(session, code, reason, None)
+            return
+        started = time.perf_counter()
+        traced = self._trace(session, DISCONNECT, "")
+        request_id = ""
+        try:
+            request_id = await self._closed(session, code, reason, traced)
+        finally:
+            self._observed(session, DISCONNECT, code, started, request_id, traced)
+
+    async def _closed(self, session: Session, code: int, reason: str, traced: RequestTrace | None) -> str:
+        """``$disconnect``: its request id, when its route has an integration."""
         try:
             await self.directory.removed(session.connection_id)
         except Exception:
@@ -416,14 +501,60 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         deployed = self.get(session.api_id, session.stage)
         route = deployed.routes.get(DISCONNECT) if deployed is not None else None
         if deployed is None or route is None or route.integration is None:
-            return
+            return ""
         event = disconnect_event(session, code, reason)
+        request_id = str(event["requestContext"]["requestId"])
         try:  # best effort, as on AWS: nobody is left to tell about a failure
-            await self._call(
-                route.integration, lambda: event, None, event["requestContext"]["requestId"], deployed
-            )
+            await self._call(route.integration, lambda: event, None, request_id, deployed, traced)
         except Exception:
             log.exception("$disconnect failed")
+        return request_id
+
+    # --- what is seen: console lines and spans ---------------------------------------------------------------
+
+    def _trace(
+        self, session: Session, event: str, request_id: str, headers: list[tuple[str, str]] | None = None
+    ) -> RequestTrace | None:
+        if self.tracing is None:
+            return None
+        return self.tracing.begin(
+            f"WebSocket {event}",
+            {
+                "aws.api_gateway.api_id": session.api_id,
+                "aws.api_gateway.stage": session.stage,
+                "aws.api_gateway.connection_id": session.connection_id,
+                "aws.request_id": request_id,
+            },
+            headers or (),
+        )
+
+    def _observed(
+        self,
+        session: Session,
+        event: str,
+        status: int,
+        started: float,
+        request_id: str,
+        traced: RequestTrace | None,
+    ) -> None:
+        """``event``: ``$connect``, ``$disconnect`` (``status`` is then the close code) or a route key."""
+        if traced is not None:
+            traced.span.set_attribute("aws.api_gateway.route_key", event)
+            traced.end(None if event == DISCONNECT else status)
+        console = self.console
+        if console is not None:
+            deployed = self.get(session.api_id, session.stage)
+            route = deployed.routes.get(event) if deployed is not None else None
+            console.websocket(
+                deployed.api_name if deployed is not None and deployed.api_name else session.api_id,
+                session.stage,
+                event,
+                session.connection_id,
+                status,
+                (time.perf_counter() - started) * 1000.0,
+                None if route is None else route.integration,
+                request_id,
+            )
 
     # --- LocalConnections (what the connection directory delivers here) -----------------------------------
 
