@@ -266,11 +266,11 @@ class Tracing:
             name = step_name(step)
 
             async def run(inv: Invocation) -> None:
-                started = time.time_ns()
+                outer = trace.enter(name)  # current while it runs: a function it calls goes under it
                 try:
                     await step(inv)
                 finally:
-                    trace.child(name, started, time.time_ns())
+                    trace.leave(outer)
 
             return run
 
