@@ -515,7 +515,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
     def _trace(
         self, session: Session, event: str, request_id: str, headers: list[tuple[str, str]] | None = None
     ) -> RequestTrace | None:
-        if self.tracing is None:
+        if self.tracing is None or not self.tracing.sampled():
             return None
         return self.tracing.begin(
             f"WebSocket {event}",
@@ -526,6 +526,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                 "aws.request_id": request_id,
             },
             headers or (),
+            sampled=True,
         )
 
     def _observed(
@@ -539,7 +540,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
     ) -> None:
         """``event``: ``$connect``, ``$disconnect`` (``status`` is then the close code) or a route key."""
         if traced is not None:
-            traced.span.set_attribute("aws.api_gateway.route_key", event)
+            traced.set("aws.api_gateway.route_key", event)
             traced.end(None if event == DISCONNECT else status)
         console = self.console
         if console is not None:
