@@ -129,6 +129,38 @@ _HTTP_GETTERS: dict[str, _Getter] = {
 }
 
 
+def _header(inv: Invocation, name: str) -> str | None:
+    """A request header by a scan (``name`` lower-case), not ``request.header()``: that builds the request's
+    lower-cased header index, which most requests never need."""
+    size = len(name)
+    for key, value in inv.request.headers:
+        if len(key) == size and key.lower() == name:
+            return value
+    return None
+
+
+def _signer(inv: Invocation, field: str) -> Any:
+    signer = inv.iam_identity
+    return None if signer is None else getattr(signer, field)
+
+
+# Nested variables the presets and most formats use, each read directly (measured: building the whole
+# $context.identity for $context.identity.sourceIp cost more than the rest of a CLF line).
+_LEAVES: dict[tuple[str, ...], _Getter] = {
+    ("identity", "sourceIp"): lambda inv, status, ms: inv.request.client[0],
+    ("identity", "caller"): lambda inv, status, ms: _signer(inv, "user_id"),
+    ("identity", "user"): lambda inv, status, ms: _signer(inv, "user_id"),
+    ("identity", "userArn"): lambda inv, status, ms: _signer(inv, "arn"),
+    ("identity", "accessKey"): lambda inv, status, ms: _signer(inv, "access_key"),
+    ("identity", "accountId"): lambda inv, status, ms: _signer(inv, "account_id"),
+    ("identity", "userAgent"): lambda inv, status, ms: _header(inv, "user-agent"),
+    ("identity", "apiKey"): lambda inv, status, ms: inv.api_key,
+    ("identity", "apiKeyId"): lambda inv, status, ms: inv.api_key_id,
+    ("error", "responseType"): lambda inv, status, ms: inv.error_type,
+    ("integration", "latency"): lambda inv, status, ms: _integration_ms(inv),
+}
+
+
 def _full_context(key: str) -> _Getter:
     return lambda inv, status, ms: request_context(inv).get(key)
 
@@ -140,16 +172,17 @@ def _missing(subject: Any, status: int, ms: float) -> None:
 def plan(fmt: AccessLogFormat, http: bool = False) -> _Plan:
     """Each top-level variable's getter once, and for each variable in the format: (getter index, the rest of
     its path). Made once per compiled format."""
-    tops: list[str] = []
+    tops: list[tuple[str, ...]] = []  # what each getter reads: a top-level variable, or a known leaf
     slots: list[tuple[int, tuple[str, ...]]] = []
     for path in fmt.paths:
-        if path[0] not in tops:
-            tops.append(path[0])
-        slots.append((tops.index(path[0]), path[1:]))
+        key = path if not http and path in _LEAVES else path[:1]
+        if key not in tops:
+            tops.append(key)
+        slots.append((tops.index(key), path[len(key) :]))
     if http:
-        getters = tuple(_HTTP_GETTERS.get(top, _missing) for top in tops)
+        getters = tuple(_HTTP_GETTERS.get(top[0], _missing) for top in tops)
     else:
-        getters = tuple(_GETTERS.get(top) or _full_context(top) for top in tops)
+        getters = tuple(_LEAVES.get(top) or _GETTERS.get(top[0]) or _full_context(top[0]) for top in tops)
     return getters, tuple(slots)
 
 
@@ -158,7 +191,10 @@ def render(
 ) -> str:
     """One access log line: AWS writes ``-`` for a variable without a value."""
     getters, slots = made or plan(fmt)
-    tops = [getter(inv, status, latency_ms) for getter in getters]
+    return _format(fmt, slots, [getter(inv, status, latency_ms) for getter in getters])
+
+
+def _format(fmt: AccessLogFormat, slots: tuple[tuple[int, tuple[str, ...]], ...], tops: list[Any]) -> str:
     out = [fmt.literals[0]]
     for (index, rest), literal in zip(slots, fmt.literals[1:], strict=True):
         value = tops[index]
@@ -169,8 +205,10 @@ def render(
     return "".join(out)
 
 
-# Queued: (destination, a rendered line or an execution log block (request id, epoch ms, lines)).
-_Entry = tuple[str, str | tuple[str, int, list[str]]]
+# Queued: (destination, a line's values to format (the format, its slots, the values) or an execution log
+# block (request id, epoch ms, lines)).
+_Values = tuple[AccessLogFormat, tuple[tuple[int, tuple[str, ...]], ...], list[Any]]
+_Entry = tuple[str, _Values | tuple[str, int, list[str]]]
 
 
 class AccessLogs(PeriodicDrain[_Entry]):
@@ -196,18 +234,20 @@ class AccessLogs(PeriodicDrain[_Entry]):
         self._queue.append((f"{_GROUP_ARN}{group}", (request_id, epoch_ms, lines)))
 
     def _line(self, fmt: AccessLogFormat, subject: Any, status: int, latency_ms: float, http: bool) -> None:
-        # Rendered now, written later. Measured: queueing the request itself for a later render kept every
-        # request's objects alive across garbage collections, which cost more than the render (~2-4 µs).
+        # The values read now, formatted into the line by the drain. Measured: queueing the request itself
+        # for a later render kept every request's objects alive across garbage collections, which cost more
+        # than the render; the values are a few strings and numbers.
         made = self._plans.get((id(fmt), http))
         if made is None or made[0] is not fmt:
             if len(self._plans) > 1000:  # formats of old deployments
                 self._plans.clear()
             made = self._plans[(id(fmt), http)] = (fmt, plan(fmt, http))
+        getters, slots = made[1]
         try:
-            line = render(fmt, subject, status, latency_ms, made[1])
+            values = [getter(subject, status, latency_ms) for getter in getters]
         except Exception:  # a log line is never worth a failed request
             return
-        self._queue.append((fmt.destination, line))
+        self._queue.append((fmt.destination, (fmt, slots, values)))
 
     async def close(self) -> None:
         await super().close()
@@ -217,31 +257,34 @@ class AccessLogs(PeriodicDrain[_Entry]):
 
     def drain(self) -> None:
         to_files: dict[str, list[str]] = {}
-        to_groups: dict[str, list[tuple[int, list[str]]]] = {}
+        access_lines: dict[str, list[str]] = {}  # by log group
+        blocks: list[tuple[str, int, list[str]]] = []  # execution log blocks: (log group, epoch ms, lines)
         sink = self.sink
-        now_ms = int(time.time() * 1000)
         queue = self._queue
         while queue:
             destination, item = queue.popleft()
-            if sink is not None and destination.startswith("arn:aws:logs:"):
-                group = _group_name(destination)
-                if isinstance(item, str):
-                    to_groups.setdefault(group, []).append((now_ms, [item]))
-                else:  # an execution log block: its events carry the request's time and id, as on AWS
-                    request_id, epoch_ms, block = item
-                    to_groups.setdefault(group, []).append((epoch_ms, [f"({request_id}) {x}" for x in block]))
+            to_group = sink is not None and destination.startswith("arn:aws:logs:")
+            if isinstance(item[0], AccessLogFormat):
+                fmt, slots, values = item
+                try:
+                    line = _format(fmt, slots, values)
+                except Exception:  # a value that cannot be shown loses its line, never the others
+                    continue
+                target = access_lines if to_group else to_files
+                target.setdefault(_group_name(destination) if to_group else destination, []).append(line)
                 continue
-            lines = to_files.setdefault(destination, [])
-            if isinstance(item, str):
-                lines.append(item)
+            request_id, epoch_ms, block = item
+            if to_group:  # its events carry the request's time and id, as on AWS
+                blocks.append((_group_name(destination), epoch_ms, [f"({request_id}) {x}" for x in block]))
             else:
-                request_id, epoch_ms, block = item
                 stamp = _iso(epoch_ms)
-                lines.extend(f"{stamp} ({request_id}) {line}" for line in block)
+                to_files.setdefault(destination, []).extend(f"{stamp} ({request_id}) {x}" for x in block)
         if sink is not None:
-            for group, batches in to_groups.items():
-                for epoch_ms, lines in batches:
-                    sink.lines(group, epoch_ms, lines)
+            now_ms = int(time.time() * 1000)
+            for group, lines in access_lines.items():
+                sink.lines(group, now_ms, lines)
+            for group, epoch_ms, lines in blocks:
+                sink.lines(group, epoch_ms, lines)
         for destination, lines in to_files.items():
             data = ("\n".join(lines) + "\n").encode()
             try:
