@@ -26,9 +26,10 @@ def test_a_group_keeps_its_newest_events_within_the_cap(tmp_path: Path) -> None:
         store.append([("g", "s", now + batch * 100 + i, f"event {batch * 100 + i}") for i in range(100)], now)
     store.append([("other", "s", now, "untouched")], now)
     kept = _messages(store, "g")
-    assert len(kept) == 250 and kept[0] == "event 150" and kept[-1] == "event 399"
+    # Whole writes (chunks) go, the oldest first: 200 of the 400 are left, the newest.
+    assert kept == [f"event {i}" for i in range(200, 400)]
     group = store.group("g")
-    assert group is not None and group["storedEvents"] == 250
+    assert group is not None and group["storedEvents"] == 200
     assert group["storedBytes"] == sum(len(m) for m in kept)
     assert _messages(store, "other") == ["untouched"]
     store.close()
@@ -51,14 +52,16 @@ def test_bytes_per_group_and_long_messages(tmp_path: Path) -> None:
 def test_retention_prunes_old_events(tmp_path: Path) -> None:
     store = LogStore(tmp_path / "logs.db")
     now = int(time.time() * 1000)
-    store.append([("g", "s", now - 10 * DAY_MS, "old"), ("g", "s", now, "new")], now)
+    store.append([("g", "s", now - 10 * DAY_MS, "old")], now)
+    store.append([("g", "s", now - 10 * DAY_MS, "hidden"), ("g", "s", now, "new")], now)
     store.append([("forever", "s", now - 10 * DAY_MS, "old")], now)
     assert store.prune(now) == 0  # no retention set: nothing expires
     store.set_retention("g", 7)
-    assert store.prune(now) == 1
+    assert _messages(store, "g") == ["new"]  # hidden at once, removed by the next prune
+    assert store.prune(now) == 1  # the chunk wholly past retention; the other holds "new" too
     assert _messages(store, "g") == ["new"] and _messages(store, "forever") == ["old"]
     group = store.group("g")
-    assert group is not None and group["storedEvents"] == 1
+    assert group is not None and group["storedEvents"] == 2
     store.close()
 
 
