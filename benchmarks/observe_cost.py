@@ -95,7 +95,7 @@ def main(rounds: int = 9, n: int = 3000) -> None:
 
         return setup
 
-    cases = [Case("MOCK", plain, observe())]
+    cases = [Case("MOCK", plain, observe()), Case("MOCK, a copy of the stage", dataclasses.replace(plain), observe())]
     for preset in ("CLF", "JSON"):
         logged = dataclasses.replace(
             plain, access_log=compile_access_log({"destinationArn": GROUP, "format": preset})

@@ -49,8 +49,7 @@ class LogSink(PeriodicDrain[_Entry]):
 
     # --- the drain task ---
 
-    def _stream(self, group: str) -> str:
-        day = time.strftime("%Y/%m/%d", time.gmtime())
+    def _stream(self, group: str, day: str) -> str:
         if day != self._day:
             self._day = day
             self._streams.clear()
@@ -65,25 +64,30 @@ class LogSink(PeriodicDrain[_Entry]):
 
     def drain(self) -> None:
         queue = self._queue
-        rows: list[tuple[str, str, int, str]] = []
+        day = time.strftime("%Y/%m/%d", time.gmtime())
+        by_stream: dict[tuple[str, str], list[tuple[int, str]]] = {}
         while queue:
             group, epoch_ms, item = queue.popleft()
-            stream = self._stream(group)
+            events = by_stream.get((group, ""))
+            if events is None:
+                events = by_stream[(group, "")] = []
             if isinstance(item, bytes):
-                rows.extend((group, stream, epoch_ms, message) for message in _events(item))
+                events.extend((epoch_ms, message) for message in _events(item))
             else:
-                rows.extend((group, stream, epoch_ms, line) for line in item)
+                events.extend((epoch_ms, line) for line in item)
+        streams = {(group, self._stream(group, day)): events for (group, _), events in by_stream.items()}
+        count = sum(len(events) for events in streams.values())
         now = time.time()
         try:
-            if rows:
-                self.store.append(rows, int(now * 1000))
+            if streams:
+                self.store.append_streams(streams, int(now * 1000))
             if now - self._pruned > _PRUNE_EVERY_S:
                 self._pruned = now
                 self.store.prune(int(now * 1000))
         except sqlite3.Error as exc:  # a full disk or a locked file loses log events, never requests
             if not self._failing:
                 self._failing = True
-                _log.warning("cannot write log events, %d are lost: %s", len(rows), exc)
+                _log.warning("cannot write log events, %d are lost: %s", count, exc)
             return
         self._failing = False
 

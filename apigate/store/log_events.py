@@ -194,11 +194,19 @@ class LogStore:
         and API Gateway make theirs), else the caller checked them. Then each touched group is trimmed."""
         by_stream: dict[tuple[str, str], list[tuple[int, str]]] = {}
         for group, stream, ts, message in rows:
-            if len(message) > MESSAGE_BYTES // 4 and len(message.encode()) > MESSAGE_BYTES:
-                message = message.encode()[:MESSAGE_BYTES].decode(errors="ignore")
             by_stream.setdefault((group, stream), []).append((ts, message))
+        self.append_streams(by_stream, now_ms, create)
+
+    def append_streams(
+        self, by_stream: dict[tuple[str, str], list[tuple[int, str]]], now_ms: int, create: bool = True
+    ) -> None:
+        """``append`` with the events already grouped by (group, stream), each list (timestamp, message)."""
         if not by_stream:
             return
+        for events in by_stream.values():
+            for place, (ts, message) in enumerate(events):
+                if len(message) > MESSAGE_BYTES // 4 and len(message.encode()) > MESSAGE_BYTES:
+                    events[place] = (ts, message.encode()[:MESSAGE_BYTES].decode(errors="ignore"))
         chunks = []
         counts: dict[str, list[int]] = {}
         spans = []
