@@ -85,7 +85,7 @@ def main(rounds: int = 9, n: int = 3000) -> None:
     metrics = pipeline.state.metrics
     endpoint = _sink()
     # Exported in the measuring thread (after each batch), never by the tracer's own thread meanwhile.
-    tracers = {ratio: Tracing(endpoint, ratio=ratio, delay_ms=10**9) for ratio in (0.05, 1.0)}
+    tracers = {ratio: Tracing(endpoint, ratio=ratio, delay_ms=10**9) for ratio in (0.0, 0.05, 1.0)}
     traced_api = dataclasses.replace(plain, tracing=True)
 
     def observe(access: AccessLogs | None = None, tracing: Tracing | None = None) -> Any:

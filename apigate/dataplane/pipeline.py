@@ -127,8 +127,8 @@ class Pipeline:
             if inv.api.tracing and self.tracing is not None and inv.test_log is None:
                 self.tracing.start(inv)
             request_steps, response_steps = self._plan(method)
-            if inv.span is not None:  # traced: each step a child span (observe/tracing.py)
-                request_steps = Tracing.steps(inv, request_steps)
+            if inv.span is not None and self.tracing is not None:  # traced: a child span per step
+                request_steps = self.tracing.steps(request_steps)
             for step in request_steps:
                 await step(inv)
                 if inv.response is not None:

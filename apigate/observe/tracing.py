@@ -22,7 +22,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from apigate.aws.ids import trace_id, trace_root
@@ -45,6 +45,20 @@ __all__ = [
 ]
 
 _Step = Callable[["Invocation"], Awaitable[None]]
+
+
+def _timed(step: _Step) -> _Step:
+    name = step_name(step)
+
+    async def run(inv: Invocation) -> None:
+        trace: RequestTrace = inv.span
+        outer = trace.enter(name)  # current while it runs: a function it calls goes under it
+        try:
+            await step(inv)
+        finally:
+            trace.leave(outer)
+
+    return run
 
 
 def step_name(step: object) -> str:
@@ -229,6 +243,7 @@ class Tracing:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._export_loop, name="apigate-otlp", daemon=True)
         self._thread.start()
+        self._steps: dict[int, tuple[tuple[_Step, ...], tuple[_Step, ...]]] = {}
         self._ratio = ratio
         self._second = 0  # the second whose reservoir request was taken
         self._random = random.Random()
@@ -258,7 +273,7 @@ class Tracing:
         parent = None
         for header, value in headers:
             if len(header) == 11 and header.lower() == "traceparent":
-                parent = _remote_parent(value)
+                parent = _remote_parent(value) or parent
         if parent is not None:
             trace_id, parent_id = parent
         else:
@@ -292,30 +307,27 @@ class Tracing:
         )
         if traced is None:
             return
-        # The next hop's parent is this span: a traceparent the caller sent is replaced, not repeated.
-        request.headers[:] = [(k, v) for k, v in request.headers if k.lower() != "traceparent"]
-        request.headers.append(("traceparent", traced.traceparent()))
-        request._index = None  # the header index, if built, saw the old list
+        headers = request.headers
+        if any(len(k) == 11 and k.lower() == "traceparent" for k, _ in headers):
+            # The next hop's parent is this span: a traceparent the caller sent is replaced, not repeated.
+            headers[:] = [(k, v) for k, v in headers if k.lower() != "traceparent"]
+            request._index = None  # the header index, if built, saw the old list
+        headers.append(("traceparent", traced.traceparent()))
+        if request._index is not None:
+            request._index.setdefault("traceparent", []).append(headers[-1][1])
         inv.span = traced
 
-    @staticmethod
-    def steps(inv: Invocation, steps: Sequence[_Step]) -> tuple[_Step, ...]:
-        """The request's steps, each timed as a child span of the request."""
-        trace: RequestTrace = inv.span
-
-        def timed(step: _Step) -> _Step:
-            name = step_name(step)
-
-            async def run(inv: Invocation) -> None:
-                outer = trace.enter(name)  # current while it runs: a function it calls goes under it
-                try:
-                    await step(inv)
-                finally:
-                    trace.leave(outer)
-
-            return run
-
-        return tuple(timed(step) for step in steps)
+    def steps(self, steps: tuple[_Step, ...]) -> tuple[_Step, ...]:
+        """A method's steps, each timed as a child span of a traced request: made once per method plan (the
+        pipeline's), not per request."""
+        wrapped = self._steps.get(id(steps))
+        if wrapped is not None and wrapped[0] is steps:
+            return wrapped[1]
+        if len(self._steps) > 10_000:  # old deployments' plans
+            self._steps.clear()
+        timed = tuple(_timed(step) for step in steps)
+        self._steps[id(steps)] = (steps, timed)
+        return timed
 
     def child(self, inv: Invocation, name: str, started_ns: int, ended_ns: int, **attributes: Any) -> None:
         """A finished step of the request, as a child of its current span."""
