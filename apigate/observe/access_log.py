@@ -244,6 +244,40 @@ def render(
     return _format(fmt, slots, values(inv, status, latency_ms))
 
 
+def _show(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def _dig(value: Any, rest: tuple[str, ...]) -> Any:
+    for part in rest:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _compile_line(
+    fmt: AccessLogFormat, slots: tuple[tuple[int, tuple[str, ...]], ...]
+) -> Callable[[Any], str]:
+    """The format as one function from the values to the line. The format's literal text and paths are handed
+    in as names, never written into the source, which holds only our own expressions."""
+    namespace: dict[str, Any] = {"show": _show, "dig": _dig}
+    parts = []
+    for index, literal in enumerate(fmt.literals):
+        if literal:
+            namespace[f"literal_{index}"] = literal
+            parts.append(f"literal_{index}")
+        if index < len(slots):
+            top, rest = slots[index]
+            if rest:
+                namespace[f"rest_{index}"] = rest
+                parts.append(f"show(dig(values[{int(top)}], rest_{index}))")
+            else:
+                parts.append(f"show(values[{int(top)}])")
+    source = "def line(values):\n    return ''.join((" + ", ".join(parts) + ",))\n"
+    exec(compile(source, "<access log line>", "exec"), namespace)  # our own expressions only (above)
+    line: Callable[[Any], str] = namespace["line"]
+    return line
+
+
 def _format(
     fmt: AccessLogFormat, slots: tuple[tuple[int, tuple[str, ...]], ...], tops: tuple[Any, ...]
 ) -> str:
@@ -272,7 +306,7 @@ class AccessLogs(PeriodicDrain[_Entry]):
         self._folder = folder
         self._files: dict[str, BinaryIO] = {}
         self._plans: dict[tuple[int, bool], tuple[AccessLogFormat, _Values, int]] = {}
-        self._formats: dict[int, tuple[AccessLogFormat, tuple[tuple[int, tuple[str, ...]], ...]]] = {}
+        self._formats: dict[int, tuple[str, Callable[[Any], str]]] = {}  # number -> destination, line
         self.sink: LogSink | None = None  # log group destinations: the CloudWatch Logs store (else files)
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
@@ -308,7 +342,7 @@ class AccessLogs(PeriodicDrain[_Entry]):
         number = len(self._formats) + 1
         while number in self._formats:
             number += 1
-        self._formats[number] = (fmt, slots)
+        self._formats[number] = (fmt.destination, _compile_line(fmt, slots))
         made = self._plans[(id(fmt), http)] = (fmt, values, number)
         return made
 
@@ -331,12 +365,11 @@ class AccessLogs(PeriodicDrain[_Entry]):
                 known = formats.get(head)
                 if known is None:
                     continue
-                fmt, slots = known
+                destination, format_line = known
                 try:
-                    line = _format(fmt, slots, item)
+                    line = format_line(item)
                 except Exception:  # a value that cannot be shown loses its line, never the others
                     continue
-                destination = fmt.destination
                 if sink is not None and destination.startswith("arn:aws:logs:"):
                     access_lines.setdefault(_group_name(destination), []).append(line)
                 else:
