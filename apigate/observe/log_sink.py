@@ -38,6 +38,15 @@ class LogSink(PeriodicDrain[_Entry]):
         self._pruned = 0.0
         self._failing = False
 
+    def start(self) -> None:
+        super().start()
+        self._pruned = 0.0  # the first drain applies retention (later ones every few minutes)
+        try:
+            self.store.prune(int(time.time() * 1000))
+            self._pruned = time.time()
+        except sqlite3.Error as exc:
+            _log.warning("cannot apply log retention: %s", exc)
+
     # --- on the request path ---
 
     def function_output(self, function: str, data: bytes) -> None:
