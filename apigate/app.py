@@ -281,6 +281,7 @@ class Gateway:
         self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")
         self.access_logs.sink = self.log_sink
         self.state.metrics.access_logs = self.http_apis.access_logs = self.access_logs
+        self.websockets.access_logs = self.access_logs
         self.tracing: Tracing | None = None
         if settings.otlp_endpoint:
             self.tracing = Tracing(settings.otlp_endpoint, ratio=settings.otlp_sample_ratio)

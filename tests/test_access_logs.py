@@ -115,3 +115,40 @@ def test_http_api_access_log(gateway: GatewayProcess) -> None:
     wait_for(lambda: any(line.startswith(request_id) for line in log_lines(gateway, group)))
     line = next(line for line in log_lines(gateway, group) if line.startswith(request_id))
     assert line == f"{request_id} GET /items {answered.status_code} 127.0.0.1 -"
+
+
+def test_websocket_api_access_log(gateway: GatewayProcess) -> None:
+    import websockets
+
+    from websocket_helpers import ECHO, SocketApi, run
+
+    sockets = SocketApi(gateway)
+    echo = sockets.integration(sockets.function(ECHO))
+    sockets.route("$connect", echo)
+    sockets.route("send", echo, two_way=True)
+    group = unique("ws-access")
+    sockets.deploy(
+        "live",
+        AccessLogSettings={
+            "DestinationArn": ARN + group,
+            "Format": "$context.eventType $context.routeKey $context.connectionId $context.status "
+            "$context.identity.sourceIp $context.requestId",
+        },
+    )
+    connection: list[str] = []
+
+    async def session() -> None:
+        async with websockets.connect(sockets.url("live")) as socket:
+            await socket.send('{"action": "send"}')
+            answer = json.loads(await socket.recv())
+            connection.append(answer["requestContext"]["connectionId"])
+
+    run(session())
+    wait_for(lambda: any(line.startswith("DISCONNECT ") for line in log_lines(gateway, group)))
+    lines = [line.split() for line in log_lines(gateway, group)]
+    assert [line[:5] for line in lines] == [
+        ["CONNECT", "$connect", connection[0], "200", "127.0.0.1"],
+        ["MESSAGE", "send", connection[0], "200", "127.0.0.1"],
+        ["DISCONNECT", "$disconnect", connection[0], "200", "127.0.0.1"],
+    ]
+    assert lines[1][5] != "-"  # the message's request id

@@ -219,21 +219,46 @@ def _missing(subject: Any, status: int, ms: float) -> None:
     return None
 
 
-def plan(fmt: AccessLogFormat, http: bool = False) -> _Plan:
+REST, HTTP, WEBSOCKET = "REST", "HTTP", "WEBSOCKET"
+
+# WebSocket APIs' $context (subject: (Session, eventType, routeKey, requestId, epoch ms)).
+_WEBSOCKET_GETTERS: dict[str, _Getter] = {
+    "requestId": lambda s, status, ms: s[3],
+    "extendedRequestId": lambda s, status, ms: s[3],
+    "connectionId": lambda s, status, ms: s[0].connection_id,
+    "eventType": lambda s, status, ms: s[1],
+    "routeKey": lambda s, status, ms: s[2],
+    "messageDirection": lambda s, status, ms: "IN",
+    "stage": lambda s, status, ms: s[0].stage,
+    "apiId": lambda s, status, ms: s[0].api_id,
+    "domainName": lambda s, status, ms: s[0].domain,
+    "connectedAt": lambda s, status, ms: s[0].connected_at,
+    "requestTime": lambda s, status, ms: request_time(s[4]),
+    "requestTimeEpoch": lambda s, status, ms: s[4],
+    "identity": lambda s, status, ms: {"sourceIp": s[0].source_ip, "userAgent": s[0].user_agent},
+    "status": lambda s, status, ms: status,
+    "responseLatency": lambda s, status, ms: int(ms),
+    "authorizer": lambda s, status, ms: s[0].authorizer or {},
+}
+
+
+def plan(fmt: AccessLogFormat, kind: str = REST) -> _Plan:
     """Each top-level variable's getter once, and for each variable in the format: (getter index, the rest of
-    its path). Made once per compiled format."""
+    its path). Made once per compiled format; ``kind``: the API's (``REST``, ``HTTP``, ``WEBSOCKET``)."""
+    rest = kind == REST
     tops: list[tuple[str, ...]] = []  # what each getter reads: a top-level variable, or a known leaf
     slots: list[tuple[int, tuple[str, ...]]] = []
     for path in fmt.paths:
-        key = path if not http and path in _LEAVES else path[:1]
+        key = path if rest and path in _LEAVES else path[:1]
         if key not in tops:
             tops.append(key)
         slots.append((tops.index(key), path[len(key) :]))
-    if http:
-        getters = tuple(_HTTP_GETTERS.get(top[0], _missing) for top in tops)
-    else:
+    if rest:
         getters = tuple(_LEAVES.get(top) or _GETTERS.get(top[0]) or _full_context(top[0]) for top in tops)
-    return _compile_values(tops, getters, inline=not http), tuple(slots)
+    else:
+        table = _HTTP_GETTERS if kind == HTTP else _WEBSOCKET_GETTERS
+        getters = tuple(table.get(top[0], _missing) for top in tops)
+    return _compile_values(tops, getters, inline=rest), tuple(slots)
 
 
 def render(
@@ -305,45 +330,59 @@ class AccessLogs(PeriodicDrain[_Entry]):
         super().__init__(interval=interval, capacity=capacity)
         self._folder = folder
         self._files: dict[str, BinaryIO] = {}
-        self._plans: dict[tuple[int, bool], tuple[AccessLogFormat, _Values, int]] = {}
+        self._plans: dict[tuple[int, str], tuple[AccessLogFormat, _Values, int]] = {}
         self._formats: dict[int, tuple[str, Callable[[Any], str]]] = {}  # number -> destination, line
         self.sink: LogSink | None = None  # log group destinations: the CloudWatch Logs store (else files)
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
         """A REST API request's line."""
-        self._line(fmt, inv, status, latency_ms, False)
+        self._line(fmt, inv, status, latency_ms, REST)
 
     def add_http(self, fmt: AccessLogFormat, call: HttpCall, response: Response, latency_ms: float) -> None:
         """An HTTP API request's line."""
-        self._line(fmt, (call, response), response.status, latency_ms, True)
+        self._line(fmt, (call, response), response.status, latency_ms, HTTP)
+
+    def add_websocket(
+        self,
+        fmt: AccessLogFormat,
+        session: Any,
+        event_type: str,
+        route_key: str,
+        request_id: str,
+        epoch_ms: int,
+        status: int,
+        latency_ms: float,
+    ) -> None:
+        """A WebSocket API's connect, message or disconnect (``session``: its dataplane Session)."""
+        self._line(fmt, (session, event_type, route_key, request_id, epoch_ms), status, latency_ms, WEBSOCKET)
 
     def add_execution(self, group: str, request_id: str, epoch_ms: int, lines: list[str]) -> None:
         """A REST request's execution log block, for the log group ``group`` (formatted in the drain)."""
         self._queue.append((f"{_GROUP_ARN}{group}", (request_id, epoch_ms, lines)))
 
-    def _line(self, fmt: AccessLogFormat, subject: Any, status: int, latency_ms: float, http: bool) -> None:
+    def _line(self, fmt: AccessLogFormat, subject: Any, status: int, latency_ms: float, kind: str) -> None:
         # The values read now, formatted into the line by the drain. Measured: queueing the request itself
         # for a later render kept every request's objects alive across garbage collections, which cost more
         # than the render; the values are a few strings and numbers.
-        made = self._plans.get((id(fmt), http))
+        made = self._plans.get((id(fmt), kind))
         if made is None or made[0] is not fmt:
-            made = self._made(fmt, http)
+            made = self._made(fmt, kind)
         try:
             read = made[1](subject, status, latency_ms)
         except Exception:  # a log line is never worth a failed request
             return
         self._queue.append((made[2], read))
 
-    def _made(self, fmt: AccessLogFormat, http: bool) -> tuple[AccessLogFormat, _Values, int]:
+    def _made(self, fmt: AccessLogFormat, kind: str) -> tuple[AccessLogFormat, _Values, int]:
         if len(self._plans) > 1000:  # formats of old deployments (lines still queued for them are dropped)
             self._plans.clear()
             self._formats.clear()
-        values, slots = plan(fmt, http)
+        values, slots = plan(fmt, kind)
         number = len(self._formats) + 1
         while number in self._formats:
             number += 1
         self._formats[number] = (fmt.destination, _compile_line(fmt, slots))
-        made = self._plans[(id(fmt), http)] = (fmt, values, number)
+        made = self._plans[(id(fmt), kind)] = (fmt, values, number)
         return made
 
     async def close(self) -> None:

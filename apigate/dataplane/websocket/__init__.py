@@ -30,6 +30,7 @@ from apigate.dataplane.websocket.session import Session
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.usage import PlanIndex
 from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
+from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
 from apigate.observe.tracing import RequestTrace, Tracing, function_trace_header
 from apigate.registry import DeployedStages
@@ -92,9 +93,9 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self.console: RequestConsole | None = (
             None  # a line per connect, message and close (observe/console.py)
         )
-        self.tracing: Tracing | None = (
-            None  # `serve --otlp-endpoint`: a span for each of them (observe/tracing.py)
-        )
+        # `serve --otlp-endpoint`: a span for each of them (observe/tracing.py)
+        self.tracing: Tracing | None = None
+        self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (observe/access_log.py)
 
     # --- what is deployed (DeployedStages), and closing the connections to what is removed ------------------
 
@@ -167,7 +168,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self._spawn(self._connect(session, request, now_ms))
 
     async def _connect(self, session: Session, request: Request, now_ms: int) -> None:
-        if self.console is None and self.tracing is None:
+        if not self._observing(session):
             await self._open(session, request, now_ms, extended_request_id(), None)
             return
         started = time.perf_counter()
@@ -296,7 +297,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
 
     async def _message(self, session: Session, data: str | bytes, now_ms: int) -> None:
         try:
-            if self.console is None and self.tracing is None:
+            if not self._observing(session):
                 await self._route(session, data, now_ms, extended_request_id(), None)
             else:
                 started = time.perf_counter()
@@ -481,7 +482,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self._spawn(self._disconnect(session, code, reason))
 
     async def _disconnect(self, session: Session, code: int, reason: str) -> None:
-        if self.console is None and self.tracing is None:
+        if not self._observing(session):
             await self._closed(session, code, reason, None)
             return
         started = time.perf_counter()
@@ -511,6 +512,15 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         return request_id
 
     # --- what is seen: console lines and spans ---------------------------------------------------------------
+
+    def _observing(self, session: Session) -> bool:
+        """Whether anything sees this connection's events: the console, tracing, or its stage's access log."""
+        if self.console is not None or self.tracing is not None:
+            return True
+        if self.access_logs is None:
+            return False
+        deployed = self.get(session.api_id, session.stage)
+        return deployed is not None and deployed.access_log is not None
 
     def _trace(
         self, session: Session, event: str, request_id: str, headers: list[tuple[str, str]] | None = None
@@ -542,9 +552,22 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         if traced is not None:
             traced.set("aws.api_gateway.route_key", event)
             traced.end(None if event == DISCONNECT else status)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        deployed = self.get(session.api_id, session.stage)
+        if deployed is not None and deployed.access_log is not None and self.access_logs is not None:
+            kind = "CONNECT" if event == CONNECT else "DISCONNECT" if event == DISCONNECT else "MESSAGE"
+            self.access_logs.add_websocket(
+                deployed.access_log,
+                session,
+                kind,
+                event,
+                request_id,
+                int(time.time() * 1000 - latency_ms),
+                200 if event == DISCONNECT else status,
+                latency_ms,
+            )
         console = self.console
         if console is not None:
-            deployed = self.get(session.api_id, session.stage)
             route = deployed.routes.get(event) if deployed is not None else None
             console.websocket(
                 deployed.api_name if deployed is not None and deployed.api_name else session.api_id,
@@ -552,7 +575,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                 event,
                 session.connection_id,
                 status,
-                (time.perf_counter() - started) * 1000.0,
+                latency_ms,
                 None if route is None else route.integration,
                 request_id,
             )
