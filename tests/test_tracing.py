@@ -254,6 +254,7 @@ def test_http_api_and_websocket_spans(traced: tuple[GatewayProcess, Collector]) 
     assert (
         answered.json()["env"] == f"Root=1-{hex_id[:8]}-{hex_id[8:]};Parent={inner.span_id.hex()};Sampled=1"
     )
+    assert answered.json()["traceparent"] == f"00-{hex_id}-{span.span_id.hex()}-01"  # in the event's headers
 
     sockets = SocketApi(gateway)
     echo = sockets.integration(sockets.function(ECHO))

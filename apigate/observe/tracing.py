@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from apigate.dataplane.http_api.call import HttpCall
     from apigate.dataplane.invocation import Invocation
     from apigate.observe.otlp import FinishedSpan
+    from apigate.server.message import Request
 
 _log = logging.getLogger("apigate.tracing")
 
@@ -87,11 +88,23 @@ def call_trace_root(call: HttpCall) -> str:
     return trace_root(call.request.header("x-amzn-trace-id")) or trace_id(call.start_epoch_ms // 1000)
 
 
+def _pass_on(request: Request, traced: RequestTrace) -> None:
+    """The request's headers carry the span's ``traceparent`` on (a function finds it in its event, an HTTP
+    integration receives it): one the caller sent is replaced, not repeated."""
+    headers = request.headers
+    if any(len(k) == 11 and k.lower() == "traceparent" for k, _ in headers):
+        headers[:] = [(k, v) for k, v in headers if k.lower() != "traceparent"]
+        request._index = None  # the header index, if built, saw the old list
+    headers.append(("traceparent", traced.traceparent()))
+    if request._index is not None:
+        request._index.setdefault("traceparent", []).append(headers[-1][1])
+
+
 def trace_http(tracing: Tracing, call: HttpCall) -> RequestTrace | None:
     if not tracing.sampled():
         return None
     request = call.request
-    return tracing.begin(
+    traced = tracing.begin(
         f"{request.method} {call.path}",
         {
             "http.request.method": request.method,
@@ -104,6 +117,9 @@ def trace_http(tracing: Tracing, call: HttpCall) -> RequestTrace | None:
         trace_root(request.header("x-amzn-trace-id")),
         sampled=True,
     )
+    if traced is not None:
+        _pass_on(request, traced)
+    return traced
 
 
 def finish_http(call: HttpCall, status: int) -> None:
@@ -307,14 +323,7 @@ class Tracing:
         )
         if traced is None:
             return
-        headers = request.headers
-        if any(len(k) == 11 and k.lower() == "traceparent" for k, _ in headers):
-            # The next hop's parent is this span: a traceparent the caller sent is replaced, not repeated.
-            headers[:] = [(k, v) for k, v in headers if k.lower() != "traceparent"]
-            request._index = None  # the header index, if built, saw the old list
-        headers.append(("traceparent", traced.traceparent()))
-        if request._index is not None:
-            request._index.setdefault("traceparent", []).append(headers[-1][1])
+        _pass_on(request, traced)
         inv.span = traced
 
     def steps(self, steps: tuple[_Step, ...]) -> tuple[_Step, ...]:
