@@ -271,6 +271,11 @@ def test_function_logs_land_in_their_group(gateway: GatewayProcess) -> None:
     events = log_events(gateway, group)
     lines = [e["message"] for e in events]
     ok_id, failed_id = (line.split()[2] for line in lines if line.startswith("START RequestId: "))
+    # Invoke answers with the invocation's request id, the one its log lines carry.
+    assert (ok["ResponseMetadata"]["RequestId"], failed["ResponseMetadata"]["RequestId"]) == (
+        ok_id,
+        failed_id,
+    )
     start = lines.index(f"START RequestId: {ok_id} Version: $LATEST")
     assert lines[start + 1 : start + 4] == ["working on a", "to stderr", f"END RequestId: {ok_id}"]
     assert lines[start + 4].startswith(f"REPORT RequestId: {ok_id}\tDuration: ")

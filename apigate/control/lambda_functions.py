@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from apigate.aws.errors import AwsError, invalid_parameter, resource_conflict
-from apigate.aws.wire import OperationHandler
+from apigate.aws.wire import REQUEST_ID_FIELD, OperationHandler
 from apigate.control.code_links import CodeLinks
 from apigate.functions.code_store import InvalidZipError
 from apigate.functions.deps import DependencyBuildError
@@ -236,16 +236,23 @@ async def invoke(directory: FunctionDirectory, links: CodeLinks, params: dict[st
     kind = params.get("InvocationType") or "RequestResponse"
     if kind == "DryRun":
         return {"StatusCode": 204}
+    # The invocation's request id answers as x-amzn-RequestId, as Lambda's does: the one its log lines carry.
+    invocation_id = str(uuid.uuid4())
     if kind == "Event":
-        task = asyncio.create_task(directory.invoke(name, payload))
+        task = asyncio.create_task(directory.invoke(name, payload, request_id=invocation_id))
         _background.add(task)
         task.add_done_callback(_background.discard)
-        return {"StatusCode": 202}
+        return {"StatusCode": 202, REQUEST_ID_FIELD: invocation_id}
     try:
-        result = await directory.invoke(name, payload)
+        result = await directory.invoke(name, payload, request_id=invocation_id)
     except FunctionThrottled:
         raise AwsError("TooManyRequestsException", "Rate Exceeded.", 429) from None
-    out: Doc = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result.payload}
+    out: Doc = {
+        "StatusCode": 200,
+        "ExecutedVersion": "$LATEST",
+        "Payload": result.payload,
+        REQUEST_ID_FIELD: invocation_id,
+    }
     if result.function_error:
         out["FunctionError"] = result.function_error
     if params.get("LogType") == "Tail":
