@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from helpers import GatewayProcess, create_function, log_events, log_lines, unique, wait_for
@@ -412,3 +413,42 @@ def test_logs_survive_a_restart(tmp_path: Path) -> None:
         assert logs.describe_log_groups(logGroupNamePrefix="/kept")["logGroups"][0]["retentionInDays"] == 30
     finally:
         gateway.stop()
+
+
+def _raw(gateway: GatewayProcess, operation: str, body: Any) -> tuple[int, dict[str, Any]]:
+    """A call no SDK would send (botocore checks its parameters first)."""
+    answer = requests.post(
+        f"{gateway.url}/",
+        data=json.dumps(body),
+        headers={"X-Amz-Target": f"Logs_20140328.{operation}", "Content-Type": "application/x-amz-json-1.1"},
+        timeout=10,
+    )
+    return answer.status_code, answer.json()
+
+
+def test_hostile_parameters_get_aws_errors(gateway: GatewayProcess, logs: Any) -> None:
+    group = _group_with_stream(logs)
+    huge = 99_999_999_999_999_999_999
+    for timestamp in (-5, 2**63 - 1, "1", True):
+        status, answer = _raw(
+            gateway,
+            "PutLogEvents",
+            {
+                "logGroupName": group,
+                "logStreamName": "s1",
+                "logEvents": [{"timestamp": timestamp, "message": "m"}],
+            },
+        )
+        assert (status, answer["__type"]) == (400, "InvalidParameterException"), answer
+    for token in (f"f/{huge}-1", "b/x-1", f"f/1-{huge}{huge}", 5):
+        status, answer = _raw(
+            gateway, "GetLogEvents", {"logGroupName": group, "logStreamName": "s1", "nextToken": token}
+        )
+        assert (status, answer["message"]) == (400, "The specified nextToken is invalid."), answer
+    status, answer = _raw(gateway, "FilterLogEvents", {"logGroupName": group, "nextToken": f"n/{huge}-1"})
+    assert (status, answer["__type"]) == (400, "InvalidParameterException")
+    status, answer = _raw(gateway, "FilterLogEvents", {"logGroupName": group, "logStreamNames": [1]})
+    assert (status, answer["__type"]) == (400, "InvalidParameterException")
+    status, answer = _raw(gateway, "DescribeLogGroups", [1, 2])
+    assert (status, answer["__type"]) == (400, "SerializationException")
+    assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0]["logGroupName"] == group

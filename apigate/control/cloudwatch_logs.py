@@ -28,6 +28,7 @@ _RETENTION_DAYS = frozenset(
     (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 )
 _HOUR_MS = 3_600_000
+_MAX_TIME = 2**62  # epoch milliseconds: far beyond any real time, and within SQLite's integers
 _DAY_MS = 24 * _HOUR_MS
 
 
@@ -255,6 +256,8 @@ async def put_log_events(ctx: LogsContext, params: Doc) -> Doc:
         ts, message = event.get("timestamp"), event.get("message")
         if isinstance(ts, bool) or not isinstance(ts, int) or not isinstance(message, str) or not message:
             raise _invalid("each log event needs a timestamp (ms) and a non-empty message")
+        if not 0 <= ts < _MAX_TIME:
+            raise _invalid(f"Log event timestamp {ts} is out of range.")
         rows.append((ts, message))
     if any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
         raise _invalid("Log events in a single PutLogEvents request must be in chronological order.")
@@ -294,7 +297,7 @@ def _token(params: Doc, kind: str) -> str:
 
 def _position(text: str) -> Position:
     ts, _, ident = text.partition("-")
-    if not ts.isdigit() or not ident.isdigit():
+    if not (ts.isdigit() and ident.isdigit() and len(ts) <= 20 and len(ident) <= 20 and int(ts) < _MAX_TIME):
         raise _invalid("The specified nextToken is invalid.")
     return int(ts), int(ident)
 
@@ -310,8 +313,8 @@ async def get_log_events(ctx: LogsContext, params: Doc) -> Doc:
     group = _group_name(params, ctx, identifier=True)
     stream = _stream_name(params)
     limit = _integer(params, "limit", 1, 10_000) or 10_000
-    start = _integer(params, "startTime", 0, 2**62)
-    end = _integer(params, "endTime", 0, 2**62)
+    start = _integer(params, "startTime", 0, _MAX_TIME)
+    end = _integer(params, "endTime", 0, _MAX_TIME)
     token = params.get("nextToken")
     _existing_group(ctx, group)
     if ctx.store.stream(group, stream) is None:
@@ -364,8 +367,8 @@ async def filter_log_events(ctx: LogsContext, params: Doc) -> Doc:
     ):
         raise _invalid("logStreamNames must list between 1 and 100 stream names")
     limit = _integer(params, "limit", 1, 10_000) or 10_000
-    start = _integer(params, "startTime", 0, 2**62)
-    end = _integer(params, "endTime", 0, 2**62)
+    start = _integer(params, "startTime", 0, _MAX_TIME)
+    end = _integer(params, "endTime", 0, _MAX_TIME)
     pattern = _string(params, "filterPattern", required=False)
     try:
         matches = compile_filter(pattern)
