@@ -331,7 +331,8 @@ class AccessLogs(PeriodicDrain[_Entry]):
         self._folder = folder
         self._files: dict[str, BinaryIO] = {}
         self._plans: dict[tuple[int, str], tuple[AccessLogFormat, _Values, int]] = {}
-        self._formats: dict[int, tuple[str, Callable[[Any], str]]] = {}  # number -> destination, line
+        # number -> (destination, its log group when it names one, the line's function)
+        self._formats: dict[int, tuple[str, str | None, Callable[[Any], str]]] = {}
         self.sink: LogSink | None = None  # log group destinations: the CloudWatch Logs store (else files)
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
@@ -381,7 +382,8 @@ class AccessLogs(PeriodicDrain[_Entry]):
         number = len(self._formats) + 1
         while number in self._formats:
             number += 1
-        self._formats[number] = (fmt.destination, _compile_line(fmt, slots))
+        group = _group_name(fmt.destination) if fmt.destination.startswith("arn:aws:logs:") else None
+        self._formats[number] = (fmt.destination, group, _compile_line(fmt, slots))
         made = self._plans[(id(fmt), kind)] = (fmt, values, number)
         return made
 
@@ -404,13 +406,16 @@ class AccessLogs(PeriodicDrain[_Entry]):
                 known = formats.get(head)
                 if known is None:
                     continue
-                destination, format_line = known
+                destination, group, format_line = known
                 try:
                     line = format_line(item)
                 except Exception:  # a value that cannot be shown loses its line, never the others
                     continue
-                if sink is not None and destination.startswith("arn:aws:logs:"):
-                    access_lines.setdefault(_group_name(destination), []).append(line)
+                if sink is not None and group is not None:
+                    lines = access_lines.get(group)
+                    if lines is None:
+                        lines = access_lines[group] = []
+                    lines.append(line)
                 else:
                     to_files.setdefault(destination, []).append(line)
                 continue

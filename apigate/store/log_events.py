@@ -16,6 +16,7 @@ removes older chunks (``prune``) and hides older events at once. Commits are not
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 import time
@@ -203,18 +204,18 @@ class LogStore:
         """``append`` with the events already grouped by (group, stream), each list (timestamp, message)."""
         if not by_stream:
             return
-        for events in by_stream.values():
-            for place, (ts, message) in enumerate(events):
-                if len(message) > MESSAGE_BYTES // 4 and len(message.encode()) > MESSAGE_BYTES:
-                    events[place] = (ts, message.encode()[:MESSAGE_BYTES].decode(errors="ignore"))
         chunks = []
         counts: dict[str, list[int]] = {}
         spans = []
         for (group, stream), events in by_stream.items():
+            if max(map(len, map(_message, events))) > MESSAGE_BYTES // 4:  # maybe too long: look closer
+                for place, (ts, message) in enumerate(events):
+                    if len(message) > MESSAGE_BYTES // 4 and len(message.encode()) > MESSAGE_BYTES:
+                        events[place] = (ts, message.encode()[:MESSAGE_BYTES].decode(errors="ignore"))
             events.sort(key=_timestamp)  # stable: equal timestamps keep their order
             for start in range(0, len(events), _CHUNK_EVENTS):
                 part = events[start : start + _CHUNK_EVENTS]
-                size = sum(len(message) for _, message in part)
+                size = sum(map(len, map(_message, part)))
                 first, last = part[0][0], part[-1][0]
                 chunks.append((group, stream, first, last, now_ms, len(part), size, orjson.dumps(part)))
                 count = counts.setdefault(group, [0, 0])
@@ -382,8 +383,8 @@ class _Transaction:
             self._db.execute("ROLLBACK")
 
 
-def _timestamp(event: tuple[int, str]) -> int:
-    return event[0]
+_timestamp = operator.itemgetter(0)  # of a (timestamp, message) pair
+_message = operator.itemgetter(1)
 
 
 def _position(event: Event) -> Position:
