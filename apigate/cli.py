@@ -32,6 +32,17 @@ def _default_data_dir() -> Path:
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def _otlp_endpoint(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(
+            f"not an http:// or https:// URL: {value!r} (e.g. http://127.0.0.1:4318)"
+        )
+    return value
+
+
 def _log_level(value: str) -> str:
     level = value.strip().upper()
     level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
@@ -112,8 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--otlp-endpoint",
         metavar="URL",
-        help="send OpenTelemetry traces (OTLP/HTTP, e.g. http://127.0.0.1:4318) of the stages whose "
-        "tracingEnabled is true; off without it",
+        type=_otlp_endpoint,
+        help="send OpenTelemetry traces (OTLP/HTTP, e.g. http://127.0.0.1:4318): REST stages whose "
+        "tracingEnabled is true, HTTP and WebSocket APIs; off without it",
     )
     serve.add_argument(
         "--otlp-sample-ratio",

@@ -9,9 +9,9 @@ as they do for the SDK's exporter (a hosted collector's API key).
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -61,8 +61,18 @@ def _headers() -> dict[str, str]:
 
 
 class OtlpExporter:
+    """Encodes batches and posts them over one kept-alive connection (the export thread's alone)."""
+
     def __init__(self, endpoint: str, service_name: str, timeout: float = 10.0) -> None:
         self.url = traces_url(endpoint)
+        parsed = urllib.parse.urlsplit(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"--otlp-endpoint: not an http(s) URL: {endpoint}")
+        self._https = parsed.scheme == "https"
+        self._host = parsed.hostname
+        self._port = parsed.port
+        self._path = parsed.path or "/v1/traces"
+        self._connection: http.client.HTTPConnection | None = None
         self._timeout = timeout
         self._headers = _headers()
         self._resource = Resource(attributes=_attributes({"service.name": service_name}))
@@ -93,7 +103,27 @@ class OtlpExporter:
         return bytes(request.SerializeToString())
 
     def send(self, body: bytes) -> None:
-        """POST one batch; raises OSError (urllib's errors are OSErrors) when the collector does not take it."""
-        request = urllib.request.Request(self.url, data=body, headers=self._headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self._timeout) as answer:
-            answer.read()
+        """POST one batch; OSError when the collector does not take it (the connection is then made anew)."""
+        for attempt in (1, 2):  # a kept-alive connection the collector closed meanwhile: once more, anew
+            connection = self._connection
+            if connection is None:
+                kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+                connection = self._connection = kind(self._host, self._port, timeout=self._timeout)
+            try:
+                connection.request("POST", self._path, body, self._headers)
+                answer = connection.getresponse()
+                answer.read()
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()
+                self._connection = None
+                if attempt == 2:
+                    raise OSError(f"OTLP export to {self.url} failed: {exc}") from exc
+                continue
+            if answer.status >= 300:
+                raise OSError(f"OTLP export to {self.url}: HTTP {answer.status}")
+            return
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

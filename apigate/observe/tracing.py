@@ -355,6 +355,7 @@ class Tracing:
         """Stop the export thread, after it sent what is queued."""
         self._stop.set()
         self._thread.join(timeout=10)
+        self._exporter.close()
 
     # --- the export thread ---
 

@@ -56,12 +56,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         self.jwt = JwtVerifier(upstream)
         self.lambda_authorizers = LambdaAuthorizers(functions)
         self.console: RequestConsole | None = None  # request lines on stderr (apigate/observe/console.py)
-        self.access_logs: AccessLogs | None = (
-            None  # stages' AccessLogSettings (apigate/observe/access_log.py)
-        )
-        self.tracing: Tracing | None = (
-            None  # `serve --otlp-endpoint`: a span per request (observe/tracing.py)
-        )
+        self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (apigate/observe/access_log.py)
+        self.tracing: Tracing | None = None  # `serve --otlp-endpoint`: a span per request (observe/tracing.py)
 
     async def serve(
         self, request: Request, api_id: str, path: str, domain: str, raw_path: str | None = None

@@ -249,15 +249,11 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             identity = sigv4.authenticate(request, identities, service="execute-api", region=deployed.region)
         except sigv4.SignatureError as exc:
             raise Refused(403, exc.message, exc.failure.error_type) from None
-        arn = arns.execute_api_arn(
-            deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT
-        )
+        arn = arns.execute_api_arn(deployed.region, deployed.account_id, deployed.api_id, deployed.stage, CONNECT)
         if identity.is_root:
             return
         context = {"aws:sourceip": request.client[0], "aws:epochtime": str(int(time.time()))}
-        decision = evaluate_all(
-            identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn
-        )
+        decision = evaluate_all(identities.policies(identity), "execute-api:Invoke", arn, context, identity.arn)
         if decision is not Decision.ALLOW:
             raise Refused(
                 403,
