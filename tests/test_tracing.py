@@ -282,3 +282,39 @@ def test_http_api_and_websocket_spans(traced: tuple[GatewayProcess, Collector]) 
     assert _attributes(message)["aws.api_gateway.route_key"] == "send"
     children = [s.name for s in collector.spans if s.parent_span_id == message.span_id]
     assert children == ["integration AWS_PROXY"]
+
+
+def test_a_collector_that_is_down_costs_no_request(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    gateway = GatewayProcess(
+        tmp_path / "data", ["--otlp-endpoint", f"http://127.0.0.1:{port}", "--otlp-sample-ratio", "1"]
+    )
+    gateway.start()
+    try:
+        apigw = gateway.client("apigateway")
+        api = RestApi(apigw, unique("traced-down"))
+        api.mock("/ping", "GET", '{"ok": true}')
+        apigw.create_deployment(restApiId=api.id, stageName="traced", tracingEnabled=True)
+        for _ in range(20):
+            assert requests.get(gateway.invoke_url(api.id, "traced", "/ping"), timeout=10).status_code == 200
+    finally:
+        assert gateway.stop() == 0
+
+
+def test_a_bad_endpoint_is_refused_at_start() -> None:
+    import subprocess
+    import sys
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "apigate.cli", "serve", "--otlp-endpoint", "collector:4318"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "--otlp-endpoint: not an http:// or https:// URL" in refused.stderr
+    assert "Traceback" not in refused.stderr
