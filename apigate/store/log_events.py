@@ -16,6 +16,7 @@ removes older chunks (``prune``) and hides older events at once. Commits are not
 
 from __future__ import annotations
 
+import heapq
 import operator
 import sqlite3
 import threading
@@ -41,6 +42,7 @@ MESSAGE_BYTES = 256 * 1024  # CloudWatch's own limit on one event's size
 _DAY_MS = 86_400_000
 _CHUNK_BITS = 20  # an event's id: its chunk's id << 20 | its place in the chunk
 _CHUNK_EVENTS = 10_000  # events per chunk at most (a PutLogEvents call's limit)
+_READ_CHUNKS = 16  # chunk bodies read at once by a merge
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS log_groups (
@@ -274,24 +276,47 @@ class LogStore:
                 return
             where.append(f"stream IN ({','.join('?' * len(streams))})")
             args.extend(streams)
+        # The chunks' time spans first (small rows); bodies are read and decoded only as the merge reaches
+        # them, so a page of a large group decodes about the chunks it shows, not the whole group.
         with self._lock:
-            chunks = self._db.execute(
-                "SELECT id, stream, ingested, body FROM log_chunks WHERE " + " AND ".join(where), args
+            spans = self._db.execute(
+                "SELECT id, first_ts, last_ts FROM log_chunks WHERE " + " AND ".join(where), args
             ).fetchall()
-        found: list[Event] = []
-        for chunk_id, stream, ingested, body in chunks:
-            base = chunk_id << _CHUNK_BITS
-            for place, (ts, message) in enumerate(orjson.loads(body)):
-                if low <= ts < high:
-                    found.append((base + place, stream, message, ts, ingested))
-        found.sort(key=_position, reverse=newest_first)
-        for event in found:
-            position = (event[3], event[0])
-            if after is not None and position <= after:
-                continue
-            if before is not None and position >= before:
-                continue
-            yield event
+        if newest_first:  # by last_ts, newest first: a chunk cannot hold anything newer than its last_ts
+            spans.sort(key=lambda span: (-span[2], -span[0]))
+        else:
+            spans.sort(key=lambda span: (span[1], span[0]))
+        sign = -1 if newest_first else 1
+        heap: list[tuple[int, int, Event]] = []  # (sign * ts, sign * id, event): the merge's frontier
+        for index in range(0, len(spans), _READ_CHUNKS):
+            batch = spans[index : index + _READ_CHUNKS]
+            with self._lock:
+                bodies = {
+                    row[0]: row[1:]
+                    for row in self._db.execute(
+                        f"SELECT id, stream, ingested, body FROM log_chunks WHERE id IN ({','.join('?' * len(batch))})",
+                        [span[0] for span in batch],
+                    )
+                }
+            for chunk_id, first_ts, last_ts in batch:
+                # Everything on the frontier that is before this chunk's earliest possible event is final.
+                bound = sign * (last_ts if newest_first else first_ts)
+                while heap and heap[0][0] < bound:
+                    event = heapq.heappop(heap)[2]
+                    if _inside(event, after, before):
+                        yield event
+                found = bodies.get(chunk_id)
+                if found is None:  # removed meanwhile (trimmed, pruned)
+                    continue
+                stream, ingested, body = found
+                base = chunk_id << _CHUNK_BITS
+                for place, (ts, message) in enumerate(orjson.loads(body)):
+                    if low <= ts < high:
+                        heapq.heappush(heap, (sign * ts, sign * (base + place), (base + place, stream, message, ts, ingested)))
+        while heap:
+            event = heapq.heappop(heap)[2]
+            if _inside(event, after, before):
+                yield event
 
     def written_after(self, group: str, last_id: int, start: int = 0) -> list[Event]:
         """Events stored after the one numbered ``last_id``, in the order they were stored (for following a
@@ -387,8 +412,9 @@ _timestamp = operator.itemgetter(0)  # of a (timestamp, message) pair
 _message = operator.itemgetter(1)
 
 
-def _position(event: Event) -> Position:
-    return event[3], event[0]
+def _inside(event: Event, after: Position | None, before: Position | None) -> bool:
+    position = (event[3], event[0])
+    return (after is None or position > after) and (before is None or position < before)
 
 
 def _group(row: tuple[Any, ...]) -> dict[str, Any]:

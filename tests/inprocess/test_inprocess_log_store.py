@@ -106,3 +106,19 @@ def test_filter_patterns() -> None:
     for bad in ("[a, b]", "{ $.a = 1", "{ a = 1 }", '{ $.a > "x" }'):
         with pytest.raises(FilterPatternError):
             compile_filter(bad)
+
+
+def test_reads_merge_overlapping_writes_in_time_order(tmp_path: Path) -> None:
+    store = LogStore(tmp_path / "logs.db")
+    store.append([("g", "a", ts, f"a{ts}") for ts in (1, 3, 5)], 10)
+    store.append([("g", "b", ts, f"b{ts}") for ts in (2, 3, 4)], 10)
+    store.append([("g", "a", 0, "late")], 11)  # written last, oldest in time
+    oldest_first = [event[2] for event in store.events("g")]
+    assert oldest_first == ["late", "a1", "b2", "a3", "b3", "b4", "a5"]
+    assert [event[2] for event in store.events("g", newest_first=True)] == oldest_first[::-1]
+    events = list(store.events("g"))
+    middle = (events[3][3], events[3][0])  # a3
+    assert [e[2] for e in store.events("g", after=middle)] == ["b3", "b4", "a5"]
+    assert [e[2] for e in store.events("g", before=middle, newest_first=True)] == ["b2", "a1", "late"]
+    assert [e[2] for e in store.events("g", ["b"], start=3, end=5)] == ["b3", "b4"]
+    store.close()
