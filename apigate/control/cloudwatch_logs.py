@@ -6,6 +6,7 @@ access logs and execution logs land in their groups (apigate/observe/log_sink.py
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -326,7 +327,7 @@ async def get_log_events(ctx: LogsContext, params: Doc) -> Doc:
             raise _invalid("The specified nextToken is invalid.")
         forward = token.startswith("f/")
         position = _position(token[2:])
-    found = list(
+    found = await _read(
         _take(
             ctx.store.events(
                 group,
@@ -385,7 +386,7 @@ async def filter_log_events(ctx: LogsContext, params: Doc) -> Doc:
     selected = ctx.store.events(group, streams, start=start, end=end, after=after)
     if matches is not None:
         selected = (e for e in selected if matches(e[2]))
-    found = list(_take(selected, limit + 1))
+    found = await _read(_take(selected, limit + 1))
     out: Doc = {
         "events": [
             {
@@ -403,6 +404,12 @@ async def filter_log_events(ctx: LogsContext, params: Doc) -> Doc:
         last = found[limit - 1]
         out["nextToken"] = "n/" + _mark(last[3], last[0])
     return out
+
+
+async def _read(events: Iterator[Event]) -> list[Event]:
+    """A page of events, read in a thread: a filter scanning a large group keeps the loop (and the data
+    plane) answering meanwhile."""
+    return await asyncio.to_thread(list, events)
 
 
 def _take(events: Iterator[Event], limit: int) -> Iterator[Event]:
