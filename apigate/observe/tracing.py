@@ -240,7 +240,7 @@ class Tracing:
     """``ratio``: which requests are traced. As X-Ray's default sampling rule: the first request of each second,
     then ``ratio`` of the others (tracing every request under load is for tests and debugging:
     ``--otlp-sample-ratio 1``). Finished spans wait in a bounded queue; a thread of ours exports them in batches
-    every ``delay_ms`` (a flood drops the oldest, never grows the memory)."""
+    every ``delay_ms`` (a flood drops the oldest, never grows the memory) and refills the second's reservoir."""
 
     def __init__(
         self,
@@ -257,21 +257,30 @@ class Tracing:
         self._finished: deque[FinishedSpan] = deque(maxlen=capacity)
         self._delay = delay_ms / 1000.0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._export_loop, name="apigate-otlp", daemon=True)
-        self._thread.start()
         self._steps: dict[int, tuple[tuple[_Step, ...], tuple[_Step, ...]]] = {}
         self._ratio = ratio
-        self._second = 0  # the second whose reservoir request was taken
+        self._second = int(time.monotonic())  # the second whose reservoir request is given
+        self._reservoir = True  # the first request of the current second is traced
+        self._next_export = 0.0
         self._random = random.Random()
         bits = self._random.getrandbits
         self._next_id = lambda: bits(64) or 1
+        self._thread = threading.Thread(target=self._export_loop, name="apigate-otlp", daemon=True)
+        self._thread.start()
 
     def sampled(self) -> bool:
-        now = int(time.monotonic())
-        if now != self._second:
-            self._second = now
+        """No clock read here (measured: ~0.7 µs of the 0.8 a draw cost on this machine): the export thread
+        refills the reservoir when a new second begins."""
+        if self._reservoir:
+            self._reservoir = False
             return True
         return self._ratio >= 1.0 or self._random.random() < self._ratio
+
+    def _refill(self) -> None:
+        second = int(time.monotonic())
+        if second != self._second:
+            self._second = second
+            self._reservoir = True
 
     def begin(
         self,
@@ -360,8 +369,11 @@ class Tracing:
     # --- the export thread ---
 
     def _export_loop(self) -> None:
-        while not self._stop.wait(self._delay):
-            self._export()
+        while not self._stop.wait(min(self._delay, 0.1)):
+            self._refill()
+            if time.monotonic() >= self._next_export:
+                self._next_export = time.monotonic() + self._delay
+                self._export()
         self._export()
 
     def _export(self) -> None:
