@@ -20,6 +20,7 @@ from apigate.aws import json_rpc, service_openapi, wire
 from apigate.aws.errors import AwsError
 from apigate.aws.ids import request_id
 from apigate.aws.json_rpc import JsonApi
+from apigate.aws.json_rpc import error_response as json_error_response
 from apigate.aws.query import QueryApi, form_params
 from apigate.aws.service_endpoints import (
     set_endpoint_overrides,
@@ -34,6 +35,7 @@ from apigate.control import (
     authorizers,
     certificates,
     client_certificates,
+    cloudwatch_logs,
     deployments,
     documentation,
     domain_access,
@@ -59,6 +61,7 @@ from apigate.control import iam as iam_control
 from apigate.control import lambda_functions as lambda_api
 from apigate.control import v2 as http_api_control
 from apigate.control.admin import ManagementGuard
+from apigate.control.cloudwatch_logs import LogsContext
 from apigate.control.code_links import CodeLinks
 from apigate.control.context import ControlContext
 from apigate.control.local_ca import LocalCa
@@ -82,6 +85,7 @@ from apigate.docs_page.portal import PortalPages
 from apigate.functions.directory import FunctionDirectory
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
+from apigate.observe.log_sink import LogSink
 from apigate.observe.tracing import Tracing
 from apigate.registry import Registry
 from apigate.root_page import root_page, wants_root_page
@@ -92,6 +96,7 @@ from apigate.server.upstream import UpstreamPool
 from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
 from apigate.state.connections import connection_directory
 from apigate.store import DocumentStore, open_store
+from apigate.store.log_events import LogStore
 from apigate.store.regional import RegionalStore, everywhere, in_region
 
 log = logging.getLogger("apigate")
@@ -322,13 +327,25 @@ class Gateway:
         self.sync.also_reload.append(lambda: user_pools.publish(ctx))
         self.reload_domains()
         self.request_console: RequestConsole | None = None
+        # CloudWatch Logs: functions' output, and access/execution logs sent to log groups, in logs.db.
+        self.log_store = LogStore(settings.data_dir / "logs.db")
+        self.log_sink = LogSink(self.log_store)
+        self.logs_api = JsonApi(
+            "Logs_20140328",
+            cloudwatch_logs.handlers(LogsContext(self.log_store, settings.region, settings.account_id)),
+            asyncio.Lock(),
+        )
+        self.functions.runtime._logs.tee = self._function_output
         self.access_logs = AccessLogs(settings.data_dir / "logs" / "groups")
+        self.access_logs.sink = self.log_sink
         self.state.metrics.access_logs = self.http_apis.access_logs = self.access_logs
         self.http_apis.metrics = self.websockets.metrics = self.state.metrics
+        self.websockets.access_logs = self.access_logs
         self.tracing: Tracing | None = None
         if settings.otlp_endpoint:
             self.tracing = Tracing(settings.otlp_endpoint, ratio=settings.otlp_sample_ratio)
             self.pipeline.tracing = self.state.metrics.tracing = self.tracing
+            self.http_apis.tracing = self.websockets.tracing = self.tracing
         if settings.console:
             self._attach_console(RequestConsole(function_output=settings.function_output))
 
@@ -337,9 +354,14 @@ class Gateway:
         self.request_console = console
         self.state.metrics.console = console
         self.http_apis.console = console
+        self.websockets.console = console
         function_call.observe_errors(console.function_error)
-        # The function logs' echo: the one hook in functions/ (its runtime's log directory).
-        self.functions.runtime._logs.tee = console.output
+
+    def _function_output(self, function: str, data: bytes) -> None:
+        """The function logs' echo (the one hook in functions/: its runtime's log directory)."""
+        self.log_sink.function_output(function, data)
+        if self.request_console is not None:
+            self.request_console.output(function, data)
 
     def reload_domains(self) -> None:
         """Rebuild the domain router and the SNI table from the stored domains (after a change)."""
@@ -408,6 +430,7 @@ class Gateway:
         if self.request_console is not None:
             self.request_console.start()
         self.access_logs.start()
+        self.log_sink.start()
 
     async def close(self) -> None:
         await self.websockets.close()  # before the functions: $disconnect still runs
@@ -415,6 +438,7 @@ class Gateway:
             await self.request_console.close()
             function_call.observe_errors(None)
         await self.access_logs.close()
+        await self.log_sink.close()  # after the access logs: their last lines pass through it
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.close)
         await self.sync.stop()
@@ -423,6 +447,7 @@ class Gateway:
         if self._redis is not None:
             await self._redis.aclose()
         self.store.close()
+        self.log_store.close()
 
     def __call__(self, request: Request) -> Response | Coroutine[Any, Any, Response]:
         # Not async: the server awaits the coroutine we return, one coroutine level less per request (the
@@ -685,6 +710,14 @@ class Gateway:
             response.headers.append(("x-amzn-RequestId", request_id()))
         return response
 
+    def _refuse(self, request: Request, error: AwsError, is_query: bool) -> Response:
+        """A refused management call, in its protocol's error shape."""
+        if is_query:
+            return self.sts_api.error(error)
+        if self.logs_api.handles(request):
+            return json_error_response(error)
+        return wire.error_response(error)
+
     async def _manage_call(self, request: Request) -> Response:
         query = wire.parse_query(request.query_string)
         signed = _SIGNING_SERVICE.search(request.header("authorization") or "")
@@ -692,7 +725,7 @@ class Gateway:
         is_query = service in ("iam", "sts") or (service in (None, "") and _is_query_call(request))
         refusal = self.origins.refusal(request)
         if refusal is not None:
-            return self.sts_api.error(refusal) if is_query else wire.error_response(refusal)
+            return self._refuse(request, refusal, is_query)
         if request.raw_path.startswith("/@connections/"):
             # apigatewaymanagementapi at AWS_ENDPOINT_URL (functions): authorized as at the stage's URL,
             # by ManageConnections on the connection's own API and stage, not by the admin-key guard.
@@ -702,10 +735,12 @@ class Gateway:
         try:
             iam_control.caller.set(self.guard.caller(request, service))
         except AwsError as exc:
-            return self.sts_api.error(exc) if is_query else wire.error_response(exc)
+            return self._refuse(request, exc, is_query)
         region = call_region(request, self.settings.region)  # the partition the call sees, while it runs
         if is_query:
             return await self._query(request, service)
+        if self.logs_api.handles(request):
+            return await self.logs_api.dispatch(request)
         if self.acm.handles(request):
             try:
                 with in_region(region):

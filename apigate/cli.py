@@ -31,6 +31,17 @@ def _default_data_dir() -> Path:
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def _otlp_endpoint(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(
+            f"not an http:// or https:// URL: {value!r} (e.g. http://127.0.0.1:4318)"
+        )
+    return value
+
+
 def _log_level(value: str) -> str:
     level = value.strip().upper()
     level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
@@ -111,8 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--otlp-endpoint",
         metavar="URL",
-        help="send OpenTelemetry traces (OTLP/HTTP, e.g. http://127.0.0.1:4318) of the stages whose "
-        "tracingEnabled is true; off without it",
+        type=_otlp_endpoint,
+        help="send OpenTelemetry traces (OTLP/HTTP, e.g. http://127.0.0.1:4318): REST stages whose "
+        "tracingEnabled is true, HTTP and WebSocket APIs; off without it",
     )
     serve.add_argument(
         "--otlp-sample-ratio",
@@ -390,6 +402,19 @@ def _client_commands(commands: Any) -> None:
         return command
 
     client_command("apis", "list the REST, HTTP and WebSocket APIs, their stages and invoke URLs")
+    routes = client_command(
+        "routes",
+        "list every deployed route with its invoke URL and target (of a running gateway, or a template)",
+    )
+    routes.add_argument(
+        "template",
+        nargs="?",
+        type=Path,
+        help="a template (SAM, CloudFormation, ...): list what serving it would give, without a gateway",
+    )
+    routes.add_argument(
+        "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE", help="the template's parameters"
+    )
     invoke = client_command("invoke", "invoke a function and print what it returned")
     invoke.add_argument("function", help="the function's name")
     invoke.add_argument("--payload", default="{}", help="the event, as JSON")
@@ -439,8 +464,9 @@ def _client_commands(commands: Any) -> None:
     docs.add_argument("-o", "--output", type=Path, help="write the stage's OpenAPI (with documentation) here")
     logs = commands.add_parser(
         "logs",
-        help="print a function's log (from the gateway's data dir)",
-        description="Print a function's log from the data dir of a gateway serving on this machine.",
+        help="print a function's log, with timestamps (from the gateway's data dir)",
+        description="Print a function's log group (/aws/lambda/FUNCTION) from the data dir of a gateway serving "
+        "on this machine, one timestamped event a line.",
         formatter_class=_HelpFormatter,
     )
     logs.add_argument("function", help="the function's name")
@@ -451,6 +477,9 @@ def _client_commands(commands: Any) -> None:
         "running here, else .apigate)",
     )
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument(
+        "--since", metavar="WHEN", help="only events since then: an age (10m, 2h, 1d) or an ISO 8601 time"
+    )
     cluster = commands.add_parser("cluster", help="the hosts serving from one store")
     cluster.add_argument("action", choices=("status",))
     cluster.add_argument(
@@ -765,6 +794,28 @@ def _client_call(args: argparse.Namespace) -> int:
 
         apigw = _client(args, "apigateway")
         return run(args, apigw, _api_id(apigw, args.api))
+    if args.command == "routes":
+        from apigate.cli_routes import gateway_routes, template_routes
+
+        if args.template is not None:
+            from apigate.declarative.template import TemplateError
+
+            try:
+                found = template_routes(
+                    args.template, args.endpoint, parse_overrides(args.parameter_overrides)
+                )
+            except TemplateError as exc:
+                raise ValueError(str(exc)) from None
+        else:
+            found = gateway_routes(args.endpoint, _client(args, "apigateway"), _client(args, "apigatewayv2"))
+        if args.json:
+            _print_json(found)
+        else:
+            _table(
+                [[r["method"], r["url"], r["target"] or "-", f"{r['api']} {r['stage']}"] for r in found],
+                ["METHOD", "URL", "TARGET", "API STAGE"],
+            )
+        return 0
     if args.command == "apis":
         listed = _list_apis(args)
         if args.json:
@@ -902,14 +953,67 @@ def _logs_data_dir(args: argparse.Namespace) -> Path:
     return Path(".apigate")
 
 
+def parse_since(value: str, now: float) -> int:
+    """``--since``: ``10m``, ``2h``, ``1d``, ``30s``, ``1w`` ago, or an ISO 8601 time; epoch milliseconds."""
+    import datetime
+    import re
+
+    relative = re.fullmatch(r"(\d+)([smhdw])", value.strip())
+    if relative:
+        seconds = int(relative[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[relative[2]]
+        return int((now - seconds) * 1000)
+    try:
+        moment = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since {value!r}: give an age (10m, 2h, 1d) or an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a local time, as typed
+    return int(moment.timestamp() * 1000)
+
+
 def _logs(args: argparse.Namespace) -> int:
+    """A function's log group from the data dir's log store, a timestamp on each event; the plain log file
+    for a data dir from before the store."""
     import time
 
     try:
         data_dir = _logs_data_dir(args)
-    except LookupError as exc:
+        since = parse_since(args.since, time.time()) if args.since else 0
+    except (LookupError, ValueError) as exc:
         print(f"apigate: {exc}", file=sys.stderr)
         return 2
+    if not (data_dir / "logs.db").exists():
+        return _log_file(args, data_dir)
+    from apigate.store.log_events import LogStore
+
+    store = LogStore(data_dir / "logs.db", read_only=True)
+    group = f"/aws/lambda/{args.function}"
+    if store.group(group) is None and not args.follow:
+        print(f"apigate: no log for {args.function} in {data_dir}", file=sys.stderr)
+        return 1
+    last = 0
+    try:
+        while True:
+            events = store.written_after(group, last, since)
+            for _, _, message, ts, _ in events:
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts // 1000)) + f".{ts % 1000:03d}Z"
+                sys.stdout.write(f"{stamp} {message}\n")
+            if events:
+                last = events[-1][0]
+                sys.stdout.flush()
+                continue
+            if not args.follow:
+                return 0
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        store.close()
+
+
+def _log_file(args: argparse.Namespace, data_dir: Path) -> int:
+    import time
+
     path = data_dir / "logs" / f"{args.function}.log"
     if not path.exists() and not args.follow:
         print(f"apigate: no log for {args.function} in {path.parent}", file=sys.stderr)

@@ -80,7 +80,10 @@ class Settings:
 # What in the data dir holds secrets (the store: admin state, IAM keys and sessions; the logs; function code),
 # with the modes each gets: the gateway's user alone may read them.
 _PRIVATE_DIRS = ("logs", "functions", "layers")
-_STORE_FILES = ("apigate.db", "apigate.db-wal", "apigate.db-shm")
+_STORE_FILES = (
+    *("apigate.db", "apigate.db-wal", "apigate.db-shm"),
+    *("logs.db", "logs.db-wal", "logs.db-shm"),  # the CloudWatch Logs store (store/log_events.py)
+)
 
 
 def prepare_data_dir(data_dir: Path) -> None:
@@ -97,6 +100,6 @@ def prepare_data_dir(data_dir: Path) -> None:
         os.chmod(path, 0o700)
     for name in _STORE_FILES:
         path = data_dir / name
-        if name == "apigate.db" or path.exists():
+        if name in ("apigate.db", "logs.db") or path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # an empty file is a new SQLite database
             os.chmod(path, 0o600)

@@ -434,3 +434,17 @@ class TokenIssuer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def log_events(gateway: GatewayProcess, group: str, **filters: Any) -> list[dict[str, Any]]:
+    """A log group's events through the gateway's CloudWatch Logs API (none while the group does not exist)."""
+    logs = gateway.client("logs")
+    try:
+        pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group, **filters)
+        return [event for page in pages for event in page["events"]]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+
+
+def log_lines(gateway: GatewayProcess, group: str, **filters: Any) -> list[str]:
+    return [event["message"] for event in log_events(gateway, group, **filters)]

@@ -1,21 +1,16 @@
 """Stage access logs (#19): accessLogSettings with $context variables and the AWS console's presets, one line
-per request in the stage's destination."""
+per request in the stage's destination (a log group: read back through the CloudWatch Logs API)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import requests
 
-from helpers import GatewayProcess, RestApi, unique, wait_for
+from helpers import GatewayProcess, RestApi, log_lines, unique, wait_for
 
 ARN = "arn:aws:logs:us-east-1:000000000000:log-group:"
-
-
-def _lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
 
 
 def _api_with_log(apigw: Any, group: str, log_format: str) -> RestApi:
@@ -45,9 +40,8 @@ def test_custom_format_with_context_variables(gateway: GatewayProcess, apigw: An
     assert stage["accessLogSettings"] == {"destinationArn": ARN + group, "format": log_format}
     ok = requests.get(gateway.invoke_url(api.id, "test", "/ping"), timeout=10)
     missing = requests.get(gateway.invoke_url(api.id, "test", "/nowhere"), timeout=10)
-    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
-    wait_for(lambda: len(_lines(path)) >= 2)
-    first, second = (json.loads(line) for line in _lines(path))
+    wait_for(lambda: len(log_lines(gateway, group)) >= 2)
+    first, second = (json.loads(line) for line in log_lines(gateway, group))
     assert first == {
         "id": ok.headers["x-amzn-RequestId"],
         "trace": ok.headers["X-Amzn-Trace-Id"].removeprefix("Root="),
@@ -66,9 +60,8 @@ def test_clf_preset(gateway: GatewayProcess, apigw: Any) -> None:
     group = unique("clf")
     api = _api_with_log(apigw, group, "CLF")
     ok = requests.get(gateway.invoke_url(api.id, "test", "/ping"), timeout=10)
-    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
-    wait_for(lambda: len(_lines(path)) >= 1)
-    line = _lines(path)[0]
+    wait_for(lambda: len(log_lines(gateway, group)) >= 1)
+    line = log_lines(gateway, group)[0]
     assert line.startswith("127.0.0.1 - - [")
     assert f'] "GET /ping HTTP/1.1" 200 {len(ok.content)} {ok.headers["x-amzn-RequestId"]} ' in line
     assert line.endswith(ok.headers["x-amz-apigw-id"])
@@ -89,9 +82,8 @@ def test_turned_off_by_removing_the_settings(gateway: GatewayProcess, apigw: Any
     marker = _api_with_log(apigw, group, "marker $context.requestId")  # the same group, still on
     requests.get(gateway.invoke_url(api.id, "test", "/ping"), timeout=10)
     after = requests.get(gateway.invoke_url(marker.id, "test", "/ping"), timeout=10)
-    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
-    wait_for(lambda: any(after.headers["x-amzn-RequestId"] in line for line in _lines(path)))
-    assert _lines(path) == [f"marker {after.headers['x-amzn-RequestId']}"]
+    wait_for(lambda: any(after.headers["x-amzn-RequestId"] in line for line in log_lines(gateway, group)))
+    assert log_lines(gateway, group) == [f"marker {after.headers['x-amzn-RequestId']}"]
 
 
 def test_http_api_access_log(gateway: GatewayProcess) -> None:
@@ -120,7 +112,43 @@ def test_http_api_access_log(gateway: GatewayProcess) -> None:
     wait_for(lambda: requests.get(url, timeout=10).status_code != 404)  # AutoDeploy: served shortly
     answered = requests.get(url, timeout=10)
     request_id = answered.headers["apigw-requestid"]
-    path = gateway.data_dir / "logs" / "groups" / f"{group}.log"
-    wait_for(lambda: any(line.startswith(request_id) for line in _lines(path)))
-    line = next(line for line in _lines(path) if line.startswith(request_id))
+    wait_for(lambda: any(line.startswith(request_id) for line in log_lines(gateway, group)))
+    line = next(line for line in log_lines(gateway, group) if line.startswith(request_id))
     assert line == f"{request_id} GET /items {answered.status_code} 127.0.0.1 -"
+
+
+def test_websocket_api_access_log(gateway: GatewayProcess) -> None:
+    import websockets
+
+    from websocket_helpers import ECHO, SocketApi, run
+
+    sockets = SocketApi(gateway)
+    echo = sockets.integration(sockets.function(ECHO))
+    sockets.route("$connect", echo)
+    sockets.route("send", echo, two_way=True)
+    group = unique("ws-access")
+    sockets.deploy(
+        "live",
+        AccessLogSettings={
+            "DestinationArn": ARN + group,
+            "Format": "$context.eventType $context.routeKey $context.connectionId $context.status "
+            "$context.identity.sourceIp $context.requestId",
+        },
+    )
+    connection: list[str] = []
+
+    async def session() -> None:
+        async with websockets.connect(sockets.url("live")) as socket:
+            await socket.send('{"action": "send"}')
+            answer = json.loads(await socket.recv())
+            connection.append(answer["requestContext"]["connectionId"])
+
+    run(session())
+    wait_for(lambda: any(line.startswith("DISCONNECT ") for line in log_lines(gateway, group)))
+    lines = [line.split() for line in log_lines(gateway, group)]
+    assert [line[:5] for line in lines] == [
+        ["CONNECT", "$connect", connection[0], "200", "127.0.0.1"],
+        ["MESSAGE", "send", connection[0], "200", "127.0.0.1"],
+        ["DISCONNECT", "$disconnect", connection[0], "200", "127.0.0.1"],
+    ]
+    assert lines[1][5] != "-"  # the message's request id

@@ -170,3 +170,34 @@ def test_client_commands_sign_with_the_admin_key(guarded: GatewayProcess) -> Non
     assert "listed-by-cli" in [api["name"] for api in json.loads(listed.stdout)]
     refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "UnrecognizedClientException" in refused.stderr
+
+
+def test_cloudwatch_logs_calls_are_checked_per_log_group(guarded: GatewayProcess) -> None:
+    admin_logs = client(guarded, "logs", *ADMIN)
+    mine, theirs = unique("/app/mine"), unique("/app/theirs")
+    admin_logs.create_log_group(logGroupName=mine)
+    admin_logs.create_log_group(logGroupName=theirs)
+    assert error_of(client(guarded, "logs", ADMIN[0], "nope").describe_log_groups)[:2] == (
+        "InvalidSignatureException",
+        403,
+    )
+    iam = client(guarded, "iam", *ADMIN)
+    name = unique("reader")
+    iam.create_user(UserName=name)
+    allow = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "logs:FilterLogEvents",
+                "Resource": f"arn:aws:logs:us-east-1:000000000000:log-group:{mine}:*",
+            }
+        ]
+    }
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=json.dumps(allow))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    reader = client(guarded, "logs", key["AccessKeyId"], key["SecretAccessKey"])
+    assert reader.filter_log_events(logGroupName=mine)["events"] == []
+    code, status, message = error_of(lambda: reader.filter_log_events(logGroupName=theirs))
+    assert (code, status) == ("AccessDeniedException", 403)
+    assert "logs:FilterLogEvents" in message and theirs in message
+    assert error_of(lambda: reader.delete_log_group(logGroupName=mine))[:2] == ("AccessDeniedException", 403)

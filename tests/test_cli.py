@@ -144,3 +144,116 @@ def test_import_deploys_and_updates_in_place_and_export_refuses_to_guess(
     assert refused.returncode == 1
     assert f"2 REST APIs are named {name}" in refused.stderr
     assert api_id in refused.stderr and other in refused.stderr
+
+
+def test_routes_of_a_running_gateway(gateway: GatewayProcess, apigw: Any, tmp_path: Path) -> None:
+    name = unique("cli-routes")
+    source = tmp_path / "api.json"
+    source.write_text(json.dumps({**DEFINITION, "info": {"title": name, "version": "1"}}))
+    api_id = json.loads(apigate(gateway, "import", str(source), "--stage", "v1", "--json").stdout)["id"]
+    v2 = gateway.client("apigatewayv2")
+    http = v2.create_api(Name=unique("cli-routes-http"), ProtocolType="HTTP")["ApiId"]
+    target = v2.create_integration(
+        ApiId=http,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri="arn:aws:lambda:us-east-1:000000000000:function:orders",
+        PayloadFormatVersion="2.0",
+    )["IntegrationId"]
+    v2.create_route(ApiId=http, RouteKey="GET /orders/{id}", Target=f"integrations/{target}")
+    v2.create_stage(ApiId=http, StageName="$default")
+
+    listed = apigate(gateway, "routes", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [r for r in rows if r["api"] == api_id] == [
+        {
+            "api": api_id,
+            "name": name,
+            "type": "REST",
+            "stage": "v1",
+            "method": "GET",
+            "path": "/ping",
+            "url": f"{gateway.url}/_aws/execute-api/{api_id}/v1/ping",
+            "target": "mock",
+        }
+    ]
+    (order,) = [r for r in rows if r["api"] == http]
+    assert (order["method"], order["url"], order["target"]) == (
+        "GET",
+        f"{gateway.url}/_aws/execute-api/{http}/orders/{{id}}",
+        "orders",
+    )
+    assert requests.get(f"{gateway.url}/_aws/execute-api/{api_id}/v1/ping", timeout=10).status_code == 200
+    table = apigate(gateway, "routes").stdout.splitlines()
+    assert table[0].split() == ["METHOD", "URL", "TARGET", "API", "STAGE"]
+    assert f"GET     {gateway.url}/_aws/execute-api/{api_id}/v1/ping" in "\n".join(table)
+
+
+def test_routes_of_a_template_without_a_gateway() -> None:
+    template = Path(__file__).parent.parent / "examples" / "petstore" / "template.yaml"
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apigate.cli",
+            "routes",
+            str(template),
+            "--json",
+            "--endpoint",
+            "http://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    dev = {(r["method"], r["path"]): r for r in rows if r["stage"] == "dev"}
+    assert dev[("GET", "/pets/{petId}")]["target"] == "GetPetFunction"
+    assert dev[("POST", "/pets")]["url"].startswith("http://127.0.0.1:9/_aws/execute-api/")
+    assert dev[("POST", "/pets")]["url"].endswith("/dev/pets")
+    broken = subprocess.run(
+        [sys.executable, "-m", "apigate.cli", "routes", "/nonexistent/template.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        broken.returncode != 0 and "Traceback" not in broken.stderr and broken.stderr.startswith("apigate: ")
+    )
+
+
+def test_logs_since_with_timestamps(gateway: GatewayProcess, lam: Any) -> None:
+    import calendar
+    import time
+
+    source = "def lambda_handler(event, context):\n    print('tick', event['n'])\n    return 1\n"
+    name = create_function(lam, source)
+    lam.invoke(FunctionName=name, Payload=b'{"n": 1}')
+    logs = gateway.client("logs")
+
+    def ticks() -> int:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern="tick")[
+                "events"
+            ]
+        except logs.exceptions.ResourceNotFoundException:
+            return 0
+        return len(events)
+
+    from helpers import wait_for
+
+    wait_for(lambda: ticks() == 1)
+    shown = apigate(gateway, "logs", name, "--data-dir", str(gateway.data_dir), "--since", "10m")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    tick = next(line for line in lines if line.endswith(" tick 1"))
+    stamp = tick.split(" ", 1)[0]
+    assert 0 <= time.time() - calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) < 600
+    assert any(" START RequestId: " in line for line in lines)
+    future = apigate(
+        gateway, "logs", name, "--data-dir", str(gateway.data_dir), "--since", "2100-01-01T00:00:00Z"
+    )
+    assert future.returncode == 0 and future.stdout == ""
+    bad = apigate(gateway, "logs", name, "--data-dir", str(gateway.data_dir), "--since", "yesterday-ish")
+    assert bad.returncode == 2 and "--since" in bad.stderr

@@ -100,3 +100,22 @@ def test_failed_install_refuses_the_deploy_and_keeps_the_previous_code(lam: Any)
         lam.update_function_code(FunctionName=name, ZipFile=zip_code(bad))
     assert lam.get_function_configuration(FunctionName=name)["CodeSha256"] == before
     assert _invoke(lam, name, {"modules": ["json"]})["seen"] == {"json": True}
+
+
+def test_an_install_shows_its_progress(tmp_path: Any) -> None:
+    from helpers import wait_for
+
+    gateway = GatewayProcess(tmp_path / "data", ["--log-level", "INFO"], capture_stderr=True)
+    gateway.start()
+    try:
+        _create(
+            gateway.client("lambda"), {"lambda_function.py": TABLE, "requirements.txt": "tabulate==0.9.0\n"}
+        )
+        wait_for(
+            lambda: any("installed " in line and "requirements.txt in " in line for line in gateway.errors)
+        )
+        assert any(
+            "installing " in line and "requirements.txt (pip, Python 3.12" in line for line in gateway.errors
+        )
+    finally:
+        gateway.stop()

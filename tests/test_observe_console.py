@@ -225,3 +225,41 @@ def test_request_ids_on_responses(gateway: GatewayProcess, apigw: Any) -> None:
     root = "Root=1-5759e988-bd862e3fe1be46a994272793"
     continued = requests.get(url, headers={"X-Amzn-Trace-Id": f"{root};Sampled=1"}, timeout=10)
     assert continued.headers["X-Amzn-Trace-Id"] == root
+
+
+def test_websocket_lines(tmp_path: Path) -> None:
+    import websockets
+
+    from websocket_helpers import ECHO, SocketApi, run
+
+    gateway = GatewayProcess(tmp_path / "data", ["--access-log"], capture_stderr=True)
+    gateway.start()
+    try:
+        api = SocketApi(gateway)
+        echo = api.integration(api.function(ECHO))
+        api.route("$connect", echo)
+        api.route("send", echo, two_way=True)
+        api.route("$default", None)  # no integration: an error frame
+        api.deploy("live")
+
+        async def session() -> None:
+            async with websockets.connect(api.url("live")) as socket:
+                await socket.send('{"action": "send"}')
+                await socket.recv()
+                await socket.send('{"action": "other"}')
+                await socket.recv()
+
+        run(session())
+
+        def seen(*parts: str) -> bool:
+            return any(all(p in line for p in parts) for line in gateway.errors)
+
+        wait_for(lambda: seen(" WS $disconnect "))
+        assert seen("sockets/live WS $connect ", " 200 ", "AWS_PROXY fn-")
+        assert seen("sockets/live WS send ", " 200 ", "AWS_PROXY fn-")
+        assert seen("sockets/live WS $default ", " 500 ")
+        assert seen("sockets/live WS $disconnect ", " closed 1000 ")
+        connection = next(line for line in gateway.errors if " WS $connect " in line).split()[4]
+        assert all(connection in line for line in gateway.errors if " WS " in line)
+    finally:
+        gateway.stop()

@@ -296,6 +296,9 @@ def _to_json(shape: Any, value: Any) -> Any:
     return value
 
 
+REQUEST_ID_FIELD = "_requestId"
+
+
 def serialize_output(op: Any, result: Any) -> Response:
     status = int(op.http.get("responseCode", 200))
     headers: list[tuple[str, str]] = []
@@ -305,6 +308,10 @@ def serialize_output(op: Any, result: Any) -> Response:
             status, [("Content-Type", "application/json")], b"" if status in (202, 204) else b"{}"
         )
     body_fields = dict(result)
+    # A handler may name the call's request id (Lambda's Invoke: the invocation's own, which its logs show).
+    request_id = body_fields.pop(REQUEST_ID_FIELD, None)
+    if request_id is not None:
+        headers.append(("x-amzn-RequestId", str(request_id)))
     for name, member in shape.members.items():
         location = member.serialization.get("location")
         if location is None or name not in body_fields:

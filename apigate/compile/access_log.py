@@ -7,7 +7,7 @@ from typing import Any
 
 from apigate.model.access_log import AccessLogFormat
 
-__all__ = ["PRESETS", "compile_access_log"]
+__all__ = ["PRESETS", "compile_access_log", "v2_access_log"]
 
 # The formats the AWS console offers (Stage > Logs and tracing > Log format).
 PRESETS = {
@@ -49,3 +49,10 @@ def compile_access_log(settings: dict[str, Any] | None) -> AccessLogFormat | Non
         position = match.end()
     literals.append(text[position:])
     return AccessLogFormat(tuple(literals), tuple(paths), str(settings["destinationArn"]))
+
+
+def v2_access_log(settings: dict[str, Any] | None) -> dict[str, Any] | None:
+    """apigatewayv2's AccessLogSettings (DestinationArn, Format; HTTP and WebSocket APIs) in apigateway's names."""
+    if not settings:
+        return None
+    return {"destinationArn": settings.get("DestinationArn"), "format": settings.get("Format")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apigate.compile.access_log import compile_access_log
+from apigate.compile.access_log import compile_access_log, v2_access_log
 from apigate.model.http import (
     Cors,
     DeployedHttpApi,
@@ -156,14 +156,8 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
         routes=tuple(routes),
         default_route=default_route,
         cors=cors,
-        access_log=compile_access_log(_v2_access_log(stage.get("AccessLogSettings"))),
+        access_log=compile_access_log(v2_access_log(stage.get("AccessLogSettings"))),
         api_name=str(api.get("Name") or ""),
         execute_api_disabled=bool(api.get("DisableExecuteApiEndpoint")),
     )
 
-
-def _v2_access_log(settings: Doc | None) -> dict[str, Any] | None:
-    """apigatewayv2's AccessLogSettings (DestinationArn, Format) in apigateway's names."""
-    if not settings:
-        return None
-    return {"destinationArn": settings.get("DestinationArn"), "format": settings.get("Format")}

@@ -8,6 +8,7 @@ from typing import Any
 import fastjsonschema
 import orjson
 
+from apigate.compile.access_log import compile_access_log, v2_access_log
 from apigate.compile.http import route_throttle
 from apigate.compile.schemas import bound_schema_patterns
 from apigate.dataplane.mapping.templates import compile_template
@@ -188,4 +189,5 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
         api_key_selection=api.get("ApiKeySelectionExpression") or "$request.header.x-api-key",
         has_custom_routes=any(key not in (CONNECT, DISCONNECT, DEFAULT) for key in routes),
         execute_api_disabled=bool(api.get("DisableExecuteApiEndpoint")),
+        access_log=compile_access_log(v2_access_log(stage.get("AccessLogSettings"))),
     )

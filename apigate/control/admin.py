@@ -9,7 +9,8 @@ make the calls its identity policies allow, checked as IAM checks them:
 - API Gateway (REST and v2): ``apigateway:{HTTP method}`` on ``arn:aws:apigateway:{region}::{path}`` (v2 paths
   without their ``/v2`` prefix), AWS's own scheme for management permissions;
 - Lambda: ``lambda:{operation}`` (``Invoke`` is ``lambda:InvokeFunction``) on the function's ARN, or ``*``;
-- IAM: ``iam:{Action}`` on the user or role the call names, or ``*``.
+- IAM: ``iam:{Action}`` on the user or role the call names, or ``*``;
+- CloudWatch Logs: ``logs:{operation}`` on the log group the call names (``...:log-group:NAME:*``), or ``*``.
 
 STS calls need no permission (AssumeRole is checked against the role's trust policy). ``/@connections/`` calls
 are checked by the @connections API itself, which knows the connection's API and stage. ``/_apigate/`` is for
@@ -28,7 +29,7 @@ from apigate.aws.identity import Identity
 from apigate.aws.policy import Decision, evaluate_all
 from apigate.aws.query import form_params
 from apigate.control.iam import IamDirectory
-from apigate.control.management_scope import management_scope
+from apigate.control.management_scope import LOGS_TARGET_PREFIX, management_scope
 from apigate.server.message import Request
 
 # Lambda operations whose IAM action has another name.
@@ -104,6 +105,16 @@ class ManagementGuard:
             return None  # authenticate() refuses it in AWS's words
         return None if signed is None else signed.region
 
+    def _log_group_arn(self, request: Request) -> str:
+        try:
+            params = orjson.loads(request.body or b"{}")
+        except orjson.JSONDecodeError:
+            return "*"
+        name = params.get("logGroupName") if isinstance(params, dict) else None
+        if not isinstance(name, str):
+            return "*"
+        return f"arn:aws:logs:{self.region}:{self.directory.account_id}:log-group:{name}:*"
+
     def permission(self, request: Request, service: str) -> Permission | None:
         """The action and resource IAM checks for a management call (None: not a call any policy can allow)."""
         path = request.raw_path
@@ -119,6 +130,9 @@ class ManagementGuard:
             else:
                 resource = "*"
             return Permission(f"iam:{params.get('Action', '')}", resource)
+        if service == "logs":  # CloudWatch Logs: the operation on the log group the call names
+            operation = (request.header("x-amz-target") or "").removeprefix(LOGS_TARGET_PREFIX)
+            return Permission(f"logs:{operation}", self._log_group_arn(request))
         if service == "lambda":
             matched = None
             if self.lambda_api is not None:

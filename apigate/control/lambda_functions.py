@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from apigate.aws.errors import AwsError, function_not_found, invalid_parameter, resource_conflict
-from apigate.aws.wire import OperationHandler
+from apigate.aws.wire import REQUEST_ID_FIELD, OperationHandler
 from apigate.control import lambda_events, lambda_layers, lambda_versions
 from apigate.control.code_links import CodeLinks
 from apigate.control.lambda_versions import target, version_configuration
@@ -263,17 +263,24 @@ async def invoke(directory: FunctionDirectory, links: CodeLinks, params: dict[st
     kind = params.get("InvocationType") or "RequestResponse"
     if kind == "DryRun":
         return {"StatusCode": 204}
+    # The invocation's request id answers as x-amzn-RequestId, as Lambda's does: the one its log lines carry.
+    invocation_id = str(uuid.uuid4())
     if kind == "Event":
         lambda_events.version_exists(directory, name, qualifier)
         directory.events.submit(key, payload, lambda_events.config_for(directory, name, qualifier))
-        return {"StatusCode": 202}
+        return {"StatusCode": 202, REQUEST_ID_FIELD: invocation_id}
     try:
-        result = await directory.invoke(key, payload)
+        result = await directory.invoke(key, payload, request_id=invocation_id)
     except FunctionThrottled:
         raise AwsError("TooManyRequestsException", "Rate Exceeded.", 429) from None
     except FunctionMissing:  # a version or alias that does not exist
         raise function_not_found(f"{directory.arn(name)}:{qualifier}") from None
-    out: Doc = {"StatusCode": 200, "ExecutedVersion": result.version, "Payload": result.payload}
+    out: Doc = {
+        "StatusCode": 200,
+        "ExecutedVersion": result.version,
+        "Payload": result.payload,
+        REQUEST_ID_FIELD: invocation_id,
+    }
     if result.function_error:
         out["FunctionError"] = result.function_error
     if params.get("LogType") == "Tail":

@@ -20,10 +20,11 @@ from apigate.aws import sigv4
 from apigate.aws.query import form_params
 from apigate.server.message import Request
 
-__all__ = ["COGNITO_TARGET", "ManagementScope", "call_region", "management_scope", "regional"]
+__all__ = ["COGNITO_TARGET", "LOGS_TARGET_PREFIX", "ManagementScope", "call_region", "management_scope", "regional"]
 
 COGNITO_TARGET = "AWSCognitoIdentityProviderService."  # the JSON protocol names the operation in a header
 _GLOBAL_REGION = "us-east-1"  # where IAM's (and STS's global) endpoint scopes its signatures
+LOGS_TARGET_PREFIX = "Logs_20140328."
 _LAMBDA_PATH = re.compile(r"/\d{4}-\d{2}-\d{2}/")  # every Lambda operation's path starts with its API version
 
 
@@ -71,6 +72,8 @@ def management_scope(request: Request, signed_service: str | None, region: str) 
     path = request.raw_path
     if (request.header("x-amz-target") or "").startswith(COGNITO_TARGET):
         return ManagementScope("cognito-idp", (region,))
+    if (request.header("x-amz-target") or "").startswith(LOGS_TARGET_PREFIX):  # CloudWatch Logs (JSON 1.1)
+        return ManagementScope("logs", (region,))
     if signed_service in ("iam", "sts") or path == "/":  # no rest-json operation lives at "/"
         service = _query_service(request, signed_service)
         return ManagementScope(service, (region,) if region == _GLOBAL_REGION else (region, _GLOBAL_REGION))

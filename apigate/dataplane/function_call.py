@@ -40,12 +40,18 @@ def observe_errors(observer: ErrorObserver | None) -> None:
 
 
 async def call_function(
-    functions: FunctionDirectory, name: str, payload: bytes, *, timeout: float, request_id: str | None
+    functions: FunctionDirectory,
+    name: str,
+    payload: bytes,
+    *,
+    timeout: float,
+    request_id: str | None,
+    trace: str | None = None,
 ) -> InvokeResult:
     """Invoke ``name`` with ``payload``; past ``timeout`` seconds (the integration's or authorizer's, whatever
     the function's own) the call is abandoned. A function error is a result (``function_error``), not a raise."""
     try:
-        result = await functions.invoke(name, payload, request_id=request_id, timeout=timeout)
+        result = await functions.invoke(name, payload, request_id=request_id, timeout=timeout, trace=trace)
     except FunctionMissing:
         if _observer is not None:
             _observer(

@@ -127,6 +127,8 @@ class Pipeline:
             if inv.api.tracing and self.tracing is not None and inv.test_log is None:
                 self.tracing.start(inv)
             request_steps, response_steps = self._plan(method)
+            if inv.span is not None and self.tracing is not None:  # traced: a child span per step
+                request_steps = self.tracing.steps(request_steps)
             for step in request_steps:
                 await step(inv)
                 if inv.response is not None:
@@ -139,20 +141,19 @@ class Pipeline:
                 if handler is None:
                     inv.log(f"Execution failed: integration type {integration.type} is not supported yet")
                     raise GatewayError(ResponseType.API_CONFIGURATION_ERROR)
+                traced = inv.span
+                if traced is not None:  # the integration's span: the function call's goes under it
+                    request_span = traced.enter(
+                        f"integration {integration.type}",
+                        {"aws.api_gateway.integration.type": integration.type},
+                    )
                 started = time.perf_counter()
                 try:
                     inv.response = await handler.invoke(inv, integration)
                 finally:
                     inv.integration_ms = (time.perf_counter() - started) * 1000.0
-                    if inv.span is not None and self.tracing is not None:
-                        ended_ns = time.time_ns()
-                        self.tracing.child(
-                            inv,
-                            f"integration {integration.type}",
-                            ended_ns - int(inv.integration_ms * 1e6),
-                            ended_ns,
-                            **{"aws.api_gateway.integration.type": integration.type},
-                        )
+                    if traced is not None:
+                        traced.leave(request_span)
         except GatewayError as error:
             inv.log(f"Gateway response type: {error.response_type.name}")
             inv.error_type = error.response_type.name

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -26,6 +28,7 @@ REQUIREMENTS_FILE = "requirements.txt"
 PACKAGE_FILE = "package.json"
 _BUILD_SECONDS = 600.0
 _ERROR_TAIL = 1500  # characters of pip's output in a deploy error
+_log = logging.getLogger("apigate.functions")  # an install's start and end: progress on a long deploy
 
 
 class DependencyBuildError(RuntimeError):
@@ -68,10 +71,13 @@ class FunctionPackages:
             self.root.mkdir(parents=True, exist_ok=True)
             staging = self.root / f".building-{target.name}-{uuid.uuid4().hex[:8]}"
             staging.mkdir(mode=0o755)
+            started = time.monotonic()
+            _log.info("installing %s (pip, Python %s)…", code_dir / REQUIREMENTS_FILE, interpreter.version)
             try:
                 await _pip_install(interpreter, code_dir / REQUIREMENTS_FILE, staging)
                 staging.chmod(0o755)  # workers run as another user: they must read it through their handle
                 os.replace(staging, target)
+                _log.info("installed %s in %.1f s", code_dir / REQUIREMENTS_FILE, time.monotonic() - started)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -106,6 +112,8 @@ class NodePackages:
                 return target
             self.root.mkdir(parents=True, exist_ok=True)
             staging = self.root / f".building-{target.name}-{uuid.uuid4().hex[:8]}"
+            started = time.monotonic()
+            _log.info("installing %s (npm, Node.js %s)…", code_dir / PACKAGE_FILE, interpreter.version)
             await asyncio.to_thread(shutil.copytree, code_dir, staging)
             try:
                 lock_file = (staging / "package-lock.json").is_file()
@@ -118,6 +126,7 @@ class NodePackages:
                 await _run(argv, staging, PACKAGE_FILE)
                 staging.chmod(0o755)
                 os.replace(staging, target)
+                _log.info("installed %s in %.1f s", code_dir / PACKAGE_FILE, time.monotonic() - started)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise

@@ -230,21 +230,27 @@ class FunctionDirectory:
         )
 
     async def invoke(
-        self, name: str, payload: bytes, *, request_id: str | None = None, timeout: float | None = None
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        trace: str | None = None,
     ) -> InvokeResult:
         """Run the function once. With ``timeout`` (the caller's, e.g. an integration's), TimeoutError once
         it has passed: cheaper than ``asyncio.wait_for``, which costs a task per call."""
         spec = self.spec(name)
         limit = self._reserved.get(spec.name)  # the function's, whichever version runs
         if limit is None:
-            return await self.runtime.invoke(spec, payload, request_id=request_id, timeout=timeout)
+            return await self.runtime.invoke(spec, payload, request_id=request_id, timeout=timeout, trace=trace)
         name = spec.name
         in_flight = self._in_flight.get(name, 0)
         if in_flight >= limit:
             raise FunctionThrottled(name)
         self._in_flight[name] = in_flight + 1
         try:
-            return await self.runtime.invoke(spec, payload, request_id=request_id, timeout=timeout)
+            return await self.runtime.invoke(spec, payload, request_id=request_id, timeout=timeout, trace=trace)
         finally:
             self._in_flight[name] -= 1
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import struct
 
-# gateway -> worker: payload length, request id length, invoked ARN length, deadline (epoch ms);
-# then the request id, the ARN and the payload bytes.
-REQUEST = struct.Struct("!IHHQ")
+# gateway -> worker: payload length, request id length, invoked ARN length, trace header length, deadline
+# (epoch ms); then the request id, the ARN, the trace header (X-Amzn-Trace-Id, may be empty) and the payload.
+REQUEST = struct.Struct("!IHHHQ")
 
 # worker -> gateway: body length, kind, max RSS (KiB), handler duration (ms); then the body.
 REPLY = struct.Struct("!IBId")

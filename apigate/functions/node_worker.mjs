@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 
 const READY = 0, INIT_ERROR = 1, RESULT = 2, ERROR = 3;
 const MAX_PAYLOAD_BYTES = 6291556;
-const REQUEST_HEAD = 16; // !IHHQ
+const REQUEST_HEAD = 18; // !IHHHQ
 const replyFd = Number(process.argv[2]);
 const requestFd = Number(process.argv[3]);
 let currentRequestId = undefined;
@@ -122,15 +122,19 @@ async function serve(handler) {
     buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
     while (buffered.length >= REQUEST_HEAD) {
       const payloadLen = buffered.readUInt32BE(0), idLen = buffered.readUInt16BE(4);
-      const arnLen = buffered.readUInt16BE(6), deadlineMs = Number(buffered.readBigUInt64BE(8));
-      const total = REQUEST_HEAD + idLen + arnLen + payloadLen;
+      const arnLen = buffered.readUInt16BE(6), traceLen = buffered.readUInt16BE(8);
+      const deadlineMs = Number(buffered.readBigUInt64BE(10));
+      const total = REQUEST_HEAD + idLen + arnLen + traceLen + payloadLen;
       if (buffered.length < total) break;
       let at = REQUEST_HEAD;
       const requestId = buffered.toString("utf8", at, at += idLen);
       const arn = buffered.toString("utf8", at, at += arnLen);
+      const trace = buffered.toString("utf8", at, at += traceLen);
       const payload = buffered.toString("utf8", at, total);
       buffered = buffered.subarray(total);
       currentRequestId = requestId;
+      // As Lambda's Node.js runtime: the X-Ray header of this invocation, for the SDKs that read it.
+      if (trace) process.env._X_AMZN_TRACE_ID = trace; else delete process.env._X_AMZN_TRACE_ID;
       const started = performance.now();
       let kind, body;
       try {

@@ -271,13 +271,13 @@ class WorkerProcess:
         return self._channel.violated
 
     def request(
-        self, request_id: bytes, arn: bytes, deadline_ms: int, payload: bytes
+        self, request_id: bytes, arn: bytes, deadline_ms: int, payload: bytes, trace: bytes = b""
     ) -> asyncio.Future[Reply]:
         future = self._channel.next_reply()
         transport = self._channel.writer
         if transport is not None and not transport.is_closing():
-            head = frames.REQUEST.pack(len(payload), len(request_id), len(arn), deadline_ms)
-            transport.write(head + request_id + arn + payload)
+            head = frames.REQUEST.pack(len(payload), len(request_id), len(arn), len(trace), deadline_ms)
+            transport.write(head + request_id + arn + trace + payload)
         return future
 
     def wait_reply(self, timeout_ms: int) -> None:

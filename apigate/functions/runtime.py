@@ -146,6 +146,7 @@ class FunctionRuntime:
         request_id: str | None = None,
         invoked_arn: str | None = None,
         timeout: float | None = None,
+        trace: str | None = None,
     ) -> InvokeResult:
         """Run the handler once. Raises only for the runtime's own failures (closed, cannot spawn), and
         TimeoutError when the caller's ``timeout`` (an integration's, shorter than the function's own) runs
@@ -166,6 +167,8 @@ class FunctionRuntime:
             None if timeout is None else loop.time() + timeout,
             loop.create_future(),
         )
+        if trace:
+            call.trace = trace.encode()
         worker = pool.take()
         if worker is not None:
             self._dispatch(worker, call, self._wait_ms)
@@ -214,7 +217,11 @@ class FunctionRuntime:
         timeout = spec.timeout
         call.started = time.perf_counter()
         reply = worker.request(
-            call.request_id.encode(), call.arn.encode(), int((time.time() + timeout) * 1000), call.payload
+            call.request_id.encode(),
+            call.arn.encode(),
+            int((time.time() + timeout) * 1000),
+            call.payload,
+            call.trace,
         )
         if wait_ms and worker.recent_ms < _SHORT_CALL_MS:
             worker.wait_reply(wait_ms)
@@ -316,7 +323,7 @@ class FunctionRuntime:
                         None if call.deadline is None else call.deadline - asyncio.get_running_loop().time()
                     )
                     outcome = await self._run(
-                        worker, spec, log, call.request_id, call.arn, call.payload, budget, left
+                        worker, spec, log, call.request_id, call.arn, call.payload, budget, left, call.trace
                     )
         except Exception as exc:
             if worker is not None:
@@ -549,6 +556,7 @@ class FunctionRuntime:
         payload: bytes,
         timeout: float,
         caller_timeout: float | None,
+        trace: bytes = b"",
     ) -> InvokeResult:
         # Output from before this call was already logged by the pipe's reader; no drain needed here.
         worker.sink = log.feed
@@ -556,7 +564,7 @@ class FunctionRuntime:
         loop = asyncio.get_running_loop()
         deadline_ms = int((time.time() + timeout) * 1000)
         started = time.perf_counter()
-        reply_future = worker.request(request_id.encode(), arn.encode(), deadline_ms, payload)
+        reply_future = worker.request(request_id.encode(), arn.encode(), deadline_ms, payload, trace)
         # One timer for both limits: the function's own (kills, a function error) and the caller's.
         if caller_timeout is not None and caller_timeout < timeout:
             timer = loop.call_later(max(caller_timeout, 0.0), _expire, reply_future, _CallerTimeout)
@@ -745,6 +753,7 @@ class _Call:
         "started",
         "task",
         "timer",
+        "trace",
         "worker",
     )
 
@@ -772,6 +781,7 @@ class _Call:
         self.timer: asyncio.TimerHandle | None = None
         self.init_ms: float | None = None
         self.started = 0.0
+        self.trace = b""  # the X-Amzn-Trace-Id the function sees (_X_AMZN_TRACE_ID)
 
 
 def _settle(result: asyncio.Future[InvokeResult], outcome: InvokeResult | BaseException) -> None:

@@ -68,19 +68,20 @@ class _Shim:
         self.send(kind, body, 0.0)
         return True
 
-    def next_invocation(self) -> tuple[str, str, int, bytes] | None:
+    def next_invocation(self) -> tuple[str, str, int, bytes, str] | None:
         with self.reading:
             requests = self.requests
             head = requests.read(REQUEST.size)
             if len(head) < REQUEST.size:
                 return None  # the gateway closed the channel
-            payload_len, id_len, arn_len, deadline_ms = REQUEST.unpack(head)
+            payload_len, id_len, arn_len, trace_len, deadline_ms = REQUEST.unpack(head)
             request_id = requests.read(id_len).decode()
             arn = requests.read(arn_len).decode()
+            trace = requests.read(trace_len).decode()  # the X-Ray header the gateway's span names, or ""
             payload = requests.read(payload_len)
         self.started = time.perf_counter()
         self.current = request_id
-        return request_id, arn, deadline_ms, payload
+        return request_id, arn, deadline_ms, payload, trace
 
 
 def _connection_class(shim: _Shim) -> type[socketserver.StreamRequestHandler]:
@@ -152,8 +153,8 @@ def _connection_class(shim: _Shim) -> type[socketserver.StreamRequestHandler]:
             if invocation is None:
                 shim.finish(0)
                 return
-            request_id, arn, deadline_ms, payload = invocation
-            trace = f"Root=1-{int(time.time()):08x}-{request_id.replace('-', '')[:24]}"
+            request_id, arn, deadline_ms, payload, trace = invocation
+            trace = trace or f"Root=1-{int(time.time()):08x}-{request_id.replace('-', '')[:24]}"
             self._answer(200, payload, {"Lambda-Runtime-Aws-Request-Id": request_id,
                                         "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
                                         "Lambda-Runtime-Invoked-Function-Arn": arn,

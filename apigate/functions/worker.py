@@ -277,10 +277,16 @@ class _Worker:
             head = read(REQUEST.size)
             if len(head) < REQUEST.size:
                 return  # the gateway closed the channel
-            payload_len, id_len, arn_len, deadline_ms = REQUEST.unpack(head)
+            payload_len, id_len, arn_len, trace_len, deadline_ms = REQUEST.unpack(head)
             request_id = read(id_len).decode()
             arn = read(arn_len).decode()
+            trace = read(trace_len).decode()
             payload = read(payload_len)
+            # Where X-Ray's SDK and OpenTelemetry's Lambda detector look, as Lambda's runtime sets it.
+            if trace:
+                os.environ["_X_AMZN_TRACE_ID"] = trace
+            else:
+                os.environ.pop("_X_AMZN_TRACE_ID", None)
             _current_request_id = request_id
             started = time.perf_counter()
             kind, body = self._invoke(request_id, arn, deadline_ms, payload)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from apigate.model.access_log import AccessLogFormat
 from apigate.state.base import Limit
 
 if TYPE_CHECKING:
@@ -162,6 +163,7 @@ class DeployedWebSocketApi:
     has_custom_routes: bool = False  # any route besides $connect, $disconnect and $default
     execute_api_disabled: bool = False  # DisableExecuteApiEndpoint: only custom domains reach the API
     client_identity: ClientIdentity | None = None  # the stage's ClientCertificateId, for HTTPS backends
+    access_log: AccessLogFormat | None = None  # the stage's AccessLogSettings, compiled
 
     def route_for(self, message: str | bytes) -> WsRoute | None:
         """The message's route: the one the selection expression names, else $default (where non-JSON messages

@@ -4,8 +4,9 @@ compiled once per deployment, one line per request written to the stage's destin
 The request path renders its line (a plan per compiled format computes only the variables the format names;
 AWS writes ``-`` for a variable with no value) and appends it to a deque; a background task writes the lines
 in batches. Destinations:
-``arn:aws:logs:…:log-group:NAME`` -> ``<data dir>/logs/groups/NAME.log`` (one file per log group, until a
-CloudWatch Logs API serves them), and two apigate extensions, ``file:///absolute/path`` and ``stdout``.
+``arn:aws:logs:…:log-group:NAME`` -> that group of the gateway's CloudWatch Logs store (observe/log_sink.py;
+``<data dir>/logs/groups/NAME.log`` when no store is attached), and two apigate extensions,
+``file:///absolute/path`` and ``stdout``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from apigate.dataplane.lambda_proxy.rest import identity, request_context
 from apigate.dataplane.lambda_proxy.v1 import request_time
 from apigate.model.access_log import AccessLogFormat
 from apigate.observe.drain import PeriodicDrain
+from apigate.observe.log_sink import LogSink
 
 if TYPE_CHECKING:
     from apigate.dataplane.http_api.call import HttpCall
@@ -84,12 +86,66 @@ _GETTERS: dict[str, _Getter] = {
 _GROUP_ARN = "arn:aws:logs:-:-:log-group:"
 
 
+def _group_name(destination: str) -> str:
+    return destination.split(":log-group:", 1)[-1].removesuffix(":*")
+
+
 def _iso(epoch_ms: int) -> str:
     seconds, millis = divmod(epoch_ms, 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-_Plan = tuple[tuple[_Getter, ...], tuple[tuple[int, tuple[str, ...]], ...]]
+_Values = Callable[[Any, int, float], tuple[Any, ...]]
+_Plan = tuple[_Values, tuple[tuple[int, tuple[str, ...]], ...]]
+
+# The REST getters above as expressions, for the one function a format's plan compiles (measured: one call
+# building a tuple cost ~1 µs for a CLF line, eleven getter calls ~4 µs). Only these fixed strings ever reach
+# the compiled source; a variable not listed here is called through its getter, never spelled into the code.
+_INLINE: dict[tuple[str, ...], str] = {
+    ("requestId",): "inv.request_id",
+    ("extendedRequestId",): "inv.extended_request_id",
+    ("httpMethod",): "inv.request.method",
+    ("resourcePath",): "None if inv.method is None else inv.method.resource_path",
+    ("resourceId",): "None if inv.method is None else inv.method.resource_id",
+    ("path",): "inv.stage_path",
+    ("stage",): "inv.api.stage",
+    ("apiId",): "inv.api.api_id",
+    ("accountId",): "inv.api.account_id",
+    ("deploymentId",): "inv.api.deployment_id",
+    ("domainName",): "inv.domain_name",
+    ("protocol",): '"HTTP/" + inv.request.http_version',
+    ("requestTime",): "request_time(inv.start_epoch_ms)",
+    ("requestTimeEpoch",): "inv.start_epoch_ms",
+    ("status",): "status",
+    ("responseLength",): "response_length(inv)",
+    ("responseLatency",): "int(ms)",
+    ("integrationLatency",): "integration_ms(inv)",
+    ("identity", "sourceIp"): "inv.request.client[0]",
+    ("identity", "apiKey"): "inv.api_key",
+    ("identity", "apiKeyId"): "inv.api_key_id",
+    ("error", "responseType"): "inv.error_type",
+    ("integration", "latency"): "integration_ms(inv)",
+}
+
+
+def _compile_values(tops: list[tuple[str, ...]], getters: tuple[_Getter, ...], inline: bool) -> _Values:
+    """One function returning every value a format needs, as a tuple."""
+    namespace: dict[str, Any] = {
+        "request_time": request_time,
+        "response_length": _response_length,
+        "integration_ms": _integration_ms,
+    }
+    parts = []
+    for index, (top, getter) in enumerate(zip(tops, getters, strict=True)):
+        expression = _INLINE.get(top) if inline else None
+        if expression is None:
+            namespace[f"getter_{index}"] = getter
+            expression = f"getter_{index}(inv, status, ms)"
+        parts.append(f"({expression})")
+    source = "def values(inv, status, ms):\n    return (" + ", ".join(parts) + ",)\n"
+    exec(compile(source, "<access log format>", "exec"), namespace)  # our own expressions only (above)
+    values: _Values = namespace["values"]
+    return values
 
 
 def _http_response_length(subject: Any) -> int | None:
@@ -123,6 +179,38 @@ _HTTP_GETTERS: dict[str, _Getter] = {
 }
 
 
+def _header(inv: Invocation, name: str) -> str | None:
+    """A request header by a scan (``name`` lower-case), not ``request.header()``: that builds the request's
+    lower-cased header index, which most requests never need."""
+    size = len(name)
+    for key, value in inv.request.headers:
+        if len(key) == size and key.lower() == name:
+            return value
+    return None
+
+
+def _signer(inv: Invocation, field: str) -> Any:
+    signer = inv.iam_identity
+    return None if signer is None else getattr(signer, field)
+
+
+# Nested variables the presets and most formats use, each read directly (measured: building the whole
+# $context.identity for $context.identity.sourceIp cost more than the rest of a CLF line).
+_LEAVES: dict[tuple[str, ...], _Getter] = {
+    ("identity", "sourceIp"): lambda inv, status, ms: inv.request.client[0],
+    ("identity", "caller"): lambda inv, status, ms: _signer(inv, "user_id"),
+    ("identity", "user"): lambda inv, status, ms: _signer(inv, "user_id"),
+    ("identity", "userArn"): lambda inv, status, ms: _signer(inv, "arn"),
+    ("identity", "accessKey"): lambda inv, status, ms: _signer(inv, "access_key"),
+    ("identity", "accountId"): lambda inv, status, ms: _signer(inv, "account_id"),
+    ("identity", "userAgent"): lambda inv, status, ms: _header(inv, "user-agent"),
+    ("identity", "apiKey"): lambda inv, status, ms: inv.api_key,
+    ("identity", "apiKeyId"): lambda inv, status, ms: inv.api_key_id,
+    ("error", "responseType"): lambda inv, status, ms: inv.error_type,
+    ("integration", "latency"): lambda inv, status, ms: _integration_ms(inv),
+}
+
+
 def _full_context(key: str) -> _Getter:
     return lambda inv, status, ms: request_context(inv).get(key)
 
@@ -131,28 +219,93 @@ def _missing(subject: Any, status: int, ms: float) -> None:
     return None
 
 
-def plan(fmt: AccessLogFormat, http: bool = False) -> _Plan:
+REST, HTTP, WEBSOCKET = "REST", "HTTP", "WEBSOCKET"
+
+# WebSocket APIs' $context (subject: (Session, eventType, routeKey, requestId, epoch ms)).
+_WEBSOCKET_GETTERS: dict[str, _Getter] = {
+    "requestId": lambda s, status, ms: s[3],
+    "extendedRequestId": lambda s, status, ms: s[3],
+    "connectionId": lambda s, status, ms: s[0].connection_id,
+    "eventType": lambda s, status, ms: s[1],
+    "routeKey": lambda s, status, ms: s[2],
+    "messageDirection": lambda s, status, ms: "IN",
+    "stage": lambda s, status, ms: s[0].stage,
+    "apiId": lambda s, status, ms: s[0].api_id,
+    "domainName": lambda s, status, ms: s[0].domain,
+    "connectedAt": lambda s, status, ms: s[0].connected_at,
+    "requestTime": lambda s, status, ms: request_time(s[4]),
+    "requestTimeEpoch": lambda s, status, ms: s[4],
+    "identity": lambda s, status, ms: {"sourceIp": s[0].source_ip, "userAgent": s[0].user_agent},
+    "status": lambda s, status, ms: status,
+    "responseLatency": lambda s, status, ms: int(ms),
+    "authorizer": lambda s, status, ms: s[0].authorizer or {},
+}
+
+
+def plan(fmt: AccessLogFormat, kind: str = REST) -> _Plan:
     """Each top-level variable's getter once, and for each variable in the format: (getter index, the rest of
-    its path). Made once per compiled format."""
-    tops: list[str] = []
+    its path). Made once per compiled format; ``kind``: the API's (``REST``, ``HTTP``, ``WEBSOCKET``)."""
+    rest = kind == REST
+    tops: list[tuple[str, ...]] = []  # what each getter reads: a top-level variable, or a known leaf
     slots: list[tuple[int, tuple[str, ...]]] = []
     for path in fmt.paths:
-        if path[0] not in tops:
-            tops.append(path[0])
-        slots.append((tops.index(path[0]), path[1:]))
-    if http:
-        getters = tuple(_HTTP_GETTERS.get(top, _missing) for top in tops)
+        key = path if rest and path in _LEAVES else path[:1]
+        if key not in tops:
+            tops.append(key)
+        slots.append((tops.index(key), path[len(key) :]))
+    if rest:
+        getters = tuple(_LEAVES.get(top) or _GETTERS.get(top[0]) or _full_context(top[0]) for top in tops)
     else:
-        getters = tuple(_GETTERS.get(top) or _full_context(top) for top in tops)
-    return getters, tuple(slots)
+        table = _HTTP_GETTERS if kind == HTTP else _WEBSOCKET_GETTERS
+        getters = tuple(table.get(top[0], _missing) for top in tops)
+    return _compile_values(tops, getters, inline=rest), tuple(slots)
 
 
 def render(
     fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float, made: _Plan | None = None
 ) -> str:
     """One access log line: AWS writes ``-`` for a variable without a value."""
-    getters, slots = made or plan(fmt)
-    tops = [getter(inv, status, latency_ms) for getter in getters]
+    values, slots = made or plan(fmt)
+    return _format(fmt, slots, values(inv, status, latency_ms))
+
+
+def _show(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def _dig(value: Any, rest: tuple[str, ...]) -> Any:
+    for part in rest:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _compile_line(
+    fmt: AccessLogFormat, slots: tuple[tuple[int, tuple[str, ...]], ...]
+) -> Callable[[Any], str]:
+    """The format as one function from the values to the line. The format's literal text and paths are handed
+    in as names, never written into the source, which holds only our own expressions."""
+    namespace: dict[str, Any] = {"show": _show, "dig": _dig}
+    parts = []
+    for index, literal in enumerate(fmt.literals):
+        if literal:
+            namespace[f"literal_{index}"] = literal
+            parts.append(f"literal_{index}")
+        if index < len(slots):
+            top, rest = slots[index]
+            if rest:
+                namespace[f"rest_{index}"] = rest
+                parts.append(f"show(dig(values[{int(top)}], rest_{index}))")
+            else:
+                parts.append(f"show(values[{int(top)}])")
+    source = "def line(values):\n    return ''.join((" + ", ".join(parts) + ",))\n"
+    exec(compile(source, "<access log line>", "exec"), namespace)  # our own expressions only (above)
+    line: Callable[[Any], str] = namespace["line"]
+    return line
+
+
+def _format(
+    fmt: AccessLogFormat, slots: tuple[tuple[int, tuple[str, ...]], ...], tops: tuple[Any, ...]
+) -> str:
     out = [fmt.literals[0]]
     for (index, rest), literal in zip(slots, fmt.literals[1:], strict=True):
         value = tops[index]
@@ -163,8 +316,11 @@ def render(
     return "".join(out)
 
 
-# Queued: (destination, a rendered line or an execution log block (request id, epoch ms, lines)).
-_Entry = tuple[str, str | tuple[str, int, list[str]]]
+# Queued: (its format's number, a line's values) or (destination, an execution log block (request id, epoch
+# ms, lines)). A line's entry holds numbers and strings only: the garbage collector stops tracking such tuples,
+# so a queue of thousands costs the collections nothing (measured: queueing the format object with them
+# doubled the cost of a line on the request path).
+_Entry = tuple[int, tuple[Any, ...]] | tuple[str, tuple[str, int, list[str]]]
 
 
 class AccessLogs(PeriodicDrain[_Entry]):
@@ -174,33 +330,62 @@ class AccessLogs(PeriodicDrain[_Entry]):
         super().__init__(interval=interval, capacity=capacity)
         self._folder = folder
         self._files: dict[str, BinaryIO] = {}
-        self._plans: dict[tuple[int, bool], tuple[AccessLogFormat, _Plan]] = {}
+        self._plans: dict[tuple[int, str], tuple[AccessLogFormat, _Values, int]] = {}
+        # number -> (destination, its log group when it names one, the line's function)
+        self._formats: dict[int, tuple[str, str | None, Callable[[Any], str]]] = {}
+        self.sink: LogSink | None = None  # log group destinations: the CloudWatch Logs store (else files)
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
         """A REST API request's line."""
-        self._line(fmt, inv, status, latency_ms, False)
+        self._line(fmt, inv, status, latency_ms, REST)
 
     def add_http(self, fmt: AccessLogFormat, call: HttpCall, response: Response, latency_ms: float) -> None:
         """An HTTP API request's line."""
-        self._line(fmt, (call, response), response.status, latency_ms, True)
+        self._line(fmt, (call, response), response.status, latency_ms, HTTP)
+
+    def add_websocket(
+        self,
+        fmt: AccessLogFormat,
+        session: Any,
+        event_type: str,
+        route_key: str,
+        request_id: str,
+        epoch_ms: int,
+        status: int,
+        latency_ms: float,
+    ) -> None:
+        """A WebSocket API's connect, message or disconnect (``session``: its dataplane Session)."""
+        self._line(fmt, (session, event_type, route_key, request_id, epoch_ms), status, latency_ms, WEBSOCKET)
 
     def add_execution(self, group: str, request_id: str, epoch_ms: int, lines: list[str]) -> None:
         """A REST request's execution log block, for the log group ``group`` (formatted in the drain)."""
         self._queue.append((f"{_GROUP_ARN}{group}", (request_id, epoch_ms, lines)))
 
-    def _line(self, fmt: AccessLogFormat, subject: Any, status: int, latency_ms: float, http: bool) -> None:
-        # Rendered now, written later. Measured: queueing the request itself for a later render kept every
-        # request's objects alive across garbage collections, which cost more than the render (~2-4 µs).
-        made = self._plans.get((id(fmt), http))
+    def _line(self, fmt: AccessLogFormat, subject: Any, status: int, latency_ms: float, kind: str) -> None:
+        # The values read now, formatted into the line by the drain. Measured: queueing the request itself
+        # for a later render kept every request's objects alive across garbage collections, which cost more
+        # than the render; the values are a few strings and numbers.
+        made = self._plans.get((id(fmt), kind))
         if made is None or made[0] is not fmt:
-            if len(self._plans) > 1000:  # formats of old deployments
-                self._plans.clear()
-            made = self._plans[(id(fmt), http)] = (fmt, plan(fmt, http))
+            made = self._made(fmt, kind)
         try:
-            line = render(fmt, subject, status, latency_ms, made[1])
+            read = made[1](subject, status, latency_ms)
         except Exception:  # a log line is never worth a failed request
             return
-        self._queue.append((fmt.destination, line))
+        self._queue.append((made[2], read))
+
+    def _made(self, fmt: AccessLogFormat, kind: str) -> tuple[AccessLogFormat, _Values, int]:
+        if len(self._plans) > 1000:  # formats of old deployments (lines still queued for them are dropped)
+            self._plans.clear()
+            self._formats.clear()
+        values, slots = plan(fmt, kind)
+        number = len(self._formats) + 1
+        while number in self._formats:
+            number += 1
+        group = _group_name(fmt.destination) if fmt.destination.startswith("arn:aws:logs:") else None
+        self._formats[number] = (fmt.destination, group, _compile_line(fmt, slots))
+        made = self._plans[(id(fmt), kind)] = (fmt, values, number)
+        return made
 
     async def close(self) -> None:
         await super().close()
@@ -209,18 +394,46 @@ class AccessLogs(PeriodicDrain[_Entry]):
         self._files.clear()
 
     def drain(self) -> None:
-        by_destination: dict[str, list[str]] = {}
+        to_files: dict[str, list[str]] = {}
+        access_lines: dict[str, list[str]] = {}  # by log group
+        blocks: list[tuple[str, int, list[str]]] = []  # execution log blocks: (log group, epoch ms, lines)
+        sink = self.sink
         queue = self._queue
+        formats = self._formats
         while queue:
-            destination, item = queue.popleft()
-            lines = by_destination.setdefault(destination, [])
-            if isinstance(item, str):
-                lines.append(item)
-            else:  # an execution log block
-                request_id, epoch_ms, block = item
+            head, item = queue.popleft()
+            if isinstance(head, int):  # an access log line's values
+                known = formats.get(head)
+                if known is None:
+                    continue
+                destination, group, format_line = known
+                try:
+                    line = format_line(item)
+                except Exception:  # a value that cannot be shown loses its line, never the others
+                    continue
+                if sink is not None and group is not None:
+                    lines = access_lines.get(group)
+                    if lines is None:
+                        lines = access_lines[group] = []
+                    lines.append(line)
+                else:
+                    to_files.setdefault(destination, []).append(line)
+                continue
+            destination = head
+            to_group = sink is not None and destination.startswith("arn:aws:logs:")
+            request_id, epoch_ms, block = item
+            if to_group:  # its events carry the request's time and id, as on AWS
+                blocks.append((_group_name(destination), epoch_ms, [f"({request_id}) {x}" for x in block]))
+            else:
                 stamp = _iso(epoch_ms)
-                lines.extend(f"{stamp} ({request_id}) {line}" for line in block)
-        for destination, lines in by_destination.items():
+                to_files.setdefault(destination, []).extend(f"{stamp} ({request_id}) {x}" for x in block)
+        if sink is not None:
+            now_ms = int(time.time() * 1000)
+            for group, lines in access_lines.items():
+                sink.lines(group, now_ms, lines)
+            for group, epoch_ms, lines in blocks:
+                sink.lines(group, epoch_ms, lines)
+        for destination, lines in to_files.items():
             data = ("\n".join(lines) + "\n").encode()
             try:
                 if destination == "stdout":
@@ -235,7 +448,7 @@ class AccessLogs(PeriodicDrain[_Entry]):
         """Where a destination's lines go."""
         if destination.startswith("file://"):
             return Path(destination.removeprefix("file://"))
-        name = destination.split(":log-group:", 1)[-1].removesuffix(":*")
+        name = _group_name(destination)
         safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", name.strip("/")) or "access"
         return self._folder / f"{safe}.log"
 

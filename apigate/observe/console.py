@@ -19,7 +19,7 @@ from apigate.observe.drain import PeriodicDrain
 
 __all__ = ["RequestConsole", "colour_wanted", "describe_integration"]
 
-_REQUEST, _FUNCTION_ERROR, _OUTPUT, _MESSAGE = range(4)
+_REQUEST, _FUNCTION_ERROR, _OUTPUT, _MESSAGE, _WEBSOCKET = range(5)
 _FRAMES = 3  # traceback frames shown under a failed function's line (the last ones: where it raised)
 _RUNTIME_LINES = (b"START RequestId:", b"END RequestId:", b"REPORT RequestId:", b"INIT_START ")
 
@@ -100,6 +100,34 @@ class RequestConsole(PeriodicDrain[tuple[Any, ...]]):
             (_REQUEST, time.time(), api, stage, method, path, status, latency_ms, integration, request_id)
         )
 
+    def websocket(
+        self,
+        api: str,
+        stage: str,
+        event: str,
+        connection_id: str,
+        status: int,
+        latency_ms: float,
+        integration: object,
+        request_id: str,
+    ) -> None:
+        """A WebSocket API's ``$connect``, message (``event`` is its route key) or ``$disconnect`` (``status`` is
+        then the close code)."""
+        self._queue.append(
+            (
+                _WEBSOCKET,
+                time.time(),
+                api,
+                stage,
+                event,
+                connection_id,
+                status,
+                latency_ms,
+                integration,
+                request_id,
+            )
+        )
+
     def function_error(self, function: str, request_id: str | None, document: bytes) -> None:
         self._queue.append((_FUNCTION_ERROR, function, request_id, document))
 
@@ -126,6 +154,8 @@ class RequestConsole(PeriodicDrain[tuple[Any, ...]]):
                 lines.extend(self._error_lines(*item[1:]))
             elif kind == _OUTPUT:
                 lines.extend(self._output_lines(*item[1:]))
+            elif kind == _WEBSOCKET:
+                lines.append(self._websocket_line(*item[1:]))
             else:
                 lines.append(item[1])
         if not lines:
@@ -153,6 +183,27 @@ class RequestConsole(PeriodicDrain[tuple[Any, ...]]):
         return (
             f"{s('2', clock)} {s('36', f'{api}/{stage}')} {s('1', method)} {path} {s.status(status)} "
             f"{latency_ms:.1f} ms {describe_integration(integration)} {s('2', request_id)}"
+        )
+
+    def _websocket_line(
+        self,
+        at: float,
+        api: str,
+        stage: str,
+        event: str,
+        connection_id: str,
+        status: int,
+        latency_ms: float,
+        integration: object,
+        request_id: str,
+    ) -> str:
+        s = self._style
+        clock = time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
+        outcome = f"closed {status}" if event == "$disconnect" else s.status(status)
+        return (
+            f"{s('2', clock)} {s('36', f'{api}/{stage}')} {s('1', 'WS')} {event} {connection_id} {outcome} "
+            f"{latency_ms:.1f} ms {describe_integration(integration)}"
+            + (f" {s('2', request_id)}" if request_id else "")
         )
 
     def _error_lines(self, function: str, request_id: str | None, document: bytes) -> list[str]:

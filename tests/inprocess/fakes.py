@@ -37,11 +37,19 @@ class FakeFunctions:
     handlers: dict[str, Callable[[bytes], FakeResult]] = field(default_factory=dict)
     hang: set[str] = field(default_factory=set)
     calls: list[tuple[str, bytes]] = field(default_factory=list)
+    traces: list[str | None] = field(default_factory=list)  # the X-Amzn-Trace-Id each call was given
 
     async def invoke(
-        self, name: str, payload: bytes, *, request_id: str | None = None, timeout: float | None = None
+        self,
+        name: str,
+        payload: bytes,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        trace: str | None = None,
     ) -> FakeResult:
         self.calls.append((name, payload))
+        self.traces.append(trace)
         if name in self.hang:  # only the caller's timeout ends this, raising TimeoutError as invoke does
             await asyncio.wait_for(asyncio.Event().wait(), timeout)
         handler = self.handlers.get(name)

@@ -17,6 +17,10 @@ def test_first_of_each_second_then_the_ratio() -> None:
         assert draws[0] is True
         assert 1 <= sum(draws) <= seconds  # one per second at most, nothing else
         assert all(always.sampled() for _ in range(100))
+        # A later second's first request is traced again (the export thread refills the reservoir).
+        deadline = time.monotonic() + 5
+        while not never.sampled():
+            assert time.monotonic() < deadline, "no reservoir request in a later second"
     finally:
         never.close()
         always.close()

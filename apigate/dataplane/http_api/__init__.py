@@ -35,6 +35,7 @@ from apigate.functions.directory import FunctionDirectory
 from apigate.model.http import DeployedHttpApi, HttpIntegration, JwtAuthorizer
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
+from apigate.observe.tracing import Tracing, call_trace_root, finish_http, function_trace_header, trace_http
 from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import HOP_BY_HOP, UpstreamError, UpstreamPool, UpstreamTimeout, end_to_end
@@ -64,6 +65,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         self.console: RequestConsole | None = None  # request lines on stderr (apigate/observe/console.py)
         self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (observe/access_log.py)
         self.metrics: Metrics | None = None  # /_apigate/metrics and the web console's live view
+        self.tracing: Tracing | None = None  # `serve --otlp-endpoint`: a span per request (observe/tracing.py)
 
     async def serve(
         self, request: Request, api_id: str, path: str, domain: str, raw_path: str | None = None
@@ -89,6 +91,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             response = preflight(cors, request)
             response.headers.append(("apigw-requestid", call.request_id))
             return response
+        if self.tracing is not None:
+            call.span = trace_http(self.tracing, call)
         try:
             response = await self._route_and_call(call)
         except HttpApiError as error:
@@ -96,6 +100,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         except Exception:  # a bug of ours must not become a dropped connection
             log.exception("HTTP API request failed")
             response = internal_error().response()
+        if call.span is not None:
+            finish_http(call, response.status)
         if cors is not None:
             decorate(cors, request, response)
         response.headers.append(("apigw-requestid", call.request_id))
@@ -143,11 +149,19 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             token = _identity(call, authorizer.identity_source)
             call.authorizer = await self.jwt.authorize(authorizer, token, route.scopes)
         elif authorizer is not None:
-            call.authorizer = await self.lambda_authorizers.authorize(authorizer, call)
+            traced = call.span
+            outer = None if traced is None else traced.enter("authorizer")
+            try:
+                call.authorizer = await self.lambda_authorizers.authorize(authorizer, call)
+            finally:
+                if traced is not None:
+                    traced.leave(outer)
         integration = route.integration
         if integration is None:
             raise not_found()
         started = time.perf_counter()
+        traced = call.span
+        outer = None if traced is None else traced.enter(f"integration {integration.type}")
         try:
             if integration.subtype is not None:  # an AWS service integration (SQS-SendMessage…)
                 response = await call_service(call, integration, self._upstream)
@@ -159,6 +173,8 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
                 raise internal_error()
         finally:
             call.integration_ms = (time.perf_counter() - started) * 1000.0
+            if traced is not None:
+                traced.leave(outer)
         if integration.response_parameters:
             maps = integration.response_parameters.get(str(response.status))
             if maps:
@@ -171,12 +187,22 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
             raise internal_error()
         v2 = integration.payload_format_version == "2.0"
         event = orjson.dumps(proxy_event_v2(call) if v2 else proxy_event_v1(call))
+        traced = call.span
+        outer = None if traced is None else traced.enter(f"function {name}", {"faas.invoked_name": name})
         try:
             result = await call_function(
-                self._functions, name, event, timeout=integration.timeout_seconds, request_id=call.request_id
+                self._functions,
+                name,
+                event,
+                timeout=integration.timeout_seconds,
+                request_id=call.request_id,
+                trace=function_trace_header(call_trace_root(call), traced),
             )
         except FunctionCallFailed as failed:
             raise (unavailable() if failed.timed_out else internal_error()) from None
+        finally:
+            if traced is not None:
+                traced.leave(outer)
         if result.function_error:
             raise internal_error()
         try:
@@ -201,6 +227,11 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         if request.header("x-amzn-trace-id") is None:  # AWS starts a trace when the client did not
             trace = trace_id(call.start_epoch_ms // 1000)
             headers = [*headers, ("X-Amzn-Trace-Id", trace)]  # never the request's own list
+        if call.span is not None:  # the integration span's W3C context, for the upstream to continue
+            headers = [
+                *(h for h in headers if h[0].lower() != "traceparent"),
+                ("traceparent", call.span.traceparent()),
+            ]
         if integration.request_parameters:
             url, headers = map_request(call, integration.request_parameters, url, list(headers))
         try:

@@ -26,6 +26,7 @@ class HttpCall:
     authorizer: dict[str, Any] | None = None  # requestContext.authorizer
     request_id: str = field(default_factory=request_id)
     integration_ms: float | None = None  # time in the integration, when it was called (IntegrationLatency)
+    span: Any = None  # its OpenTelemetry span (a RequestTrace) under `serve --otlp-endpoint`
     # The path as routing sees it (decoded, empty and dot segments resolved): the router and the route ARN
     # derive from these, never from ``path`` (see request_path.py).
     segments: list[str] = field(init=False)

@@ -12,6 +12,7 @@ from apigate.dataplane.responses import GatewayError, ResponseType
 from apigate.dataplane.substitution import stage_variables
 from apigate.functions.runtime import InvokeResult
 from apigate.model import MethodIntegration
+from apigate.observe.tracing import function_trace_header
 from apigate.server.message import Response
 
 if TYPE_CHECKING:
@@ -38,9 +39,17 @@ async def call_function(
 ) -> InvokeResult:
     """Invoke a function for a REST API integration or authorizer: a missing function is a configuration
     error (500) and running past the integration's timeout is AWS's 504, whatever the function's own timeout."""
+    traced = inv.span
+    if traced is not None:
+        outer = traced.enter(f"function {name}", {"faas.invoked_name": name})
     try:
         return await function_call.call_function(
-            services.functions, name, payload, timeout=timeout, request_id=inv.request_id
+            services.functions,
+            name,
+            payload,
+            timeout=timeout,
+            request_id=inv.request_id,
+            trace=function_trace_header(inv.trace_id, traced),
         )
     except FunctionCallFailed as failed:
         if failed.timed_out:
@@ -51,6 +60,9 @@ async def call_function(
             raise GatewayError(ResponseType.INTEGRATION_FAILURE) from None
         inv.log(f"Execution failed due to configuration error: Function not found: {name}")
         raise GatewayError(ResponseType.API_CONFIGURATION_ERROR) from None
+    finally:
+        if traced is not None:
+            traced.leave(outer)
 
 
 def integration_uri(inv: Invocation, integration: MethodIntegration) -> str:

@@ -18,7 +18,7 @@ import orjson
 
 from apigate.aws import arns, sigv4
 from apigate.aws.identity import Identities
-from apigate.aws.ids import extended_request_id
+from apigate.aws.ids import extended_request_id, trace_id
 from apigate.aws.policy import Decision, evaluate_all
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.targets import lambda_function
@@ -42,6 +42,9 @@ from apigate.dataplane.websocket.session import Session
 from apigate.functions.directory import FunctionDirectory
 from apigate.model.usage import PlanIndex
 from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
+from apigate.observe.access_log import AccessLogs
+from apigate.observe.console import RequestConsole
+from apigate.observe.tracing import RequestTrace, Tracing, function_trace_header
 from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
 from apigate.server.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
@@ -100,6 +103,12 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self.management = ConnectionsApi(directory, self.server.limits.message_size, self.get)
         self.metrics: Metrics | None = None  # /_apigate/metrics and the web console's live view
+        self.console: RequestConsole | None = (
+            None  # a line per connect, message and close (observe/console.py)
+        )
+        # `serve --otlp-endpoint`: a span for each of them (observe/tracing.py)
+        self.tracing: Tracing | None = None
+        self.access_logs: AccessLogs | None = None  # stages' AccessLogSettings (observe/access_log.py)
 
     def _observe(
         self,
@@ -222,9 +231,24 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self._spawn(self._connect(session, request, now_ms))
 
     async def _connect(self, session: Session, request: Request, now_ms: int) -> None:
+        if not self._observing(session):
+            await self._open(session, request, now_ms, extended_request_id(), None)
+            return
+        started = time.perf_counter()
+        request_id = extended_request_id()
+        traced = self._trace(session, CONNECT, request_id, request.headers)
+        status = 500
+        try:
+            status = await self._open(session, request, now_ms, request_id, traced)
+        finally:
+            self._observed(session, CONNECT, status, started, request_id, traced)
+
+    async def _open(
+        self, session: Session, request: Request, now_ms: int, request_id: str, traced: RequestTrace | None
+    ) -> int:
+        """``$connect``: the handshake's answer (200 when accepted, else the refusal's status)."""
         connection = session.connection
         deployed = self.get(session.api_id, session.stage)
-        request_id = extended_request_id()
         started = time.perf_counter()
         integration_ms: float | None = None
         error = WS_CLIENT_ERROR  # what a refusal counts as, until the integration is called
@@ -250,7 +274,9 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     event = connect_event(session, request_id, now_ms)
                     called = time.perf_counter()
                     error = WS_EXECUTION_ERROR
-                    outcome = await self._call(route.integration, lambda: event, None, request_id, deployed)
+                    outcome = await self._call(
+                        route.integration, lambda: event, None, request_id, deployed, traced
+                    )
                     integration_ms = (time.perf_counter() - called) * 1000.0
                     if outcome.error is not None:  # AWS: 502 for a failed function, 504 past the timeout
                         raise Refused(502 if outcome.status == 200 else outcome.status, outcome.error)
@@ -270,24 +296,25 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             connection.reject(Response(refused.status, response_headers, body))
             if deployed is not None:
                 self._observe(deployed, "CONNECT", CONNECT, refused.status, started, integration_ms, error)
-            return
+            return refused.status
         except Exception:
             log.exception("$connect failed")
             connection.reject(Response(500, [_JSON], b'{"message":"Internal server error"}'))
             if deployed is not None:
                 self._observe(deployed, "CONNECT", CONNECT, 500, started, integration_ms, WS_EXECUTION_ERROR)
-            return
+            return 500
         self._observe(deployed, "CONNECT", CONNECT, 200, started, integration_ms)
         self._sessions[session.connection_id] = session
         if not connection.accept(session, headers):
             self._sessions.pop(session.connection_id, None)
-            return
+            return 499  # the client left during the handshake
         try:
             await self.directory.added(session.info)
         except Exception:
             log.warning(
                 "could not record connection %s in the shared state", session.connection_id, exc_info=True
             )
+        return 200
 
     def _check_iam(self, request: Request, deployed: DeployedWebSocketApi) -> None:
         """AWS_IAM on $connect: the handshake signed for execute-api (headers or query string, as SigV4 clients
@@ -347,42 +374,54 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
 
     async def _message(self, session: Session, data: str | bytes, now_ms: int) -> None:
         try:
-            await self._route(session, data, now_ms)
+            if not self._observing(session):
+                await self._route(session, data, now_ms, extended_request_id(), None)
+            else:
+                started = time.perf_counter()
+                request_id = extended_request_id()
+                traced = self._trace(session, "message", request_id)
+                status, key = 500, "message"
+                try:
+                    status, key = await self._route(session, data, now_ms, request_id, traced)
+                finally:
+                    self._observed(session, key, status, started, request_id, traced)
         finally:
             session.in_flight -= 1
             if session.in_flight == _IN_FLIGHT_LIMIT - 1:
                 session.connection.hold(False)
 
-    async def _route(self, session: Session, data: str | bytes, now_ms: int) -> None:
+    async def _route(
+        self, session: Session, data: str | bytes, now_ms: int, request_id: str, traced: RequestTrace | None
+    ) -> tuple[int, str]:
+        """A message through its route: (the status the console shows, the route key)."""
         deployed = self.get(session.api_id, session.stage)
         route: WsRoute | None = deployed.route_for(data) if deployed is not None else None
-        request_id = extended_request_id()
         started = time.perf_counter()
         if route is None or deployed is None:
             self._error_frame(session, "Forbidden", request_id)
             if deployed is not None:
                 self._observe(deployed, "MESSAGE", "-", 403, started, error=WS_CLIENT_ERROR)
-            return
+            return 403, "?"
         key = route.route_key
         if route.integration is None:
             self._error_frame(session, "Internal server error", request_id)
             self._observe(deployed, "MESSAGE", key, 500, started, error=WS_EXECUTION_ERROR)
-            return
+            return 500, key
         if not await self._allowed(route):
             self._error_frame(session, "Too Many Requests", request_id)
             self._observe(deployed, "MESSAGE", key, 429, started, error=WS_CLIENT_ERROR)
-            return
+            return 429, key
         if route.request_models and not _valid_body(route, data):
             self._error_frame(session, "Invalid request body", request_id)
             self._observe(deployed, "MESSAGE", key, 400, started, error=WS_CLIENT_ERROR)
-            return
+            return 400, key
 
         def event() -> dict[str, Any]:  # built only for functions and templates
             return message_event(session, key, data, request_id, now_ms)
 
         called = time.perf_counter()
         try:
-            outcome = await self._call(route.integration, event, data, request_id, deployed)
+            outcome = await self._call(route.integration, event, data, request_id, deployed, traced)
             if route.two_way and outcome.error is None and route.integration.responses:
                 rendered = render_response(
                     route.integration,
@@ -404,11 +443,12 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             self._error_frame(session, outcome.error, request_id)
             status = 500 if outcome.status == 200 else outcome.status
             self._observe(deployed, "MESSAGE", key, status, started, integration_ms, WS_EXECUTION_ERROR)
-            return
+            return status, key
         if route.two_way and outcome.body is not None:
             session.connection.send(outcome.body.encode())
         failed = WS_INTEGRATION_ERROR if outcome.status >= 400 else ""
         self._observe(deployed, "MESSAGE", key, outcome.status, started, integration_ms, failed)
+        return outcome.status, key
 
     def _error_frame(self, session: Session, message: str, request_id: str) -> None:
         session.connection.send(
@@ -422,6 +462,24 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         data: str | bytes | None,
         request_id: str,
         deployed: DeployedWebSocketApi,
+        traced: RequestTrace | None = None,
+    ) -> _Outcome:
+        if traced is None:
+            return await self._integration(integration, event, data, request_id, deployed, None)
+        outer = traced.enter(f"integration {integration.type}")
+        try:
+            return await self._integration(integration, event, data, request_id, deployed, traced)
+        finally:
+            traced.leave(outer)
+
+    async def _integration(
+        self,
+        integration: WsIntegration,
+        event: Callable[[], dict[str, Any]],
+        data: str | bytes | None,
+        request_id: str,
+        deployed: DeployedWebSocketApi,
+        traced: RequestTrace | None,
     ) -> _Outcome:
         kind = integration.type
         if kind == "MOCK":
@@ -464,14 +522,23 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     return _Outcome(error="Internal server error")
         else:
             payload = orjson.dumps(event())
+        outer = None if traced is None else traced.enter(f"function {name}", {"faas.invoked_name": name})
         try:
             result = await call_function(
-                self._functions, name, payload, timeout=integration.timeout_seconds, request_id=request_id
+                self._functions,
+                name,
+                payload,
+                timeout=integration.timeout_seconds,
+                request_id=request_id,
+                trace=function_trace_header(trace_id(int(time.time())), traced),
             )
         except FunctionCallFailed as failed:
             if failed.timed_out:
                 return _Outcome(504, error="Endpoint request timed out")
             return _Outcome(error="Internal server error")
+        finally:
+            if traced is not None:
+                traced.leave(outer)
         if result.function_error:
             return _Outcome(error="Internal server error")
         return _proxy_outcome(result.payload)
@@ -515,24 +582,36 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         self._spawn(self._disconnect(session, code, reason))
 
     async def _disconnect(self, session: Session, code: int, reason: str) -> None:
+        if not self._observing(session):
+            await self._closed(session, code, reason, None)
+            return
+        started = time.perf_counter()
+        traced = self._trace(session, DISCONNECT, "")
+        request_id = ""
+        try:
+            request_id = await self._closed(session, code, reason, traced)
+        finally:
+            self._observed(session, DISCONNECT, code, started, request_id, traced)
+
+    async def _closed(self, session: Session, code: int, reason: str, traced: RequestTrace | None) -> str:
+        """``$disconnect``: its request id, when its route has an integration."""
         try:
             await self.directory.removed(session.connection_id)
         except Exception:
             log.warning("could not remove connection %s from the shared state", session.connection_id)
         deployed = self.get(session.api_id, session.stage)
         if deployed is None:
-            return
+            return ""
         started = time.perf_counter()
         route = deployed.routes.get(DISCONNECT)
         if route is None or route.integration is None:
             self._observe(deployed, "DISCONNECT", DISCONNECT, 200, started)
-            return
+            return ""
         event = disconnect_event(session, code, reason)
+        request_id = str(event["requestContext"]["requestId"])
         status, error = 200, ""
         try:  # best effort, as on AWS: nobody is left to tell about a failure
-            outcome = await self._call(
-                route.integration, lambda: event, None, event["requestContext"]["requestId"], deployed
-            )
+            outcome = await self._call(route.integration, lambda: event, None, request_id, deployed, traced)
             if outcome.error is not None:
                 status, error = 500, WS_EXECUTION_ERROR
         except Exception:
@@ -547,6 +626,76 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             (time.perf_counter() - started) * 1000.0,
             error,
         )
+        return request_id
+
+    # --- what is seen: console lines and spans ---------------------------------------------------------------
+
+    def _observing(self, session: Session) -> bool:
+        """Whether anything sees this connection's events: the console, tracing, or its stage's access log."""
+        if self.console is not None or self.tracing is not None:
+            return True
+        if self.access_logs is None:
+            return False
+        deployed = self.get(session.api_id, session.stage)
+        return deployed is not None and deployed.access_log is not None
+
+    def _trace(
+        self, session: Session, event: str, request_id: str, headers: list[tuple[str, str]] | None = None
+    ) -> RequestTrace | None:
+        if self.tracing is None or not self.tracing.sampled():
+            return None
+        return self.tracing.begin(
+            f"WebSocket {event}",
+            {
+                "aws.api_gateway.api_id": session.api_id,
+                "aws.api_gateway.stage": session.stage,
+                "aws.api_gateway.connection_id": session.connection_id,
+                "aws.request_id": request_id,
+            },
+            headers or (),
+            sampled=True,
+        )
+
+    def _observed(
+        self,
+        session: Session,
+        event: str,
+        status: int,
+        started: float,
+        request_id: str,
+        traced: RequestTrace | None,
+    ) -> None:
+        """``event``: ``$connect``, ``$disconnect`` (``status`` is then the close code) or a route key."""
+        if traced is not None:
+            traced.set("aws.api_gateway.route_key", event)
+            traced.end(None if event == DISCONNECT else status)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        deployed = self.get(session.api_id, session.stage)
+        if deployed is not None and deployed.access_log is not None and self.access_logs is not None:
+            kind = "CONNECT" if event == CONNECT else "DISCONNECT" if event == DISCONNECT else "MESSAGE"
+            self.access_logs.add_websocket(
+                deployed.access_log,
+                session,
+                kind,
+                event,
+                request_id,
+                int(time.time() * 1000 - latency_ms),
+                200 if event == DISCONNECT else status,
+                latency_ms,
+            )
+        console = self.console
+        if console is not None:
+            route = deployed.routes.get(event) if deployed is not None else None
+            console.websocket(
+                deployed.api_name if deployed is not None and deployed.api_name else session.api_id,
+                session.stage,
+                event,
+                session.connection_id,
+                status,
+                latency_ms,
+                None if route is None else route.integration,
+                request_id,
+            )
 
     # --- LocalConnections (what the connection directory delivers here) -----------------------------------
 
