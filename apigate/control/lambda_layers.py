@@ -143,7 +143,9 @@ def _page(items: list[Doc], params: Doc, field: str) -> Doc:
 async def list_layer_versions(directory: FunctionDirectory, links: CodeLinks, params: Doc) -> Doc:
     name = _name(directory, str(params["LayerName"]))
     found = _versions(directory, name, params.get("CompatibleRuntime"), params.get("CompatibleArchitecture"))
-    return _page([{k: v for k, v in d.items() if k != "Content"} for d in found], params, "LayerVersions")
+    # A list item is GetLayerVersion's answer without Content and LayerArn (LayerVersionsListItem)
+    items = [{k: v for k, v in d.items() if k not in ("Content", "LayerArn")} for d in found]
+    return _page(items, params, "LayerVersions")
 
 
 async def list_layers(directory: FunctionDirectory, links: CodeLinks, params: Doc) -> Doc:
