@@ -54,9 +54,9 @@ class HttpProxyIntegration:
         # What the client's Connection names goes first, then the mapped headers are added: a client cannot
         # remove a header the API adds. The pool drops the fixed hop-by-hop set and sets Host itself.
         headers = end_to_end(inv.request.headers)
-        if inv.request.header("x-amzn-trace-id") is None:  # AWS starts a trace when the client did not
-            # the trace the response names too (one trace per request, as on AWS); never the request's own list
-            headers = [*headers, ("X-Amzn-Trace-Id", inv.trace_id)]
+        trace = inv.trace_id  # the trace the response names too: one per request, as on AWS
+        if not inv.trace_sent:  # AWS starts a trace when the client did not (never the request's own list)
+            headers = [*headers, ("X-Amzn-Trace-Id", trace)]
         if header_extra:
             headers = with_added(headers, header_extra.items())
         verb = inv.request.method if integration.http_method in (None, "ANY") else integration.http_method

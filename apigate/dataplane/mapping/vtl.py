@@ -18,14 +18,19 @@ from apigate.dataplane.mapping.vtl_runtime import BreakLoop, Compiler, Emit, Sto
 from apigate.dataplane.regex_budget import RegexBudgetExceeded, regex_deadline, restore_regex_deadline
 
 
+_REGEX_METHODS = ("matches", "replaceAll", "replaceFirst", "split")  # the String methods that take a regex
+
+
 class Template:
     """A parsed, compiled template. Immutable."""
 
-    __slots__ = ("_emit", "source")
+    __slots__ = ("_emit", "_regex", "source")
 
     def __init__(self, source: str, emit: Emit) -> None:
         self.source = source
         self._emit = emit
+        # A render sets a regex deadline only when the template can run a regex: a method name written in it.
+        self._regex = any(name in source for name in _REGEX_METHODS)
 
     @staticmethod
     def parse(source: str) -> Template:
@@ -44,7 +49,7 @@ class Template:
         """
         out: list[str] = []
         outer = _budget.enter(_budget.RenderBudget())
-        outer_deadline = regex_deadline(_budget.REGEX_SECONDS)
+        outer_deadline = regex_deadline(_budget.REGEX_SECONDS) if self._regex else None
         try:
             self._emit(dict(variables), out)
         except (StopRender, BreakLoop):
@@ -54,7 +59,8 @@ class Template:
         except RegexBudgetExceeded as exc:
             raise _budget.TemplateBudgetExceeded(str(exc)) from exc
         finally:
-            restore_regex_deadline(outer_deadline)
+            if self._regex:
+                restore_regex_deadline(outer_deadline)
             _budget.leave(outer)
         if sum(map(len, out)) > _budget.MAX_OUTPUT:  # before joining: the parts may repeat one large value
             raise _budget.TemplateBudgetExceeded(f"template output over {_budget.MAX_OUTPUT} characters")
