@@ -24,7 +24,6 @@ class Invocation:
     __slots__ = (
         "_query_pairs",
         "_trace_id",
-        "trace_sent",
         "api",
         "api_key",
         "api_key_id",
@@ -56,6 +55,7 @@ class Invocation:
         "start_epoch_ms",
         "started",
         "test_log",
+        "trace_sent",
         "validation_error",
     )
 

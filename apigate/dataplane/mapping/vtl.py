@@ -17,7 +17,6 @@ from apigate.dataplane.mapping.vtl_parser import parse
 from apigate.dataplane.mapping.vtl_runtime import BreakLoop, Compiler, Emit, StopRender
 from apigate.dataplane.regex_budget import RegexBudgetExceeded, regex_deadline, restore_regex_deadline
 
-
 _REGEX_METHODS = ("matches", "replaceAll", "replaceFirst", "split")  # the String methods that take a regex
 
 
