@@ -290,7 +290,7 @@ def test_function_log_follows_the_logs_api(gateway: GatewayProcess, moto: MotoSe
     asyncio.run(walk())
 
 
-def test_function_log_without_a_logs_api_shows_the_invocation_tails(
+def test_function_logs_tab_follows_the_gateways_own_logs_api(
     gateway: GatewayProcess,
 ) -> None:
     name = create_function(gateway.client("lambda"), ECHO, name="tailed-fn")
@@ -306,9 +306,11 @@ def test_function_log_without_a_logs_api_shows_the_invocation_tails(
             await page.until(
                 "document.querySelector('ol.runs pre.log')?.textContent.includes('echoing tail-check')"
             )
+            # The Logs tab follows /aws/lambda/<fn> through the gateway's FilterLogEvents, where the
+            # function's output and Lambda's START/END/REPORT lines land.
             await page.press("Logs", "[role=tab]")
             await page.until(
-                "document.querySelector('#log-source')?.textContent.includes('no CloudWatch Logs API')"
+                f"document.querySelector('#log-source')?.textContent.includes('/aws/lambda/{name}')"
             )
             await page.until(
                 "document.querySelector('#log-stream')?.textContent.includes('echoing tail-check')"

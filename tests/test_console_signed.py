@@ -85,12 +85,12 @@ def test_sign_in_and_signed_calls(guarded: GatewayProcess, tmp_path: Path) -> No
             await page.until(
                 "document.querySelector('#functions-table')?.innerText.includes('signed-fn')"
             )  # lambda scope
-            # The Logs tab's FilterLogEvents is signed for the logs scope: this build answers that it has no
-            # CloudWatch Logs API (not a signature error), and the tab falls back to the invocation tails.
+            # The Logs tab's FilterLogEvents is signed for the logs scope, which the admin key's guard accepts:
+            # the tab follows the function's log group (not a signature error, not the fallback).
             await page.press("signed-fn", "tbody a")
             await page.press("Logs", "[role=tab]")
             await page.until(
-                "document.querySelector('#log-source')?.textContent.includes('no CloudWatch Logs API')"
+                "document.querySelector('#log-source')?.textContent.includes('/aws/lambda/signed-fn')"
             )
             assert await page.evaluate("document.querySelectorAll('main .error').length") == 0
             await page.press("Watch", "nav a")

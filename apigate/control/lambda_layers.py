@@ -165,7 +165,11 @@ async def list_layers(directory: FunctionDirectory, links: CodeLinks, params: Do
 async def delete_layer_version(directory: FunctionDirectory, links: CodeLinks, params: Doc) -> None:
     # Lambda answers 204 for a version that is not there.
     name = _name(directory, str(params["LayerName"]))
-    directory.store.delete("layer-version", f"{name}:{params['VersionNumber']}")
+    key = f"{name}:{params['VersionNumber']}"
+    doc = directory.store.get("layer-version", key)
+    if doc is not None:  # functions naming it keep running it (as on Lambda): its content stays findable
+        directory.store.put("layer-content", key, {"CodeSha256": doc["Content"]["CodeSha256"]})
+    directory.store.delete("layer-version", key)
 
 
 def function_layers(directory: FunctionDirectory, arns: list[str]) -> list[Doc]:
@@ -186,8 +190,7 @@ def function_layers(directory: FunctionDirectory, arns: list[str]) -> list[Doc]:
                 f"{arn} references a layer that is already used."
             )
         names.add(name)
-        layers.append({"Arn": doc["LayerVersionArn"], "CodeSize": doc["Content"]["CodeSize"],
-                       "CodeSha256": doc["Content"]["CodeSha256"]})  # fmt: skip
+        layers.append({"Arn": doc["LayerVersionArn"], "CodeSize": doc["Content"]["CodeSize"]})
     return layers
 
 

@@ -190,7 +190,11 @@ class FunctionDirectory:
         for layer in layers:
             key = layer_key(str(layer.get("Arn", "")))
             doc = self.store.get("layer-version", key) if key else None
-            sha = doc["Content"]["CodeSha256"] if doc is not None else layer.get("CodeSha256")
+            if doc is not None:
+                sha = doc["Content"]["CodeSha256"]
+            else:  # deleted since (control/lambda_layers.py keeps its content's hash)
+                kept = self.store.get("layer-content", key) if key else None
+                sha = kept["CodeSha256"] if kept is not None else None
             if key and sha:
                 dirs.append(self.layer_code.code_dir(key.rsplit(":", 1)[0], sha))
         return tuple(dirs)
