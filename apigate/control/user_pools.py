@@ -30,6 +30,7 @@ from apigate.control.context import ControlContext
 
 __all__ = [
     "CLIENT",
+    "CLIENT_SETTINGS",
     "GRANT",
     "KEY",
     "POOL",
@@ -79,6 +80,25 @@ _AUTH_FLOWS = frozenset(
 _VALIDITY = {"AccessTokenValidity": (60, "minutes"), "IdTokenValidity": (60, "minutes")}
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
+
+# An app client's settings kept as given (ExplicitAuthFlows is checked first); templates pass the same ones.
+CLIENT_SETTINGS = (
+    "RefreshTokenValidity",
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "TokenValidityUnits",
+    "ReadAttributes",
+    "WriteAttributes",
+    "SupportedIdentityProviders",
+    "CallbackURLs",
+    "LogoutURLs",
+    "AllowedOAuthFlows",
+    "AllowedOAuthScopes",
+    "AllowedOAuthFlowsUserPoolClient",
+    "PreventUserExistenceErrors",
+    "EnableTokenRevocation",
+    "AuthSessionValidity",
+)
 
 def invalid(message: str) -> AwsError:
     return AwsError("InvalidParameterException", message)
@@ -313,23 +333,7 @@ def _client_fields(params: Doc, current: Doc) -> Doc:
         if unknown:
             raise invalid(f"Invalid ExplicitAuthFlows: {', '.join(map(str, unknown))}")
         current["ExplicitAuthFlows"] = list(flows)
-    for member in (
-        "RefreshTokenValidity",
-        "AccessTokenValidity",
-        "IdTokenValidity",
-        "TokenValidityUnits",
-        "ReadAttributes",
-        "WriteAttributes",
-        "SupportedIdentityProviders",
-        "CallbackURLs",
-        "LogoutURLs",
-        "AllowedOAuthFlows",
-        "AllowedOAuthScopes",
-        "AllowedOAuthFlowsUserPoolClient",
-        "PreventUserExistenceErrors",
-        "EnableTokenRevocation",
-        "AuthSessionValidity",
-    ):
+    for member in CLIENT_SETTINGS:
         if member in params:
             current[member] = params[member]
     for member in ("AccessTokenValidity", "IdTokenValidity"):

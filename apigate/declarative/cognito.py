@@ -45,24 +45,7 @@ _POOL_FIELDS = (
     "UserPoolTags",
     "LambdaConfig",
 )
-_CLIENT_FIELDS = (
-    "ExplicitAuthFlows",
-    "RefreshTokenValidity",
-    "AccessTokenValidity",
-    "IdTokenValidity",
-    "TokenValidityUnits",
-    "ReadAttributes",
-    "WriteAttributes",
-    "SupportedIdentityProviders",
-    "CallbackURLs",
-    "LogoutURLs",
-    "AllowedOAuthFlows",
-    "AllowedOAuthScopes",
-    "AllowedOAuthFlowsUserPoolClient",
-    "PreventUserExistenceErrors",
-    "EnableTokenRevocation",
-    "AuthSessionValidity",
-)
+_CLIENT_FIELDS = ("ExplicitAuthFlows", *user_pools.CLIENT_SETTINGS)
 
 
 class Run(Protocol):
