@@ -24,6 +24,7 @@ class Invocation:
     __slots__ = (
         "_query_pairs",
         "_trace_id",
+        "_trace_sent",
         "api",
         "api_key",
         "api_key_id",
@@ -55,7 +56,6 @@ class Invocation:
         "start_epoch_ms",
         "started",
         "test_log",
-        "trace_sent",
         "validation_error",
     )
 
@@ -85,7 +85,7 @@ class Invocation:
     context_cache: tuple[tuple[object, ...], dict[str, object]] | None
     _query_pairs: list[tuple[str, str]] | None
     _trace_id: str | None
-    trace_sent: bool  # the client sent an X-Amzn-Trace-Id (set with trace_id, on its first read)
+    _trace_sent: bool  # set with _trace_id
     started: float  # perf_counter at the start, for Latency
     api_key: str | None  # $context.identity.apiKey, once the key was accepted
     api_key_id: str | None
@@ -150,9 +150,15 @@ class Invocation:
             for name, value in self.request.headers:
                 if len(name) == 15 and name.lower() == "x-amzn-trace-id":
                     sent = value
-            self.trace_sent = sent is not None
+            self._trace_sent = sent is not None
             trace = self._trace_id = trace_root(sent) or trace_id(self.start_epoch_ms // 1000)
         return trace
+
+    @property
+    def trace_sent(self) -> bool:
+        """Whether the client sent an X-Amzn-Trace-Id (found by the same scan as ``trace_id``)."""
+        _ = self.trace_id
+        return self._trace_sent
 
     @property
     def query_pairs(self) -> list[tuple[str, str]]:
