@@ -22,11 +22,9 @@ from apigate.aws.ids import request_id
 from apigate.aws.json_rpc import JsonApi
 from apigate.aws.json_rpc import error_response as json_error_response
 from apigate.aws.query import QueryApi, form_params
-from apigate.aws.service_endpoints import (
-    set_endpoint_overrides,
-    unserved_service_error,
-    unserved_service_message,
-)
+from apigate.aws.service_access import ServiceAccess
+from apigate.aws.service_credentials import ServiceCredentials
+from apigate.aws.service_endpoints import ServiceEndpoints, unserved_service_error, unserved_service_message
 from apigate.compile.canary import pick
 from apigate.config import Settings
 from apigate.console import ConsoleAssets
@@ -73,7 +71,6 @@ from apigate.control.v2 import portal_products, portals, routing_rules
 from apigate.dataplane import function_call, integrations
 from apigate.dataplane.domains import DomainRoute, DomainRouter
 from apigate.dataplane.http_api import HttpApis
-from apigate.dataplane.integrations import service_credentials
 from apigate.dataplane.invocation import Invocation
 from apigate.dataplane.local_issuers import LocalIssuers
 from apigate.dataplane.pipeline import Pipeline, SharedState
@@ -181,9 +178,12 @@ class Gateway:
         self.store: DocumentStore = RegionalStore(open_store(settings.store_url, settings.data_dir), settings.region)
         self.functions = FunctionDirectory(settings, self.store)
         self.upstream = UpstreamPool()
-        set_endpoint_overrides(dict(settings.aws_endpoints))  # AWS service integrations' endpoints
-        service_credentials.configure(  # and the role sessions they sign with
-            functools.partial(iam_control.execution_role_session, self.store, settings.account_id)
+        # AWS service integrations' endpoints, and the role sessions they sign with (apigate's own STS)
+        self.aws = ServiceAccess(
+            ServiceEndpoints(settings.aws_endpoints),
+            ServiceCredentials(
+                functools.partial(iam_control.execution_role_session, self.store, settings.account_id)
+            ),
         )
         self.registry = Registry()
         # `apigate serve TEMPLATE --api-at-root`: (api id, stage or "" for $default) served at "/" as well.
@@ -191,7 +191,7 @@ class Gateway:
         self.state, self._redis = _shared_state(settings, self.registry)
         # The gateway's own Cognito user pools: token checks get their keys directly (control/user_pools.py).
         self.local_issuers = LocalIssuers()
-        services = integrations.IntegrationServices(self.functions, self.upstream, self.local_issuers)
+        services = integrations.IntegrationServices(self.functions, self.upstream, self.local_issuers, self.aws)
         self.pipeline = Pipeline(
             integrations.build(services), self.state, services=services, user_pools=dict(settings.user_pools)
         )
@@ -204,6 +204,7 @@ class Gateway:
             quotas=self.state.quotas,
             cache=self.state.cache,
             local_issuers=self.local_issuers,
+            aws=self.aws,
         )
         self.control = ctx  # declarative deployments call the same handlers
         self.apigateway = wire.ServiceApi(
@@ -233,7 +234,7 @@ class Gateway:
         )
         # HTTP APIs (apigatewayv2): their own compiled stages, served again after a restart.
         self.http_apis = ctx.http_apis = HttpApis(
-            self.functions, self.upstream, self.state.limiter, self.local_issuers
+            self.functions, self.upstream, self.state.limiter, self.local_issuers, self.aws
         )
         # WebSocket APIs (apigatewayv2 too): compiled stages, and the connections this process holds.
         limits = WebSocketLimits(
@@ -253,6 +254,7 @@ class Gateway:
             lambda: self.registry.plans,
             self.state.limiter,
             lambda: self.state.identities,
+            self.aws,
         )
         self._upgrades: set[Any] = set()
         self.apigatewayv2 = wire.ServiceApi(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from apigate.aws import service_endpoints as endpoints
+from apigate.aws.service_access import ServiceAccess
 from apigate.cli import parse_aws_endpoints
 from apigate.dataplane.integrations.aws_service import parse_service_uri, service_request
 
@@ -20,25 +21,23 @@ def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     endpoints._config.cache_clear()
-    endpoints.set_endpoint_overrides({})
     yield
     endpoints._config.cache_clear()
-    endpoints.set_endpoint_overrides({})
 
 
 def test_real_regional_endpoint_without_configuration() -> None:
-    assert endpoints.resolve_endpoint("kinesis", "eu-west-1") == "https://kinesis.eu-west-1.amazonaws.com"
-    assert endpoints.resolve_endpoint("states", "us-east-2") == "https://states.us-east-2.amazonaws.com"
-    assert (
-        endpoints.resolve_endpoint("s3", "us-east-1", "bucket") == "https://bucket.s3.us-east-1.amazonaws.com"
-    )
+    resolve = endpoints.ServiceEndpoints().resolve
+    assert resolve("kinesis", "eu-west-1") == "https://kinesis.eu-west-1.amazonaws.com"
+    assert resolve("states", "us-east-2") == "https://states.us-east-2.amazonaws.com"
+    assert resolve("s3", "us-east-1", "bucket") == "https://bucket.s3.us-east-1.amazonaws.com"
 
 
 def test_service_variable_then_global_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://global:1")
     monkeypatch.setenv("AWS_ENDPOINT_URL_SFN", "http://sfn:2/")
-    assert endpoints.resolve_endpoint("states", "us-east-1") == "http://sfn:2"  # Step Functions' id is SFN
-    assert endpoints.resolve_endpoint("kinesis", "us-east-1") == "http://global:1"
+    resolve = endpoints.ServiceEndpoints().resolve
+    assert resolve("states", "us-east-1") == "http://sfn:2"  # Step Functions' id is SFN
+    assert resolve("kinesis", "us-east-1") == "http://global:1"
 
 
 def test_config_file_services_section(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -48,16 +47,17 @@ def test_config_file_services_section(monkeypatch: pytest.MonkeyPatch, tmp_path:
     )
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     endpoints._config.cache_clear()
-    endpoints.configured_endpoint.cache_clear()
-    assert endpoints.resolve_endpoint("dynamodb", "us-east-1") == "http://dynamo:8000"
-    assert endpoints.resolve_endpoint("sqs", "us-east-1") == "https://sqs.us-east-1.amazonaws.com"
+    resolve = endpoints.ServiceEndpoints().resolve
+    assert resolve("dynamodb", "us-east-1") == "http://dynamo:8000"
+    assert resolve("sqs", "us-east-1") == "https://sqs.us-east-1.amazonaws.com"
 
 
 def test_override_wins_and_reaches_functions(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", "http://from-env:1")
-    endpoints.set_endpoint_overrides(parse_aws_endpoints(["kinesis=http://flag:2", "states=http://sfn:3"]))
-    assert endpoints.resolve_endpoint("kinesis", "us-east-1") == "http://flag:2"
-    env = endpoints.endpoint_environment()
+    configured = endpoints.ServiceEndpoints(parse_aws_endpoints(["kinesis=http://flag:2", "states=http://sfn:3"]))
+    assert configured.resolve("kinesis", "us-east-1") == "http://flag:2"
+    assert endpoints.ServiceEndpoints().resolve("kinesis", "us-east-1") == "http://from-env:1"  # per gateway
+    env = configured.environment()
     assert env["AWS_ENDPOINT_URL_KINESIS"] == "http://flag:2"
     assert env["AWS_ENDPOINT_URL_SFN"] == "http://sfn:3"
 
@@ -78,10 +78,10 @@ def test_unserved_service_message() -> None:
 
 
 def test_request_shapes_by_protocol() -> None:
-    endpoints.set_endpoint_overrides({"sqs": "http://local:9", "kinesis": "http://local:9"})
+    local = ServiceAccess(endpoints.ServiceEndpoints({"sqs": "http://local:9", "kinesis": "http://local:9"}))
     kinesis = parse_service_uri("arn:aws:apigateway:us-east-1:kinesis:action/PutRecord", "us-east-1")
     assert kinesis is not None
-    signed = service_request(kinesis, "POST", b"{}", headers={})
+    signed = service_request(kinesis, "POST", b"{}", headers={}, access=local)
     headers = dict(signed.headers)
     assert signed.url == "http://local:9/"
     assert headers["X-Amz-Target"] == "Kinesis_20131202.PutRecord"
@@ -89,7 +89,9 @@ def test_request_shapes_by_protocol() -> None:
     assert "/us-east-1/kinesis/aws4_request" in headers["Authorization"]
     sqs = parse_service_uri("arn:aws:apigateway:us-west-2:sqs:action/SendMessage", "us-east-1")
     assert sqs is not None and sqs.region == "us-west-2"
-    form = service_request(sqs, "POST", b"MessageBody=hi", headers={}, query=[("QueueUrl", "http://q/1/a")])
+    form = service_request(
+        sqs, "POST", b"MessageBody=hi", headers={}, query=[("QueueUrl", "http://q/1/a")], access=local
+    )
     assert (
         form.body == b"Action=SendMessage&Version=2012-11-05&QueueUrl=http%3A%2F%2Fq%2F1%2Fa&MessageBody=hi"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
@@ -21,13 +22,12 @@ from apigate.aws.ids import request_id
 from apigate.server.message import Response
 
 __all__ = [
+    "ServiceEndpoints",
     "ServiceModel",
     "client_name",
-    "configured_endpoint",
-    "endpoint_environment",
-    "resolve_endpoint",
     "service_model",
-    "set_endpoint_overrides",
+    "unserved_service_error",
+    "unserved_service_message",
 ]
 
 # Integration URIs name services by their endpoint prefix; botocore names a few clients otherwise.
@@ -41,17 +41,6 @@ _CLIENT_NAMES = {
 # Services whose action URIs API Gateway calls with the query protocol (Action=... in a form), even where
 # botocore's model has since moved to JSON (SQS still accepts the query API; AWS's own SQS examples use it).
 _QUERY_SERVICES = frozenset({"sqs", "sns", "sts", "iam", "ses", "ec2", "cloudformation", "monitoring", "rds"})
-
-# `apigate serve --aws-endpoint kinesis=http://…` (client name or endpoint prefix -> URL); set before serving.
-_overrides: dict[str, str] = {}
-
-
-def set_endpoint_overrides(pairs: dict[str, str]) -> None:
-    _overrides.clear()
-    for name, url in pairs.items():
-        _overrides[client_name(name.lower())] = url.rstrip("/")
-    configured_endpoint.cache_clear()
-
 
 def client_name(service: str) -> str:
     """botocore's client name for a service named by its endpoint prefix (``states`` -> ``stepfunctions``)."""
@@ -69,44 +58,53 @@ def _config() -> tuple[dict[str, Any], dict[str, Any]]:
         return {}, {}
 
 
-@functools.cache
-def configured_endpoint(service: str) -> str | None:
-    """The endpoint the configuration names for a service (endpoint prefix or client name), else None."""
-    from botocore.configprovider import ConfiguredEndpointProvider
+class ServiceEndpoints:
+    """The gateway's endpoints: ``apigate serve --aws-endpoint kinesis=http://…`` (client name or endpoint
+    prefix -> URL) first, then botocore's configuration, else AWS's own."""
 
-    name = client_name(service)
-    if name in _overrides:
-        return _overrides[name]
-    full, scoped = _config()
-    found = ConfiguredEndpointProvider(full, scoped, name, os.environ).provide()
-    return str(found).rstrip("/") if found else None
+    def __init__(self, overrides: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        pairs = overrides.items() if isinstance(overrides, Mapping) else overrides
+        self._overrides = {client_name(name.lower()): url.rstrip("/") for name, url in pairs}
+        self._configured: dict[str, str | None] = {}
 
+    def configured(self, service: str) -> str | None:
+        """The endpoint the configuration names for a service (endpoint prefix or client name), else None."""
+        name = client_name(service)
+        if name in self._overrides:
+            return self._overrides[name]
+        if name not in self._configured:
+            from botocore.configprovider import ConfiguredEndpointProvider
 
-def resolve_endpoint(service: str, region: str, subdomain: str = "") -> str:
-    """Where to send a service's requests: the configured endpoint, else AWS's own in ``region``."""
-    configured = configured_endpoint(service)
-    if configured is not None:
-        return configured
-    if service == "s3" and subdomain:
-        return f"https://{subdomain}.s3.{region}.amazonaws.com"
-    prefix = f"{subdomain}." if subdomain else ""
-    return f"https://{prefix}{service}.{region}.amazonaws.com"
+            full, scoped = _config()
+            found = ConfiguredEndpointProvider(full, scoped, name, os.environ).provide()
+            self._configured[name] = str(found).rstrip("/") if found else None
+        return self._configured[name]
+
+    def resolve(self, service: str, region: str, subdomain: str = "") -> str:
+        """Where to send a service's requests: the configured endpoint, else AWS's own in ``region``."""
+        configured = self.configured(service)
+        if configured is not None:
+            return configured
+        if service == "s3" and subdomain:
+            return f"https://{subdomain}.s3.{region}.amazonaws.com"
+        prefix = f"{subdomain}." if subdomain else ""
+        return f"https://{prefix}{service}.{region}.amazonaws.com"
+
+    def environment(self) -> dict[str, str]:
+        """``AWS_ENDPOINT_URL_<SERVICE_ID>`` for each service the gateway has an endpoint for (its own
+        environment and ``--aws-endpoint``), to hand to function workers: their SDK calls then reach the same
+        services."""
+        env = {key: value for key, value in os.environ.items() if key.startswith("AWS_ENDPOINT_URL_") and value}
+        for name, url in self._overrides.items():
+            try:
+                env[_env_name(service_model(name).service_id)] = url
+            except ValueError:
+                env[_env_name(name)] = url
+        return env
 
 
 def _env_name(service_id: str) -> str:
     return "AWS_ENDPOINT_URL_" + service_id.replace(" ", "_").upper()
-
-
-def endpoint_environment() -> dict[str, str]:
-    """``AWS_ENDPOINT_URL_<SERVICE_ID>`` for each service the gateway has an endpoint for (its own environment
-    and ``--aws-endpoint``), to hand to function workers: their SDK calls then reach the same services."""
-    env = {key: value for key, value in os.environ.items() if key.startswith("AWS_ENDPOINT_URL_") and value}
-    for name, url in _overrides.items():
-        try:
-            env[_env_name(service_model(name).service_id)] = url
-        except ValueError:
-            env[_env_name(name)] = url
-    return env
 
 
 @dataclass(frozen=True, slots=True)

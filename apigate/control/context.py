@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from apigate.aws.service_access import ServiceAccess
 from apigate.config import Settings
 from apigate.registry import Registry
 from apigate.store.base import DocumentStore
@@ -36,6 +37,7 @@ class ControlContext:
     http_apis: HttpApis | None = None  # what HTTP APIs are served (set by the gateway)
     websocket_apis: WebSocketApis | None = None  # what WebSocket APIs are served (set by the gateway)
     local_issuers: LocalIssuers | None = None  # the local user pools' keys, as token checks see them
+    aws: ServiceAccess = field(default_factory=ServiceAccess)  # other AWS services (S3 truststores)
     writes: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property

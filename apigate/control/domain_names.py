@@ -193,7 +193,7 @@ def truststore_pem(ctx: ControlContext, doc: Doc) -> str | None:
     uri = str(mtls["truststoreUri"])
     try:
         pem, mtls["truststoreWarnings"] = read_truststore(
-            uri, mtls.get("truststoreVersion"), ctx.settings.region
+            uri, mtls.get("truststoreVersion"), ctx.settings.region, ctx.aws
         )
     except (OSError, ValueError) as exc:
         raise bad_request(f"Invalid truststore {uri}: {exc}") from exc

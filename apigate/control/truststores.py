@@ -13,8 +13,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from apigate.aws.service_endpoints import configured_endpoint
-from apigate.dataplane.integrations import service_credentials
+from apigate.aws.service_access import ServiceAccess
 
 __all__ = ["LIMIT", "read_truststore"]
 
@@ -23,12 +22,14 @@ _CONNECT_SECONDS = 5.0
 _READ_SECONDS = 10.0
 
 
-def read_truststore(uri: str, version: str | None, region: str) -> tuple[str, list[str]]:
+def read_truststore(
+    uri: str, version: str | None, region: str, access: ServiceAccess
+) -> tuple[str, list[str]]:
     """The truststore's usable certificates (PEM) and the warnings about the others (AWS's
     ``truststoreWarnings``: out of their validity now, so never trusted). ``ValueError`` or ``OSError`` (the
     reason, for the caller's BadRequest) when it cannot be read, is over ``LIMIT`` or holds no usable certificate.
     """
-    data = _s3_object(uri, version, region) if uri.startswith("s3://") else _file(uri)
+    data = _s3_object(uri, version, region, access) if uri.startswith("s3://") else _file(uri)
     if len(data) > LIMIT:
         raise ValueError("larger than 1 MB")
     data.decode(
@@ -62,7 +63,7 @@ def _file(uri: str) -> bytes:
         return source.read(LIMIT + 1)
 
 
-def _s3_object(uri: str, version: str | None, region: str) -> bytes:
+def _s3_object(uri: str, version: str | None, region: str, access: ServiceAccess) -> bytes:
     # Imported here: botocore's S3 client costs start-up time most gateways never need.
     import botocore.session
     from botocore.config import Config
@@ -71,8 +72,8 @@ def _s3_object(uri: str, version: str | None, region: str) -> bytes:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     if not bucket or not key:
         raise ValueError("expected s3://bucket/key")
-    endpoint = configured_endpoint("s3")
-    keys = service_credentials.credentials.keys(None)
+    endpoint = access.endpoints.configured("s3")
+    keys = access.credentials.keys(None)
     config = Config(
         connect_timeout=_CONNECT_SECONDS,
         read_timeout=_READ_SECONDS,

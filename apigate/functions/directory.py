@@ -11,6 +11,7 @@ from pathlib import Path
 from random import random
 
 from apigate.aws.errors import function_not_found
+from apigate.aws.service_endpoints import ServiceEndpoints
 from apigate.config import Settings
 from apigate.control.iam import execution_role_session
 from apigate.functions.code_store import Blobs, CodeStore
@@ -91,6 +92,7 @@ class FunctionDirectory:
             max_workers_per_function=settings.max_workers_per_function,
             init_timeout=settings.function_init_timeout,
             sandbox=None if user is None else Sandbox(user, RUNTIME_DIR),
+            service_endpoints=ServiceEndpoints(settings.aws_endpoints).environment(),
         )
         self.interpreters = Interpreters(dict(settings.python_interpreters), fallback=settings.runtime_fallback)
         self.packages = FunctionPackages(settings.data_dir / "function-packages")

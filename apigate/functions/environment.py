@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
-
-from apigate.aws.service_endpoints import endpoint_environment
 
 from .boot import IMPORTS_VARIABLE, imports_json, runtime_imports
 from .layers import layer_paths
@@ -28,7 +27,9 @@ _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _PLACEHOLDER = Credentials("test", "test", "test", 0.0)
 
 
-def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: str) -> dict[str, str]:
+def worker_environment(
+    spec: FunctionSpec, endpoint_url: str, log_stream_name: str, service_endpoints: Mapping[str, str]
+) -> dict[str, str]:
     credentials = spec.credentials or _PLACEHOLDER
     env = {
         "PATH": os.environ.get("PATH", _DEFAULT_PATH),
@@ -53,7 +54,7 @@ def worker_environment(spec: FunctionSpec, endpoint_url: str, log_stream_name: s
         "_HANDLER": spec.handler,
         IMPORTS_VARIABLE: _IMPORTS_JSON,
     }
-    env.update(endpoint_environment())  # the services the gateway reaches elsewhere (DynamoDB, S3…): the same
+    env.update(service_endpoints)  # the services the gateway reaches elsewhere (DynamoDB, S3…): the same
     for key, value in spec.environment.items():
         if key not in RESERVED_ENVIRONMENT_KEYS:
             env[key] = value

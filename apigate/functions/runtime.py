@@ -55,7 +55,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,8 +115,11 @@ class FunctionRuntime:
         max_workers_per_function: int = 8,
         init_timeout: float = INIT_TIMEOUT_SECONDS,
         sandbox: Sandbox | None = None,
+        service_endpoints: Mapping[str, str] | None = None,
     ) -> None:
         self._logs = LogDirectory(log_dir)
+        # AWS_ENDPOINT_URL_<SERVICE>: the services the gateway reaches, for the functions' SDKs
+        self._service_endpoints = dict(service_endpoints or {})
         self._sandbox = sandbox  # workers as an unprivileged user (a gateway running as root)
         self._endpoint_url = endpoint_url
         self._max_workers = max_workers_per_function
@@ -430,7 +433,7 @@ class FunctionRuntime:
         try:
             worker = await WorkerProcess.spawn(
                 cwd=spec.code_dir,
-                env=worker_environment(spec, self._endpoint_url, stream),
+                env=worker_environment(spec, self._endpoint_url, stream, self._service_endpoints),
                 sink=sink,  # a cold start's init output opens its invocation's block
                 log_stream_name=stream,
                 sandbox=self._sandbox,

@@ -8,6 +8,7 @@ import time
 import orjson
 
 from apigate.aws.ids import trace_id
+from apigate.aws.service_access import ServiceAccess
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.http_api.cors import decorate, is_preflight, preflight
@@ -55,8 +56,10 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         upstream: UpstreamPool,
         limiter: RateLimiter | None = None,
         local_issuers: LocalIssuers | None = None,
+        aws: ServiceAccess | None = None,
     ) -> None:
         super().__init__()
+        self._aws = aws or ServiceAccess()  # AWS service integrations' endpoints and keys
         self._functions = functions
         self._limiter = limiter or MemoryRateLimiter()
         self._upstream = upstream
@@ -164,7 +167,7 @@ class HttpApis(DeployedStages[DeployedHttpApi]):
         outer = None if traced is None else traced.enter(f"integration {integration.type}")
         try:
             if integration.subtype is not None:  # an AWS service integration (SQS-SendMessage…)
-                response = await call_service(call, integration, self._upstream)
+                response = await call_service(call, integration, self._upstream, self._aws)
             elif integration.type == "AWS_PROXY":
                 response = await self._lambda(call, integration)
             elif integration.type == "HTTP_PROXY":

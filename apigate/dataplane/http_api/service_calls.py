@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from apigate.aws.integration_subtypes import SUBTYPES, Subtype
+from apigate.aws.service_access import ServiceAccess
 from apigate.aws.service_endpoints import service_model
 from apigate.dataplane.http_api.call import HttpCall
 from apigate.dataplane.http_api.parameters import value_of
@@ -95,7 +96,9 @@ def _parameters(call: HttpCall, integration: HttpIntegration, subtype: Subtype) 
     return out, region
 
 
-async def call_service(call: HttpCall, integration: HttpIntegration, upstream: UpstreamPool) -> Response:
+async def call_service(
+    call: HttpCall, integration: HttpIntegration, upstream: UpstreamPool, access: ServiceAccess
+) -> Response:
     subtype = SUBTYPES.get(integration.subtype or "")
     if subtype is None:
         raise internal_error()
@@ -130,6 +133,7 @@ async def call_service(call: HttpCall, integration: HttpIntegration, upstream: U
         query=query,
         path_values=path_values,
         credentials_arn=integration.credentials,
+        access=access,
     )
     try:
         answer = await send(upstream, request, integration.timeout_seconds)

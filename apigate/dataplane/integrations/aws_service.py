@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from apigate.aws.service_endpoints import resolve_endpoint, service_model
-from apigate.dataplane.integrations import service_credentials
+from apigate.aws.service_access import ServiceAccess
+from apigate.aws.service_credentials import Keys
+from apigate.aws.service_endpoints import service_model
 from apigate.dataplane.integrations.base import IntegrationServices, integration_uri
 from apigate.dataplane.integrations.lambda_ import LambdaIntegration
 from apigate.dataplane.integrations.lambda_proxy import function_name
@@ -96,13 +97,15 @@ def service_request(
     path_values: Mapping[str, str] | None = None,
     content_type: str | None = None,
     credentials_arn: str | None = None,
-    caller_keys: service_credentials.Keys | None = None,
+    caller_keys: Keys | None = None,
+    access: ServiceAccess,
 ) -> SignedRequest:
-    """The signed HTTP request an AWS integration makes; ValueError when the URI names an unknown service."""
+    """The signed HTTP request an AWS integration makes, to the endpoint and with the keys of ``access``;
+    ValueError when the URI names an unknown service."""
     model = service_model(target.service)
     out: dict[str, str] = dict(headers)
     query_pairs = list(query)
-    base = resolve_endpoint(model.endpoint_prefix, target.region, target.subdomain)
+    base = access.endpoints.resolve(model.endpoint_prefix, target.region, target.subdomain)
     if target.kind == "action":
         path = "/"
         if model.protocol == "query" and not _has(out, "X-Amz-Target"):
@@ -139,7 +142,7 @@ def service_request(
     url = base + path
     if query_pairs:
         url += "?" + urlencode(query_pairs, quote_via=quote, safe="-_.~")
-    keys = caller_keys or service_credentials.credentials.keys(credentials_arn)
+    keys = caller_keys or access.credentials.keys(credentials_arn)
     return _signed(verb, url, out, body, target.region, model.signing_name, keys)
 
 
@@ -150,7 +153,7 @@ def _signed(
     body: bytes,
     region: str,
     signing_name: str,
-    keys: service_credentials.Keys,
+    keys: Keys,
 ) -> SignedRequest:
     from botocore.auth import S3SigV4Auth, SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -202,6 +205,7 @@ class AwsIntegration:
                 content_type=inv.request.header("content-type"),
                 credentials_arn=integration.credentials,
                 caller_keys=_caller_keys(inv, integration.credentials),
+                access=self._services.aws,
             )
         except ValueError as exc:
             inv.log(f"Execution failed due to configuration error: {exc}")
@@ -229,12 +233,12 @@ class AwsIntegration:
         return transform_response(inv, chosen, answer.body, answer.headers)
 
 
-def _caller_keys(inv: Invocation, credentials: str | None) -> service_credentials.Keys | None:
+def _caller_keys(inv: Invocation, credentials: str | None) -> Keys | None:
     """``arn:aws:iam::*:user/*``: the call is made as the caller who signed the method request (AWS_IAM)."""
     identity = inv.iam_identity
     if credentials != PASS_THROUGH or identity is None:
         return None
-    return service_credentials.Keys(identity.access_key, identity.secret, identity.session_token)
+    return Keys(identity.access_key, identity.secret, identity.session_token)
 
 
 def _is_form(headers: Mapping[str, str]) -> bool:

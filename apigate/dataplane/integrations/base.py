@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from apigate.aws.service_access import ServiceAccess
 from apigate.dataplane import function_call
 from apigate.dataplane.function_call import FunctionCallFailed
 from apigate.dataplane.invocation import Invocation
@@ -32,6 +33,7 @@ class IntegrationServices:
     functions: FunctionDirectory
     upstream: UpstreamPool
     local_issuers: LocalIssuers | None = None  # the gateway's own user pools (Cognito authorizers' keys)
+    aws: ServiceAccess = field(default_factory=ServiceAccess)  # AWS service integrations' endpoints and keys
 
 
 async def call_function(

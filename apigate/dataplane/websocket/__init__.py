@@ -20,6 +20,7 @@ from apigate.aws import arns, sigv4
 from apigate.aws.identity import Identities
 from apigate.aws.ids import extended_request_id, trace_id
 from apigate.aws.policy import Decision, evaluate_all
+from apigate.aws.service_access import ServiceAccess
 from apigate.dataplane.function_call import FunctionCallFailed, call_function
 from apigate.dataplane.http_api.targets import lambda_function
 from apigate.dataplane.steps.metrics import (
@@ -90,8 +91,10 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         plans: Callable[[], PlanIndex] = PlanIndex,
         limiter: RateLimiter | None = None,
         identities: Callable[[], Identities | None] = lambda: None,
+        aws: ServiceAccess | None = None,
     ) -> None:
         super().__init__()
+        self._aws = aws or ServiceAccess()  # AWS service integrations' endpoints and keys
         self._identities = identities  # who may sign an AWS_IAM $connect (the gateway's IAM directory)
         self._limiter = limiter or MemoryRateLimiter()  # RouteSettings throttles, shared as HTTP APIs' are
         self._plans = plans  # the API keys and usage plans (REST's registry keeps them for both kinds)
@@ -564,7 +567,14 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         context = event()["requestContext"]  # $context.connectionId, routeKey… for the template
         try:
             status, body = await call_service(
-                integration, uri, self._upstream, data, context, deployed.stage_variables, deployed.region
+                integration,
+                uri,
+                self._upstream,
+                self._aws,
+                data,
+                context,
+                deployed.stage_variables,
+                deployed.region,
             )
         except ServiceCallFailed as exc:
             log.warning("WebSocket AWS integration failed: %s", exc)

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from apigate.aws.service_access import ServiceAccess
 from apigate.dataplane.integrations.aws_service import parse_service_uri, send, service_request
 from apigate.dataplane.mapping import Template, TemplateError, render_mapping
 from apigate.dataplane.regex_budget import RegexBudgetExceeded
@@ -108,6 +109,7 @@ async def call_service(
     integration: WsIntegration,
     uri: str,
     upstream: UpstreamPool,
+    access: ServiceAccess,
     data: str | bytes | None,
     context: Mapping[str, Any],
     stage_variables: Mapping[str, str],
@@ -121,7 +123,12 @@ async def call_service(
     body = message.encode() if rendered is None else rendered
     try:
         request = service_request(
-            target, integration.method or "POST", body, headers={}, credentials_arn=integration.credentials
+            target,
+            integration.method or "POST",
+            body,
+            headers={},
+            credentials_arn=integration.credentials,
+            access=access,
         )
     except ValueError as exc:
         raise ServiceCallFailed(str(exc)) from None

@@ -60,6 +60,9 @@ def _configured_keys() -> Keys | None:
 
 
 class ServiceCredentials:
+    """The keys to sign with for an integration's role (None: no role), looked up once and renewed before
+    a role session expires."""
+
     def __init__(self, issue_session: SessionIssuer | None = None) -> None:
         self._issue_session = issue_session
         self._configured: Keys | bool | None = False  # False: not looked up yet
@@ -80,12 +83,3 @@ class ServiceCredentials:
         keys = Keys(session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"])
         self._sessions[role_arn] = (keys, float(session["ExpiresAt"]) - _RENEW_BEFORE)
         return keys
-
-
-# The gateway's instance (app.py gives it apigate's STS); the data plane reads it when it signs.
-credentials = ServiceCredentials()
-
-
-def configure(issue_session: SessionIssuer) -> None:
-    global credentials
-    credentials = ServiceCredentials(issue_session)
