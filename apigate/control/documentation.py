@@ -10,6 +10,7 @@ a stage names one in ``documentationVersion`` and its export and reference page 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
@@ -182,148 +183,160 @@ def import_parts(store: DocumentStore, api_id: str, items: list[Doc], *, overwri
     return ids
 
 
-def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    store = ctx.store
+def _part(ctx: ControlContext, api_id: str, part_id: str) -> Doc:
+    # Get and Update name the part, not the API, when the API is unknown (Delete names the API), as recorded
+    doc = ctx.store.get(PART, f"{api_id}/{part_id}")
+    if doc is None:
+        raise not_found("Invalid Documentation part identifier specified")
+    return doc
 
-    def part(api_id: str, part_id: str) -> Doc:
-        # Get and Update name the part, not the API, when the API is unknown (Delete names the API), as recorded
-        doc = store.get(PART, f"{api_id}/{part_id}")
-        if doc is None:
-            raise not_found("Invalid Documentation part identifier specified")
-        return doc
 
-    def version(api_id: str, name: str) -> Doc:
-        rest_api(ctx, api_id)
-        doc = store.get(VERSION, f"{api_id}/{name}")
-        if doc is None:
-            raise not_found("Invalid Documentation version identifier specified")
-        return doc
+def _version(ctx: ControlContext, api_id: str, name: str) -> Doc:
+    rest_api(ctx, api_id)
+    doc = ctx.store.get(VERSION, f"{api_id}/{name}")
+    if doc is None:
+        raise not_found("Invalid Documentation version identifier specified")
+    return doc
 
-    async def create_documentation_part(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        location = location_of(params.get("location"))
-        if any(_same(doc["location"], location) for doc in list_parts(store, api_id)):
-            raise conflict("Documentation part already exists for the specified location")
-        doc = {"id": short_id(6), "location": location, "properties": _properties(params.get("properties"))}
-        store.put(PART, f"{api_id}/{doc['id']}", doc, parent=api_id)
-        return doc
 
-    async def get_documentation_part(params: dict[str, Any]) -> Doc:
-        return part(params["restApiId"], params["documentationPartId"])
+async def create_documentation_part(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    location = location_of(params.get("location"))
+    if any(_same(doc["location"], location) for doc in list_parts(ctx.store, api_id)):
+        raise conflict("Documentation part already exists for the specified location")
+    doc = {"id": short_id(6), "location": location, "properties": _properties(params.get("properties"))}
+    ctx.store.put(PART, f"{api_id}/{doc['id']}", doc, parent=api_id)
+    return doc
 
-    async def get_documentation_parts(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        items = list_parts(store, api_id)
-        if params.get("type"):
-            items = [doc for doc in items if doc["location"]["type"] == params["type"]]
-        if params.get("nameQuery"):
-            items = [doc for doc in items if str(params["nameQuery"]) in str(doc["location"].get("name") or "")]
-        if params.get("path"):
-            items = [doc for doc in items if doc["location"].get("path") == params["path"]]
-        return page(items, params)
 
-    async def update_documentation_part(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        doc = part(api_id, params["documentationPartId"])
-        patch.apply(
-            doc, params.get("patchOperations") or [], {"properties": patch.scalar("properties")}, replace_only=True
-        )
-        doc["properties"] = _properties(doc.get("properties"))
-        store.put(PART, f"{api_id}/{doc['id']}", doc, parent=api_id)
-        return doc
+async def get_documentation_part(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _part(ctx, params["restApiId"], params["documentationPartId"])
 
-    async def delete_documentation_part(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        doc = part(api_id, params["documentationPartId"])
-        store.delete(PART, f"{api_id}/{doc['id']}")
 
-    async def import_documentation_parts(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        mode = params.get("mode") or "merge"
-        if mode not in ("merge", "overwrite"):
-            raise bad_request(f"Invalid mode: {mode}. Must be one of: [merge, overwrite]")
+async def get_documentation_parts(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    items = list_parts(ctx.store, api_id)
+    if params.get("type"):
+        items = [doc for doc in items if doc["location"]["type"] == params["type"]]
+    if params.get("nameQuery"):
+        items = [doc for doc in items if str(params["nameQuery"]) in str(doc["location"].get("name") or "")]
+    if params.get("path"):
+        items = [doc for doc in items if doc["location"].get("path") == params["path"]]
+    return page(items, params)
+
+
+async def update_documentation_part(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    doc = _part(ctx, api_id, params["documentationPartId"])
+    patch.apply(
+        doc, params.get("patchOperations") or [], {"properties": patch.scalar("properties")}, replace_only=True
+    )
+    doc["properties"] = _properties(doc.get("properties"))
+    ctx.store.put(PART, f"{api_id}/{doc['id']}", doc, parent=api_id)
+    return doc
+
+
+async def delete_documentation_part(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    doc = _part(ctx, api_id, params["documentationPartId"])
+    ctx.store.delete(PART, f"{api_id}/{doc['id']}")
+
+
+async def import_documentation_parts(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    mode = params.get("mode") or "merge"
+    if mode not in ("merge", "overwrite"):
+        raise bad_request(f"Invalid mode: {mode}. Must be one of: [merge, overwrite]")
+    try:
+        document = openapi.load(params.get("body") or b"")
+    except openapi.OpenApiError as exc:
+        raise bad_request(str(exc)) from exc
+    items = parts_in(document)
+    warnings = [] if items else [f"No {EXTENSION} documentationParts found in the definition"]
+    if params.get("failOnWarnings") and warnings:
+        raise bad_request("Warnings found during import:\n\t" + "\n\t".join(warnings))
+    with ctx.store.transaction():
+        ids = import_parts(ctx.store, api_id, items, overwrite=mode == "overwrite")
+    return {"ids": ids, "warnings": warnings or None}
+
+
+async def create_documentation_version(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    name = str(params.get("documentationVersion") or "")
+    if not name:
+        raise bad_request("Documentation version must be non-empty")
+    stage_key = f"{api_id}/{params['stageName']}" if params.get("stageName") else None
+    stage = ctx.store.get("stage", stage_key) if stage_key else None
+    if stage_key and stage is None:
+        raise not_found("Invalid Stage identifier specified")
+    doc = {
+        "version": name,
+        "createdDate": now(),
+        **({"description": params["description"]} if params.get("description") else {}),
+    }
+    with ctx.store.transaction():
         try:
-            document = openapi.load(params.get("body") or b"")
-        except openapi.OpenApiError as exc:
-            raise bad_request(str(exc)) from exc
-        items = parts_in(document)
-        warnings = [] if items else [f"No {EXTENSION} documentationParts found in the definition"]
-        if params.get("failOnWarnings") and warnings:
-            raise bad_request("Warnings found during import:\n\t" + "\n\t".join(warnings))
-        with store.transaction():
-            ids = import_parts(store, api_id, items, overwrite=mode == "overwrite")
-        return {"ids": ids, "warnings": warnings or None}
+            ctx.store.insert(VERSION, f"{api_id}/{name}", {**doc, "parts": list_parts(ctx.store, api_id)}, parent=api_id)
+        except Conflict:
+            raise conflict("Documentation version already exists") from None
+        if stage is not None and stage_key is not None:
+            stage["documentationVersion"] = name
+            ctx.store.put("stage", stage_key, stage, parent=api_id)
+    return doc
 
-    async def create_documentation_version(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        name = str(params.get("documentationVersion") or "")
-        if not name:
-            raise bad_request("Documentation version must be non-empty")
-        stage_key = f"{api_id}/{params['stageName']}" if params.get("stageName") else None
-        stage = store.get("stage", stage_key) if stage_key else None
-        if stage_key and stage is None:
-            raise not_found("Invalid Stage identifier specified")
-        doc = {
-            "version": name,
-            "createdDate": now(),
-            **({"description": params["description"]} if params.get("description") else {}),
-        }
-        with store.transaction():
-            try:
-                store.insert(VERSION, f"{api_id}/{name}", {**doc, "parts": list_parts(store, api_id)}, parent=api_id)
-            except Conflict:
-                raise conflict("Documentation version already exists") from None
-            if stage is not None and stage_key is not None:
-                stage["documentationVersion"] = name
-                store.put("stage", stage_key, stage, parent=api_id)
-        return doc
 
-    def shown(doc: Doc) -> Doc:
-        return {key: value for key, value in doc.items() if key != "parts"}
+def _shown(doc: Doc) -> Doc:
+    return {key: value for key, value in doc.items() if key != "parts"}
 
-    async def get_documentation_version(params: dict[str, Any]) -> Doc:
-        return shown(version(params["restApiId"], params["documentationVersion"]))
 
-    async def get_documentation_versions(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        rest_api(ctx, api_id)
-        items = sorted(store.list(VERSION, api_id), key=lambda doc: str(doc["version"]))
-        return page([shown(doc) for doc in items], params)
+async def get_documentation_version(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _shown(_version(ctx, params["restApiId"], params["documentationVersion"]))
 
-    async def update_documentation_version(params: dict[str, Any]) -> Doc:
-        api_id = params["restApiId"]
-        doc = version(api_id, params["documentationVersion"])
-        patch.apply(doc, params.get("patchOperations") or [], {"description": patch.scalar("description")})
-        store.put(VERSION, f"{api_id}/{doc['version']}", doc, parent=api_id)
-        return shown(doc)
 
-    async def delete_documentation_version(params: dict[str, Any]) -> None:
-        api_id = params["restApiId"]
-        doc = version(api_id, params["documentationVersion"])
-        for stage in store.list("stage", api_id):
-            if stage.get("documentationVersion") == doc["version"]:
-                raise bad_request(
-                    f"Documentation version {doc['version']} is associated with stage {stage['stageName']}"
-                )
-        store.delete(VERSION, f"{api_id}/{doc['version']}")
+async def get_documentation_versions(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    rest_api(ctx, api_id)
+    items = sorted(ctx.store.list(VERSION, api_id), key=lambda doc: str(doc["version"]))
+    return page([_shown(doc) for doc in items], params)
 
+
+async def update_documentation_version(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    api_id = params["restApiId"]
+    doc = _version(ctx, api_id, params["documentationVersion"])
+    patch.apply(doc, params.get("patchOperations") or [], {"description": patch.scalar("description")})
+    ctx.store.put(VERSION, f"{api_id}/{doc['version']}", doc, parent=api_id)
+    return _shown(doc)
+
+
+async def delete_documentation_version(ctx: ControlContext, params: dict[str, Any]) -> None:
+    api_id = params["restApiId"]
+    doc = _version(ctx, api_id, params["documentationVersion"])
+    for stage in ctx.store.list("stage", api_id):
+        if stage.get("documentationVersion") == doc["version"]:
+            raise bad_request(
+                f"Documentation version {doc['version']} is associated with stage {stage['stageName']}"
+            )
+    ctx.store.delete(VERSION, f"{api_id}/{doc['version']}")
+
+
+def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
     return {
-        "CreateDocumentationPart": create_documentation_part,
-        "GetDocumentationPart": get_documentation_part,
-        "GetDocumentationParts": get_documentation_parts,
-        "UpdateDocumentationPart": update_documentation_part,
-        "DeleteDocumentationPart": delete_documentation_part,
-        "ImportDocumentationParts": import_documentation_parts,
-        "CreateDocumentationVersion": create_documentation_version,
-        "GetDocumentationVersion": get_documentation_version,
-        "GetDocumentationVersions": get_documentation_versions,
-        "UpdateDocumentationVersion": update_documentation_version,
-        "DeleteDocumentationVersion": delete_documentation_version,
+        "CreateDocumentationPart": partial(create_documentation_part, ctx),
+        "GetDocumentationPart": partial(get_documentation_part, ctx),
+        "GetDocumentationParts": partial(get_documentation_parts, ctx),
+        "UpdateDocumentationPart": partial(update_documentation_part, ctx),
+        "DeleteDocumentationPart": partial(delete_documentation_part, ctx),
+        "ImportDocumentationParts": partial(import_documentation_parts, ctx),
+        "CreateDocumentationVersion": partial(create_documentation_version, ctx),
+        "GetDocumentationVersion": partial(get_documentation_version, ctx),
+        "GetDocumentationVersions": partial(get_documentation_versions, ctx),
+        "UpdateDocumentationVersion": partial(update_documentation_version, ctx),
+        "DeleteDocumentationVersion": partial(delete_documentation_version, ctx),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from apigate import sdk
@@ -59,33 +60,40 @@ def _sdk_type(name: Any) -> Doc:
     return found
 
 
-def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
-    async def get_sdk_types(params: dict[str, Any]) -> Doc:
-        return page(list(_types().values()), params, key="item")
+async def get_sdk_types(_ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return page(list(_types().values()), params, key="item")
 
-    async def get_sdk_type(params: dict[str, Any]) -> Doc:
-        return _sdk_type(params.get("id"))
 
-    async def get_sdk(params: dict[str, Any]) -> Doc:
-        # Not under the management lock (the generators may take seconds): the document is read under it.
-        api_id, stage_name, kind = params["restApiId"], params["stageName"], params.get("sdkType")
-        if kind in sdk.UNAVAILABLE:
-            _sdk_type(kind)
-        async with ctx.writes:
-            document, _ = stage_document(ctx, api_id, stage_name)
+async def get_sdk_type(_ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    return _sdk_type(params.get("id"))
+
+
+async def get_sdk(ctx: ControlContext, params: dict[str, Any]) -> Doc:
+    # Not under the management lock (the generators may take seconds): the document is read under it.
+    api_id, stage_name, kind = params["restApiId"], params["stageName"], params.get("sdkType")
+    if kind in sdk.UNAVAILABLE:
         _sdk_type(kind)
-        if kind in openapi_generator.GENERATORS:
-            try:
-                body = await openapi_generator.generate(str(kind), document, params.get("parameters") or {})
-            except openapi_generator.GeneratorError as exc:
-                raise bad_request(str(exc)) from exc
-        else:
-            base_url = ctx.settings.invoke_urls(api_id, stage_name)[0]
-            body = sdk.generate(str(kind), document, base_url, ctx.region_of(api_id))
-        return {
-            "contentType": "application/octet-stream",
-            "contentDisposition": f'attachment; filename="{kind}_{stage_name}.zip"',
-            "body": body,
-        }
+    async with ctx.writes:
+        document, _ = stage_document(ctx, api_id, stage_name)
+    _sdk_type(kind)
+    if kind in openapi_generator.GENERATORS:
+        try:
+            body = await openapi_generator.generate(str(kind), document, params.get("parameters") or {})
+        except openapi_generator.GeneratorError as exc:
+            raise bad_request(str(exc)) from exc
+    else:
+        base_url = ctx.settings.invoke_urls(api_id, stage_name)[0]
+        body = sdk.generate(str(kind), document, base_url, ctx.region_of(api_id))
+    return {
+        "contentType": "application/octet-stream",
+        "contentDisposition": f'attachment; filename="{kind}_{stage_name}.zip"',
+        "body": body,
+    }
 
-    return {"GetSdkTypes": get_sdk_types, "GetSdkType": get_sdk_type, "GetSdk": get_sdk}
+
+def handlers(ctx: ControlContext) -> dict[str, OperationHandler]:
+    return {
+        "GetSdkTypes": partial(get_sdk_types, ctx),
+        "GetSdkType": partial(get_sdk_type, ctx),
+        "GetSdk": partial(get_sdk, ctx),
+    }
