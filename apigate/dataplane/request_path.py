@@ -46,11 +46,6 @@ def canonical_segments(path: str) -> list[str]:
     return stripped.split("/") if stripped else []
 
 
-def join_segments(segments: list[str]) -> str:
-    """The canonical path: ``/`` for the root, no trailing slash otherwise (as AWS's method ARNs end)."""
-    return "/" + "/".join(segments)
-
-
 def path_value(value: str) -> str:
     """A value for an integration URI's path: dot segments resolved within the value itself (it cannot climb
     above the placeholder's position), empty segments dropped, each segment percent-encoded (``%`` too, so an
