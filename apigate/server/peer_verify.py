@@ -95,6 +95,7 @@ def accept_untrusted(context: ssl.SSLContext) -> bool:
     refuses an untrusted certificate itself)."""
     global _openssl
     problem = None
+    # the interpreter first: on an unknown layout the pointers passed to OpenSSL could crash it, not just fail
     if sys.implementation.name != "cpython" or not (3, 9) <= sys.version_info[:2] <= (3, 13):
         problem = f"not CPython 3.9-3.13 ({sys.implementation.name} {sys.version_info[:2]})"
     openssl = None
@@ -113,7 +114,13 @@ def accept_untrusted(context: ssl.SSLContext) -> bool:
         return False
     ctx = _pointer(context, _HEAD)
     openssl.set_verify(ctx, openssl.verify_mode(ctx), _CALLBACK)
+    context.verify_mode = context.verify_mode  # TlsSites sets the mode as domains change: the callback stays
     _openssl = openssl
+    if openssl.verify_callback(ctx) != ctypes.cast(_CALLBACK, ctypes.c_void_p).value:
+        _logger.warning(
+            "mutual TLS: ssl dropped the verify callback; untrusted certificates fail the handshake"
+        )
+        return False
     return True
 
 
