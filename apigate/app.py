@@ -545,13 +545,16 @@ class Gateway:
 
     def _client_cert_accepted(self, request: Request, domain: str) -> bool:
         """Mutual TLS: a certificate that chains to the domain's truststore and is within its validity is
-        required (the handshake lets any through, so that the others get AWS's 403)."""
+        required (the handshake lets any through, so that the others get AWS's 403). The chain was checked
+        against the truststore of the domain SNI named: a Host naming another domain is refused."""
         if domain not in self.domains.mutual_tls:
             return True
         session = request.tls
         der = session.getpeercert(True) if session is not None else None
         if session is None or not der:
             return False  # no certificate (or plain HTTP): AWS's 403
+        if self.tls is not None and session.context is not self.tls.domain_context(domain):
+            return False
         return verified(session) and current(der, time.time())
 
     def _custom_domain(self, request: Request, domain: str) -> Response | Coroutine[Any, Any, Response]:

@@ -516,15 +516,20 @@ def test_disable_execute_api_endpoint_leaves_custom_domains(gw: Https, certifica
     assert gw.get("hidden.example.test", "/api/prod/pets").json()["api"] == "hidden"
 
 
-def _client_get(gw: Https, host: str, path: str, cert: Path | None) -> tuple[int, Any]:
-    """GET over TLS with an optional client certificate (PEM with its key); (status, JSON body)."""
+def _client_get(
+    gw: Https, host: str, path: str, cert: Path | None, server_name: str | None = None
+) -> tuple[int, Any]:
+    """GET over TLS with an optional client certificate (PEM with its key), SNI naming ``server_name`` (by
+    default ``host``); (status, JSON body)."""
     context = ssl.create_default_context(cafile=str(gw.ca_file))
     if cert is not None:
         context.load_cert_chain(str(cert))
     transport = httpx.HTTPTransport(verify=context)
     with httpx.Client(transport=transport) as client:
         response = client.get(
-            f"https://127.0.0.1:{gw.port}{path}", headers={"Host": host}, extensions={"sni_hostname": host}
+            f"https://127.0.0.1:{gw.port}{path}",
+            headers={"Host": host},
+            extensions={"sni_hostname": server_name or host},
         )
     return response.status_code, response.json()
 
@@ -866,13 +871,16 @@ def test_mutual_tls_answers_403_to_chains_the_truststore_does_not_trust(
     """Whatever keeps a certificate from chaining to the truststore (a foreign intermediate, no issuer, a
     missing intermediate, a signature not the issuer's), the handshake completes and AWS's 403 answers; a chain
     through an intermediate the client sends passes. A domain without mutual TLS, and the execute-api address,
-    ignore a certificate offered to them: their events carry none."""
+    ignore a certificate offered to them: their events carry none. A certificate is judged by the truststore
+    of the domain SNI names: a Host naming another mutual TLS domain is refused."""
     root = _issue("trusted root", None, ca=True)
     intermediate = _issue("trusted intermediate", root, ca=True)
-    stranger = _issue("stranger intermediate", _issue("stranger root", None, ca=True), ca=True)
+    stranger_root = _issue("stranger root", None, ca=True)
+    stranger = _issue("stranger intermediate", stranger_root, ca=True)
     forged_intermediate = _issue("trusted intermediate", root, ca=True, forger=True)
-    truststore = tmp_path / "truststore.pem"
+    truststore, strangers = tmp_path / "truststore.pem", tmp_path / "strangers.pem"
     truststore.write_text(_pem(root[0]))
+    strangers.write_text(_pem(stranger_root[0]))
     through = _issue("through-intermediate", intermediate)
     trusted = {
         "CN=direct": _bundle(tmp_path / "direct.pem", _issue("direct", root)),
@@ -893,11 +901,15 @@ def test_mutual_tls_answers_403_to_chains_the_truststore_does_not_trust(
     http = v2.create_api(
         Name="mtls-chains", ProtocolType="HTTP", Target=lambda_uri(create_function(lam, ECHO_EVENT))
     )
-    for domain, mutual in (("chains.example.test", True), ("open.example.test", False)):
+    for domain, store in (
+        ("chains.example.test", truststore),
+        ("strangers.example.test", strangers),
+        ("open.example.test", None),
+    ):
         v2.create_domain_name(
             DomainName=domain,
             DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
-            **({"MutualTlsAuthentication": {"TruststoreUri": f"file://{truststore}"}} if mutual else {}),
+            **({"MutualTlsAuthentication": {"TruststoreUri": f"file://{store}"}} if store else {}),
         )
         v2.create_api_mapping(DomainName=domain, ApiId=http["ApiId"], Stage="$default", ApiMappingKey="")
 
@@ -909,6 +921,15 @@ def test_mutual_tls_answers_403_to_chains_the_truststore_does_not_trust(
         answer = _client_get(gw, "chains.example.test", "/x", bundle)
         assert answer == (403, {"message": "Forbidden"}), problem
     assert _curl(gw, "chains.example.test", "/x", untrusted["self-signed"]) == (403, {"message": "Forbidden"})
+    # each domain's truststore for its own Host only
+    foreign = untrusted["foreign intermediate"]
+    assert _client_get(gw, "strangers.example.test", "/x", foreign)[0] == 200
+    for host, server_name, bundle in (
+        ("strangers.example.test", "chains.example.test", trusted["CN=direct"]),
+        ("chains.example.test", "strangers.example.test", foreign),
+    ):
+        answer = _client_get(gw, host, "/x", bundle, server_name)
+        assert answer == (403, {"message": "Forbidden"}), (host, server_name)
     for host in ("open.example.test", f"{http['ApiId']}.execute-api.localhost"):
         for bundle in (trusted["CN=direct"], untrusted["foreign intermediate"]):
             status, event = _client_get(gw, host, "/x", bundle)

@@ -104,6 +104,10 @@ class TlsSites:
     def context(self) -> ssl.SSLContext:
         return self._default
 
+    def domain_context(self, domain: str) -> ssl.SSLContext | None:
+        """The context SNI switches to for the custom domain ``domain`` (its name, ``*.`` wildcard or not)."""
+        return self._by_host.get(domain.lower())
+
     def install(self, sites: dict[str, Site]) -> None:
         table: dict[str, ssl.SSLContext] = {}
         cache: dict[str, ssl.SSLContext] = {}
