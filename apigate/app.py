@@ -88,6 +88,7 @@ from apigate.registry import Registry
 from apigate.root_page import root_page, wants_root_page
 from apigate.server.client_cert import current
 from apigate.server.message import Request, Response
+from apigate.server.peer_verify import verified
 from apigate.server.tls import Site, TlsSites
 from apigate.server.upstream import UpstreamPool
 from apigate.server.websocket import WebSocketLimits, WebSocketServer, write_response
@@ -545,12 +546,18 @@ class Gateway:
         return route.mapping.api_id, _stage_path(route), host
 
     def _client_cert_accepted(self, request: Request, domain: str) -> bool:
-        """Mutual TLS: a certificate within its validity is required (an untrusted one failed the handshake
-        already: Python's ssl cannot complete a handshake and judge the chain afterwards)."""
+        """Mutual TLS: a certificate that chains to the domain's truststore and is within its validity is
+        required (the handshake lets any through, so that the others get AWS's 403). The chain was checked
+        against the truststore of the domain SNI named: a Host naming another domain is refused."""
         if domain not in self.domains.mutual_tls:
             return True
-        der = request.tls.getpeercert(True) if request.tls is not None else None
-        return der is not None and bool(der) and current(der, time.time())
+        session = request.tls
+        der = session.getpeercert(True) if session is not None else None
+        if session is None or not der:
+            return False  # no certificate (or plain HTTP): AWS's 403
+        if self.tls is not None and session.context is not self.tls.domain_context(domain):
+            return False
+        return verified(session) and current(der, time.time())
 
     def _custom_domain(self, request: Request, domain: str) -> Response | Coroutine[Any, Any, Response]:
         """A request to a custom domain: its base path mapping names the API and stage. Under a base path the

@@ -19,6 +19,10 @@ from typing import Any
 import botocore.exceptions
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.helpers import ECHO_EVENT, GatewayProcess, create_function, lambda_uri, wait_for
 
@@ -512,21 +516,53 @@ def test_disable_execute_api_endpoint_leaves_custom_domains(gw: Https, certifica
     assert gw.get("hidden.example.test", "/api/prod/pets").json()["api"] == "hidden"
 
 
-def _client_get(gw: Https, host: str, path: str, cert: Path | None) -> tuple[int, Any]:
-    """GET over TLS with an optional client certificate (PEM with its key); (status, JSON body)."""
+def _client_get(
+    gw: Https, host: str, path: str, cert: Path | None, server_name: str | None = None
+) -> tuple[int, Any]:
+    """GET over TLS with an optional client certificate (PEM with its key), SNI naming ``server_name`` (by
+    default ``host``); (status, JSON body)."""
     context = ssl.create_default_context(cafile=str(gw.ca_file))
     if cert is not None:
         context.load_cert_chain(str(cert))
     transport = httpx.HTTPTransport(verify=context)
     with httpx.Client(transport=transport) as client:
         response = client.get(
-            f"https://127.0.0.1:{gw.port}{path}", headers={"Host": host}, extensions={"sni_hostname": host}
+            f"https://127.0.0.1:{gw.port}{path}",
+            headers={"Host": host},
+            extensions={"sni_hostname": server_name or host},
         )
     return response.status_code, response.json()
 
 
+def _curl(gw: Https, host: str, path: str, cert: Path) -> tuple[int, Any]:
+    """GET with ``curl --cert`` (PEM with its key): (status, JSON body); a failed handshake fails the test."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.fail("curl is required for this test (the CI installs it)")
+    done = subprocess.run(
+        [
+            curl,
+            "-sS",
+            "--cacert",
+            str(gw.ca_file),
+            "--cert",
+            str(cert),
+            "--resolve",
+            f"{host}:{gw.port}:127.0.0.1",
+            "-w",
+            "\n%{http_code}",
+            f"https://{host}:{gw.port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    body, _, status = done.stdout.rpartition("\n")
+    return int(status), json.loads(body)
+
+
 def test_mutual_tls_accepts_trusted_client_certificates_only(
-    gw: Https, certificate: str, tmp_path: Path
+    gw: Https, certificate: str, versions: tuple[str, str, str], tmp_path: Path
 ) -> None:
     from apigate.control.local_ca import LocalCa
 
@@ -585,10 +621,13 @@ def test_mutual_tls_accepts_trusted_client_certificates_only(
     assert (status, body) == (403, {"message": "Forbidden"})
     for out_of_date in (expired, early):  # trusted issuer, outside its validity: AWS's 403 too
         assert _client_get(gw, "mtls.example.test", "/", out_of_date) == (403, {"message": "Forbidden"})
-    with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
-        _client_get(gw, "mtls.example.test", "/", untrusted)  # not trusted: refused in the handshake
-    # a domain without mutual TLS still serves clients that present no certificate
+    # not trusted: as at AWS, the handshake completes and the gateway answers 403
+    assert _client_get(gw, "mtls.example.test", "/", untrusted) == (403, {"message": "Forbidden"})
+    assert _curl(gw, "mtls.example.test", "/", untrusted) == (403, {"message": "Forbidden"})
+    assert _curl(gw, "mtls.example.test", "/", trusted)[0] == 200
+    # a domain without mutual TLS still serves clients that present no certificate, or one it does not know
     assert gw.get(DOMAIN, "/v1/pets").status_code == 200
+    assert _client_get(gw, DOMAIN, "/v1/pets", untrusted)[0] == 200
     with pytest.raises(botocore.exceptions.ClientError) as bad_store:
         apigw.create_domain_name(
             domainName="nostore.example.test",
@@ -784,6 +823,177 @@ def test_http_api_events_carry_the_client_certificate(gw: Https, certificate: st
     assert v2.get_domain_name(DomainName="mtls-http.example.test")["MutualTlsAuthentication"][
         "TruststoreUri"
     ] == (f"file://{truststore}")
+
+
+Issued = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+
+
+def _issue(name: str, issuer: Issued | None, *, ca: bool = False, forger: bool = False) -> Issued:
+    """CN=``name`` issued by ``issuer`` (self-signed without one); ``forger``: naming the issuer but signed by
+    another key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    signer = ec.generate_private_key(ec.SECP256R1()) if forger else issuer[1] if issuer else key
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer[0].subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+    return builder.sign(signer, hashes.SHA256()), key
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _bundle(path: Path, leaf: Issued, *chain: x509.Certificate) -> Path:
+    """What a client loads: its key, its certificate, the intermediates it sends along."""
+    key = leaf[1].private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.write_text(key.decode() + "".join(_pem(cert) for cert in (leaf[0], *chain)))
+    return path
+
+
+def test_mutual_tls_answers_403_to_chains_the_truststore_does_not_trust(
+    gw: Https, certificate: str, tmp_path: Path
+) -> None:
+    """Whatever keeps a certificate from chaining to the truststore (a foreign intermediate, no issuer, a
+    missing intermediate, a signature not the issuer's), the handshake completes and AWS's 403 answers; a chain
+    through an intermediate the client sends passes. A domain without mutual TLS, and the execute-api address,
+    ignore a certificate offered to them: their events carry none. A certificate is judged by the truststore
+    of the domain SNI names: a Host naming another mutual TLS domain is refused."""
+    root = _issue("trusted root", None, ca=True)
+    intermediate = _issue("trusted intermediate", root, ca=True)
+    stranger_root = _issue("stranger root", None, ca=True)
+    stranger = _issue("stranger intermediate", stranger_root, ca=True)
+    forged_intermediate = _issue("trusted intermediate", root, ca=True, forger=True)
+    truststore, strangers = tmp_path / "truststore.pem", tmp_path / "strangers.pem"
+    truststore.write_text(_pem(root[0]))
+    strangers.write_text(_pem(stranger_root[0]))
+    through = _issue("through-intermediate", intermediate)
+    trusted = {
+        "CN=direct": _bundle(tmp_path / "direct.pem", _issue("direct", root)),
+        "CN=through-intermediate": _bundle(tmp_path / "through.pem", through, intermediate[0]),
+    }
+    untrusted = {
+        "foreign intermediate": _bundle(
+            tmp_path / "foreign.pem", _issue("via-stranger", stranger), stranger[0]
+        ),
+        "self-signed": _bundle(tmp_path / "self.pem", _issue("self-signed", None)),
+        "intermediate not sent": _bundle(tmp_path / "alone.pem", through),
+        "forged leaf": _bundle(tmp_path / "forged.pem", _issue("forged", root, forger=True)),
+        "forged intermediate": _bundle(
+            tmp_path / "forged-chain.pem", _issue("via-forged", forged_intermediate), forged_intermediate[0]
+        ),
+    }
+    v2, lam = gw.client("apigatewayv2"), gw.client("lambda")
+    http = v2.create_api(
+        Name="mtls-chains", ProtocolType="HTTP", Target=lambda_uri(create_function(lam, ECHO_EVENT))
+    )
+    for domain, store in (
+        ("chains.example.test", truststore),
+        ("strangers.example.test", strangers),
+        ("open.example.test", None),
+    ):
+        v2.create_domain_name(
+            DomainName=domain,
+            DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
+            **({"MutualTlsAuthentication": {"TruststoreUri": f"file://{store}"}} if store else {}),
+        )
+        v2.create_api_mapping(DomainName=domain, ApiId=http["ApiId"], Stage="$default", ApiMappingKey="")
+
+    for subject, bundle in trusted.items():
+        status, event = _client_get(gw, "chains.example.test", "/x", bundle)
+        assert status == 200, (subject, event)
+        assert event["requestContext"]["authentication"]["clientCert"]["subjectDN"] == subject
+    for problem, bundle in untrusted.items():
+        answer = _client_get(gw, "chains.example.test", "/x", bundle)
+        assert answer == (403, {"message": "Forbidden"}), problem
+    assert _curl(gw, "chains.example.test", "/x", untrusted["self-signed"]) == (403, {"message": "Forbidden"})
+    # each domain's truststore for its own Host only
+    foreign = untrusted["foreign intermediate"]
+    assert _client_get(gw, "strangers.example.test", "/x", foreign)[0] == 200
+    for host, server_name, bundle in (
+        ("strangers.example.test", "chains.example.test", trusted["CN=direct"]),
+        ("chains.example.test", "strangers.example.test", foreign),
+    ):
+        answer = _client_get(gw, host, "/x", bundle, server_name)
+        assert answer == (403, {"message": "Forbidden"}), (host, server_name)
+    for host in ("open.example.test", f"{http['ApiId']}.execute-api.localhost"):
+        for bundle in (trusted["CN=direct"], untrusted["foreign intermediate"]):
+            status, event = _client_get(gw, host, "/x", bundle)
+            assert status == 200, (host, event)
+            assert "authentication" not in event["requestContext"]
+
+
+def test_websocket_handshake_through_mutual_tls_needs_a_trusted_certificate(
+    gw: Https, certificate: str, tmp_path: Path
+) -> None:
+    """wss:// to a custom domain with mutual TLS: a trusted certificate connects; an untrusted one, or none,
+    completes the TLS handshake and gets AWS's 403 in place of the 101."""
+    import asyncio
+
+    import websockets
+    from websockets.exceptions import InvalidStatus
+
+    from apigate.control.local_ca import LocalCa
+    from tests.websocket_helpers import ECHO, SocketApi
+
+    clients, strangers = LocalCa(tmp_path / "clients"), LocalCa(tmp_path / "strangers")
+    truststore = tmp_path / "truststore.pem"
+    truststore.write_text(clients.root_pem)
+    trusted, untrusted = tmp_path / "trusted.pem", tmp_path / "untrusted.pem"
+    for path, ca in ((trusted, clients), (untrusted, strangers)):
+        issued = ca.issue(["socket-client"], client=True)
+        path.write_text(issued.private_key + issued.certificate)
+    api = SocketApi(gw.process)
+    echo = api.integration(create_function(gw.client("lambda"), ECHO))
+    api.route("$connect", echo)
+    api.route("$default", echo, two_way=True)
+    api.deploy("live")
+    v2 = gw.client("apigatewayv2")
+    host = "mtls-ws.example.test"
+    v2.create_domain_name(
+        DomainName=host,
+        DomainNameConfigurations=[{"CertificateArn": certificate, "EndpointType": "REGIONAL"}],
+        MutualTlsAuthentication={"TruststoreUri": f"file://{truststore}"},
+    )
+    v2.create_api_mapping(DomainName=host, ApiId=api.id, Stage="live", ApiMappingKey="chat")
+
+    def tls(cert: Path | None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(gw.ca_file))
+        if cert is not None:
+            context.load_cert_chain(str(cert))
+        return context
+
+    async def talk(cert: Path) -> str:
+        url = f"wss://{host}:{gw.port}/chat"
+        async with websockets.connect(url, ssl=tls(cert), host="127.0.0.1", port=gw.port) as ws:
+            await ws.send("hello")
+            return str(json.loads(await ws.recv())["requestContext"]["domainName"])
+
+    async def refused(cert: Path | None) -> tuple[int, bytes]:
+        url = f"wss://{host}:{gw.port}/chat"
+        with pytest.raises(InvalidStatus) as answer:
+            async with websockets.connect(url, ssl=tls(cert), host="127.0.0.1", port=gw.port):
+                pass
+        return answer.value.response.status_code, answer.value.response.body or b""
+
+    assert asyncio.run(asyncio.wait_for(talk(trusted), 30)) == host
+    for cert in (untrusted, None):
+        status, body = asyncio.run(asyncio.wait_for(refused(cert), 30))
+        assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
 
 
 def test_websocket_api_on_a_custom_domain_over_wss(gw: Https, certificate: str) -> None:

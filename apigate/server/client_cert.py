@@ -10,17 +10,20 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from apigate.server.peer_verify import verified
+
 __all__ = ["client_cert", "current"]
 
 _DATE = "%b %d %H:%M:%S %Y GMT"  # AWS's validity format: "May 28 12:30:02 2019 GMT"
 
 
 def client_cert(session: ssl.SSLObject | None) -> dict[str, Any] | None:
-    """``clientCert`` for an HTTPS request that presented a verified certificate; None otherwise."""
+    """``clientCert`` for an HTTPS request that presented a certificate chaining to its domain's truststore; None
+    otherwise (the listener also completes handshakes with untrusted certificates, for the gateway to refuse)."""
     if session is None:
         return None
     der = session.getpeercert(binary_form=True)
-    if not der:
+    if not der or not verified(session):
         return None
     cert = x509.load_der_x509_certificate(der)
     return {

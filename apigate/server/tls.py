@@ -13,6 +13,8 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from apigate.server.peer_verify import accept_untrusted
+
 __all__ = [
     "POLICIES",
     "Site",
@@ -95,11 +97,16 @@ class TlsSites:
         self._by_host: dict[str, ssl.SSLContext] = {}
         self._cache: dict[str, ssl.SSLContext] = {}
         self._floor = default.minimum_version  # the listener's own policy
+        self._untrusted_tried = False
         default.sni_callback = self._pick
 
     @property
     def context(self) -> ssl.SSLContext:
         return self._default
+
+    def domain_context(self, domain: str) -> ssl.SSLContext | None:
+        """The context SNI switches to for the custom domain ``domain`` (its name, ``*.`` wildcard or not)."""
+        return self._by_host.get(domain.lower())
 
     def install(self, sites: dict[str, Site]) -> None:
         table: dict[str, ssl.SSLContext] = {}
@@ -117,8 +124,12 @@ class TlsSites:
         self._by_host, self._cache = table, cache
         # OpenSSL decides whether to ask for a client certificate by the listener's context, before SNI
         # switches to the domain's; the domain's truststore then verifies it. So the listener asks whenever a
-        # domain uses mutual TLS (a domain without it then refuses a certificate offered to it).
+        # domain uses mutual TLS. Its verify callback lets a chain that fails through (peer_verify), so that
+        # the gateway answers AWS's 403, and a domain without mutual TLS ignores a certificate offered to it.
         mutual = any(site.truststore for site in sites.values())
+        if mutual and not self._untrusted_tried:
+            self._untrusted_tried = True  # once: where it cannot be, the reason is logged once
+            accept_untrusted(self._default)
         self._default.verify_mode = ssl.CERT_OPTIONAL if mutual else ssl.CERT_NONE
         # The verification parameters are the listener's too. Dates are not checked in the handshake: a client
         # certificate out of its validity gets AWS's HTTP 403 instead of a failed handshake (client_cert.current).
