@@ -4,8 +4,9 @@ event stream (apigate/aws/event_stream.py) on one chunked response.
 The stream is the JSON protocol's ``initial-response``, one ``sessionStart``, then a ``sessionUpdate`` every second
 (empty when nothing came) with at most 500 events, sampled down beyond that. After three hours the session ends
 with ``SessionTimeoutException``, as on AWS. Events are read from the log store by number (``written_after``), so
-lines written by any process sharing the data dir arrive, and a slow reader gets each second's newest state rather
-than an unbounded backlog.
+lines written by any process sharing the data dir arrive; a reader slower than the stream gets, per update, what
+was stored since its last one sampled down to 500, so nothing piles up for it here (AWS buffers ten updates and
+drops the oldest). At most ``MAX_SESSIONS`` are open at once in a gateway process.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = ["SESSION_SECONDS", "LiveTails"]
 Doc = dict[str, Any]
 
 SESSION_SECONDS = 3 * 3600  # AWS ends a session after three hours
-MAX_SESSIONS = 15  # concurrent sessions, AWS's default quota per account and region
+MAX_SESSIONS = 15  # concurrent sessions in this process (AWS has a per-account quota; we take 15)
 _MAX_GROUPS = 10
 _MAX_STREAMS = 100
 _MAX_PATTERN = 1024
@@ -201,35 +202,25 @@ class LiveTails:
                     )
                     return
                 found = await asyncio.to_thread(self._poll, session, marks)
-                for update in _updates(session, found):
+                for update in _updates(found):
                     yield update
         finally:
             self.open -= 1
 
-    def _poll(self, session: _Session, marks: list[int]) -> list[Doc]:
+    def _poll(self, session: _Session, marks: list[int]) -> list[tuple[str, Event]]:
         """What each group stored since the last poll and the session wants, oldest stored first."""
-        found: list[Doc] = []
+        found: list[tuple[str, Event]] = []
         for place, (identifier, name) in enumerate(session.groups):
             while True:
                 events = self._store.written_after(name, marks[place])
                 if not events:
                     break
                 marks[place] = events[-1][0]
-                found.extend(
-                    {
-                        "logStreamName": event[1],
-                        "logGroupIdentifier": identifier,
-                        "message": event[2],
-                        "timestamp": event[3],
-                        "ingestionTime": event[4],
-                    }
-                    for event in events
-                    if session.wants(event)
-                )
+                found.extend((identifier, event) for event in events if session.wants(event))
         return found
 
 
-def _updates(session: _Session, found: list[Doc]) -> list[bytes]:
+def _updates(found: list[tuple[str, Event]]) -> list[bytes]:
     """The second's ``sessionUpdate`` messages: one, empty when nothing came; beyond 500 events an even sample of
     500, marked ``sampled``; split further if the events are large."""
     sampled = len(found) > _EVENTS_PER_UPDATE
@@ -238,8 +229,15 @@ def _updates(session: _Session, found: list[Doc]) -> list[bytes]:
         found = [found[int(index * step)] for index in range(_EVENTS_PER_UPDATE)]
     batches: list[list[Doc]] = [[]]
     size = 0
-    for event in found:
-        weight = len(event["message"]) + 200
+    for identifier, (_, stream, message, timestamp, ingested) in found:
+        event = {
+            "logStreamName": stream,
+            "logGroupIdentifier": identifier,
+            "message": message,
+            "timestamp": timestamp,
+            "ingestionTime": ingested,
+        }
+        weight = len(message) + 200
         if batches[-1] and size + weight > _UPDATE_BYTES:
             batches.append([])
             size = 0
