@@ -77,6 +77,7 @@ def _is_json_document(operation: Any) -> bool:
     return (
         output is not None
         and not output.serialization.get("payload")
+        and not operation.has_event_stream_output  # StartLiveTail's stream: read by the test, as it comes
         and operation.service_model.protocol in ("rest-json", "json")
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from helpers import GatewayProcess, RestApi, create_function, unique
@@ -201,3 +202,27 @@ def test_cloudwatch_logs_calls_are_checked_per_log_group(guarded: GatewayProcess
     assert (code, status) == ("AccessDeniedException", 403)
     assert "logs:FilterLogEvents" in message and theirs in message
     assert error_of(lambda: reader.delete_log_group(logGroupName=mine))[:2] == ("AccessDeniedException", 403)
+    # By ARN (logGroupIdentifier, StartLiveTail's logGroupIdentifiers): the group it names is checked.
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:"
+    assert reader.filter_log_events(logGroupIdentifier=arn + mine)["events"] == []
+    code, _, message = error_of(lambda: reader.filter_log_events(logGroupIdentifier=arn + theirs))
+    assert code == "AccessDeniedException" and theirs in message
+    allow["Statement"][0]["Action"] = ["logs:FilterLogEvents", "logs:StartLiveTail"]
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=json.dumps(allow))
+    tail = boto3.client(
+        "logs",
+        endpoint_url=guarded.url,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(inject_host_prefix=False),
+    )
+    stream = tail.start_live_tail(logGroupIdentifiers=[arn + mine])["responseStream"]
+    try:
+        assert next(iter(stream))["sessionStart"]["logGroupIdentifiers"] == [arn + mine]
+    finally:
+        stream.close()
+    code, _, message = error_of(lambda: tail.start_live_tail(logGroupIdentifiers=[arn + theirs]))
+    assert code == "AccessDeniedException" and "logs:StartLiveTail" in message
+    both = [arn + mine, arn + theirs]  # several groups: allowed only where every one is
+    assert error_of(lambda: tail.start_live_tail(logGroupIdentifiers=both))[0] == "AccessDeniedException"

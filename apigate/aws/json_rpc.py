@@ -14,7 +14,8 @@ from apigate.server.message import Request, Response
 
 __all__ = ["JsonApi", "JsonHandler"]
 
-JsonHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# A handler answers with the output document, or (a streaming operation) with the Response itself.
+JsonHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | Response | None]]
 _HEADERS = [("Content-Type", "application/x-amz-json-1.1")]
 
 
@@ -49,4 +50,6 @@ class JsonApi:
             return error_response(AwsError("SerializationException", "The request body is not valid JSON"))
         except AwsError as exc:
             return error_response(exc)
+        if isinstance(result, Response):
+            return result
         return Response(200, list(_HEADERS), orjson.dumps(result or {}))

@@ -175,7 +175,9 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
                 route_settings.get(doc["RouteKey"]),
                 stage.get("DefaultRouteSettings"),
             ),
+            **_route_logging(route_settings.get(doc["RouteKey"]), stage.get("DefaultRouteSettings")),
         )
+    default_logging = _route_logging(None, stage.get("DefaultRouteSettings"))
     return DeployedWebSocketApi(
         api_id=api.get("ApiId") or "",
         api_name=api.get("Name") or "",
@@ -190,4 +192,21 @@ def compile_stage(snap: Doc, stage: Doc, *, region: str, account_id: str) -> Dep
         has_custom_routes=any(key not in (CONNECT, DISCONNECT, DEFAULT) for key in routes),
         execute_api_disabled=bool(api.get("DisableExecuteApiEndpoint")),
         access_log=compile_access_log(v2_access_log(stage.get("AccessLogSettings"))),
+        log_level=default_logging["log_level"],
+        data_trace=default_logging["data_trace"],
+        execution_logging=any(
+            route.log_level != "OFF" for route in routes.values()
+        )
+        or default_logging["log_level"] != "OFF",
     )
+
+
+def _route_logging(settings: Doc | None, defaults: Doc | None) -> dict[str, Any]:
+    """A route's LoggingLevel and DataTraceEnabled: its RouteSettings' where set, else DefaultRouteSettings'."""
+    level, trace = "OFF", False
+    for source in (defaults or {}, settings or {}):
+        if source.get("LoggingLevel") in ("OFF", "ERROR", "INFO"):
+            level = source["LoggingLevel"]
+        if isinstance(source.get("DataTraceEnabled"), bool):
+            trace = source["DataTraceEnabled"]
+    return {"log_level": level, "data_trace": trace}

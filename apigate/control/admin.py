@@ -110,9 +110,18 @@ class ManagementGuard:
             params = orjson.loads(request.body or b"{}")
         except orjson.JSONDecodeError:
             return "*"
-        name = params.get("logGroupName") if isinstance(params, dict) else None
-        if not isinstance(name, str):
+        if not isinstance(params, dict):
             return "*"
+        name = params.get("logGroupName")
+        if name is None:  # or the identifier (a name or an ARN), or StartLiveTail's when it names one group
+            several = params.get("logGroupIdentifiers")
+            name = params.get("logGroupIdentifier")
+            if name is None and isinstance(several, list) and len(several) == 1:
+                name = several[0]
+            if isinstance(name, str) and ":log-group:" in name:
+                name = name.split(":log-group:", 1)[1].removesuffix(":*")
+        if not isinstance(name, str):
+            return "*"  # several groups: a policy must allow them all
         return f"arn:aws:logs:{self.region}:{self.directory.account_id}:log-group:{name}:*"
 
     def permission(self, request: Request, service: str) -> Permission | None:

@@ -1,5 +1,5 @@
 """A CloudWatch Logs subset (JSON 1.1, ``X-Amz-Target: Logs_20140328.*``) over the log store: groups,
-streams, PutLogEvents, GetLogEvents and FilterLogEvents, retention. What tools read logs with (``aws logs
+streams, PutLogEvents, GetLogEvents and FilterLogEvents, retention, StartLiveTail (control/live_tail.py). What tools read logs with (``aws logs
 filter-log-events``, ``aws logs tail --follow``, ``sam logs``) works against the gateway; functions' output,
 access logs and execution logs land in their groups (apigate/observe/log_sink.py).
 """
@@ -17,6 +17,7 @@ from typing import Any
 from apigate.aws.errors import AwsError
 from apigate.aws.json_rpc import JsonHandler
 from apigate.aws.log_filter import FilterPatternError, compile_filter
+from apigate.control.live_tail import LiveTails
 from apigate.store.log_events import Event, LogStore, Position
 
 __all__ = ["LogsContext", "handlers"]
@@ -432,4 +433,5 @@ def handlers(ctx: LogsContext) -> dict[str, JsonHandler]:
         "PutLogEvents": partial(put_log_events, ctx),
         "GetLogEvents": partial(get_log_events, ctx),
         "FilterLogEvents": partial(filter_log_events, ctx),
+        "StartLiveTail": LiveTails(ctx.store, ctx.region, ctx.account_id).start,
     }

@@ -74,6 +74,9 @@ class WsRoute:
     iam: bool = False  # AuthorizationType AWS_IAM ($connect only): a SigV4-signed handshake its policies allow
     # RequestParameters marked Required ($connect): ("header", name) or ("querystring", name)
     required_parameters: tuple[tuple[str, str], ...] = ()
+    # The stage's RouteSettings (or DefaultRouteSettings) LoggingLevel and DataTraceEnabled: execution logs
+    log_level: str = "OFF"  # OFF | ERROR | INFO
+    data_trace: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,11 @@ class DeployedWebSocketApi:
     execute_api_disabled: bool = False  # DisableExecuteApiEndpoint: only custom domains reach the API
     client_identity: ClientIdentity | None = None  # the stage's ClientCertificateId, for HTTPS backends
     access_log: AccessLogFormat | None = None  # the stage's AccessLogSettings, compiled
+    # DefaultRouteSettings' LoggingLevel and DataTraceEnabled (for a message no route takes); and whether any
+    # route logs at all, so that a stage without execution logs costs its messages nothing
+    log_level: str = "OFF"
+    data_trace: bool = False
+    execution_logging: bool = False
 
     def route_for(self, message: str | bytes) -> WsRoute | None:
         """The message's route: the one the selection expression names, else $default (where non-JSON messages

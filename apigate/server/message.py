@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from ssl import SSLObject
 
@@ -63,6 +63,15 @@ class Response:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+
+
+@dataclass(slots=True)
+class StreamedResponse(Response):
+    """A response whose body is written as ``chunks`` yields it (chunked transfer coding), for streaming
+    operations (StartLiveTail). The server stops iterating, and closes the iterator, when the client leaves or the
+    server shuts down; ``body`` is ignored."""
+
+    chunks: AsyncIterator[bytes] | None = None
 
 
 # A handler answers with a Response, or with an awaitable of one (a coroutine): returning the data plane's coroutine

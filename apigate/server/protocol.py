@@ -29,7 +29,7 @@ from urllib.parse import quote_from_bytes
 
 import httptools
 
-from apigate.server.message import Handler, Request, Response
+from apigate.server.message import Handler, Request, Response, StreamedResponse
 from apigate.server.tls import below_policy
 
 __all__ = ["HttpProtocol", "Limits", "ServerState", "UpgradeHandler"]
@@ -496,6 +496,11 @@ class HttpProtocol(asyncio.Protocol):
                     response = _INTERNAL_ERROR
                 if self._closed:
                     return  # the client left: drop the response
+                if type(response) is StreamedResponse:
+                    if not await self._stream(response, flags):
+                        self._close()
+                        return
+                    continue
                 if not self._send(response, flags):
                     self._close()
                     return
@@ -545,6 +550,56 @@ class HttpProtocol(asyncio.Protocol):
             self._transport.write(head)
             self._transport.write(body)
         return keep_alive
+
+    async def _stream(self, response: StreamedResponse, flags: int) -> bool:
+        """Write a streamed response as its chunks come, in the chunked coding (to an HTTP/1.0 client: unframed,
+        then close). Stops at a client that left or a server shutting down. Returns whether the connection stays
+        open afterwards."""
+        chunks = response.chunks
+        bodiless = flags & _HEAD or response.status < 200 or response.status in (204, 304) or chunks is None
+        chunked = not (flags & _HTTP10 or bodiless)
+        try:
+            head, _, keep_alive = self._render(
+                Response(response.status, response.headers), flags if chunked or bodiless else 0
+            )
+        except Exception:
+            _logger.exception("invalid response from handler: %r", response)
+            head, _, keep_alive = self._render(_INTERNAL_ERROR, flags)
+            bodiless = True
+        if not bodiless:  # our Content-Length is the last one in the head: the framing replaces it
+            before, found, after = head.rpartition(b"\r\nContent-Length: 0\r\n")
+            if found:
+                head = before + (b"\r\nTransfer-Encoding: chunked\r\n" if chunked else b"\r\n") + after
+        transport = self._transport
+        transport.write(head)
+        if bodiless or chunks is None:
+            if chunks is not None:
+                await _close_chunks(chunks)
+            return keep_alive
+        complete = False
+        try:
+            async for chunk in chunks:
+                if self._closed or self._closing:
+                    break
+                if not chunk:
+                    continue
+                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+                if self._write_paused:  # the client reads slower than the stream comes: wait for it, not forever
+                    waiter = self._drain_waiter = self._loop.create_future()
+                    self.deadline = self._state.now + self._idle_timeout
+                    await waiter
+                    self.deadline = math.inf
+            complete = True
+        except Exception:
+            _logger.exception("response stream failed")  # the client sees a body cut short
+        finally:
+            await _close_chunks(chunks)
+        if self._closed or not complete:
+            return False
+        if chunked:
+            transport.write(b"0\r\n\r\n")
+            return keep_alive and not self._closing
+        return False
 
     def _render(self, response: Response, flags: int) -> tuple[bytes, bytes, bool]:
         keep_alive = flags & _KEEP_ALIVE != 0 and not self._closing
@@ -661,6 +716,13 @@ class HttpProtocol(asyncio.Protocol):
         if task is not None:
             task.cancel()
         return task
+
+
+async def _close_chunks(chunks: object) -> None:
+    """Let a streamed body's generator clean up (its ``finally`` blocks run now, not at collection)."""
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _split_target(url: bytes) -> tuple[str, str]:

@@ -318,6 +318,13 @@ class LogStore:
             if _inside(event, after, before):
                 yield event
 
+    def last_written(self, group: str) -> int:
+        """The number of the last event stored in ``group`` so far (0 if none): ``written_after`` it reads what
+        comes next."""
+        with self._lock:
+            row = self._db.execute("SELECT max(id) FROM log_chunks WHERE grp=?", (group,)).fetchone()
+        return 0 if row is None or row[0] is None else ((int(row[0]) + 1) << _CHUNK_BITS) - 1
+
     def written_after(self, group: str, last_id: int, start: int = 0) -> list[Event]:
         """Events stored after the one numbered ``last_id``, in the order they were stored (for following a
         group: an event may arrive late with an earlier timestamp, and is still shown once)."""

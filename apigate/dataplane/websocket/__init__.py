@@ -45,6 +45,7 @@ from apigate.model.usage import PlanIndex
 from apigate.model.websocket import CONNECT, DISCONNECT, DeployedWebSocketApi, WsIntegration, WsRoute
 from apigate.observe.access_log import AccessLogs
 from apigate.observe.console import RequestConsole
+from apigate.observe.execution_log import WsExecutionLog, execution_log_group
 from apigate.observe.tracing import RequestTrace, Tracing, function_trace_header
 from apigate.registry import DeployedStages
 from apigate.server.message import Request, Response
@@ -240,14 +241,21 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         started = time.perf_counter()
         request_id = extended_request_id()
         traced = self._trace(session, CONNECT, request_id, request.headers)
+        xlog = self._execution_log(session)
         status = 500
         try:
-            status = await self._open(session, request, now_ms, request_id, traced)
+            status = await self._open(session, request, now_ms, request_id, traced, xlog)
         finally:
-            self._observed(session, CONNECT, status, started, request_id, traced)
+            self._observed(session, CONNECT, status, started, request_id, traced, xlog)
 
     async def _open(
-        self, session: Session, request: Request, now_ms: int, request_id: str, traced: RequestTrace | None
+        self,
+        session: Session,
+        request: Request,
+        now_ms: int,
+        request_id: str,
+        traced: RequestTrace | None,
+        xlog: WsExecutionLog | None = None,
     ) -> int:
         """``$connect``: the handshake's answer (200 when accepted, else the refusal's status)."""
         connection = session.connection
@@ -255,11 +263,18 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         started = time.perf_counter()
         integration_ms: float | None = None
         error = WS_CLIENT_ERROR  # what a refusal counts as, until the integration is called
+        status = 200
         try:
             if deployed is None:
                 raise forbidden()
             headers: list[tuple[str, str]] = []
             route = deployed.routes.get(CONNECT)
+            if xlog is not None:
+                _routed(xlog, deployed, route, CONNECT)
+                xlog.add(
+                    f"Client [UserAgent: {session.user_agent or 'null'}, SourceIp: {session.source_ip}] is "
+                    f"connecting to WebSocket API [{deployed.api_id}]."
+                )
             if route is not None and not await self._allowed(route):
                 raise Refused(429, "Too Many Requests")
             if route is not None:
@@ -277,10 +292,11 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                     event = connect_event(session, request_id, now_ms)
                     called = time.perf_counter()
                     error = WS_EXECUTION_ERROR
-                    outcome = await self._call(
-                        route.integration, lambda: event, None, request_id, deployed, traced
+                    outcome = await self._logged_call(
+                        xlog, route.integration, lambda: event, None, request_id, deployed, traced
                     )
                     integration_ms = (time.perf_counter() - called) * 1000.0
+                    status = outcome.status
                     if outcome.error is not None:  # AWS: 502 for a failed function, 504 past the timeout
                         raise Refused(502 if outcome.status == 200 else outcome.status, outcome.error)
                     if not 200 <= outcome.status < 300:
@@ -297,16 +313,28 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                 response_headers.append(("x-amzn-ErrorType", refused.error_type))
             body = refused.message.encode() if refused.raw else orjson.dumps({"message": refused.message})
             connection.reject(Response(refused.status, response_headers, body))
+            if xlog is not None:
+                xlog.error(
+                    f"Client [Connection Id: {session.connection_id}] failed to connect to API "
+                    f"[{session.api_id}] with status code [{refused.status}]: {refused.message}"
+                )
             if deployed is not None:
                 self._observe(deployed, "CONNECT", CONNECT, refused.status, started, integration_ms, error)
             return refused.status
         except Exception:
             log.exception("$connect failed")
             connection.reject(Response(500, [_JSON], b'{"message":"Internal server error"}'))
+            if xlog is not None:
+                xlog.error("Execution failed due to an internal error")
             if deployed is not None:
                 self._observe(deployed, "CONNECT", CONNECT, 500, started, integration_ms, WS_EXECUTION_ERROR)
             return 500
         self._observe(deployed, "CONNECT", CONNECT, 200, started, integration_ms)
+        if xlog is not None:
+            xlog.add(
+                f"Client [Connection Id: {session.connection_id}] connected to API [{session.api_id}] "
+                f"with integration response status code [{status}]."
+            )
         self._sessions[session.connection_id] = session
         if not connection.accept(session, headers):
             self._sessions.pop(session.connection_id, None)
@@ -383,30 +411,47 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
                 started = time.perf_counter()
                 request_id = extended_request_id()
                 traced = self._trace(session, "message", request_id)
+                xlog = self._execution_log(session)
                 status, key = 500, "message"
                 try:
-                    status, key = await self._route(session, data, now_ms, request_id, traced)
+                    status, key = await self._route(session, data, now_ms, request_id, traced, xlog)
+                    if xlog is not None:
+                        if status >= 400 and not xlog.failed:
+                            xlog.error(f"Execution failed with status: {status}")
+                        xlog.add(f"Method completed with status: {status}")
                 finally:
-                    self._observed(session, key, status, started, request_id, traced)
+                    self._observed(session, key, status, started, request_id, traced, xlog)
         finally:
             session.in_flight -= 1
             if session.in_flight == _IN_FLIGHT_LIMIT - 1:
                 session.connection.hold(False)
 
     async def _route(
-        self, session: Session, data: str | bytes, now_ms: int, request_id: str, traced: RequestTrace | None
+        self,
+        session: Session,
+        data: str | bytes,
+        now_ms: int,
+        request_id: str,
+        traced: RequestTrace | None,
+        xlog: WsExecutionLog | None = None,
     ) -> tuple[int, str]:
         """A message through its route: (the status the console shows, the route key)."""
         deployed = self.get(session.api_id, session.stage)
         route: WsRoute | None = deployed.route_for(data) if deployed is not None else None
         started = time.perf_counter()
+        if xlog is not None:
+            _message_routed(xlog, session, deployed, route, data)
         if route is None or deployed is None:
+            if xlog is not None:
+                xlog.error("Execution failed: no route matches the message and there is no $default route")
             self._error_frame(session, "Forbidden", request_id)
             if deployed is not None:
                 self._observe(deployed, "MESSAGE", "-", 403, started, error=WS_CLIENT_ERROR)
             return 403, "?"
         key = route.route_key
         if route.integration is None:
+            if xlog is not None:
+                xlog.error(f"Execution failed due to configuration error: route [{key}] has no integration")
             self._error_frame(session, "Internal server error", request_id)
             self._observe(deployed, "MESSAGE", key, 500, started, error=WS_EXECUTION_ERROR)
             return 500, key
@@ -415,6 +460,8 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             self._observe(deployed, "MESSAGE", key, 429, started, error=WS_CLIENT_ERROR)
             return 429, key
         if route.request_models and not _valid_body(route, data):
+            if xlog is not None:
+                xlog.error("Request body does not match model schema")
             self._error_frame(session, "Invalid request body", request_id)
             self._observe(deployed, "MESSAGE", key, 400, started, error=WS_CLIENT_ERROR)
             return 400, key
@@ -424,7 +471,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
 
         called = time.perf_counter()
         try:
-            outcome = await self._call(route.integration, event, data, request_id, deployed, traced)
+            outcome = await self._logged_call(xlog, route.integration, event, data, request_id, deployed, traced)
             if route.two_way and outcome.error is None and route.integration.responses:
                 rendered = render_response(
                     route.integration,
@@ -443,6 +490,8 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             outcome = _Outcome(error="Internal server error")
         integration_ms = (time.perf_counter() - called) * 1000.0
         if outcome.error is not None:
+            if xlog is not None and not xlog.failed:
+                xlog.error(f"Execution failed: {outcome.error}")
             self._error_frame(session, outcome.error, request_id)
             status = 500 if outcome.status == 200 else outcome.status
             self._observe(deployed, "MESSAGE", key, status, started, integration_ms, WS_EXECUTION_ERROR)
@@ -457,6 +506,37 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         session.connection.send(
             orjson.dumps({"message": message, "connectionId": session.connection_id, "requestId": request_id})
         )
+
+    async def _logged_call(
+        self,
+        xlog: WsExecutionLog | None,
+        integration: WsIntegration,
+        event: Callable[[], dict[str, Any]],
+        data: str | bytes | None,
+        request_id: str,
+        deployed: DeployedWebSocketApi,
+        traced: RequestTrace | None,
+    ) -> _Outcome:
+        """``_call``, with the integration's request and answer in the execution log when there is one."""
+        if xlog is None:
+            return await self._call(integration, event, data, request_id, deployed, traced)
+        if integration.type == "MOCK":
+            xlog.add("Mock integration: the request does not leave the gateway")
+        else:
+            xlog.add(f"Endpoint request URI: {integration.uri}")
+            if integration.type == "AWS_PROXY":
+                xlog.body("Endpoint request body after transformations", orjson.dumps(event()))
+            else:
+                xlog.body("Endpoint request body after transformations", data)
+        called = time.perf_counter()
+        outcome = await self._call(integration, event, data, request_id, deployed, traced)
+        latency = round((time.perf_counter() - called) * 1000.0)
+        if outcome.error is not None:
+            xlog.error(f"Execution failed: {outcome.error} (status {outcome.status}, latency {latency} ms)")
+        else:
+            xlog.add(f"Received response. Status: {outcome.status}, Integration latency: {latency} ms")
+            xlog.body("Endpoint response body before transformations", outcome.body)
+        return outcome
 
     async def _call(
         self,
@@ -597,13 +677,21 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             return
         started = time.perf_counter()
         traced = self._trace(session, DISCONNECT, "")
+        xlog = self._execution_log(session)
         request_id = ""
         try:
-            request_id = await self._closed(session, code, reason, traced)
+            request_id = await self._closed(session, code, reason, traced, xlog)
         finally:
-            self._observed(session, DISCONNECT, code, started, request_id, traced)
+            self._observed(session, DISCONNECT, code, started, request_id, traced, xlog)
 
-    async def _closed(self, session: Session, code: int, reason: str, traced: RequestTrace | None) -> str:
+    async def _closed(
+        self,
+        session: Session,
+        code: int,
+        reason: str,
+        traced: RequestTrace | None,
+        xlog: WsExecutionLog | None = None,
+    ) -> str:
         """``$disconnect``: its request id, when its route has an integration."""
         try:
             await self.directory.removed(session.connection_id)
@@ -614,19 +702,29 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             return ""
         started = time.perf_counter()
         route = deployed.routes.get(DISCONNECT)
+        if xlog is not None:
+            _routed(xlog, deployed, route, DISCONNECT)
         if route is None or route.integration is None:
             self._observe(deployed, "DISCONNECT", DISCONNECT, 200, started)
+            if xlog is not None:
+                xlog.add(_disconnected(session, 200, code, reason))
             return ""
         event = disconnect_event(session, code, reason)
         request_id = str(event["requestContext"]["requestId"])
         status, error = 200, ""
         try:  # best effort, as on AWS: nobody is left to tell about a failure
-            outcome = await self._call(route.integration, lambda: event, None, request_id, deployed, traced)
+            outcome = await self._logged_call(
+                xlog, route.integration, lambda: event, None, request_id, deployed, traced
+            )
             if outcome.error is not None:
                 status, error = 500, WS_EXECUTION_ERROR
+            elif xlog is not None:
+                xlog.add(_disconnected(session, outcome.status, code, reason))
         except Exception:
             log.exception("$disconnect failed")
             status, error = 500, WS_EXECUTION_ERROR
+            if xlog is not None:
+                xlog.error("Execution failed due to an internal error")
         self._observe(
             deployed,
             "DISCONNECT",
@@ -647,7 +745,16 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         if self.access_logs is None:
             return False
         deployed = self.get(session.api_id, session.stage)
-        return deployed is not None and deployed.access_log is not None
+        return deployed is not None and (deployed.access_log is not None or deployed.execution_logging)
+
+    def _execution_log(self, session: Session) -> WsExecutionLog | None:
+        """A collector for the event's execution log lines, when its stage has any route logging."""
+        if self.access_logs is None:
+            return None
+        deployed = self.get(session.api_id, session.stage)
+        if deployed is None or not deployed.execution_logging:
+            return None
+        return WsExecutionLog(deployed.log_level, deployed.data_trace)
 
     def _trace(
         self, session: Session, event: str, request_id: str, headers: list[tuple[str, str]] | None = None
@@ -674,6 +781,7 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
         started: float,
         request_id: str,
         traced: RequestTrace | None,
+        xlog: WsExecutionLog | None = None,
     ) -> None:
         """``event``: ``$connect``, ``$disconnect`` (``status`` is then the close code) or a route key."""
         if traced is not None:
@@ -681,6 +789,16 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             traced.end(None if event == DISCONNECT else status)
         latency_ms = (time.perf_counter() - started) * 1000.0
         deployed = self.get(session.api_id, session.stage)
+        if xlog is not None and deployed is not None and self.access_logs is not None:
+            logged_id = request_id or extended_request_id()  # a $disconnect without integration has none
+            block = xlog.finish(logged_id, 200 if event == DISCONNECT else status)
+            if block is not None:
+                self.access_logs.add_execution(
+                    execution_log_group(deployed.api_id, deployed.stage),
+                    logged_id,
+                    int(time.time() * 1000 - latency_ms),
+                    block,
+                )
         if deployed is not None and deployed.access_log is not None and self.access_logs is not None:
             kind = "CONNECT" if event == CONNECT else "DISCONNECT" if event == DISCONNECT else "MESSAGE"
             self.access_logs.add_websocket(
@@ -733,6 +851,34 @@ class WebSocketApis(DeployedStages[DeployedWebSocketApi]):
             return False
         session.connection.close(1000, "")
         return True
+
+
+def _routed(xlog: WsExecutionLog, deployed: DeployedWebSocketApi, route: WsRoute | None, key: str) -> None:
+    """The route's own logging settings from here on (the stage's defaults for a message no route takes)."""
+    if route is not None:
+        xlog.settle(route.log_level, route.data_trace)
+    xlog.add(f"WebSocket Request Route: [{key}]")
+
+
+def _message_routed(
+    xlog: WsExecutionLog,
+    session: Session,
+    deployed: DeployedWebSocketApi | None,
+    route: WsRoute | None,
+    data: str | bytes,
+) -> None:
+    key = route.route_key if route is not None else "-"
+    if deployed is not None:
+        _routed(xlog, deployed, route, key)
+    xlog.add(f"Client [Connection Id: {session.connection_id}] sent a message on route [{key}].")
+    xlog.body("Method request body before transformations", data)
+
+
+def _disconnected(session: Session, status: int, code: int, reason: str) -> str:
+    return (
+        f"Client [Connection Id: {session.connection_id}] disconnected from API [{session.api_id}] with "
+        f"integration response status code [{status}]. Close reason: [{code}: {reason}]"
+    )
 
 
 def _valid_body(route: WsRoute, data: str | bytes) -> bool:
