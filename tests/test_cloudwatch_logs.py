@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -348,49 +350,66 @@ def test_aws_cli_reads_function_logs(gateway: GatewayProcess) -> None:
     assert again["logGroups"][0]["retentionInDays"] == 7
 
 
-def test_following_as_aws_logs_tail_does(gateway: GatewayProcess) -> None:
-    """`aws logs tail GROUP --follow` (AWS CLI v2): FilterLogEvents with interleaved and startTime, then again
-    from the newest timestamp seen, skipping event ids already shown. The same calls here, step by step."""
+def _aws_v2() -> str:
+    """AWS CLI v2 (`logs tail` is a v2 command; v2 is not on PyPI): Debian's awscli package, which .ci/run
+    installs. The test environment's own `aws` is v1 (the awscli test dependency), so each is asked."""
+    for candidate in (shutil.which("aws"), "/usr/bin/aws", "/usr/local/bin/aws"):
+        if candidate and os.access(candidate, os.X_OK):
+            version = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=60)
+            if version.stdout.startswith("aws-cli/2."):
+                return candidate
+    pytest.fail("AWS CLI v2 not found: install Debian's awscli package (.ci/run does)")
+
+
+def _v2_environment() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "PYTHON"))}
+    env.update(
+        AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1", AWS_PAGER=""
+    )
+    env["PYTHONUNBUFFERED"] = "1"  # `--follow` prints into a pipe here: each line as it comes
+    return env
+
+
+def test_aws_cli_v2_logs_tail(gateway: GatewayProcess) -> None:
+    """`aws logs tail GROUP --since 10m`, then `--follow` seeing a line logged after it started, from AWS CLI v2
+    itself against the gateway."""
+    aws = _aws_v2()
     lam = gateway.client("lambda")
-    logs = gateway.client("logs")
     name = create_function(lam, FAILING)
     group = f"/aws/lambda/{name}"
-    since = _now() - 10 * 60_000  # --since 10m
-    lam.invoke(FunctionName=name, Payload=json.dumps({"item": "first"}))
-    wait_for(lambda: any("working on first" in line for line in log_lines(gateway, group)))
-    shown: list[str] = []
-    seen: dict[int, set[str]] = defaultdict(set)
-    params: dict[str, Any] = {"logGroupName": group, "interleaved": True, "startTime": since}
+    lam.invoke(FunctionName=name, Payload=json.dumps({"item": "before"}))
+    wait_for(lambda: any("working on before" in line for line in log_lines(gateway, group)))
+    command = [aws, "--endpoint-url", gateway.url, "logs", "tail", group, "--since", "10m", "--format", "short"]
+    done = subprocess.run(command, capture_output=True, text=True, env=_v2_environment(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout.splitlines()
+    assert any(line.endswith(" working on before") for line in printed)  # short format: time, then message
+    assert sum(" START RequestId: " in line for line in printed) == 1
 
-    def poll() -> None:
-        while True:
-            answer = logs.filter_log_events(**params)
-            for event in answer["events"]:
-                if event["eventId"] not in seen[event["timestamp"]]:
-                    seen[event["timestamp"]].add(event["eventId"])
-                    shown.append(event["message"])
-            if "nextToken" in answer:
-                params["nextToken"] = answer["nextToken"]
-                continue
-            params.pop("nextToken", None)
-            if seen:
-                newest = max(seen)
-                params["startTime"] = newest
-                for old in [t for t in seen if t != newest]:
-                    del seen[old]
-            return
+    follow = [*command, "--follow"]
+    with subprocess.Popen(
+        follow, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_v2_environment()
+    ) as follower:
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout or ()], daemon=True)
+        reader.start()
 
-    poll()
-    assert "working on first" in shown
-    lam.invoke(FunctionName=name, Payload=json.dumps({"item": "second"}))
+        def next_with(text: str) -> None:
+            while True:
+                try:
+                    line = lines.get(timeout=60)
+                except queue.Empty:
+                    pytest.fail(f"`aws logs tail --follow` printed no line with {text!r}")
+                if text in line:
+                    return
 
-    def second_shown() -> bool:
-        poll()
-        return "working on second" in shown
-
-    wait_for(second_shown)
-    assert shown.count("working on first") == 1 and shown.count("working on second") == 1
-    assert sum(line.startswith("REPORT") for line in shown) >= 1
+        try:
+            next_with("working on before")  # what was already there
+            lam.invoke(FunctionName=name, Payload=json.dumps({"item": "after"}))
+            next_with("working on after")  # and what came while it followed
+        finally:
+            follower.terminate()
+            reader.join(timeout=30)
 
 
 def test_logs_survive_a_restart(tmp_path: Path) -> None:
