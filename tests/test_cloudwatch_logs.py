@@ -1,8 +1,9 @@
 """The CloudWatch Logs subset (#19): groups, streams, events, filter patterns and retention over boto3 and the
-AWS CLI; functions' logs in /aws/lambda/{name}; what tools that follow a log do; a restart keeps the logs."""
+AWS CLI (v1 and v2) and the SAM CLI; functions' logs in /aws/lambda/{name}; following a log; a restart keeps the logs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+import sam_cli
 from helpers import GatewayProcess, create_function, log_events, log_lines, unique, wait_for
 
 DAY_MS = 86_400_000
@@ -370,6 +373,31 @@ def _v2_environment() -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def _followed(command: list[str], env: dict[str, str]) -> Iterator[Callable[[str], None]]:
+    """Run a command that follows a log; gives ``next_with(text)``, which reads its output until a line holds
+    ``text`` (failing after a minute without one)."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env) as follower:
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout or ()], daemon=True)
+        reader.start()
+
+        def next_with(text: str) -> None:
+            while True:
+                try:
+                    line = lines.get(timeout=60)
+                except queue.Empty:
+                    pytest.fail(f"{command[0]} printed no line with {text!r}")
+                if text in line:
+                    return
+
+        try:
+            yield next_with
+        finally:
+            follower.terminate()
+            reader.join(timeout=30)
+
+
 def test_aws_cli_v2_logs_tail(gateway: GatewayProcess) -> None:
     """`aws logs tail GROUP --since 10m`, then `--follow` seeing a line logged after it started, from AWS CLI v2
     itself against the gateway."""
@@ -386,30 +414,31 @@ def test_aws_cli_v2_logs_tail(gateway: GatewayProcess) -> None:
     assert any(line.endswith(" working on before") for line in printed)  # short format: time, then message
     assert sum(" START RequestId: " in line for line in printed) == 1
 
-    follow = [*command, "--follow"]
-    with subprocess.Popen(
-        follow, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_v2_environment()
-    ) as follower:
-        lines: queue.Queue[str] = queue.Queue()
-        reader = threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout or ()], daemon=True)
-        reader.start()
+    with _followed([*command, "--follow"], _v2_environment()) as next_with:
+        next_with("working on before")  # what was already there
+        lam.invoke(FunctionName=name, Payload=json.dumps({"item": "after"}))
+        next_with("working on after")  # and what came while it followed
 
-        def next_with(text: str) -> None:
-            while True:
-                try:
-                    line = lines.get(timeout=60)
-                except queue.Empty:
-                    pytest.fail(f"`aws logs tail --follow` printed no line with {text!r}")
-                if text in line:
-                    return
 
-        try:
-            next_with("working on before")  # what was already there
-            lam.invoke(FunctionName=name, Payload=json.dumps({"item": "after"}))
-            next_with("working on after")  # and what came while it followed
-        finally:
-            follower.terminate()
-            reader.join(timeout=30)
+@pytest.mark.slow  # the first run installs the SAM CLI into the test cache
+def test_sam_logs(gateway: GatewayProcess) -> None:
+    """`sam logs --cw-log-group GROUP`, then `--tail` seeing a line logged after it started, from the AWS SAM CLI
+    pointed at the gateway with AWS_ENDPOINT_URL."""
+    sam = str(sam_cli.sam())
+    lam = gateway.client("lambda")
+    name = create_function(lam, FAILING)
+    group = f"/aws/lambda/{name}"
+    lam.invoke(FunctionName=name, Payload=json.dumps({"item": "before"}))
+    wait_for(lambda: any("working on before" in line for line in log_lines(gateway, group)))
+    env = {**_v2_environment(), "AWS_ENDPOINT_URL": gateway.url, "SAM_CLI_TELEMETRY": "0"}
+    command = [sam, "logs", "--cw-log-group", group, "--start-time", "10min ago"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "working on before" in done.stdout and "REPORT RequestId: " in done.stdout
+    with _followed([*command, "--tail"], env) as next_with:
+        next_with("working on before")
+        lam.invoke(FunctionName=name, Payload=json.dumps({"item": "after"}))
+        next_with("working on after")
 
 
 def test_logs_survive_a_restart(tmp_path: Path) -> None:
