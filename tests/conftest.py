@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,20 @@ import pytest
 from moto_server import MotoServer, free_port
 
 from helpers import GatewayProcess, function_writable_dir
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: `-p no:xdist` runs without it
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: a process per core, and at least 4. The tests mostly wait on gateway processes, sockets and
+    timers, so a 2-core machine still gains from 4."""
+    return max(4, len(os.sched_getaffinity(0)))
+
+
+@pytest.hookimpl(trylast=True)  # after tests/property/conftest.py has marked its items
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long runs (marked ``slow``) first, in a stable order: spread over pytest-xdist's workers, they then
+    overlap everything else rather than start last and be waited for alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
