@@ -24,7 +24,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 def _shared_fixture_scope(item: pytest.Item) -> str | None:
-    """The module (its node id) whose tests share a module- or class-scoped fixture with ``item``, if any."""
+    """The group ``item`` goes with: one a module names (``xdist_group``, for tests that must not overlap), else
+    the module (its node id) if its tests share a module- or class-scoped fixture, else none."""
+    named = item.get_closest_marker("xdist_group")
+    if named is not None:
+        return str(named.args[0] if named.args else named.kwargs["name"])
     info = getattr(item, "_fixtureinfo", None)
     definitions = info.name2fixturedefs.values() if info is not None else ()
     if any(d.scope in ("module", "class", "package") for defs in definitions for d in defs):
@@ -51,7 +55,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     grouping = config.pluginmanager.hasplugin("xdist")  # the marker is xdist's
     for item in items:
         group = groups[item]
-        if grouping and group is not None and not slow[item]:
+        if grouping and group is not None and not slow[item] and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group))
 
     def place(item: pytest.Item) -> tuple[int, int]:

@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, settings
 
 from helpers import GatewayProcess
 
-
 _EXAMPLES = int(os.environ.get("APIGATE_FUZZ_EXAMPLES", "4"))
 
 
