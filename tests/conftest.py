@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,57 @@ import pytest
 from moto_server import MotoServer, free_port
 
 from helpers import GatewayProcess, function_writable_dir
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: `-p no:xdist` runs without it
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: a process per core, and at least 4. The tests mostly wait on gateway processes, sockets and
+    timers, so a 2-core machine still gains from 4."""
+    return max(4, len(os.sched_getaffinity(0)))
+
+
+def _shared_fixture_scope(item: pytest.Item) -> str | None:
+    """The group ``item`` goes with: one a module names (``xdist_group``, for tests that must not overlap), else
+    the module (its node id) if its tests share a module- or class-scoped fixture, else none."""
+    named = item.get_closest_marker("xdist_group")
+    if named is not None:
+        return str(named.args[0] if named.args else named.kwargs["name"])
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    if any(d.scope in ("module", "class", "package") for defs in definitions for d in defs):
+        return item.nodeid.split("::", 1)[0]
+    return None
+
+
+@pytest.hookimpl(trylast=True)  # after tests/property/conftest.py has marked its items
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The order pytest-xdist deals tests out in (``--no-loadscope-reorder``: this one), and what goes together.
+
+    The long runs (marked ``slow``) first, each on its own: spread over the workers, they overlap everything else
+    rather than start last and be waited for alone. Then the tests of a module that share a module- or
+    class-scoped fixture, as one unit (``xdist_group``): one worker builds that fixture once, instead of every
+    worker rebuilding it each time its tests alternate with other modules'; largest units first. Then the rest,
+    one test at a time, in collection order. In one process (``-n 0``) the same order runs."""
+    groups = {item: _shared_fixture_scope(item) for item in items}
+    slow = {item: item.get_closest_marker("slow") is not None for item in items}
+    sizes: dict[str, int] = {}
+    for item in items:
+        group = groups[item]
+        if group is not None and not slow[item]:
+            sizes[group] = sizes.get(group, 0) + 1
+    grouping = config.pluginmanager.hasplugin("xdist")  # the marker is xdist's
+    for item in items:
+        group = groups[item]
+        if grouping and group is not None and not slow[item] and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+    def place(item: pytest.Item) -> tuple[int, int]:
+        if slow[item]:
+            return (0, 0)
+        group = groups[item]
+        return (1, -sizes[group]) if group is not None else (2, 0)
+
+    items.sort(key=place)  # stable: collection order within each place
 
 
 @pytest.fixture(scope="session")

@@ -25,12 +25,30 @@ def tsc() -> Path:
     prefix = cache_dir() / f"typescript-{TYPESCRIPT_VERSION}"
     binary = prefix / "node_modules" / ".bin" / "tsc"
     if not binary.exists():
+        # Into a folder of this process's own, then renamed into place: runs in parallel (pytest-xdist workers,
+        # two checkouts) never see a half-made install, and the one that loses the rename uses the winner's.
+        staging = cache_dir() / f"{prefix.name}.partial-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
         subprocess.run(
-            [NPM, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), f"typescript@{TYPESCRIPT_VERSION}"],
+            [
+                NPM,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(staging),
+                f"typescript@{TYPESCRIPT_VERSION}",
+            ],
             check=True,
             capture_output=True,
             timeout=300,
         )
+        if prefix.exists() and not binary.exists():  # left half-made by an install killed before renames
+            shutil.rmtree(prefix, ignore_errors=True)
+        try:
+            staging.rename(prefix)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
     return binary
 
 

@@ -38,6 +38,10 @@ from helpers import (
 from postgres_helpers import Cuttable, scratch_database
 from websocket_helpers import ECHO, SocketApi, run
 
+# Every test of the machine's PostgreSQL in one pytest-xdist process, one after another:
+# tests/test_cluster_postgres.py restarts it.
+pytestmark = pytest.mark.xdist_group("postgresql")
+
 HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 PROPAGATION = 1.0  # seconds: issue #22's bound for a change to be served by every host
 

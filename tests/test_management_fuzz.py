@@ -19,8 +19,6 @@ from hypothesis import HealthCheck, settings
 
 from helpers import GatewayProcess
 
-pytestmark = pytest.mark.slow  # long: CI runs it, `-m "not slow"` skips it locally
-
 _EXAMPLES = int(os.environ.get("APIGATE_FUZZ_EXAMPLES", "4"))
 
 
@@ -71,8 +69,10 @@ def _check(case: schemathesis.Case) -> None:
         assert isinstance(body, dict) and isinstance(body.get("message"), str), where
 
 
-# Each test walks every operation of a service (one subtest each): longer than the suite's per-test default.
-pytestmark = pytest.mark.timeout(900)
+# Long: CI runs it, `-m "not slow"` skips it locally (one list: a second `pytestmark =` replaced the first, and
+# left these unmarked). Each test walks every operation of a service (one subtest each): longer than the suite's
+# per-test default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 _SETTINGS = settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 

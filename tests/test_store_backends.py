@@ -18,6 +18,10 @@ from apigate.store.postgres import PostgresStore, StoreUnavailable
 
 from postgres_helpers import scratch_database
 
+# Every test of the machine's PostgreSQL in one pytest-xdist process, one after another:
+# tests/test_cluster_postgres.py restarts it.
+pytestmark = pytest.mark.xdist_group("postgresql")
+
 Opener = Callable[[], Any]  # a new store (SqliteStore | PostgresStore) on the test's data
 RACERS = 8
 

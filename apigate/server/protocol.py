@@ -145,6 +145,8 @@ class ServerState:
 
     def add(self, conn: HttpProtocol) -> None:
         self.connections.add(conn)
+        if self._empty is not None:  # shutting down, and one more to drain (see HttpProtocol.connection_made)
+            self._empty.clear()
 
     def forget(self, conn: HttpProtocol) -> None:
         self.connections.discard(conn)
@@ -290,8 +292,9 @@ class HttpProtocol(asyncio.Protocol):
             with contextlib.suppress(OSError):  # the peer may already be gone
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._state.add(self)
-        self._closing = self._state.closing
         self.deadline = self._state.now + self._idle_timeout
+        if self._state.closing:  # accepted before the listener closed, made after: drained like the others
+            self.shutdown()
         if self._ssl is not None and below_policy(self._ssl):
             transport.abort()  # a custom domain's TLS policy refuses the version the handshake settled on
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import uvloop
 
+from apigate.server import listener
 from apigate.server.listener import Server
 from apigate.server.message import Handler, Request, Response
 from apigate.server.protocol import HttpProtocol, Limits
@@ -547,6 +548,48 @@ def test_a_connection_whose_first_request_is_on_the_way_at_shutdown_is_answered(
         await asyncio.wait_for(shutdown, 4.0)
         await client.close()
         await silent.close()
+
+    run(test)
+
+
+def test_a_connection_accepted_as_shutdown_begins_is_answered_before_it_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvloop calls connection_made from a callback it queues at the accept: a connection accepted just before
+    the listener closes is made after shutdown began, and is still drained (the process exits when shutdown
+    returns: in a graceful restart, its request would be dropped unanswered)."""
+    answered: list[str] = []
+
+    async def handler(request: Request) -> Response:
+        await asyncio.sleep(0.05)
+        answered.append(request.raw_path)
+        return Response(200, JSON, b"{}")
+
+    async def test() -> None:
+        accepted = asyncio.get_running_loop().create_future()
+
+        class Accepted(HttpProtocol):
+            def __init__(self, state: Any) -> None:  # at the accept, before connection_made is queued
+                super().__init__(state)
+                if not accepted.done():
+                    accepted.set_result(None)  # so shutdown starts ahead of connection_made
+
+        monkeypatch.setattr(listener, "HttpProtocol", Accepted)
+        server = Server()
+        await server.start("127.0.0.1", 0, handler)
+
+        async def stop_at_the_accept() -> None:
+            await accepted
+            await server.shutdown(grace=5.0)
+
+        stopping = asyncio.create_task(stop_at_the_accept())
+        client = await Client.connect(server)
+        client.send(get("/at-shutdown"))
+        await stopping
+        assert answered == ["/at-shutdown"]
+        status, headers, _ = await client.response()
+        assert (status, headers["connection"]) == (200, "close")
+        await client.close()
 
     run(test)
 
