@@ -55,6 +55,7 @@ import json
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,7 +128,7 @@ class FunctionRuntime:
         self._in_flight = 0
         self._drained: asyncio.Event | None = None  # set when the last in-flight call ends after close()
         # Busy workers whose memory is polled: limit in KiB and the future their reply will resolve.
-        self._watched: dict[WorkerProcess, tuple[int, asyncio.Future[Reply]]] = {}
+        self._watched: dict[WorkerProcess, tuple[int, Callable[[type[Exception]], bool]]] = {}
         self._watch_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # cold starts, spares, failed calls' endings
         self._spares: set[asyncio.Task[None]] = set()  # background starts of a stalled queue's workers
@@ -137,6 +138,11 @@ class FunctionRuntime:
         # (measured: -25% of the core time of a trivial AWS_PROXY call). With more cores the worker runs in
         # parallel and the gateway serves others meanwhile.
         self._wait_ms = _SHORT_CALL_WAIT_MS if _one_core() else 0
+        # Batching (one core only, where a round trip to a worker costs two context switches): on while the
+        # last turn of the loop invoked more than one call.
+        self._turn_calls = 0
+        self._batching = False
+        self._in_wait = False  # blocked on a worker's reply (wait_reply): what it releases is not waited for
 
     async def invoke(
         self,
@@ -169,8 +175,14 @@ class FunctionRuntime:
         )
         if trace:
             call.trace = trace.encode()
-        worker = pool.take()
-        if worker is not None:
+        if pool.batches and self._count_call(loop) and pool.started:
+            # Others were invoked in this turn of the loop too: queue the call, and let the turn's end hand
+            # the queue to the idle worker as one batch (frames.py) instead of a round trip per call.
+            pool.enqueue(call)
+            if not pool.flushing:
+                pool.flushing = True
+                loop.call_soon(self._flush, pool)
+        elif (worker := pool.take()) is not None:
             self._dispatch(worker, call, self._wait_ms)
             if call.result.done():  # answered while we waited: no suspension, no turn of the loop
                 return call.result.result()
@@ -182,8 +194,9 @@ class FunctionRuntime:
         try:
             return await call.result
         except asyncio.CancelledError:
-            if call.worker is not None:
+            if call.worker is not None and not call.batched:
                 call.worker.kill()  # cancelled mid-call: its reply would arrive for nobody
+            # (A batch's replies go to their calls in order: one for nobody is dropped.)
             if call.task is not None:
                 call.task.cancel()
             raise
@@ -192,10 +205,174 @@ class FunctionRuntime:
             if self._in_flight == 0 and self._drained is not None:
                 self._drained.set()
 
+    def _count_call(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Count the invocations of this turn of the loop; whether to batch (the last turn had several)."""
+        if self._turn_calls == 0:
+            loop.call_soon(self._end_turn)
+        self._turn_calls += 1
+        return self._batching
+
+    def _end_turn(self) -> None:
+        self._batching = self._turn_calls > 1
+        self._turn_calls = 0
+
+    def _flush(self, pool: WorkerPool) -> None:
+        pool.flushing = False
+        pool.flush()
+
+    def _serve_batch(self, worker: WorkerProcess, calls: list[_Call]) -> None:
+        """Send several queued calls to a warm worker in one write; it runs them one after another and
+        replies to each as it ends (frames.py). Only a worker whose recent calls were short gets a batch:
+        a slow call holds up the ones behind it."""
+        if worker.recent_ms >= _SHORT_CALL_MS:
+            calls[0].pool.requeue(calls[1:])
+            self._dispatch(worker, calls[0])
+            return
+        frames_out: list[bytes] = []
+        size = 0
+        for index, call in enumerate(calls):
+            frame = _request_frame(call)
+            size += len(frame)
+            if size > frames.BATCH_BYTES and index:
+                calls[0].pool.requeue(calls[index:])
+                del calls[index:]
+                break
+            frames_out.append(frame)
+        if len(calls) == 1:
+            self._dispatch(worker, calls[0])
+            return
+        first = calls[0]
+        first.init_ms, worker.init_duration_ms = worker.init_duration_ms, None
+        for call in calls:
+            call.worker = worker
+            call.batched = True
+            call.log.line(f"START RequestId: {call.request_id} Version: {call.spec.version}")
+        batch = _Batch(worker, calls)
+        worker.sink = first.log.feed
+        worker.set_receiver(functools.partial(self._batch_reply, batch))
+        first.started = time.perf_counter()
+        worker.send(b"".join(frames_out))
+        if self._wait_ms and not self._in_wait and not worker.pulling:
+            # Not when already inside a wait (a reply's release sent this batch): no recursion.
+            self._in_wait = True
+            try:
+                worker.wait_replies(self._wait_ms * len(calls), batch.done)
+            finally:
+                self._in_wait = False
+        if not batch.done():
+            self._arm(batch)
+
+    def _arm(self, batch: _Batch) -> None:
+        """The timer and the memory watch of the batch's running call (its head)."""
+        call = batch.calls[0]
+        worker, spec = batch.worker, call.spec
+        loop = worker.loop
+        if batch.timer is not None:
+            batch.timer.cancel()
+        timeout = spec.timeout
+        left = None if call.deadline is None else call.deadline - loop.time()
+        if left is not None and left < timeout:
+            batch.timer = loop.call_later(max(left, 0.0), self._batch_expired, batch, _CallerTimeout)
+        else:
+            batch.timer = loop.call_later(timeout, self._batch_expired, batch, TimeoutError)
+        self._watch(loop, worker, spec.memory_size * 1024, functools.partial(self._batch_expired, batch))
+
+    def _batch_expired(self, batch: _Batch, error: type[Exception]) -> bool:
+        if batch.done():
+            return False
+        self._batch_failed(batch, error())
+        return True
+
+    def _batch_failed(self, batch: _Batch, error: BaseException) -> None:
+        """The running call failed (timeout, memory, the worker's death): it ends as a single call's failure
+        does; the calls behind it never ran, and are queued again."""
+        worker = batch.worker
+        worker.set_receiver(None)
+        if batch.timer is not None:
+            batch.timer.cancel()
+            batch.timer = None
+        self._watched.pop(worker, None)
+        head, *rest = batch.calls
+        batch.calls.clear()
+        self._requeue(batch.skipped + rest)
+        head.task = self._background(self._failed(head, worker, error))
+
+    def _requeue(self, calls: list[_Call]) -> None:
+        for call in calls:
+            call.worker = None
+            call.batched = False
+            call.init_ms = None
+            call.log = InvocationLog(self._logs.get(call.spec.name))  # its START was never written
+        if calls:
+            calls[0].pool.requeue(calls)
+
+    def _batch_reply(self, batch: _Batch, reply: Reply | None) -> None:
+        """One reply of a batch, in order (``None``: the worker is gone)."""
+        if batch.done():
+            return
+        if reply is None:
+            self._batch_failed(batch, WorkerGone())
+            return
+        worker = batch.worker
+        call = batch.calls.popleft()
+        kind = reply.kind
+        if kind == frames.SKIPPED:
+            batch.skipped.append(call)  # queued again, in order, when the batch ends
+        else:
+            spec = call.spec
+            quiet = kind & frames.QUIET
+            if quiet:
+                kind &= ~frames.QUIET
+                if batch.calls:  # (always: the worker says QUIET only when it goes on)
+                    head = batch.calls[0]
+                    worker.sink = head.log.feed  # what the pipe holds from now on is the next call's
+                    head.started = time.perf_counter()
+            worker.recent_ms += (reply.duration_ms - worker.recent_ms) * 0.25
+            if kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > spec.memory_size * 1024:
+                # As a single call's: the worker is killed, the calls behind it queued again.
+                rest = batch.skipped + list(batch.calls)
+                batch.calls.clear()
+                worker.set_receiver(None)
+                self._requeue(rest)
+                result = self._out_of_memory(
+                    worker, spec, call.log, call.request_id, reply.duration_ms, call.init_ms
+                )
+            else:
+                if not quiet:  # its output is in the pipe (and no later call's): take it before END
+                    worker.drain(pull=False)
+                    worker.sink = self._logs.get(spec.name).write
+                status: InvokeStatus = "ok" if kind == frames.RESULT else "error"
+                result = self._finished(
+                    spec,
+                    call.log,
+                    call.request_id,
+                    status,
+                    reply.body,
+                    reply.duration_ms,
+                    reply.max_rss_kb,
+                    call.init_ms,
+                )
+            call.worker = None
+            if not call.result.done():
+                call.result.set_result(result)
+        if batch.calls:
+            if batch.timer is not None:  # armed: the wait for the batch went back to the loop
+                self._arm(batch)
+            return
+        worker.set_receiver(None)
+        if batch.timer is not None:
+            batch.timer.cancel()
+            batch.timer = None
+            self._watched.pop(worker, None)
+        self._requeue(batch.skipped)
+        if worker.sink != self._logs.get(call.spec.name).write:
+            worker.sink = self._logs.get(call.spec.name).write
+        call.pool.release(worker)  # may send the next batch at once
+
     def _serve(self, worker: WorkerProcess | None, call: _Call) -> None:
         """Run a call on a worker, or start one for it in the slot it was given."""
         if worker is not None:
-            self._dispatch(worker, call)
+            self._dispatch(worker, call, 0 if self._in_wait or worker.pulling else self._wait_ms)
         else:
             call.task = self._background(self._cold_call(call))
 
@@ -224,7 +401,11 @@ class FunctionRuntime:
             call.trace,
         )
         if wait_ms and worker.recent_ms < _SHORT_CALL_MS:
-            worker.wait_reply(wait_ms)
+            self._in_wait = True
+            try:
+                worker.wait_reply(wait_ms)
+            finally:
+                self._in_wait = False
             if reply.done():
                 self._replied(call, reply)
                 return
@@ -234,7 +415,7 @@ class FunctionRuntime:
             call.timer = loop.call_later(max(left, 0.0), _expire, reply, _CallerTimeout)
         else:
             call.timer = loop.call_later(timeout, _expire, reply, TimeoutError)
-        self._watch(loop, worker, spec.memory_size * 1024, reply)
+        self._watch(loop, worker, spec.memory_size * 1024, functools.partial(_expire, reply))
         reply.add_done_callback(functools.partial(self._replied, call))
 
     def _replied(self, call: _Call, reply_future: asyncio.Future[Reply]) -> None:
@@ -387,7 +568,12 @@ class FunctionRuntime:
                 self._max_workers,
                 self._serve,
                 lambda started: self._start_spare(spec, started),
+                self._serve_batch,
             )
+            # Batches (frames.py): the Python runtime's workers, on one core, where a round trip to a worker
+            # costs two context switches and batching saves them.
+            python = spec.interpreter is None or spec.interpreter.language == "python"
+            pool.batches = python and self._wait_ms > 0
         return pool
 
     def _start_spare(self, spec: FunctionSpec, pool: WorkerPool) -> None:
@@ -571,7 +757,7 @@ class FunctionRuntime:
         else:
             timer = loop.call_later(timeout, _expire, reply_future, TimeoutError)
         limit_kb = spec.memory_size * 1024
-        self._watch(loop, worker, limit_kb, reply_future)
+        self._watch(loop, worker, limit_kb, functools.partial(_expire, reply_future))
         try:
             reply: Reply = await reply_future
         except TimeoutError:
@@ -595,6 +781,7 @@ class FunctionRuntime:
         finally:
             timer.cancel()
             self._watched.pop(worker, None)
+        worker.recent_ms = reply.duration_ms  # its first call: whether it may get batches (_serve_batch)
         if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > limit_kb:
             return self._out_of_memory(worker, spec, log, request_id, reply.duration_ms, init_ms)
         if worker.backlog:  # the pipe's reader left output behind: take it before the END line
@@ -610,17 +797,16 @@ class FunctionRuntime:
         loop: asyncio.AbstractEventLoop,
         worker: WorkerProcess,
         limit_kb: int,
-        reply: asyncio.Future[Reply],
+        fail: Callable[[type[Exception]], bool],
     ) -> None:
-        self._watched[worker] = (limit_kb, reply)
+        self._watched[worker] = (limit_kb, fail)
         if self._watch_timer is None:
             self._watch_timer = loop.call_later(_MEMORY_POLL_SECONDS, self._poll_memory, loop)
 
     def _poll_memory(self, loop: asyncio.AbstractEventLoop) -> None:
         self._watch_timer = None
-        for worker, (limit_kb, reply) in list(self._watched.items()):
-            if not reply.done() and worker.rss_kb() > limit_kb:
-                reply.set_exception(_OutOfMemory())
+        for worker, (limit_kb, fail) in list(self._watched.items()):
+            if worker.rss_kb() > limit_kb and fail(_OutOfMemory):
                 worker.kill()  # at once, as the kernel would: the handler does not get to finish
         if self._watched and not self._closed:
             self._watch_timer = loop.call_later(_MEMORY_POLL_SECONDS, self._poll_memory, loop)
@@ -742,6 +928,7 @@ class _Call:
 
     __slots__ = (
         "arn",
+        "batched",
         "deadline",
         "init_ms",
         "log",
@@ -782,6 +969,30 @@ class _Call:
         self.init_ms: float | None = None
         self.started = 0.0
         self.trace = b""  # the X-Amzn-Trace-Id the function sees (_X_AMZN_TRACE_ID)
+        self.batched = False  # sent in a batch (and not queued again since)
+
+
+class _Batch:
+    """Calls sent to one worker in one write; ``calls[0]`` is the one running."""
+
+    __slots__ = ("calls", "skipped", "timer", "worker")
+
+    def __init__(self, worker: WorkerProcess, calls: list[_Call]) -> None:
+        self.worker = worker
+        self.calls = deque(calls)
+        self.skipped: list[_Call] = []  # not run by the worker: queued again when the batch ends
+        self.timer: asyncio.TimerHandle | None = None
+
+    def done(self) -> bool:
+        return not self.calls
+
+
+def _request_frame(call: _Call) -> bytes:
+    request_id, arn = call.request_id.encode(), call.arn.encode()
+    payload, trace = call.payload, call.trace
+    deadline_ms = int((time.time() + call.spec.timeout) * 1000)
+    head = frames.REQUEST.pack(len(payload), len(request_id), len(arn), len(trace), deadline_ms)
+    return head + request_id + arn + trace + payload
 
 
 def _settle(result: asyncio.Future[InvokeResult], outcome: InvokeResult | BaseException) -> None:
@@ -803,9 +1014,11 @@ def _one_core() -> bool:
     return hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) == 1
 
 
-def _expire(reply_future: asyncio.Future[Reply], error: type[Exception]) -> None:
-    if not reply_future.done():
-        reply_future.set_exception(error())
+def _expire(reply_future: asyncio.Future[Reply], error: type[Exception]) -> bool:
+    if reply_future.done():
+        return False
+    reply_future.set_exception(error())
+    return True
 
 
 def _ms_since(started: float) -> float:

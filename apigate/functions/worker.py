@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import decimal
+import fcntl
+import functools
 import importlib
 import io
 import json
@@ -23,10 +25,21 @@ import time
 import traceback
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 
 from . import execute_api_endpoints
-from .frames import ERROR, INIT_ERROR, MAX_PAYLOAD_BYTES, OUT_OF_MEMORY, READY, REPLY, REQUEST, RESULT
+from .frames import (
+    ERROR,
+    INIT_ERROR,
+    MAX_PAYLOAD_BYTES,
+    OUT_OF_MEMORY,
+    QUIET,
+    READY,
+    REPLY,
+    REQUEST,
+    RESULT,
+    SKIPPED,
+)
 from .procfs import peak_rss_kb
 
 __all__ = ["LambdaContext", "main"]
@@ -261,9 +274,51 @@ def _flush() -> None:
 _streams: tuple[object, object] = (None, None)  # stdout and stderr when they need no flush (set by main)
 
 
+def _parse(buffer: bytes, batch: list[tuple[str, str, str, int, bytes]]) -> bytes:
+    """Append the whole request frames at the start of ``buffer`` to ``batch``; return what is left."""
+    head_size = REQUEST.size
+    at = 0
+    end = len(buffer)
+    while end - at >= head_size:
+        payload_len, id_len, arn_len, trace_len, deadline_ms = REQUEST.unpack_from(buffer, at)
+        start = at + head_size
+        stop = start + id_len + arn_len + trace_len + payload_len
+        if stop > end:
+            break
+        arn_at = start + id_len
+        trace_at = arn_at + arn_len
+        payload_at = trace_at + trace_len
+        batch.append(
+            (
+                buffer[start:arn_at].decode(),
+                buffer[arn_at:trace_at].decode(),
+                buffer[trace_at:payload_at].decode(),
+                deadline_ms,
+                buffer[payload_at:stop],
+            )
+        )
+        at = stop
+    return buffer[at:] if at else buffer
+
+
+_FIONREAD = 0x541B  # Linux's ioctl: bytes waiting in a pipe, asked on either end
+_output_probe = -1  # our own handle on the output pipe (set by main): user code may replace fds 1 and 2
+
+
+def _output_pending() -> bool:
+    """Whether the call just run left output in the pipe (the gateway does not read it during a batch).
+    True when the pipe cannot be asked: then the batch stops, which is always safe."""
+    if _output_probe < 0:
+        return True
+    try:
+        return fcntl.ioctl(_output_probe, _FIONREAD, b"\0\0\0\0") != b"\0\0\0\0"
+    except OSError:
+        return True
+
+
 class _Worker:
-    def __init__(self, reader: BinaryIO, send: Callable[[bytes], None], handler: Handler) -> None:
-        self._reader = reader
+    def __init__(self, read: Callable[[], bytes], send: Callable[[bytes], None], handler: Handler) -> None:
+        self._read = read
         self._send = send
         self._handler = handler
         ascii_only = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"  # as awslambdaric
@@ -271,29 +326,41 @@ class _Worker:
         self._peak = _PeakMemory()
 
     def serve(self) -> None:
+        """Run requests as they come. The requests of one read are a batch (frames.py): run one after
+        another, each reply sent as its call ends; a call that printed ends the batch early (the rest are
+        SKIPPED, for the gateway to send again), so the output read by the gateway is one call's."""
         global _current_request_id
-        read = self._reader.read
+        read = self._read
+        buffer = b""
         while True:
-            head = read(REQUEST.size)
-            if len(head) < REQUEST.size:
-                return  # the gateway closed the channel
-            payload_len, id_len, arn_len, trace_len, deadline_ms = REQUEST.unpack(head)
-            request_id = read(id_len).decode()
-            arn = read(arn_len).decode()
-            trace = read(trace_len).decode()
-            payload = read(payload_len)
-            # Where X-Ray's SDK and OpenTelemetry's Lambda detector look, as Lambda's runtime sets it.
-            if trace:
-                os.environ["_X_AMZN_TRACE_ID"] = trace
-            else:
-                os.environ.pop("_X_AMZN_TRACE_ID", None)
-            _current_request_id = request_id
-            started = time.perf_counter()
-            kind, body = self._invoke(request_id, arn, deadline_ms, payload)
-            duration_ms = (time.perf_counter() - started) * 1000.0
-            _flush()  # the output must be in the pipe before the reply is (log order)
-            max_rss = self._peak.kb()
-            self._send(REPLY.pack(len(body), kind, max_rss, duration_ms) + body)
+            batch: list[tuple[str, str, str, int, bytes]] = []
+            while not batch:
+                chunk = read()
+                if not chunk:
+                    return  # the gateway closed the channel
+                buffer = buffer + chunk if buffer else chunk
+                buffer = _parse(buffer, batch)
+            last = len(batch) - 1
+            for index, (request_id, arn, trace, deadline_ms, payload) in enumerate(batch):
+                # Where X-Ray's SDK and OpenTelemetry's Lambda detector look, as Lambda's runtime sets it.
+                if trace:
+                    os.environ["_X_AMZN_TRACE_ID"] = trace
+                elif "_X_AMZN_TRACE_ID" in os.environ:
+                    del os.environ["_X_AMZN_TRACE_ID"]
+                _current_request_id = request_id
+                started = time.perf_counter()
+                kind, body = self._invoke(request_id, arn, deadline_ms, payload)
+                duration_ms = (time.perf_counter() - started) * 1000.0
+                _flush()  # the output must be in the pipe before the reply is (log order)
+                max_rss = self._peak.kb()
+                stop = index < last and (kind == OUT_OF_MEMORY or _output_pending())
+                if index < last and not stop:
+                    kind |= QUIET
+                self._send(REPLY.pack(len(body), kind, max_rss, duration_ms) + body)
+                if stop:
+                    skipped = REPLY.pack(0, SKIPPED, max_rss, 0.0)
+                    self._send(skipped * (last - index))
+                    break
 
     def _invoke(self, request_id: str, arn: str, deadline_ms: int, payload: bytes) -> tuple[int, bytes]:
         try:
@@ -419,9 +486,11 @@ def main(argv: list[str]) -> int:
         send(REPLY.pack(len(body), INIT_ERROR, 0, 0.0) + body)
         return 1  # like awslambdaric: an init error ends the environment
     _flush()
+    global _output_probe
+    with contextlib.suppress(OSError):
+        _output_probe = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
     send(REPLY.pack(0, READY, 0, 0.0))
-    with open(request_fd, "rb") as requests:
-        _Worker(requests, send, handler).serve()
+    _Worker(functools.partial(os.read, request_fd, 1 << 16), send, handler).serve()  # heap-sized reads
     return 0
 
 
