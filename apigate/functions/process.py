@@ -301,8 +301,7 @@ class WorkerProcess:
     def wait_replies(self, timeout_ms: int, done: Callable[[], bool]) -> None:
         """``wait_reply`` for a batch: block until ``done()`` (its last reply was received) or ``timeout_ms``."""
         deadline = time.monotonic() + timeout_ms / 1000.0
-        while not done() and timeout_ms > 0 and not self._channel.closed:
-            self.wait_reply(timeout_ms)
+        while not done() and timeout_ms > 0 and self.wait_reply(timeout_ms):
             timeout_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
 
     def _pull_replies(self) -> bool:
@@ -323,14 +322,14 @@ class WorkerProcess:
         channel.data_received(data)
         return True
 
-    def wait_reply(self, timeout_ms: int) -> None:
+    def wait_reply(self, timeout_ms: int) -> bool:
         """Block up to ``timeout_ms`` for the reply to the request just sent, reading it (and any output
         before it) past the event loop: the request's future is done if a whole reply came. Meant for a worker that shares the
         gateway's only core: the worker runs while we block anyway, and taking its reply here saves a turn
-        of the event loop."""
+        of the event loop. False once the channel is at its end (or broken)."""
         channel = self._channel
         if channel.closed or channel.transport is None:
-            return
+            return False
         poll = self._poll
         if poll is None:
             poll = self._poll = select.poll()
@@ -353,14 +352,17 @@ class WorkerProcess:
             if replied:
                 try:
                     data = os.read(channel_fd, 1 << 18)
-                except OSError:  # nothing after all, or the channel broke: the transport will see
-                    return
-                if data:  # (none: the worker is gone, and the transport will see the end itself)
-                    channel.data_received(data)
-                return
+                except BlockingIOError:  # nothing after all (a drain above took it)
+                    return True
+                except OSError:  # the channel broke: the transport will see
+                    return False
+                if not data:  # the worker is gone (the transport will see the end itself)
+                    return False
+                channel.data_received(data)
+                return True
             timeout_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
             if not events or timeout_ms <= 0:
-                return
+                return True
 
     def drain(self, chunks: int = -1, *, pull: bool = True) -> None:
         """Move what the worker has written so far (or the next ``chunks`` reads of it) to the current sink,
