@@ -63,6 +63,7 @@ class WorkerPool:
         self._serve = serve  # hands a worker, or a free slot (None), to a queued call
         self._serve_batch = serve_batch  # hands a worker several queued calls at once (frames.py)
         self._retired = False
+        self._closed = False
         self._start_spare = start_spare
         self._starting = 0  # spares being started in the background
         self._served = 0  # slots handed back: the queue moved
@@ -142,6 +143,11 @@ class WorkerPool:
         again, in their order, to be served by the next release."""
         if not calls:
             return
+        if self._closed:
+            for call in calls:
+                if not call.result.done():
+                    call.result.set_exception(PoolClosedError("the function runtime is closed"))
+            return
         loop = asyncio.get_running_loop()
         now = loop.time()
         self._queue.extendleft((now, call) for call in reversed(calls))
@@ -154,6 +160,9 @@ class WorkerPool:
             worker = self.take()
             if worker is not None:
                 self.release(worker)
+            elif self._size == 0 and not self._closed:  # its workers died while idle: start one
+                self._size += 1
+                self.release(None)
 
     def spare_started(self, worker: WorkerProcess | None) -> None:
         """A background start ended: with a ready worker, or ``None`` (it failed; its slot is free again)."""
@@ -233,6 +242,7 @@ class WorkerPool:
         return idle
 
     def close(self) -> None:
+        self._closed = True
         self.retire()
         while self._queue:
             call = self._queue.popleft()[1]

@@ -74,6 +74,8 @@ def chatty(event, context):
     return "done"
 
 def mixed(event, context):
+    if event.get("touch"):
+        open(event["touch"], "w").close()
     if event.get("print"):
         print("printed by", context.aws_request_id)
     if event.get("print_bytes"):
@@ -721,3 +723,40 @@ def test_on_one_core_concurrent_calls_go_to_a_worker_in_batches(tmp_path: Path) 
     for request_id in ("slow-3", "slow-4", "crash-3", "crash-4"):
         assert f"START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n" in log
         assert log.count(f"START RequestId: {request_id} ") == 1
+
+
+def test_on_one_core_close_ends_a_batch_and_the_calls_behind_it(tmp_path: Path) -> None:
+    # close() during a batch: the running call ends as crashed, the calls behind it (never started) fail
+    # with the runtime's closing error instead of waiting for a worker that will not come.
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs Linux's CPU affinity")
+    spec = _spec(_code(tmp_path), "mixed", timeout=30)
+    marker = tmp_path / "started"
+    cores = os.sched_getaffinity(0)
+
+    async def main() -> list[Any]:
+        runtime = FunctionRuntime(tmp_path / "logs", ENDPOINT)
+        try:
+            assert (await runtime.invoke(spec, b"{}")).status == "ok"  # warm
+            await asyncio.gather(*(runtime.invoke(spec, b"{}") for _ in range(4)))  # batching is on
+            events = [{"touch": str(marker), "sleep": 30}, {}, {}, {}]
+            calls = asyncio.gather(
+                *(runtime.invoke(spec, json.dumps(e).encode()) for e in events), return_exceptions=True
+            )
+            deadline = time.monotonic() + 30
+            while not marker.exists() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert marker.exists()
+        finally:
+            await runtime.close()
+        return list(await asyncio.wait_for(calls, 30))
+
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert outcomes[0].status == "crashed"
+    for outcome in outcomes[1:]:
+        assert isinstance(outcome, RuntimeError) or outcome.status in ("ok", "crashed")
+    assert _children() == []
