@@ -234,16 +234,20 @@ class FunctionRuntime:
             calls[0].pool.requeue(calls[1:])
             self._dispatch(worker, calls[0])
             return
-        frames_out: list[bytes] = []
+        parts: list[bytes] = []  # every frame's pieces, joined once
         size = 0
+        deadline_s = time.time()
         for index, call in enumerate(calls):
-            frame = _request_frame(call)
-            size += len(frame)
+            request_id, arn, payload, trace = call.request_id.encode(), call.arn.encode(), call.payload, call.trace
+            head = frames.REQUEST.pack(
+                len(payload), len(request_id), len(arn), len(trace), int((deadline_s + call.spec.timeout) * 1000)
+            )
+            size += len(head) + len(request_id) + len(arn) + len(trace) + len(payload)
             if size > frames.BATCH_BYTES and index:
                 calls[0].pool.requeue(calls[index:])
                 del calls[index:]
                 break
-            frames_out.append(frame)
+            parts += (head, request_id, arn, trace, payload)
         if len(calls) == 1:
             self._dispatch(worker, calls[0])
             return
@@ -257,7 +261,7 @@ class FunctionRuntime:
         worker.sink = first.log.feed
         worker.set_receiver(functools.partial(self._batch_reply, batch))
         first.started = time.perf_counter()
-        worker.send(b"".join(frames_out))
+        worker.send(b"".join(parts))
         if self._wait_ms and not self._in_wait and not worker.pulling:
             # Not when already inside a wait (a reply's release sent this batch): no recursion.
             self._in_wait = True
@@ -992,14 +996,6 @@ class _Batch:
 
     def done(self) -> bool:
         return not self.calls
-
-
-def _request_frame(call: _Call) -> bytes:
-    request_id, arn = call.request_id.encode(), call.arn.encode()
-    payload, trace = call.payload, call.trace
-    deadline_ms = int((time.time() + call.spec.timeout) * 1000)
-    head = frames.REQUEST.pack(len(payload), len(request_id), len(arn), len(trace), deadline_ms)
-    return head + request_id + arn + trace + payload
 
 
 def _settle(result: asyncio.Future[InvokeResult], outcome: InvokeResult | BaseException) -> None:
