@@ -178,6 +178,7 @@ class WorkerProcess:
         # first, so one poll reports both, and the event loop runs I/O callbacks before the awaiting task.
         self.backlog = False
         self.pulling = False  # drain is taking a batch's replies: what they release is not waited for
+        self.answered = False  # it has answered a call (recent_ms means something)
         self.recent_ms = 0.0  # the handler's recent duration (a moving average), for wait_reply's callers
         self._poll: select.poll | None = None  # wait_reply's, made on first use
         self._channel_fd = -1

@@ -230,7 +230,7 @@ class FunctionRuntime:
         """Send several queued calls to a warm worker in one write; it runs them one after another and
         replies to each as it ends (frames.py). Only a worker whose recent calls were short gets a batch:
         a slow call holds up the ones behind it."""
-        if worker.recent_ms >= _SHORT_CALL_MS:
+        if not worker.answered or worker.recent_ms >= _SHORT_CALL_MS:  # (a spare's speed is not known yet)
             calls[0].pool.requeue(calls[1:])
             self._dispatch(worker, calls[0])
             return
@@ -442,6 +442,7 @@ class FunctionRuntime:
         reply: Reply = reply_future.result()
         spec = call.spec
         worker.recent_ms += (reply.duration_ms - worker.recent_ms) * 0.25
+        worker.answered = True
         if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > spec.memory_size * 1024:
             result = self._out_of_memory(
                 worker, spec, call.log, call.request_id, reply.duration_ms, call.init_ms
@@ -792,7 +793,9 @@ class FunctionRuntime:
         finally:
             timer.cancel()
             self._watched.pop(worker, None)
-        worker.recent_ms = reply.duration_ms  # its first call: whether it may get batches (_serve_batch)
+        # Its first call (a cold start's): counted as the warm path counts calls, for _dispatch and _serve_batch.
+        worker.recent_ms += (reply.duration_ms - worker.recent_ms) * 0.25
+        worker.answered = True
         if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > limit_kb:
             return self._out_of_memory(worker, spec, log, request_id, reply.duration_ms, init_ms)
         if worker.backlog:  # the pipe's reader left output behind: take it before the END line
