@@ -95,8 +95,9 @@ class WorkerPool:
             return True
         return False
 
-    def enqueue(self, call: Queued) -> None:
-        loop = asyncio.get_running_loop()
+    def enqueue(self, call: Queued, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        if loop is None:
+            loop = asyncio.get_running_loop()  # (a getpid() system call each time: callers pass theirs)
         self._queue.append((loop.time(), call))
         if self._timer is None:
             self._timer = loop.call_at(loop.time() + STALL_SECONDS, self._check, loop)

@@ -148,6 +148,7 @@ class FunctionRuntime:
         # last turn of the loop invoked more than one call.
         self._turn_calls = 0
         self._batching = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it serves in (set by the first call)
         self._in_wait = False  # blocked on a worker's reply (wait_reply): what it releases is not waited for
 
     async def invoke(
@@ -165,7 +166,9 @@ class FunctionRuntime:
         out first: that costs the worker, as a cancelled call does, and spares the caller a ``wait_for``."""
         if self._closed:
             raise RuntimeError("the function runtime is closed")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:  # kept: get_running_loop() costs a getpid() system call each time
+            loop = self._loop = asyncio.get_running_loop()
         pool = self._pools.get(spec.pool_key)
         if pool is None or pool.key != spec.worker_key:
             pool = self._pool(spec)
@@ -184,7 +187,7 @@ class FunctionRuntime:
         if pool.batches and self._count_call(loop) and pool.started:
             # Others were invoked in this turn of the loop too: queue the call, and let the turn's end hand
             # the queue to the idle worker as one batch (frames.py) instead of a round trip per call.
-            pool.enqueue(call)
+            pool.enqueue(call, loop)
             if not pool.flushing:
                 pool.flushing = True
                 loop.call_soon(self._flush, pool)
@@ -195,7 +198,7 @@ class FunctionRuntime:
         elif pool.reserve():
             self._serve(None, call)
         else:
-            pool.enqueue(call)
+            pool.enqueue(call, loop)
         self._in_flight += 1
         try:
             return await call.result
