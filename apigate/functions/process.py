@@ -85,14 +85,14 @@ class _Channel(asyncio.Protocol):
         head = frames.REPLY.size
         if not self._buffer and len(data) >= head:  # the usual case: exactly one whole reply
             length, kind, rss, duration = frames.REPLY.unpack_from(data)
-            if len(data) == head + length and kind & _KIND_MASK <= frames.SKIPPED:
+            if len(data) == head + length and self._valid(kind):
                 self._deliver(Reply(kind, rss, duration, data[head:]))
                 return
         buffer = self._buffer
         buffer += data
         while len(buffer) >= head:
             length, kind, rss, duration = frames.REPLY.unpack_from(buffer)
-            if length > _MAX_REPLY_BYTES or kind & _KIND_MASK > frames.SKIPPED:
+            if length > _MAX_REPLY_BYTES or not self._valid(kind):
                 self._violated()
                 return
             end = head + length
@@ -101,6 +101,12 @@ class _Channel(asyncio.Protocol):
             reply = Reply(kind, rss, duration, bytes(buffer[head:end]))
             del buffer[:end]
             self._deliver(reply)
+
+    def _valid(self, kind: int) -> bool:
+        """A kind our runtime sends: QUIET and SKIPPED only to a batch (frames.py)."""
+        if kind <= frames.OUT_OF_MEMORY:
+            return True
+        return self.receiver is not None and kind & _KIND_MASK <= frames.SKIPPED
 
     def _deliver(self, reply: Reply) -> None:
         if self.receiver is not None:
