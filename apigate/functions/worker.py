@@ -274,6 +274,14 @@ def _flush() -> None:
 _streams: tuple[object, object] = (None, None)  # stdout and stderr when they need no flush (set by main)
 
 
+def _frame_size(buffer: bytes) -> int:
+    """The length of the request frame ``buffer`` starts with (0 while its header is incomplete)."""
+    if len(buffer) < REQUEST.size:
+        return 0
+    payload_len, id_len, arn_len, trace_len, _ = REQUEST.unpack_from(buffer)
+    return int(REQUEST.size + id_len + arn_len + trace_len + payload_len)
+
+
 def _parse(buffer: bytes, batch: list[tuple[str, str, str, int, bytes]]) -> bytes:
     """Append the whole request frames at the start of ``buffer`` to ``batch``; return what is left."""
     head_size = REQUEST.size
@@ -339,6 +347,16 @@ class _Worker:
                 if not chunk:
                     return  # the gateway closed the channel
                 buffer = buffer + chunk if buffer else chunk
+                need = _frame_size(buffer)
+                if need > len(buffer):  # a large payload: read the rest of it, joined once
+                    parts, have = [buffer], len(buffer)
+                    while have < need:
+                        chunk = read()
+                        if not chunk:
+                            return
+                        parts.append(chunk)
+                        have += len(chunk)
+                    buffer = b"".join(parts)
                 buffer = _parse(buffer, batch)
             last = len(batch) - 1
             for index, (request_id, arn, trace, deadline_ms, payload) in enumerate(batch):

@@ -760,3 +760,18 @@ def test_on_one_core_close_ends_a_batch_and_the_calls_behind_it(tmp_path: Path) 
     for outcome in outcomes[1:]:
         assert isinstance(outcome, RuntimeError) or outcome.status in ("ok", "crashed")
     assert _children() == []
+
+
+def test_a_large_event_reaches_the_handler_whole(tmp_path: Path) -> None:
+    # Far larger than the request pipe: the worker reads it in pieces and runs it once, whole.
+    spec = _spec(_code(tmp_path), "echo")
+    event = {"blob": "x" * (5 * 1024 * 1024), "tail": "end"}
+
+    async def body(runtime: FunctionRuntime) -> None:
+        for _ in range(2):
+            result = await runtime.invoke(spec, json.dumps(event).encode())
+            assert result.status == "ok"
+            echoed = _json(result)["event"]
+            assert len(echoed["blob"]) == 5 * 1024 * 1024 and echoed["tail"] == "end"
+
+    _run(tmp_path, body)
