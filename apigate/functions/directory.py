@@ -7,8 +7,10 @@ same way whichever side calls it.
 from __future__ import annotations
 
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from random import random
+from typing import Any
 
 from apigate.aws.errors import function_not_found
 from apigate.aws.service_endpoints import ServiceEndpoints
@@ -235,7 +237,7 @@ class FunctionDirectory:
             session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"], session["ExpiresAt"]
         )
 
-    async def invoke(
+    def invoke(
         self,
         name: str,
         payload: bytes,
@@ -243,13 +245,26 @@ class FunctionDirectory:
         request_id: str | None = None,
         timeout: float | None = None,
         trace: str | None = None,
-    ) -> InvokeResult:
-        """Run the function once. With ``timeout`` (the caller's, e.g. an integration's), TimeoutError once
-        it has passed: cheaper than ``asyncio.wait_for``, which costs a task per call."""
+    ) -> Coroutine[Any, Any, InvokeResult]:
+        """Run the function once (await the answer; FunctionMissing is raised at once). With ``timeout`` (the
+        caller's, e.g. an integration's), TimeoutError once it has passed: cheaper than ``asyncio.wait_for``,
+        which costs a task per call. The runtime's coroutine itself when no reserved concurrency applies: one
+        coroutine level less on every call's suspension and resumption."""
         spec = self.spec(name)
         limit = self._reserved.get(spec.name)  # the function's, whichever version runs
         if limit is None:
-            return await self.runtime.invoke(spec, payload, request_id=request_id, timeout=timeout, trace=trace)
+            return self.runtime.invoke(spec, payload, request_id=request_id, timeout=timeout, trace=trace)
+        return self._invoke_limited(spec, limit, payload, request_id, timeout, trace)
+
+    async def _invoke_limited(
+        self,
+        spec: FunctionSpec,
+        limit: int,
+        payload: bytes,
+        request_id: str | None,
+        timeout: float | None,
+        trace: str | None,
+    ) -> InvokeResult:
         name = spec.name
         in_flight = self._in_flight.get(name, 0)
         if in_flight >= limit:

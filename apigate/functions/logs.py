@@ -190,6 +190,12 @@ def report_line(
     status: str | None = None,
     error_type: str | None = None,
 ) -> str:
+    if init_duration_ms is None and status is None and error_type is None:  # a warm call's: one format
+        return (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(math.ceil(duration_ms), 1)} ms\tMemory Size: {memory_size} MB\t"
+            f"Max Memory Used: {math.ceil(max_rss_kb / 1024)} MB"
+        )
     fields = [
         f"REPORT RequestId: {request_id}",
         f"Duration: {duration_ms:.2f} ms",

@@ -29,6 +29,7 @@ from .process import WorkerProcess
 
 __all__ = ["STALL_SECONDS", "PoolClosedError", "Queued", "WorkerPool"]
 
+BATCH_CALLS = 16  # at most this many calls in one batch
 STALL_SECONDS = 0.01  # queue wait that asks for another worker (if the queue also stopped moving)
 _CONFIRM_SECONDS = 0.001  # one more turn of the loop, I/O included, before deciding
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -52,6 +53,7 @@ class WorkerPool:
         limit: int,
         serve: Callable[[WorkerProcess | None, Any], None],
         start_spare: Callable[[WorkerPool], None] | None = None,
+        serve_batch: Callable[[WorkerProcess, list[Any]], None] | None = None,
     ) -> None:
         self.key = key
         self._limit = limit
@@ -59,12 +61,16 @@ class WorkerPool:
         self._idle: list[WorkerProcess] = []  # a stack: the most recently used stays warm
         self._queue: deque[tuple[float, Queued]] = deque()  # (enqueued at, call)
         self._serve = serve  # hands a worker, or a free slot (None), to a queued call
+        self._serve_batch = serve_batch  # hands a worker several queued calls at once (frames.py)
         self._retired = False
+        self._closed = False
         self._start_spare = start_spare
         self._starting = 0  # spares being started in the background
         self._served = 0  # slots handed back: the queue moved
         self._timer: asyncio.TimerHandle | None = None
         self._busy: set[WorkerProcess] = set()
+        self.batches = False  # its workers run batches (set by the runtime)
+        self.flushing = False  # a flush is scheduled for the end of this turn of the loop (runtime.py)
 
     def take(self) -> WorkerProcess | None:
         """An idle worker, now busy; or None."""
@@ -77,6 +83,11 @@ class WorkerPool:
             self._size -= 1  # died while idle and not yet forgotten
         return None
 
+    @property
+    def started(self) -> bool:
+        """It has a worker, or one on its way (so a queued call will be served)."""
+        return self._size > 0
+
     def reserve(self) -> bool:
         """Take a slot to start a worker in, when the function has none (or nothing starts spares)."""
         if self._size == 0 or (self._start_spare is None and self._size < self._limit):
@@ -84,8 +95,9 @@ class WorkerPool:
             return True
         return False
 
-    def enqueue(self, call: Queued) -> None:
-        loop = asyncio.get_running_loop()
+    def enqueue(self, call: Queued, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        if loop is None:
+            loop = asyncio.get_running_loop()  # (a getpid() system call each time: callers pass theirs)
         self._queue.append((loop.time(), call))
         if self._timer is None:
             self._timer = loop.call_at(loop.time() + STALL_SECONDS, self._check, loop)
@@ -98,6 +110,13 @@ class WorkerPool:
                 worker = None
         self._served += 1
         queue = self._queue
+        if worker is not None and len(queue) > 1 and self.batches and self._serve_batch is not None:
+            taken = self._take_live(BATCH_CALLS)
+            if len(taken) > 1:
+                self._busy.add(worker)
+                self._serve_batch(worker, [call for _, call in taken])
+                return
+            queue.extendleft(taken)  # one left alive (or none): served alone, as below
         while queue:
             call = queue.popleft()[1]
             if not call.result.done():
@@ -109,6 +128,42 @@ class WorkerPool:
             self._size -= 1
         else:
             self._idle.append(worker)
+
+    def _take_live(self, most: int) -> list[tuple[float, Queued]]:
+        """Up to ``most`` of the oldest calls whose callers still wait, taken off the queue."""
+        queue = self._queue
+        taken: list[tuple[float, Queued]] = []
+        while queue and len(taken) < most:
+            item = queue.popleft()
+            if not item[1].result.done():
+                taken.append(item)
+        return taken
+
+    def requeue(self, calls: list[Any]) -> None:
+        """Calls a worker did not run (skipped in a batch, or behind a call that failed): first in line
+        again, in their order, to be served by the next release."""
+        if not calls:
+            return
+        if self._closed:
+            for call in calls:
+                if not call.result.done():
+                    call.result.set_exception(PoolClosedError("the function runtime is closed"))
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._queue.extendleft((now, call) for call in reversed(calls))
+        if self._timer is None and not self._retired:
+            self._timer = loop.call_at(now + STALL_SECONDS, self._check, loop)
+
+    def flush(self) -> None:
+        """Hand an idle worker the calls queued meanwhile (several at once: a batch)."""
+        if self._queue:
+            worker = self.take()
+            if worker is not None:
+                self.release(worker)
+            elif self._size == 0 and not self._closed:  # its workers died while idle: start one
+                self._size += 1
+                self.release(None)
 
     def spare_started(self, worker: WorkerProcess | None) -> None:
         """A background start ended: with a ready worker, or ``None`` (it failed; its slot is free again)."""
@@ -188,6 +243,7 @@ class WorkerPool:
         return idle
 
     def close(self) -> None:
+        self._closed = True
         self.retire()
         while self._queue:
             call = self._queue.popleft()[1]

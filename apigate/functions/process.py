@@ -37,6 +37,7 @@ _MAX_REPLY_BYTES = 2 * frames.MAX_PAYLOAD_BYTES
 _DRAIN_CHUNKS = 16  # 64 KiB reads per wake-up of the output reader: a chatty worker cannot hog the loop
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 _PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size
+_KIND_MASK = ~frames.QUIET
 
 
 
@@ -73,6 +74,8 @@ class _Channel(asyncio.Protocol):
         self._waiter: asyncio.Future[Reply] | None = None
         self._closed = False
         self.violated = False  # the worker wrote something that is not a reply frame
+        # While a batch is out: every reply (None: the channel closed) goes here, in order, at once.
+        self.receiver: Callable[[Reply | None], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.ReadTransport, transport)  # uvloop's transports are not subclasses
@@ -82,14 +85,14 @@ class _Channel(asyncio.Protocol):
         head = frames.REPLY.size
         if not self._buffer and len(data) >= head:  # the usual case: exactly one whole reply
             length, kind, rss, duration = frames.REPLY.unpack_from(data)
-            if len(data) == head + length and kind <= frames.OUT_OF_MEMORY:
+            if len(data) == head + length and self._valid(kind):
                 self._deliver(Reply(kind, rss, duration, data[head:]))
                 return
         buffer = self._buffer
         buffer += data
         while len(buffer) >= head:
             length, kind, rss, duration = frames.REPLY.unpack_from(buffer)
-            if length > _MAX_REPLY_BYTES or kind > frames.OUT_OF_MEMORY:
+            if length > _MAX_REPLY_BYTES or not self._valid(kind):
                 self._violated()
                 return
             end = head + length
@@ -99,7 +102,16 @@ class _Channel(asyncio.Protocol):
             del buffer[:end]
             self._deliver(reply)
 
+    def _valid(self, kind: int) -> bool:
+        """A kind our runtime sends: QUIET and SKIPPED only to a batch (frames.py)."""
+        if kind <= frames.OUT_OF_MEMORY:
+            return True
+        return self.receiver is not None and kind & _KIND_MASK <= frames.SKIPPED
+
     def _deliver(self, reply: Reply) -> None:
+        if self.receiver is not None:
+            self.receiver(reply)
+            return
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             self._waiter = None
@@ -123,6 +135,8 @@ class _Channel(asyncio.Protocol):
         self._closed = True
         if self.writer is not None:
             self.writer.close()
+        if self.receiver is not None:
+            self.receiver(None)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(WorkerGone())
@@ -169,6 +183,8 @@ class WorkerProcess:
         # worker wrote before its reply was read before the reply is seen: the worker writes its output
         # first, so one poll reports both, and the event loop runs I/O callbacks before the awaiting task.
         self.backlog = False
+        self.pulling = False  # drain is taking a batch's replies: what they release is not waited for
+        self.answered = False  # it has answered a call (recent_ms means something)
         self.recent_ms = 0.0  # the handler's recent duration (a moving average), for wait_reply's callers
         self._poll: select.poll | None = None  # wait_reply's, made on first use
         self._channel_fd = -1
@@ -280,14 +296,47 @@ class WorkerProcess:
             transport.write(head + request_id + arn + trace + payload)
         return future
 
-    def wait_reply(self, timeout_ms: int) -> None:
+    def send(self, data: bytes) -> None:
+        """Write request frames as they are (a batch: see frames.py)."""
+        transport = self._channel.writer
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def set_receiver(self, receiver: Callable[[Reply | None], None] | None) -> None:
+        self._channel.receiver = receiver
+
+    def wait_replies(self, timeout_ms: int, done: Callable[[], bool]) -> None:
+        """``wait_reply`` for a batch: block until ``done()`` (its last reply was received) or ``timeout_ms``."""
+        deadline = time.monotonic() + timeout_ms / 1000.0
+        while not done() and timeout_ms > 0 and self.wait_reply(timeout_ms):
+            timeout_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
+
+    def _pull_replies(self) -> bool:
+        """Read the replies already in the channel (before output is drained during a batch: output that
+        follows a QUIET reply is a later call's, see frames.py). Whether there were any."""
+        channel = self._channel
+        if channel.closed or channel.transport is None or channel.receiver is None:
+            return False
+        if self._channel_fd < 0:
+            self._channel_fd = channel.transport.get_extra_info("pipe").fileno()
+            os.set_blocking(self._channel_fd, False)
+        try:
+            data = os.read(self._channel_fd, 1 << 18)
+        except OSError:  # nothing there (or broken: the transport will see)
+            return False
+        if not data:
+            return False
+        channel.data_received(data)
+        return True
+
+    def wait_reply(self, timeout_ms: int) -> bool:
         """Block up to ``timeout_ms`` for the reply to the request just sent, reading it (and any output
         before it) past the event loop: the request's future is done if a whole reply came. Meant for a worker that shares the
         gateway's only core: the worker runs while we block anyway, and taking its reply here saves a turn
-        of the event loop."""
+        of the event loop. False once the channel is at its end (or broken)."""
         channel = self._channel
         if channel.closed or channel.transport is None:
-            return
+            return False
         poll = self._poll
         if poll is None:
             poll = self._poll = select.poll()
@@ -310,24 +359,40 @@ class WorkerProcess:
             if replied:
                 try:
                     data = os.read(channel_fd, 1 << 18)
-                except OSError:  # nothing after all, or the channel broke: the transport will see
-                    return
-                if data:  # (none: the worker is gone, and the transport will see the end itself)
-                    channel.data_received(data)
-                return
+                except BlockingIOError:  # nothing after all (a drain above took it)
+                    return True
+                except OSError:  # the channel broke: the transport will see
+                    return False
+                if not data:  # the worker is gone (the transport will see the end itself)
+                    return False
+                channel.data_received(data)
+                return True
             timeout_ms = math.ceil((deadline - time.monotonic()) * 1000.0)
             if not events or timeout_ms <= 0:
-                return
+                return True
 
-    def drain(self, chunks: int = -1) -> None:
+    def drain(self, chunks: int = -1, *, pull: bool = True) -> None:
         """Move what the worker has written so far (or the next ``chunks`` reads of it) to the current sink,
-        without blocking."""
+        without blocking. During a batch, the replies already written are taken first (``pull``), so the
+        sink is the call that printed; ``pull=False`` when the caller knows whose output it is."""
         fd = self._output_fd
         self.backlog = False
         while fd >= 0:
             if chunks == 0:
                 self.backlog = True
                 return
+            if pull and self._channel.receiver is not None:
+                # Before every read: a reply taken here may end the batch and send the next one, which the
+                # worker may start at once (and print in).
+                self.pulling = True
+                try:
+                    while self._pull_replies():  # until a read finds none: then no batch was sent since
+                        pass
+                finally:
+                    self.pulling = False
+                fd = self._output_fd
+                if fd < 0:
+                    return
             try:
                 chunk = os.read(fd, 65536)
             except BlockingIOError:

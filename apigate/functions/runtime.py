@@ -22,6 +22,7 @@ one warm worker, queue, buffered logs, no wait_for     ~125-140         1
 + calls sent and finished by callbacks (no task)       ~124-140         1
 + on one core: wait for a short call's reply in place  94-115           1
 + the worker channel as two pipes, not a socket pair   (132-175 loaded) 1
++ batches: a turn's calls in one write (A/B, load 4-7) 68-86 vs 122-144  1
 =====================================================  ===============  =========
 
 (HTTP API, same function: 134-260 before, 81-97 after; MOCK, for scale: 22-31; nginx ``return 200``: 8-10.)
@@ -38,12 +39,20 @@ one warm worker, queue, buffered logs, no wait_for     ~125-140         1
 - Logs: START/END/REPORT are buffered per function and written once per turn of the loop (logs.py).
 - The channel is two pipes (process.py): a same-core round trip costs 6 µs against 12-13.5 µs for a socket
   pair here, and a call costs the gateway ~1.0 context switch instead of 1.5-1.8.
-- Measured and not taken: several calls in flight on one worker (pipelined, the worker runs them one after
-  another): ~99 vs ~124 µs (1.0 vs 1.6 context switches a call) in a hack, but a call queued behind a slow one
-  on the same worker cannot be moved to a fresh worker (head-of-line blocking, where Lambda would start an
-  environment), and output read from the shared pipe can no longer be told apart between the calls in flight
-  (it would have to travel in frames on the channel). In-process calls (no isolation) are cheaper still and
-  break crash isolation and memory limits. Worker processes with SCHED_BATCH: no measurable change.
+- Batches (one core, Python workers): while the last turn of the loop invoked more than one call, calls are
+  queued and the turn's end (``_flush``) hands them to the idle worker in one write, up to 16; a reply's release
+  does the same with what queued meanwhile. The worker runs them one after another and writes each reply as its
+  call ends, so a timeout still counts from the call's own start (the timer is re-armed per reply) and kills
+  only the running call; the calls behind it never started and are queued again. Output: the gateway reads the
+  worker's output pipe only after taking the replies already written (``WorkerProcess.drain``), and the worker
+  ends a batch at the first call that left output in the pipe (FIONREAD; the rest come back SKIPPED and are
+  queued again), so what the pipe holds is always one call's. Head-of-line blocking is bounded by sending
+  batches only to workers whose recent calls took under 0.5 ms. Context switches per call: 1.03 -> ~0.3.
+- System calls that were per call: ``asyncio.get_running_loop()`` (a getpid() each time; the runtime keeps its
+  loop), and the worker's getrusage for REPORT's peak memory (2-3 µs here; skipped after a call under 1 ms for
+  up to 10 ms, worker.py ``_PeakMemory``).
+- In-process calls (no isolation) are cheaper still and break crash isolation and memory limits. Worker
+  processes with SCHED_BATCH: no measurable change.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ import json
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,7 +140,7 @@ class FunctionRuntime:
         self._in_flight = 0
         self._drained: asyncio.Event | None = None  # set when the last in-flight call ends after close()
         # Busy workers whose memory is polled: limit in KiB and the future their reply will resolve.
-        self._watched: dict[WorkerProcess, tuple[int, asyncio.Future[Reply]]] = {}
+        self._watched: dict[WorkerProcess, tuple[int, Callable[[type[Exception]], bool]]] = {}
         self._watch_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # cold starts, spares, failed calls' endings
         self._spares: set[asyncio.Task[None]] = set()  # background starts of a stalled queue's workers
@@ -140,6 +150,12 @@ class FunctionRuntime:
         # (measured: -25% of the core time of a trivial AWS_PROXY call). With more cores the worker runs in
         # parallel and the gateway serves others meanwhile.
         self._wait_ms = _SHORT_CALL_WAIT_MS if _one_core() else 0
+        # Batching (one core only, where a round trip to a worker costs two context switches): on while the
+        # last turn of the loop invoked more than one call.
+        self._turn_calls = 0
+        self._batching = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it serves in (set by the first call)
+        self._in_wait = False  # blocked on a worker's reply (wait_reply): what it releases is not waited for
 
     async def invoke(
         self,
@@ -156,7 +172,9 @@ class FunctionRuntime:
         out first: that costs the worker, as a cancelled call does, and spares the caller a ``wait_for``."""
         if self._closed:
             raise RuntimeError("the function runtime is closed")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:  # kept: get_running_loop() costs a getpid() system call each time
+            loop = self._loop = asyncio.get_running_loop()
         pool = self._pools.get(spec.pool_key)
         if pool is None or pool.key != spec.worker_key:
             pool = self._pool(spec)
@@ -172,21 +190,28 @@ class FunctionRuntime:
         )
         if trace:
             call.trace = trace.encode()
-        worker = pool.take()
-        if worker is not None:
+        if pool.batches and self._count_call(loop) and pool.started:
+            # Others were invoked in this turn of the loop too: queue the call, and let the turn's end hand
+            # the queue to the idle worker as one batch (frames.py) instead of a round trip per call.
+            pool.enqueue(call, loop)
+            if not pool.flushing:
+                pool.flushing = True
+                loop.call_soon(self._flush, pool)
+        elif (worker := pool.take()) is not None:
             self._dispatch(worker, call, self._wait_ms)
             if call.result.done():  # answered while we waited: no suspension, no turn of the loop
                 return call.result.result()
         elif pool.reserve():
             self._serve(None, call)
         else:
-            pool.enqueue(call)
+            pool.enqueue(call, loop)
         self._in_flight += 1
         try:
             return await call.result
         except asyncio.CancelledError:
-            if call.worker is not None:
+            if call.worker is not None and not call.batched:
                 call.worker.kill()  # cancelled mid-call: its reply would arrive for nobody
+            # (A batch's replies go to their calls in order: one for nobody is dropped.)
             if call.task is not None:
                 call.task.cancel()
             raise
@@ -195,10 +220,179 @@ class FunctionRuntime:
             if self._in_flight == 0 and self._drained is not None:
                 self._drained.set()
 
+    def _count_call(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Count the invocations of this turn of the loop; whether to batch (the last turn had several)."""
+        if self._turn_calls == 0:
+            loop.call_soon(self._end_turn)
+        self._turn_calls += 1
+        return self._batching
+
+    def _end_turn(self) -> None:
+        self._batching = self._turn_calls > 1
+        self._turn_calls = 0
+
+    def _flush(self, pool: WorkerPool) -> None:
+        pool.flushing = False
+        pool.flush()
+
+    def _serve_batch(self, worker: WorkerProcess, calls: list[_Call]) -> None:
+        """Send several queued calls to a warm worker in one write; it runs them one after another and
+        replies to each as it ends (frames.py). Only a worker whose recent calls were short gets a batch:
+        a slow call holds up the ones behind it."""
+        if not worker.answered or worker.recent_ms >= _SHORT_CALL_MS:  # (a spare's speed is not known yet)
+            calls[0].pool.requeue(calls[1:])
+            self._dispatch(worker, calls[0])
+            return
+        parts: list[bytes] = []  # every frame's pieces, joined once
+        size = 0
+        deadline_s = time.time()
+        for index, call in enumerate(calls):
+            request_id, arn, payload, trace = call.request_id.encode(), call.arn.encode(), call.payload, call.trace
+            head = frames.REQUEST.pack(
+                len(payload), len(request_id), len(arn), len(trace), int((deadline_s + call.spec.timeout) * 1000)
+            )
+            size += len(head) + len(request_id) + len(arn) + len(trace) + len(payload)
+            if size > frames.BATCH_BYTES and index:
+                calls[0].pool.requeue(calls[index:])
+                del calls[index:]
+                break
+            parts += (head, request_id, arn, trace, payload)
+        if len(calls) == 1:
+            self._dispatch(worker, calls[0])
+            return
+        first = calls[0]
+        first.init_ms, worker.init_duration_ms = worker.init_duration_ms, None
+        for call in calls:
+            call.worker = worker
+            call.batched = True
+            call.log.line(f"START RequestId: {call.request_id} Version: {call.spec.version}")
+        batch = _Batch(worker, calls)
+        worker.sink = first.log.feed
+        worker.set_receiver(functools.partial(self._batch_reply, batch))
+        first.started = time.perf_counter()
+        worker.send(b"".join(parts))
+        if self._wait_ms and not self._in_wait and not worker.pulling:
+            # Not when already inside a wait (a reply's release sent this batch): no recursion.
+            self._in_wait = True
+            try:
+                worker.wait_replies(self._wait_ms * len(calls), batch.done)
+            finally:
+                self._in_wait = False
+        if not batch.done():
+            self._arm(batch)
+
+    def _arm(self, batch: _Batch) -> None:
+        """The timer and the memory watch of the batch's running call (its head)."""
+        call = batch.calls[0]
+        worker, spec = batch.worker, call.spec
+        loop = worker.loop
+        if batch.timer is not None:
+            batch.timer.cancel()
+        timeout = spec.timeout
+        left = None if call.deadline is None else call.deadline - loop.time()
+        if left is not None and left < timeout:
+            batch.timer = loop.call_later(max(left, 0.0), self._batch_expired, batch, _CallerTimeout)
+        else:
+            batch.timer = loop.call_later(timeout, self._batch_expired, batch, TimeoutError)
+        self._watch(loop, worker, spec.memory_size * 1024, functools.partial(self._batch_expired, batch))
+
+    def _batch_expired(self, batch: _Batch, error: type[Exception]) -> bool:
+        if batch.done():
+            return False
+        self._batch_failed(batch, error())
+        return True
+
+    def _batch_failed(self, batch: _Batch, error: BaseException) -> None:
+        """The running call failed (timeout, memory, the worker's death): it ends as a single call's failure
+        does; the calls behind it never ran, and are queued again."""
+        worker = batch.worker
+        worker.set_receiver(None)
+        if batch.timer is not None:
+            batch.timer.cancel()
+            batch.timer = None
+        self._watched.pop(worker, None)
+        head, *rest = batch.calls
+        batch.calls.clear()
+        self._requeue(batch.skipped + rest)
+        head.task = self._background(self._failed(head, worker, error))
+
+    def _requeue(self, calls: list[_Call]) -> None:
+        for call in calls:
+            call.worker = None
+            call.batched = False
+            call.init_ms = None
+            call.log = InvocationLog(self._logs.get(call.spec.name))  # its START was never written
+        if calls:
+            calls[0].pool.requeue(calls)
+
+    def _batch_reply(self, batch: _Batch, reply: Reply | None) -> None:
+        """One reply of a batch, in order (``None``: the worker is gone)."""
+        if batch.done():
+            return
+        if reply is None:
+            self._batch_failed(batch, WorkerGone())
+            return
+        worker = batch.worker
+        call = batch.calls.popleft()
+        kind = reply.kind
+        if kind == frames.SKIPPED:
+            batch.skipped.append(call)  # queued again, in order, when the batch ends
+        else:
+            spec = call.spec
+            quiet = kind & frames.QUIET
+            if quiet:
+                kind &= ~frames.QUIET
+                if batch.calls:  # (always: the worker says QUIET only when it goes on)
+                    head = batch.calls[0]
+                    worker.sink = head.log.feed  # what the pipe holds from now on is the next call's
+                    head.started = time.perf_counter()
+            worker.recent_ms += (reply.duration_ms - worker.recent_ms) * 0.25
+            if kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > spec.memory_size * 1024:
+                # As a single call's: the worker is killed, the calls behind it queued again.
+                rest = batch.skipped + list(batch.calls)
+                batch.calls.clear()
+                batch.skipped = []
+                worker.set_receiver(None)
+                self._requeue(rest)
+                result = self._out_of_memory(
+                    worker, spec, call.log, call.request_id, reply.duration_ms, call.init_ms
+                )
+            else:
+                if not quiet:  # its output is in the pipe (and no later call's): take it before END
+                    worker.drain(pull=False)
+                    worker.sink = self._logs.get(spec.name).write
+                status: InvokeStatus = "ok" if kind == frames.RESULT else "error"
+                result = self._finished(
+                    spec,
+                    call.log,
+                    call.request_id,
+                    status,
+                    reply.body,
+                    reply.duration_ms,
+                    reply.max_rss_kb,
+                    call.init_ms,
+                )
+            call.worker = None
+            if not call.result.done():
+                call.result.set_result(result)
+        if batch.calls:
+            if batch.timer is not None:  # armed: the wait for the batch went back to the loop
+                self._arm(batch)
+            return
+        worker.set_receiver(None)
+        if batch.timer is not None:
+            batch.timer.cancel()
+            batch.timer = None
+            self._watched.pop(worker, None)
+        self._requeue(batch.skipped)
+        if worker.sink != self._logs.get(call.spec.name).write:
+            worker.sink = self._logs.get(call.spec.name).write
+        call.pool.release(worker)  # may send the next batch at once
+
     def _serve(self, worker: WorkerProcess | None, call: _Call) -> None:
         """Run a call on a worker, or start one for it in the slot it was given."""
         if worker is not None:
-            self._dispatch(worker, call)
+            self._dispatch(worker, call, 0 if self._in_wait or worker.pulling else self._wait_ms)
         else:
             call.task = self._background(self._cold_call(call))
 
@@ -227,7 +421,11 @@ class FunctionRuntime:
             call.trace,
         )
         if wait_ms and worker.recent_ms < _SHORT_CALL_MS:
-            worker.wait_reply(wait_ms)
+            self._in_wait = True
+            try:
+                worker.wait_reply(wait_ms)
+            finally:
+                self._in_wait = False
             if reply.done():
                 self._replied(call, reply)
                 return
@@ -237,7 +435,7 @@ class FunctionRuntime:
             call.timer = loop.call_later(max(left, 0.0), _expire, reply, _CallerTimeout)
         else:
             call.timer = loop.call_later(timeout, _expire, reply, TimeoutError)
-        self._watch(loop, worker, spec.memory_size * 1024, reply)
+        self._watch(loop, worker, spec.memory_size * 1024, functools.partial(_expire, reply))
         reply.add_done_callback(functools.partial(self._replied, call))
 
     def _replied(self, call: _Call, reply_future: asyncio.Future[Reply]) -> None:
@@ -253,6 +451,7 @@ class FunctionRuntime:
         reply: Reply = reply_future.result()
         spec = call.spec
         worker.recent_ms += (reply.duration_ms - worker.recent_ms) * 0.25
+        worker.answered = True
         if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > spec.memory_size * 1024:
             result = self._out_of_memory(
                 worker, spec, call.log, call.request_id, reply.duration_ms, call.init_ms
@@ -390,7 +589,12 @@ class FunctionRuntime:
                 self._max_workers,
                 self._serve,
                 lambda started: self._start_spare(spec, started),
+                self._serve_batch,
             )
+            # Batches (frames.py): the Python runtime's workers, on one core, where a round trip to a worker
+            # costs two context switches and batching saves them.
+            python = spec.interpreter is None or spec.interpreter.language == "python"
+            pool.batches = python and self._wait_ms > 0
         return pool
 
     def _start_spare(self, spec: FunctionSpec, pool: WorkerPool) -> None:
@@ -574,7 +778,7 @@ class FunctionRuntime:
         else:
             timer = loop.call_later(timeout, _expire, reply_future, TimeoutError)
         limit_kb = spec.memory_size * 1024
-        self._watch(loop, worker, limit_kb, reply_future)
+        self._watch(loop, worker, limit_kb, functools.partial(_expire, reply_future))
         try:
             reply: Reply = await reply_future
         except TimeoutError:
@@ -598,6 +802,9 @@ class FunctionRuntime:
         finally:
             timer.cancel()
             self._watched.pop(worker, None)
+        # Its first call (a cold start's): counted as the warm path counts calls, for _dispatch and _serve_batch.
+        worker.recent_ms += (reply.duration_ms - worker.recent_ms) * 0.25
+        worker.answered = True
         if reply.kind == frames.OUT_OF_MEMORY or reply.max_rss_kb > limit_kb:
             return self._out_of_memory(worker, spec, log, request_id, reply.duration_ms, init_ms)
         if worker.backlog:  # the pipe's reader left output behind: take it before the END line
@@ -613,17 +820,16 @@ class FunctionRuntime:
         loop: asyncio.AbstractEventLoop,
         worker: WorkerProcess,
         limit_kb: int,
-        reply: asyncio.Future[Reply],
+        fail: Callable[[type[Exception]], bool],
     ) -> None:
-        self._watched[worker] = (limit_kb, reply)
+        self._watched[worker] = (limit_kb, fail)
         if self._watch_timer is None:
             self._watch_timer = loop.call_later(_MEMORY_POLL_SECONDS, self._poll_memory, loop)
 
     def _poll_memory(self, loop: asyncio.AbstractEventLoop) -> None:
         self._watch_timer = None
-        for worker, (limit_kb, reply) in list(self._watched.items()):
-            if not reply.done() and worker.rss_kb() > limit_kb:
-                reply.set_exception(_OutOfMemory())
+        for worker, (limit_kb, fail) in list(self._watched.items()):
+            if worker.rss_kb() > limit_kb and fail(_OutOfMemory):
                 worker.kill()  # at once, as the kernel would: the handler does not get to finish
         if self._watched and not self._closed:
             self._watch_timer = loop.call_later(_MEMORY_POLL_SECONDS, self._poll_memory, loop)
@@ -745,6 +951,7 @@ class _Call:
 
     __slots__ = (
         "arn",
+        "batched",
         "deadline",
         "init_ms",
         "log",
@@ -785,6 +992,22 @@ class _Call:
         self.init_ms: float | None = None
         self.started = 0.0
         self.trace = b""  # the X-Amzn-Trace-Id the function sees (_X_AMZN_TRACE_ID)
+        self.batched = False  # sent in a batch (and not queued again since)
+
+
+class _Batch:
+    """Calls sent to one worker in one write; ``calls[0]`` is the one running."""
+
+    __slots__ = ("calls", "skipped", "timer", "worker")
+
+    def __init__(self, worker: WorkerProcess, calls: list[_Call]) -> None:
+        self.worker = worker
+        self.calls = deque(calls)
+        self.skipped: list[_Call] = []  # not run by the worker: queued again when the batch ends
+        self.timer: asyncio.TimerHandle | None = None
+
+    def done(self) -> bool:
+        return not self.calls
 
 
 def _settle(result: asyncio.Future[InvokeResult], outcome: InvokeResult | BaseException) -> None:
@@ -806,9 +1029,11 @@ def _one_core() -> bool:
     return hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) == 1
 
 
-def _expire(reply_future: asyncio.Future[Reply], error: type[Exception]) -> None:
-    if not reply_future.done():
-        reply_future.set_exception(error())
+def _expire(reply_future: asyncio.Future[Reply], error: type[Exception]) -> bool:
+    if reply_future.done():
+        return False
+    reply_future.set_exception(error())
+    return True
 
 
 def _ms_since(started: float) -> float:

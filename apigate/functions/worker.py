@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import decimal
+import fcntl
+import functools
 import importlib
 import io
 import json
@@ -23,10 +25,21 @@ import time
 import traceback
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 
 from . import execute_api_endpoints
-from .frames import ERROR, INIT_ERROR, MAX_PAYLOAD_BYTES, OUT_OF_MEMORY, READY, REPLY, REQUEST, RESULT
+from .frames import (
+    ERROR,
+    INIT_ERROR,
+    MAX_PAYLOAD_BYTES,
+    OUT_OF_MEMORY,
+    QUIET,
+    READY,
+    REPLY,
+    REQUEST,
+    RESULT,
+    SKIPPED,
+)
 from .procfs import peak_rss_kb
 
 __all__ = ["LambdaContext", "main"]
@@ -261,9 +274,59 @@ def _flush() -> None:
 _streams: tuple[object, object] = (None, None)  # stdout and stderr when they need no flush (set by main)
 
 
+def _frame_size(buffer: bytes) -> int:
+    """The length of the request frame ``buffer`` starts with (0 while its header is incomplete)."""
+    if len(buffer) < REQUEST.size:
+        return 0
+    payload_len, id_len, arn_len, trace_len, _ = REQUEST.unpack_from(buffer)
+    return int(REQUEST.size + id_len + arn_len + trace_len + payload_len)
+
+
+def _parse(buffer: bytes, batch: list[tuple[str, str, str, int, bytes]]) -> bytes:
+    """Append the whole request frames at the start of ``buffer`` to ``batch``; return what is left."""
+    head_size = REQUEST.size
+    at = 0
+    end = len(buffer)
+    while end - at >= head_size:
+        payload_len, id_len, arn_len, trace_len, deadline_ms = REQUEST.unpack_from(buffer, at)
+        start = at + head_size
+        stop = start + id_len + arn_len + trace_len + payload_len
+        if stop > end:
+            break
+        arn_at = start + id_len
+        trace_at = arn_at + arn_len
+        payload_at = trace_at + trace_len
+        batch.append(
+            (
+                buffer[start:arn_at].decode(),
+                buffer[arn_at:trace_at].decode(),
+                buffer[trace_at:payload_at].decode(),
+                deadline_ms,
+                buffer[payload_at:stop],
+            )
+        )
+        at = stop
+    return buffer[at:] if at else buffer
+
+
+_FIONREAD = 0x541B  # Linux's ioctl: bytes waiting in a pipe, asked on either end
+_output_probe = -1  # our own handle on the output pipe (set by main): user code may replace fds 1 and 2
+
+
+def _output_pending() -> bool:
+    """Whether the call just run left output in the pipe (the gateway does not read it during a batch).
+    True when the pipe cannot be asked: then the batch stops, which is always safe."""
+    if _output_probe < 0:
+        return True
+    try:
+        return fcntl.ioctl(_output_probe, _FIONREAD, b"\0\0\0\0") != b"\0\0\0\0"
+    except OSError:
+        return True
+
+
 class _Worker:
-    def __init__(self, reader: BinaryIO, send: Callable[[bytes], None], handler: Handler) -> None:
-        self._reader = reader
+    def __init__(self, read: Callable[[], bytes], send: Callable[[bytes], None], handler: Handler) -> None:
+        self._read = read
         self._send = send
         self._handler = handler
         ascii_only = os.environ.get("AWS_EXECUTION_ENV") != "AWS_Lambda_python3.12"  # as awslambdaric
@@ -271,29 +334,52 @@ class _Worker:
         self._peak = _PeakMemory()
 
     def serve(self) -> None:
+        """Run requests as they come. The requests of one read are a batch (frames.py): run one after
+        another, each reply sent as its call ends; a call that printed ends the batch early (the rest are
+        SKIPPED, for the gateway to send again), so the output read by the gateway is one call's."""
         global _current_request_id
-        read = self._reader.read
+        read = self._read
+        buffer = b""
         while True:
-            head = read(REQUEST.size)
-            if len(head) < REQUEST.size:
-                return  # the gateway closed the channel
-            payload_len, id_len, arn_len, trace_len, deadline_ms = REQUEST.unpack(head)
-            request_id = read(id_len).decode()
-            arn = read(arn_len).decode()
-            trace = read(trace_len).decode()
-            payload = read(payload_len)
-            # Where X-Ray's SDK and OpenTelemetry's Lambda detector look, as Lambda's runtime sets it.
-            if trace:
-                os.environ["_X_AMZN_TRACE_ID"] = trace
-            else:
-                os.environ.pop("_X_AMZN_TRACE_ID", None)
-            _current_request_id = request_id
-            started = time.perf_counter()
-            kind, body = self._invoke(request_id, arn, deadline_ms, payload)
-            duration_ms = (time.perf_counter() - started) * 1000.0
-            _flush()  # the output must be in the pipe before the reply is (log order)
-            max_rss = self._peak.kb()
-            self._send(REPLY.pack(len(body), kind, max_rss, duration_ms) + body)
+            batch: list[tuple[str, str, str, int, bytes]] = []
+            while not batch:
+                chunk = read()
+                if not chunk:
+                    return  # the gateway closed the channel
+                buffer = buffer + chunk if buffer else chunk
+                need = _frame_size(buffer)
+                if need > len(buffer):  # a large payload: read the rest of it, joined once
+                    parts, have = [buffer], len(buffer)
+                    while have < need:
+                        chunk = read()
+                        if not chunk:
+                            return
+                        parts.append(chunk)
+                        have += len(chunk)
+                    buffer = b"".join(parts)
+                buffer = _parse(buffer, batch)
+            last = len(batch) - 1
+            for index, (request_id, arn, trace, deadline_ms, payload) in enumerate(batch):
+                # Where X-Ray's SDK and OpenTelemetry's Lambda detector look, as Lambda's runtime sets it.
+                if trace:
+                    os.environ["_X_AMZN_TRACE_ID"] = trace
+                elif "_X_AMZN_TRACE_ID" in os.environ:
+                    del os.environ["_X_AMZN_TRACE_ID"]
+                _current_request_id = request_id
+                started = time.perf_counter()
+                kind, body = self._invoke(request_id, arn, deadline_ms, payload)
+                ended = time.perf_counter()
+                duration_ms = (ended - started) * 1000.0
+                _flush()  # the output must be in the pipe before the reply is (log order)
+                max_rss = self._peak.kb(ended, duration_ms)
+                stop = index < last and (kind == OUT_OF_MEMORY or _output_pending())
+                if index < last and not stop:
+                    kind |= QUIET
+                self._send(REPLY.pack(len(body), kind, max_rss, duration_ms) + body)
+                if stop:
+                    skipped = REPLY.pack(0, SKIPPED, max_rss, 0.0)
+                    self._send(skipped * (last - index))
+                    break
 
     def _invoke(self, request_id: str, arn: str, deadline_ms: int, payload: bytes) -> tuple[int, bytes]:
         try:
@@ -335,23 +421,44 @@ class _PeakMemory:
     the mark is above MemorySize, where the answer decides whether the call was out of memory; otherwise the
     last exact figure stands (a handler whose peak stays under the gateway's size is reported low, never
     killed wrongly).
+
+    That system call still costs 2-3 µs here (it works out the thread's CPU time too), a good part of a trivial
+    call: after a call shorter than ``_QUICK_MS`` the last figure stands, for up to ``_RECHECK_SECONDS``, while
+    it is ``_HEADROOM_KB`` or more under MemorySize. A call that short cannot have touched that much new memory
+    (zeroing 64 MiB takes longer), so it can neither be out of memory nor move the peak far; the next check
+    catches up what it (or a thread of the function) added, and the gateway's own poll of the worker's
+    resident memory runs regardless.
     """
 
+    _QUICK_MS = 1.0
+    _RECHECK_SECONDS = 0.01
+    _HEADROOM_KB = 64 * 1024
+
     def __init__(self) -> None:
-        self._inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self._inherited = resource.getrusage(resource.RUSAGE_THREAD).ru_maxrss  # the process's, as RUSAGE_SELF's
         try:
             limit_kb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")) * 1024
         except ValueError:
             limit_kb = 0
+        self._limit_kb = limit_kb
         self._ambiguous = 0 < limit_kb < self._inherited
         self._last = peak_rss_kb() or self._inherited
+        self._next_check = 0.0  # perf_counter time before which a quick call reuses _last
 
-    def kb(self) -> int:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    def kb(self, now: float = 0.0, duration_ms: float = _QUICK_MS) -> int:
+        """The peak; ``now`` (perf_counter) and the call's ``duration_ms`` allow reusing the last one."""
+        if duration_ms < self._QUICK_MS and now < self._next_check:
+            return self._last
+        peak = resource.getrusage(resource.RUSAGE_THREAD).ru_maxrss
         if peak > self._inherited:
             self._last = peak
         elif self._ambiguous:
             self._last = peak_rss_kb() or self._last
+        limit = self._limit_kb
+        if limit and limit - self._last >= self._HEADROOM_KB:
+            self._next_check = now + self._RECHECK_SECONDS
+        else:
+            self._next_check = 0.0
         return self._last
 
 
@@ -419,9 +526,11 @@ def main(argv: list[str]) -> int:
         send(REPLY.pack(len(body), INIT_ERROR, 0, 0.0) + body)
         return 1  # like awslambdaric: an init error ends the environment
     _flush()
+    global _output_probe
+    with contextlib.suppress(OSError):
+        _output_probe = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
     send(REPLY.pack(0, READY, 0, 0.0))
-    with open(request_fd, "rb") as requests:
-        _Worker(requests, send, handler).serve()
+    _Worker(functools.partial(os.read, request_fd, 1 << 16), send, handler).serve()  # heap-sized reads
     return 0
 
 

@@ -103,6 +103,8 @@ class LogSink(PeriodicDrain[_Entry]):
 
 def _events(data: bytes) -> list[str]:
     """A function's output as CloudWatch events: a line each, a traceback with its ``[ERROR]`` line."""
+    if b"[ERROR]" not in data:  # the usual block (START, END, REPORT, prints): a line each
+        return [raw.decode(errors="replace") for raw in data.splitlines() if raw.strip()]
     events: list[str] = []
     in_error = False
     for raw in data.splitlines():

@@ -73,6 +73,19 @@ def chatty(event, context):
     print("to stderr", file=sys.stderr)
     return "done"
 
+def mixed(event, context):
+    if event.get("touch"):
+        open(event["touch"], "w").close()
+    if event.get("print"):
+        print("printed by", context.aws_request_id)
+    if event.get("print_bytes"):
+        sys.stdout.write("x" * event["print_bytes"] + "\\n")
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("exit"):
+        os._exit(event["exit"])
+    return {"id": context.aws_request_id, "pid": os.getpid()}
+
 def grandchild(event, context):
     child = subprocess.Popen(["sleep", "30"])
     return {"pid": os.getpid(), "grandchild": child.pid}
@@ -636,3 +649,130 @@ def test_on_one_core_a_short_call_is_answered_in_place(tmp_path: Path) -> None:
             f"START RequestId: req-{n} Version: $LATEST\nhello from req-{n}\nto stderr\nEND RequestId: req-{n}\n"
             in log
         )
+
+
+def test_on_one_core_concurrent_calls_go_to_a_worker_in_batches(tmp_path: Path) -> None:
+    # Pinned to one core, calls invoked in the same turn of the loop reach a warm worker in one write and
+    # are run one after another (frames.py). Each call keeps its own result and its own log block, output
+    # included; a call that times out or crashes costs the worker, and the calls behind it run on a new one.
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs Linux's CPU affinity")
+    spec = _spec(_code(tmp_path), "mixed", timeout=1)
+    cores = os.sched_getaffinity(0)
+    batches: list[int] = []
+
+    async def round_of(runtime: FunctionRuntime, events: list[dict[str, Any]], tag: str) -> list[InvokeResult]:
+        ids = [f"{tag}-{n}" for n in range(len(events))]
+        results = await asyncio.gather(
+            *(runtime.invoke(spec, json.dumps(e).encode(), request_id=i) for e, i in zip(events, ids, strict=True))
+        )
+        for result, request_id in zip(results, ids, strict=True):
+            if result.status == "ok":
+                assert _json(result)["id"] == request_id
+        return list(results)
+
+    async def body(runtime: FunctionRuntime) -> None:
+        serve_batch = runtime._serve_batch
+
+        def counted(worker: Any, calls: list[Any]) -> None:
+            batches.append(len(calls))
+            serve_batch(worker, calls)
+
+        runtime._serve_batch = counted  # type: ignore[method-assign]  # (pools made from now on use it)
+        assert (await runtime.invoke(spec, b"{}")).status == "ok"  # warm
+        quiet_and_chatty = [{"print": n % 3 == 0} for n in range(24)]
+        for n in range(6):
+            results = await round_of(runtime, quiet_and_chatty, f"mix{n}")
+            assert {r.status for r in results} == {"ok"}
+        assert batches and max(batches) > 1
+        big = [{}, {}, {"print_bytes": 3_000_000}, {}, {"print": True}, {}]
+        results = await round_of(runtime, big, "big")
+        assert [r.status for r in results] == ["ok"] * 6
+        timeout = [{}, {}, {"sleep": 5}, {}, {}]
+        await round_of(runtime, [{}] * 4, "warm")
+        results = await round_of(runtime, timeout, "slow")
+        assert [r.status for r in results] == ["ok", "ok", "timeout", "ok", "ok"]
+        assert "Task timed out after 1.00 seconds" in _json(results[2])["errorMessage"]
+        crash = [{}, {}, {"exit": 3}, {}, {}]
+        await round_of(runtime, [{}] * 4, "warm2")
+        results = await round_of(runtime, crash, "crash")
+        assert [r.status for r in results] == ["ok", "ok", "crashed", "ok", "ok"]
+        assert "exit status 3" in _json(results[2])["errorMessage"]
+        after = await round_of(runtime, [{}] * 8, "after")
+        assert {r.status for r in after} == {"ok"}
+
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        _run(tmp_path, body)
+    finally:
+        os.sched_setaffinity(0, cores)
+    log = (tmp_path / "logs" / "fn.log").read_text()
+    for n in range(6):
+        for index in range(24):
+            request_id = f"mix{n}-{index}"
+            printed = f"printed by {request_id}\n" if index % 3 == 0 else ""
+            assert f"START RequestId: {request_id} Version: $LATEST\n{printed}END RequestId: {request_id}\n" in log
+            assert log.count(f"START RequestId: {request_id} ") == 1
+            assert log.count(f"REPORT RequestId: {request_id}\t") == 1
+    assert "START RequestId: big-2 Version: $LATEST\nxxxx" in log
+    assert "x\nEND RequestId: big-2\n" in log
+    assert "START RequestId: big-4 Version: $LATEST\nprinted by big-4\nEND RequestId: big-4\n" in log
+    assert log.count("printed by") == 6 * 8 + 1
+    for request_id in ("slow-2", "crash-2"):
+        assert log.count(f"START RequestId: {request_id} ") == 1
+        assert log.count(f"REPORT RequestId: {request_id}\t") == 1
+    for request_id in ("slow-3", "slow-4", "crash-3", "crash-4"):
+        assert f"START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n" in log
+        assert log.count(f"START RequestId: {request_id} ") == 1
+
+
+def test_on_one_core_close_ends_a_batch_and_the_calls_behind_it(tmp_path: Path) -> None:
+    # close() during a batch: the running call ends as crashed, the calls behind it (never started) fail
+    # with the runtime's closing error instead of waiting for a worker that will not come.
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs Linux's CPU affinity")
+    spec = _spec(_code(tmp_path), "mixed", timeout=30)
+    marker = tmp_path / "started"
+    cores = os.sched_getaffinity(0)
+
+    async def main() -> list[Any]:
+        runtime = FunctionRuntime(tmp_path / "logs", ENDPOINT)
+        try:
+            assert (await runtime.invoke(spec, b"{}")).status == "ok"  # warm
+            await asyncio.gather(*(runtime.invoke(spec, b"{}") for _ in range(4)))  # batching is on
+            events = [{"touch": str(marker), "sleep": 30}, {}, {}, {}]
+            calls = asyncio.gather(
+                *(runtime.invoke(spec, json.dumps(e).encode()) for e in events), return_exceptions=True
+            )
+            deadline = time.monotonic() + 30
+            while not marker.exists() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert marker.exists()
+        finally:
+            await runtime.close()
+        return list(await asyncio.wait_for(calls, 30))
+
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert outcomes[0].status == "crashed"
+    for outcome in outcomes[1:]:
+        assert isinstance(outcome, RuntimeError) or outcome.status in ("ok", "crashed")
+    assert _children() == []
+
+
+def test_a_large_event_reaches_the_handler_whole(tmp_path: Path) -> None:
+    # Far larger than the request pipe: the worker reads it in pieces and runs it once, whole.
+    spec = _spec(_code(tmp_path), "echo")
+    event = {"blob": "x" * (5 * 1024 * 1024), "tail": "end"}
+
+    async def body(runtime: FunctionRuntime) -> None:
+        for _ in range(2):
+            result = await runtime.invoke(spec, json.dumps(event).encode())
+            assert result.status == "ok"
+            echoed = _json(result)["event"]
+            assert len(echoed["blob"]) == 5 * 1024 * 1024 and echoed["tail"] == "end"
+
+    _run(tmp_path, body)
