@@ -26,6 +26,10 @@ class PeriodicDrain(Generic[_T]):
     def drain(self) -> None:
         raise NotImplementedError
 
+    def pending(self) -> bool:
+        """Whether the drain has anything to write."""
+        return bool(self._queue)
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -42,5 +46,5 @@ class PeriodicDrain(Generic[_T]):
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            if self._queue:
+            if self.pending():
                 self.drain()

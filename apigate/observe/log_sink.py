@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import time
 import uuid
+from itertools import repeat
 
 from apigate.observe.drain import PeriodicDrain
 from apigate.store.log_events import LogStore
@@ -83,7 +84,7 @@ class LogSink(PeriodicDrain[_Entry]):
             if isinstance(item, bytes):
                 events.extend((epoch_ms, message) for message in _events(item))
             else:
-                events.extend((epoch_ms, line) for line in item)
+                events.extend(zip(repeat(epoch_ms), item))  # C-level pairs: a drain may carry thousands
         streams = {(group, self._stream(group, day)): events for (group, _), events in by_stream.items()}
         count = sum(len(events) for events in streams.values())
         now = time.time()
