@@ -265,11 +265,15 @@ def plan(
     rest = kind == REST
     tops: list[tuple[str, ...]] = []  # what each getter reads: a top-level variable, or a known leaf
     slots: list[tuple[int, tuple[str, ...]]] = []
+    # What each value is: one expression read once (CLF's $context.identity.caller and .user are the same).
+    reads: list[object] = []
     for path in fmt.paths:
         key = path if rest and path in _LEAVES else path[:1]
-        if key not in tops:
+        read = _INLINE.get(key, key) if rest else key
+        if read not in reads:
+            reads.append(read)
             tops.append(key)
-        slots.append((tops.index(key), path[len(key) :]))
+        slots.append((reads.index(read), path[len(key) :]))
     if rest:
         getters = tuple(_LEAVES.get(top) or _GETTERS.get(top[0]) or _full_context(top[0]) for top in tops)
     else:
