@@ -25,6 +25,10 @@ _CONTINUATION = (b" ", b"\t")  # a traceback's lines stay in the event of the [E
 _Entry = tuple[str, int, "list[str] | bytes"]
 
 
+def _entry_time(entry: tuple[int, object]) -> int:
+    return entry[0]
+
+
 def function_log_group(name: str) -> str:
     return f"/aws/lambda/{name}"
 
@@ -75,22 +79,30 @@ class LogSink(PeriodicDrain[_Entry]):
     def drain(self) -> None:
         queue = self._queue
         day = time.strftime("%Y/%m/%d", time.gmtime())
-        by_stream: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        by_group: dict[str, list[tuple[int, list[str] | bytes]]] = {}
         while queue:
             group, epoch_ms, item = queue.popleft()
-            events = by_stream.get((group, ""))
-            if events is None:
-                events = by_stream[(group, "")] = []
-            if isinstance(item, bytes):
-                events.extend((epoch_ms, message) for message in _events(item))
-            else:
-                events.extend(zip(repeat(epoch_ms), item))  # C-level pairs: a drain may carry thousands
-        streams = {(group, self._stream(group, day)): events for (group, _), events in by_stream.items()}
+            entries = by_group.get(group)
+            if entries is None:
+                entries = by_group[group] = []
+            entries.append((epoch_ms, item))
+        streams: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for group, entries in by_group.items():
+            # An entry's events share its time: ordering the few entries (stably) orders the events, so the
+            # store need not sort thousands of them (measured: a tenth of what a logged line costs here).
+            entries.sort(key=_entry_time)
+            events: list[tuple[int, str]] = []
+            for epoch_ms, item in entries:
+                if isinstance(item, bytes):
+                    events.extend((epoch_ms, message) for message in _events(item))
+                else:
+                    events.extend(zip(repeat(epoch_ms), item))  # C-level pairs: a drain may carry thousands
+            streams[(group, self._stream(group, day))] = events
         count = sum(len(events) for events in streams.values())
         now = time.time()
         try:
             if streams:
-                self.store.append_streams(streams, int(now * 1000))
+                self.store.append_streams(streams, int(now * 1000), ordered=True)
             if now - self._pruned > _PRUNE_EVERY_S:
                 self._pruned = now
                 self.store.prune(int(now * 1000))
