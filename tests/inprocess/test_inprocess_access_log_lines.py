@@ -1,6 +1,7 @@
 """Access log lines as the drain writes them (observe/access_log.py), in process: a queue of one format's lines
 (formatted all at once) and one mixing formats (line by line) give the same lines; a variable used twice, a
-nested one, values without a value ("-"), a value with a newline; and nothing queued is lost by close()."""
+nested one, values without a value ("-"), a value with a newline; log group events, one per line; and nothing
+queued is lost by close()."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from apigate.dataplane.invocation import Invocation
 from apigate.model import DeployedApi
 from apigate.model.access_log import AccessLogFormat
 from apigate.observe.access_log import AccessLogs
+from apigate.observe.log_sink import LogSink
+from apigate.store.log_events import LogStore
 
 
 def _served(api: DeployedApi, path: str, agent: str = "curl/8") -> Invocation:
@@ -89,3 +92,24 @@ def test_close_writes_what_is_queued_and_a_new_deployment_gets_its_own_format(tm
     logs.add(new, inv, 201, 1.0)
     asyncio.run(logs.close())
     assert _written(tmp_path / "a.log") == ["old 200", "new 201"]
+
+
+def test_log_group_events_one_per_line(tmp_path: Path) -> None:
+    api = deploy({"/a": {"GET": method(mock())}})
+    group = "arn:aws:logs:us-east-1:000000000000:log-group:access"
+    agent = _format("$context.identity.userAgent", group)
+    status = _format("status $context.status", group)
+    store = LogStore(tmp_path / "logs.db")
+    sink = LogSink(store)
+    logs = AccessLogs(tmp_path / "groups")
+    logs.sink = sink
+    logs.add(agent, _served(api, "/a", agent="two\nlines"), 200, 1.0)
+    logs.add(agent, _served(api, "/a", agent="one"), 200, 1.0)
+    asyncio.run(logs.close())
+    logs.add(status, _served(api, "/a"), 200, 1.0)
+    logs.add(agent, _served(api, "/a", agent="last"), 200, 1.0)
+    asyncio.run(logs.close())
+    asyncio.run(sink.close())
+    # A value's newline stays inside its event; formats mixed in one drain keep their order.
+    assert [event[2] for event in store.events("access")] == ["two\nlines", "one", "status 200", "last"]
+    store.close()
