@@ -352,7 +352,6 @@ def _compile_lines(
 # several times more often, and that cost more than the rest of the line; extending a list leaves nothing
 # allocated behind.
 _Entry = tuple[str, tuple[str, int, list[str]]]
-_Made = tuple[AccessLogFormat, _Record]
 _Compiled = tuple[str, "str | None", int, Callable[[list[Any]], str], Callable[[list[Any]], list[str]]]
 
 
@@ -367,7 +366,11 @@ class AccessLogs(PeriodicDrain[_Entry]):
         # Values queued at most: the flat list's bound (a line's values at ~16 each). Once full, new lines are
         # dropped until the drain has caught up: a loop too busy to drain loses log lines, never memory.
         self._limit = capacity * 16
-        self._made: dict[str, dict[int, _Made]] = {REST: {}, HTTP: {}, WEBSOCKET: {}}  # kind -> id(format)
+        # kind -> id(format) -> its record function. The formats are kept alive in _kept (so an id is never
+        # another format's while its entry exists): no identity check per request.
+        self._made: dict[str, dict[int, _Record]] = {REST: {}, HTTP: {}, WEBSOCKET: {}}
+        self._rest = self._made[REST]
+        self._kept: list[AccessLogFormat] = []
         # number -> (destination, its log group when it names one, its values' count, the line's function,
         # the function of a queue of its lines only)
         self._formats: dict[int, _Compiled] = {}
@@ -375,12 +378,12 @@ class AccessLogs(PeriodicDrain[_Entry]):
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
         """A REST API request's line: its values read now, formatted and written by the drain."""
-        made = self._made[REST].get(id(fmt))
-        if made is None or made[0] is not fmt:
-            made = self._make(fmt, REST)
+        record = self._rest.get(id(fmt))
+        if record is None:
+            record = self._make(fmt, REST)
         if len(self._values) < self._limit:
             try:
-                made[1](inv, status, latency_ms)
+                record(inv, status, latency_ms)
             except Exception:  # a log line is never worth a failed request
                 return
 
@@ -407,19 +410,20 @@ class AccessLogs(PeriodicDrain[_Entry]):
         self._queue.append((f"{_GROUP_ARN}{group}", (request_id, epoch_ms, lines)))
 
     def _line(self, fmt: AccessLogFormat, subject: Any, status: int, latency_ms: float, kind: str) -> None:
-        made = self._made[kind].get(id(fmt))
-        if made is None or made[0] is not fmt:
-            made = self._make(fmt, kind)
+        record = self._made[kind].get(id(fmt))
+        if record is None:
+            record = self._make(fmt, kind)
         if len(self._values) < self._limit:
             try:
-                made[1](subject, status, latency_ms)
+                record(subject, status, latency_ms)
             except Exception:  # a log line is never worth a failed request
                 return
 
-    def _make(self, fmt: AccessLogFormat, kind: str) -> _Made:
+    def _make(self, fmt: AccessLogFormat, kind: str) -> _Record:
         if len(self._formats) > 1000:  # old deployments' formats: their queued lines written, then forgotten
             self.drain()
             self._formats.clear()
+            self._kept.clear()
             for by_id in self._made.values():
                 by_id.clear()
         number = len(self._formats) + 1
@@ -429,8 +433,9 @@ class AccessLogs(PeriodicDrain[_Entry]):
         group = _group_name(fmt.destination) if fmt.destination.startswith("arn:aws:logs:") else None
         line, lines = _compile_lines(fmt, slots, size, kind)
         self._formats[number] = (fmt.destination, group, size, line, lines)
-        made = self._made[kind][id(fmt)] = (fmt, record)
-        return made
+        self._kept.append(fmt)
+        self._made[kind][id(fmt)] = record
+        return record
 
     def pending(self) -> bool:
         return bool(self._values) or bool(self._queue)
