@@ -139,15 +139,15 @@ def _compile_record(
     getters: tuple[_Getter, ...],
     inline: bool,
     put: Callable[[Any], Any],
-    number: int,
+    marker: object,
 ) -> _Record:
-    """One function that reads every value a format needs and hands ``put`` the format's number followed by
+    """One function that reads every value a format needs and hands ``put`` the format's marker followed by
     them (``put``: the queue's ``extend``, so the request path leaves no object of its own in the queue)."""
     namespace: dict[str, Any] = {
         "request_time": request_time,
         "integration_ms": _integration_ms,
         "put": put,
-        "number": number,
+        "marker": marker,
     }
     parts = []
     for index, (top, getter) in enumerate(zip(tops, getters, strict=True)):
@@ -156,7 +156,7 @@ def _compile_record(
             namespace[f"getter_{index}"] = getter
             expression = f"getter_{index}(inv, status, ms)"
         parts.append(f"({expression})")
-    source = "def record(inv, status, ms):\n    put((number, " + ", ".join(parts) + "))\n"
+    source = "def record(inv, status, ms):\n    put((marker, " + ", ".join(parts) + "))\n"
     exec(compile(source, "<access log format>", "exec"), namespace)  # our own expressions only (above)
     record: _Record = namespace["record"]
     return record
@@ -257,7 +257,7 @@ _WEBSOCKET_GETTERS: dict[str, _Getter] = {
 
 
 def plan(
-    fmt: AccessLogFormat, kind: str, put: Callable[[Any], Any], number: int
+    fmt: AccessLogFormat, kind: str, put: Callable[[Any], Any], marker: object
 ) -> tuple[_Record, int, _Slots]:
     """The format's record function (see ``_compile_record``), how many values it queues, and for each variable
     in the format: (value index, the rest of its path). Made once per compiled format; ``kind``: the API's
@@ -279,7 +279,7 @@ def plan(
     else:
         table = _HTTP_GETTERS if kind == HTTP else _WEBSOCKET_GETTERS
         getters = tuple(table.get(top[0], _missing) for top in tops)
-    return _compile_record(tops, getters, rest, put, number), len(tops), tuple(slots)
+    return _compile_record(tops, getters, rest, put, marker), len(tops), tuple(slots)
 
 
 def _show(value: Any) -> str:
@@ -316,7 +316,7 @@ def _compile_lines(
     fmt: AccessLogFormat, slots: _Slots, size: int, kind: str
 ) -> tuple[Callable[[list[Any]], str], Callable[[list[Any]], list[str]]]:
     """The format as two functions: one line from its values, and every line of a queue holding only this
-    format's (its number, then its values, again and again) in one list comprehension (measured: the call,
+    format's (its marker, then its values, again and again) in one list comprehension (measured: the call,
     the slice and the loop per line cost as much as the line's f-string). Each value is shown inline, as AWS
     does (``-`` for no value). The format's literal text and paths are handed in as names, never written
     into the source, which holds only our own expressions."""
@@ -355,7 +355,9 @@ def _compile_lines(
 
 
 # Execution log blocks wait in the base class's deque as (destination, (request id, epoch ms, lines)). Access
-# log lines wait in a flat list instead: a format's number, then its values, then the next line's number...
+# log lines wait in a flat list instead: a format's marker, then its values, then the next line's marker...
+# (a marker is an object of the format's own, which no value can equal: a queue holds one format's lines
+# only when every line's place holds its marker)
 # Measured: a tuple per queued line (even one the collector stops tracking) made the garbage collector run
 # several times more often, and that cost more than the rest of the line; extending a list leaves nothing
 # allocated behind.
@@ -379,9 +381,9 @@ class AccessLogs(PeriodicDrain[_Entry]):
         self._made: dict[str, dict[int, _Record]] = {REST: {}, HTTP: {}, WEBSOCKET: {}}
         self._rest = self._made[REST]
         self._kept: list[AccessLogFormat] = []
-        # number -> (destination, its log group when it names one, its values' count, the line's function,
+        # marker -> (destination, its log group when it names one, its values' count, the line's function,
         # the function of a queue of its lines only)
-        self._formats: dict[int, _Compiled] = {}
+        self._formats: dict[object, _Compiled] = {}
         self.sink: LogSink | None = None  # log group destinations: the CloudWatch Logs store (else files)
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
@@ -434,13 +436,11 @@ class AccessLogs(PeriodicDrain[_Entry]):
             self._kept.clear()
             for by_id in self._made.values():
                 by_id.clear()
-        number = len(self._formats) + 1
-        while number in self._formats:
-            number += 1
-        record, size, slots = plan(fmt, kind, self._values.extend, number)
+        marker = object()
+        record, size, slots = plan(fmt, kind, self._values.extend, marker)
         group = _group_name(fmt.destination) if fmt.destination.startswith("arn:aws:logs:") else None
         line, lines = _compile_lines(fmt, slots, size, kind)
-        self._formats[number] = (fmt.destination, group, size, line, lines)
+        self._formats[marker] = (fmt.destination, group, size, line, lines)
         self._kept.append(fmt)
         self._made[kind][id(fmt)] = record
         return record
