@@ -1,6 +1,7 @@
 """What one request costs the gateway's own request handling, in process, to compare checkouts (A/B).
 
-    python benchmarks/gateway_cost.py [--rows mock,http_proxy,full,full_cached] [--requests 1000]
+    python benchmarks/gateway_cost.py [--rows mock,http_proxy,full,full_cached,mock_logged,mock_traced]
+        [--requests 1000]
         [--against /path/to/other/checkout ...] [--time [--rounds 5]] [--profile PREFIX]
 
 Socket benchmarks (run.py) on a shared 2-core machine move by ±10% with other load, and so does CPU time (other
@@ -20,6 +21,12 @@ versions of the same code they are what can be trusted here.
 round by round, each row reporting a checkout's fastest round. ``--profile PREFIX``: cProfile each row into
 ``PREFIX.<row>`` (the n-th ``--against`` checkout's into ``PREFIX.<n>.<row>``; times then inflated). The upstream nginx and the functions' workers run in
 other processes and are not counted: waiting for an upstream costs the gateway nothing.
+
+``mock_logged`` (run.py's stage with the CLF access log to a log group) and ``mock_traced`` (its stage with
+``tracingEnabled``, the gateway given an ``--otlp-endpoint``, sampled as served) count the writes too: after the
+loop, still inside the measured call, the access log and log store drains run and the queued spans are encoded
+and posted, as the served gateway's tasks and export thread do on the same core. The export thread's own timer
+and its per-second reservoir are stopped and the sampler seeded, so the sampled requests are the same each run.
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ from urllib.parse import urlsplit
 
 import run  # benchmarks/ is the script's directory, so on sys.path
 
-ROWS = ("mock", "http_proxy", "full", "full_cached", "lambda")
+ROWS = ("mock", "http_proxy", "full", "full_cached", "lambda", "mock_logged", "mock_traced")
+DEFAULT_ROWS = ROWS[:5]
 
 
 def configure(repo: Path, procs: run.Processes, upstream_port: int, rows: list[str]) -> tuple[Path, list[dict[str, Any]]]:
@@ -102,6 +110,8 @@ def child(data_dir: str, spec: str) -> None:
         settings = dataclasses.replace(settings, function_user="root")
     if os.environ.get("APIGATE_COST_DEBUG"):
         settings = dataclasses.replace(settings, function_output=True, console=True)
+    if plan.get("otlp_endpoint"):
+        settings = dataclasses.replace(settings, otlp_endpoint=plan["otlp_endpoint"])
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
 
@@ -109,6 +119,22 @@ def child(data_dir: str, spec: str) -> None:
         return Gateway(settings)
 
     gateway = loop.run_until_complete(start())
+    tracing = getattr(gateway, "tracing", None)
+    if tracing is not None:  # spans exported in the measured call (below), a repeatable sample
+        tracing._next_export = float("inf")
+        tracing._refill = lambda: None
+        tracing._random.seed(19)
+        tracing._reservoir = False
+
+    def flush() -> None:
+        """What the served gateway's drain tasks and export thread do with what the requests queued."""
+        for name in ("access_logs", "log_sink"):
+            drain = getattr(getattr(gateway, name, None), "drain", None)
+            if drain is not None:
+                drain()
+        if tracing is not None:
+            tracing._export()
+
     libc = ctypes.CDLL(None)
     comparator = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
     pair = (ctypes.c_int * 2)(1, 2)
@@ -137,6 +163,7 @@ def child(data_dir: str, spec: str) -> None:
                     await asyncio.gather(*(one() for _ in range(concurrency)))
 
             loop.run_until_complete(call(plan["warmup"]))
+            flush()
             failure: list[BaseException] = []
 
             def measured(
@@ -144,6 +171,7 @@ def child(data_dir: str, spec: str) -> None:
             ) -> int:
                 try:
                     loop.run_until_complete(call(count))
+                    flush()
                 except BaseException as exc:  # carried out of the C callback
                     failure.append(exc)
                 return 0
@@ -252,7 +280,7 @@ def measure_time(repo: Path, data_dir: Path, spec: dict[str, Any], tmp: Path) ->
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", default=",".join(ROWS), type=lambda text: text.split(","))
+    parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), type=lambda text: text.split(","))
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument(
         "--concurrency", type=int, default=1,
@@ -266,6 +294,8 @@ def main() -> int:
     args = parser.parse_args()
     if unknown := set(args.rows) - set(ROWS):
         parser.error(f"unknown rows: {sorted(unknown)}")
+    if {"mock_logged", "mock_traced"} & set(args.rows) and "mock" not in args.rows:
+        args.rows.insert(0, "mock")  # their stages are made beside the MOCK row's, and compared with it
     repos = [run.REPO, *(path.resolve() for path in args.against)]
     results: dict[Path, dict[str, list[float]]] = {repo: {} for repo in repos}
     mode = "time" if args.time or args.profile else "instructions"
@@ -279,6 +309,13 @@ def main() -> int:
                 {upstream_port: run.nginx_return_server(upstream_port, run.UPSTREAM_BODY)},
             )
             setups = {repo: configure(repo, procs, upstream_port, args.rows) for repo in repos}
+            otlp_endpoint = None
+            if "mock_traced" in args.rows:  # the spans' collector, on the load generator's core as in run.py
+                sink_port = run.free_port()
+                sink = [sys.executable, str(run.HERE / "otlp_sink.py"), str(sink_port)]
+                started = procs.start("otlp-sink", sink, run.CLIENT_CORE, procs.tmp / "otlp-sink.log")
+                run.wait_for_port(sink_port, started, "the OTLP sink")
+                otlp_endpoint = f"http://127.0.0.1:{sink_port}"
             for number in range(args.rounds if mode == "time" else 1):
                 for index, (repo, (data_dir, requests)) in enumerate(setups.items()):
                     spec = {
@@ -287,6 +324,7 @@ def main() -> int:
                         "warmup": args.warmup,
                         "mode": mode,
                         "concurrency": args.concurrency,
+                        "otlp_endpoint": otlp_endpoint,
                     }
                     if args.profile:
                         spec["profile"] = args.profile if index == 0 else f"{args.profile}.{index}"

@@ -1,9 +1,9 @@
 """Access logs as API Gateway writes them: a stage's ``accessLogSettings.format`` (any ``$context`` variable)
 compiled once per deployment, one line per request written to the stage's destination.
 
-The request path renders its line (a plan per compiled format computes only the variables the format names;
-AWS writes ``-`` for a variable with no value) and appends it to a deque; a background task writes the lines
-in batches. Destinations:
+The request path reads the values of the variables the format names (one function compiled per format) and
+appends them to a flat list; a task of the loop formats the lines (AWS writes ``-`` for a variable with no
+value) and writes them in batches. Destinations:
 ``arn:aws:logs:…:log-group:NAME`` -> that group of the gateway's CloudWatch Logs store (observe/log_sink.py;
 ``<data dir>/logs/groups/NAME.log`` when no store is attached), and two apigate extensions,
 ``file:///absolute/path`` and ``stdout``.
@@ -95,8 +95,8 @@ def _iso(epoch_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-_Values = Callable[[Any, int, float], tuple[Any, ...]]
-_Plan = tuple[_Values, tuple[tuple[int, tuple[str, ...]], ...]]
+_Record = Callable[[Any, int, float], None]
+_Slots = tuple[tuple[int, tuple[str, ...]], ...]
 
 # The REST getters above as expressions, for the one function a format's plan compiles (measured: one call
 # building a tuple cost ~1 µs for a CLF line, eleven getter calls ~4 µs). Only these fixed strings ever reach
@@ -114,13 +114,19 @@ _INLINE: dict[tuple[str, ...], str] = {
     ("deploymentId",): "inv.api.deployment_id",
     ("domainName",): "inv.domain_name",
     ("protocol",): '"HTTP/" + inv.request.http_version',
-    ("requestTime",): "request_time(inv.start_epoch_ms)",
+    ("requestTime",): "clf_time[1] if clf_time[0] == inv.start_epoch_ms // 1000 else clf_time_of(inv)",
     ("requestTimeEpoch",): "inv.start_epoch_ms",
     ("status",): "status",
-    ("responseLength",): "response_length(inv)",
+    ("responseLength",): "len(body) if (response := inv.response) is not None"
+    " and isinstance(body := response.body, bytes) else None",
     ("responseLatency",): "int(ms)",
     ("integrationLatency",): "integration_ms(inv)",
     ("identity", "sourceIp"): "inv.request.client[0]",
+    ("identity", "caller"): "None if (signer := inv.iam_identity) is None else signer.user_id",
+    ("identity", "user"): "None if (signer := inv.iam_identity) is None else signer.user_id",
+    ("identity", "userArn"): "None if (signer := inv.iam_identity) is None else signer.arn",
+    ("identity", "accessKey"): "None if (signer := inv.iam_identity) is None else signer.access_key",
+    ("identity", "accountId"): "None if (signer := inv.iam_identity) is None else signer.account_id",
     ("identity", "apiKey"): "inv.api_key",
     ("identity", "apiKeyId"): "inv.api_key_id",
     ("error", "responseType"): "inv.error_type",
@@ -128,12 +134,32 @@ _INLINE: dict[tuple[str, ...], str] = {
 }
 
 
-def _compile_values(tops: list[tuple[str, ...]], getters: tuple[_Getter, ...], inline: bool) -> _Values:
-    """One function returning every value a format needs, as a tuple."""
+# The second request_time() last formatted for a line and its text: checked inline, a call only when the second
+# changes (measured: the call was ~500 instructions of a CLF line's reads).
+_clf_time: list[Any] = [-1, ""]
+
+
+def _clf_time_of(inv: Invocation) -> str:
+    text = request_time(inv.start_epoch_ms)
+    _clf_time[:] = [inv.start_epoch_ms // 1000, text]
+    return text
+
+
+def _compile_record(
+    tops: list[tuple[str, ...]],
+    getters: tuple[_Getter, ...],
+    inline: bool,
+    put: Callable[[Any], Any],
+    marker: object,
+) -> _Record:
+    """One function that reads every value a format needs and hands ``put`` the format's marker followed by
+    them (``put``: the queue's ``extend``, so the request path leaves no object of its own in the queue)."""
     namespace: dict[str, Any] = {
-        "request_time": request_time,
-        "response_length": _response_length,
+        "clf_time": _clf_time,
+        "clf_time_of": _clf_time_of,
         "integration_ms": _integration_ms,
+        "put": put,
+        "marker": marker,
     }
     parts = []
     for index, (top, getter) in enumerate(zip(tops, getters, strict=True)):
@@ -142,10 +168,10 @@ def _compile_values(tops: list[tuple[str, ...]], getters: tuple[_Getter, ...], i
             namespace[f"getter_{index}"] = getter
             expression = f"getter_{index}(inv, status, ms)"
         parts.append(f"({expression})")
-    source = "def values(inv, status, ms):\n    return (" + ", ".join(parts) + ",)\n"
+    source = "def record(inv, status, ms):\n    put((marker, " + ", ".join(parts) + "))\n"
     exec(compile(source, "<access log format>", "exec"), namespace)  # our own expressions only (above)
-    values: _Values = namespace["values"]
-    return values
+    record: _Record = namespace["record"]
+    return record
 
 
 def _http_response_length(subject: Any) -> int | None:
@@ -242,31 +268,30 @@ _WEBSOCKET_GETTERS: dict[str, _Getter] = {
 }
 
 
-def plan(fmt: AccessLogFormat, kind: str = REST) -> _Plan:
-    """Each top-level variable's getter once, and for each variable in the format: (getter index, the rest of
-    its path). Made once per compiled format; ``kind``: the API's (``REST``, ``HTTP``, ``WEBSOCKET``)."""
+def plan(
+    fmt: AccessLogFormat, kind: str, put: Callable[[Any], Any], marker: object
+) -> tuple[_Record, int, _Slots]:
+    """The format's record function (see ``_compile_record``), how many values it queues, and for each variable
+    in the format: (value index, the rest of its path). Made once per compiled format; ``kind``: the API's
+    (``REST``, ``HTTP``, ``WEBSOCKET``)."""
     rest = kind == REST
     tops: list[tuple[str, ...]] = []  # what each getter reads: a top-level variable, or a known leaf
     slots: list[tuple[int, tuple[str, ...]]] = []
+    # What each value is: one expression read once (CLF's $context.identity.caller and .user are the same).
+    reads: list[object] = []
     for path in fmt.paths:
         key = path if rest and path in _LEAVES else path[:1]
-        if key not in tops:
+        read = _INLINE.get(key, key) if rest else key
+        if read not in reads:
+            reads.append(read)
             tops.append(key)
-        slots.append((tops.index(key), path[len(key) :]))
+        slots.append((reads.index(read), path[len(key) :]))
     if rest:
         getters = tuple(_LEAVES.get(top) or _GETTERS.get(top[0]) or _full_context(top[0]) for top in tops)
     else:
         table = _HTTP_GETTERS if kind == HTTP else _WEBSOCKET_GETTERS
         getters = tuple(table.get(top[0], _missing) for top in tops)
-    return _compile_values(tops, getters, inline=rest), tuple(slots)
-
-
-def render(
-    fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float, made: _Plan | None = None
-) -> str:
-    """One access log line: AWS writes ``-`` for a variable without a value."""
-    values, slots = made or plan(fmt)
-    return _format(fmt, slots, values(inv, status, latency_ms))
+    return _compile_record(tops, getters, rest, put, marker), len(tops), tuple(slots)
 
 
 def _show(value: Any) -> str:
@@ -279,65 +304,110 @@ def _dig(value: Any, rest: tuple[str, ...]) -> Any:
     return value
 
 
-def _compile_line(
-    fmt: AccessLogFormat, slots: tuple[tuple[int, tuple[str, ...]], ...]
-) -> Callable[[Any], str]:
-    """The format as one function from the values to the line. The format's literal text and paths are handed
-    in as names, never written into the source, which holds only our own expressions."""
-    namespace: dict[str, Any] = {"show": _show, "dig": _dig}
+# REST values that always have one (never "-"), and those that are a number or None: shown without the
+# general check (measured: the checks were a third of the cost of formatting a CLF line).
+_ALWAYS = {
+    ("requestId",),
+    ("extendedRequestId",),
+    ("httpMethod",),
+    ("protocol",),
+    ("requestTime",),
+    ("requestTimeEpoch",),
+    ("status",),
+    ("responseLatency",),
+}
+_NUMBER_OR_NONE = {("responseLength",), ("integrationLatency",), ("integration", "latency")}
+# Whole numbers that are usually small (a status, a length, milliseconds), shown from a table of their
+# decimal text below _DIGITS (measured: formatting an int was ~0.6k instructions, a quarter of a CLF line's).
+_SMALL_NUMBERS = {("status",), ("responseLatency",)}
+_DIGITS = 4096
+_DECIMAL = tuple(str(number) for number in range(_DIGITS))
+
+
+def _compile_lines(
+    fmt: AccessLogFormat, slots: _Slots, size: int, kind: str
+) -> tuple[Callable[[list[Any]], str], Callable[[list[Any]], list[str]]]:
+    """The format as two functions: one line from its values, and every line of a queue holding only this
+    format's (its marker, then its values, again and again) in one list comprehension (measured: the call,
+    the slice and the loop per line cost as much as the line's f-string). Each value is shown inline, as AWS
+    does (``-`` for no value). The format's literal text and paths are handed in as names, never written
+    into the source, which holds only our own expressions."""
+    namespace: dict[str, Any] = {"show": _show, "dig": _dig, "dash": "-", "empty": "", "digits": _DECIMAL}
+    names = [f"v{index}" for index in range(size)]
     parts = []
     for index, literal in enumerate(fmt.literals):
         if literal:
             namespace[f"literal_{index}"] = literal
-            parts.append(f"literal_{index}")
+            parts.append(f"{{literal_{index}}}")
         if index < len(slots):
             top, rest = slots[index]
+            value = names[int(top)]
+            path = fmt.paths[index]
             if rest:
                 namespace[f"rest_{index}"] = rest
-                parts.append(f"show(dig(values[{int(top)}], rest_{index}))")
+                parts.append(f"{{show(dig({value}, rest_{index}))}}")
+            elif kind == REST and path in _SMALL_NUMBERS:
+                parts.append(f"{{digits[{value}] if 0 <= {value} < {_DIGITS} else {value}}}")
+            elif kind == REST and path in _ALWAYS:
+                parts.append(f"{{{value}}}")
+            elif kind == REST and path in _NUMBER_OR_NONE:
+                small = f"digits[{value}] if 0 <= {value} < {_DIGITS} else {value}"
+                parts.append(f"{{dash if {value} is None else {small}}}")
             else:
-                parts.append(f"show(values[{int(top)}])")
-    source = "def line(values):\n    return ''.join((" + ", ".join(parts) + ",))\n"
+                parts.append(f"{{dash if {value} is None or {value} == empty else {value}}}")
+    text = f"f'{''.join(parts)}'"
+    unpack = f"    {', '.join(names)}, = values\n" if names else ""
+    each = ", ".join(["_", *names])
+    source = (
+        f"def line(values):\n{unpack}    return {text}\n"
+        f"def lines(queued):\n    return [{text} for {each}, in zip(*[iter(queued)] * {size + 1})]\n"
+    )
     exec(compile(source, "<access log line>", "exec"), namespace)  # our own expressions only (above)
-    line: Callable[[Any], str] = namespace["line"]
-    return line
+    return namespace["line"], namespace["lines"]
 
 
-def _format(
-    fmt: AccessLogFormat, slots: tuple[tuple[int, tuple[str, ...]], ...], tops: tuple[Any, ...]
-) -> str:
-    out = [fmt.literals[0]]
-    for (index, rest), literal in zip(slots, fmt.literals[1:], strict=True):
-        value = tops[index]
-        for part in rest:
-            value = value.get(part) if isinstance(value, dict) else None
-        out.append("-" if value is None or value == "" else str(value))
-        out.append(literal)
-    return "".join(out)
-
-
-# Queued: (its format's number, a line's values) or (destination, an execution log block (request id, epoch
-# ms, lines)). A line's entry holds numbers and strings only: the garbage collector stops tracking such tuples,
-# so a queue of thousands costs the collections nothing (measured: queueing the format object with them
-# doubled the cost of a line on the request path).
-_Entry = tuple[int, tuple[Any, ...]] | tuple[str, tuple[str, int, list[str]]]
+# Execution log blocks wait in the base class's deque as (destination, (request id, epoch ms, lines)). Access
+# log lines wait in a flat list instead: a format's marker, then its values, then the next line's marker...
+# (a marker is an object of the format's own, which no value can equal: a queue holds one format's lines
+# only when every line's place holds its marker)
+# Measured: a tuple per queued line (even one the collector stops tracking) made the garbage collector run
+# several times more often, and that cost more than the rest of the line; extending a list leaves nothing
+# allocated behind.
+_Entry = tuple[str, tuple[str, int, list[str]]]
+_Compiled = tuple[str, "str | None", int, Callable[[list[Any]], str], Callable[[list[Any]], list[str]]]
 
 
 class AccessLogs(PeriodicDrain[_Entry]):
-    """The queue and the writer task of every stage's access log in this process."""
+    """The queues and the writer task of every stage's access log in this process."""
 
     def __init__(self, folder: Path, *, interval: float = 0.05, capacity: int = 100_000) -> None:
         super().__init__(interval=interval, capacity=capacity)
         self._folder = folder
         self._files: dict[str, BinaryIO] = {}
-        self._plans: dict[tuple[int, str], tuple[AccessLogFormat, _Values, int]] = {}
-        # number -> (destination, its log group when it names one, the line's function)
-        self._formats: dict[int, tuple[str, str | None, Callable[[Any], str]]] = {}
+        self._values: list[Any] = []  # the lines' values (above)
+        # Values queued at most: the flat list's bound (a line's values at ~16 each). Once full, new lines are
+        # dropped until the drain has caught up: a loop too busy to drain loses log lines, never memory.
+        self._limit = capacity * 16
+        # kind -> id(format) -> its record function. The formats are kept alive in _kept (so an id is never
+        # another format's while its entry exists): no identity check per request.
+        self._made: dict[str, dict[int, _Record]] = {REST: {}, HTTP: {}, WEBSOCKET: {}}
+        self._rest = self._made[REST]
+        self._kept: list[AccessLogFormat] = []
+        # marker -> (destination, its log group when it names one, its values' count, the line's function,
+        # the function of a queue of its lines only)
+        self._formats: dict[object, _Compiled] = {}
         self.sink: LogSink | None = None  # log group destinations: the CloudWatch Logs store (else files)
 
     def add(self, fmt: AccessLogFormat, inv: Invocation, status: int, latency_ms: float) -> None:
-        """A REST API request's line."""
-        self._line(fmt, inv, status, latency_ms, REST)
+        """A REST API request's line: its values read now, formatted and written by the drain."""
+        record = self._rest.get(id(fmt))
+        if record is None:
+            record = self._make(fmt, REST)
+        if len(self._values) < self._limit:
+            try:
+                record(inv, status, latency_ms)
+            except Exception:  # a log line is never worth a failed request
+                return
 
     def add_http(self, fmt: AccessLogFormat, call: HttpCall, response: Response, latency_ms: float) -> None:
         """An HTTP API request's line."""
@@ -362,30 +432,33 @@ class AccessLogs(PeriodicDrain[_Entry]):
         self._queue.append((f"{_GROUP_ARN}{group}", (request_id, epoch_ms, lines)))
 
     def _line(self, fmt: AccessLogFormat, subject: Any, status: int, latency_ms: float, kind: str) -> None:
-        # The values read now, formatted into the line by the drain. Measured: queueing the request itself
-        # for a later render kept every request's objects alive across garbage collections, which cost more
-        # than the render; the values are a few strings and numbers.
-        made = self._plans.get((id(fmt), kind))
-        if made is None or made[0] is not fmt:
-            made = self._made(fmt, kind)
-        try:
-            read = made[1](subject, status, latency_ms)
-        except Exception:  # a log line is never worth a failed request
-            return
-        self._queue.append((made[2], read))
+        record = self._made[kind].get(id(fmt))
+        if record is None:
+            record = self._make(fmt, kind)
+        if len(self._values) < self._limit:
+            try:
+                record(subject, status, latency_ms)
+            except Exception:  # a log line is never worth a failed request
+                return
 
-    def _made(self, fmt: AccessLogFormat, kind: str) -> tuple[AccessLogFormat, _Values, int]:
-        if len(self._plans) > 1000:  # formats of old deployments (lines still queued for them are dropped)
-            self._plans.clear()
+    def _make(self, fmt: AccessLogFormat, kind: str) -> _Record:
+        if len(self._formats) > 1000:  # old deployments' formats: their queued lines written, then forgotten
+            self.drain()
             self._formats.clear()
-        values, slots = plan(fmt, kind)
-        number = len(self._formats) + 1
-        while number in self._formats:
-            number += 1
+            self._kept.clear()
+            for by_id in self._made.values():
+                by_id.clear()
+        marker = object()
+        record, size, slots = plan(fmt, kind, self._values.extend, marker)
         group = _group_name(fmt.destination) if fmt.destination.startswith("arn:aws:logs:") else None
-        self._formats[number] = (fmt.destination, group, _compile_line(fmt, slots))
-        made = self._plans[(id(fmt), kind)] = (fmt, values, number)
-        return made
+        line, lines = _compile_lines(fmt, slots, size, kind)
+        self._formats[marker] = (fmt.destination, group, size, line, lines)
+        self._kept.append(fmt)
+        self._made[kind][id(fmt)] = record
+        return record
+
+    def pending(self) -> bool:
+        return bool(self._values) or bool(self._queue)
 
     async def close(self) -> None:
         await super().close()
@@ -396,33 +469,18 @@ class AccessLogs(PeriodicDrain[_Entry]):
     def drain(self) -> None:
         to_files: dict[str, list[str]] = {}
         access_lines: dict[str, list[str]] = {}  # by log group
-        blocks: list[tuple[str, int, list[str]]] = []  # execution log blocks: (log group, epoch ms, lines)
         sink = self.sink
+        values = self._values
+        queued = values.copy()  # the request path's extend is bound to this very list: emptied, not replaced
+        values.clear()
+        if queued and not self._at_once(queued, access_lines, to_files):
+            self._one_by_one(queued, access_lines, to_files)
+        blocks: list[tuple[str, int, list[str]]] = []  # execution log blocks: (log group, epoch ms, lines)
         queue = self._queue
-        formats = self._formats
         while queue:
-            head, item = queue.popleft()
-            if isinstance(head, int):  # an access log line's values
-                known = formats.get(head)
-                if known is None:
-                    continue
-                destination, group, format_line = known
-                try:
-                    line = format_line(item)
-                except Exception:  # a value that cannot be shown loses its line, never the others
-                    continue
-                if sink is not None and group is not None:
-                    lines = access_lines.get(group)
-                    if lines is None:
-                        lines = access_lines[group] = []
-                    lines.append(line)
-                else:
-                    to_files.setdefault(destination, []).append(line)
-                continue
-            destination = head
-            to_group = sink is not None and destination.startswith("arn:aws:logs:")
-            request_id, epoch_ms, block = item
-            if to_group:  # its events carry the request's time and id, as on AWS
+            destination, (request_id, epoch_ms, block) = queue.popleft()
+            if sink is not None and destination.startswith("arn:aws:logs:"):
+                # its events carry the request's time and id, as on AWS
                 blocks.append((_group_name(destination), epoch_ms, [f"({request_id}) {x}" for x in block]))
             else:
                 stamp = _iso(epoch_ms)
@@ -443,6 +501,50 @@ class AccessLogs(PeriodicDrain[_Entry]):
                     self._file(destination).write(data)
             except (OSError, ValueError):
                 continue  # a full disk loses log lines, never requests
+
+    def _at_once(
+        self, queued: list[Any], access_lines: dict[str, list[str]], to_files: dict[str, list[str]]
+    ) -> bool:
+        """The lines of a queue of one format's lines only (the usual case: one stage logging); False when it
+        holds others too, or a value cannot be shown (the caller then goes line by line)."""
+        destination, group, size, _, format_lines = self._formats[queued[0]]
+        count, rest = divmod(len(queued), size + 1)
+        if rest or queued[:: size + 1].count(queued[0]) != count:
+            return False
+        try:
+            lines = format_lines(queued)
+        except Exception:  # the line by line way loses only the line that cannot be shown
+            return False
+        if self.sink is not None and group is not None:
+            access_lines[group] = lines
+        else:
+            to_files[destination] = lines
+        return True
+
+    def _one_by_one(
+        self, queued: list[Any], access_lines: dict[str, list[str]], to_files: dict[str, list[str]]
+    ) -> None:
+        sink = self.sink
+        formats = self._formats
+        place, end = 0, len(queued)
+        while place < end:
+            destination, group, size, format_line, _ = formats[queued[place]]
+            start = place + 1
+            place = start + size
+            try:
+                line = format_line(queued[start:place])
+            except Exception:  # a value that cannot be shown loses its line, never the others
+                continue
+            if sink is not None and group is not None:
+                lines = access_lines.get(group)
+                if lines is None:
+                    lines = access_lines[group] = []
+                lines.append(line)
+            else:
+                lines = to_files.get(destination)
+                if lines is None:
+                    lines = to_files[destination] = []
+                lines.append(line)
 
     def path_of(self, destination: str) -> Path:
         """Where a destination's lines go."""

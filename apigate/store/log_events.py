@@ -201,9 +201,15 @@ class LogStore:
         self.append_streams(by_stream, now_ms, create)
 
     def append_streams(
-        self, by_stream: dict[tuple[str, str], list[tuple[int, str]]], now_ms: int, create: bool = True
+        self,
+        by_stream: dict[tuple[str, str], list[tuple[int, str]]],
+        now_ms: int,
+        create: bool = True,
+        *,
+        ordered: bool = False,
     ) -> None:
-        """``append`` with the events already grouped by (group, stream), each list (timestamp, message)."""
+        """``append`` with the events already grouped by (group, stream), each list (timestamp, message);
+        ``ordered``: each list is in timestamp order already."""
         if not by_stream:
             return
         chunks = []
@@ -214,7 +220,8 @@ class LogStore:
                 for place, (ts, message) in enumerate(events):
                     if len(message) > MESSAGE_BYTES // 4 and len(message.encode()) > MESSAGE_BYTES:
                         events[place] = (ts, message.encode()[:MESSAGE_BYTES].decode(errors="ignore"))
-            events.sort(key=_timestamp)  # stable: equal timestamps keep their order
+            if not ordered:
+                events.sort(key=_timestamp)  # stable: equal timestamps keep their order
             for start in range(0, len(events), _CHUNK_EVENTS):
                 part = events[start : start + _CHUNK_EVENTS]
                 size = sum(map(len, map(_message, part)))

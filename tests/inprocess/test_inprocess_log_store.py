@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,4 +123,40 @@ def test_reads_merge_overlapping_writes_in_time_order(tmp_path: Path) -> None:
     assert [e[2] for e in store.events("g", after=middle)] == ["b3", "b4", "a5"]
     assert [e[2] for e in store.events("g", before=middle, newest_first=True)] == ["b2", "a1", "late"]
     assert [e[2] for e in store.events("g", ["b"], start=3, end=5)] == ["b3", "b4"]
+    store.close()
+
+
+class _HeldStore(LogStore):
+    """A store whose first write waits until the test lets it go (the sink writes in a thread)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def append_streams(self, *args: Any, **kwargs: Any) -> None:
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.release.wait(timeout=30)
+        super().append_streams(*args, **kwargs)
+
+
+def test_close_waits_for_a_write_in_its_thread_and_loses_nothing(tmp_path: Path) -> None:
+    store = _HeldStore(tmp_path / "logs.db")
+    sink = LogSink(store, interval=0.01)
+
+    async def scenario() -> None:
+        sink.start()
+        sink.lines("g", 1000, ["first"])
+        await asyncio.to_thread(store.entered.wait, 30)  # the task's drain is writing, in its thread
+        sink.lines("g", 1000, ["second"])  # queued meanwhile (the loop was not held), at the same time
+        closing = asyncio.ensure_future(sink.close())
+        for _ in range(20):  # loop turns (not time): enough for close() to finish if it did not wait
+            await asyncio.sleep(0)
+        assert not closing.done()  # it waits for the write in the thread
+        store.release.set()
+        await closing
+
+    asyncio.run(scenario())
+    assert [event[2] for event in store.events("g")] == ["first", "second"]
     store.close()
