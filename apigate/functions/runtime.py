@@ -361,20 +361,9 @@ class FunctionRuntime:
                 if not quiet:  # its output is in the pipe (and no later call's): take it before END
                     worker.drain(pull=False)
                     worker.sink = self._logs.get(spec.name).write
-                status: InvokeStatus = "ok" if kind == frames.RESULT else "error"
-                result = self._finished(
-                    spec,
-                    call.log,
-                    call.request_id,
-                    status,
-                    reply.body,
-                    reply.duration_ms,
-                    reply.max_rss_kb,
-                    call.init_ms,
-                )
+                result = self._answered(call, reply, kind)
             call.worker = None
-            if not call.result.done():
-                call.result.set_result(result)
+            _settle(call.result, result)
         if batch.calls:
             if batch.timer is not None:  # armed: the wait for the batch went back to the loop
                 self._arm(batch)
@@ -385,8 +374,7 @@ class FunctionRuntime:
             batch.timer = None
             self._watched.pop(worker, None)
         self._requeue(batch.skipped)
-        if worker.sink != self._logs.get(call.spec.name).write:
-            worker.sink = self._logs.get(call.spec.name).write
+        worker.sink = self._logs.get(call.spec.name).write  # stray output between calls
         call.pool.release(worker)  # may send the next batch at once
 
     def _serve(self, worker: WorkerProcess | None, call: _Call) -> None:
@@ -460,21 +448,24 @@ class FunctionRuntime:
             if worker.backlog:  # the pipe's reader left output behind: take it before the END line
                 worker.drain()
             worker.sink = self._logs.get(spec.name).write  # stray output between calls
-            status: InvokeStatus = "ok" if reply.kind == frames.RESULT else "error"
-            result = self._finished(
-                spec,
-                call.log,
-                call.request_id,
-                status,
-                reply.body,
-                reply.duration_ms,
-                reply.max_rss_kb,
-                call.init_ms,
-            )
+            result = self._answered(call, reply, reply.kind)
         call.worker = None
-        if not call.result.done():
-            call.result.set_result(result)
+        _settle(call.result, result)
         call.pool.release(worker)  # may send the next queued call at once
+
+    def _answered(self, call: _Call, reply: Reply, kind: int) -> InvokeResult:
+        """The result of a call its worker answered within its memory (``kind``: RESULT or an error)."""
+        status: InvokeStatus = "ok" if kind == frames.RESULT else "error"
+        return self._finished(
+            call.spec,
+            call.log,
+            call.request_id,
+            status,
+            reply.body,
+            reply.duration_ms,
+            reply.max_rss_kb,
+            call.init_ms,
+        )
 
     async def _failed(self, call: _Call, worker: WorkerProcess, error: BaseException) -> None:
         """The reply did not come: a timeout, the memory limit, the worker's death, or the caller's timeout."""
